@@ -1,0 +1,36 @@
+# crewtrack: `make run` (the whole stack + a simulated fleet) and `make test`.
+# Both provision first: scripts/provision.sh is idempotent and takes seconds
+# once the machine has everything.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY_PACKAGES := crewtrack jobs_domain core ingest api dashboard storage
+
+.PHONY: run test lint typecheck pytest bench provision migrate clean
+
+provision:
+	@bash scripts/provision.sh
+
+run: provision
+	$(BIN)/crewtrack up
+
+test: provision lint typecheck pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest
+
+bench: provision
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+migrate: provision
+	$(BIN)/crewtrack migrate
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

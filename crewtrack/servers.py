@@ -1,0 +1,426 @@
+"""Private PostgreSQL + TimescaleDB, Redis and Mosquitto instances.
+
+``crewtrack up`` and the test harness both start their own servers with these
+classes: data under a folder of ours, ports of our choosing, never the
+machine's shared services. Each server runs in the foreground as a child in its
+own process group, so ``stop()`` (graceful) and ``kill()`` (SIGKILL, for fault
+tests) reach it and nothing it spawned outlives us.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from ingest.broker_auth import BrokerAccount, broker_acl
+
+PG_BIN = Path(os.environ.get("CREWTRACK_PG_BIN", "/usr/lib/postgresql/15/bin"))
+START_TIMEOUT_S = 30.0  # initdb + start takes < 1 s here; 30 s covers a loaded CI box
+STOP_TIMEOUT_S = 20.0
+
+
+class ServerError(RuntimeError):
+    """Raised when a server binary is missing or a server does not come up."""
+
+
+def _require(binary: str | Path) -> str:
+    """Return the binary's path, or fail with a message that says how to get it."""
+    found = shutil.which(str(binary))
+    if found is None:
+        raise ServerError(
+            f"{binary} not found: run `bash scripts/provision.sh` (or `make test`), "
+            "which installs PostgreSQL 15, TimescaleDB, Redis and Mosquitto"
+        )
+    return found
+
+
+class PortAllocator:
+    """Hand out free TCP ports on 127.0.0.1, never the same one twice.
+
+    A bind test alone can return the same port for three servers started one
+    after another, because none of them has bound it yet.
+    """
+
+    def __init__(self) -> None:
+        self._given: set[int] = set()
+
+    def free_port(self) -> int:
+        for _ in range(100):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+            if port not in self._given:
+                self._given.add(port)
+                return port
+        raise ServerError("no free port found")
+
+
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def _running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _chown_tree(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+
+
+def _make_traversable(path: Path) -> None:
+    """Let a server that runs as another user reach ``path`` (parents need o+x)."""
+    for parent in [path, *path.parents]:
+        if str(parent) in ("/", ""):
+            break
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            with contextlib.suppress(PermissionError):
+                parent.chmod(mode | 0o005)
+
+
+class _Process:
+    """A server process in its own process group."""
+
+    name = "server"
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, argv: Sequence[str], user: str | None = None) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        # Switching user in the child (not through runuser) keeps the server our
+        # direct child, so wait() sees it exit and a restart never races it.
+        self.proc = subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+        )
+        log.close()
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(
+                self.log_path.read_text(errors="replace").splitlines()[-lines:]
+            )
+        except OSError:
+            return "(no log)"
+
+    def _wait_ready(self, ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ServerError(
+                    f"{self.name} exited with {self.proc.returncode} while starting:\n"
+                    + self._log_tail()
+                )
+            if ready():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise ServerError(f"{self.name} did not become ready:\n" + self._log_tail())
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop gracefully; SIGKILL after a timeout."""
+        if self.proc is None:
+            return
+        self._signal(sig)
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the server (fault tests): no shutdown, no flush."""
+        self.stop(signal.SIGKILL)
+
+
+class PostgresServer(_Process):
+    """A private PostgreSQL 15 cluster with TimescaleDB preloaded."""
+
+    name = "postgresql"
+
+    def __init__(self, datadir: Path, port: int, *, for_tests: bool = False) -> None:
+        super().__init__(datadir.parent / f"{datadir.name}.log")
+        self.datadir = datadir
+        self.port = port
+        self.for_tests = for_tests
+        self.socket_dir = datadir.parent / f"{datadir.name}-socket"
+
+    def dsn(self, dbname: str = "postgres", user: str = "postgres") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
+
+    @property
+    def _server_user(self) -> str | None:
+        """PostgreSQL refuses to run as root: switch to its own user then."""
+        return "postgres" if _running_as_root() else None
+
+    def init(self) -> None:
+        """Create the cluster once (kept between runs)."""
+        initdb = PG_BIN / "initdb"
+        if not initdb.exists():
+            _require(initdb)
+        if not (PG_BIN / "postgres").exists():
+            _require(PG_BIN / "postgres")
+        control = Path("/usr/share/postgresql/15/extension/timescaledb.control")
+        if not control.exists():
+            raise ServerError(
+                "TimescaleDB is not installed (no timescaledb.control): run "
+                "`bash scripts/provision.sh`, which builds it from Debian's source package"
+            )
+        if (self.datadir / "PG_VERSION").exists():
+            return
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self.datadir.chmod(0o700)
+        _make_traversable(self.datadir.parent)
+        if _running_as_root():
+            _chown_tree(self.datadir, "postgres")
+        user = self._server_user
+        initdb_argv = [str(initdb), "--no-sync", "-A", "trust", "-E", "UTF8"]
+        initdb_argv += ["--locale=C.UTF-8", "-U", "postgres", "-D", str(self.datadir)]
+        result = subprocess.run(
+            initdb_argv,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+            cwd=self.datadir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+        conf = [
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{self.socket_dir}'",
+            "shared_preload_libraries = 'timescaledb'",
+            "timescaledb.telemetry_level = off",
+            "max_connections = 200",
+            "log_min_messages = warning",
+        ]
+        if self.for_tests:
+            # Test data is thrown away, so skip fsync (a killed server's writes
+            # still sit in the OS cache). Commits stay synchronous: fault tests
+            # SIGKILL the server and rely on "committed means kept".
+            conf += ["fsync = off", "full_page_writes = off"]
+        with (self.datadir / "postgresql.conf").open("a") as fh:
+            fh.write("\n# crewtrack\n" + "\n".join(conf) + "\n")
+
+    def start(self) -> None:
+        self.init()
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        if _running_as_root():
+            _chown_tree(self.socket_dir, "postgres")
+        self._spawn(
+            [str(PG_BIN / "postgres"), "-D", str(self.datadir), "-p", str(self.port)],
+            user=self._server_user,
+        )
+        self._wait_ready(self._is_ready)
+
+    def _is_ready(self) -> bool:
+        result = subprocess.run(
+            [str(PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+            check=False,
+        )
+        return result.returncode == 0
+
+    def stop(self, sig: signal.Signals = signal.SIGINT) -> None:
+        """SIGINT is PostgreSQL's fast shutdown: roll back clients, stop cleanly."""
+        super().stop(sig)
+
+    def psql(self, sql: str, dbname: str = "postgres") -> str:
+        result = subprocess.run(
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                self.dsn(dbname),
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"psql failed: {result.stderr.strip()}")
+        return result.stdout
+
+
+class RedisServer(_Process):
+    """A private Redis; ``persist`` keeps an append-only file in ``datadir``."""
+
+    name = "redis"
+
+    def __init__(self, datadir: Path, port: int, *, persist: bool = True) -> None:
+        super().__init__(datadir / "redis.log")
+        self.datadir = datadir
+        self.port = port
+        self.persist = persist
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = _require("redis-server")
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.datadir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]
+        self._spawn(argv)
+        self._wait_ready(self._is_ready)
+
+    def _is_ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class MosquittoServer(_Process):
+    """A private Mosquitto 2 with persistence, password file and ACL."""
+
+    name = "mosquitto"
+
+    # The ingest acks only after the commit, so the broker must let a whole
+    # batch be in flight (0 = no limit) and queue far more than its default of
+    # 1000 messages per session while a worker is down.
+    MAX_QUEUED_MESSAGES = 1_000_000
+
+    def __init__(self, datadir: Path, port: int) -> None:
+        super().__init__(datadir / "mosquitto.log")
+        self.datadir = datadir
+        self.port = port
+        self.passwd_file = datadir / "passwd"
+        self.acl_file = datadir / "acl"
+        self.conf_file = datadir / "mosquitto.conf"
+
+    def write_accounts(self, accounts: Iterable[BrokerAccount]) -> None:
+        """Write the password file and ACL; ``reload()`` makes a running broker read them."""
+        accounts = list(accounts)
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        tmp = self.passwd_file.with_suffix(".tmp")
+        tmp.write_text("".join(f"{a.username}:{a.password_hash}\n" for a in accounts))
+        tmp.chmod(0o600)
+        tmp.replace(self.passwd_file)
+        tmp = self.acl_file.with_suffix(".tmp")
+        tmp.write_text(broker_acl(a.username for a in accounts if a.service))
+        tmp.chmod(0o600)
+        tmp.replace(self.acl_file)
+
+    def start(self) -> None:
+        binary = _require("mosquitto")
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        if not self.passwd_file.exists():
+            self.write_accounts([])
+        conf = [
+            "per_listener_settings false",
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous false",
+            f"password_file {self.passwd_file}",
+            f"acl_file {self.acl_file}",
+            "persistence true",
+            f"persistence_location {self.datadir}/",
+            "autosave_interval 10",
+            f"max_queued_messages {self.MAX_QUEUED_MESSAGES}",
+            "max_inflight_messages 0",
+            "set_tcp_nodelay true",
+            "max_packet_size 1048576",
+            "log_dest stdout",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        if _running_as_root():
+            conf.insert(0, "user root")  # keep write access to the persistence folder
+        self.conf_file.write_text("\n".join(conf) + "\n")
+        self._spawn([binary, "-c", str(self.conf_file)])
+        self._wait_ready(lambda: port_is_open(self.port))
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads the password file and ACL without a restart."""
+        self._signal(signal.SIGHUP)
+
+
+class Stack:
+    """PostgreSQL, Redis and Mosquitto started together; all or none.
+
+    If one server fails to start, the ones already started are stopped again.
+    """
+
+    def __init__(
+        self, pg: PostgresServer, redis: RedisServer, mqtt: MosquittoServer
+    ) -> None:
+        self.pg = pg
+        self.redis = redis
+        self.mqtt = mqtt
+
+    @property
+    def servers(self) -> tuple[_Process, ...]:
+        return (self.pg, self.redis, self.mqtt)
+
+    def start(self) -> None:
+        started: list[_Process] = []
+        try:
+            for server in self.servers:
+                server.start()  # type: ignore[attr-defined]
+                started.append(server)
+        except BaseException:
+            for server in reversed(started):
+                server.stop()
+            raise
+
+    def stop(self) -> None:
+        for server in reversed(self.servers):
+            server.stop()

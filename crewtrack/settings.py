@@ -1,0 +1,216 @@
+"""Settings: ``CREWTRACK_*`` environment variables read once into a frozen object.
+
+Every setting is declared once, below, with its environment variable, its
+default and the reason for that default. ``Settings.from_env()`` is called by
+the CLI (the composition root) and the object is passed down explicitly;
+nothing else reads the environment. ``settings_table()`` renders the README's
+configuration table, and a test checks the README and docker-compose.yml
+against these declarations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CREWTRACK_"
+
+
+def _setting(default: Any, doc: str) -> Any:
+    """Declare a setting: its default and the one line that says why."""
+    return field(default=default, metadata={"doc": doc})
+
+
+class SettingsError(ValueError):
+    """Raised when an environment variable holds a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, frozen settings for every crewtrack process."""
+
+    # --- where things live -------------------------------------------------
+    home: Path = _setting(
+        Path(".crewtrack"),
+        "Data folder of `crewtrack up`: server data, logs, generated broker files; "
+        "kept between runs so a second `make run` reuses the data.",
+    )
+    database_url: str = _setting(
+        "postgresql://crewtrack@127.0.0.1:55432/crewtrack",
+        "PostgreSQL + TimescaleDB DSN. The port is not 5432 so the stack never "
+        "touches a PostgreSQL the machine already runs.",
+    )
+    redis_url: str = _setting(
+        "redis://127.0.0.1:56379/0",
+        "Redis for live positions, the GEO set, pub/sub and alert streams; "
+        "private port for the same reason.",
+    )
+    mqtt_host: str = _setting("127.0.0.1", "MQTT broker host (Mosquitto, or EMQX).")
+    mqtt_port: int = _setting(
+        51883,
+        "MQTT broker port; private so a machine's own Mosquitto on 1883 is untouched.",
+    )
+    mqtt_username: str = _setting(
+        "crewtrack-ingest",
+        "Broker account of the ingest workers (reads every device topic, writes none).",
+    )
+    mqtt_password: str = _setting(
+        "", "Password of the ingest account; `crewtrack up` generates one under home."
+    )
+    # --- servers started by `crewtrack up` ----------------------------------
+    pg_port: int = _setting(55432, "Port of the private PostgreSQL that `up` starts.")
+    redis_port: int = _setting(56379, "Port of the private Redis that `up` starts.")
+    start_servers: bool = _setting(
+        True,
+        "Whether `up` starts PostgreSQL, Redis and Mosquitto itself; false when "
+        "they are provided (docker-compose, managed services).",
+    )
+    # --- processes ----------------------------------------------------------
+    api_host: str = _setting(
+        "127.0.0.1", "API bind address; loopback by default, set 0.0.0.0 in containers."
+    )
+    api_port: int = _setting(
+        8080, "API port (README, docker-compose and the app use it)."
+    )
+    dashboard_host: str = _setting("127.0.0.1", "Dashboard bind address.")
+    dashboard_port: int = _setting(8050, "Dashboard port (Dash's customary port).")
+    log_level: str = _setting("INFO", "Log level of every process.")
+    log_json: bool = _setting(
+        True, "Structured JSON log lines (one object a line) for log shippers."
+    )
+    # --- ingest -------------------------------------------------------------
+    ingest_client_id: str = _setting(
+        "ingest-0",
+        "Stable MQTT client id of this ingest replica: the broker keeps its "
+        "persistent session (queued messages) under this id.",
+    )
+    ingest_workers: int = _setting(
+        1,
+        "Ingest replicas `up` starts (ids ingest-0 … ingest-N-1), sharing a subscription.",
+    )
+    ingest_batch_size: int = _setting(
+        2000,
+        "Fixes per COPY: large enough to amortise the commit, small enough that "
+        "the broker's in-flight window holds a whole batch.",
+    )
+    ingest_flush_interval_ms: int = _setting(
+        50, "Longest a fix waits for its batch: keeps publish → map latency low."
+    )
+    ingest_metrics_port: int = _setting(
+        9108, "Prometheus metrics port of the first ingest replica (next ones +1)."
+    )
+    max_future_skew_s: int = _setting(
+        600, "A fix more than this far in the future is rejected (clock-skewed phone)."
+    )
+    # --- retention ----------------------------------------------------------
+    retention_days: int = _setting(
+        400,
+        "Fixes older than this are dropped by whole chunks: 13 months covers a "
+        "yearly billing cycle plus a dispute window.",
+    )
+    retention_interval_s: int = _setting(
+        3600,
+        "How often the retention job runs `drop_chunks` (hourly is plenty for 1-day chunks).",
+    )
+    # --- jobs ---------------------------------------------------------------
+    booking_default_status: str = _setting(
+        "pending",
+        "Status of a job created by online booking: `pending` (office confirms) "
+        "or `scheduled` (auto-confirm).",
+    )
+    technician_can_decline: bool = _setting(
+        True, "Whether technicians may decline a job from the app (help page, step 1)."
+    )
+    technician_can_reschedule: bool = _setting(
+        True,
+        "Whether technicians may reschedule a job from the app (help page, step 1).",
+    )
+    attachments_dir: Path = _setting(
+        Path(".crewtrack/attachments"),
+        "Content-addressed (sha256) store for photos and documents on local disk.",
+    )
+    max_attachment_bytes: int = _setting(
+        25 * 1024 * 1024, "Largest upload accepted: a phone photo or a scanned permit."
+    )
+    # --- demo ---------------------------------------------------------------
+    simulate_devices: int = _setting(
+        20, "Simulated phones that `up` starts (0 = none)."
+    )
+    simulate_rate_hz: float = _setting(
+        0.2,
+        "Fixes per second per simulated phone (one every 5 s, a typical app setting).",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``CREWTRACK_<NAME>`` variable; unset ones keep their default."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(env_name(f.name))
+            if raw is None:
+                continue
+            values[f.name] = _parse(f.name, f.default, raw)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with some settings changed (tests, the runner)."""
+        return dataclasses.replace(self, **changes)
+
+    def as_env(self) -> dict[str, str]:
+        """Render as ``CREWTRACK_*`` variables, for child processes."""
+        out: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool):
+                out[env_name(f.name)] = "true" if value else "false"
+            else:
+                out[env_name(f.name)] = str(value)
+        return out
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a settings field."""
+    return ENV_PREFIX + field_name.upper()
+
+
+def setting_names() -> set[str]:
+    """Every ``CREWTRACK_*`` variable that a Settings field reads."""
+    return {env_name(f.name) for f in dataclasses.fields(Settings)}
+
+
+def _parse(name: str, default: Any, raw: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+    except ValueError as exc:
+        kind = type(default).__name__
+        raise SettingsError(f"{env_name(name)}={raw!r} is not a valid {kind}") from exc
+    return raw
+
+
+def settings_table() -> str:
+    """Markdown table of every setting: variable, default, why."""
+    rows = ["| variable | default | why |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = (
+            ("true" if default else "false") if isinstance(default, bool) else default
+        )
+        rows.append(f"| `{env_name(f.name)}` | `{shown}` | {f.metadata['doc']} |")
+    return "\n".join(rows)

@@ -1,0 +1,1 @@
+"""Device protocols (decoders), the ingest pipeline, the batch writer, the MQTT client."""

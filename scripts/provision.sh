@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Provision a Debian 12 machine for crewtrack: system packages, TimescaleDB, .venv.
+#
+# Idempotent: every step checks whether its result already exists, so a second
+# run takes seconds. Run by `make run` and `make test` (through the Makefile's
+# stamp files) and safe to run by hand.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+PG_MAJOR=${CREWTRACK_PG_MAJOR:-15}
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-$here/.venv}
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+log() { printf '[provision] %s\n' "$*" >&2; }
+
+# Debian packages the stack and the tests need. Each entry is a package name;
+# `dpkg-query` tells which are missing so that apt runs only when needed.
+APT_PACKAGES=(
+  "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" postgresql-client
+  redis-server mosquitto mosquitto-clients
+  cmake build-essential dpkg-dev
+  python3-venv python3-dev
+  chromium chromium-driver
+  poppler-utils fonts-dejavu-core
+  libpq5 make git curl ca-certificates
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  case "$status" in
+    *"install ok installed"*) ;;
+    *) missing+=("$pkg") ;;
+  esac
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # The postgresql package's maintainer script would create and start a
+  # cluster on 5432; crewtrack runs its own clusters, so ask it not to.
+  if [ ! -e /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster' /etc/postgresql-common/createcluster.conf; then
+    $SUDO mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $SUDO tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# TimescaleDB is not packaged for Debian 12: build Debian 13's source package
+# (Apache edition) against PostgreSQL $PG_MAJOR, once.
+ext_dir=$(/usr/lib/postgresql/$PG_MAJOR/bin/pg_config --sharedir)/extension
+if [ ! -f "$ext_dir/timescaledb.control" ]; then
+  log "building TimescaleDB from Debian's source package (about a minute)"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  # The machine's own mirror, read from its apt configuration (not hard-coded).
+  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  if [ -z "$mirror" ]; then
+    mirror=$(awk '$1=="deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  fi
+  [ -n "$mirror" ] || { log "cannot find the Debian mirror in the apt configuration"; exit 1; }
+  mkdir -p "$work/lists/partial"
+  echo "deb-src $mirror trixie main" >"$work/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o "Dir::State::Lists=$work/lists")
+  apt-get "${apt_opts[@]}" update -qq
+  (cd "$work" && apt-get "${apt_opts[@]}" source --download-only timescaledb >/dev/null)
+  dsc=$(ls "$work"/timescaledb_*.dsc | head -1)
+  dpkg-source -x --no-check "$dsc" "$work/src" >/dev/null
+  cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
+    -DPG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config -DAPACHE_ONLY=ON \
+    -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF \
+    -DUSE_TELEMETRY=OFF -DSEND_TELEMETRY_DEFAULT=OFF >/dev/null
+  $SUDO make -C "$work/build" -j"$(nproc)" install >/dev/null
+  log "TimescaleDB installed: $(ls "$ext_dir"/timescaledb--*.sql | tail -1)"
+fi
+
+# The project's virtual environment with the dev extra. Reinstalled only when
+# pyproject.toml changed since the last install (stamp inside .venv).
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+fi
+stamp="$VENV/.crewtrack-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  log "installing crewtrack and its dev extra into $VENV"
+  "$VENV/bin/pip" install -q -e ".[dev]"
+  touch "$stamp"
+fi
+log "ready"

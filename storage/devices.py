@@ -1,0 +1,101 @@
+"""The device registry: per-device MQTT credentials and HTTP tokens.
+
+Only hashes are stored: the MQTT password in Mosquitto's own ``$7$`` format (so
+the broker's password file is written straight from this table) and the sha256
+of the HTTP token used by Traccar Client.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from uuid import UUID
+
+import psycopg
+
+from ingest.broker_auth import BrokerAccount, hash_mqtt_password
+from storage.users import token_digest
+
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class DeviceError(ValueError):
+    """Raised when a device id is malformed or already registered."""
+
+
+@dataclass(frozen=True)
+class DeviceCredentials:
+    """What a phone needs to connect; shown once when the device is added."""
+
+    device_id: str
+    mqtt_username: str
+    mqtt_password: str
+    http_token: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "device_id": self.device_id,
+            "mqtt_username": self.mqtt_username,
+            "mqtt_password": self.mqtt_password,
+            "http_token": self.http_token,
+        }
+
+
+def add_device(
+    conn: psycopg.Connection,
+    device_id: str,
+    *,
+    user_id: UUID | None = None,
+    label: str = "",
+    password: str | None = None,
+) -> DeviceCredentials:
+    """Register a device and return its credentials (new random ones by default)."""
+    if not DEVICE_ID.match(device_id):
+        raise DeviceError("device id must match [A-Za-z0-9_-]{1,64}")
+    mqtt_password = password or secrets.token_urlsafe(18)
+    http_token = "dev_" + secrets.token_urlsafe(24)
+    try:
+        conn.execute(
+            "INSERT INTO devices (id, user_id, label, mqtt_password_hash, http_token_sha256) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (
+                device_id,
+                user_id,
+                label,
+                hash_mqtt_password(mqtt_password),
+                token_digest(http_token),
+            ),
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        raise DeviceError(f"device {device_id} is already registered") from exc
+    return DeviceCredentials(device_id, device_id, mqtt_password, http_token)
+
+
+def revoke_device(conn: psycopg.Connection, device_id: str) -> bool:
+    """Revoke a device: the broker refuses it after the next reload."""
+    cur = conn.execute(
+        "UPDATE devices SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL",
+        (device_id,),
+    )
+    return cur.rowcount == 1
+
+
+def broker_accounts(conn: psycopg.Connection) -> list[BrokerAccount]:
+    """Every active device as a broker account (writes only its own topics)."""
+    rows = conn.execute(
+        "SELECT id, mqtt_password_hash FROM devices WHERE revoked_at IS NULL ORDER BY id"
+    ).fetchall()
+    return [BrokerAccount(row[0], row[1]) for row in rows]
+
+
+async def device_for_http_token(
+    conn: psycopg.AsyncConnection, token: str
+) -> str | None:
+    """The active device an HTTP token belongs to (Traccar Client's OsmAnd uploads)."""
+    cur = await conn.execute(
+        "SELECT id FROM devices WHERE http_token_sha256 = %s AND revoked_at IS NULL",
+        (token_digest(token),),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

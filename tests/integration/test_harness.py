@@ -1,0 +1,116 @@
+"""The harness itself: real servers, migrated template, broker ACL."""
+
+from __future__ import annotations
+
+import subprocess
+
+import psycopg
+import redis
+
+from crewtrack.servers import PostgresServer, RedisServer
+from tests.conftest import Broker
+
+
+def test_each_test_database_has_timescaledb_and_the_fixes_hypertable(
+    db_url: str,
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT hypertable_name FROM timescaledb_information.hypertables "
+            "WHERE hypertable_name = 'fixes'"
+        ).fetchone()
+        assert row == ("fixes",)
+        interval = conn.execute(
+            "SELECT time_interval FROM timescaledb_information.dimensions "
+            "WHERE hypertable_name = 'fixes'"
+        ).fetchone()
+        assert interval is not None and interval[0].days == 1
+
+
+def test_databases_of_two_tests_are_separate(
+    db_url: str, pg_server: PostgresServer
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("CREATE TABLE only_here (x int)")
+    with psycopg.connect(pg_server.dsn("crewtrack_template")) as conn:
+        row = conn.execute("SELECT to_regclass('only_here')").fetchone()
+        assert row == (None,)
+
+
+def test_redis_is_emptied_for_each_test(redis_url: str) -> None:
+    with redis.Redis.from_url(redis_url) as r:
+        assert r.dbsize() == 0
+        r.set("left-behind", 1)
+
+
+def test_killed_postgres_restarts_with_its_data(
+    db_url: str, pg_server: PostgresServer
+) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
+    pg_server.kill()
+    assert not pg_server.running
+    pg_server.start()
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
+
+
+def test_killed_redis_restarts(redis_server: RedisServer) -> None:
+    redis_server.kill()
+    redis_server.start()
+    with redis.Redis.from_url(redis_server.url) as r:
+        assert r.ping()
+
+
+def _publish(
+    port: int, user: str, password: str, topic: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "mosquitto_pub",
+            "-p",
+            str(port),
+            "-u",
+            user,
+            "-P",
+            password,
+            "-t",
+            topic,
+            "-m",
+            "x",
+            "-q",
+            "1",
+            "-V",
+            "mqttv5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+
+
+def test_broker_accepts_a_device_publishing_under_its_own_id(broker: Broker) -> None:
+    password = broker.add_device("harness-dev-1")
+    result = _publish(
+        broker.port, "harness-dev-1", password, "crewtrack/v1/harness-dev-1/fix"
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_broker_refuses_a_device_publishing_under_another_id(broker: Broker) -> None:
+    password = broker.add_device("harness-dev-2")
+    result = _publish(
+        broker.port, "harness-dev-2", password, "crewtrack/v1/someone-else/fix"
+    )
+    # MQTT 5: the broker answers the QoS 1 publish with PUBACK "Not authorized".
+    assert "Publish 1 failed: Not authorized" in result.stderr
+
+
+def test_broker_refuses_a_wrong_password(broker: Broker) -> None:
+    broker.add_device("harness-dev-3")
+    result = _publish(
+        broker.port, "harness-dev-3", "wrong", "crewtrack/v1/harness-dev-3/fix"
+    )
+    assert result.returncode != 0
+    assert "Connection error: Not authorized" in result.stderr
