@@ -327,9 +327,16 @@ def receive_unit(
         )
     unit = SerialUnit(serial_no, item.id, Location.depot(depot.id), Condition.OK)
     return unit, Movement(
-        serial_no, item.id, MovementKind.RECEIVED, None, unit.location, Condition.OK,
-        None, actor, at,
-    )  # fmt: skip
+        serial_no,
+        item.id,
+        MovementKind.RECEIVED,
+        None,
+        unit.location,
+        Condition.OK,
+        None,
+        actor,
+        at,
+    )
 
 
 def repair_unit(
@@ -344,9 +351,16 @@ def repair_unit(
         raise Conflict(f"serial {unit.serial} is not in a depot")
     repaired = replace(unit, condition=Condition.OK)
     return repaired, Movement(
-        unit.serial, unit.item_id, MovementKind.REPAIRED, unit.location,
-        unit.location, Condition.OK, None, actor, at,
-    )  # fmt: skip
+        unit.serial,
+        unit.item_id,
+        MovementKind.REPAIRED,
+        unit.location,
+        unit.location,
+        Condition.OK,
+        None,
+        actor,
+        at,
+    )
 
 
 # --- parts on a job ----------------------------------------------------------------------
@@ -632,14 +646,30 @@ def take_back(
     )
     new_unit = SerialUnit(lookup.serial, item_id, to_location, cond)
     record = TakeBack(
-        take_back_id, job.job_id, lookup.serial, item_id, cond, lookup.found,
-        from_location, to_location, previous, actor, at,
-    )  # fmt: skip
+        take_back_id,
+        job.job_id,
+        lookup.serial,
+        item_id,
+        cond,
+        lookup.found,
+        from_location,
+        to_location,
+        previous,
+        actor,
+        at,
+    )
     movement = Movement(
-        lookup.serial, item_id, MovementKind.TAKEN_BACK, from_location, to_location,
-        cond, job.job_id, actor, at,
+        lookup.serial,
+        item_id,
+        MovementKind.TAKEN_BACK,
+        from_location,
+        to_location,
+        cond,
+        job.job_id,
+        actor,
+        at,
         None if lookup.found else "serial was not on record at this client",
-    )  # fmt: skip
+    )
     return record, new_unit, movement
 
 
@@ -656,9 +686,16 @@ def cancel_take_back(
         unit, location=record.from_location, condition=record.previous_condition
     )
     return restored, Movement(
-        unit.serial, unit.item_id, MovementKind.TAKE_BACK_CANCELLED, unit.location,
-        restored.location, restored.condition, record.job_id, actor, at,
-    )  # fmt: skip
+        unit.serial,
+        unit.item_id,
+        MovementKind.TAKE_BACK_CANCELLED,
+        unit.location,
+        restored.location,
+        restored.condition,
+        record.job_id,
+        actor,
+        at,
+    )
 
 
 def require_own_depot(depot: Depot, technician_id: str) -> None:
