@@ -24,6 +24,34 @@ class User:
     role: str
 
 
+# scrypt cost: n=2**14, r=8 is the interactive-login setting from the scrypt
+# paper (~50 ms here); salt per user; stored as "scrypt$n$r$p$salt$hash" (hex).
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P
+    )
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored:
+        return False
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
+    )
+    return secrets.compare_digest(candidate.hex(), digest)
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -33,16 +61,21 @@ def new_token() -> str:
 
 
 def create_user(
-    conn: psycopg.Connection, name: str, role: str, email: str | None = None
+    conn: psycopg.Connection,
+    name: str,
+    role: str,
+    email: str | None = None,
+    password: str | None = None,
 ) -> User:
-    """Create a user with a role."""
+    """Create a user with a role (and a login password, for the dashboard)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    pw_hash = hash_password(password) if password else None
     with conn.cursor(row_factory=class_row(User)) as cur:
         cur.execute(
-            "INSERT INTO users (name, email, role) VALUES (%s, %s, %s) "
-            "RETURNING id, name, email, role",
-            (name, email, role),
+            "INSERT INTO users (name, email, role, password_hash) "
+            "VALUES (%s, %s, %s, %s) RETURNING id, name, email, role",
+            (name, email, role, pw_hash),
         )
         user = cur.fetchone()
     assert user is not None
@@ -79,3 +112,18 @@ async def user_for_token(conn: psycopg.AsyncConnection, token: str) -> User | No
     async with conn.cursor(row_factory=class_row(User)) as cur:
         await cur.execute(_USER_BY_DIGEST_SQL, (token_digest(token),))
         return await cur.fetchone()
+
+
+async def user_for_login(
+    conn: psycopg.AsyncConnection, email: str, password: str
+) -> User | None:
+    """The active user with this e-mail and password, or None."""
+    cur = await conn.execute(
+        "SELECT id, name, email, role, password_hash FROM users "
+        "WHERE email = %s AND disabled_at IS NULL",
+        (email,),
+    )
+    row = await cur.fetchone()
+    if row is None or not verify_password(password, row[4]):
+        return None
+    return User(row[0], row[1], row[2], row[3])

@@ -6,6 +6,8 @@ CREATE TABLE users (
     name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     email       text UNIQUE,
     role        text NOT NULL CHECK (role IN ('admin', 'dispatcher', 'billing', 'technician')),
+    -- scrypt hash for interactive login (dashboard); NULL = token-only user
+    password_hash text,
     created_at  timestamptz NOT NULL DEFAULT now(),
     disabled_at timestamptz
 );
