@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -27,7 +27,7 @@ class BookingRequest:
     requested_start: datetime
     requested_end: datetime
     property_id: str | None = None
-    site_contact: SiteContact = SiteContact()
+    site_contact: SiteContact = field(default_factory=SiteContact)
     technician_id: str | None = None
 
 

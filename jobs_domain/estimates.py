@@ -68,7 +68,11 @@ class Estimate:
         if self.status is EstimateStatus.CONVERTED:
             raise TransitionRefused(
                 "the estimate was already converted",
-                [Blocker("already-converted", "an estimate converts once", self.job_id)],
+                [
+                    Blocker(
+                        "already-converted", "an estimate converts once", self.job_id
+                    )
+                ],
             )
         if self.status is not EstimateStatus.APPROVED:
             raise TransitionRefused(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from jobs_domain.actors import OFFICE, Actor, Role, require_role
 from jobs_domain.errors import (
@@ -35,6 +35,14 @@ from jobs_domain.money import ZERO, line_net, round_money, totals
 from jobs_domain.sessions import Position, Session, SessionKind
 
 CustomValue = str | int | float | bool | None
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_HasId)
 
 
 class JobStatus(StrEnum):
@@ -296,9 +304,7 @@ class Job:
                 [Blocker("job-completed", "the job is completed", self.id)],
             )
 
-    def _record(
-        self, actor: Actor, at: datetime, action: str, **details: Any
-    ) -> None:
+    def _record(self, actor: Actor, at: datetime, action: str, **details: Any) -> None:
         self.new_history.append(
             HistoryEntry(
                 at=at,
@@ -431,7 +437,9 @@ class Job:
         crew.append(CrewMember(technician_id, role))
         crew.sort(key=lambda m: (m.role is not CrewRole.JOB_MANAGER, m.technician_id))
         self.crew = crew
-        self._record(actor, now, "crew_assigned", technician_id=technician_id, role=role)
+        self._record(
+            actor, now, "crew_assigned", technician_id=technician_id, role=role
+        )
 
     def unassign(self, actor: Actor, now: datetime, technician_id: str) -> None:
         """Take a technician off the crew (not while they are clocked in)."""
@@ -454,7 +462,9 @@ class Job:
         self._record(actor, now, "crew_removed", technician_id=technician_id)
         if self.status is JobStatus.SCHEDULED and self.job_manager is None:
             self.status = JobStatus.PENDING
-            self._record(actor, now, "status_changed", to="pending", why="no job manager")
+            self._record(
+                actor, now, "status_changed", to="pending", why="no job manager"
+            )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -484,7 +494,8 @@ class Job:
             blockers.append(Blocker("no-schedule", "set a scheduled start and end"))
         if blockers:
             raise TransitionRefused("the job cannot be scheduled yet", blockers)
-        assert start is not None and end is not None
+        assert start is not None
+        assert end is not None
         _check_window(start, end)
         self.scheduled_start, self.scheduled_end = start, end
         self.status = JobStatus.SCHEDULED
@@ -512,7 +523,9 @@ class Job:
         if actor.role is Role.BILLING:
             raise Forbidden("billing staff do not reschedule jobs")
         if actor.is_technician and not technicians_may_reschedule:
-            raise Forbidden("the administrator does not allow technicians to reschedule")
+            raise Forbidden(
+                "the administrator does not allow technicians to reschedule"
+            )
         allowed = [JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.ON_HOLD]
         if self.status not in allowed:
             raise self._refuse("reschedule", allowed)
@@ -546,7 +559,9 @@ class Job:
         if self.status not in allowed:
             raise self._refuse("decline", allowed)
         if not reason.strip():
-            raise InvalidInput("a reason is required", [FieldProblem("/reason", "required")])
+            raise InvalidInput(
+                "a reason is required", [FieldProblem("/reason", "required")]
+            )
         self.crew = [m for m in self.crew if m.technician_id != actor.technician_id]
         self._record(
             actor, now, "declined", technician_id=actor.technician_id, reason=reason
@@ -645,7 +660,9 @@ class Job:
         if self.status not in OPEN_STATUSES:
             raise self._refuse("cancel", sorted(OPEN_STATUSES))
         if not reason.strip():
-            raise InvalidInput("a reason is required", [FieldProblem("/reason", "required")])
+            raise InvalidInput(
+                "a reason is required", [FieldProblem("/reason", "required")]
+            )
         for index, session in enumerate(self.sessions):
             if session.state != "closed":
                 self.sessions[index] = session.clock_out(now, event_id=None)
@@ -716,7 +733,11 @@ class Job:
         self._ensure_editable(actor, "tasks")
         self.tasks.append(task)
         self._record(
-            actor, now, "task_added", task_id=task.id, title=task.title,
+            actor,
+            now,
+            "task_added",
+            task_id=task.id,
+            title=task.title,
             required=task.required,
         )
 
@@ -735,7 +756,10 @@ class Job:
         )
         self.tasks[index] = new
         self._record(
-            actor, now, "task_checked" if done else "task_unchecked", task_id=task_id,
+            actor,
+            now,
+            "task_checked" if done else "task_unchecked",
+            task_id=task_id,
             title=task.title,
         )
         return new
@@ -756,8 +780,12 @@ class Job:
             self._find(self.attachments, expense.receipt_attachment_id, "attachment")
         self.expenses.append(expense)
         self._record(
-            actor, now, "expense_added", expense_id=expense.id,
-            description=expense.description, amount=str(expense.amount),
+            actor,
+            now,
+            "expense_added",
+            expense_id=expense.id,
+            description=expense.description,
+            amount=str(expense.amount),
         )
 
     def remove_expense(self, actor: Actor, now: datetime, expense_id: str) -> None:
@@ -769,16 +797,25 @@ class Job:
         del self.expenses[index]
         self._record(actor, now, "expense_removed", expense_id=expense_id)
 
-    def add_attachment(self, actor: Actor, now: datetime, attachment: Attachment) -> None:
+    def add_attachment(
+        self, actor: Actor, now: datetime, attachment: Attachment
+    ) -> None:
         self._ensure_crew_or_office(actor)
         self._ensure_editable(actor, "attachments")
         self.attachments.append(attachment)
         self._record(
-            actor, now, "attachment_added", attachment_id=attachment.id,
-            kind=attachment.kind, filename=attachment.filename, sha256=attachment.sha256,
+            actor,
+            now,
+            "attachment_added",
+            attachment_id=attachment.id,
+            kind=attachment.kind,
+            filename=attachment.filename,
+            sha256=attachment.sha256,
         )
 
-    def remove_attachment(self, actor: Actor, now: datetime, attachment_id: str) -> None:
+    def remove_attachment(
+        self, actor: Actor, now: datetime, attachment_id: str
+    ) -> None:
         self._ensure_crew_or_office(actor)
         self._ensure_editable(actor, "attachments")
         index, attachment = self._find(self.attachments, attachment_id, "attachment")
@@ -786,7 +823,10 @@ class Job:
             raise Conflict("the attachment is the receipt of an expense")
         del self.attachments[index]
         self._record(
-            actor, now, "attachment_removed", attachment_id=attachment_id,
+            actor,
+            now,
+            "attachment_removed",
+            attachment_id=attachment_id,
             filename=attachment.filename,
         )
 
@@ -795,7 +835,9 @@ class Job:
         if self.status is JobStatus.CANCELLED:
             raise self._refuse("add notes to", sorted(OPEN_STATUSES))
         if not note.text.strip():
-            raise InvalidInput("empty note", [FieldProblem("/text", "must not be empty")])
+            raise InvalidInput(
+                "empty note", [FieldProblem("/text", "must not be empty")]
+            )
         self.notes.append(note)
         self._record(
             actor, now, "note_added", note_id=note.id, visibility=note.visibility
@@ -851,13 +893,21 @@ class Job:
                     [Blocker("already-clocked-in", "clock out first", current.id)],
                 )
             session = Session.clock_in(
-                session_id, technician_id, at, event_id=event_id, device_id=device_id,
+                session_id,
+                technician_id,
+                at,
+                event_id=event_id,
+                device_id=device_id,
                 position=position,
             )
             self.sessions.append(session)
             self._record(
-                actor, at, "clocked_in", session_id=session.id,
-                technician_id=technician_id, device_id=device_id,
+                actor,
+                at,
+                "clocked_in",
+                session_id=session.id,
+                technician_id=technician_id,
+                device_id=device_id,
             )
             if self.status is JobStatus.SCHEDULED:
                 self.status = JobStatus.IN_PROGRESS
@@ -865,7 +915,11 @@ class Job:
             elif self.status is JobStatus.ON_HOLD:
                 self.status = JobStatus.IN_PROGRESS
                 self._record(
-                    actor, at, "resumed", trigger="clock_in", after_hold=self.hold_reason
+                    actor,
+                    at,
+                    "resumed",
+                    trigger="clock_in",
+                    after_hold=self.hold_reason,
                 )
                 self.hold_reason = None
             return session
@@ -883,7 +937,10 @@ class Job:
             updated = current.clock_out(at, event_id=event_id, position=position)
         self.sessions[index] = updated
         self._record(
-            actor, at, f"session_{kind.value}", session_id=current.id,
+            actor,
+            at,
+            f"session_{kind.value}",
+            session_id=current.id,
             technician_id=technician_id,
         )
         return updated
@@ -947,7 +1004,8 @@ class Job:
         if sum(1 for m in copy.crew if m.role is CrewRole.JOB_MANAGER) > 1:
             copy.crew = [
                 m
-                if m.technician_id == actor.technician_id or m.role is CrewRole.AUXILIARY
+                if m.technician_id == actor.technician_id
+                or m.role is CrewRole.AUXILIARY
                 else replace(m, role=CrewRole.AUXILIARY)
                 for m in copy.crew
             ]
@@ -957,7 +1015,7 @@ class Job:
     # -- helpers -----------------------------------------------------------------------
 
     @staticmethod
-    def _find(items: Sequence[Any], item_id: str, what: str) -> tuple[int, Any]:
+    def _find(items: Sequence[_T], item_id: str, what: str) -> tuple[int, _T]:
         for index, item in enumerate(items):
             if item.id == item_id:
                 return index, item

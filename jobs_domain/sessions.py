@@ -131,7 +131,10 @@ class Session:
             self,
             state="paused",
             intervals=(*self.intervals[:-1], (start, at)),
-            evidence=(*self.evidence, Evidence(SessionKind.PAUSE, at, event_id, position)),
+            evidence=(
+                *self.evidence,
+                Evidence(SessionKind.PAUSE, at, event_id, position),
+            ),
         )
 
     def resume(
@@ -184,5 +187,11 @@ class Session:
 def _wrong_state(session: Session, kind: SessionKind, needs: str) -> TransitionRefused:
     return TransitionRefused(
         f"cannot {kind.value}: the session is {session.state}",
-        [Blocker("session-state", f"session is {session.state}; needs {needs}", session.id)],
+        [
+            Blocker(
+                "session-state",
+                f"session is {session.state}; needs {needs}",
+                session.id,
+            )
+        ],
     )
