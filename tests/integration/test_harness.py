@@ -24,7 +24,8 @@ def test_each_test_database_has_timescaledb_and_the_fixes_hypertable(
             "SELECT time_interval FROM timescaledb_information.dimensions "
             "WHERE hypertable_name = 'fixes'"
         ).fetchone()
-        assert interval is not None and interval[0].days == 1
+        assert interval is not None
+        assert interval[0].days == 1
 
 
 def test_databases_of_two_tests_are_separate(

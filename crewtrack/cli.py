@@ -1,0 +1,332 @@
+"""The ``crewtrack`` command: one CLI for every process and for administration.
+
+Settings are read here, once, from ``CREWTRACK_*`` variables and passed down.
+Commands import their process's modules lazily so that ``crewtrack --help``
+and ``crewtrack admin …`` start fast and need no browser, broker or Dash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from crewtrack.settings import Settings, SettingsError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from crewtrack.runner import up
+
+    if args.devices is not None:
+        settings = settings.replace(simulate_devices=args.devices)
+    return up(settings)
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.migrate import current_version, migrate
+
+    applied = migrate(settings.database_url)
+    for name in applied:
+        print(f"applied {name}")
+    print(f"schema version {current_version(settings.database_url)}")
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from crewtrack.logs import setup_logging
+    from ingest.service import run
+
+    if args.client_id:
+        settings = settings.replace(ingest_client_id=args.client_id)
+    setup_logging(settings, settings.ingest_client_id)
+    run(settings)
+    return 0
+
+
+def _cmd_derive(args: argparse.Namespace, settings: Settings) -> int:
+    from crewtrack.derive import run
+    from crewtrack.logs import setup_logging
+
+    setup_logging(settings, "derive")
+    run(settings)
+    return 0
+
+
+def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from api.app import init_app
+    from crewtrack.logs import setup_logging
+
+    setup_logging(settings, "api")
+    web.run_app(
+        init_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        print=None,
+        access_log=None,
+    )
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from crewtrack.logs import setup_logging
+    from dashboard.app import run
+
+    setup_logging(settings, "dashboard")
+    run(settings)
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from crewtrack.simulator import main as simulate
+
+    return simulate(list(args.rest), settings)
+
+
+def _cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+    import logging
+
+    import psycopg
+
+    from crewtrack.logs import setup_logging
+    from storage.retention import drop_expired_chunks
+
+    setup_logging(settings, "retention")
+    log = logging.getLogger("crewtrack.retention")
+    horizon = dt.timedelta(days=settings.retention_days)
+    while True:
+        try:
+            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                dropped = drop_expired_chunks(conn, horizon)
+            log.info("retention ran", extra={"dropped_chunks": len(dropped)})
+        except psycopg.OperationalError as exc:
+            log.warning("retention could not reach the database: %s", exc)
+        if args.once:
+            return 0
+        time.sleep(settings.retention_interval_s)
+
+
+# --- admin -------------------------------------------------------------------
+
+
+def _print(args: argparse.Namespace, data: dict[str, object], text: str) -> None:
+    print(json.dumps(data, default=str) if args.json else text)
+
+
+def _cmd_add_user(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from storage.users import create_user, issue_token
+
+    with psycopg.connect(settings.database_url) as conn:
+        user = create_user(conn, args.name, args.role, args.email, args.password)
+        token = issue_token(conn, user.id, "cli")
+    data = {"id": str(user.id), "name": user.name, "role": user.role, "token": token}
+    _print(args, data, f"user {user.id} ({user.role})\ntoken {token}")
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from storage.users import find_user_by_email, issue_token
+
+    with psycopg.connect(settings.database_url) as conn:
+        user = find_user_by_email(conn, args.email)
+        if user is None:
+            print(f"no user with e-mail {args.email}", file=sys.stderr)
+            return 1
+        token = issue_token(conn, user.id, args.label)
+    _print(args, {"id": str(user.id), "token": token}, f"token {token}")
+    return 0
+
+
+def _cmd_add_device(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from storage.devices import DeviceError, add_device
+    from storage.users import find_user_by_email
+
+    with psycopg.connect(settings.database_url) as conn:
+        user_id = None
+        if args.user_email:
+            user = find_user_by_email(conn, args.user_email)
+            if user is None:
+                print(f"no user with e-mail {args.user_email}", file=sys.stderr)
+                return 1
+            user_id = user.id
+        try:
+            creds = add_device(conn, args.device_id, user_id=user_id, label=args.label)
+        except DeviceError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    data: dict[str, object] = {
+        **creds.as_dict(),
+        "mqtt_host": settings.mqtt_host,
+        "mqtt_port": settings.mqtt_port,
+    }
+    text = "\n".join(f"{k}: {v}" for k, v in data.items())
+    _print(args, data, text)
+    return 0
+
+
+def _cmd_revoke_device(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from storage.devices import revoke_device
+
+    with psycopg.connect(settings.database_url) as conn:
+        if not revoke_device(conn, args.device_id):
+            print(f"no active device {args.device_id}", file=sys.stderr)
+            return 1
+    print(f"revoked {args.device_id}")
+    return 0
+
+
+def _cmd_list_devices(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute(
+            "SELECT id, label, user_id, created_at, revoked_at FROM devices ORDER BY id"
+        ).fetchall()
+    items = [
+        {
+            "id": r[0],
+            "label": r[1],
+            "user_id": r[2],
+            "created_at": r[3],
+            "revoked_at": r[4],
+        }
+        for r in rows
+    ]
+    if args.json:
+        print(json.dumps(items, default=str))
+    else:
+        for item in items:
+            state = "revoked" if item["revoked_at"] else "active"
+            print(f"{item['id']}\t{state}\t{item['label']}")
+    return 0
+
+
+# --- parser --------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crewtrack",
+        description="GPS tracking and job management for field-service companies. "
+        "Settings come from CREWTRACK_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add(
+        "up",
+        _cmd_up,
+        "Run the whole stack: private PostgreSQL+TimescaleDB, Redis and Mosquitto "
+        "(data under CREWTRACK_HOME), migrations, ingest, derive, API, dashboard "
+        "and a simulated fleet. Ctrl-C stops everything.",
+    )
+    p.add_argument("--devices", type=int, help="simulated phones (default: setting)")
+    add("migrate", _cmd_migrate, "Apply pending SQL migrations and print the version.")
+    p = add(
+        "ingest",
+        _cmd_ingest,
+        "Run one ingest worker: MQTT (shared subscription) → TimescaleDB → Redis.",
+    )
+    p.add_argument("--client-id", help="stable MQTT client id of this replica")
+    add(
+        "derive",
+        _cmd_derive,
+        "Run the derive worker: re-derive arrival/departure of job sessions "
+        "whose fixes changed, storing versioned visit records.",
+    )
+    add("api", _cmd_api, "Run the HTTP API (aiohttp) on CREWTRACK_API_PORT.")
+    add(
+        "dashboard",
+        _cmd_dashboard,
+        "Run the Dash dashboard on CREWTRACK_DASHBOARD_PORT.",
+    )
+    p = add(
+        "simulate",
+        _cmd_simulate,
+        "Simulate phones publishing through the real broker "
+        "(crewtrack simulate --help for its options).",
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="simulator options")
+    p = add(
+        "retention",
+        _cmd_retention,
+        "Drop chunks of fixes older than CREWTRACK_RETENTION_DAYS, on a schedule.",
+    )
+    p.add_argument("--once", action="store_true", help="run once and exit")
+
+    admin = sub.add_parser(
+        "admin",
+        help="Users, tokens and devices.",
+        description="Users, tokens and devices.",
+    )
+    admin_sub = admin.add_subparsers(
+        dest="admin_command", required=True, metavar="ACTION"
+    )
+
+    def add_admin(
+        name: str, handler: Handler, help_text: str
+    ) -> argparse.ArgumentParser:
+        p = admin_sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    p = add_admin(
+        "add-user", _cmd_add_user, "Create a user with a role; print a token."
+    )
+    p.add_argument("--name", required=True)
+    p.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "dispatcher", "billing", "technician"],
+    )
+    p.add_argument("--email")
+    p.add_argument("--password", help="login password for the dashboard")
+    p = add_admin("token", _cmd_token, "Issue a new API token for a user.")
+    p.add_argument("--email", required=True)
+    p.add_argument("--label", default="cli")
+    p = add_admin(
+        "add-device",
+        _cmd_add_device,
+        "Register a phone; print its MQTT credentials and HTTP token (shown once).",
+    )
+    p.add_argument("device_id", help="[A-Za-z0-9_-]{1,64}; also the MQTT username")
+    p.add_argument("--user-email", help="the technician who carries it")
+    p.add_argument("--label", default="")
+    p = add_admin("revoke-device", _cmd_revoke_device, "Revoke a device's credentials.")
+    p.add_argument("device_id")
+    add_admin("list-devices", _cmd_list_devices, "List registered devices.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"crewtrack: {exc}", file=sys.stderr)
+        return 2
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
