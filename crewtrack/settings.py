@@ -78,6 +78,17 @@ class Settings:
     )
     dashboard_host: str = _setting("127.0.0.1", "Dashboard bind address.")
     dashboard_port: int = _setting(8050, "Dashboard port (Dash's customary port).")
+    dashboard_secret: str = _setting(
+        "",
+        "Key that signs the dashboard's session cookie; `crewtrack up` generates one "
+        "under home. Empty = a random key per process (logins end on restart).",
+    )
+    dashboard_tile_url: str = _setting(
+        "",
+        "Street basemap tiles for the dashboard map, e.g. "
+        "`https://tile.openstreetmap.org/{z}/{x}/{y}.png`; empty = no basemap, the "
+        "map draws from local data only (works without internet).",
+    )
     log_level: str = _setting("INFO", "Log level of every process.")
     log_json: bool = _setting(
         True, "Structured JSON log lines (one object a line) for log shippers."
