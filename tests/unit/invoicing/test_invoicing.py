@@ -1,0 +1,233 @@
+"""Invoicing: from a completed job to a paid invoice, exact totals, credit notes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from jobs_domain.errors import Conflict, InvalidInput
+from jobs_domain.invoicing import (
+    CompletedJob,
+    InvoiceKind,
+    InvoiceStatus,
+    JobLineItem,
+    JobNote,
+    LineSource,
+    billable_hours,
+    credit_note,
+    draft_invoice,
+    format_number,
+    next_sequence,
+    parse_credit_lines,
+)
+from jobs_domain.parts import ItemKind, JobPart
+
+NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+D = Decimal
+
+
+def job_part(
+    pid: str,
+    name: str,
+    kind: ItemKind,
+    qty: str,
+    price: str,
+    rate: str,
+    serials: tuple[str, ...] = (),
+    item_id: str | None = None,
+) -> JobPart:
+    return JobPart(
+        pid,
+        "job-1",
+        item_id or pid,
+        "Fam",
+        name,
+        kind,
+        D(qty),
+        D(price),
+        D(rate),
+        serials,
+        None,
+        "t",
+        NOW,
+    )
+
+
+def completed_job(**overrides: object) -> CompletedJob:
+    values: dict[str, object] = {
+        "job_id": "job-1",
+        "reference": "J-000001",
+        "status": "completed",
+        "client_id": "c1",
+        "client_name": "Émile Zola",
+        "client_email": "emile@example.org",
+        "site_address": "1 rue de Paris",
+        "line_items": (JobLineItem("li1", "Diagnosis", D("1"), D("45.00"), D("20")),),
+        "parts": (
+            job_part(
+                "p1", "Circulator pump", ItemKind.PART, "1", "120.00", "20", ("A1",)
+            ),
+            job_part("p2", "Annual service", ItemKind.SERVICE, "1", "80.00", "10"),
+            job_part(
+                "p3", "Labour", ItemKind.LABOUR, "1", "60.00", "20", item_id="labour"
+            ),
+        ),
+        "notes": (
+            JobNote("Boiler serviced, all good.", True),
+            JobNote("Client is rude", False),
+        ),
+        "session_minutes": 95,
+        "session_billed_items": frozenset({"labour"}),
+    }
+    values.update(overrides)
+    return CompletedJob(**values)  # type: ignore[arg-type]
+
+
+def test_generate_invoice_pulls_lines_parts_labour_and_only_public_notes() -> None:
+    invoice = draft_invoice("inv-1", completed_job(), NOW)
+    assert [
+        (line.source, line.description, line.quantity) for line in invoice.lines
+    ] == [
+        (LineSource.LINE_ITEM, "Diagnosis", D("1")),
+        (LineSource.PART, "Circulator pump (S/N A1)", D("1")),
+        (LineSource.SERVICE, "Annual service", D("1")),
+        (LineSource.LABOUR, "Labour", D("1.75")),
+    ]
+    assert invoice.public_notes == ("Boiler serviced, all good.",)
+    assert invoice.status is InvoiceStatus.DRAFT
+    assert invoice.number is None
+
+
+def test_labour_is_billed_in_started_quarter_hours() -> None:
+    assert billable_hours(0) == D("0")
+    assert billable_hours(1) == D("0.25")
+    assert billable_hours(60) == D("1")
+    assert billable_hours(61) == D("1.25")
+
+
+def test_totals_are_exact_per_tax_rate() -> None:
+    invoice = draft_invoice("inv-1", completed_job(), NOW)
+    totals = invoice.totals
+    # 45 + 120 + 105 (1.75 h x 60) at 20 %, 80 at 10 %
+    assert [(t.rate, t.net, t.tax) for t in totals.tax_lines] == [
+        (D("10"), D("80.00"), D("8.00")),
+        (D("20"), D("270.00"), D("54.00")),
+    ]
+    assert (totals.net, totals.tax, totals.gross) == (
+        D("350.00"),
+        D("62.00"),
+        D("412.00"),
+    )
+
+
+def test_totals_do_not_drift_with_thirds_and_tenths() -> None:
+    parts = (
+        *tuple(
+            job_part(f"p{i}", "Washer", ItemKind.PART, "3", "0.10", "5.5")
+            for i in range(3)
+        ),
+        job_part("q", "Seal", ItemKind.PART, "0.333", "3", "5.5"),
+    )
+    invoice = draft_invoice("inv", completed_job(line_items=(), parts=parts), NOW)
+    # lines: 0.30 x 3 and 0.999 -> 1.00 ; net 1.90 ; tax 5.5 % of 1.90 = 0.1045 -> 0.10
+    assert (invoice.totals.net, invoice.totals.tax, invoice.totals.gross) == (
+        D("1.90"),
+        D("0.10"),
+        D("2.00"),
+    )
+
+
+def test_only_a_completed_job_is_invoiced() -> None:
+    with pytest.raises(Conflict):
+        draft_invoice("inv-1", completed_job(status="in_progress"), NOW)
+
+
+def test_issuing_numbers_the_invoice_in_its_years_series() -> None:
+    invoice = draft_invoice("inv-1", completed_job(), NOW)
+    invoice.issue(next_sequence(41), NOW)
+    assert invoice.number == "INV-2025-000042"
+    assert next_sequence(None) == 1
+    assert format_number(InvoiceKind.CREDIT_NOTE, 2026, 1) == "CN-2026-000001"
+
+
+def test_an_issued_invoice_is_immutable() -> None:
+    invoice = draft_invoice("inv-1", completed_job(), NOW)
+    invoice.issue(1, NOW)
+    with pytest.raises(Conflict, match="credit note"):
+        invoice.replace_lines([], [])
+    with pytest.raises(Conflict):
+        invoice.issue(2, NOW)
+
+
+def test_regenerating_a_draft_bumps_its_version_and_payment_key() -> None:
+    invoice = draft_invoice("inv-1", completed_job(), NOW)
+    key = invoice.payment_idempotency_key
+    invoice.replace_lines(invoice.lines[:1], [])
+    assert invoice.version == 2
+    assert invoice.payment_idempotency_key != key
+
+
+def test_payment_must_match_the_total_and_repeats_are_harmless() -> None:
+    invoice = draft_invoice("inv-1", completed_job(), NOW)
+    with pytest.raises(Conflict):
+        invoice.mark_paid(D("412.00"), "cs_1", NOW)  # still a draft
+    invoice.issue(1, NOW)
+    with pytest.raises(Conflict):
+        invoice.mark_paid(D("400.00"), "cs_1", NOW)
+    assert invoice.mark_paid(D("412.00"), "cs_1", NOW) is True
+    assert invoice.mark_paid(D("412.00"), "cs_1", NOW) is False
+    assert invoice.status is InvoiceStatus.PAID
+    with pytest.raises(Conflict):
+        invoice.mark_paid(D("412.00"), "cs_2", NOW)
+
+
+def test_corrections_are_credit_notes_capped_at_what_remains() -> None:
+    invoice = draft_invoice("inv-1", completed_job(), NOW)
+    invoice.issue(1, NOW)
+    partial = credit_note(
+        "cn-1",
+        invoice,
+        D("0"),
+        NOW,
+        parse_credit_lines(
+            [
+                {
+                    "description": "Discount",
+                    "quantity": 1,
+                    "unit_price": "10.00",
+                    "tax_rate": "20",
+                }
+            ]
+        ),
+    )
+    assert partial.kind is InvoiceKind.CREDIT_NOTE
+    assert partial.totals.gross == D("12.00")
+    with pytest.raises(Conflict, match="exceeds"):
+        credit_note("cn-2", invoice, D("12.00"), NOW)
+    with pytest.raises(Conflict):
+        invoice.void(NOW, credited=D("12.00"))
+    full = credit_note("cn-3", invoice, D("0"), NOW)
+    invoice.void(NOW, credited=full.totals.gross)
+    assert invoice.status is InvoiceStatus.VOID
+    assert invoice.number == "INV-2025-000001"  # the number stays taken
+
+
+def test_a_draft_can_be_discarded_but_a_paid_invoice_cannot_be_voided() -> None:
+    draft = draft_invoice("inv-1", completed_job(), NOW)
+    draft.void(NOW)
+    assert draft.status is InvoiceStatus.VOID
+    paid = draft_invoice("inv-2", completed_job(), NOW)
+    paid.issue(1, NOW)
+    paid.mark_paid(paid.totals.gross, "cs", NOW)
+    with pytest.raises(Conflict):
+        paid.void(NOW, credited=paid.totals.gross)
+
+
+def test_credit_lines_are_validated_with_pointers() -> None:
+    with pytest.raises(InvalidInput) as err:
+        parse_credit_lines(
+            [{"description": "x", "quantity": "a", "unit_price": 1, "tax_rate": 20}]
+        )
+    assert err.value.problems[0].pointer == "/lines/0/quantity"
