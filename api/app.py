@@ -1,0 +1,130 @@
+"""The aiohttp application: ``init_app(settings)`` builds it, tests and the CLI run it.
+
+Adding endpoints
+----------------
+Write a module ``api/<family>.py`` with ``def setup(api: Api) -> None`` that
+registers its operations through ``api.route(...)`` (see ``api/framework.py``),
+then add its ``setup`` to :data:`ROUTE_MODULES` below — that is the only line to
+touch here. Every operation registered that way is authenticated, role-checked,
+transactional, documented in ``/api/v1/openapi.json`` and answers errors as
+problem+json. Completion blockers from other modules plug in through
+``api.completion.register_blocker_provider``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+
+from api.completion import PROVIDERS
+from api.framework import (
+    API,
+    POOL,
+    PREFIX,
+    SETTINGS,
+    Api,
+    json_ok,
+    problem_middleware,
+    problem_response,
+)
+from crewtrack.settings import Settings
+
+log = logging.getLogger("crewtrack.api")
+
+POOL_MIN = 1  # one warm connection is enough for health checks and light use
+POOL_MAX = 10  # each request holds one connection for its transaction
+POOL_TIMEOUT_S = 10.0  # a request waiting longer than this gets 503
+
+RouteSetup = Callable[[Api], None]
+
+#: Route modules, in the order their routes are added. Append yours here.
+ROUTE_MODULES: list[RouteSetup] = []
+
+
+def init_app(settings: Settings) -> web.Application:
+    """Build the API application for ``settings`` (nothing connects until startup)."""
+    app = web.Application(
+        middlewares=[problem_middleware],
+        client_max_size=settings.max_attachment_bytes + 1024 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[PROVIDERS] = []
+    api = Api(app)
+    app[API] = api
+    app.cleanup_ctx.append(_database_pool)
+    api.public_route(
+        "GET",
+        "/health",
+        _health,
+        summary="Health: the API runs and reaches the database",
+        tag="meta",
+        responses={200: HEALTH_SCHEMA, 503: None},
+    )
+    for setup in ROUTE_MODULES:
+        setup(api)
+    api.public_route(
+        "GET",
+        "/openapi.json",
+        _openapi,
+        summary="This OpenAPI 3.1 document",
+        tag="meta",
+        responses={200: {"type": "object"}},
+    )
+    return app
+
+
+async def _database_pool(app: web.Application) -> AsyncIterator[None]:
+    """Open the psycopg pool for the app's lifetime."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        app[SETTINGS].database_url,
+        min_size=POOL_MIN,
+        max_size=POOL_MAX,
+        timeout=POOL_TIMEOUT_S,
+        open=False,
+    )
+    await pool.open()
+    app[POOL] = pool
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+HEALTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "database"],
+    "properties": {"status": {"const": "ok"}, "database": {"const": "ok"}},
+}
+
+
+async def _health(request: web.Request) -> web.StreamResponse:
+    try:
+        async with request.app[POOL].connection(timeout=2.0) as conn:
+            await conn.execute("SELECT 1")
+    except Exception:
+        log.exception("health check failed")
+        return problem_response(
+            503, "Service unavailable", "the database is unreachable"
+        )
+    return json_ok({"status": "ok", "database": "ok"})
+
+
+async def _openapi(request: web.Request) -> web.StreamResponse:
+    return json_ok(request.app[API].openapi())
+
+
+def run(settings: Settings) -> None:
+    """Serve the API (``crewtrack api``)."""
+    web.run_app(
+        init_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        access_log_format='%a "%r" %s %b %Tf',
+    )
+
+
+__all__ = ["PREFIX", "ROUTE_MODULES", "init_app", "run"]

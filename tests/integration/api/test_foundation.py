@@ -1,0 +1,39 @@
+"""The API foundation: health, problem+json, auth, the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.integration.api.conftest import People
+
+
+async def test_health_reports_the_database_reachable(
+    client: TestClient[Any, Any],
+) -> None:
+    response = await client.get("/api/v1/health")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_unknown_paths_answer_problem_json(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/api/v1/nothing-here")
+    assert response.status == 404
+    assert response.content_type == "application/problem+json"
+    assert (await response.json())["status"] == 404
+
+
+async def test_the_openapi_document_is_version_3_1(
+    client: TestClient[Any, Any],
+) -> None:
+    response = await client.get("/api/v1/openapi.json")
+    document = await response.json()
+    assert document["openapi"] == "3.1.0"
+    assert "/api/v1/health" in document["paths"]
+
+
+async def test_a_seeded_token_belongs_to_its_role(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    assert set(people.tokens) >= {"admin", "tess"}
