@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from crewtrack.settings import Settings, SettingsError
 
@@ -85,7 +85,7 @@ def _cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from crewtrack.simulator import main as simulate
 
-    return simulate(list(args.rest), settings)
+    return simulate(list(args.simulator_args), settings)
 
 
 def _cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,7 +115,7 @@ def _cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
 # --- admin -------------------------------------------------------------------
 
 
-def _print(args: argparse.Namespace, data: dict[str, object], text: str) -> None:
+def _print(args: argparse.Namespace, data: Mapping[str, object], text: str) -> None:
     print(json.dumps(data, default=str) if args.json else text)
 
 
@@ -215,6 +215,33 @@ def _cmd_list_devices(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_broker_files(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    import psycopg
+
+    from crewtrack.servers import MosquittoServer
+    from ingest.broker_auth import BrokerAccount, hash_mqtt_password
+    from storage.devices import broker_accounts
+
+    if not settings.mqtt_password:
+        print(
+            "CREWTRACK_MQTT_PASSWORD must be set for the ingest account",
+            file=sys.stderr,
+        )
+        return 2
+    with psycopg.connect(settings.database_url) as conn:
+        devices = broker_accounts(conn)
+    service = BrokerAccount(
+        settings.mqtt_username, hash_mqtt_password(settings.mqtt_password), service=True
+    )
+    MosquittoServer(Path(args.out), settings.mqtt_port).write_accounts(
+        [service, *devices]
+    )
+    print(f"wrote {args.out}/passwd and {args.out}/acl ({len(devices)} devices)")
+    return 0
+
+
 # --- parser --------------------------------------------------------------------
 
 
@@ -262,9 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate",
         _cmd_simulate,
         "Simulate phones publishing through the real broker "
-        "(crewtrack simulate --help for its options).",
+        "(crewtrack simulate -- --help for its options; "
+        "e.g. --devices N --rate HZ --duration S --offline-burst …).",
     )
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="simulator options")
+    p.set_defaults(passes_unknown=True)
     p = add(
         "retention",
         _cmd_retention,
@@ -314,12 +342,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_admin("revoke-device", _cmd_revoke_device, "Revoke a device's credentials.")
     p.add_argument("device_id")
     add_admin("list-devices", _cmd_list_devices, "List registered devices.")
+    p = add_admin(
+        "broker-files",
+        _cmd_broker_files,
+        "Write Mosquitto's password file and ACL from the device registry "
+        "(for brokers that `crewtrack up` does not run; send the broker SIGHUP after).",
+    )
+    p.add_argument("--out", required=True, help="folder for passwd and acl")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "passes_unknown", False):
+        # The simulator parses its own options.
+        args.simulator_args = [a for a in unknown if a != "--"]
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

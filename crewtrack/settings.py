@@ -225,3 +225,7 @@ def settings_table() -> str:
         )
         rows.append(f"| `{env_name(f.name)}` | `{shown}` | {f.metadata['doc']} |")
     return "\n".join(rows)
+
+
+if __name__ == "__main__":  # `python -m crewtrack.settings` prints the README table
+    print(settings_table())

@@ -1,0 +1,416 @@
+"""``crewtrack up``: the whole stack on one machine, stopped cleanly by Ctrl-C.
+
+Order: private servers (unless ``CREWTRACK_START_SERVERS=false``) → database
+and migrations → the admin user and the stack's secrets → broker files from
+the device registry → the processes (ingest replicas, derive, API, dashboard,
+retention, simulated fleet), each restarted with back-off if it dies. A thread
+listens for ``devices_changed`` and reloads Mosquitto's password file and ACL,
+so ``crewtrack admin add-device`` works while the stack runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
+
+from crewtrack.logs import setup_logging
+from crewtrack.servers import (
+    MosquittoServer,
+    PostgresServer,
+    RedisServer,
+    ServerError,
+    Stack,
+    port_is_open,
+)
+from crewtrack.settings import Settings
+from ingest.broker_auth import BrokerAccount, hash_mqtt_password
+from storage.devices import broker_accounts
+from storage.migrate import migrate
+from storage.users import create_user, issue_token
+
+log = logging.getLogger("crewtrack.up")
+
+RESTART_BACKOFF_S = (1, 2, 5, 10, 30)  # a crash loop must not eat the CPU
+HEALTH_TIMEOUT_S = 60.0  # the API answers in ~2 s; 60 s covers a cold start
+ADMIN_EMAIL = "admin@crewtrack.local"
+
+
+@dataclass
+class Secrets:
+    """Generated once per ``CREWTRACK_HOME`` and reused: the stack's credentials."""
+
+    ingest_mqtt_password: str
+    dashboard_secret: str
+    admin_password: str
+    admin_token: str = ""
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> Secrets:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        created = cls(
+            ingest_mqtt_password=secrets.token_urlsafe(18),
+            dashboard_secret=secrets.token_urlsafe(32),
+            admin_password=secrets.token_urlsafe(12),
+        )
+        created.save(path)
+        return created
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(vars(self), indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+
+
+@dataclass
+class Child:
+    """A supervised process of the stack."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.started_at = time.monotonic()
+
+    def poll(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
+    def wait(self, timeout: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _port_of(url: str) -> int:
+    port = urlsplit(url).port
+    if port is None:
+        raise ValueError(f"no port in {url}")
+    return port
+
+
+def _stack_for(settings: Settings) -> Stack:
+    home = settings.home.resolve()
+    return Stack(
+        PostgresServer(home / "pg" / "data", _port_of(settings.database_url)),
+        RedisServer(home / "redis", _port_of(settings.redis_url), persist=True),
+        MosquittoServer(home / "mosquitto", settings.mqtt_port),
+    )
+
+
+def _prepare_database(stack: Stack | None, settings: Settings) -> None:
+    """Create the role and database on first run, then apply migrations."""
+    if stack is not None:
+        parts = urlsplit(settings.database_url)
+        user = parts.username or "crewtrack"
+        dbname = parts.path.lstrip("/") or "crewtrack"
+        with psycopg.connect(stack.pg.dsn(), autocommit=True) as conn:
+            if (
+                conn.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname=%s", (user,)
+                ).fetchone()
+                is None
+            ):
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(user))
+                )
+            if (
+                conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname=%s", (dbname,)
+                ).fetchone()
+                is None
+            ):
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(dbname), sql.Identifier(user)
+                    )
+                )
+        # The extension needs a superuser; everything else is owned by the app role.
+        with psycopg.connect(stack.pg.dsn(dbname), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    for name in migrate(settings.database_url):
+        log.info("applied migration %s", name)
+
+
+def _ensure_admin(settings: Settings, sec: Secrets, secrets_path: Path) -> None:
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT id FROM users WHERE email = %s", (ADMIN_EMAIL,)
+        ).fetchone()
+        if row is None:
+            user = create_user(
+                conn, "Administrator", "admin", ADMIN_EMAIL, sec.admin_password
+            )
+            sec.admin_token = issue_token(conn, user.id, "crewtrack up")
+            sec.save(secrets_path)
+
+
+def _write_broker_files(mqtt: MosquittoServer, settings: Settings) -> None:
+    service = BrokerAccount(
+        settings.mqtt_username, hash_mqtt_password(settings.mqtt_password), service=True
+    )
+    with psycopg.connect(settings.database_url) as conn:
+        devices = broker_accounts(conn)
+    mqtt.write_accounts([service, *devices])
+
+
+def _watch_devices(
+    mqtt: MosquittoServer, settings: Settings, stop: threading.Event
+) -> None:
+    """Reload the broker whenever the device registry changes (LISTEN/NOTIFY)."""
+    while not stop.is_set():
+        try:
+            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                conn.execute("LISTEN devices_changed")
+                _write_broker_files(mqtt, settings)
+                mqtt.reload()
+                while not stop.is_set():
+                    changed = False
+                    for _ in conn.notifies(timeout=1.0):
+                        changed = True
+                    if changed:
+                        _write_broker_files(mqtt, settings)
+                        mqtt.reload()
+                        log.info("device registry changed: broker reloaded")
+        except psycopg.OperationalError as exc:
+            log.warning("device watcher lost the database (%s); retrying", exc)
+            stop.wait(2.0)
+
+
+def _children(settings: Settings, env: dict[str, str], logs: Path) -> list[Child]:
+    py = [sys.executable, "-m", "crewtrack"]
+    out: list[Child] = []
+
+    def add(
+        name: str, args: list[str], module: str, extra: dict[str, str] | None = None
+    ) -> None:
+        if _module_exists(module):
+            out.append(
+                Child(name, py + args, {**env, **(extra or {})}, logs / f"{name}.log")
+            )
+        else:
+            log.info("%s is not part of this build yet; not started", name)
+
+    for i in range(settings.ingest_workers):
+        add(
+            f"ingest-{i}",
+            ["ingest", "--client-id", f"ingest-{i}"],
+            "ingest.service",
+            {"CREWTRACK_INGEST_METRICS_PORT": str(settings.ingest_metrics_port + i)},
+        )
+    add("derive", ["derive"], "crewtrack.derive")
+    add("api", ["api"], "api.app")
+    add("dashboard", ["dashboard"], "dashboard.app")
+    add("retention", ["retention"], "storage.retention")
+    if settings.simulate_devices > 0:
+        add(
+            "simulate",
+            [
+                "simulate",
+                "--register",
+                "--devices",
+                str(settings.simulate_devices),
+                "--rate",
+                str(settings.simulate_rate_hz),
+                "--duration",
+                "0",
+            ],
+            "crewtrack.simulator",
+        )
+    return out
+
+
+def _wait_http(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (our own URL)
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def up(settings: Settings) -> int:
+    setup_logging(settings.replace(log_json=False), "up")
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    secrets_path = home / "secrets.json"
+    sec = Secrets.load_or_create(secrets_path)
+    settings = settings.replace(
+        home=home,
+        mqtt_password=settings.mqtt_password or sec.ingest_mqtt_password,
+        attachments_dir=settings.attachments_dir.resolve(),
+    )
+
+    stack: Stack | None = None
+    if settings.start_servers:
+        stack = _stack_for(settings)
+        busy = [s.name for s in stack.servers if port_is_open(s.port)]  # type: ignore[attr-defined]
+        if busy:
+            print(
+                f"crewtrack up: ports of {', '.join(busy)} are in use: is another "
+                "`crewtrack up` running? Set CREWTRACK_DATABASE_URL / CREWTRACK_REDIS_URL / "
+                "CREWTRACK_MQTT_PORT to other ports.",
+                file=sys.stderr,
+            )
+            return 1
+        try:
+            stack.start()
+        except ServerError as exc:
+            print(f"crewtrack up: {exc}", file=sys.stderr)
+            return 1
+
+    stop = threading.Event()
+    children: list[Child] = []
+    try:
+        _prepare_database(stack, settings)
+        _ensure_admin(settings, sec, secrets_path)
+        if stack is not None:
+            _write_broker_files(stack.mqtt, settings)
+            stack.mqtt.reload()
+            threading.Thread(
+                target=_watch_devices, args=(stack.mqtt, settings, stop), daemon=True
+            ).start()
+
+        env = {**os.environ, **settings.as_env()}
+        env["CREWTRACK_DASHBOARD_SECRET"] = (
+            env.get("CREWTRACK_DASHBOARD_SECRET") or sec.dashboard_secret
+        )
+        children = _children(settings, env, home / "logs")
+        for child in children:
+            child.start()
+
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        healthy = any(c.name == "api" for c in children) and _wait_http(
+            f"{api_url}/api/v1/health", HEALTH_TIMEOUT_S
+        )
+        _print_banner(settings, sec, children, api_url, healthy)
+        _supervise(children, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        print("\ncrewtrack up: stopping…", file=sys.stderr)
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=15)
+        if stack is not None:
+            stack.stop()
+        print("crewtrack up: stopped", file=sys.stderr)
+    return 0
+
+
+def _print_banner(
+    settings: Settings, sec: Secrets, children: list[Child], api_url: str, healthy: bool
+) -> None:
+    names = ", ".join(c.name for c in children)
+    lines = [
+        "",
+        "crewtrack is up"
+        + ("" if healthy else " (API health check did not answer yet)"),
+        f"  processes : {names}",
+        f"  API       : {api_url}/api/v1  (health: {api_url}/api/v1/health)",
+        f"  dashboard : http://{settings.dashboard_host}:{settings.dashboard_port}/",
+        f"  PostgreSQL: {settings.database_url}",
+        f"  Redis     : {settings.redis_url}",
+        f"  MQTT      : mqtt://{settings.mqtt_host}:{settings.mqtt_port}",
+        f"  admin     : {ADMIN_EMAIL} / {sec.admin_password}",
+        f"  API token : {sec.admin_token}",
+        f"  logs      : {settings.home / 'logs'}",
+        "Ctrl-C stops everything; data stays in " + str(settings.home),
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _supervise(
+    children: list[Child],
+    stop: threading.Event,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Restart children that die, with back-off; return on SIGTERM/SIGINT."""
+
+    def _on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_term)
+    while not stop.is_set():
+        now = time.monotonic()
+        for child in children:
+            code = child.poll()
+            if code is None or child.proc is None:
+                continue
+            if child.next_start == 0.0:
+                if now - child.started_at > 60:
+                    child.restarts = 0  # it ran a while: start the back-off over
+                delay = RESTART_BACKOFF_S[
+                    min(child.restarts, len(RESTART_BACKOFF_S) - 1)
+                ]
+                log.warning(
+                    "%s exited with %s; restarting in %ss (log: %s)",
+                    child.name,
+                    code,
+                    delay,
+                    child.log_path,
+                )
+                child.next_start = now + delay
+            elif now >= child.next_start:
+                child.restarts += 1
+                child.next_start = 0.0
+                child.start()
+        sleep(0.5)
