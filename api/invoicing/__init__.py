@@ -1,0 +1,1 @@
+"""Invoice delivery: PDF rendering, e-mail over SMTP, Stripe payment pages."""

@@ -1,0 +1,1 @@
+"""Local servers that speak the protocols of services outside our control."""
