@@ -91,6 +91,13 @@ def server_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         stack.pg.psql(f"CREATE DATABASE {TEMPLATE_DB}")
         migrate(stack.pg.dsn(TEMPLATE_DB))
+        # TimescaleDB's scheduler connects to every database and would block
+        # CREATE DATABASE … TEMPLATE; a template nobody may connect to is safe.
+        stack.pg.psql(
+            f"ALTER DATABASE {TEMPLATE_DB} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false;"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{TEMPLATE_DB}' AND pid <> pg_backend_pid();"
+        )
         yield stack
     finally:
         stack.stop()

@@ -28,14 +28,19 @@ def test_each_test_database_has_timescaledb_and_the_fixes_hypertable(
         assert interval[0].days == 1
 
 
-def test_databases_of_two_tests_are_separate(
+def test_a_table_made_in_one_test_database_is_not_in_a_new_one(
     db_url: str, pg_server: PostgresServer
 ) -> None:
     with psycopg.connect(db_url) as conn:
         conn.execute("CREATE TABLE only_here (x int)")
-    with psycopg.connect(pg_server.dsn("crewtrack_template")) as conn:
-        row = conn.execute("SELECT to_regclass('only_here')").fetchone()
-        assert row == (None,)
+    name = "sibling_" + db_url.rsplit("/", 1)[1]
+    pg_server.psql(f"CREATE DATABASE {name} TEMPLATE crewtrack_template")
+    try:
+        with psycopg.connect(pg_server.dsn(name)) as conn:
+            row = conn.execute("SELECT to_regclass('only_here')").fetchone()
+            assert row == (None,)
+    finally:
+        pg_server.psql(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def test_redis_is_emptied_for_each_test(redis_url: str) -> None:
