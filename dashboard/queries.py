@@ -1,0 +1,494 @@
+"""Every read the dashboard makes: Redis live state and SQL over PostgreSQL.
+
+The dashboard only reads. Live positions come from the ingest's Redis contract
+(hash ``crewtrack:live:<device_id>``, GEO set ``crewtrack:geo``, stream
+``crewtrack:alerts``); directory data (technicians, teams, job sites, sessions,
+visits) from the database. Tables owned by other parts of the system are
+looked up with ``to_regclass`` first, so the dashboard keeps working (with
+less to show) on a database that does not have them yet.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+import psycopg
+import redis
+from psycopg_pool import ConnectionPool
+
+LIVE_PREFIX = "crewtrack:live:"
+GEO_KEY = "crewtrack:geo"
+ALERTS_STREAM = "crewtrack:alerts"
+LIVE_FIELDS = (
+    "device_id",
+    "lat",
+    "lon",
+    "acc",
+    "t",
+    "spd",
+    "hdg",
+    "bat",
+    "job",
+    "received_at",
+    "status",
+)
+
+T = TypeVar("T")
+
+
+class TtlCache:
+    """Per-app cache of slow-changing directory reads (technicians, job sites).
+
+    Owned by one app instance (each worker process builds its own), never a
+    module global. A dispatcher's map polls every second; the directory changes
+    a few times a day, so re-reading it every ``ttl_s`` is plenty.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str, load: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._values.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            value: T = hit[1]
+            return value
+        value = load()
+        with self._lock:
+            self._values[key] = (now, value)
+        return value
+
+
+@dataclass
+class Sources:
+    """The connections one dashboard app reads from (built by ``create_app``)."""
+
+    pool: ConnectionPool
+    redis: redis.Redis
+    cache: TtlCache = field(default_factory=lambda: TtlCache(10.0))
+
+    @contextmanager
+    def conn(self) -> Iterator[psycopg.Connection]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.pool.close()
+        self.redis.close()
+
+
+# --------------------------------------------------------------------- live
+@dataclass(frozen=True)
+class LivePosition:
+    """A technician's latest stored fix (from Redis)."""
+
+    device_id: str
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    fix_ms: int
+    speed: float | None
+    heading: float | None
+    battery: float | None
+    job: str
+    received_ms: int
+    status: str
+
+
+def _num(raw: str | None) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def _parse_live(values: list[str | None]) -> LivePosition | None:
+    device_id, lat, lon = values[0], _num(values[1]), _num(values[2])
+    if not device_id or lat is None or lon is None:
+        return None  # a key expiring between the member list and the read
+    return LivePosition(
+        device_id=device_id,
+        lat=lat,
+        lon=lon,
+        accuracy_m=_num(values[3]),
+        fix_ms=int(_num(values[4]) or 0),
+        speed=_num(values[5]),
+        heading=_num(values[6]),
+        battery=_num(values[7]),
+        job=values[8] or "",
+        received_ms=int(_num(values[9]) or 0),
+        status=values[10] or "online",
+    )
+
+
+def live_positions(r: redis.Redis) -> list[LivePosition]:
+    """Every device's latest position: GEO set members, then one pipelined read."""
+    members = r.zrange(GEO_KEY, 0, -1)
+    pipe = r.pipeline(transaction=False)
+    for member in members:
+        name = member.decode() if isinstance(member, bytes) else str(member)
+        pipe.hmget(LIVE_PREFIX + name, LIVE_FIELDS)
+    out: list[LivePosition] = []
+    for values in pipe.execute():
+        decoded = [v.decode() if isinstance(v, bytes) else v for v in values]
+        pos = _parse_live(decoded)
+        if pos is not None:
+            out.append(pos)
+    return out
+
+
+@dataclass(frozen=True)
+class StreamAlert:
+    """One entry of the ``crewtrack:alerts`` stream (reserves, ingest warnings…)."""
+
+    id: str
+    type: str
+    message: str
+    job: str
+    device: str
+    at_ms: int
+
+
+def recent_alerts(r: redis.Redis, count: int = 30) -> list[StreamAlert]:
+    """The newest alerts from the stream, newest first."""
+    out: list[StreamAlert] = []
+    entries: list[tuple[Any, dict[Any, Any]]] = r.xrevrange(  # type: ignore[assignment]
+        ALERTS_STREAM, count=count
+    )
+    for entry_id, fields in entries:
+        f = {
+            (k.decode() if isinstance(k, bytes) else k): (
+                v.decode() if isinstance(v, bytes) else v
+            )
+            for k, v in fields.items()
+        }
+        eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        at = _num(f.get("at"))
+        if at is None:
+            at = float(eid.split("-")[0])
+        elif at < 1e11:  # seconds, not milliseconds
+            at *= 1000
+        out.append(
+            StreamAlert(
+                id=eid,
+                type=f.get("type", "alert"),
+                message=f.get("message", ""),
+                job=f.get("job", ""),
+                device=f.get("device", ""),
+                at_ms=int(at),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------- directory
+def _tables(conn: psycopg.Connection, *names: str) -> set[str]:
+    """Which of these tables exist in the current database."""
+    rows = conn.execute(
+        "SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
+        (list(names),),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _columns(conn: psycopg.Connection, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = %s",
+        (table,),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+@dataclass(frozen=True)
+class Technician:
+    """A device and the person carrying it."""
+
+    device_id: str
+    name: str
+    team: str
+    user_id: str | None
+
+
+def technicians(sources: Sources) -> dict[str, Technician]:
+    """Every active device with its technician's name and team (cached)."""
+    return sources.cache.get("technicians", lambda: _load_technicians(sources))
+
+
+def _load_technicians(sources: Sources) -> dict[str, Technician]:
+    with sources.conn() as conn:
+        rows = conn.execute(
+            """SELECT d.id,
+                      coalesce(nullif(t.name, ''), nullif(u.name, ''),
+                               nullif(d.label, ''), d.id),
+                      coalesce(t.team, ''), d.user_id::text
+                 FROM devices d
+                 LEFT JOIN users u ON u.id = d.user_id
+                 LEFT JOIN technicians t ON t.user_id = d.user_id
+                WHERE d.revoked_at IS NULL"""
+        ).fetchall()
+    return {row[0]: Technician(row[0], row[1], row[2], row[3]) for row in rows}
+
+
+@dataclass(frozen=True)
+class JobSite:
+    """A job with its property's location and geofence."""
+
+    job_id: str
+    number: str
+    title: str
+    status: str
+    lat: float
+    lon: float
+    fence: dict[str, Any] | None
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+    address: str
+    client: str
+    technician: str
+
+
+def job_sites(sources: Sources) -> list[JobSite]:
+    """Open and today's jobs with their sites and fences (cached)."""
+    return sources.cache.get("job_sites", lambda: _load_job_sites(sources))
+
+
+def job_number(number: int | str) -> str:
+    """A job's display number (``J-000042``), as the API and the app show it."""
+    return "J-" + format(int(number), "06d")
+
+
+def _address(raw: Any) -> str:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return str(raw)
+    if isinstance(raw, list):
+        return ", ".join(str(p) for p in raw if p)
+    if isinstance(raw, dict):
+        return ", ".join(str(v) for v in raw.values() if v)
+    return ""
+
+
+_JOB_SITES_SQL = """
+    SELECT j.id::text, j.number, coalesce(j.doc->>'description', ''), j.status,
+           p.lat, p.lon, p.geofence, j.scheduled_start, j.scheduled_end,
+           p.address, c.name,
+           coalesce((SELECT string_agg(t.name, ', ' ORDER BY t.name)
+                       FROM technicians t WHERE t.id = ANY (j.technician_ids)), '')
+      FROM jobs j
+      JOIN properties p ON p.id = j.property_id
+      JOIN clients c ON c.id = j.client_id
+     WHERE p.lat IS NOT NULL AND p.lon IS NOT NULL
+       AND (j.status NOT IN ('completed', 'cancelled')
+            OR j.updated_at > now() - interval '1 day')
+"""
+
+
+def _load_job_sites(sources: Sources) -> list[JobSite]:
+    with sources.conn() as conn:
+        if _tables(conn, "jobs", "properties") != {"jobs", "properties"}:
+            return []
+        rows = conn.execute(_JOB_SITES_SQL).fetchall()
+    return [_job_site(row) for row in rows]
+
+
+def _job_site(row: tuple[Any, ...]) -> JobSite:
+    fence = row[6]
+    if isinstance(fence, str):
+        fence = json.loads(fence)
+    return JobSite(
+        job_id=row[0],
+        number=job_number(row[1]),
+        title=row[2],
+        status=row[3],
+        lat=float(row[4]),
+        lon=float(row[5]),
+        fence=fence,
+        scheduled_start=row[7],
+        scheduled_end=row[8],
+        address=_address(row[9]),
+        client=row[10] or "",
+        technician=row[11],
+    )
+
+
+def job_site(sources: Sources, job_id: str) -> JobSite | None:
+    """One job's site, whatever its status (the audit and the details panel)."""
+    with sources.conn() as conn:
+        if _tables(conn, "jobs", "properties") != {"jobs", "properties"}:
+            return None
+        sql = _JOB_SITES_SQL.split("WHERE")[0] + " WHERE j.id::text = %s"
+        row = conn.execute(sql, (job_id,)).fetchone()
+    return None if row is None else _job_site(row)
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """A technician's open job session (clocked in, maybe paused)."""
+
+    session_id: str
+    job_id: str
+    device_id: str
+    state: str
+    clocked_in_at: datetime
+
+
+def open_sessions(sources: Sources) -> dict[str, OpenSession]:
+    """Open sessions by device id: who is clocked in, and who is paused."""
+    with sources.conn() as conn:
+        if not _tables(conn, "job_sessions"):
+            return {}
+        rows = conn.execute(
+            """SELECT id::text, job_id::text, device_id, state, clocked_in_at
+                 FROM job_sessions
+                WHERE clocked_out_at IS NULL AND device_id IS NOT NULL"""
+        ).fetchall()
+    return {row[2]: OpenSession(*row) for row in rows}
+
+
+# --------------------------------------------------------------- history
+def fixes(
+    sources: Sources, device_id: str, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Every stored fix of a device in [start, end], oldest first."""
+    with sources.conn() as conn:
+        cur = conn.execute(
+            """SELECT time, lat, lon, accuracy, speed, heading, battery, received_at
+                 FROM fixes
+                WHERE device_id = %s AND time >= %s AND time <= %s
+                ORDER BY time""",
+            (device_id, start, end),
+        )
+        rows = cur.fetchall()
+    cols = [
+        "time",
+        "lat",
+        "lon",
+        "accuracy",
+        "speed",
+        "heading",
+        "battery",
+        "received_at",
+    ]
+    frame = pd.DataFrame(rows, columns=cols)
+    if frame.empty:
+        frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    for col in ("lat", "lon", "accuracy", "speed", "heading", "battery"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame
+
+
+# ---------------------------------------------------------------- sessions
+@dataclass(frozen=True)
+class SessionRow:
+    """A job session as stored (evidence and intervals still raw JSON)."""
+
+    session_id: str
+    job_id: str
+    job_number: str
+    device_id: str
+    technician: str
+    state: str
+    clocked_in_at: datetime
+    clocked_out_at: datetime | None
+    intervals: Any
+    evidence: Any
+
+
+_SESSIONS_SQL = """
+    SELECT s.id::text, s.job_id::text, j.number, coalesce(s.device_id, ''),
+           t.name, s.state, s.clocked_in_at, s.clocked_out_at, s.intervals,
+           s.evidence
+      FROM job_sessions s
+      JOIN jobs j ON j.id = s.job_id
+      JOIN technicians t ON t.id = s.technician_id
+"""
+
+
+def _session_row(row: tuple[Any, ...]) -> SessionRow:
+    return SessionRow(
+        row[0], row[1], job_number(row[2]), row[3], row[4], row[5], *row[6:]
+    )
+
+
+def recent_sessions(sources: Sources, limit: int = 300) -> list[SessionRow]:
+    """The newest job sessions, for the audit page's picker."""
+    with sources.conn() as conn:
+        if not _tables(conn, "job_sessions"):
+            return []
+        rows = conn.execute(
+            _SESSIONS_SQL + " ORDER BY s.clocked_in_at DESC LIMIT %s", (limit,)
+        ).fetchall()
+    return [_session_row(r) for r in rows]
+
+
+def session(sources: Sources, session_id: str) -> SessionRow | None:
+    with sources.conn() as conn:
+        if not _tables(conn, "job_sessions"):
+            return None
+        row = conn.execute(
+            _SESSIONS_SQL + " WHERE s.id::text = %s", (session_id,)
+        ).fetchone()
+    return None if row is None else _session_row(row)
+
+
+def device_events(
+    sources: Sources, device_id: str, start: datetime, end: datetime
+) -> list[tuple[str, datetime, float | None, float | None]]:
+    """Clock events a device reported in [start, end] (type, time, lat, lon)."""
+    with sources.conn() as conn:
+        if not _tables(conn, "device_events"):
+            return []
+        rows = conn.execute(
+            """SELECT type, time, lat, lon FROM device_events
+                WHERE device_id = %s AND time BETWEEN %s AND %s ORDER BY time""",
+            (device_id, start, end),
+        ).fetchall()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def stored_visit_digest(sources: Sources, session_id: str) -> str | None:
+    """The input-fixes digest the derive worker recorded for a session, if any."""
+    with sources.conn() as conn:
+        if not _tables(conn, "visits"):
+            return None
+        cols = _columns(conn, "visits")
+        digest_col = next(
+            (c for c in ("fixes_digest", "input_digest", "fixes_sha256") if c in cols),
+            None,
+        )
+        if digest_col is None or "session_id" not in cols:
+            return None
+        row = conn.execute(
+            f"SELECT {digest_col} FROM visits WHERE session_id::text = %s "
+            "ORDER BY 1 DESC LIMIT 1",
+            (session_id,),
+        ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    value = row[0]
+    return value.hex() if isinstance(value, bytes | memoryview) else str(value)
+
+
+def device_choices(sources: Sources) -> list[tuple[str, str]]:
+    """(device id, "name (device)") for the technician picker."""
+    techs = technicians(sources)
+    return sorted(
+        ((d, f"{t.name} ({d})" if t.name != d else d) for d, t in techs.items()),
+        key=lambda p: p[1].lower(),
+    )
