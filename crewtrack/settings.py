@@ -147,6 +147,59 @@ class Settings:
     max_attachment_bytes: int = _setting(
         25 * 1024 * 1024, "Largest upload accepted: a phone photo or a scanned permit."
     )
+    # --- report alerts, invoices, payments ------------------------------------
+    alerts_stream: str = _setting(
+        "crewtrack:alerts",
+        "Redis stream the back office (dashboard) reads reserve alerts from; "
+        "capped at about 10 000 entries.",
+    )
+    reserve_webhook_url: str = _setting(
+        "",
+        "URL that receives each reserve alert as a signed JSON POST; empty = "
+        "Redis stream only.",
+    )
+    reserve_webhook_secret: str = _setting(
+        "",
+        "HMAC-SHA256 key of the reserve webhook's `X-Crewtrack-Signature` "
+        "(`t=<unix>,v1=<hex of t.body>`).",
+    )
+    company_name: str = _setting(
+        "crewtrack", "Company name printed on invoices and in invoice e-mails."
+    )
+    invoice_font_path: Path = _setting(
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        "TTF embedded in invoice PDFs; core PDF fonts lack € and most accents "
+        "(Debian `fonts-dejavu-core`).",
+    )
+    smtp_host: str = _setting("127.0.0.1", "SMTP relay that sends invoice e-mails.")
+    smtp_port: int = _setting(
+        25, "SMTP relay port (587 with STARTTLS at most providers)."
+    )
+    smtp_from: str = _setting(
+        "billing@crewtrack.invalid", "Sender address of invoice e-mails."
+    )
+    smtp_username: str = _setting("", "SMTP login; empty = no AUTH (a local relay).")
+    smtp_password: str = _setting("", "SMTP password of `smtp_username`.")
+    smtp_starttls: bool = _setting(
+        False, "Upgrade the SMTP connection with STARTTLS before sending."
+    )
+    stripe_api_key: str = _setting(
+        "",
+        "Stripe secret key (`sk_...`); empty = invoices are sent without a pay link.",
+    )
+    stripe_api_base: str = _setting(
+        "https://api.stripe.com",
+        "Stripe API address; tests point it at a local server speaking Stripe's API.",
+    )
+    stripe_webhook_secret: str = _setting(
+        "",
+        "Signing secret (`whsec_...`) of the Stripe webhook endpoint that marks "
+        "invoices paid; empty = the endpoint refuses every event.",
+    )
+    public_base_url: str = _setting(
+        "http://127.0.0.1:8080",
+        "Where customers reach this service; Stripe sends them back here after paying.",
+    )
     # --- demo ---------------------------------------------------------------
     simulate_devices: int = _setting(
         20, "Simulated phones that `up` starts (0 = none)."
