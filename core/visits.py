@@ -88,10 +88,14 @@ class VisitParams:
     clear_sigma : float
         A fix is *clear* evidence of a side when the fence edge lies at least this many
         standard deviations away; clear fixes bound the reported windows. Default 2.
-    walking_speed_mps : float
-        Metres per second. The last stretch across the edge is assumed to take at most
-        the time needed at this pace, so a long silence after the last outside fix is
-        spent indoors, not on the doorstep. Default 1.4.
+    walking_speed_mps, driving_speed_mps : float
+        Metres per second. Travel-time prior for the stretch between the nearest
+        outside fix and the edge: the last ``walk_distance_m`` on foot (default
+        1.4 m/s), the rest by vehicle (default 8 m/s, town traffic). The crossing is
+        never placed later (arrival) or earlier (departure) than that, so a long
+        silence next to a crossing is spent indoors, not on the doorstep.
+    walk_distance_m : float
+        Metres walked between vehicle and site. Default 100.
     spike_speed_mps : float
         Metres per second. A fix that jumps away and straight back faster than this
         (beyond both accuracies) is a multipath spike and is ignored. Default 50.
@@ -108,6 +112,8 @@ class VisitParams:
     independence_s: float = 10.0
     clear_sigma: float = 2.0
     walking_speed_mps: float = 1.4
+    driving_speed_mps: float = 8.0
+    walk_distance_m: float = 100.0
     spike_speed_mps: float = 50.0
 
     def __post_init__(self) -> None:
@@ -125,7 +131,13 @@ class VisitParams:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
-        for name in ("min_dwell_s", "max_absence_s", "max_blind_gap_s", "clear_sigma"):
+        for name in (
+            "min_dwell_s",
+            "max_absence_s",
+            "max_blind_gap_s",
+            "clear_sigma",
+            "walk_distance_m",
+        ):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must not be negative")
 
@@ -584,22 +596,31 @@ def _first_in(sorted_idx: IntArray, lo: int, hi: int) -> int | None:
 
 
 def _crossing_s(
-    t_out: float, d_out: float, t_in: float, d_in: float, v_walk: float, arriving: bool
+    t_out: float,
+    d_out: float,
+    t_in: float,
+    d_in: float,
+    params: VisitParams,
+    arriving: bool,
 ) -> float:
     """Moment of crossing between an outside and an inside fix, seconds.
 
-    Linear interpolation of the distance to the edge, except that the stretch between
-    the outside fix and the edge is never taken slower than walking pace: a long
-    silence next to a crossing is spent indoors (where phones lose GPS), so arrival
-    hugs the last outside fix and departure the first outside fix.
+    Linear interpolation of the distance to the edge, except that getting from the
+    outside fix to the edge never takes longer than the travel-time prior: the last
+    ``walk_distance_m`` on foot at ``walking_speed_mps``, anything farther by vehicle
+    at ``driving_speed_mps``.  So a long silence next to a crossing is spent indoors
+    (where phones lose GPS) — arrival hugs the last outside fix and departure the
+    first outside fix — instead of being spread evenly over the gap.
     """
     out_m, in_m = max(d_out, 0.0), max(-d_in, 0.0)
     span = abs(t_in - t_out)
-    v = max((out_m + in_m) / span if span > 0 else math.inf, v_walk)
-    dt = out_m / v
-    if arriving:
-        return min(t_out + dt, t_in)
-    return max(t_out - dt, t_in)
+    lin = span * out_m / (out_m + in_m) if out_m + in_m > 0 else 0.0
+    walk_m = min(out_m, params.walk_distance_m)
+    prior = walk_m / params.walking_speed_mps + (out_m - walk_m) / (
+        params.driving_speed_mps
+    )
+    dt = min(lin, prior)
+    return t_out + dt if arriving else t_out - dt
 
 
 def _pieces(p: _Prepared, params: VisitParams) -> list[_Piece]:
@@ -615,7 +636,6 @@ def _pieces(p: _Prepared, params: VisitParams) -> list[_Piece]:
     hit_out = np.flatnonzero(p.hits < 0).astype(np.int64)
     # a silence longer than max_blind_gap_s splits a stay in two
     blind = np.flatnonzero(np.diff(p.t_s) > params.max_blind_gap_s).astype(np.int64)
-    v_walk = params.walking_speed_mps
     t = p.t_s
     pieces: list[_Piece] = []
     for s in range(len(bounds) - 1):
@@ -631,7 +651,7 @@ def _pieces(p: _Prepared, params: VisitParams) -> list[_Piece]:
         for a_i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
             if a_i == 0 and j > 0:
                 b, a = j, j - 1
-                at = _crossing_s(t[a], p.dist[a], t[b], p.dist[b], v_walk, True)
+                at = _crossing_s(t[a], p.dist[a], t[b], p.dist[b], params, True)
                 c_before = _last_in(clear_out, prev_lo, a)
                 c_after = _first_in(clear_in, b, hi)
                 conf = _first_in(hit_in, b, hi)
@@ -679,7 +699,7 @@ def _pieces(p: _Prepared, params: VisitParams) -> list[_Piece]:
                 )
             elif k_end < n - 1:
                 a, b = k_end, k_end + 1
-                at = _crossing_s(t[b], p.dist[b], t[a], p.dist[a], v_walk, False)
+                at = _crossing_s(t[b], p.dist[b], t[a], p.dist[a], params, False)
                 c_before = _last_in(clear_in, lo, a)
                 c_after = _first_in(clear_out, b, next_hi)
                 conf = _first_in(hit_out, b, next_hi)
