@@ -1,0 +1,269 @@
+"""Visit derivations: the derive queue, the inputs of a session, versioned results.
+
+The ingest calls :func:`enqueue_touched` in the transaction that stores fixes;
+derive workers claim queue rows with ``SKIP LOCKED`` (so any number of them can
+run), find the job sessions those fixes fall into, and store a new version of a
+session's visits only when its inputs (fixes, fence, parameters, clock state)
+changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from core.fixes import fix_arrays
+from core.geofence import Geofence
+
+# Fixes this long before clock-in and after clock-out still count: arrival often
+# precedes the clock-in (or follows it, when the technician clocks in en route).
+SESSION_MARGIN = dt.timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class SessionInputs:
+    """Everything a derivation of one session depends on."""
+
+    session_id: UUID
+    job_id: UUID
+    device_id: str | None
+    state: str
+    clocked_in_at: dt.datetime
+    clocked_out_at: dt.datetime | None
+    intervals: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+    fence: Geofence | None
+    window_start: dt.datetime
+    window_end: dt.datetime
+
+
+ENQUEUE_SQL = (
+    "INSERT INTO derive_queue (device_id, from_time, to_time) VALUES (%s, %s, %s)"
+)
+
+TouchedRange = tuple[str, dt.datetime, dt.datetime]
+
+
+def touched_ranges(rows: Iterable[tuple[str, dt.datetime]]) -> list[TouchedRange]:
+    """Collapse stored ``(device_id, fix time)`` pairs to one range per device."""
+    spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    for device, at in rows:
+        lo, hi = spans.get(device, (at, at))
+        spans[device] = (min(lo, at), max(hi, at))
+    return [(d, lo, hi) for d, (lo, hi) in spans.items()]
+
+
+def enqueue_touched(conn: psycopg.Connection, ranges: Sequence[TouchedRange]) -> None:
+    """Queue re-derivation for these device ranges, in the caller's transaction."""
+    if ranges:
+        with conn.cursor() as cur:
+            cur.executemany(ENQUEUE_SQL, ranges)
+
+
+async def aenqueue_touched(
+    conn: psycopg.AsyncConnection, ranges: Sequence[TouchedRange]
+) -> None:
+    """Async twin of :func:`enqueue_touched` for the ingest's event loop."""
+    if ranges:
+        async with conn.cursor() as cur:
+            await cur.executemany(ENQUEUE_SQL, ranges)
+
+
+def claim_touched_sessions(conn: psycopg.Connection, limit: int = 500) -> list[UUID]:
+    """Take queued device ranges (deleting them) and return the sessions they touch."""
+    rows = conn.execute(
+        """
+        WITH claimed AS (
+            DELETE FROM derive_queue
+             WHERE id IN (SELECT id FROM derive_queue ORDER BY id
+                           FOR UPDATE SKIP LOCKED LIMIT %s)
+            RETURNING device_id, from_time, to_time)
+        SELECT DISTINCT s.id
+          FROM claimed c
+          JOIN job_sessions s
+            ON s.device_id = c.device_id
+           AND s.clocked_in_at - %s <= c.to_time
+           AND (s.clocked_out_at IS NULL OR s.clocked_out_at + %s >= c.from_time)
+        """,
+        (limit, SESSION_MARGIN, SESSION_MARGIN),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def sessions_needing_derivation(
+    conn: psycopg.Connection, limit: int = 200
+) -> list[UUID]:
+    """Sessions never derived, or whose clock state changed since the last version."""
+    rows = conn.execute(
+        """
+        SELECT s.id FROM job_sessions s
+          LEFT JOIN LATERAL (
+                SELECT session_state FROM visit_derivations d
+                 WHERE d.session_id = s.id ORDER BY version DESC LIMIT 1) last ON true
+         WHERE s.device_id IS NOT NULL
+           AND (last.session_state IS NULL OR last.session_state <> s.state)
+         ORDER BY s.clocked_in_at DESC
+         LIMIT %s
+        """,
+        (limit,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def fence_of(
+    prop_lat: float | None, prop_lon: float | None, raw: Any
+) -> Geofence | None:
+    """The core geofence of a property's stored fence (``radius_m`` or ``polygon``)."""
+    if not isinstance(raw, dict):
+        return None
+    if (
+        raw.get("radius_m") is not None
+        and prop_lat is not None
+        and prop_lon is not None
+    ):
+        return Geofence.circle(prop_lat, prop_lon, float(raw["radius_m"]))
+    if raw.get("polygon"):
+        ring = [list(p) for p in raw["polygon"]]
+        if ring[0] != ring[-1]:
+            ring.append(ring[0])
+        return Geofence.from_geojson({"type": "Polygon", "coordinates": [ring]})
+    return None
+
+
+def load_session(
+    conn: psycopg.Connection, session_id: UUID, now: dt.datetime | None = None
+) -> SessionInputs | None:
+    row = conn.execute(
+        """
+        SELECT s.id, s.job_id, s.device_id, s.state, s.clocked_in_at, s.clocked_out_at,
+               s.intervals, s.evidence, p.lat, p.lon, p.geofence
+          FROM job_sessions s
+          JOIN jobs j ON j.id = s.job_id
+          LEFT JOIN properties p ON p.id = j.property_id
+         WHERE s.id = %s
+        """,
+        (session_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    end = row[5] or (now or dt.datetime.now(dt.UTC))
+    return SessionInputs(
+        session_id=row[0],
+        job_id=row[1],
+        device_id=row[2],
+        state=row[3],
+        clocked_in_at=row[4],
+        clocked_out_at=row[5],
+        intervals=list(row[6] or []),
+        evidence=list(row[7] or []),
+        fence=fence_of(row[8], row[9], row[10]),
+        window_start=row[4] - SESSION_MARGIN,
+        window_end=end + SESSION_MARGIN,
+    )
+
+
+def load_fixes(
+    conn: psycopg.Connection, device_id: str, start: dt.datetime, end: dt.datetime
+) -> pd.DataFrame:
+    """A device's fixes in a time range as the DataFrame ``core.visits`` takes."""
+    with conn.cursor(binary=True) as cur:
+        cur.execute(
+            "SELECT time, lat, lon, accuracy FROM fixes "
+            "WHERE device_id = %s AND time >= %s AND time <= %s",
+            (device_id, start, end),
+        )
+        rows = cur.fetchall()
+    frame = pd.DataFrame(rows, columns=["time", "lat", "lon", "accuracy"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["accuracy"] = pd.to_numeric(frame["accuracy"], errors="coerce").astype(float)
+    frame["lat"] = frame["lat"].astype(float)
+    frame["lon"] = frame["lon"].astype(float)
+    return frame
+
+
+def input_digest(points: pd.DataFrame) -> str:
+    """sha256 of the canonical fixes (sorted, de-duplicated): order-independent."""
+    fx = fix_arrays(points)
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(fx.t_ns, dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(np.round(fx.lat, 7), dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(np.round(fx.lon, 7), dtype="<f8").tobytes())
+    acc = np.where(np.isnan(fx.accuracy), -1.0, np.round(fx.accuracy, 2))
+    h.update(np.ascontiguousarray(acc, dtype="<f8").tobytes())
+    return "fx1-" + h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Derivation:
+    session_id: UUID
+    version: int
+    params_digest: str
+    params: dict[str, Any]
+    fence_digest: str
+    fence: dict[str, Any]
+    input_digest: str
+    fix_count: int
+    window_start: dt.datetime
+    window_end: dt.datetime
+    session_state: str
+    visits: list[dict[str, Any]]
+    reconciliation: dict[str, Any]
+
+
+def latest_derivation(conn: psycopg.Connection, session_id: UUID) -> Derivation | None:
+    row = conn.execute(
+        """SELECT session_id, version, params_digest, params, fence_digest, fence,
+                  input_digest, fix_count, window_start, window_end, session_state,
+                  visits, reconciliation
+             FROM visit_derivations WHERE session_id = %s
+            ORDER BY version DESC LIMIT 1""",
+        (session_id,),
+    ).fetchone()
+    return None if row is None else Derivation(*row)
+
+
+def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
+    conn.execute(
+        """INSERT INTO visit_derivations
+               (session_id, version, params_digest, params, fence_digest, fence,
+                input_digest, fix_count, window_start, window_end, session_state,
+                visits, reconciliation)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            d.session_id,
+            d.version,
+            d.params_digest,
+            json.dumps(d.params),
+            d.fence_digest,
+            json.dumps(d.fence),
+            d.input_digest,
+            d.fix_count,
+            d.window_start,
+            d.window_end,
+            d.session_state,
+            json.dumps(d.visits),
+            json.dumps(d.reconciliation),
+        ),
+    )
+
+
+def derivation_history(
+    conn: psycopg.Connection, session_id: UUID
+) -> Sequence[Derivation]:
+    rows = conn.execute(
+        """SELECT session_id, version, params_digest, params, fence_digest, fence,
+                  input_digest, fix_count, window_start, window_end, session_state,
+                  visits, reconciliation
+             FROM visit_derivations WHERE session_id = %s ORDER BY version""",
+        (session_id,),
+    ).fetchall()
+    return [Derivation(*r) for r in rows]
