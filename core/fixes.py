@@ -68,6 +68,36 @@ def _time_ns(series: pd.Series) -> IntArray:
     return np.asarray(idx.asi8, dtype=np.int64)
 
 
+def _resolve_ties(
+    order: IntArray,
+    ts: IntArray,
+    eq: npt.NDArray[np.bool_],
+    lat: FloatArray,
+    lon: FloatArray,
+    acc: FloatArray,
+) -> IntArray:
+    """Keep one row per timestamp: best accuracy, then lowest lat, then lowest lon.
+
+    Only rows that share a timestamp are ranked (a full multi-key sort of a million
+    rows costs more than the rest of visit derivation).
+    """
+    n = len(order)
+    grouped = np.zeros(n, dtype=bool)
+    grouped[1:] |= eq
+    grouped[:-1] |= eq
+    first = grouped.copy()
+    first[1:] &= ~eq  # first sorted position of each tie group
+    rows = order[grouped]
+    acc_key = np.where(np.isnan(acc[rows]), np.inf, acc[rows])
+    rank = np.lexsort((lon[rows], lat[rows], acc_key, ts[grouped]))
+    ranked, rt = rows[rank], ts[grouped][rank]
+    winners = ranked[np.concatenate([[True], rt[1:] != rt[:-1]])]
+    out = order.copy()
+    out[first] = winners  # both ascending in time, one per group
+    result: IntArray = out[~grouped | first]
+    return result
+
+
 def fix_arrays(points: pd.DataFrame) -> FixArrays:
     """Validate, sort and de-duplicate fixes into :class:`FixArrays`.
 
@@ -111,16 +141,11 @@ def fix_arrays(points: pd.DataFrame) -> FixArrays:
     if not ok.all():
         t, lat, lon, acc = t[ok], lat[ok], lon[ok], acc[ok]
     if len(t) > 1 and not bool(np.all(t[1:] > t[:-1])):
-        order = np.argsort(t, kind="stable")
+        order = np.argsort(t)
         ts = t[order]
-        if bool(np.any(ts[1:] == ts[:-1])):
-            # ties: order by (time, accuracy, lat, lon) so the kept fix is value-defined
-            acc_key = np.where(np.isnan(acc), np.inf, acc)
-            order = np.lexsort((lon, lat, acc_key, t))
-            ts = t[order]
-            keep = np.ones(len(ts), dtype=bool)
-            keep[1:] = ts[1:] != ts[:-1]
-            order = order[keep]
+        eq = ts[1:] == ts[:-1]
+        if bool(eq.any()):
+            order = _resolve_ties(order, ts, eq, lat, lon, acc)
         t, lat, lon, acc = t[order], lat[order], lon[order], acc[order]
     return FixArrays(
         t_ns=np.ascontiguousarray(t, dtype=np.int64),

@@ -777,7 +777,11 @@ def _evidence(p: _Prepared, e: _Edge) -> EdgeEvidence:
 
 
 def _visit(
-    p: _Prepared, group: list[_Piece], fence: Geofence, params: VisitParams
+    p: _Prepared,
+    group: list[_Piece],
+    fence: Geofence,
+    params: VisitParams,
+    params_digest: str,
 ) -> Visit | None:
     first, last = group[0], group[-1]
     arr, dep = first.arrival, last.departure
@@ -814,7 +818,7 @@ def _visit(
         longest_gap_s=float(gaps.max()) if len(gaps) else 0.0,
         absences=absences,
         fence_digest=fence.digest,
-        params_digest=params.digest(),
+        params_digest=params_digest,
     )
 
 
@@ -827,8 +831,9 @@ def derive_visits_from_arrays(
         return []
     prepared = _prepare(fx, fence, params)
     visits: list[Visit] = []
+    digest = params.digest()
     for group in _merge(_pieces(prepared, params), params):
-        visit = _visit(prepared, group, fence, params)
+        visit = _visit(prepared, group, fence, params, digest)
         if visit is not None:
             visits.append(visit)
     return visits
