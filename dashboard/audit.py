@@ -88,6 +88,50 @@ class Audit:
     edge_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
+def session_info(
+    session_id: str,
+    job_id: str,
+    job_number: str,
+    device_id: str,
+    technician: str,
+    clocked_in_at: datetime,
+    clocked_out_at: datetime | None,
+    intervals: Any,
+    evidence: Any,
+) -> SessionInfo:
+    """A stored session (intervals and evidence as the jobs module writes them)."""
+    worked = 0.0
+    open_interval = False
+    for pair in intervals or []:
+        start = datetime.fromisoformat(pair[0])
+        if pair[1] is None:
+            open_interval = True
+            continue
+        worked += (datetime.fromisoformat(pair[1]) - start).total_seconds()
+    events = []
+    for e in evidence or []:
+        pos = e.get("position") or {}
+        events.append(
+            ClockEvent(
+                kind=str(e.get("kind", "")),
+                at=datetime.fromisoformat(e["at"]),
+                lat=pos.get("lat"),
+                lon=pos.get("lon"),
+            )
+        )
+    return SessionInfo(
+        session_id=session_id,
+        job_id=job_id,
+        job_number=job_number,
+        device_id=device_id,
+        technician=technician,
+        clocked_in_at=clocked_in_at,
+        clocked_out_at=clocked_out_at,
+        worked_s=None if open_interval else worked,
+        events=tuple(sorted(events, key=lambda ev: ev.at)),
+    )
+
+
 def fixes_digest(frame: pd.DataFrame) -> str:
     """sha256 of the canonical fixes (sorted, de-duplicated, fixed formatting).
 
@@ -273,10 +317,12 @@ def _edge_rows(frame: pd.DataFrame, visits: list[Visit]) -> list[dict[str, Any]]
                     "accuracy_m": None if acc != acc else round(float(acc), 1),
                     "distance_m": round(float(rec["distance_m"]), 1),
                     "side": "inside" if rec["inside"] else "outside",
-                    "in_window": bool(
+                    "in_window": "yes"
+                    if (
                         (window.earliest is None or t >= window.earliest)
                         and (window.latest is None or t <= window.latest)
-                    ),
+                    )
+                    else "",
                 }
             )
     return rows

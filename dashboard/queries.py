@@ -24,22 +24,9 @@ import psycopg
 import redis
 from psycopg_pool import ConnectionPool
 
-LIVE_PREFIX = "crewtrack:live:"
-GEO_KEY = "crewtrack:geo"
+from storage.live import live_positions_sync
+
 ALERTS_STREAM = "crewtrack:alerts"
-LIVE_FIELDS = (
-    "device_id",
-    "lat",
-    "lon",
-    "acc",
-    "t",
-    "spd",
-    "hdg",
-    "bat",
-    "job",
-    "received_at",
-    "status",
-)
 
 T = TypeVar("T")
 
@@ -115,38 +102,25 @@ def _num(raw: str | None) -> float | None:
         return None
 
 
-def _parse_live(values: list[str | None]) -> LivePosition | None:
-    device_id, lat, lon = values[0], _num(values[1]), _num(values[2])
-    if not device_id or lat is None or lon is None:
-        return None  # a key expiring between the member list and the read
-    return LivePosition(
-        device_id=device_id,
-        lat=lat,
-        lon=lon,
-        accuracy_m=_num(values[3]),
-        fix_ms=int(_num(values[4]) or 0),
-        speed=_num(values[5]),
-        heading=_num(values[6]),
-        battery=_num(values[7]),
-        job=values[8] or "",
-        received_ms=int(_num(values[9]) or 0),
-        status=values[10] or "online",
-    )
-
-
 def live_positions(r: redis.Redis) -> list[LivePosition]:
-    """Every device's latest position: GEO set members, then one pipelined read."""
-    members = r.zrange(GEO_KEY, 0, -1)
-    pipe = r.pipeline(transaction=False)
-    for member in members:
-        name = member.decode() if isinstance(member, bytes) else str(member)
-        pipe.hmget(LIVE_PREFIX + name, LIVE_FIELDS)
+    """Every device's latest position (the ingest's read helper, one round trip)."""
     out: list[LivePosition] = []
-    for values in pipe.execute():
-        decoded = [v.decode() if isinstance(v, bytes) else v for v in values]
-        pos = _parse_live(decoded)
-        if pos is not None:
-            out.append(pos)
+    for p in live_positions_sync(r):
+        out.append(
+            LivePosition(
+                device_id=p["device_id"],
+                lat=p["lat"],
+                lon=p["lon"],
+                accuracy_m=p["acc"],
+                fix_ms=p["t"] or 0,
+                speed=p["spd"],
+                heading=p["hdg"],
+                battery=p["bat"],
+                job=p["job"] or "",
+                received_ms=p["received_at"] or 0,
+                status=p["status"],
+            )
+        )
     return out
 
 

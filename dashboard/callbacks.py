@@ -1,0 +1,591 @@
+"""Callbacks: inputs → queries → shaping → figures.
+
+``register(app, ctx)`` wires everything for one app instance; the per-app
+:class:`Context` (connections, settings) is closed over, never a global. The
+live-map refresh is :func:`live_update`, a plain function the benchmark times.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import dash
+from dash import Input, Output, Patch, State, html, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import audit as audit_mod
+from dashboard import export, figures, layout, model, queries
+from dashboard.queries import Sources
+
+DEFAULT_AUDIT_SPAN = timedelta(hours=12)
+SESSION_MARGIN = timedelta(minutes=30)  # fixes shown before clock-in / after clock-out
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the callbacks of one app instance read from."""
+
+    sources: Sources
+    tile_url: str
+
+
+# ----------------------------------------------------------------- live map
+def live_view(
+    ctx: Context, f: model.Filters, now_ms: int
+) -> tuple[list[model.LiveTech], list[model.LiveTech], list[queries.JobSite]]:
+    """All technicians, the filtered ones, and the filtered job sites."""
+    sources = ctx.sources
+    positions = queries.live_positions(sources.redis)
+    sites = queries.job_sites(sources)
+    sessions = sources.cache.get(
+        "open_sessions", lambda: queries.open_sessions(sources)
+    )
+    status = {s.job_id: s.status for s in sites}
+    techs = model.live_techs(
+        positions, queries.technicians(sources), sessions, status, now_ms
+    )
+    return techs, model.apply_filters(techs, f), model.filter_sites(sites, f)
+
+
+def _signature(techs: list[model.LiveTech], sites: list[queries.JobSite]) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for t in techs:
+        h.update(f"{t.device_id}|{t.fix_ms}|{t.state}|{t.job};".encode())
+    h.update(b"#")
+    for s in sites:
+        h.update(f"{s.job_id}|{s.status};".encode())
+    return h.hexdigest()
+
+
+def live_update(
+    ctx: Context,
+    trigger: str | None,
+    states: list[str] | None,
+    job_statuses: list[str] | None,
+    tech_ids: list[str] | None,
+    teams: list[str] | None,
+    previous: dict[str, Any] | None,
+    now_ms: int | None = None,
+) -> tuple[Any, Any, Any]:
+    """Figure (full on load or filter change, else a Patch), signature, counts.
+
+    A tick with nothing new sends nothing (``no_update``); a tick with new
+    fixes patches only the technician and site arrays, so the browser keeps
+    its view and the payload stays proportional to the markers, not the figure.
+    """
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    f = model.Filters.from_inputs(states, tech_ids, teams, job_statuses)
+    everyone, techs, sites = live_view(ctx, f, now_ms)
+    sig = _signature(techs, sites)
+    filters_key = repr(f)
+    counts = _counts(everyone, techs)
+    if (
+        previous
+        and trigger == layout.LIVE_TICK
+        and previous.get("filters") == filters_key
+    ):
+        if previous.get("sig") == sig:
+            return no_update, no_update, no_update
+        patch = Patch()
+        for state, index in figures.TECH_TRACE.items():
+            for key, value in figures.tech_trace_data(techs, state).items():
+                patch["data"][index][key] = value
+        if previous.get("sites") != _signature([], sites):
+            for key, value in figures.sites_trace_data(sites).items():
+                patch["data"][figures.SITES_TRACE][key] = value
+        store = {"sig": sig, "filters": filters_key, "sites": _signature([], sites)}
+        return patch, store, counts
+    fig = figures.live_map(techs, sites, ctx.tile_url)
+    store = {"sig": sig, "filters": filters_key, "sites": _signature([], sites)}
+    return fig, store, counts
+
+
+def _counts(everyone: list[model.LiveTech], shown: list[model.LiveTech]) -> Any:
+    by_state = {s: 0 for s in model.STATES}
+    for t in everyone:
+        by_state[t.state] += 1
+    items = [
+        html.Li(
+            [
+                html.Span(
+                    "●", style={"color": figures.STATE_COLOURS[s], "marginRight": "4px"}
+                ),
+                f"{model.STATE_LABELS[s]}: {by_state[s]}",
+            ]
+        )
+        for s in model.STATES
+    ]
+    return html.Div(
+        [
+            html.Div(
+                f"{len(shown)} of {len(everyone)} technicians shown", id="shown-count"
+            ),
+            html.Ul(items, style={"paddingLeft": "16px"}),
+        ]
+    )
+
+
+def alerts_panel(ctx: Context, now: datetime) -> Any:
+    sources = ctx.sources
+    now_ms = int(now.timestamp() * 1000)
+    stream = queries.recent_alerts(sources.redis)
+    sites = queries.job_sites(sources)
+    techs, _, _ = live_view(ctx, model.Filters(), now_ms)
+    on_site = {t.job for t in techs if t.job and t.state != model.OFFLINE}
+    alerts = model.build_alerts(stream, techs, sites, on_site, [], now)
+    if not alerts:
+        return html.P("No alerts.", style={"color": "#718096"})
+    colours = {"danger": "#c53030", "warning": "#dd6b20", "info": "#2b6cb0"}
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.Strong(a.title),
+                    html.Br(),
+                    html.Small(f"{a.at:%H:%M:%S} UTC · {a.detail}"),
+                ],
+                className=f"alert alert-{a.kind}",
+                style={
+                    "borderLeft": f"4px solid {colours.get(a.severity, '#2b6cb0')}",
+                    "padding": "4px 8px",
+                    "marginBottom": "6px",
+                    "listStyle": "none",
+                },
+            )
+            for a in alerts[:50]
+        ],
+        style={"padding": 0},
+    )
+
+
+def details_panel(ctx: Context, click: dict[str, Any] | None) -> Any:
+    if not click or not click.get("points"):
+        return html.P("Click a technician or a job on the map for details.")
+    custom = click["points"][0].get("customdata")
+    if not custom or len(custom) < 2:
+        raise PreventUpdate
+    kind, ident = custom[0], custom[1]
+    sources = ctx.sources
+    if kind == "tech":
+        tech = queries.technicians(sources).get(ident)
+        pos = next(
+            (p for p in queries.live_positions(sources.redis) if p.device_id == ident),
+            None,
+        )
+        rows = [("Device", ident), ("Team", tech.team if tech and tech.team else "—")]
+        if pos is not None:
+            fix_at = datetime.fromtimestamp(pos.fix_ms / 1000, tz=UTC)
+            rows += [
+                ("Last fix", f"{fix_at:%Y-%m-%d %H:%M:%S} UTC"),
+                (
+                    "Position",
+                    f"{pos.lat:.5f}, {pos.lon:.5f} (±{pos.accuracy_m or 0:.0f} m)",
+                ),
+                ("Speed", "—" if pos.speed is None else f"{pos.speed * 3.6:.0f} km/h"),
+                ("Battery", "—" if pos.battery is None else f"{pos.battery:.0f} %"),
+                ("Status", pos.status),
+                ("Clocked into", pos.job or "no job"),
+            ]
+        return html.Div(
+            [
+                html.H4(tech.name if tech else ident, id="details-title"),
+                _rows(rows),
+                dcc_link("Location history", f"/audit?device={ident}"),
+            ]
+        )
+    site = queries.job_site(sources, ident)
+    if site is None:
+        return html.P(f"Job {ident} not found.")
+    rows = [
+        ("Status", site.status.replace("_", " ")),
+        ("Client", site.client),
+        ("Address", site.address),
+        ("Scheduled", _fmt(site.scheduled_start) + " – " + _fmt(site.scheduled_end)),
+        ("Technicians", site.technician or "unassigned"),
+        ("Description", site.title or "—"),
+    ]
+    return html.Div([html.H4(f"Job {site.number}", id="details-title"), _rows(rows)])
+
+
+def dcc_link(text: str, href: str) -> Any:
+    return html.A(text, href=href, className="details-link")
+
+
+def _rows(rows: list[tuple[str, str]]) -> Any:
+    return html.Table(
+        [
+            html.Tr(
+                [
+                    html.Th(k, style={"textAlign": "left", "paddingRight": "10px"}),
+                    html.Td(v),
+                ]
+            )
+            for k, v in rows
+        ]
+    )
+
+
+def _fmt(t: datetime | None) -> str:
+    return "—" if t is None else f"{t:%Y-%m-%d %H:%M} UTC"
+
+
+# -------------------------------------------------------------------- audit
+def _parse_time(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        t = datetime.fromisoformat(raw.strip().replace("T", " "))
+    except ValueError:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def resolve_request(
+    session_id: str | None,
+    device_id: str | None,
+    start_raw: str | None,
+    end_raw: str | None,
+    now: datetime,
+) -> dict[str, str] | None:
+    """What to audit: a session, or a device over a range (default: last 12 h)."""
+    if session_id:
+        return {"session": session_id}
+    if not device_id:
+        return None
+    end = _parse_time(end_raw) or now
+    start = _parse_time(start_raw) or end - DEFAULT_AUDIT_SPAN
+    return {"device": device_id, "start": start.isoformat(), "end": end.isoformat()}
+
+
+def build_audit(ctx: Context, request: dict[str, str]) -> tuple[audit_mod.Audit, str]:
+    """Fetch and shape the audit for a request; returns it with a title."""
+    sources = ctx.sources
+    fence = None
+    info = None
+    if "session" in request:
+        row = queries.session(sources, request["session"])
+        if row is None:
+            raise PreventUpdate
+        info = audit_mod.session_info(
+            row.session_id,
+            row.job_id,
+            row.job_number,
+            row.device_id,
+            row.technician,
+            row.clocked_in_at,
+            row.clocked_out_at,
+            row.intervals,
+            row.evidence,
+        )
+        start = row.clocked_in_at - SESSION_MARGIN
+        end = (row.clocked_out_at or datetime.now(UTC)) + SESSION_MARGIN
+        device = row.device_id
+        site = queries.job_site(sources, row.job_id)
+        if site is not None:
+            fence = model.site_geofence(site)
+        title = (
+            f"Job {row.job_number}"
+            + (f" · {site.client} · {site.address}" if site else "")
+            + f" · technician {row.technician}"
+        )
+    else:
+        device = request["device"]
+        start = datetime.fromisoformat(request["start"])
+        end = datetime.fromisoformat(request["end"])
+        tech = queries.technicians(sources).get(device)
+        title = f"Technician {tech.name if tech else device}"
+    frame = queries.fixes(sources, device, start, end)
+    return audit_mod.build_audit(frame, fence, device, start, end, info), title
+
+
+def _recon_table(rows: list[audit_mod.ReconRow]) -> Any:
+    if not rows:
+        return html.P("Pick a job session to compare clock and GPS times.")
+    header = html.Tr([html.Th(h) for h in ("check", "clock", "GPS", "delta", "flag")])
+    body = [
+        html.Tr(
+            [
+                html.Td(r.label),
+                html.Td(r.clock),
+                html.Td(r.gps),
+                html.Td("—" if r.delta_s is None else audit_mod._hms(r.delta_s)),
+                html.Td(
+                    r.flag,
+                    style={"color": "#1a9850" if r.flag == "ok" else "#c53030"},
+                    className="recon-flag",
+                ),
+            ]
+        )
+        for r in rows
+    ]
+    return html.Table([header, *body], id="recon-table", style={"fontSize": "12px"})
+
+
+def _summary(a: audit_mod.Audit, title: str) -> Any:
+    items: list[Any] = [
+        html.H4(title),
+        html.P(f"{len(a.fixes)} fixes · {len(a.gaps)} gaps"),
+    ]
+    if a.fence is None:
+        items.append(html.P("No job site fence: showing the trail only."))
+    if not a.visits and a.fence is not None:
+        items.append(html.P("No visit to the site in this range."))
+    for n, v in enumerate(a.visits, start=1):
+        dw = v.departure_window
+        items.append(
+            html.Div(
+                [
+                    html.Div(
+                        f"Arrival {n}: {audit_mod._fmt(v.arrival)} UTC "
+                        f"(window {audit_mod._fmt(v.arrival_window.earliest)} – "
+                        f"{audit_mod._fmt(v.arrival_window.latest)})",
+                        className="audit-arrival",
+                    ),
+                    html.Div(
+                        f"Departure {n}: {audit_mod._fmt(v.departure)} UTC"
+                        + (
+                            ""
+                            if dw is None
+                            else f" (window {audit_mod._fmt(dw.earliest)} – "
+                            f"{audit_mod._fmt(dw.latest)})"
+                        ),
+                        className="audit-departure",
+                    ),
+                ],
+                style={"marginBottom": "6px"},
+            )
+        )
+    items.append(
+        html.Small(f"Input fixes sha256: {a.digest}", style={"wordBreak": "break-all"})
+    )
+    return html.Div(items)
+
+
+# ------------------------------------------------------------------ wiring
+def register(app: dash.Dash, ctx: Context) -> None:
+    """Attach every callback to ``app``."""
+
+    @app.callback(
+        Output(layout.PAGE, "children"),
+        Input(layout.URL, "pathname"),
+        State(layout.URL, "search"),
+    )
+    def route(pathname: str | None, search: str | None) -> Any:
+        if pathname in (None, "/"):
+            return layout.live_page()
+        if pathname == "/audit":
+            q = parse_qs((search or "").lstrip("?"))
+            return layout.audit_page(
+                q.get("session", [None])[0], q.get("device", [None])[0]
+            )
+        return layout.not_found(pathname or "")
+
+    @app.callback(
+        Output(layout.LIVE_MAP, "figure"),
+        Output(layout.LIVE_SIG, "data"),
+        Output(layout.LIVE_COUNTS, "children"),
+        Input(layout.LIVE_TICK, "n_intervals"),
+        Input(layout.FILTER_STATES, "value"),
+        Input(layout.FILTER_JOB_STATUS, "value"),
+        Input(layout.FILTER_TECHS, "value"),
+        Input(layout.FILTER_TEAMS, "value"),
+        State(layout.LIVE_SIG, "data"),
+    )
+    def _live(
+        _n: int | None,
+        states: list[str] | None,
+        job_statuses: list[str] | None,
+        techs: list[str] | None,
+        teams: list[str] | None,
+        previous: dict[str, Any] | None,
+    ) -> tuple[Any, Any, Any]:
+        trigger = dash.ctx.triggered_id
+        return live_update(
+            ctx,
+            str(trigger) if trigger else None,
+            states,
+            job_statuses,
+            techs,
+            teams,
+            previous,
+        )
+
+    @app.callback(
+        Output(layout.ALERTS, "children"), Input(layout.SLOW_TICK, "n_intervals")
+    )
+    def _alerts(_n: int | None) -> Any:
+        return alerts_panel(ctx, datetime.now(UTC))
+
+    @app.callback(
+        Output(layout.FILTER_TECHS, "options"),
+        Output(layout.FILTER_TEAMS, "options"),
+        Input(layout.SLOW_TICK, "n_intervals"),
+    )
+    def _filter_options(_n: int | None) -> tuple[Any, Any]:
+        techs = queries.technicians(ctx.sources)
+        tech_opts = [
+            {"label": label, "value": d}
+            for d, label in queries.device_choices(ctx.sources)
+        ]
+        teams = sorted({t.team for t in techs.values() if t.team})
+        return tech_opts, [{"label": t, "value": t} for t in teams]
+
+    @app.callback(
+        Output(layout.DETAILS, "children"), Input(layout.LIVE_MAP, "clickData")
+    )
+    def _details(click: dict[str, Any] | None) -> Any:
+        return details_panel(ctx, click)
+
+    @app.callback(
+        Output(layout.AUDIT_SESSION, "options"),
+        Output(layout.AUDIT_DEVICE, "options"),
+        Input(layout.URL, "pathname"),
+    )
+    def _audit_options(pathname: str | None) -> tuple[Any, Any]:
+        if pathname != "/audit":
+            raise PreventUpdate
+        sessions = [
+            {
+                "label": f"{s.job_number} · {s.technician} · {s.clocked_in_at:%Y-%m-%d %H:%M}",
+                "value": s.session_id,
+            }
+            for s in queries.recent_sessions(ctx.sources)
+        ]
+        devices = [
+            {"label": label, "value": d}
+            for d, label in queries.device_choices(ctx.sources)
+        ]
+        return sessions, devices
+
+    @app.callback(
+        Output(layout.AUDIT_REQUEST, "data"),
+        Input(layout.AUDIT_LOAD, "n_clicks"),
+        Input(layout.AUDIT_SESSION, "value"),
+        State(layout.AUDIT_DEVICE, "value"),
+        State(layout.AUDIT_START, "value"),
+        State(layout.AUDIT_END, "value"),
+    )
+    def _audit_request(
+        _clicks: int | None,
+        session_id: str | None,
+        device_id: str | None,
+        start: str | None,
+        end: str | None,
+    ) -> Any:
+        if dash.ctx.triggered_id == layout.AUDIT_LOAD and device_id:
+            session_id = None  # the button with a technician picked: the range wins
+        request = resolve_request(session_id, device_id, start, end, datetime.now(UTC))
+        if request is None:
+            raise PreventUpdate
+        return request
+
+    @app.callback(
+        Output(layout.AUDIT_SUMMARY, "children"),
+        Output(layout.AUDIT_RECON, "children"),
+        Output(layout.AUDIT_MAP, "figure"),
+        Output(layout.AUDIT_TIMELINE, "figure"),
+        Output(layout.AUDIT_TABLE, "data"),
+        Output(layout.AUDIT_SLIDER, "max"),
+        Output(layout.AUDIT_SLIDER, "value"),
+        Output(layout.AUDIT_TRAIL, "data"),
+        Input(layout.AUDIT_REQUEST, "data"),
+        Input(layout.AUDIT_OPTIONS, "value"),
+    )
+    def _audit(
+        request: dict[str, str] | None, options: list[str] | None
+    ) -> tuple[Any, ...]:
+        if not request:
+            raise PreventUpdate
+        a, title = build_audit(ctx, request)
+        fence_geo = a.fence.to_geojson() if a.fence is not None else None
+        fig = figures.audit_map(
+            a.trail,
+            a.fixes,
+            fence_geo,
+            audit_mod.edges_for_map(a.visits),
+            audit_mod.clock_for_map(a.session),
+            a.gaps,
+            "accuracy" in (options or []),
+            ctx.tile_url,
+        )
+        timeline = figures.audit_timeline(
+            list(a.fixes["time"]),
+            [float(d) for d in a.fixes["distance_m"].fillna(0.0)],
+            audit_mod.edge_windows(a.visits),
+            audit_mod.clock_for_timeline(a.session),
+        )
+        trail = {
+            "t": [t.strftime("%Y-%m-%d %H:%M:%S") for t in a.fixes["time"]],
+            "lat": [round(float(x), 6) for x in a.fixes["lat"]],
+            "lon": [round(float(x), 6) for x in a.fixes["lon"]],
+        }
+        return (
+            _summary(a, title),
+            _recon_table(a.recon),
+            fig,
+            timeline,
+            a.edge_rows,
+            max(len(a.fixes) - 1, 0),
+            0,
+            trail,
+        )
+
+    @app.callback(
+        Output(layout.AUDIT_MAP, "figure", allow_duplicate=True),
+        Output(layout.AUDIT_REPLAY_LABEL, "children"),
+        Input(layout.AUDIT_SLIDER, "value"),
+        State(layout.AUDIT_TRAIL, "data"),
+        prevent_initial_call=True,
+    )
+    def _replay(
+        index: int | None, trail: dict[str, list[Any]] | None
+    ) -> tuple[Any, Any]:
+        if not trail or not trail["t"] or index is None:
+            raise PreventUpdate
+        i = min(max(int(index), 0), len(trail["t"]) - 1)
+        patch = Patch()
+        patch["data"][figures.AUDIT_REPLAY]["lat"] = [trail["lat"][i]]
+        patch["data"][figures.AUDIT_REPLAY]["lon"] = [trail["lon"][i]]
+        patch["data"][figures.AUDIT_TRAIL]["lat"] = trail["lat"][: i + 1]
+        patch["data"][figures.AUDIT_TRAIL]["lon"] = trail["lon"][: i + 1]
+        return patch, f"{trail['t'][i]} UTC (fix {i + 1} of {len(trail['t'])})"
+
+    @app.callback(
+        Output(layout.DOWNLOAD, "data"),
+        Input(layout.EXPORT_CSV, "n_clicks"),
+        Input(layout.EXPORT_PDF, "n_clicks"),
+        State(layout.AUDIT_REQUEST, "data"),
+        prevent_initial_call=True,
+    )
+    def _export(
+        _csv: int | None, _pdf: int | None, request: dict[str, str] | None
+    ) -> Any:
+        if not request:
+            raise PreventUpdate
+        a, title = build_audit(ctx, request)
+        stamp = a.start.strftime("%Y%m%d-%H%M")
+        name = f"crewtrack-{a.device_id}-{stamp}"
+        if dash.ctx.triggered_id == layout.EXPORT_CSV:
+            return {
+                "content": export.fixes_csv(a),
+                "filename": f"{name}.csv",
+                "type": "text/csv",
+            }
+        stored = (
+            queries.stored_visit_digest(ctx.sources, a.session.session_id)
+            if a.session is not None
+            else None
+        )
+        pdf = export.evidence_pdf(a, title, stored)
+        return {
+            "content": base64.b64encode(pdf).decode(),
+            "filename": f"{name}.pdf",
+            "type": "application/pdf",
+            "base64": True,
+        }

@@ -1,0 +1,252 @@
+"""Evidence for the customer: the fixes as CSV and a PDF evidence report.
+
+The PDF is drawn with fpdf2 and an embedded DejaVu Sans (core PDF fonts are
+Latin-1 only: "±", "–" or a client's accented name would fail). The map in the
+report is vector-drawn from the same data as the dashboard's map — fence, trail,
+fixes, edges — so it needs no tile server or browser to render.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fpdf import FPDF
+
+from dashboard.audit import Audit, duration
+from dashboard.figures import _fence_points
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+CSV_COLUMNS = ("time", "lat", "lon", "accuracy", "speed", "heading", "battery")
+#: Fix rows printed in the PDF beyond those behind the edges (the CSV has all).
+PDF_MAX_FIXES = 400
+
+
+def fixes_csv(audit: Audit) -> str:
+    """Every fix in the audited range: UTC ISO time, degrees, metres, m/s, %."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, "distance_to_fence_m", "inside_fence"])
+    frame = audit.fixes
+    for rec in frame.to_dict("records"):
+        row: list[object] = [rec["time"].isoformat().replace("+00:00", "Z")]
+        for col in CSV_COLUMNS[1:]:
+            value = rec.get(col)
+            row.append("" if value is None or value != value else value)
+        dist = rec.get("distance_m")
+        row.append("" if dist is None or dist != dist else round(float(dist), 2))
+        row.append("yes" if rec.get("inside") else "no")
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _t(value: datetime | None) -> str:
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class _Report(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("DejaVu", size=8)
+        self.cell(0, 8, f"crewtrack evidence report · page {self.page_no()}", align="C")
+
+
+def _draw_map(pdf: FPDF, audit: Audit, x: float, y: float, w: float, h: float) -> None:
+    """Fence, trail, fixes and edges in a local equirectangular projection."""
+    lats = audit.fixes["lat"].tolist()
+    lons = audit.fixes["lon"].tolist()
+    fence_geo = audit.fence.to_geojson() if audit.fence is not None else None
+    if fence_geo is not None:
+        f_lats, f_lons = _fence_points(fence_geo)
+        lats, lons = lats + f_lats, lons + f_lons
+    pdf.set_draw_color(160, 174, 192)
+    pdf.rect(x, y, w, h)
+    if not lats:
+        return
+    lat0 = (min(lats) + max(lats)) / 2
+    kx = math.cos(math.radians(lat0))
+    xs = [lon * kx for lon in lons]
+    span = max(max(xs) - min(xs), max(lats) - min(lats), 1e-6)
+    scale = min(w, h) * 0.9 / span
+    cx, cy = (max(xs) + min(xs)) / 2, (max(lats) + min(lats)) / 2
+
+    def px(lat: float, lon: float) -> tuple[float, float]:
+        return x + w / 2 + (lon * kx - cx) * scale, y + h / 2 - (lat - cy) * scale
+
+    if fence_geo is not None:
+        pdf.set_draw_color(107, 70, 193)
+        pdf.set_line_width(0.6)
+        f_lats, f_lons = _fence_points(fence_geo)
+        pts = [px(a, b) for a, b in zip(f_lats, f_lons, strict=True)]
+        for p, q in itertools.pairwise(pts):
+            pdf.line(p[0], p[1], q[0], q[1])
+    trail = [
+        px(a, b) for a, b in zip(audit.trail["lat"], audit.trail["lon"], strict=True)
+    ]
+    pdf.set_draw_color(43, 108, 176)
+    pdf.set_line_width(0.4)
+    for p, q in itertools.pairwise(trail):
+        pdf.line(p[0], p[1], q[0], q[1])
+    pdf.set_fill_color(26, 54, 93)
+    for a, b in zip(audit.fixes["lat"], audit.fixes["lon"], strict=True):
+        u, v = px(a, b)
+        pdf.circle(x=u, y=v, radius=0.5, style="F")
+    for n, visit in enumerate(audit.visits, start=1):
+        for ref, colour, label in (
+            (visit.arrival_evidence.after, (26, 152, 80), f"A{n}"),
+            (
+                visit.departure_evidence.before if visit.departure_evidence else None,
+                (197, 48, 48),
+                f"D{n}",
+            ),
+        ):
+            if ref is None:
+                continue
+            u, v = px(ref.lat, ref.lon)
+            pdf.set_fill_color(*colour)
+            pdf.circle(x=u, y=v, radius=1.6, style="F")
+            pdf.set_font("DejaVu", size=7)
+            pdf.text(u + 2, v - 1, label)
+    pdf.set_line_width(0.2)
+    # scale bar: 10 % of the width, in metres
+    metres = (w * 0.1) / scale * 111_320
+    pdf.set_draw_color(0, 0, 0)
+    pdf.line(x + 4, y + h - 4, x + 4 + w * 0.1, y + h - 4)
+    pdf.set_font("DejaVu", size=7)
+    pdf.text(x + 4, y + h - 5.5, f"{metres:.0f} m")
+
+
+def _table(
+    pdf: FPDF, header: list[str], rows: list[list[str]], widths: list[float]
+) -> None:
+    pdf.set_font("DejaVu", "B", 8)
+    for text, width in zip(header, widths, strict=True):
+        pdf.cell(width, 5, text, border=1)
+    pdf.ln()
+    pdf.set_font("DejaVu", size=8)
+    for row in rows:
+        for text, width in zip(row, widths, strict=True):
+            pdf.cell(width, 5, text, border=1)
+        pdf.ln()
+
+
+def evidence_pdf(
+    audit: Audit, title: str, stored_digest: str | None, now: datetime | None = None
+) -> bytes:
+    """The evidence report: map, times and windows, reconciliation, fixes, digest."""
+    pdf = _Report(orientation="P", unit="mm", format="A4")
+    pdf.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 14)
+    pdf.cell(0, 8, "Arrival and departure evidence", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=9)
+    lines = [
+        title,
+        f"Device {audit.device_id} · fixes from {_t(audit.start)} to {_t(audit.end)}",
+        f"{len(audit.fixes)} fixes · {len(audit.gaps)} gaps longer than 2 min",
+        f"Report generated {_t(now or datetime.now(UTC))}",
+    ]
+    for line in lines:
+        pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    _draw_map(pdf, audit, pdf.l_margin, pdf.get_y(), 180, 95)
+    pdf.set_y(pdf.get_y() + 98)
+    pdf.set_font("DejaVu", size=7)
+    pdf.cell(
+        0,
+        4,
+        "Purple: geofence · blue: trail and fixes · A = arrival, D = departure",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.ln(2)
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.cell(0, 6, "Visits derived from GPS", new_x="LMARGIN", new_y="NEXT")
+    visit_rows = []
+    for n, v in enumerate(audit.visits, start=1):
+        dw = v.departure_window
+        visit_rows.append(
+            [
+                str(n),
+                _t(v.arrival),
+                f"{_t(v.arrival_window.earliest)} – {_t(v.arrival_window.latest)}",
+                _t(v.departure),
+                "—" if dw is None else f"{_t(dw.earliest)} – {_t(dw.latest)}",
+            ]
+        )
+    if not visit_rows:
+        visit_rows.append(["—", "no visit to the site in this range", "", "", ""])
+    _table(
+        pdf,
+        ["#", "arrival", "arrival window", "departure", "departure window"],
+        [[c.replace(" UTC", "") for c in r] for r in visit_rows],
+        [8, 34, 64, 34, 50],
+    )
+    if audit.recon:
+        pdf.ln(3)
+        pdf.set_font("DejaVu", "B", 11)
+        pdf.cell(0, 6, "Clock vs GPS", new_x="LMARGIN", new_y="NEXT")
+        _table(
+            pdf,
+            ["check", "clock", "GPS", "delta", "flag"],
+            [
+                [
+                    r.label,
+                    r.clock[:19],
+                    r.gps[:19],
+                    "—" if r.delta_s is None else _signed(r.delta_s),
+                    r.flag,
+                ]
+                for r in audit.recon
+            ],
+            [48, 34, 34, 20, 54],
+        )
+    pdf.ln(3)
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.cell(0, 6, "Fixes behind each edge", new_x="LMARGIN", new_y="NEXT")
+    _table(
+        pdf,
+        ["edge", "time (UTC)", "lat", "lon", "±m", "to edge m", "side", "window"],
+        [
+            [
+                r["edge"],
+                r["time"],
+                f"{r['lat']:.6f}",
+                f"{r['lon']:.6f}",
+                "?" if r["accuracy_m"] is None else f"{r['accuracy_m']:.0f}",
+                f"{r['distance_m']:.1f}",
+                r["side"],
+                r["in_window"],
+            ]
+            for r in audit.edge_rows[:PDF_MAX_FIXES]
+        ],
+        [22, 34, 24, 24, 12, 20, 18, 16],
+    )
+    pdf.ln(3)
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.cell(0, 6, "Integrity", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=8)
+    pdf.multi_cell(
+        0,
+        4,
+        f"sha256 of the {len(audit.fixes)} input fixes (canonical form): "
+        f"{audit.digest}\n"
+        + (
+            f"Digest recorded with the visit: {stored_digest}"
+            if stored_digest
+            else "No visit record stores a digest for this range; the digest above "
+            "is computed from the stored fixes."
+        )
+        + (f"\nFence digest: {audit.fence.digest}" if audit.fence is not None else ""),
+    )
+    return bytes(pdf.output())
+
+
+def _signed(seconds: float) -> str:
+    return ("-" if seconds < 0 else "+") + duration(abs(seconds))
