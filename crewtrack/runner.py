@@ -224,6 +224,8 @@ def _watch_devices(
                         mqtt.reload()
                         log.info("device registry changed: broker reloaded")
         except psycopg.OperationalError as exc:
+            if stop.is_set():
+                return  # the stack is stopping: the database went first
             log.warning("device watcher lost the database (%s); retrying", exc)
             stop.wait(2.0)
 
