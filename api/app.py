@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
+from api import directory, estimates, jobs, online, price_book
 from api.completion import PROVIDERS
 from api.framework import (
     API,
@@ -42,7 +43,13 @@ POOL_TIMEOUT_S = 10.0  # a request waiting longer than this gets 503
 RouteSetup = Callable[[Api], None]
 
 #: Route modules, in the order their routes are added. Append yours here.
-ROUTE_MODULES: list[RouteSetup] = []
+ROUTE_MODULES: list[RouteSetup] = [
+    directory.setup,
+    price_book.setup,
+    estimates.setup,
+    jobs.setup,
+    online.setup,
+]
 
 
 def init_app(settings: Settings) -> web.Application:

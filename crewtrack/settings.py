@@ -140,6 +140,11 @@ class Settings:
         True,
         "Whether technicians may reschedule a job from the app (help page, step 1).",
     )
+    technician_can_create_jobs: bool = _setting(
+        False,
+        "Whether technicians may create jobs from the app (help page, intro); off "
+        "by default because new jobs are normally the office's to create.",
+    )
     attachments_dir: Path = _setting(
         Path(".crewtrack/attachments"),
         "Content-addressed (sha256) store for photos and documents on local disk.",

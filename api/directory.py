@@ -1,0 +1,348 @@
+"""Clients, properties (job sites) and technicians."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api.framework import (
+    PAGINATION_PARAMS,
+    Api,
+    Ctx,
+    decode_cursor,
+    encode_cursor,
+    json_ok,
+    make_etag,
+    page_limit,
+    page_schema,
+)
+from jobs_domain.actors import OFFICE, STAFF_READERS, Role
+from storage import clients as store
+
+TEXT = {"type": "string", "maxLength": 500}
+NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+UUID_S = {"type": "string", "format": "uuid"}
+
+CLIENT_IN = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": NAME,
+        "email": {"type": ["string", "null"], "maxLength": 320},
+        "phone": {"type": ["string", "null"], "maxLength": 50},
+        "notes": {"type": "string", "maxLength": 5000},
+    },
+}
+CLIENT_OUT = {
+    "type": "object",
+    "required": ["id", "name", "created_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "email": {"type": ["string", "null"]},
+        "phone": {"type": ["string", "null"]},
+        "notes": {"type": "string"},
+        "version": {"type": "integer"},
+        "created_at": {"type": "string"},
+    },
+}
+LOCATION = {
+    "type": "object",
+    "required": ["lat", "lon"],
+    "additionalProperties": False,
+    "properties": {
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+    },
+}
+ADDRESS = {
+    "type": "object",
+    "required": ["line1"],
+    "additionalProperties": False,
+    "properties": {
+        "line1": {"type": "string", "minLength": 1, "maxLength": 200},
+        "line2": {"type": "string", "maxLength": 200},
+        "city": {"type": "string", "maxLength": 100},
+        "postcode": {"type": "string", "maxLength": 20},
+        "country": {"type": "string", "maxLength": 60},
+    },
+}
+GEOFENCE = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["radius_m"],
+            "additionalProperties": False,
+            "properties": {
+                "radius_m": {"type": "number", "minimum": 10, "maximum": 5000}
+            },
+        },
+        {
+            "type": "object",
+            "required": ["polygon"],
+            "additionalProperties": False,
+            "properties": {
+                "polygon": {
+                    "type": "array",
+                    "minItems": 3,
+                    "maxItems": 500,
+                    "items": {
+                        "type": "array",
+                        "prefixItems": [
+                            {"type": "number", "minimum": -180, "maximum": 180},
+                            {"type": "number", "minimum": -90, "maximum": 90},
+                        ],
+                        "minItems": 2,
+                        "maxItems": 2,
+                    },
+                }
+            },
+        },
+    ]
+}
+PROPERTY_IN = {
+    "type": "object",
+    "required": ["client_id", "address"],
+    "additionalProperties": False,
+    "properties": {
+        "client_id": UUID_S,
+        "address": ADDRESS,
+        "location": LOCATION,
+        "geofence": GEOFENCE,
+    },
+}
+PROPERTY_OUT = {
+    "type": "object",
+    "required": ["id", "client_id", "address", "navigation_url"],
+    "properties": {
+        "id": {"type": "string"},
+        "client_id": {"type": "string"},
+        "address": {"type": "object"},
+        "location": {"type": ["object", "null"]},
+        "geofence": {"type": ["object", "null"]},
+        "navigation_url": {"type": "string"},
+        "version": {"type": "integer"},
+        "created_at": {"type": "string"},
+    },
+}
+TECHNICIAN_IN = {
+    "type": "object",
+    "required": ["user_id", "name"],
+    "additionalProperties": False,
+    "properties": {
+        "user_id": UUID_S,
+        "name": NAME,
+        "phone": {"type": ["string", "null"], "maxLength": 50},
+        "hourly_cost": {"type": "number", "minimum": 0, "maximum": 100000},
+    },
+}
+TECHNICIAN_OUT = {
+    "type": "object",
+    "required": ["id", "user_id", "name", "hourly_cost", "device_ids"],
+    "properties": {
+        "id": {"type": "string"},
+        "user_id": {"type": "string"},
+        "name": {"type": "string"},
+        "phone": {"type": ["string", "null"]},
+        "hourly_cost": {"type": "string"},
+        "device_ids": {"type": "array", "items": {"type": "string"}},
+        "version": {"type": "integer"},
+        "created_at": {"type": "string"},
+    },
+}
+
+
+def after_id(ctx: Ctx) -> str | None:
+    cursor = ctx.request.query.get("cursor")
+    if cursor is None:
+        return None
+    values = decode_cursor(cursor)
+    from api.framework import uuid_or_404
+
+    try:
+        return uuid_or_404(str(values[0]), "cursor")
+    except Exception as exc:
+        from jobs_domain.errors import FieldProblem, InvalidInput
+
+        raise InvalidInput(
+            "bad cursor", [FieldProblem("/query/cursor", "not a cursor from this API")]
+        ) from exc
+
+
+def page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    more = len(items) > limit
+    items = items[:limit]
+    return {
+        "items": items,
+        "next_cursor": encode_cursor([str(items[-1]["id"])]) if more else None,
+    }
+
+
+async def create_client(ctx: Ctx) -> web.StreamResponse:
+    client = await store.create_client(ctx.conn, await ctx.json(CLIENT_IN))
+    return json_ok(
+        client,
+        201,
+        location=f"/api/v1/clients/{client['id']}",
+        etag=make_etag("client", client["id"], client["version"]),
+    )
+
+
+async def list_clients(ctx: Ctx) -> web.StreamResponse:
+    limit = page_limit(ctx.request)
+    items = await store.list_clients(
+        ctx.conn, q=ctx.request.query.get("q"), after=after_id(ctx), limit=limit + 1
+    )
+    return json_ok(page(items, limit))
+
+
+async def get_client(ctx: Ctx) -> web.StreamResponse:
+    client = await store.get_client(ctx.conn, ctx.path_id("client_id", "client"))
+    return json_ok(client, etag=make_etag("client", client["id"], client["version"]))
+
+
+async def create_property(ctx: Ctx) -> web.StreamResponse:
+    prop = await store.create_property(ctx.conn, await ctx.json(PROPERTY_IN))
+    return json_ok(prop, 201, location=f"/api/v1/properties/{prop['id']}")
+
+
+async def list_properties(ctx: Ctx) -> web.StreamResponse:
+    limit = page_limit(ctx.request)
+    client_id = ctx.request.query.get("client_id")
+    if client_id is not None:
+        from api.framework import uuid_or_404
+
+        client_id = uuid_or_404(client_id, "client")
+    items = await store.list_properties(
+        ctx.conn, client_id=client_id, after=after_id(ctx), limit=limit + 1
+    )
+    return json_ok(page(items, limit))
+
+
+async def get_property(ctx: Ctx) -> web.StreamResponse:
+    prop = await store.get_property(ctx.conn, ctx.path_id("property_id", "property"))
+    return json_ok(prop, etag=make_etag("property", prop["id"], prop["version"]))
+
+
+async def create_technician(ctx: Ctx) -> web.StreamResponse:
+    tech = await store.create_technician(ctx.conn, await ctx.json(TECHNICIAN_IN))
+    return json_ok(tech, 201, location=f"/api/v1/technicians/{tech['id']}")
+
+
+async def list_technicians(ctx: Ctx) -> web.StreamResponse:
+    limit = page_limit(ctx.request)
+    items = await store.list_technicians(ctx.conn, after=after_id(ctx), limit=limit + 1)
+    return json_ok(page(items, limit))
+
+
+async def get_technician(ctx: Ctx) -> web.StreamResponse:
+    tech = await store.get_technician(
+        ctx.conn, ctx.path_id("technician_id", "technician")
+    )
+    return json_ok(tech, etag=make_etag("technician", tech["id"], tech["version"]))
+
+
+def setup(api: Api) -> None:
+    api.tag("clients", "Clients, their properties (job sites) and technicians")
+    client = api.schema("Client", CLIENT_OUT)
+    prop = api.schema("Property", PROPERTY_OUT)
+    tech = api.schema("Technician", TECHNICIAN_OUT)
+    r = api.route
+    r(
+        "POST",
+        "/clients",
+        create_client,
+        summary="Create a client",
+        tag="clients",
+        roles=OFFICE,
+        body=CLIENT_IN,
+        idempotent=True,
+        responses={201: {"$ref": client}},
+    )
+    r(
+        "GET",
+        "/clients",
+        list_clients,
+        summary="List clients",
+        tag="clients",
+        roles=STAFF_READERS,
+        query=[
+            *PAGINATION_PARAMS,
+            {"name": "q", "in": "query", "schema": {"type": "string"}},
+        ],
+        responses={200: page_schema(client)},
+    )
+    r(
+        "GET",
+        "/clients/{client_id}",
+        get_client,
+        summary="A client",
+        tag="clients",
+        roles=STAFF_READERS,
+        responses={200: {"$ref": client}},
+    )
+    r(
+        "POST",
+        "/properties",
+        create_property,
+        summary="Create a property (job site)",
+        tag="clients",
+        roles=OFFICE,
+        body=PROPERTY_IN,
+        idempotent=True,
+        responses={201: {"$ref": prop}},
+    )
+    r(
+        "GET",
+        "/properties",
+        list_properties,
+        summary="List properties",
+        tag="clients",
+        roles=STAFF_READERS,
+        query=[
+            *PAGINATION_PARAMS,
+            {"name": "client_id", "in": "query", "schema": {"type": "string"}},
+        ],
+        responses={200: page_schema(prop)},
+    )
+    r(
+        "GET",
+        "/properties/{property_id}",
+        get_property,
+        summary="A property",
+        tag="clients",
+        roles=STAFF_READERS,
+        responses={200: {"$ref": prop}},
+    )
+    r(
+        "POST",
+        "/technicians",
+        create_technician,
+        summary="Register a technician",
+        tag="clients",
+        roles=(Role.ADMIN,),
+        body=TECHNICIAN_IN,
+        idempotent=True,
+        responses={201: {"$ref": tech}},
+    )
+    r(
+        "GET",
+        "/technicians",
+        list_technicians,
+        summary="List technicians",
+        tag="clients",
+        roles=STAFF_READERS,
+        query=PAGINATION_PARAMS,
+        responses={200: page_schema(tech)},
+    )
+    r(
+        "GET",
+        "/technicians/{technician_id}",
+        get_technician,
+        summary="A technician",
+        tag="clients",
+        roles=STAFF_READERS,
+        responses={200: {"$ref": tech}},
+    )

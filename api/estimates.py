@@ -1,0 +1,358 @@
+"""Estimates (approve, convert once) and online bookings (Pending or Scheduled)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from api import schemas as s
+from api.framework import (
+    PAGINATION_PARAMS,
+    Api,
+    Ctx,
+    decode_cursor,
+    encode_cursor,
+    json_ok,
+    make_etag,
+    page_limit,
+    uuid_or_404,
+)
+from api.jobs import (
+    contact_from,
+    line_item_from,
+    line_item_view,
+    now,
+    parse_time,
+    respond_job,
+)
+from jobs_domain.actors import OFFICE, STAFF_READERS
+from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
+from jobs_domain.errors import FieldProblem, InvalidInput
+from jobs_domain.estimates import Estimate
+from jobs_domain.job import Note, NoteVisibility
+from storage import clients as directory
+from storage import estimates as store
+from storage import jobs as job_store
+
+ESTIMATE_IN: s.S = {
+    "type": "object",
+    "required": ["client_id", "description", "line_items"],
+    "additionalProperties": False,
+    "properties": {
+        "client_id": s.UUID_S,
+        "property_id": s.UUID_S,
+        "description": {"type": "string", "minLength": 1, "maxLength": 5000},
+        "site_contact": s.CONTACT,
+        "line_items": {"type": "array", "maxItems": 500, "items": s.LINE_ITEM_IN},
+        "notes": {"type": "array", "maxItems": 100, "items": s.NOTE_IN},
+    },
+}
+ESTIMATE_OUT: s.S = s.obj(
+    ["id", "number", "status", "client_id", "description", "line_items", "notes"],
+    id={"type": "string"},
+    number={"type": "string"},
+    status={"enum": ["draft", "approved", "converted"]},
+    client_id={"type": "string"},
+    property_id=s.NULL_STR,
+    description={"type": "string"},
+    site_contact={"type": "object"},
+    line_items={"type": "array", "items": s.LINE_ITEM_OUT},
+    notes={"type": "array", "items": s.NOTE_OUT},
+    totals=s.TOTALS,
+    approved_at=s.NULL_STR,
+    job_id=s.NULL_STR,
+    version={"type": "integer"},
+)
+BOOKING_IN: s.S = {
+    "type": "object",
+    "required": ["client_id", "description", "requested_start", "requested_end"],
+    "additionalProperties": False,
+    "properties": {
+        "client_id": s.UUID_S,
+        "property_id": s.UUID_S,
+        "description": {"type": "string", "minLength": 1, "maxLength": 5000},
+        "requested_start": s.TIME,
+        "requested_end": s.TIME,
+        "site_contact": s.CONTACT,
+        "technician_id": s.UUID_S,
+    },
+}
+BOOKING_OUT: s.S = s.obj(
+    ["id", "client_id", "job_id"],
+    id={"type": "string"},
+    client_id={"type": "string"},
+    request={"type": "object"},
+    job_id={"type": "string"},
+    created_at={"type": "string"},
+)
+
+
+def estimate_view(e: Estimate) -> dict[str, Any]:
+    from jobs_domain.money import totals
+
+    t = totals((i.net, i.tax_rate) for i in e.line_items)
+    return {
+        "id": e.id,
+        "number": f"E-{e.number:06d}",
+        "status": e.status.value,
+        "client_id": e.client_id,
+        "property_id": e.property_id,
+        "description": e.description,
+        "site_contact": job_store.contact_to_json(e.site_contact),
+        "line_items": [line_item_view(i) for i in e.line_items],
+        "notes": [
+            {
+                "id": n.id,
+                "visibility": n.visibility.value,
+                "text": n.text,
+                "author_id": n.author_id,
+                "author_name": n.author_name,
+                "created_at": n.created_at,
+            }
+            for n in e.notes
+        ],
+        "totals": {"net": t.net, "tax": t.tax, "gross": t.gross},
+        "approved_at": e.approved_at,
+        "job_id": e.job_id,
+        "version": e.version,
+    }
+
+
+def _respond(e: Estimate, status: int = 200) -> web.Response:
+    return json_ok(
+        estimate_view(e),
+        status,
+        etag=make_etag("estimate", e.id, e.version),
+        location=f"/api/v1/estimates/{e.id}" if status == 201 else None,
+    )
+
+
+async def create_estimate(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(ESTIMATE_IN)
+    client_id = uuid_or_404(body["client_id"], "client")
+    await directory.get_client(ctx.conn, client_id)
+    property_id = body.get("property_id")
+    if property_id is not None:
+        await directory.get_property(ctx.conn, uuid_or_404(property_id, "property"))
+    moment = now()
+    estimate = Estimate(
+        id=str(uuid.uuid4()),
+        number=await store.next_number(ctx.conn),
+        client_id=client_id,
+        property_id=property_id,
+        description=body["description"],
+        created_at=moment,
+        site_contact=contact_from(body.get("site_contact")) or contact_from({}),  # type: ignore[arg-type]
+        line_items=[
+            await line_item_from(ctx, raw, f"/line_items/{i}")
+            for i, raw in enumerate(body["line_items"])
+        ],
+        notes=[
+            Note(
+                str(uuid.uuid4()),
+                NoteVisibility(n["visibility"]),
+                n["text"],
+                ctx.actor.user_id,
+                ctx.actor.name,
+                moment,
+            )
+            for n in body.get("notes", [])
+        ],
+    )
+    await store.insert(ctx.conn, estimate)
+    return _respond(estimate, 201)
+
+
+async def get_estimate(ctx: Ctx) -> web.StreamResponse:
+    return _respond(await store.load(ctx.conn, ctx.path_id("estimate_id", "estimate")))
+
+
+async def list_estimates(ctx: Ctx) -> web.StreamResponse:
+    limit = page_limit(ctx.request)
+    after = None
+    if "cursor" in ctx.request.query:
+        values = decode_cursor(ctx.request.query["cursor"])
+        if not values or not isinstance(values[0], int):
+            raise InvalidInput("bad cursor", [FieldProblem("/query/cursor", "bad")])
+        after = values[0]
+    status = ctx.request.query.get("status")
+    if status not in (None, "draft", "approved", "converted"):
+        raise InvalidInput("bad status", [FieldProblem("/query/status", "unknown")])
+    found = await store.search(ctx.conn, status=status, after=after, limit=limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    return json_ok(
+        {
+            "items": [estimate_view(e) for e in found],
+            "next_cursor": encode_cursor([found[-1].number]) if more else None,
+        }
+    )
+
+
+async def approve(ctx: Ctx) -> web.StreamResponse:
+    estimate = await store.load(
+        ctx.conn, ctx.path_id("estimate_id", "estimate"), for_update=True
+    )
+    ctx.check_if_match(make_etag("estimate", estimate.id, estimate.version))
+    estimate.approve(ctx.actor, now())
+    await store.update(ctx.conn, estimate)
+    return _respond(estimate)
+
+
+async def convert(ctx: Ctx) -> web.StreamResponse:
+    """Convert to Job: every line item, price and note carried over; once only."""
+    estimate = await store.load(
+        ctx.conn, ctx.path_id("estimate_id", "estimate"), for_update=True
+    )
+    ctx.check_if_match(make_etag("estimate", estimate.id, estimate.version))
+    moment = now()
+    job = estimate.convert(
+        ctx.actor,
+        moment,
+        job_id=str(uuid.uuid4()),
+        job_number=await job_store.next_job_number(ctx.conn),
+        new_ids=[
+            str(uuid.uuid4())
+            for _ in range(len(estimate.line_items) + len(estimate.notes))
+        ],
+    )
+    await job_store.save(ctx.conn, job, now=moment, new=True)
+    await store.update(ctx.conn, estimate)
+    return await respond_job(ctx, job, 201)
+
+
+async def create_booking(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(BOOKING_IN)
+    client_id = uuid_or_404(body["client_id"], "client")
+    await directory.get_client(ctx.conn, client_id)
+    property_id = body.get("property_id")
+    if property_id is not None:
+        await directory.get_property(ctx.conn, uuid_or_404(property_id, "property"))
+    technician_id = body.get("technician_id")
+    if technician_id is not None:
+        await directory.get_technician(
+            ctx.conn, uuid_or_404(technician_id, "technician")
+        )
+    start = parse_time(body["requested_start"], "/requested_start")
+    end = parse_time(body["requested_end"], "/requested_end")
+    if end <= start:
+        raise InvalidInput(
+            "bad window", [FieldProblem("/requested_end", "after start")]
+        )
+    booking = BookingRequest(
+        id=str(uuid.uuid4()),
+        client_id=client_id,
+        description=body["description"],
+        requested_start=start,
+        requested_end=end,
+        property_id=property_id,
+        site_contact=contact_from(body.get("site_contact")) or contact_from({}),  # type: ignore[arg-type]
+        technician_id=technician_id,
+    )
+    moment = now()
+    job = job_from_booking(
+        booking,
+        actor=ctx.actor,
+        now=moment,
+        job_id=str(uuid.uuid4()),
+        job_number=await job_store.next_job_number(ctx.conn),
+        default_status=BookingDefault(ctx.settings.booking_default_status),
+    )
+    await job_store.save(ctx.conn, job, now=moment, new=True)
+    await store.insert_booking(ctx.conn, booking.id, client_id, body, job.id)
+    return await respond_job(ctx, job, 201)
+
+
+async def get_booking(ctx: Ctx) -> web.StreamResponse:
+    return json_ok(
+        await store.load_booking(ctx.conn, ctx.path_id("booking_id", "booking"))
+    )
+
+
+def setup(api: Api) -> None:
+    api.tag("estimates", "Estimates and online bookings")
+    est = {"$ref": api.schema("Estimate", ESTIMATE_OUT)}
+    job_ref = {"$ref": "#/components/schemas/Job"}
+    r = api.route
+    r(
+        "POST",
+        "/estimates",
+        create_estimate,
+        summary="Create an estimate",
+        tag="estimates",
+        roles=OFFICE,
+        body=ESTIMATE_IN,
+        idempotent=True,
+        responses={201: est},
+    )
+    r(
+        "GET",
+        "/estimates",
+        list_estimates,
+        summary="List estimates",
+        tag="estimates",
+        roles=STAFF_READERS,
+        query=[
+            *PAGINATION_PARAMS,
+            {
+                "name": "status",
+                "in": "query",
+                "schema": {"enum": ["draft", "approved", "converted"]},
+            },
+        ],
+        responses={200: s.items_of(est, next_cursor=s.NULL_STR)},
+    )
+    r(
+        "GET",
+        "/estimates/{estimate_id}",
+        get_estimate,
+        summary="An estimate",
+        tag="estimates",
+        roles=STAFF_READERS,
+        responses={200: est},
+    )
+    r(
+        "POST",
+        "/estimates/{estimate_id}/approve",
+        approve,
+        summary="Approve",
+        tag="estimates",
+        roles=OFFICE,
+        if_match=True,
+        conflicts=True,
+        responses={200: est},
+    )
+    r(
+        "POST",
+        "/estimates/{estimate_id}/convert",
+        convert,
+        summary="Convert to Job (once): line items, prices and notes carried over",
+        tag="estimates",
+        roles=OFFICE,
+        if_match=True,
+        conflicts=True,
+        idempotent=True,
+        responses={201: job_ref},
+    )
+    r(
+        "POST",
+        "/bookings",
+        create_booking,
+        tag="estimates",
+        roles=OFFICE,
+        summary="Online booking: creates a Pending or Scheduled job (setting)",
+        body=BOOKING_IN,
+        idempotent=True,
+        responses={201: job_ref},
+    )
+    r(
+        "GET",
+        "/bookings/{booking_id}",
+        get_booking,
+        summary="A booking",
+        tag="estimates",
+        roles=STAFF_READERS,
+        responses={200: BOOKING_OUT},
+    )

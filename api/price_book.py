@@ -1,0 +1,159 @@
+"""Price book: families of parts and services, searchable and filterable."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api import schemas as s
+from api.directory import after_id, page
+from api.framework import PAGINATION_PARAMS, Api, Ctx, json_ok, page_limit, uuid_or_404
+from jobs_domain.actors import ALL_ROLES, OFFICE
+from jobs_domain.errors import FieldProblem, InvalidInput
+from jobs_domain.money import to_decimal
+from storage import price_book as store
+
+FAMILY_IN: s.S = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
+}
+FAMILY_OUT: s.S = s.obj(
+    ["id", "name"],
+    id={"type": "string"},
+    name={"type": "string"},
+    item_count={"type": "integer"},
+    created_at={"type": "string"},
+)
+ITEM_IN: s.S = {
+    "type": "object",
+    "required": ["family_id", "kind", "code", "name", "unit_price", "tax_rate"],
+    "additionalProperties": False,
+    "properties": {
+        "family_id": s.UUID_S,
+        "kind": {"enum": ["part", "service"]},
+        "code": {"type": "string", "minLength": 1, "maxLength": 64},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": {"type": "string", "maxLength": 2000},
+        "unit_price": s.DECIMAL_IN,
+        "tax_rate": s.DECIMAL_IN,
+    },
+}
+ITEM_OUT: s.S = s.obj(
+    ["id", "family_id", "kind", "code", "name", "unit_price", "tax_rate"],
+    id={"type": "string"},
+    family_id={"type": "string"},
+    kind={"enum": ["part", "service"]},
+    code={"type": "string"},
+    name={"type": "string"},
+    description={"type": "string"},
+    unit_price=s.MONEY_OUT,
+    tax_rate=s.MONEY_OUT,
+    active={"type": "boolean"},
+    created_at={"type": "string"},
+)
+
+
+async def create_family(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(FAMILY_IN)
+    family = await store.create_family(ctx.conn, body["name"])
+    return json_ok(family, 201)
+
+
+async def list_families(ctx: Ctx) -> web.StreamResponse:
+    return json_ok({"items": await store.list_families(ctx.conn)})
+
+
+async def create_item(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(ITEM_IN)
+    body["family_id"] = uuid_or_404(body["family_id"], "family")
+    body["unit_price"] = to_decimal(body["unit_price"], "/unit_price")
+    body["tax_rate"] = to_decimal(body["tax_rate"], "/tax_rate")
+    if body["tax_rate"] > 100:
+        raise InvalidInput("bad rate", [FieldProblem("/tax_rate", "at most 100")])
+    item = await store.create_item(ctx.conn, body)
+    return json_ok(item, 201, location=f"/api/v1/price-book/items/{item['id']}")
+
+
+async def search_items(ctx: Ctx) -> web.StreamResponse:
+    q = ctx.request.query
+    limit = page_limit(ctx.request)
+    family = q.get("family_id")
+    kind = q.get("kind")
+    if kind not in (None, "part", "service"):
+        raise InvalidInput("bad kind", [FieldProblem("/query/kind", "part or service")])
+    items = await store.search_items(
+        ctx.conn,
+        q=q.get("q"),
+        family_id=None if family is None else uuid_or_404(family, "family"),
+        kind=kind,
+        after=after_id(ctx),
+        limit=limit + 1,
+    )
+    return json_ok(page(items, limit))
+
+
+async def get_item(ctx: Ctx) -> web.StreamResponse:
+    return json_ok(await store.get_item(ctx.conn, ctx.path_id("item_id", "item")))
+
+
+def setup(api: Api) -> None:
+    api.tag("price-book", "Parts and services grouped in families")
+    fam = {"$ref": api.schema("PriceBookFamily", FAMILY_OUT)}
+    item = {"$ref": api.schema("PriceBookItem", ITEM_OUT)}
+    r = api.route
+    r(
+        "POST",
+        "/price-book/families",
+        create_family,
+        summary="Create a family",
+        tag="price-book",
+        roles=OFFICE,
+        body=FAMILY_IN,
+        idempotent=True,
+        responses={201: fam},
+    )
+    r(
+        "GET",
+        "/price-book/families",
+        list_families,
+        summary="List families",
+        tag="price-book",
+        roles=ALL_ROLES,
+        responses={200: s.items_of(fam)},
+    )
+    r(
+        "POST",
+        "/price-book/items",
+        create_item,
+        summary="Create a part or service",
+        tag="price-book",
+        roles=OFFICE,
+        body=ITEM_IN,
+        idempotent=True,
+        responses={201: item},
+    )
+    r(
+        "GET",
+        "/price-book/items",
+        search_items,
+        summary="Search and filter items",
+        tag="price-book",
+        roles=ALL_ROLES,
+        query=[
+            *PAGINATION_PARAMS,
+            {"name": "q", "in": "query", "schema": {"type": "string"}},
+            {"name": "family_id", "in": "query", "schema": {"type": "string"}},
+            {"name": "kind", "in": "query", "schema": {"enum": ["part", "service"]}},
+        ],
+        responses={200: s.items_of(item, next_cursor=s.NULL_STR)},
+    )
+    r(
+        "GET",
+        "/price-book/items/{item_id}",
+        get_item,
+        summary="A price book item",
+        tag="price-book",
+        roles=ALL_ROLES,
+        responses={200: item},
+    )

@@ -1,0 +1,514 @@
+"""Job repository: load and save the Job aggregate in PostgreSQL (psycopg 3, async).
+
+Filterable fields are columns; the aggregate's parts live in ``jobs.doc``;
+sessions have their own table (one open session per technician is a unique
+index) and history is append-only in ``job_history``. Saves are optimistic:
+``version`` must still be the one loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from jobs_domain.errors import Conflict, NotFound
+from jobs_domain.job import (
+    Attachment,
+    AttachmentKind,
+    Cancellation,
+    CrewMember,
+    CrewRole,
+    Expense,
+    HistoryEntry,
+    Job,
+    JobStatus,
+    LineItem,
+    LineItemKind,
+    Note,
+    NoteVisibility,
+    SiteContact,
+    Task,
+)
+from jobs_domain.sessions import Evidence, Position, Session, SessionKind
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+# -- codecs ----------------------------------------------------------------------------
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def line_item_to_json(item: LineItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "description": item.description,
+        "quantity": str(item.quantity),
+        "unit_price": str(item.unit_price),
+        "tax_rate": str(item.tax_rate),
+        "price_book_item_id": item.price_book_item_id,
+    }
+
+
+def line_item_from_json(raw: dict[str, Any]) -> LineItem:
+    return LineItem(
+        id=raw["id"],
+        kind=LineItemKind(raw["kind"]),
+        description=raw["description"],
+        quantity=Decimal(raw["quantity"]),
+        unit_price=Decimal(raw["unit_price"]),
+        tax_rate=Decimal(raw["tax_rate"]),
+        price_book_item_id=raw.get("price_book_item_id"),
+    )
+
+
+def note_to_json(note: Note) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "visibility": note.visibility.value,
+        "text": note.text,
+        "author_id": note.author_id,
+        "author_name": note.author_name,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def note_from_json(raw: dict[str, Any]) -> Note:
+    return Note(
+        id=raw["id"],
+        visibility=NoteVisibility(raw["visibility"]),
+        text=raw["text"],
+        author_id=raw["author_id"],
+        author_name=raw["author_name"],
+        created_at=datetime.fromisoformat(raw["created_at"]),
+    )
+
+
+def contact_to_json(contact: SiteContact) -> dict[str, str]:
+    return {
+        "name": contact.name,
+        "phone": contact.phone,
+        "mobile": contact.mobile,
+        "email": contact.email,
+    }
+
+
+def _doc(job: Job) -> dict[str, Any]:
+    return {
+        "description": job.description,
+        "site_contact": contact_to_json(job.site_contact),
+        "crew": [
+            {"technician_id": m.technician_id, "role": m.role.value} for m in job.crew
+        ],
+        "line_items": [line_item_to_json(i) for i in job.line_items],
+        "tasks": [
+            {
+                "id": t.id,
+                "title": t.title,
+                "required": t.required,
+                "done": t.done,
+                "done_by": t.done_by,
+                "done_at": _iso(t.done_at),
+            }
+            for t in job.tasks
+        ],
+        "expenses": [
+            {
+                "id": e.id,
+                "description": e.description,
+                "amount": str(e.amount),
+                "created_by": e.created_by,
+                "created_at": e.created_at.isoformat(),
+                "receipt_attachment_id": e.receipt_attachment_id,
+            }
+            for e in job.expenses
+        ],
+        "attachments": [
+            {
+                "id": a.id,
+                "kind": a.kind.value,
+                "description": a.description,
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "uploaded_by": a.uploaded_by,
+                "uploaded_at": a.uploaded_at.isoformat(),
+            }
+            for a in job.attachments
+        ],
+        "notes": [note_to_json(n) for n in job.notes],
+        "custom_fields": job.custom_fields,
+        "hold_reason": job.hold_reason,
+        "cancellation": None
+        if job.cancellation is None
+        else {
+            "by": job.cancellation.by,
+            "by_name": job.cancellation.by_name,
+            "at": job.cancellation.at.isoformat(),
+            "reason": job.cancellation.reason,
+        },
+        "completed_at": _iso(job.completed_at),
+        "completed_by": job.completed_by,
+    }
+
+
+def _evidence_to_json(e: Evidence) -> dict[str, Any]:
+    return {
+        "kind": e.kind.value,
+        "at": e.at.isoformat(),
+        "event_id": e.event_id,
+        "position": None
+        if e.position is None
+        else {
+            "lat": e.position.lat,
+            "lon": e.position.lon,
+            "accuracy_m": e.position.accuracy_m,
+        },
+    }
+
+
+def _evidence_from_json(raw: dict[str, Any]) -> Evidence:
+    pos = raw.get("position")
+    return Evidence(
+        kind=SessionKind(raw["kind"]),
+        at=datetime.fromisoformat(raw["at"]),
+        event_id=raw.get("event_id"),
+        position=None
+        if pos is None
+        else Position(pos["lat"], pos["lon"], pos.get("accuracy_m")),
+    )
+
+
+def _session_from_row(row: Sequence[Any]) -> Session:
+    (sid, technician_id, device_id, state, clocked_in, clocked_out, intervals, ev) = row
+    return Session(
+        id=str(sid),
+        technician_id=str(technician_id),
+        device_id=device_id,
+        state=state,
+        clocked_in_at=clocked_in,
+        clocked_out_at=clocked_out,
+        intervals=tuple((_dt(a), _dt(b)) for a, b in intervals),  # type: ignore[misc]
+        evidence=tuple(_evidence_from_json(e) for e in ev),
+    )
+
+
+def _job_from_row(row: Sequence[Any], sessions: list[Session]) -> Job:
+    (
+        job_id,
+        number,
+        status,
+        client_id,
+        property_id,
+        start,
+        end,
+        estimate_id,
+        booking_id,
+        doc,
+        version,
+        created_at,
+    ) = row
+    cancellation = doc.get("cancellation")
+    return Job(
+        id=str(job_id),
+        number=number,
+        status=JobStatus(status),
+        client_id=str(client_id),
+        property_id=None if property_id is None else str(property_id),
+        scheduled_start=start,
+        scheduled_end=end,
+        estimate_id=None if estimate_id is None else str(estimate_id),
+        booking_id=None if booking_id is None else str(booking_id),
+        description=doc["description"],
+        created_at=created_at,
+        version=version,
+        site_contact=SiteContact(**doc["site_contact"]),
+        crew=[CrewMember(m["technician_id"], CrewRole(m["role"])) for m in doc["crew"]],
+        line_items=[line_item_from_json(i) for i in doc["line_items"]],
+        tasks=[
+            Task(
+                id=t["id"],
+                title=t["title"],
+                required=t["required"],
+                done=t["done"],
+                done_by=t["done_by"],
+                done_at=_dt(t["done_at"]),
+            )
+            for t in doc["tasks"]
+        ],
+        expenses=[
+            Expense(
+                id=e["id"],
+                description=e["description"],
+                amount=Decimal(e["amount"]),
+                created_by=e["created_by"],
+                created_at=datetime.fromisoformat(e["created_at"]),
+                receipt_attachment_id=e.get("receipt_attachment_id"),
+            )
+            for e in doc["expenses"]
+        ],
+        attachments=[
+            Attachment(
+                id=a["id"],
+                kind=AttachmentKind(a["kind"]),
+                description=a["description"],
+                filename=a["filename"],
+                content_type=a["content_type"],
+                size=a["size"],
+                sha256=a["sha256"],
+                uploaded_by=a["uploaded_by"],
+                uploaded_at=datetime.fromisoformat(a["uploaded_at"]),
+            )
+            for a in doc["attachments"]
+        ],
+        notes=[note_from_json(n) for n in doc["notes"]],
+        custom_fields=dict(doc["custom_fields"]),
+        hold_reason=doc.get("hold_reason"),
+        cancellation=None
+        if cancellation is None
+        else Cancellation(
+            by=cancellation["by"],
+            by_name=cancellation["by_name"],
+            at=datetime.fromisoformat(cancellation["at"]),
+            reason=cancellation["reason"],
+        ),
+        completed_at=_dt(doc.get("completed_at")),
+        completed_by=doc.get("completed_by"),
+        sessions=sessions,
+    )
+
+
+_COLUMNS = (
+    "id, number, status, client_id, property_id, scheduled_start, scheduled_end, "
+    "estimate_id, booking_id, doc, version, created_at"
+)
+
+
+# -- repository ---------------------------------------------------------------------------
+
+
+async def next_job_number(conn: Conn) -> int:
+    cur = await conn.execute("SELECT nextval('job_numbers')")
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def load(conn: Conn, job_id: str, *, for_update: bool = False) -> Job:
+    """The job with its sessions; ``for_update`` locks it for this transaction."""
+    lock = " FOR UPDATE" if for_update else ""
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM jobs WHERE id = %s{lock}", (job_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"job {job_id} not found")
+    return _job_from_row(row, await _sessions(conn, job_id))
+
+
+async def load_by_number(conn: Conn, number: int, *, for_update: bool = False) -> Job:
+    cur = await conn.execute("SELECT id FROM jobs WHERE number = %s", (number,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"job number {number} not found")
+    return await load(conn, str(row[0]), for_update=for_update)
+
+
+async def _sessions(conn: Conn, job_id: str) -> list[Session]:
+    cur = await conn.execute(
+        "SELECT id, technician_id, device_id, state, clocked_in_at, clocked_out_at, "
+        "intervals, evidence FROM job_sessions WHERE job_id = %s "
+        "ORDER BY clocked_in_at, id",
+        (job_id,),
+    )
+    return [_session_from_row(r) for r in await cur.fetchall()]
+
+
+async def save(conn: Conn, job: Job, *, now: datetime, new: bool = False) -> None:
+    """Insert or update the job, its sessions and its new history entries."""
+    values = (
+        job.status.value,
+        job.client_id,
+        job.property_id,
+        job.scheduled_start,
+        job.scheduled_end,
+        [m.technician_id for m in job.crew],
+        Jsonb(_doc(job)),
+        now,
+    )
+    if new:
+        await conn.execute(
+            "INSERT INTO jobs (status, client_id, property_id, scheduled_start, "
+            "scheduled_end, technician_ids, doc, updated_at, id, number, estimate_id, "
+            "booking_id, created_at, version) "
+            "VALUES (%s, %s, %s, %s, %s, %s::uuid[], %s, %s, %s, %s, %s, %s, %s, 0)",
+            (
+                *values,
+                job.id,
+                job.number,
+                job.estimate_id,
+                job.booking_id,
+                job.created_at,
+            ),
+        )
+    else:
+        cur = await conn.execute(
+            "UPDATE jobs SET status = %s, client_id = %s, property_id = %s, "
+            "scheduled_start = %s, scheduled_end = %s, technician_ids = %s::uuid[], "
+            "doc = %s, updated_at = %s, version = version + 1 "
+            "WHERE id = %s AND version = %s",
+            (*values, job.id, job.version),
+        )
+        if cur.rowcount != 1:
+            raise Conflict("the job changed concurrently; fetch it again")
+        job.version += 1
+    for session in job.sessions:
+        await conn.execute(
+            "INSERT INTO job_sessions (id, job_id, technician_id, device_id, state, "
+            "clocked_in_at, clocked_out_at, intervals, evidence) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, "
+            "clocked_out_at = EXCLUDED.clocked_out_at, "
+            "intervals = EXCLUDED.intervals, evidence = EXCLUDED.evidence",
+            (
+                session.id,
+                job.id,
+                session.technician_id,
+                session.device_id,
+                session.state,
+                session.clocked_in_at,
+                session.clocked_out_at,
+                Jsonb([[_iso(a), _iso(b)] for a, b in session.intervals]),
+                Jsonb([_evidence_to_json(e) for e in session.evidence]),
+            ),
+        )
+    await append_history(conn, job.id, job.new_history)
+    job.new_history = []
+
+
+async def append_history(
+    conn: Conn, job_id: str, entries: Sequence[HistoryEntry]
+) -> None:
+    for entry in entries:
+        await conn.execute(
+            "INSERT INTO job_history (job_id, at, actor_id, actor_name, actor_role, "
+            "action, details, source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                job_id,
+                entry.at,
+                entry.actor_id,
+                entry.actor_name,
+                entry.actor_role,
+                entry.action,
+                Jsonb(_jsonable(entry.details)),
+                entry.source,
+            ),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "value") and isinstance(value.value, str):
+        return value.value
+    return value
+
+
+async def history(
+    conn: Conn, job_id: str, *, after: int, limit: int
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT id, at, actor_id, actor_name, actor_role, action, details, source "
+        "FROM job_history WHERE job_id = %s AND id > %s ORDER BY id LIMIT %s",
+        (job_id, after, limit),
+    )
+    keys = ("id", "at", "actor_id", "actor_name", "actor_role", "action", "details")
+    return [
+        {**dict(zip(keys, row[:7], strict=True)), "source": row[7]}
+        for row in await cur.fetchall()
+    ]
+
+
+async def search(
+    conn: Conn,
+    *,
+    technician_id: str | None,
+    status: Sequence[str],
+    client_id: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    after_number: int | None,
+    limit: int,
+    only_technician: str | None,
+) -> list[Job]:
+    """Jobs matching the filters, by job number, one page (keyset after a number)."""
+    where = ["true"]
+    args: list[Any] = []
+    if only_technician is not None:
+        where.append("%s::uuid = ANY (technician_ids)")
+        args.append(only_technician)
+    if technician_id is not None:
+        where.append("%s::uuid = ANY (technician_ids)")
+        args.append(technician_id)
+    if status:
+        where.append("status = ANY (%s)")
+        args.append(list(status))
+    if client_id is not None:
+        where.append("client_id = %s")
+        args.append(client_id)
+    if date_from is not None:
+        where.append("scheduled_end >= %s")
+        args.append(date_from)
+    if date_to is not None:
+        where.append("scheduled_start < %s")
+        args.append(date_to)
+    if after_number is not None:
+        where.append("number > %s")
+        args.append(after_number)
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM jobs WHERE {' AND '.join(where)} "
+        "ORDER BY number LIMIT %s",
+        (*args, limit),
+    )
+    rows = await cur.fetchall()
+    return [_job_from_row(row, await _sessions(conn, str(row[0]))) for row in rows]
+
+
+async def open_session_elsewhere(
+    conn: Conn, technician_id: str, job_id: str
+) -> tuple[str, int] | None:
+    """The other job this technician is clocked into, if any (id, number)."""
+    cur = await conn.execute(
+        "SELECT j.id, j.number FROM job_sessions s JOIN jobs j ON j.id = s.job_id "
+        "WHERE s.technician_id = %s AND s.state <> 'closed' AND s.job_id <> %s",
+        (technician_id, job_id),
+    )
+    row = await cur.fetchone()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
+async def hourly_costs(conn: Conn, technician_ids: Sequence[str]) -> dict[str, Decimal]:
+    cur = await conn.execute(
+        "SELECT id, hourly_cost FROM technicians WHERE id = ANY (%s::uuid[])",
+        (list(technician_ids),),
+    )
+    return {str(r[0]): r[1] for r in await cur.fetchall()}

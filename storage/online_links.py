@@ -1,0 +1,43 @@
+"""Customer online-view links: an unguessable token (only its sha256 stored), revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+import psycopg
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create(conn: Conn, job_id: str, user_id: str) -> str:
+    token = secrets.token_urlsafe(32)
+    await conn.execute(
+        "INSERT INTO job_online_links (token_sha256, job_id, created_by) "
+        "VALUES (%s, %s, %s)",
+        (_digest(token), job_id, user_id),
+    )
+    return token
+
+
+async def job_for(conn: Conn, token: str) -> str | None:
+    cur = await conn.execute(
+        "SELECT job_id FROM job_online_links WHERE token_sha256 = %s "
+        "AND revoked_at IS NULL",
+        (_digest(token),),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def revoke_all(conn: Conn, job_id: str) -> None:
+    await conn.execute(
+        "UPDATE job_online_links SET revoked_at = now() "
+        "WHERE job_id = %s AND revoked_at IS NULL",
+        (job_id,),
+    )
