@@ -1,0 +1,295 @@
+"""paho-mqtt 2 inside the asyncio loop: at-least-once consumer with manual acks.
+
+As in Home Assistant's MQTT client, paho never runs its own thread: its
+socket is registered with the event loop (``add_reader``/``add_writer``) so
+callbacks run on the loop thread and can touch the writer directly; the only
+blocking call, connect, runs in an executor and hands its socket over with
+``call_soon_threadsafe``. Messages become :class:`InboundMessage` tuples
+before anything else sees them.
+
+Session: MQTT v5, stable client id, ``clean_start=False`` and a long session
+expiry, QoS 1 shared subscriptions - the broker queues our share while we are
+down and redelivers whatever we had not acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from crewtrack.settings import Settings
+from ingest.model import InboundMessage
+
+log = logging.getLogger(__name__)
+
+SHARE_GROUP = "ingest"
+TOPICS = (
+    "crewtrack/v1/+/fix",
+    "crewtrack/v1/+/event",
+    "crewtrack/v1/+/status",
+    "owntracks/#",
+)
+# A worker may be down over a weekend; the broker keeps queueing its share.
+SESSION_EXPIRY_S = 7 * 86_400
+# How many unacked QoS 1 messages the broker may send us (MQTT v5 Receive
+# Maximum, capped at 65535 by the protocol): several whole batches in flight.
+RECEIVE_MAXIMUM = 65_535
+KEEPALIVE_S = 30  # paused reading (backpressure) must not outlast 1.5 × this often
+RECONNECT_INTERVAL_S = 1.0  # fixed, short: the broker is local or a cluster VIP
+MISC_INTERVAL_S = 1.0  # paho's loop_misc: keepalive pings and retries
+# Packets read per readable event. paho's loop_read() reads one packet per
+# call; draining the socket in one callback saves an event-loop round per message.
+MAX_PACKETS_PER_READ = 2_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MqttConsumer:
+    """Consume device topics; hand every message to ``on_message`` on the loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        on_message: Callable[[InboundMessage], None],
+        *,
+        topics: Iterable[str] = TOPICS,
+        shared: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.on_message = on_message
+        self.topics = [f"$share/{SHARE_GROUP}/{t}" if shared else t for t in topics]
+        self.generation = 0
+        self.connected = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._stopping = False
+        self._paused = False
+        self._sock: socket.socket | None = None
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._misc_task: asyncio.Task[None] | None = None
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.ingest_client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        client.username_pw_set(settings.mqtt_username, settings.mqtt_password or None)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
+        client.on_socket_unregister_write = self._on_socket_unregister_write
+        self.client = client
+        # Drain the socket per readable event with paho's own packet reader
+        # (a private method, hence the fallback to the public one-packet read).
+        self._packet_read: Callable[[], MQTTErrorCode] | None = getattr(
+            client, "_packet_read", None
+        )
+        self._rc_handle: Callable[[MQTTErrorCode], Any] | None = getattr(
+            client, "_loop_rc_handle", None
+        )
+
+    # --- lifecycle ---------------------------------------------------------
+    async def start(self) -> None:
+        """Connect (retrying until the broker answers) and keep the session alive."""
+        self._misc_task = asyncio.create_task(self._misc_loop(), name="mqtt-misc")
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        while not self._stopping:
+            try:
+                await self._loop.run_in_executor(
+                    None,
+                    lambda: self.client.connect(
+                        self.settings.mqtt_host,
+                        self.settings.mqtt_port,
+                        KEEPALIVE_S,
+                        clean_start=False,
+                        properties=props,
+                    ),
+                )
+                return
+            except OSError as exc:
+                log.warning("broker not reachable (%s); retrying", exc)
+                await asyncio.sleep(RECONNECT_INTERVAL_S)
+
+    async def stop(self) -> None:
+        """Disconnect, keeping the session (queued messages stay at the broker)."""
+        self._stopping = True
+        for task in (self._reconnect_task, self._misc_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._sock is not None:
+            self.flush_writes()
+            self.client.disconnect()
+            self.flush_writes()
+
+    def flush_writes(self) -> None:
+        """Write queued packets (acks) now, e.g. before disconnecting."""
+        for _ in range(1000):
+            if self._sock is None or not self.client.want_write():
+                return
+            self.client.loop_write()
+
+    # --- backpressure and acks --------------------------------------------
+    def pause(self) -> None:
+        """Stop reading: the broker holds further messages for us."""
+        if not self._paused:
+            self._paused = True
+            if self._sock is not None:
+                self._loop.remove_reader(self._sock)
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            if self._sock is not None:
+                self._loop.add_reader(self._sock, self._on_readable)
+
+    def ack(self, messages: Iterable[InboundMessage]) -> int:
+        """PUBACK committed messages that arrived on the current connection."""
+        n = 0
+        generation = self.generation
+        ack = self.client.ack
+        for m in messages:
+            if m.qos and m.generation == generation:
+                ack(m.mid, m.qos)
+                n += 1
+        return n
+
+    # --- paho callbacks (all on the loop thread, except socket open) -------
+    def _on_connect(
+        self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any
+    ) -> None:
+        if rc.is_failure:
+            log.error("broker refused connection: %s", rc)
+            return
+        self.generation += 1
+        log.info(
+            "connected to broker as %s (session present: %s)",
+            self.settings.ingest_client_id,
+            flags.session_present,
+        )
+        client.subscribe([(t, SubscribeOptions(qos=1)) for t in self.topics])
+
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: Any, _mid: int, codes: list[Any], _p: Any
+    ) -> None:
+        failed = [c for c in codes if c.is_failure]
+        if failed:
+            log.error("subscription refused: %s", failed)
+            return
+        self.connected.set()
+
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any
+    ) -> None:
+        self.connected.clear()
+        if self._stopping:
+            return
+        log.warning("disconnected from broker: %s; reconnecting", rc)
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = self._loop.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(RECONNECT_INTERVAL_S)
+            try:
+                await self._loop.run_in_executor(None, self.client.reconnect)
+                return
+            except OSError as exc:
+                log.warning("reconnect failed: %s", exc)
+
+    async def _misc_loop(self) -> None:
+        while True:
+            await asyncio.sleep(MISC_INTERVAL_S)
+            if self._sock is not None:
+                self.client.loop_misc()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
+        self.on_message(
+            InboundMessage(
+                m.topic,
+                bytes(m.payload),
+                time.time_ns() // 1_000_000,
+                m.mid,
+                m.qos,
+                m.retain,
+                m.dup,
+                self.generation,
+            )
+        )
+
+    def _on_readable(self) -> None:
+        read, handle = self._packet_read, self._rc_handle
+        if read is None or handle is None:
+            rc = self.client.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                log.debug("loop_read: %s", rc)
+            return
+        for _ in range(MAX_PACKETS_PER_READ):
+            if self._sock is None or self._paused:
+                return
+            rc = read()
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                return
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                handle(rc)
+                return
+
+    def _on_socket_open(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._loop.call_soon_threadsafe(self._register, sock)
+
+    def _register(self, sock: socket.socket) -> None:
+        self._sock = sock
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        if not self._paused:
+            self._loop.add_reader(sock, self._on_readable)
+        if self.client.want_write():
+            self._loop.add_writer(sock, self._on_writable)
+
+    def _on_socket_close(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        if self._sock is sock:
+            self._sock = None
+        self._loop.remove_reader(sock)
+        self._loop.remove_writer(sock)
+
+    def _on_socket_register_write(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._add_writer(sock)
+        else:
+            self._loop.call_soon_threadsafe(self._add_writer, sock)
+
+    def _add_writer(self, sock: socket.socket) -> None:
+        if sock.fileno() != -1 and self.client.want_write():
+            self._loop.add_writer(sock, self._on_writable)
+
+    def _on_writable(self) -> None:
+        self.client.loop_write()
+        # paho only reports "unregister" for a registration it knows of; a
+        # deferred add_writer may outlive it, so never poll an empty queue.
+        if not self.client.want_write() and self._sock is not None:
+            self._loop.remove_writer(self._sock)
+
+    def _on_socket_unregister_write(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._loop.remove_writer(sock)

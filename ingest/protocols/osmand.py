@@ -1,0 +1,180 @@
+"""Traccar Client's OsmAnd protocol (HTTP): query/form parameters or JSON.
+
+Parameters: ``id``/``deviceid``, ``timestamp`` (epoch s, epoch ms or ISO 8601),
+``lat``, ``lon`` (or ``location=lat,lon``), ``speed`` (knots), ``bearing``/
+``heading``, ``altitude``, ``accuracy`` (m), ``batt`` (%).
+JSON (Traccar Client 9+): ``{"device_id", "location": {"timestamp": ISO,
+"coords": {latitude, longitude, accuracy, speed (m/s), heading, altitude},
+"battery": {"level": 0-1}}}``; ``location`` may also be a list (a synced backlog).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ingest.model import (
+    BAD_ENCODING,
+    BAD_SHAPE,
+    BAD_TYPE,
+    DEVICE_MISMATCH,
+    MISSING_FIELD,
+    NOT_FINITE,
+    OVERSIZED,
+    TOO_MANY_FIXES,
+    Decoded,
+    Fix,
+    Reject,
+    Rejection,
+)
+from ingest.protocols.fields import number, opt_number
+
+PROTOCOL = "osmand"
+MAX_PAYLOAD_BYTES = 256 * 1024  # as the native protocol: a synced backlog
+MAX_BATCH_FIXES = 5000
+KNOTS_TO_MS = 0.514444
+EPOCH_MS_THRESHOLD = 100_000_000_000  # larger numbers are ms (year 1973 in s)
+
+
+def topic_for(device_id: str) -> str:
+    """The pseudo-topic recorded as provenance of an HTTP upload."""
+    return f"http/osmand/{device_id}"
+
+
+def parse_time(value: object) -> int:
+    """Epoch ms from epoch s, epoch ms or ISO 8601 (with zone; naive = UTC)."""
+    if value is None or value == "":
+        raise Reject(MISSING_FIELD, "timestamp")
+    if type(value) is int:
+        return value if abs(value) >= EPOCH_MS_THRESHOLD else value * 1000
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise Reject(NOT_FINITE, "timestamp")
+        return round(value if abs(value) >= EPOCH_MS_THRESHOLD else value * 1000)
+    if type(value) is not str:
+        raise Reject(BAD_TYPE, "timestamp")
+    try:
+        num = float(value)
+    except ValueError:
+        num = None
+    if num is not None:
+        if not math.isfinite(num) or abs(num) > 1e15:
+            raise Reject(NOT_FINITE, "timestamp")
+        return round(num if abs(num) >= EPOCH_MS_THRESHOLD else num * 1000)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Reject(BAD_TYPE, "timestamp") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)  # Traccar Client sends UTC
+    return round(parsed.timestamp() * 1000)
+
+
+def _float_param(params: Mapping[str, str], *keys: str) -> float | None:
+    for key in keys:
+        raw = params.get(key)
+        if raw is None or raw == "":
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            raise Reject(BAD_TYPE, key) from None
+        if not math.isfinite(value):
+            raise Reject(NOT_FINITE, key)
+        return value
+    return None
+
+
+def _check_id(claimed: object, dev: str) -> None:
+    if claimed is not None and claimed != "" and str(claimed) != dev:
+        raise Reject(DEVICE_MISMATCH, str(claimed)[:80])
+
+
+def decode_params(dev: str, params: Mapping[str, str]) -> Decoded:
+    """Query-string / form upload of one fix by the authenticated device ``dev``."""
+    _check_id(params.get("id", params.get("deviceid")), dev)
+    lat = _float_param(params, "lat")
+    lon = _float_param(params, "lon")
+    if (lat is None or lon is None) and params.get("location"):
+        parts = params["location"].split(",")
+        if len(parts) != 2:
+            raise Reject(BAD_SHAPE, "location")
+        lat, lon = (
+            _float_param({"v": parts[0]}, "v"),
+            _float_param({"v": parts[1]}, "v"),
+        )
+    if lat is None or lon is None:
+        raise Reject(MISSING_FIELD, "lat/lon")
+    speed = _float_param(params, "speed")
+    hdg = _float_param(params, "bearing", "heading")
+    fix = Fix(
+        dev,
+        parse_time(params.get("timestamp")),
+        lat,
+        lon,
+        _float_param(params, "accuracy"),
+        _float_param(params, "altitude"),
+        None if speed is None or speed < 0 else speed * KNOTS_TO_MS,
+        None if hdg is None or hdg < 0 else hdg,
+        _float_param(params, "batt"),
+    )
+    return Decoded(PROTOCOL, dev, fixes=[fix], carried=1)
+
+
+def decode_json(dev: str, payload: bytes) -> Decoded:
+    """JSON upload (``{"location": {...} | [...], "device_id": ...}``)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise Reject(OVERSIZED, str(len(payload)))
+    try:
+        obj = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise Reject(BAD_ENCODING, type(exc).__name__) from None
+    if type(obj) is not dict:
+        raise Reject(BAD_SHAPE, f"body is {type(obj).__name__}")
+    _check_id(obj.get("device_id"), dev)
+    loc = obj.get("location")
+    items = loc if type(loc) is list else [loc]
+    if len(items) > MAX_BATCH_FIXES:
+        raise Reject(TOO_MANY_FIXES, str(len(items)))
+    if not items:
+        raise Reject(MISSING_FIELD, "location")
+    fixes: list[Fix] = []
+    rejections: list[Rejection] = []
+    for i, item in enumerate(items):
+        try:
+            fixes.append(_json_fix(dev, item))
+        except Reject as r:
+            rejections.append(
+                Rejection(r.reason, r.detail, i if len(items) > 1 else -1)
+            )
+    return Decoded(
+        PROTOCOL, dev, fixes=fixes, rejections=rejections, carried=len(items)
+    )
+
+
+def _json_fix(dev: str, loc: Any) -> Fix:
+    if type(loc) is not dict:
+        raise Reject(BAD_SHAPE if loc is not None else MISSING_FIELD, "location")
+    coords = loc.get("coords")
+    if type(coords) is not dict:
+        raise Reject(MISSING_FIELD if coords is None else BAD_SHAPE, "coords")
+    battery = loc.get("battery")
+    level = opt_number(battery, "level") if type(battery) is dict else None
+    speed = opt_number(coords, "speed")
+    hdg = opt_number(coords, "heading")
+    return Fix(
+        dev,
+        parse_time(loc.get("timestamp")),
+        number(coords, "latitude"),
+        number(coords, "longitude"),
+        opt_number(coords, "accuracy"),
+        opt_number(coords, "altitude"),
+        None if speed is None or speed < 0 else speed,
+        None if hdg is None or hdg < 0 else hdg,
+        None if level is None or level < 0 else level * 100.0,
+        None,
+        loc.get("mock") if type(loc.get("mock")) is bool else None,
+    )

@@ -1,0 +1,117 @@
+"""The OwnTracks app's JSON on ``owntracks/<user>/<device>[/<sub>]``.
+
+The ``<user>`` level is the broker username, i.e. our device id (the ACL lets a
+device write only ``owntracks/<its id>/#``); ``<device>`` is the app's own
+device name and is ignored. Mapping onto our model:
+
+- ``_type: location`` → a fix. ``tst`` seconds → ms, ``vel`` km/h → m/s,
+  ``cog`` → heading, ``batt`` → battery. ``t: p`` (ping) is stored flagged
+  ``ping`` because its ``tst`` is the send time, not a fresh fix.
+- ``_type: transition`` → a fix at the transition's position and a
+  ``geofence_enter`` / ``geofence_leave`` event whose id is derived from the
+  payload, so the retained copy that re-arrives on subscribe is the same event.
+- ``_type: lwt`` → status ``offline``.
+- Any other ``_type`` (card, waypoints, cmd …) is accounted as ``unsupported_type``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ingest.model import (
+    BAD_ENCODING,
+    BAD_EVENT,
+    BAD_SHAPE,
+    BAD_TOPIC,
+    DEVICE_MISMATCH,
+    OVERSIZED,
+    UNSUPPORTED_TYPE,
+    Decoded,
+    DeviceEvent,
+    Fix,
+    Reject,
+)
+from ingest.protocols.fields import device_id as check_device_id
+from ingest.protocols.fields import integer, number, opt_number, text
+
+PROTOCOL = "owntracks"
+MAX_PAYLOAD_BYTES = (
+    64 * 1024
+)  # a location message is < 1 KiB; cards with photos are not fixes
+KMH_TO_MS = 1 / 3.6
+TRANSITIONS = {"enter": "geofence_enter", "leave": "geofence_leave"}
+
+
+def parse_topic(topic: str) -> str:
+    """The device id (the ``<user>`` level) of ``owntracks/<user>/<device>[/...]``."""
+    parts = topic.split("/")
+    if len(parts) < 3 or parts[0] != "owntracks" or not parts[2]:
+        raise Reject(BAD_TOPIC, topic[:200])
+    return check_device_id(parts[1])
+
+
+def decode(topic: str, payload: bytes) -> Decoded:
+    """Decode one OwnTracks message; whole-message problems raise ``Reject``."""
+    dev = parse_topic(topic)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise Reject(OVERSIZED, str(len(payload)))
+    try:
+        obj = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise Reject(BAD_ENCODING, type(exc).__name__) from None
+    if type(obj) is not dict:
+        raise Reject(BAD_SHAPE, f"message is {type(obj).__name__}")
+    claimed = obj.get("topic")  # HTTP mode and some relays include the topic
+    if claimed is not None and (
+        type(claimed) is not str or claimed.split("/")[1:2] != [dev]
+    ):
+        raise Reject(DEVICE_MISMATCH, str(claimed)[:200])
+    kind = obj.get("_type")
+    if kind == "location":
+        return Decoded(PROTOCOL, dev, fixes=[decode_location(dev, obj)], carried=1)
+    if kind == "transition":
+        return decode_transition(dev, obj)
+    if kind == "lwt":
+        return Decoded(PROTOCOL, dev, "status", status="offline")
+    raise Reject(UNSUPPORTED_TYPE, str(kind)[:40])
+
+
+def decode_location(dev: str, m: dict[str, Any]) -> Fix:
+    vel = opt_number(m, "vel")
+    batt = opt_number(m, "batt")
+    return Fix(
+        dev,
+        integer(m, "tst") * 1000,
+        number(m, "lat"),
+        number(m, "lon"),
+        opt_number(m, "acc"),
+        opt_number(m, "alt"),
+        None if vel is None else vel * KMH_TO_MS,
+        opt_number(m, "cog"),
+        batt,
+        None,
+        None,
+        m.get("t") == "p",
+    )
+
+
+def decode_transition(dev: str, m: dict[str, Any]) -> Decoded:
+    event = text(m, "event")
+    kind = TRANSITIONS.get(event or "")
+    if kind is None:
+        raise Reject(BAD_EVENT, f"event {str(event)[:20]!r}")
+    t_ms = integer(m, "tst") * 1000
+    lat, lon = number(m, "lat"), number(m, "lon")
+    acc = opt_number(m, "acc")
+    region = text(m, "rid", required=False) or text(m, "desc", required=False) or ""
+    job = (text(m, "desc", required=False) or "")[:128]
+    event_id = f"ot-{event}-{t_ms}-{region}"[:128]
+    return Decoded(
+        PROTOCOL,
+        dev,
+        "event",
+        fixes=[Fix(dev, t_ms, lat, lon, acc)],
+        events=[DeviceEvent(dev, event_id, kind, t_ms, job, lat, lon, acc)],
+        carried=1,
+    )

@@ -1,0 +1,340 @@
+"""Write what the ingest accepted: fixes, message provenance, rejections, events.
+
+One call, one transaction. Fixes and provenance are COPYed (binary) straight
+into their tables inside a savepoint; if that hits a unique violation (a
+redelivered message, or a phone resending a backlog) the savepoint is rolled
+back and the same rows go through a temp table and ``INSERT … ON CONFLICT DO
+NOTHING``. Redeliveries are rare, so the fast path is the common one:
+``bench/ingest.py`` measures direct COPY at ~2× the temp-table path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import errors
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Processed
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_REJECTED_PAYLOAD_BYTES = (
+    4096  # a bounded copy: enough to diagnose, not to store abuse
+)
+
+FIX_COLUMNS = (
+    "time",
+    "device_id",
+    "lat",
+    "lon",
+    "accuracy",
+    "altitude",
+    "speed",
+    "heading",
+    "battery",
+    "source",
+    "mock",
+    "ping",
+    "received_at",
+    "message_sha256",
+)
+FIX_TYPES = (
+    "timestamptz",
+    "text",
+    "float8",
+    "float8",
+    "float4",
+    "float4",
+    "float4",
+    "float4",
+    "float4",
+    "text",
+    "bool",
+    "bool",
+    "timestamptz",
+    "bytea",
+)
+MESSAGE_COLUMNS = (
+    "device_id",
+    "payload_sha256",
+    "received_at",
+    "topic",
+    "protocol",
+    "kind",
+    "fix_count",
+    "rejected_count",
+    "payload_size",
+)
+MESSAGE_TYPES = (
+    "text",
+    "bytea",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "int4",
+    "int4",
+    "int4",
+)
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """Exact conversion (no float rounding) of epoch ms to an aware datetime."""
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def datetime_to_ms(dt: datetime) -> int:
+    return (dt - EPOCH) // timedelta(milliseconds=1)
+
+
+@dataclass
+class StoreResult:
+    """What a batch wrote: rows built, new events (for the handlers), fallback used."""
+
+    fixes: int = 0
+    messages: int = 0
+    rejected: int = 0
+    new_events: list[tuple[str, str]] = field(default_factory=list)
+    fallback: bool = False
+
+
+def build_rows(
+    batch: Sequence[Processed],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Fix rows and provenance rows for a batch, each de-duplicated (first wins)."""
+    fix_rows: list[tuple[Any, ...]] = []
+    msg_rows: list[tuple[Any, ...]] = []
+    seen_fix: set[tuple[str, int]] = set()
+    seen_msg: set[tuple[str, bytes]] = set()
+    delta = timedelta
+    for p in batch:
+        if not (p.fixes or p.events or p.status):
+            continue
+        msg = p.message
+        received = EPOCH + delta(milliseconds=msg.received_ms)
+        key = (p.device_id or "", p.sha256)
+        if key not in seen_msg:
+            seen_msg.add(key)
+            msg_rows.append(
+                (
+                    key[0],
+                    p.sha256,
+                    received,
+                    msg.topic,
+                    p.protocol,
+                    p.kind,
+                    p.carried,
+                    len(p.rejections),
+                    len(msg.payload),
+                )
+            )
+        for f in p.fixes:
+            fkey = (f.device_id, f.t_ms)
+            if fkey in seen_fix:
+                continue
+            seen_fix.add(fkey)
+            fix_rows.append(
+                (
+                    EPOCH + delta(milliseconds=f.t_ms),
+                    f.device_id,
+                    f.lat,
+                    f.lon,
+                    f.acc,
+                    f.alt,
+                    f.spd,
+                    f.hdg,
+                    f.bat,
+                    f.src,
+                    f.mock,
+                    f.ping,
+                    received,
+                    p.sha256,
+                )
+            )
+    return fix_rows, msg_rows
+
+
+def _copy(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    columns: Sequence[str],
+    types: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    with cur.copy(
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
+
+
+def _ensure_stage(cur: psycopg.Cursor[Any]) -> None:
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS fixes_stage "
+        "(LIKE fixes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS ingest_messages_stage "
+        "(LIKE ingest_messages INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+
+
+def write_fixes(
+    conn: psycopg.Connection[Any],
+    fix_rows: Sequence[Sequence[Any]],
+    msg_rows: Sequence[Sequence[Any]],
+) -> bool:
+    """COPY fixes and provenance, idempotently; True if the fallback path was used.
+
+    Must run inside a transaction (it uses a savepoint).
+    """
+    with conn.cursor() as cur:
+        try:
+            with conn.transaction():
+                if fix_rows:
+                    _copy(cur, "fixes", FIX_COLUMNS, FIX_TYPES, fix_rows)
+                if msg_rows:
+                    _copy(
+                        cur, "ingest_messages", MESSAGE_COLUMNS, MESSAGE_TYPES, msg_rows
+                    )
+            return False
+        except errors.UniqueViolation:
+            pass
+        _ensure_stage(cur)
+        cols = ", ".join(FIX_COLUMNS)
+        if fix_rows:
+            _copy(cur, "fixes_stage", FIX_COLUMNS, FIX_TYPES, fix_rows)
+            cur.execute(
+                f"INSERT INTO fixes ({cols}) SELECT {cols} FROM fixes_stage "
+                "ON CONFLICT DO NOTHING"
+            )
+        mcols = ", ".join(MESSAGE_COLUMNS)
+        if msg_rows:
+            _copy(
+                cur, "ingest_messages_stage", MESSAGE_COLUMNS, MESSAGE_TYPES, msg_rows
+            )
+            cur.execute(
+                f"INSERT INTO ingest_messages ({mcols}) SELECT {mcols} "
+                "FROM ingest_messages_stage ON CONFLICT DO NOTHING"
+            )
+        return True
+
+
+def rejected_rows(batch: Sequence[Processed]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for p in batch:
+        if not p.rejections:
+            continue
+        msg = p.message
+        received = ms_to_datetime(msg.received_ms)
+        copy = bytes(msg.payload[:MAX_REJECTED_PAYLOAD_BYTES])
+        for r in p.rejections:
+            rows.append(
+                (
+                    received,
+                    msg.topic[:512],
+                    p.device_id,
+                    p.protocol,
+                    r.reason,
+                    r.detail[:500].replace("\x00", ""),
+                    r.item,
+                    p.sha256,
+                    len(msg.payload),
+                    copy,
+                )
+            )
+    return rows
+
+
+def write_rejected(
+    conn: psycopg.Connection[Any], rows: Sequence[Sequence[Any]]
+) -> None:
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO rejected_messages (received_at, topic, device_id, protocol, "
+            "reason, detail, item, payload_sha256, payload_size, payload) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            rows,
+        )
+
+
+def write_events(
+    conn: psycopg.Connection[Any], batch: Sequence[Processed]
+) -> list[tuple[str, str]]:
+    """Insert events idempotently; return (device_id, event_id) of the new ones."""
+    rows = [
+        (
+            e.device_id,
+            e.event_id,
+            e.type,
+            ms_to_datetime(e.t_ms),
+            e.job,
+            e.lat,
+            e.lon,
+            e.acc,
+            ms_to_datetime(p.message.received_ms),
+            p.sha256,
+        )
+        for p in batch
+        for e in p.events
+    ]
+    if not rows:
+        return []
+    new: list[tuple[str, str]] = []
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO device_events (device_id, event_id, type, time, job_id, lat, "
+            "lon, accuracy, received_at, message_sha256) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING device_id, event_id",
+            rows,
+            returning=True,
+        )
+        while True:
+            new.extend((str(r[0]), str(r[1])) for r in cur.fetchall())
+            if not cur.nextset():
+                break
+    return new
+
+
+def store_batch(
+    conn: psycopg.Connection[Any], batch: Sequence[Processed]
+) -> StoreResult:
+    """Steps 4-5 of the pipeline: write everything of ``batch`` and commit."""
+    fix_rows, msg_rows = build_rows(batch)
+    rej = rejected_rows(batch)
+    with conn.transaction():
+        fallback = write_fixes(conn, fix_rows, msg_rows)
+        write_rejected(conn, rej)
+        new_events = write_events(conn, batch)
+    return StoreResult(len(fix_rows), len(msg_rows), len(rej), new_events, fallback)
+
+
+def current_jobs(
+    conn: psycopg.Connection[Any], device_ids: Sequence[str]
+) -> dict[str, tuple[str, int]]:
+    """The job each device is clocked into ('' if none) and that clock event's time (ms).
+
+    Derived from the latest clock_in / clock_out by event time, so late or
+    out-of-order events give the same answer. The jobs module may later answer
+    this from its sessions instead; callers only rely on this signature.
+    """
+    if not device_ids:
+        return {}
+    rows = conn.execute(
+        "SELECT DISTINCT ON (device_id) device_id, type, job_id, time "
+        "FROM device_events WHERE device_id = ANY(%s) "
+        "AND type IN ('clock_in', 'clock_out') ORDER BY device_id, time DESC",
+        (list(device_ids),),
+    ).fetchall()
+    return {
+        str(r[0]): (str(r[2]) if r[1] == "clock_in" else "", datetime_to_ms(r[3]))
+        for r in rows
+    }
