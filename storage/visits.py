@@ -219,16 +219,59 @@ class Derivation:
     reconciliation: dict[str, Any]
 
 
+_DERIVATION_COLUMNS = """session_id, version, params_digest, params, fence_digest, fence,
+    input_digest, fix_count, window_start, window_end, session_state, visits,
+    reconciliation"""
+_LATEST_SQL = (
+    f"SELECT {_DERIVATION_COLUMNS} FROM visit_derivations WHERE session_id = %s "
+    "ORDER BY version DESC LIMIT 1"
+)
+_VERSION_SQL = (
+    f"SELECT {_DERIVATION_COLUMNS} FROM visit_derivations "
+    "WHERE session_id = %s AND version = %s"
+)
+_HISTORY_SQL = (
+    f"SELECT {_DERIVATION_COLUMNS} FROM visit_derivations WHERE session_id = %s "
+    "ORDER BY version"
+)
+
+
 def latest_derivation(conn: psycopg.Connection, session_id: UUID) -> Derivation | None:
-    row = conn.execute(
-        """SELECT session_id, version, params_digest, params, fence_digest, fence,
-                  input_digest, fix_count, window_start, window_end, session_state,
-                  visits, reconciliation
-             FROM visit_derivations WHERE session_id = %s
-            ORDER BY version DESC LIMIT 1""",
-        (session_id,),
-    ).fetchone()
+    row = conn.execute(_LATEST_SQL, (session_id,)).fetchone()
     return None if row is None else Derivation(*row)
+
+
+async def aderivation(
+    conn: psycopg.AsyncConnection, session_id: str, version: int | None = None
+) -> Derivation | None:
+    """One version of a session's visits (the newest when ``version`` is None)."""
+    if version is None:
+        cur = await conn.execute(_LATEST_SQL, (session_id,))
+    else:
+        cur = await conn.execute(_VERSION_SQL, (session_id, version))
+    row = await cur.fetchone()
+    return None if row is None else Derivation(*row)
+
+
+async def aversions(
+    conn: psycopg.AsyncConnection, session_id: str
+) -> list[dict[str, Any]]:
+    """Every version of a session's visits: number, time and input digest."""
+    cur = await conn.execute(
+        "SELECT version, derived_at, input_digest, fix_count, session_state "
+        "FROM visit_derivations WHERE session_id = %s ORDER BY version",
+        (session_id,),
+    )
+    return [
+        {
+            "version": r[0],
+            "derived_at": r[1],
+            "input_digest": r[2],
+            "fix_count": r[3],
+            "session_state": r[4],
+        }
+        for r in await cur.fetchall()
+    ]
 
 
 def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
@@ -259,11 +302,41 @@ def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
 def derivation_history(
     conn: psycopg.Connection, session_id: UUID
 ) -> Sequence[Derivation]:
-    rows = conn.execute(
-        """SELECT session_id, version, params_digest, params, fence_digest, fence,
-                  input_digest, fix_count, window_start, window_end, session_state,
-                  visits, reconciliation
-             FROM visit_derivations WHERE session_id = %s ORDER BY version""",
-        (session_id,),
-    ).fetchall()
+    rows = conn.execute(_HISTORY_SQL, (session_id,)).fetchall()
     return [Derivation(*r) for r in rows]
+
+
+FIX_COLUMNS = (
+    "time",
+    "lat",
+    "lon",
+    "accuracy",
+    "altitude",
+    "speed",
+    "heading",
+    "battery",
+    "source",
+    "mock",
+    "received_at",
+)
+
+
+async def adevice_fixes(
+    conn: psycopg.AsyncConnection,
+    device_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A device's stored fixes in ``[start, end]``, oldest first, at most ``limit``."""
+    cur = await conn.execute(
+        f"SELECT {', '.join(FIX_COLUMNS)} FROM fixes "
+        "WHERE device_id = %s AND time >= %s AND time <= %s ORDER BY time LIMIT %s",
+        (device_id, start, end, limit),
+    )
+    return [dict(zip(FIX_COLUMNS, row, strict=True)) for row in await cur.fetchall()]
+
+
+async def adevice_exists(conn: psycopg.AsyncConnection, device_id: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM devices WHERE id = %s", (device_id,))
+    return await cur.fetchone() is not None

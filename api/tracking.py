@@ -1,0 +1,219 @@
+"""Tracking evidence for billing: a session's derived visits (every version) and a
+device's fixes as JSON or CSV.
+
+Derived visits are versioned: a figure once shown to a customer stays
+retrievable by its version, together with the parameters, the fence and the
+digest of the fixes it came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from typing import Any
+
+from aiohttp import web
+
+from api import schemas as s
+from api.framework import Api, Ctx, HttpProblem, json_ok
+from jobs_domain.actors import STAFF_READERS
+from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
+from storage import visits as store
+
+MAX_RANGE = dt.timedelta(
+    days=31
+)  # one billing month per request keeps payloads bounded
+MAX_FIXES = 200_000  # a month at one fix every 15 s; more is a sign of a wrong range
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+WINDOW: s.S = {
+    "type": "object",
+    "properties": {"earliest": s.NULL_STR, "latest": s.NULL_STR},
+}
+VISIT: s.S = {
+    "type": "object",
+    "required": ["arrival", "departure", "arrival_window"],
+    "properties": {
+        "arrival": {"type": "string"},
+        "departure": s.NULL_STR,
+        "arrival_window": WINDOW,
+        "departure_window": {"anyOf": [WINDOW, {"type": "null"}]},
+    },
+}
+DERIVATION_OUT: s.S = {
+    "type": "object",
+    "required": ["session_id", "version", "visits", "input_digest", "versions"],
+    "properties": {
+        "session_id": s.UUID_S,
+        "version": {"type": "integer"},
+        "versions": {"type": "array", "items": {"type": "object"}},
+        "params_digest": {"type": "string"},
+        "params": {"type": "object"},
+        "fence_digest": {"type": "string"},
+        "fence": {"type": "object"},
+        "input_digest": {"type": "string"},
+        "fix_count": {"type": "integer"},
+        "window_start": s.TIME,
+        "window_end": s.TIME,
+        "session_state": {"type": "string"},
+        "visits": {"type": "array", "items": VISIT},
+        "reconciliation": {"type": "object"},
+    },
+}
+FIX_OUT: s.S = {
+    "type": "object",
+    "required": ["time", "lat", "lon"],
+    "properties": {
+        "time": s.TIME,
+        "lat": {"type": "number"},
+        "lon": {"type": "number"},
+        "accuracy": {"type": ["number", "null"]},
+        "altitude": {"type": ["number", "null"]},
+        "speed": {"type": ["number", "null"]},
+        "heading": {"type": ["number", "null"]},
+        "battery": {"type": ["number", "null"]},
+        "source": {"type": ["string", "null"]},
+        "mock": {"type": ["boolean", "null"]},
+        "received_at": s.TIME,
+    },
+}
+FIXES_OUT: s.S = {
+    "type": "object",
+    "required": ["device_id", "from", "to", "count", "fixes"],
+    "properties": {
+        "device_id": {"type": "string"},
+        "from": s.TIME,
+        "to": s.TIME,
+        "count": {"type": "integer"},
+        "truncated": {"type": "boolean"},
+        "fixes": {"type": "array", "items": FIX_OUT},
+    },
+}
+
+
+async def session_visits(ctx: Ctx) -> web.StreamResponse:
+    session_id = ctx.path_id("session_id", "session")
+    raw_version = ctx.request.query.get("version")
+    version: int | None = None
+    if raw_version is not None:
+        if not raw_version.isdigit() or int(raw_version) < 1:
+            raise InvalidInput(
+                "bad version", [FieldProblem("/query/version", "a version number ≥ 1")]
+            )
+        version = int(raw_version)
+    derivation = await store.aderivation(ctx.conn, session_id, version)
+    if derivation is None:
+        what = "that version" if version else "derived visits"
+        raise NotFound(f"this session has no {what} (yet)")
+    body: dict[str, Any] = dict(vars(derivation))
+    body["session_id"] = str(derivation.session_id)
+    body["versions"] = await store.aversions(ctx.conn, session_id)
+    return json_ok(body)
+
+
+def _time_param(ctx: Ctx, name: str) -> dt.datetime:
+    raw = ctx.request.query.get(name)
+    problem = FieldProblem(f"/query/{name}", "an ISO 8601 time with a UTC offset")
+    if raw is None:
+        raise InvalidInput(f"{name} is required", [problem])
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"bad {name}", [problem]) from exc
+    if value.tzinfo is None:
+        raise InvalidInput(f"bad {name}", [problem])
+    return value
+
+
+async def device_fixes(ctx: Ctx) -> web.StreamResponse:
+    device_id = ctx.request.match_info["device_id"]
+    if not DEVICE_ID.match(device_id) or not await store.adevice_exists(
+        ctx.conn, device_id
+    ):
+        raise NotFound("no such device")
+    start, end = _time_param(ctx, "from"), _time_param(ctx, "to")
+    if not start <= end <= start + MAX_RANGE:
+        raise InvalidInput(
+            "bad range",
+            [
+                FieldProblem(
+                    "/query/to", f"must be after from, at most {MAX_RANGE.days} days"
+                )
+            ],
+        )
+    fmt = ctx.request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise InvalidInput("bad format", [FieldProblem("/query/format", "json or csv")])
+    fixes = await store.adevice_fixes(ctx.conn, device_id, start, end, MAX_FIXES + 1)
+    truncated = len(fixes) > MAX_FIXES
+    fixes = fixes[:MAX_FIXES]
+    if fmt == "csv":
+        if truncated:
+            raise HttpProblem(
+                422, "Too many fixes", "narrow the range for a CSV export"
+            )
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(store.FIX_COLUMNS)
+        for fix in fixes:
+            writer.writerow(
+                v.isoformat()
+                if isinstance(v, dt.datetime)
+                else ("" if v is None else v)
+                for v in fix.values()
+            )
+        name = f"{device_id}_{start:%Y%m%dT%H%M}_{end:%Y%m%dT%H%M}.csv"
+        return web.Response(
+            text=out.getvalue(),
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return json_ok(
+        {
+            "device_id": device_id,
+            "from": start,
+            "to": end,
+            "count": len(fixes),
+            "truncated": truncated,
+            "fixes": fixes,
+        }
+    )
+
+
+def setup(api: Api) -> None:
+    api.tag("tracking", "GPS evidence: derived visits per job session, and fixes")
+    derivation = api.schema("VisitDerivation", DERIVATION_OUT)
+    api.route(
+        "GET",
+        "/sessions/{session_id}/visits",
+        session_visits,
+        summary="A job session's derived arrival and departure (any version)",
+        tag="tracking",
+        roles=STAFF_READERS,
+        query=[
+            {
+                "name": "version",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        ],
+        responses={200: {"$ref": derivation}},
+        description="The newest version by default. Each version names the "
+        "parameters, the fence geometry and the sha256 digest of the input fixes.",
+    )
+    api.route(
+        "GET",
+        "/devices/{device_id}/fixes",
+        device_fixes,
+        summary="A device's fixes in a time range (JSON, or CSV for the customer)",
+        tag="tracking",
+        roles=STAFF_READERS,
+        query=[
+            {"name": "from", "in": "query", "required": True, "schema": s.TIME},
+            {"name": "to", "in": "query", "required": True, "schema": s.TIME},
+            {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+        ],
+        responses={200: {"$ref": api.schema("DeviceFixes", FIXES_OUT)}},
+    )
