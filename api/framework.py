@@ -251,18 +251,18 @@ async def read_json(request: web.Request, schema: Mapping[str, Any]) -> Any:
         raise InvalidInput(
             "the body is not valid JSON", [FieldProblem("/", "not valid JSON")]
         ) from exc
-    validate(_plain(data), schema)
+    validate(plain(data), schema)
     return data
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Decimals back to floats only for schema checks (types, ranges)."""
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 

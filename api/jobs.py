@@ -23,6 +23,7 @@ from api.framework import (
     no_content,
     page_limit,
     page_schema,
+    plain,
     uuid_or_404,
 )
 from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
@@ -253,7 +254,7 @@ async def _create(ctx: Ctx, body: dict[str, Any], client_id: str) -> web.Respons
         site_contact=contact_from(body.get("site_contact")),
         line_items=items,
         tasks=tasks,
-        custom_fields=body.get("custom_fields"),
+        custom_fields=plain(body.get("custom_fields")),
     )
     if "scheduled_start" in body and "scheduled_end" in body:
         start = parse_time(body["scheduled_start"], "/scheduled_start")
@@ -353,7 +354,7 @@ async def patch_job(ctx: Ctx) -> web.StreamResponse:
             description=body.get("description"),
             property_id=property_id,
             site_contact=contact_from(body.get("site_contact")),
-            custom_fields=body.get("custom_fields"),
+            custom_fields=plain(body.get("custom_fields")),
         ),
     )
     return await respond_job(ctx, job)
