@@ -97,17 +97,16 @@ def _install_auth(server: flask.Flask, settings: Settings) -> None:
         next_url = _safe_next(flask.request.form.get("next"))
         user = asyncio.run(_check_login(settings.database_url, email, password))
         if user is None:
-            return _login_page("Wrong e-mail or password.", email, next_url), 401
+            return _login_page("Wrong e-mail or password.", email, next_url)
         if user.role not in ALLOWED_ROLES:
             log.info("dashboard login refused for role %s", user.role)
-            return (
+            return (  # a page, not a 403: the form is shown again with the reason
                 _login_page(
                     "The dashboard is for dispatchers, billing and admins; "
                     "technicians use the mobile app.",
                     email,
                     next_url,
-                ),
-                403,
+                )
             )
         flask.session.clear()
         flask.session["user_id"] = str(user.id)

@@ -9,7 +9,6 @@ evidence they receive is the evidence the times were derived from.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,9 +17,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from core.fixes import fix_arrays
 from core.geofence import Geofence
 from core.visits import Visit, derive_visits
+from storage.visits import input_digest
 
 #: Above this many fixes the drawn line is simplified (every fix stays a dot).
 MAX_TRAIL_POINTS = 1500
@@ -133,18 +132,8 @@ def session_info(
 
 
 def fixes_digest(frame: pd.DataFrame) -> str:
-    """sha256 of the canonical fixes (sorted, de-duplicated, fixed formatting).
-
-    One line per fix, ``<epoch ns>,<lat>,<lon>,<accuracy>``, 7 decimals for
-    degrees and 2 for metres (empty when unknown): any permutation or
-    re-delivery of the same fixes gives the same digest.
-    """
-    fx = fix_arrays(frame[["time", "lat", "lon", "accuracy"]])
-    h = hashlib.sha256()
-    for t, lat, lon, acc in zip(fx.t_ns, fx.lat, fx.lon, fx.accuracy, strict=True):
-        acc_s = "" if np.isnan(acc) else f"{acc:.2f}"
-        h.update(f"{int(t)},{lat:.7f},{lon:.7f},{acc_s}\n".encode())
-    return h.hexdigest()
+    """The input-fixes digest exactly as the derive worker records it."""
+    return input_digest(frame[["time", "lat", "lon", "accuracy"]])
 
 
 def simplify_trail(frame: pd.DataFrame) -> pd.DataFrame:
@@ -356,7 +345,7 @@ def build_audit(
         visits=visits,
         fence=fence,
         session=session,
-        digest=fixes_digest(frame) if len(frame) else hashlib.sha256(b"").hexdigest(),
+        digest=fixes_digest(frame),
     )
     if session is not None:
         audit.recon = reconcile(visits, session)

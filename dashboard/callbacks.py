@@ -22,9 +22,9 @@ from dash.exceptions import PreventUpdate
 from dashboard import audit as audit_mod
 from dashboard import export, figures, layout, model, queries
 from dashboard.queries import Sources
+from storage.visits import SESSION_MARGIN  # the derive worker's window
 
 DEFAULT_AUDIT_SPAN = timedelta(hours=12)
-SESSION_MARGIN = timedelta(minutes=30)  # fixes shown before clock-in / after clock-out
 
 
 @dataclass(frozen=True)

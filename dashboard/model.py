@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from core.geofence import Geofence, GeofenceError
+from core.geofence import Geofence
 from dashboard.queries import (
     JobSite,
     LivePosition,
@@ -20,6 +19,7 @@ from dashboard.queries import (
     StreamAlert,
     Technician,
 )
+from storage.visits import fence_of
 
 #: Technician states on the live map, in legend order.
 CLOCKED_IN = "clocked_in"
@@ -154,26 +154,8 @@ def filter_sites(sites: Iterable[JobSite], f: Filters) -> list[JobSite]:
 
 
 def site_geofence(site: JobSite) -> Geofence | None:
-    """The core geofence of a job site.
-
-    Properties store ``{"radius_m": 80}`` (a circle around the property's
-    location) or ``{"polygon": [[lon, lat], ...]}``; a GeoJSON geometry is
-    accepted too.
-    """
-    raw: Any = site.fence
-    if not isinstance(raw, dict):
-        return None
-    try:
-        if raw.get("radius_m") is not None:
-            return Geofence.circle(site.lat, site.lon, float(raw["radius_m"]))
-        if raw.get("polygon") is not None:
-            ring = [list(p) for p in raw["polygon"]]
-            if ring and ring[0] != ring[-1]:
-                ring.append(ring[0])
-            return Geofence.from_geojson({"type": "Polygon", "coordinates": [ring]})
-        return Geofence.from_geojson(raw)
-    except (GeofenceError, KeyError, TypeError, ValueError):
-        return None
+    """The core geofence of a job site, built as the derive worker builds it."""
+    return fence_of(site.lat, site.lon, site.fence)
 
 
 # ------------------------------------------------------------------ alerts

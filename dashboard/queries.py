@@ -437,26 +437,16 @@ def device_events(
 
 
 def stored_visit_digest(sources: Sources, session_id: str) -> str | None:
-    """The input-fixes digest the derive worker recorded for a session, if any."""
+    """The input-fixes digest of the session's newest visit derivation, if any."""
     with sources.conn() as conn:
-        if not _tables(conn, "visits"):
-            return None
-        cols = _columns(conn, "visits")
-        digest_col = next(
-            (c for c in ("fixes_digest", "input_digest", "fixes_sha256") if c in cols),
-            None,
-        )
-        if digest_col is None or "session_id" not in cols:
+        if not _tables(conn, "visit_derivations"):
             return None
         row = conn.execute(
-            f"SELECT {digest_col} FROM visits WHERE session_id::text = %s "
-            "ORDER BY 1 DESC LIMIT 1",
+            """SELECT input_digest FROM visit_derivations
+                WHERE session_id::text = %s ORDER BY version DESC LIMIT 1""",
             (session_id,),
         ).fetchone()
-    if row is None or row[0] is None:
-        return None
-    value = row[0]
-    return value.hex() if isinstance(value, bytes | memoryview) else str(value)
+    return None if row is None else str(row[0])
 
 
 def device_choices(sources: Sources) -> list[tuple[str, str]]:

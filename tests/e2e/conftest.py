@@ -1,0 +1,403 @@
+"""A running stack for the browser tests: data, ingest, dashboard, Chromium.
+
+The database is a clone of the session's migrated template on the harness's
+PostgreSQL. Redis and Mosquitto are private to this package (started here),
+so the ingest worker's persistent MQTT session and the live keys cannot
+collide with other tests that flush Redis or run their own ingest. The
+ingest (``python -m ingest``) and the dashboard (``python -m dashboard``) run
+as subprocesses, exactly as ``crewtrack up`` runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from crewtrack.servers import (
+    MosquittoServer,
+    PortAllocator,
+    PostgresServer,
+    RedisServer,
+)
+from crewtrack.settings import Settings
+from ingest.broker_auth import BrokerAccount, hash_mqtt_password
+from ingest.protocols.native import encode_fixes
+from storage.devices import add_device
+from storage.users import create_user
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output" / "e2e"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PASSWORD = "correct horse battery"
+FLEET = 12
+SITE = (48.8570, 2.3520)  # the seeded job site (Paris), fence radius 60 m
+FENCE_RADIUS_M = 60.0
+LATE_SITE = (48.8520, 2.3600)  # the scheduled job nobody has reached
+
+
+@dataclass
+class Stack:
+    """What the tests need to drive and check the running stack."""
+
+    url: str
+    settings: Settings
+    mqtt_port: int
+    device_passwords: dict[str, str]
+    session_id: str
+    job_number: str
+    dispatcher: str = "dispatch@example.com"
+    technician: str = "tech0@example.com"
+    fleet: list[str] = field(default_factory=list)
+    session_fixes: list[tuple[datetime, float, float, float]] = field(
+        default_factory=list
+    )
+
+    def publish_fix(self, device: str, lat: float, lon: float, t: datetime) -> None:
+        """Publish one fix as the phone does (its own credentials, QoS 1)."""
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"{device}-{secrets.token_hex(3)}",
+            protocol=mqtt.MQTTv5,
+        )
+        client.username_pw_set(device, self.device_passwords[device])
+        client.connect("127.0.0.1", self.mqtt_port)
+        client.loop_start()
+        payload = encode_fixes(
+            [{"t": int(t.timestamp() * 1000), "lat": lat, "lon": lon, "acc": 8.0}]
+        )
+        info = client.publish(f"crewtrack/v1/{device}/fix", payload, qos=1)
+        info.wait_for_publish(timeout=10)
+        client.loop_stop()
+        client.disconnect()
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+def _seed(
+    dsn: str,
+) -> tuple[dict[str, str], str, str, list[tuple[datetime, float, float, float]]]:
+    """Users, a fleet of technicians with devices, a job site, a closed session."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    passwords: dict[str, str] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        create_user(
+            conn, "Dana Dispatch", "dispatcher", "dispatch@example.com", PASSWORD
+        )
+        tech_ids = []
+        for i in range(FLEET):
+            user = create_user(
+                conn, f"Tech {i:02d}", "technician", f"tech{i}@example.com", PASSWORD
+            )
+            row = conn.execute(
+                "INSERT INTO technicians (user_id, name) VALUES (%s, %s) RETURNING id",
+                (user.id, f"Tech {i:02d}"),
+            ).fetchone()
+            assert row is not None
+            tech_ids.append(row[0])
+            conn.execute(
+                "UPDATE technicians SET team = %s WHERE id = %s",
+                ("North" if i % 2 == 0 else "South", row[0]),
+            )
+            device = f"dev{i:02d}"
+            creds = add_device(conn, device, user_id=user.id, label=f"Phone {i:02d}")
+            passwords[device] = creds.mqtt_password
+        client = conn.execute(
+            "INSERT INTO clients (name) VALUES ('Café Müller') RETURNING id"
+        ).fetchone()
+        assert client is not None
+        prop = conn.execute(
+            "INSERT INTO properties (client_id, address, lat, lon, geofence) "
+            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (
+                client[0],
+                Jsonb(["12 Rue de Rivoli", "75004 Paris"]),
+                SITE[0],
+                SITE[1],
+                Jsonb({"radius_m": FENCE_RADIUS_M}),
+            ),
+        ).fetchone()
+        assert prop is not None
+        job_id = secrets.token_hex(16)
+        start = now - timedelta(hours=3)
+        conn.execute(
+            "INSERT INTO jobs (id, number, status, client_id, property_id, "
+            "scheduled_start, scheduled_end, technician_ids, doc, created_at, updated_at) "
+            "VALUES (%s, 42, 'completed', %s, %s, %s, %s, %s, %s, now(), now())",
+            (
+                job_id,
+                client[0],
+                prop[0],
+                start,
+                start + timedelta(hours=1),
+                [tech_ids[0]],
+                Jsonb({"description": "Boiler service"}),
+            ),
+        )
+        # a second job, due half an hour ago, nobody there yet: a late arrival
+        prop2 = conn.execute(
+            "INSERT INTO properties (client_id, address, lat, lon, geofence) "
+            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (
+                client[0],
+                Jsonb(["3 Quai de Bourbon", "75004 Paris"]),
+                LATE_SITE[0],
+                LATE_SITE[1],
+                Jsonb({"radius_m": 50}),
+            ),
+        ).fetchone()
+        assert prop2 is not None
+        conn.execute(
+            "INSERT INTO jobs (id, number, status, client_id, property_id, "
+            "scheduled_start, scheduled_end, technician_ids, doc, created_at, updated_at) "
+            "VALUES (%s, 43, 'scheduled', %s, %s, %s, %s, %s, %s, now(), now())",
+            (
+                secrets.token_hex(16),
+                client[0],
+                prop2[0],
+                now - timedelta(minutes=30),
+                now + timedelta(minutes=30),
+                [tech_ids[1]],
+                Jsonb({"description": "Leak repair"}),
+            ),
+        )
+        # dev00's afternoon: walks in from 400 m east, stays 40 min, walks away.
+        fixes: list[tuple[datetime, float, float, float]] = []
+        t = start
+        for k in range(20):  # approach, one fix every 30 s
+            fixes.append((t, SITE[0], SITE[1] + 0.0055 * (1 - k / 20), 10.0))
+            t += timedelta(seconds=30)
+        for k in range(80):  # on site
+            fixes.append((t, SITE[0] + 0.00005 * (k % 3), SITE[1], 8.0))
+            t += timedelta(seconds=30)
+        for k in range(20):  # leaving
+            fixes.append((t, SITE[0], SITE[1] - 0.0055 * (k + 1) / 20, 10.0))
+            t += timedelta(seconds=30)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO fixes (time, device_id, lat, lon, accuracy) "
+                "VALUES (%s, 'dev00', %s, %s, %s)",
+                fixes,
+            )
+        clock_in = start + timedelta(minutes=2)  # clocked in before arriving
+        clock_out = start + timedelta(minutes=58)  # and out well after leaving
+        session_id = secrets.token_hex(16)
+        conn.execute(
+            "INSERT INTO job_sessions (id, job_id, technician_id, device_id, state, "
+            "clocked_in_at, clocked_out_at, intervals, evidence) "
+            "VALUES (%s, %s, %s, 'dev00', 'closed', %s, %s, %s, %s)",
+            (
+                session_id,
+                job_id,
+                tech_ids[0],
+                clock_in,
+                clock_out,
+                Jsonb([[clock_in.isoformat(), clock_out.isoformat()]]),
+                Jsonb(
+                    [
+                        {
+                            "kind": "clock_in",
+                            "at": clock_in.isoformat(),
+                            "event_id": "e1",
+                            "position": {
+                                "lat": SITE[0],
+                                "lon": SITE[1] + 0.004,
+                                "accuracy_m": 12,
+                            },
+                        },
+                        {
+                            "kind": "clock_out",
+                            "at": clock_out.isoformat(),
+                            "event_id": "e2",
+                            "position": None,
+                        },
+                    ]
+                ),
+            ),
+        )
+    return passwords, session_id, "J-000042", fixes
+
+
+@pytest.fixture(scope="package")
+def stack(
+    pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    base = tmp_path_factory.mktemp("e2e")
+    ports = PortAllocator()
+    redis_server = RedisServer(base / "redis", ports.free_port(), persist=False)
+    broker = MosquittoServer(base / "mqtt", ports.free_port())
+    dbname = f"e2e_{secrets.token_hex(3)}"
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE crewtrack_template").format(
+                sql.Identifier(dbname)
+            )
+        )
+    dsn = pg_server.dsn(dbname)
+    procs: list[subprocess.Popen[bytes]] = []
+    redis_server.start()
+    try:
+        passwords, session_id, job_number, fixes = _seed(dsn)
+        service_password = secrets.token_urlsafe(12)
+        broker.write_accounts(
+            [
+                BrokerAccount(
+                    "crewtrack-ingest", hash_mqtt_password(service_password), True
+                ),
+                *(
+                    BrokerAccount(d, hash_mqtt_password(p))
+                    for d, p in passwords.items()
+                ),
+            ]
+        )
+        broker.start()
+        dash_port = ports.free_port()
+        settings = Settings(
+            home=base / "home",
+            database_url=dsn,
+            redis_url=redis_server.url,
+            mqtt_port=broker.port,
+            mqtt_password=service_password,
+            start_servers=False,
+            ingest_client_id="ingest-e2e",
+            ingest_metrics_port=ports.free_port(),
+            dashboard_port=dash_port,
+            dashboard_secret=secrets.token_hex(16),
+            log_json=False,
+        )
+        env = {**os.environ, **settings.as_env()}
+        for name, module in (("ingest", "ingest"), ("dashboard", "dashboard")):
+            with (base / f"{name}.log").open("wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", module],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        url = f"http://127.0.0.1:{dash_port}"
+        _wait_http(url + "/healthz", procs[1], base / "dashboard.log")
+        s = Stack(
+            url=url,
+            settings=settings,
+            mqtt_port=broker.port,
+            device_passwords=passwords,
+            session_id=session_id,
+            job_number=job_number,
+            fleet=sorted(passwords),
+            session_fixes=fixes,
+        )
+        # the fleet reports in over MQTT, through the ingest, into Redis
+        now = datetime.now(UTC)
+        for i, device in enumerate(s.fleet):
+            s.publish_fix(
+                device, SITE[0] + 0.002 * (i % 4), SITE[1] + 0.003 * (i // 4), now
+            )
+        yield s
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, 15)
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, 9)
+                    p.wait()
+        broker.stop()
+        redis_server.stop()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield b
+        b.close()
+
+
+@dataclass
+class Watched:
+    """A page with its console errors and failed requests recorded."""
+
+    page: Page
+    errors: list[str]
+
+    def assert_clean(self) -> None:
+        assert self.errors == []
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, accept_downloads=True
+    )
+    p = context.new_page()
+    errors: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            errors.append(f"console: {msg.text}")
+
+    def on_failed(req: Request) -> None:
+        errors.append(f"request failed: {req.url} {req.failure}")
+
+    def on_response(resp: Any) -> None:
+        # the login page answers 401/403 on purpose; anything else is a failure
+        if resp.status >= 400 and not resp.url.endswith("/login"):
+            errors.append(f"HTTP {resp.status}: {resp.url}")
+
+    p.on("console", on_console)
+    p.on("requestfailed", on_failed)
+    p.on("response", on_response)
+    yield Watched(p, errors)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(OUTPUT / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def login(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(url + "/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#login")
