@@ -20,7 +20,17 @@ from typing import Any
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from api import directory, estimates, jobs, online, price_book
+from api import (
+    directory,
+    estimates,
+    invoices,
+    jobs,
+    online,
+    parts,
+    price_book,
+    reports,
+    tracking,
+)
 from api.completion import PROVIDERS
 from api.framework import (
     API,
@@ -49,6 +59,10 @@ ROUTE_MODULES: list[RouteSetup] = [
     estimates.setup,
     jobs.setup,
     online.setup,
+    reports.setup,
+    parts.setup,
+    invoices.setup,
+    tracking.setup,
 ]
 
 

@@ -461,7 +461,7 @@ async def _relay(app: web.Application) -> None:
                         ):
                             pass
             except (psycopg.OperationalError, OSError):
-                log.exception("reserve alert relay lost the database; retrying")
+                log.warning("reserve alert relay lost the database; retrying")
                 await asyncio.sleep(ALERT_SWEEP_S)
 
 

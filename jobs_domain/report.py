@@ -393,7 +393,9 @@ def parse_value(fdef: FieldDef, value: object, pointer: str) -> JsonValue:
             raise _problem(pointer, f"must be at most {MAX_TEXT} characters")
         return value
     if t is FieldType.NUMBER:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        if isinstance(value, bool) or not isinstance(
+            value, int | float | str | Decimal
+        ):
             raise _problem(pointer, "a number field takes a number")
         try:
             number = (

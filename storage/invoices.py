@@ -156,8 +156,8 @@ async def insert_invoice(conn: Conn, invoice: Invoice) -> None:
     await conn.execute(
         "INSERT INTO invoices (id, kind, job_id, client_id, client_name, client_email, "
         "status, currency, lines, public_notes, net, tax, gross, version, "
-        "credits_invoice_id, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "credits_invoice_id, created_at, year, seq, issued_at) VALUES "
+        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             invoice.id,
             invoice.kind.value,
@@ -175,6 +175,9 @@ async def insert_invoice(conn: Conn, invoice: Invoice) -> None:
             invoice.version,
             invoice.credits_invoice_id,
             invoice.created_at,
+            invoice.year,
+            invoice.seq,
+            invoice.issued_at,
         ),
     )
 

@@ -128,7 +128,7 @@ def payment_from_event(event: stripe.Event) -> PaymentConfirmed | None:
     """A paid checkout session's details, or None for events we do not act on."""
     if event.type not in (CHECKOUT_COMPLETED, ASYNC_PAYMENT_SUCCEEDED):
         return None
-    session = event.data.object
+    session: dict[str, Any] = event.data.object.to_dict()
     if session.get("payment_status") != "paid":
         return None
     metadata = session.get("metadata") or {}

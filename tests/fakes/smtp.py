@@ -10,7 +10,8 @@ import email
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import Message
+from email import policy
+from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -20,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 class Inbox:
     """Messages received, in order, parsed with the standard library."""
 
-    messages: list[Message] = field(default_factory=list)
+    messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
 
     async def handle_DATA(
@@ -28,7 +29,9 @@ class Inbox:
     ) -> str:
         raw = envelope.original_content or envelope.content or b""
         assert isinstance(raw, bytes)
-        self.messages.append(email.message_from_bytes(raw))
+        message = email.message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
         self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
