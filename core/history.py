@@ -263,9 +263,10 @@ def stay_points(
 
     Notes
     -----
-    The classic stay-point rule (Li et al., 2008) with one robustness tweak: a
+    The classic stay-point rule (Li et al., 2008) with two robustness tweaks: a
     single fix outside the radius (a multipath jump) does not end the stay if the
-    next one is back inside.
+    next one is back inside, and consecutive stays at the same place (within
+    ``radius_m``, less than ``min_duration_s`` apart) are one stay.
     """
     fx = fix_arrays(points)
     acc = fx.accuracy
@@ -275,26 +276,42 @@ def stay_points(
     if n == 0:
         return []
     x, y = project_local(lat, lon, float(lat[0]), float(lon[0]))
-    stops: list[Stop] = []
+    found: list[IntArray] = []  # member indices of each stay
     i = 0
     while i < n:
         j, outside = _stay_end(x, y, i, radius_m)
         if (int(t[j - 1]) - int(t[i])) / 1e9 >= min_duration_s:
-            members = np.arange(i, j)[~outside[: j - i]]
-            mx, my = float(np.median(x[members])), float(np.median(y[members]))
-            mlat, mlon = unproject_local(mx, my, float(lat[0]), float(lon[0]))
-            stops.append(
-                Stop(
-                    _dt(int(t[i])),
-                    _dt(int(t[j - 1])),
-                    float(mlat),
-                    float(mlon),
-                    len(members),
+            members = np.arange(i, j, dtype=np.int64)[~outside[: j - i]]
+            prev = found[-1] if found else None
+            # the anchor is the stay's first fix, which may still be on the way in:
+            # a stay cut short that way continues in the next one at the same place
+            if prev is not None and (
+                (int(t[members[0]]) - int(t[prev[-1]])) / 1e9 <= min_duration_s
+                and np.hypot(
+                    np.median(x[prev]) - np.median(x[members]),
+                    np.median(y[prev]) - np.median(y[members]),
                 )
-            )
+                <= radius_m
+            ):
+                found[-1] = np.concatenate([prev, members])
+            else:
+                found.append(members)
             i = j
         else:
             i += 1
+    stops: list[Stop] = []
+    for members in found:
+        mx, my = float(np.median(x[members])), float(np.median(y[members]))
+        mlat, mlon = unproject_local([mx], [my], float(lat[0]), float(lon[0]))
+        stops.append(
+            Stop(
+                _dt(int(t[members[0]])),
+                _dt(int(t[members[-1]])),
+                float(mlat[0]),
+                float(mlon[0]),
+                len(members),
+            )
+        )
     return stops
 
 
