@@ -19,10 +19,12 @@ from uuid import UUID
 
 import psycopg
 
-from core.visits import VisitParams, derive_visits
+from core.reconcile import ClockEvent, reconcile
+from core.visits import Visit, VisitParams, derive_visits
 from crewtrack.settings import Settings
 from storage.visits import (
     Derivation,
+    SessionInputs,
     claim_touched_sessions,
     input_digest,
     latest_derivation,
@@ -88,8 +90,30 @@ def derive_session(
         return derivation
 
 
-def _reconciliation(inputs: Any, visits: Any) -> dict[str, Any]:
-    return {}
+def clock_events(evidence: list[dict[str, Any]]) -> list[ClockEvent]:
+    """The session's clock events as the core reads them (stored evidence JSON)."""
+    events: list[ClockEvent] = []
+    for raw in evidence:
+        kind = raw.get("kind")
+        if kind not in ("clock_in", "clock_out", "pause", "resume"):
+            continue
+        position = raw.get("position") or {}
+        events.append(
+            ClockEvent(
+                kind=kind,
+                time=dt.datetime.fromisoformat(raw["at"]),
+                lat=position.get("lat"),
+                lon=position.get("lon"),
+            )
+        )
+    return events
+
+
+def _reconciliation(inputs: SessionInputs, visits: list[Visit]) -> dict[str, Any]:
+    # ``now`` stays unset: an open session is judged up to its latest known
+    # event, so the stored figure is a pure function of the stored inputs.
+    result = reconcile(clock_events(inputs.evidence), visits, fence=inputs.fence)
+    return result.to_dict()
 
 
 def derive_pending(conn: psycopg.Connection, params: VisitParams | None = None) -> int:

@@ -197,3 +197,38 @@ def test_fixes_of_another_device_do_not_touch_the_session(
     _store(conn, _track(seed=5), device="phone-2")
     assert derive_pending(conn) == 0
     assert len(derivation_history(conn, session)) == 1
+
+
+def test_a_clock_out_long_after_leaving_is_flagged_in_the_stored_reconciliation(
+    conn: psycopg.Connection,
+) -> None:
+    session = _seed_session(conn)
+    clock_in = ARRIVAL + dt.timedelta(minutes=2)
+    clock_out = DEPARTURE + dt.timedelta(minutes=45)
+    evidence = [
+        {
+            "kind": "clock_in",
+            "at": clock_in.isoformat(),
+            "event_id": "e1",
+            "position": None,
+        },
+        {
+            "kind": "clock_out",
+            "at": clock_out.isoformat(),
+            "event_id": "e2",
+            "position": None,
+        },
+    ]
+    conn.execute(
+        "UPDATE job_sessions SET state = 'closed', clocked_out_at = %s, evidence = %s "
+        "WHERE id = %s",
+        (clock_out, json.dumps(evidence), session),
+    )
+    _store(conn, _track())
+    derive_pending(conn)
+    (d,) = derivation_history(conn, session)
+    rec = d.reconciliation
+    assert dt.datetime.fromisoformat(rec["clock_out"]) == clock_out
+    assert 44 * 60 <= rec["clock_out_delta_s"] <= 46 * 60
+    assert "clocked_out_after_departure" in {f["code"] for f in rec["flags"]}
+    assert rec["billed_s"] > rec["on_site_s"]
