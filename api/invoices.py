@@ -31,7 +31,7 @@ from api.invoicing.payments import (
     verify_webhook,
 )
 from api.invoicing.pdf import Letterhead, render_invoice_pdf
-from api.reports import load_job, now
+from api.reports import load_job, now, query_uuid
 from crewtrack.settings import Settings
 from jobs_domain.actors import Role
 from jobs_domain.errors import Conflict, DomainError, NotFound
@@ -182,7 +182,9 @@ async def generate_invoice(ctx: Ctx) -> web.StreamResponse:
 async def list_invoices(ctx: Ctx) -> web.StreamResponse:
     q = ctx.request.query
     found = await store.list_invoices(
-        ctx.conn, client_id=q.get("client_id"), job_id=q.get("job_id")
+        ctx.conn,
+        client_id=query_uuid(q.get("client_id")),
+        job_id=query_uuid(q.get("job_id")),
     )
     return json_ok({"items": [invoice_json(s) for s in found]})
 
@@ -319,8 +321,9 @@ async def stripe_webhook(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     payload = await request.read()
     if not settings.stripe_webhook_secret:
+        # Nothing can be verified without the secret: refused like a bad signature.
         return _problem(
-            503, "Webhook not configured", "no Stripe webhook secret is set"
+            400, "Webhook not configured", "no Stripe webhook secret is set"
         )
     try:
         event = verify_webhook(
@@ -478,8 +481,9 @@ def setup(api: Api) -> None:
         tag=t,
         roles=BILLING,
         conflicts=True,
-        responses={200: {"$ref": inv}},
-        description="Issues a draft first. The payment page is created once per invoice "
+        responses={200: {"$ref": inv}, 502: None},
+        description="Issues a draft first; 502 when the mail relay or Stripe fails. "
+        "The payment page is created once per invoice "
         "version (Stripe idempotency key), so sending again reuses it.",
     )
     r(
@@ -510,7 +514,7 @@ def setup(api: Api) -> None:
         stripe_webhook,
         summary="Stripe webhook (signature checked): marks invoices paid",
         tag=t,
-        responses={200: {"type": "object"}, 400: None, 503: None},
+        responses={200: {"type": "object"}, 400: None},
     )
     for path in ("/payments/thanks", "/payments/cancelled"):
         api.public_route(

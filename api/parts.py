@@ -8,11 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from api.framework import Api, Ctx, json_ok, no_content
-from api.reports import JOB_CLOSED, load_job, now
+from api.reports import JOB_CLOSED, UUID_S, load_job, now
 from jobs_domain.actors import OFFICE, STAFF_READERS, Role
 from jobs_domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from jobs_domain.job import Job
-from jobs_domain.money import to_decimal, totals
+from jobs_domain.money import totals
 from jobs_domain.parts import (
     Depot,
     DepotKind,
@@ -23,6 +23,7 @@ from jobs_domain.parts import (
     cancel_take_back,
     check_new_depot,
     check_take_back,
+    parse_quantity,
     parse_serial,
     receive_unit,
     remove_part_from_job,
@@ -161,6 +162,15 @@ async def create_depot(ctx: Ctx) -> web.StreamResponse:
         parse_enum(DepotKind, body["kind"], "/kind"),
         body.get("technician_id"),
     )
+    if depot.technician_id is not None:
+        cur = await ctx.conn.execute(
+            "SELECT 1 FROM technicians WHERE id = %s", (depot.technician_id,)
+        )
+        if await cur.fetchone() is None:
+            raise InvalidInput(
+                "unknown technician",
+                [FieldProblem("/technician_id", "no such technician")],
+            )
     check_new_depot(depot, await store.list_depots(ctx.conn))
     await store.insert_depot(ctx.conn, depot)
     return json_ok(_depot_json(depot), 201, location=f"/api/v1/depots/{depot.id}")
@@ -222,11 +232,7 @@ async def receive_stock(ctx: Ctx) -> web.StreamResponse:
     else:
         if item.kind is not ItemKind.PART:
             raise InvalidInput("not stocked", [FieldProblem("/item_id", "not a part")])
-        quantity = to_decimal(body.get("quantity"), "/quantity")
-        if quantity <= 0:
-            raise InvalidInput(
-                "bad quantity", [FieldProblem("/quantity", "must be > 0")]
-            )
+        quantity = parse_quantity(body.get("quantity"), "/quantity")
         level = await store.stock_level(ctx.conn, depot.id, item.id)
         await store.set_stock(ctx.conn, depot.id, item.id, level + quantity)
     stock = await store.depot_stock(ctx.conn, depot.id, usable_only=False)
@@ -425,7 +431,7 @@ async def delete_take_back(ctx: Ctx) -> web.StreamResponse:
 # -- schemas and routes ------------------------------------------------------------------------
 
 NUMBER = {"type": ["number", "string"]}
-UUID_S = {"type": "string", "format": "uuid"}
+UUID_OR_NULL = {"oneOf": [UUID_S, {"type": "null"}]}
 STOCK_SETTINGS_IN = {
     "type": "object",
     "additionalProperties": False,
@@ -442,7 +448,7 @@ DEPOT_IN = {
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200},
         "kind": {"enum": ["mobile", "stationary"]},
-        "technician_id": {"type": ["string", "null"], "format": "uuid"},
+        "technician_id": UUID_OR_NULL,
     },
 }
 RECEIVE_IN = {
@@ -474,7 +480,7 @@ TAKE_BACK_IN = {
     "properties": {
         "serial": {"type": "string"},
         "condition": {"enum": ["ok", "needs_repair", "obsolete"]},
-        "item_id": {"type": ["string", "null"], "format": "uuid"},
+        "item_id": UUID_OR_NULL,
         "depot_id": UUID_S,
     },
 }
@@ -604,6 +610,7 @@ def setup(api: Api) -> None:
         tag=t,
         roles=CREW_OR_OFFICE,
         query=[{"name": "serial", "required": True, **Q}],
+        conflicts=True,
         responses={200: OBJ},
     )
     r(

@@ -247,14 +247,14 @@ async def list_reserves(ctx: Ctx) -> web.StreamResponse:
     q = ctx.request.query
     items = await store.list_reserves(
         ctx.conn,
-        client_id=_query_uuid(q.get("client_id")),
-        site_id=_query_uuid(q.get("site_id")),
+        client_id=query_uuid(q.get("client_id")),
+        site_id=query_uuid(q.get("site_id")),
         status=q.get("status"),
     )
     return json_ok({"items": items})
 
 
-def _query_uuid(value: str | None) -> str | None:
+def query_uuid(value: str | None) -> str | None:
     if value is None:
         return None
     try:
@@ -481,6 +481,12 @@ async def _alert_relay_ctx(app: web.Application) -> AsyncIterator[None]:
 # -- schemas and routes -------------------------------------------------------------------------
 
 ANY_JSON: dict[str, Any] = {}
+# "format" is only an annotation for the validator: the pattern is what checks.
+UUID_S: dict[str, Any] = {
+    "type": "string",
+    "format": "uuid",
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+}
 FIELD_IN = {
     "type": "object",
     "required": ["key", "label", "type"],
@@ -533,7 +539,7 @@ ASSIGN_IN = {
     "type": "object",
     "required": ["template_id"],
     "additionalProperties": False,
-    "properties": {"template_id": {"type": "string", "format": "uuid"}},
+    "properties": {"template_id": UUID_S},
 }
 FIELDS_IN = {
     "type": "object",

@@ -300,6 +300,20 @@ class JobSite:
     site_id: str | None
 
 
+QUANTITY_STEP: Final = Decimal("0.001")  # stock counts to the gram / millilitre
+PRICE_STEP: Final = Decimal("0.0001")  # unit prices to a hundredth of a cent
+
+
+def parse_quantity(value: object, pointer: str) -> Decimal:
+    """A positive quantity with at most three decimals."""
+    qty = to_decimal(value, pointer)
+    if qty <= ZERO:
+        raise _problem(pointer, "must be greater than 0")
+    if qty != qty.quantize(QUANTITY_STEP):
+        raise _problem(pointer, "at most 3 decimals")
+    return qty
+
+
 def parse_serial(value: object, pointer: str) -> str:
     if not isinstance(value, str) or not SERIAL_PATTERN.match(value.strip()):
         raise _problem(
@@ -426,12 +440,12 @@ def add_part_to_job(
     Returns the job line and, for serialized parts, each unit's new state (at the
     client's site) with its movement.
     """
-    qty = to_decimal(quantity, "/quantity")
-    if qty <= ZERO:
-        raise _problem("/quantity", "must be greater than 0")
+    qty = parse_quantity(quantity, "/quantity")
     price = (
         item.unit_price if unit_price is None else to_decimal(unit_price, "/unit_price")
     )
+    if price != price.quantize(PRICE_STEP):
+        raise _problem("/unit_price", "at most 4 decimals")
     serial_list: list[str] = []
     moved: list[tuple[SerialUnit, Movement]] = []
     if item.serialized:
