@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -367,6 +368,16 @@ def _summary(a: audit_mod.Audit, title: str) -> Any:
     return html.Div(items)
 
 
+def _canonical_uuid(raw: str | None) -> str | None:
+    """A session id as PostgreSQL prints it (links may carry other spellings)."""
+    if not raw:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        return None
+
+
 # ------------------------------------------------------------------ wiring
 def register(app: dash.Dash, ctx: Context) -> None:
     """Attach every callback to ``app``."""
@@ -382,7 +393,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         if pathname == "/audit":
             q = parse_qs((search or "").lstrip("?"))
             return layout.audit_page(
-                q.get("session", [None])[0], q.get("device", [None])[0]
+                _canonical_uuid(q.get("session", [None])[0]), q.get("device", [None])[0]
             )
         return layout.not_found(pathname or "")
 

@@ -58,6 +58,14 @@ PANEL = {
     "marginBottom": "10px",
 }
 MAP_CONFIG: Any = {"scrollZoom": True, "displaylogo": False}
+#: What a graph shows before its first data arrives (no empty axes).
+BLANK: Any = {
+    "layout": {
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+    }
+}
 
 
 def shell(user_name: str, role: str) -> html.Div:
@@ -145,6 +153,7 @@ def live_page() -> html.Div:
         [
             dcc.Graph(
                 id=LIVE_MAP,
+                figure=BLANK,
                 config=MAP_CONFIG,
                 style={"height": "72vh"},
             ),
@@ -180,7 +189,14 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 [
                     html.Label("Job session"),
                     dcc.Dropdown(
-                        id=AUDIT_SESSION, value=session_id, placeholder="Pick a session"
+                        id=AUDIT_SESSION,
+                        # the linked value must be among the options or it is dropped;
+                        # the full list replaces this one when it has loaded
+                        options=[{"label": session_id, "value": session_id}]
+                        if session_id
+                        else [],
+                        value=session_id,
+                        placeholder="Pick a session",
                     ),
                 ],
                 style={"width": "380px", "marginRight": "16px"},
@@ -189,7 +205,12 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 [
                     html.Label("…or technician"),
                     dcc.Dropdown(
-                        id=AUDIT_DEVICE, value=device_id, placeholder="Technician"
+                        id=AUDIT_DEVICE,
+                        options=[{"label": device_id, "value": device_id}]
+                        if device_id
+                        else [],
+                        value=device_id,
+                        placeholder="Technician",
                     ),
                 ],
                 style={"width": "260px", "marginRight": "8px"},
@@ -244,7 +265,9 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
     )
     map_part = html.Div(
         [
-            dcc.Graph(id=AUDIT_MAP, config=MAP_CONFIG, style={"height": "52vh"}),
+            dcc.Graph(
+                id=AUDIT_MAP, figure=BLANK, config=MAP_CONFIG, style={"height": "52vh"}
+            ),
             html.Div(
                 [
                     html.Span("Replay: ", style={"marginRight": "6px"}),
@@ -252,7 +275,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 ]
             ),
             dcc.Slider(id=AUDIT_SLIDER, min=0, max=0, step=1, value=0, marks=None),
-            dcc.Graph(id=AUDIT_TIMELINE, config=MAP_CONFIG),
+            dcc.Graph(id=AUDIT_TIMELINE, figure=BLANK, config=MAP_CONFIG),
         ],
         style={"flex": "1", "minWidth": "0", "marginLeft": "10px"},
     )

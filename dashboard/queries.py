@@ -268,6 +268,8 @@ _JOB_SITES_SQL = """
       JOIN properties p ON p.id = j.property_id
       JOIN clients c ON c.id = j.client_id
      WHERE p.lat IS NOT NULL AND p.lon IS NOT NULL
+"""
+_OPEN_OR_RECENT = """
        AND (j.status NOT IN ('completed', 'cancelled')
             OR j.updated_at > now() - interval '1 day')
 """
@@ -277,7 +279,7 @@ def _load_job_sites(sources: Sources) -> list[JobSite]:
     with sources.conn() as conn:
         if _tables(conn, "jobs", "properties") != {"jobs", "properties"}:
             return []
-        rows = conn.execute(_JOB_SITES_SQL).fetchall()
+        rows = conn.execute(_JOB_SITES_SQL + _OPEN_OR_RECENT).fetchall()
     return [_job_site(row) for row in rows]
 
 
@@ -306,8 +308,9 @@ def job_site(sources: Sources, job_id: str) -> JobSite | None:
     with sources.conn() as conn:
         if _tables(conn, "jobs", "properties") != {"jobs", "properties"}:
             return None
-        sql = _JOB_SITES_SQL.split("WHERE")[0] + " WHERE j.id::text = %s"
-        row = conn.execute(sql, (job_id,)).fetchone()
+        row = conn.execute(
+            _JOB_SITES_SQL + " AND j.id::text = %s", (job_id,)
+        ).fetchone()
     return None if row is None else _job_site(row)
 
 

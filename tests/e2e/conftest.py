@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -251,7 +252,7 @@ def _seed(
                 ),
             ),
         )
-    return passwords, session_id, "J-000042", fixes
+    return passwords, str(uuid.UUID(session_id)), "J-000042", fixes
 
 
 @pytest.fixture(scope="package")
@@ -396,8 +397,10 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Watched]:
     context.close()
 
 
-def login(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(url + "/login")
+def login(
+    page: Page, url: str, email: str, password: str = PASSWORD, next_path: str = "/"
+) -> None:
+    page.goto(f"{url}/login?next={next_path}")
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("#login")

@@ -122,6 +122,9 @@ def test_a_filter_changes_what_is_shown_and_survives_a_reload(
     expect(p.locator("#shown-count")).to_have_text(f"0 of {FLEET} technicians shown")
     _wait_for(p, RENDERED_CIRCLES, "#live-map", 1)
     x, y = p.evaluate(SCREEN_POINT, ["#live-map", 48.8520, 2.3600])
+    p.mouse.move(x - 3, y - 3)
+    p.mouse.move(x, y)  # plotly picks the clicked point from the hover state
+    p.wait_for_timeout(300)
     p.mouse.click(x, y)
     expect(p.locator("#details-title")).to_have_text("Job J-000043")
     expect(p.locator("#details")).to_contain_text("3 Quai de Bourbon")
@@ -144,8 +147,9 @@ def test_the_audit_of_a_seeded_session_shows_arrival_departure_and_flags(
     stack: Stack, page: Watched
 ) -> None:
     p = page.page
-    login(p, stack.url, stack.dispatcher)
-    p.goto(f"{stack.url}/audit?session={stack.session_id}")
+    login(
+        p, stack.url, stack.dispatcher, next_path=f"/audit?session={stack.session_id}"
+    )
     arrival, departure = _expected_edges(stack)
     expect(p.locator(".audit-arrival")).to_contain_text(f"Arrival 1: {arrival} UTC")
     expect(p.locator(".audit-departure")).to_contain_text(
@@ -162,8 +166,9 @@ def test_the_pdf_evidence_report_downloads_with_the_times(
     stack: Stack, page: Watched, tmp_path: Path
 ) -> None:
     p = page.page
-    login(p, stack.url, stack.dispatcher)
-    p.goto(f"{stack.url}/audit?session={stack.session_id}")
+    login(
+        p, stack.url, stack.dispatcher, next_path=f"/audit?session={stack.session_id}"
+    )
     arrival, departure = _expected_edges(stack)
     expect(p.locator(".audit-arrival")).to_contain_text(arrival)
     with p.expect_download() as download_info:
