@@ -114,6 +114,13 @@ class Settings:
     ingest_metrics_port: int = _setting(
         9108, "Prometheus metrics port of the first ingest replica (next ones +1)."
     )
+    ingest_shared_subscription: bool = _setting(
+        True,
+        "Subscribe through `$share/ingest/…` so replicas split the load. Mosquitto "
+        "2.0 does not restore shared subscriptions after a restart (messages sent "
+        "before the workers reconnect are dropped; plain ones are kept): a single "
+        "replica on Mosquitto may set false.",
+    )
     max_future_skew_s: int = _setting(
         600, "A fix more than this far in the future is rejected (clock-skewed phone)."
     )

@@ -47,7 +47,10 @@ SESSION_EXPIRY_S = 7 * 86_400
 # Maximum, capped at 65535 by the protocol): several whole batches in flight.
 RECEIVE_MAXIMUM = 65_535
 KEEPALIVE_S = 30  # paused reading (backpressure) must not outlast 1.5 × this often
-RECONNECT_INTERVAL_S = 1.0  # fixed, short: the broker is local or a cluster VIP
+# Reconnect fast at first: after a broker restart the (shared) subscription
+# must be back before phones publish again; back off to the maximum after that.
+RECONNECT_FIRST_S = 0.05
+RECONNECT_MAX_S = 2.0
 MISC_INTERVAL_S = 1.0  # paho's loop_misc: keepalive pings and retries
 # Packets read per readable event. paho's loop_read() reads one packet per
 # call; draining the socket in one callback saves an event-loop round per message.
@@ -71,7 +74,11 @@ class MqttConsumer:
     ) -> None:
         self.settings = settings
         self.on_message = on_message
-        self.topics = [f"$share/{SHARE_GROUP}/{t}" if shared else t for t in topics]
+        topics = list(topics)
+        shared_topics = [f"$share/{SHARE_GROUP}/{t}" for t in topics]
+        self.topics = shared_topics if shared else topics
+        # a session keeps subscriptions: drop the other form after a config change
+        self.stale_topics = topics if shared else shared_topics
         self.generation = 0
         self.connected = asyncio.Event()
         self._loop = asyncio.get_running_loop()
@@ -128,7 +135,7 @@ class MqttConsumer:
                 return
             except OSError as exc:
                 log.warning("broker not reachable (%s); retrying", exc)
-                await asyncio.sleep(RECONNECT_INTERVAL_S)
+                await asyncio.sleep(RECONNECT_MAX_S)
 
     async def stop(self) -> None:
         """Disconnect, keeping the session (queued messages stay at the broker)."""
@@ -188,6 +195,7 @@ class MqttConsumer:
             self.settings.ingest_client_id,
             flags.session_present,
         )
+        client.unsubscribe(self.stale_topics)
         client.subscribe([(t, SubscribeOptions(qos=1)) for t in self.topics])
 
     def _on_subscribe(
@@ -210,13 +218,15 @@ class MqttConsumer:
             self._reconnect_task = self._loop.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
+        delay = RECONNECT_FIRST_S
         while not self._stopping:
-            await asyncio.sleep(RECONNECT_INTERVAL_S)
+            await asyncio.sleep(delay)
             try:
                 await self._loop.run_in_executor(None, self.client.reconnect)
                 return
             except OSError as exc:
-                log.warning("reconnect failed: %s", exc)
+                log.debug("reconnect failed: %s", exc)
+                delay = min(delay * 1.5, RECONNECT_MAX_S)
 
     async def _misc_loop(self) -> None:
         while True:

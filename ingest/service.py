@@ -45,7 +45,9 @@ class IngestService:
         self.live = LiveState(
             settings.redis_url, self.metrics, on_recovered=self._live_recovered
         )
-        self.consumer = MqttConsumer(settings, self._on_message)
+        self.consumer = MqttConsumer(
+            settings, self._on_message, shared=settings.ingest_shared_subscription
+        )
         self.writer = BatchWriter(
             settings,
             self.metrics,

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,7 +80,7 @@ class Worker:
         import urllib.request
 
         url = f"http://127.0.0.1:{self.settings.ingest_metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - local
+        with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.read().decode()
 
     def log(self) -> str:
@@ -100,44 +101,82 @@ def workers(
             w.kill()
 
 
+class Phone:
+    """A phone with its own broker credentials; tracks which publishes were acked.
+
+    paho keeps a QoS 1 message published while disconnected and sends it after
+    the reconnect, but reports it as failed; acks are therefore tracked with
+    ``on_publish`` (mid -> reason code).
+    """
+
+    def __init__(
+        self, port: int, device_id: str, password: str, *, v5: bool = True
+    ) -> None:
+        self.device_id = device_id
+        self.acked: dict[int, Any] = {}
+        self.sent: list[int] = []
+        self._lock = threading.Lock()
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"phone-{device_id}",
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        )
+        client.username_pw_set(device_id, password)
+        client.max_inflight_messages_set(100)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(0.2, 1)
+        client.on_publish = self._on_publish
+        self.client = client
+        client.connect("127.0.0.1", port, 30)
+        client.loop_start()
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, rc: Any, _p: Any) -> None:
+        with self._lock:
+            self.acked[mid] = rc
+
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> int:
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        self.sent.append(info.mid)
+        return info.mid
+
+    def wait_acked(self, timeout_s: float = 60) -> dict[int, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                if all(m in self.acked for m in self.sent):
+                    return dict(self.acked)
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.device_id}: broker never acked some messages"
+                )
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 def device_client(
     port: int, device_id: str, password: str, *, v5: bool = True
-) -> mqtt.Client:
+) -> Phone:
     """A connected phone (its own credentials), network loop running."""
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"phone-{device_id}",
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-    )
-    client.username_pw_set(device_id, password)
-    client.max_inflight_messages_set(100)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port, 30)
-    client.loop_start()
-    return client
+    return Phone(port, device_id, password, v5=v5)
 
 
 def publish_all(
-    client: mqtt.Client,
+    phone: Phone,
     messages: list[tuple[str, bytes]],
     *,
     qos: int = 1,
     retain: bool = False,
     timeout_s: float = 60,
-) -> None:
-    """Publish and wait for every PUBACK; a message whose ack is lost is re-sent."""
-    infos = [client.publish(t, p, qos=qos, retain=retain) for t, p in messages]
-    for (t, p), info in zip(messages, infos, strict=True):
-        deadline = time.monotonic() + timeout_s
-        while not info.is_published():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no PUBACK for {t}")
-            if info.rc not in (mqtt.MQTT_ERR_SUCCESS,) or not client.is_connected():
-                time.sleep(0.2)
-                if client.is_connected():
-                    info = client.publish(t, p, qos=qos, retain=retain)
-                continue
-            info.wait_for_publish(0.5)
+) -> dict[int, Any]:
+    """Publish and wait for every PUBACK; returns mid -> reason code."""
+    for t, p in messages:
+        phone.publish(t, p, qos=qos, retain=retain)
+    return phone.wait_acked(timeout_s)
 
 
 def wait_until(

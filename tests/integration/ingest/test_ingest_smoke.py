@@ -29,7 +29,11 @@ def test_a_fix_published_by_a_phone_is_stored_once_and_shown_live(
         phone = device_client(broker.port, "van-1", password)
         single = msgpack.packb({"t": now - 1000, "lat": 52.5, "lon": 13.4, "acc": 8.0})
         batch = msgpack.packb(
-            {"fixes": [{"t": now - 60_000 + i, "lat": 52.0, "lon": 13.0} for i in range(50)]}
+            {
+                "fixes": [
+                    {"t": now - 60_000 + i, "lat": 52.0, "lon": 13.0} for i in range(50)
+                ]
+            }
         )
         publish_all(
             phone,
@@ -39,10 +43,12 @@ def test_a_fix_published_by_a_phone_is_stored_once_and_shown_live(
                 ("crewtrack/v1/van-1/fix", single),  # a resend: stored once
             ],
         )
-        wait_until(lambda: count(settings.database_url, "SELECT count(*) FROM fixes") == 51)
+        wait_until(
+            lambda: count(settings.database_url, "SELECT count(*) FROM fixes") == 51
+        )
         with redis.Redis.from_url(settings.redis_url) as r:
             live = wait_until(lambda: live_positions_sync(r))
-        phone.loop_stop()
+        phone.close()
     assert live[0]["device_id"] == "van-1"
     assert live[0]["t"] == now - 1000
     assert live[0]["lat"] == 52.5
