@@ -139,7 +139,21 @@ def alerts_panel(ctx: Context, now: datetime) -> Any:
     sites = queries.job_sites(sources)
     techs, _, _ = live_view(ctx, model.Filters(), now_ms)
     on_site = {t.job for t in techs if t.job and t.state != model.OFFLINE}
-    alerts = model.build_alerts(stream, techs, sites, on_site, [], now)
+    discrepancies = [
+        model.Alert(
+            "discrepancy",
+            "warning",
+            f"Clock vs arrival: {d.job_number} ({d.technician})",
+            d.message,
+            d.derived_at,
+            d.device_id,
+            d.session_id,
+        )
+        for d in sources.cache.get(
+            "discrepancies", lambda: queries.recent_discrepancies(sources)
+        )
+    ]
+    alerts = model.build_alerts(stream, techs, sites, on_site, discrepancies, now)
     if not alerts:
         return html.P("No alerts.", style={"color": "#718096"})
     colours = {"danger": "#c53030", "warning": "#dd6b20", "info": "#2b6cb0"}

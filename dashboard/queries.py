@@ -459,3 +459,51 @@ def device_choices(sources: Sources) -> list[tuple[str, str]]:
         ((d, f"{t.name} ({d})" if t.name != d else d) for d, t in techs.items()),
         key=lambda p: p[1].lower(),
     )
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """A warning flag of a session's newest derivation (clock vs arrival)."""
+
+    session_id: str
+    job_number: str
+    technician: str
+    device_id: str
+    code: str
+    message: str
+    derived_at: datetime
+
+
+def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]:
+    """Warning flags of the newest derivation of sessions derived in the last hours."""
+    with sources.conn() as conn:
+        if not _tables(conn, "visit_derivations", "job_sessions"):
+            return []
+        rows = conn.execute(
+            """SELECT DISTINCT ON (d.session_id)
+                      d.session_id::text, j.number, t.name, coalesce(s.device_id, ''),
+                      d.reconciliation, d.derived_at
+                 FROM visit_derivations d
+                 JOIN job_sessions s ON s.id = d.session_id
+                 JOIN jobs j ON j.id = s.job_id
+                 JOIN technicians t ON t.id = s.technician_id
+                WHERE d.derived_at > now() - make_interval(hours => %s)
+                ORDER BY d.session_id, d.version DESC""",
+            (hours,),
+        ).fetchall()
+    out: list[Discrepancy] = []
+    for sid, number, tech, device, recon, at in rows:
+        for flag in (recon or {}).get("flags", []):
+            if flag.get("severity") == "warning":
+                out.append(
+                    Discrepancy(
+                        sid,
+                        job_number(number),
+                        tech,
+                        device,
+                        str(flag.get("code", "")),
+                        str(flag.get("message", "")),
+                        at,
+                    )
+                )
+    return out
