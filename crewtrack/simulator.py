@@ -1,0 +1,293 @@
+"""``crewtrack simulate``: realistic phones publishing through the real broker.
+
+Each simulated technician drives between job sites around a town centre
+(~40 km/h with GPS noise and a realistic accuracy), dwells on site, clocks in
+on arrival and out on departure, and publishes with its own broker
+credentials, exactly as the app does: single fixes while online, and after an
+``--offline-burst`` the whole backlog as ``{"fixes": [...]}`` batches.
+
+Credentials are kept in ``<home>/sim-devices.json`` so a second run reuses
+them; ``--register`` adds missing devices to the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from crewtrack.settings import Settings
+from storage.devices import DeviceError, add_device
+
+log = logging.getLogger(__name__)
+
+CENTRE = (48.137, 11.575)  # Munich: any town works; the dashboard centres on the fleet
+SITE_SPREAD_M = 8_000  # job sites within ~8 km of the centre: a day's service area
+DRIVE_SPEED_MS = 11.0  # ~40 km/h average in town
+DWELL_S = (120.0, 600.0)  # on site between 2 and 10 minutes (compressed for a demo)
+GPS_NOISE_M = (3.0, 15.0)  # 68 % accuracy of a phone outdoors … near buildings
+MAX_BATCH = 5000  # the protocol's batch limit
+M_PER_DEG = 111_320.0
+
+
+@dataclass
+class SimDevice:
+    device_id: str
+    password: str
+    rng: random.Random
+    lat: float = CENTRE[0]
+    lon: float = CENTRE[1]
+    target: tuple[float, float] = CENTRE
+    job: str = ""
+    dwell_until: float = 0.0
+    heading: float = 0.0
+    speed: float = 0.0
+    battery: float = 100.0
+    offline_from: float = math.inf
+    offline_until: float = -math.inf
+    backlog: list[dict[str, Any]] = field(default_factory=list)
+    client: mqtt.Client | None = None
+
+    def pick_site(self) -> None:
+        r = SITE_SPREAD_M * math.sqrt(self.rng.random())
+        a = self.rng.random() * 2 * math.pi
+        self.target = (
+            CENTRE[0] + r * math.cos(a) / M_PER_DEG,
+            CENTRE[1]
+            + r * math.sin(a) / (M_PER_DEG * math.cos(math.radians(CENTRE[0]))),
+        )
+        self.job = f"sim-job-{self.rng.randrange(1, 500)}"
+
+    def step(self, dt: float, now: float) -> list[dict[str, Any]]:
+        """Advance ``dt`` seconds; return clock events that happened."""
+        events: list[dict[str, Any]] = []
+        self.battery = max(5.0, self.battery - dt * 0.0005)
+        if now < self.dwell_until:
+            self.speed = 0.0
+            if now + dt >= self.dwell_until:
+                events.append(self._event("clock_out", now))
+                self.pick_site()
+            return events
+        dy = (self.target[0] - self.lat) * M_PER_DEG
+        dx = (self.target[1] - self.lon) * M_PER_DEG * math.cos(math.radians(self.lat))
+        dist = math.hypot(dx, dy)
+        step = DRIVE_SPEED_MS * dt * self.rng.uniform(0.6, 1.3)
+        if dist <= step:
+            self.lat, self.lon = self.target
+            self.dwell_until = now + self.rng.uniform(*DWELL_S)
+            events.append(self._event("clock_in", now))
+            return events
+        self.lat += dy / dist * step / M_PER_DEG
+        self.lon += dx / dist * step / (M_PER_DEG * math.cos(math.radians(self.lat)))
+        self.heading = math.degrees(math.atan2(dx, dy)) % 360
+        self.speed = step / dt
+        return events
+
+    def _event(self, kind: str, now: float) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()),
+            "type": kind,
+            "t": int(now * 1000),
+            "job": self.job,
+            "lat": self.lat,
+            "lon": self.lon,
+        }
+
+    def fix(self, now: float) -> dict[str, Any]:
+        acc = self.rng.uniform(*GPS_NOISE_M)
+        noise = self.rng.gauss(0, acc / 1.5)
+        bearing = self.rng.random() * 2 * math.pi
+        return {
+            "t": int(now * 1000),
+            "lat": round(self.lat + noise * math.cos(bearing) / M_PER_DEG, 7),
+            "lon": round(
+                self.lon
+                + noise
+                * math.sin(bearing)
+                / (M_PER_DEG * math.cos(math.radians(self.lat))),
+                7,
+            ),
+            "acc": round(acc, 1),
+            "spd": round(self.speed, 1),
+            "hdg": round(self.heading, 1),
+            "bat": round(self.battery, 1),
+            "src": "fused",
+        }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="crewtrack simulate", description=__doc__)
+    p.add_argument(
+        "--devices", type=int, default=None, help="phones (default: setting)"
+    )
+    p.add_argument("--rate", type=float, default=None, help="fixes/s per phone")
+    p.add_argument(
+        "--duration", type=float, default=0, help="seconds; 0 = until Ctrl-C"
+    )
+    p.add_argument(
+        "--offline-burst",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="each phone goes offline once for SECONDS, then syncs its backlog",
+    )
+    p.add_argument("--register", action="store_true", help="add missing devices")
+    p.add_argument("--prefix", default="sim", help="device id prefix")
+    p.add_argument("--seed", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def credentials_file(settings: Settings) -> Path:
+    return settings.home / "sim-devices.json"
+
+
+def load_credentials(
+    settings: Settings, ids: list[str], register: bool
+) -> dict[str, dict[str, str]]:
+    """Credentials of ``ids`` from the JSON file, registering missing ones if asked."""
+    path = credentials_file(settings)
+    known: dict[str, dict[str, str]] = (
+        json.loads(path.read_text()) if path.exists() else {}
+    )
+    missing = [d for d in ids if d not in known]
+    if missing:
+        if not register:
+            raise SystemExit(
+                f"no credentials for {len(missing)} device(s) in {path}; use --register"
+            )
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            for dev in missing:
+                try:
+                    creds = add_device(conn, dev, label="simulated phone")
+                except DeviceError:
+                    # registered by an earlier run whose file was lost: new password
+                    conn.execute("DELETE FROM devices WHERE id = %s", (dev,))
+                    creds = add_device(conn, dev, label="simulated phone")
+                known[dev] = creds.as_dict()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(known, indent=1))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return known
+
+
+def connect(settings: Settings, dev: SimDevice) -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"phone-{dev.device_id}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.username_pw_set(dev.device_id, dev.password)
+    client.max_queued_messages_set(0)
+    client.will_set(
+        f"crewtrack/v1/{dev.device_id}/status", b"offline", qos=1, retain=True
+    )
+    client.reconnect_delay_set(1, 30)
+    client.connect_async(settings.mqtt_host, settings.mqtt_port, 60)
+    client.loop_start()
+    client.publish(
+        f"crewtrack/v1/{dev.device_id}/status", b"online", qos=1, retain=True
+    )
+    return client
+
+
+def publish_backlog(dev: SimDevice) -> None:
+    assert dev.client is not None
+    topic = f"crewtrack/v1/{dev.device_id}/fix"
+    for i in range(0, len(dev.backlog), MAX_BATCH):
+        body = {"fixes": dev.backlog[i : i + MAX_BATCH]}
+        dev.client.publish(topic, msgpack.packb(body), qos=1)
+    dev.backlog.clear()
+
+
+def main(argv: list[str] | None, settings: Settings) -> int:
+    """Run the simulated fleet; returns 0 when ``--duration`` is over."""
+    args = parse_args(argv)
+    n = settings.simulate_devices if args.devices is None else args.devices
+    rate = settings.simulate_rate_hz if args.rate is None else args.rate
+    if n <= 0 or rate <= 0:
+        return 0
+    ids = [f"{args.prefix}-{i:04d}" for i in range(n)]
+    creds = load_credentials(settings, ids, args.register)
+    master = random.Random(args.seed)  # noqa: S311 - a simulation, not security
+    start = time.time()
+    fleet: list[SimDevice] = []
+    for dev_id in ids:
+        d = SimDevice(
+            dev_id,
+            creds[dev_id]["mqtt_password"],
+            random.Random(master.random()),  # noqa: S311
+        )
+        d.pick_site()
+        d.lat += d.rng.uniform(-0.02, 0.02)
+        d.lon += d.rng.uniform(-0.03, 0.03)
+        if args.offline_burst > 0:
+            window = (
+                max(args.duration - args.offline_burst, 1.0) if args.duration else 60.0
+            )
+            d.offline_from = start + d.rng.uniform(0, window * 0.5)
+            d.offline_until = d.offline_from + args.offline_burst
+        d.client = connect(settings, d)
+        fleet.append(d)
+    interval = 1.0 / rate
+    next_at = {d.device_id: start + d.rng.random() * interval for d in fleet}
+    published = 0
+    log.info("simulating %d phones at %.2f Hz", n, rate)
+    try:
+        while not args.duration or time.time() - start < args.duration:
+            now = time.time()
+            due = min(next_at.values())
+            if due > now:
+                time.sleep(min(due - now, 0.05))
+                continue
+            for d in fleet:
+                if next_at[d.device_id] > now:
+                    continue
+                next_at[d.device_id] += interval
+                assert d.client is not None
+                events = d.step(interval, now)
+                fix = d.fix(now)
+                offline = d.offline_from <= now < d.offline_until
+                if offline:
+                    d.backlog.append(fix)
+                    continue
+                if d.backlog:
+                    publish_backlog(d)
+                topic = f"crewtrack/v1/{d.device_id}"
+                d.client.publish(f"{topic}/fix", msgpack.packb(fix), qos=1)
+                for e in events:
+                    d.client.publish(f"{topic}/event", msgpack.packb(e), qos=1)
+                published += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for d in fleet:
+            if d.backlog and d.client is not None:
+                publish_backlog(d)
+        deadline = time.time() + 10
+        for d in fleet:
+            if d.client is None:
+                continue
+            while d.client.want_write() and time.time() < deadline:
+                time.sleep(0.05)
+            d.client.publish(
+                f"crewtrack/v1/{d.device_id}/status", b"offline", qos=1, retain=True
+            )
+            time.sleep(0.01)
+            d.client.disconnect()
+            d.client.loop_stop()
+    log.info("published %d fixes", published)
+    return 0
