@@ -224,7 +224,9 @@ def validate(instance: object, schema: Mapping[str, Any], prefix: str = "") -> N
     key = id(schema)
     validator = _validators.get(key)
     if validator is None:
-        validator = jsonschema_rs.validator_for(dict(schema))
+        # Formats (uuid, date-time) are checked too: a malformed id must be a
+        # 422 with a pointer, not a database error.
+        validator = jsonschema_rs.validator_for(dict(schema), validate_formats=True)
         _validators[key] = validator
     problems = []
     for error in validator.iter_errors(instance):

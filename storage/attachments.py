@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from crewtrack.settings import Settings
 from jobs_domain.errors import FieldProblem, InvalidInput
@@ -79,19 +80,23 @@ async def receive(request: web.Request, settings: Settings, user_id: str) -> Att
         raise _bad("/", "send multipart/form-data with file, kind, description")
     fields: dict[str, str] = {}
     stored: tuple[str, int, str, str] | None = None
-    reader = await request.multipart()
-    while True:
-        part = await reader.next()
-        if part is None:
-            break
-        if not isinstance(part, BodyPartReader):
-            continue
-        if part.name == "file":
-            stored = await _store(part, settings)
-        elif part.name in ("kind", "description"):
-            fields[part.name] = (await part.read(decode=True)).decode(
-                "utf-8", "replace"
-            )
+    try:
+        reader = await request.multipart()
+        while True:
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "file":
+                stored = await _store(part, settings)
+            elif part.name in ("kind", "description"):
+                fields[part.name] = (await part.read(decode=True)).decode(
+                    "utf-8", "replace"
+                )
+    except (ValueError, HttpProcessingError) as exc:
+        # A broken boundary or part header is the client's mistake, not ours.
+        raise _bad("/", f"malformed multipart body: {exc}") from exc
     if stored is None:
         raise _bad("/file", "required")
     try:
