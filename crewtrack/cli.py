@@ -38,11 +38,13 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from crewtrack.logs import setup_logging
+    from crewtrack.wiring import wire_ingest
     from ingest.service import run
 
     if args.client_id:
         settings = settings.replace(ingest_client_id=args.client_id)
     setup_logging(settings, settings.ingest_client_id)
+    wire_ingest(settings.database_url)  # clock events start/stop job sessions
     run(settings)
     return 0
 

@@ -1,0 +1,250 @@
+"""The help page's field flow over the real wire: a phone clocks in over MQTT and
+the job goes In Progress; clocking out closes the session; the map knows the job.
+
+Everything is real: the broker with per-device credentials, an ingest worker
+started as `crewtrack ingest` (the composition root that wires device events
+to job sessions), PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import psycopg
+import pytest
+import redis
+from aiohttp.test_utils import TestClient
+
+from crewtrack.servers import PortAllocator
+from crewtrack.settings import Settings
+from storage.devices import add_device
+from tests.conftest import Broker
+from tests.integration.api.conftest import People
+from tests.integration.api.test_help_pages import (
+    make_client_and_property,
+    ok,
+    post,
+    window,
+)
+from tests.integration.ingest.helpers import Phone
+
+V1 = "/api/v1"
+READY_TIMEOUT_S = 30.0
+APPLY_TIMEOUT_S = 20.0
+
+
+@pytest.fixture
+def ingest_worker(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """One `crewtrack ingest` process, ready when its metrics say it is connected."""
+    worker_settings = settings.replace(
+        ingest_client_id="ingest-clock-test",
+        ingest_metrics_port=PortAllocator().free_port(),
+    )
+    log_path = tmp_path / "ingest.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crewtrack", "ingest"],
+            env={**os.environ, **worker_settings.as_env()},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        import urllib.request
+
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        url = f"http://127.0.0.1:{worker_settings.ingest_metrics_port}/metrics"
+        while True:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if b"crewtrack_ingest_connected 1" in resp.read():
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.1)
+        yield worker_settings
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=40)
+
+
+async def _status_becomes(
+    client: TestClient[Any, Any], people: People, jid: str, status: str
+) -> dict[str, Any]:
+    deadline = time.monotonic() + APPLY_TIMEOUT_S
+    while True:
+        job = await ok(
+            await client.get(f"{V1}/jobs/{jid}", headers=people.auth("admin"))
+        )
+        if job["status"] == status or time.monotonic() > deadline:
+            return dict(job)
+        await asyncio.sleep(0.2)
+
+
+def _event(event_id: str, kind: str, job: str) -> bytes:
+    at_ms = int(datetime.now(UTC).timestamp() * 1000)
+    payload = {
+        "id": event_id,
+        "type": kind,
+        "t": at_ms,
+        "job": job,
+        "lat": 53.8,
+        "lon": -1.55,
+        "acc": 8.0,
+    }
+    return msgpack.packb(payload)
+
+
+async def test_a_phone_clocking_in_over_mqtt_puts_the_job_in_progress_once(
+    client: TestClient[Any, Any],
+    people: People,
+    db_url: str,
+    broker: Broker,
+    ingest_worker: Settings,
+) -> None:
+    client_id, property_id = await make_client_and_property(client, people)
+    tess = people.technician_ids["tess"]
+    job = await ok(
+        await post(
+            client,
+            "/jobs",
+            people,
+            "dispatcher",
+            {
+                "client_id": client_id,
+                "property_id": property_id,
+                "description": "Boiler service",
+            },
+        ),
+        201,
+    )
+    jid = job["id"]
+    start, end = window()
+    await ok(
+        await post(
+            client,
+            f"/jobs/{jid}/schedule",
+            people,
+            "dispatcher",
+            {"start": start, "end": end, "technician_id": tess},
+        )
+    )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT user_id FROM technicians WHERE id = %s", (tess,)
+        ).fetchone()
+        assert row is not None
+        creds = add_device(conn, "tess-phone", user_id=row[0])
+    broker.add_device("tess-phone", creds.mqtt_password)
+
+    phone = Phone(broker.port, "tess-phone", creds.mqtt_password)
+    try:
+        topic = "crewtrack/v1/tess-phone/event"
+        phone.publish(topic, _event("ev-in-1", "clock_in", jid))
+        in_progress = await _status_becomes(client, people, jid, "in_progress")
+        assert in_progress["status"] == "in_progress"
+
+        # The phone resends the same event (it never saw the ack): no second session.
+        phone.publish(topic, _event("ev-in-1", "clock_in", jid))
+        phone.publish(topic, _event("ev-out-1", "clock_out", jid))
+        deadline = time.monotonic() + APPLY_TIMEOUT_S
+        while True:
+            sessions = await ok(
+                await client.get(
+                    f"{V1}/jobs/{jid}/sessions", headers=people.auth("admin")
+                )
+            )
+            items = sessions["items"] if isinstance(sessions, dict) else sessions
+            if (
+                items and items[-1]["state"] == "closed"
+            ) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert len(items) == 1
+        assert items[0]["state"] == "closed"
+    finally:
+        phone.close()
+
+    with psycopg.connect(db_url) as conn:
+        applied = conn.execute(
+            "SELECT count(*) FROM device_events WHERE device_id = 'tess-phone' "
+            "AND applied_at IS NOT NULL"
+        ).fetchone()
+    assert applied == (2,)
+
+
+async def test_the_live_map_shows_the_job_a_phone_is_clocked_into(
+    client: TestClient[Any, Any],
+    people: People,
+    db_url: str,
+    redis_url: str,
+    broker: Broker,
+    ingest_worker: Settings,
+) -> None:
+    client_id, property_id = await make_client_and_property(client, people)
+    tess = people.technician_ids["tess"]
+    job = await ok(
+        await post(
+            client,
+            "/jobs",
+            people,
+            "dispatcher",
+            {"client_id": client_id, "property_id": property_id, "description": "Leak"},
+        ),
+        201,
+    )
+    jid = job["id"]
+    start, end = window()
+    await ok(
+        await post(
+            client,
+            f"/jobs/{jid}/schedule",
+            people,
+            "dispatcher",
+            {"start": start, "end": end, "technician_id": tess},
+        )
+    )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT user_id FROM technicians WHERE id = %s", (tess,)
+        ).fetchone()
+        assert row is not None
+        creds = add_device(conn, "tess-phone-2", user_id=row[0])
+    broker.add_device("tess-phone-2", creds.mqtt_password)
+    phone = Phone(broker.port, "tess-phone-2", creds.mqtt_password)
+    try:
+        phone.publish(
+            "crewtrack/v1/tess-phone-2/event", _event("ev-1", "clock_in", jid)
+        )
+        await _status_becomes(client, people, jid, "in_progress")
+        fix = {
+            "t": int(datetime.now(UTC).timestamp() * 1000),
+            "lat": 53.8,
+            "lon": -1.55,
+            "acc": 6,
+        }
+        phone.publish("crewtrack/v1/tess-phone-2/fix", msgpack.packb(fix))
+        deadline = time.monotonic() + APPLY_TIMEOUT_S
+        live: dict[str, str] = {}
+        with redis.Redis.from_url(redis_url, decode_responses=True) as r:
+            while time.monotonic() < deadline:
+                live = r.hgetall("crewtrack:live:tess-phone-2")
+                if live.get("job"):
+                    break
+                await asyncio.sleep(0.2)
+        assert live.get("job") == jid, json.dumps(live)
+    finally:
+        phone.close()
