@@ -338,3 +338,39 @@ def current_jobs(
         str(r[0]): (str(r[2]) if r[1] == "clock_in" else "", datetime_to_ms(r[3]))
         for r in rows
     }
+
+
+_FIX_INSERT = (
+    f"INSERT INTO fixes ({', '.join(FIX_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(FIX_COLUMNS))}) ON CONFLICT DO NOTHING"
+)
+_MESSAGE_INSERT = (
+    f"INSERT INTO ingest_messages ({', '.join(MESSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(MESSAGE_COLUMNS))}) ON CONFLICT DO NOTHING"
+)
+
+
+async def store_batch_async(
+    conn: psycopg.AsyncConnection[Any], batch: Sequence[Processed]
+) -> StoreResult:
+    """:func:`store_batch` for the HTTP upload path (a few rows per request).
+
+    Uses the same rows and the same idempotent semantics; plain INSERTs are
+    fine at one request per phone every few seconds.
+    """
+    fix_rows, msg_rows = build_rows(batch)
+    rej = rejected_rows(batch)
+    async with conn.transaction(), conn.cursor() as cur:
+        if fix_rows:
+            await cur.executemany(_FIX_INSERT, fix_rows)
+        if msg_rows:
+            await cur.executemany(_MESSAGE_INSERT, msg_rows)
+        if rej:
+            await cur.executemany(
+                "INSERT INTO rejected_messages (received_at, topic, device_id, "
+                "protocol, reason, detail, item, payload_sha256, payload_size, "
+                "payload) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                rej,
+            )
+    return StoreResult(len(fix_rows), len(msg_rows), len(rej))

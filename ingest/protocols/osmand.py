@@ -88,14 +88,14 @@ def _float_param(params: Mapping[str, str], *keys: str) -> float | None:
     return None
 
 
-def _check_id(claimed: object, dev: str) -> None:
+def check_id(claimed: object, dev: str) -> None:
     if claimed is not None and claimed != "" and str(claimed) != dev:
         raise Reject(DEVICE_MISMATCH, str(claimed)[:80])
 
 
 def decode_params(dev: str, params: Mapping[str, str]) -> Decoded:
     """Query-string / form upload of one fix by the authenticated device ``dev``."""
-    _check_id(params.get("id", params.get("deviceid")), dev)
+    check_id(params.get("id", params.get("deviceid")), dev)
     lat = _float_param(params, "lat")
     lon = _float_param(params, "lon")
     if (lat is None or lon is None) and params.get("location"):
@@ -134,7 +134,7 @@ def decode_json(dev: str, payload: bytes) -> Decoded:
         raise Reject(BAD_ENCODING, type(exc).__name__) from None
     if type(obj) is not dict:
         raise Reject(BAD_SHAPE, f"body is {type(obj).__name__}")
-    _check_id(obj.get("device_id"), dev)
+    check_id(obj.get("device_id"), dev)
     loc = obj.get("location")
     items = loc if type(loc) is list else [loc]
     if len(items) > MAX_BATCH_FIXES:

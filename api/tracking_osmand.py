@@ -1,0 +1,140 @@
+"""Traccar Client uploads (OsmAnd protocol) over HTTP, authenticated per device.
+
+``GET|POST /api/v1/osmand?token=<device token>&id=<device id>&lat=…&lon=…``
+(query or form), or ``POST`` JSON (Traccar Client 9+), token as ``?token=`` or
+``Authorization: Bearer``. The decoder and validation are the MQTT ones; the
+upload is committed *before* the answer, because Traccar Client treats an
+answer as delivered. Answers: 200 stored, 400 rejected (and recorded with its
+reason), 401 unknown token, 403 the ``id`` names another device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from api.framework import POOL, SETTINGS, problem_response
+from ingest.model import DEVICE_MISMATCH, InboundMessage, Reject
+from ingest.pipeline import Processed, reject_whole, validate
+from ingest.protocols import osmand
+from ingest.validate import Limits
+from storage import live
+from storage.devices import device_for_http_token
+from storage.fixes import store_batch_async
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/v1/osmand"
+LIVE_TIMEOUT_S = (
+    0.5  # the live map is best effort here; the answer must not wait on Redis
+)
+REDIS = web.AppKey("osmand_redis", aioredis.Redis)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the OsmAnd upload routes (and a Redis client for live positions)."""
+    app.router.add_route("GET", PATH, upload)
+    app.router.add_route("POST", PATH, upload)
+    app.cleanup_ctx.append(_redis_client)
+
+
+def setup(api: object) -> None:
+    """Hook for ``api.app.ROUTE_MODULES`` (these routes bypass user auth on purpose)."""
+    setup_routes(api.app)  # type: ignore[attr-defined]
+
+
+async def _redis_client(app: web.Application) -> AsyncIterator[None]:
+    client = aioredis.from_url(
+        app[SETTINGS].redis_url,
+        socket_timeout=LIVE_TIMEOUT_S,
+        socket_connect_timeout=LIVE_TIMEOUT_S,
+    )
+    app[REDIS] = client
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+def _token(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.query.get("token")
+
+
+async def upload(request: web.Request) -> web.Response:
+    """Store one Traccar Client upload; answer only after the commit."""
+    received_ms = time.time_ns() // 1_000_000
+    settings = request.app[SETTINGS]
+    token = _token(request)
+    if not token:
+        return problem_response(401, "Unauthorized", "device token required")
+    pool = request.app[POOL]
+    async with pool.connection() as conn:
+        device_id = await device_for_http_token(conn, token)
+    if device_id is None:
+        return problem_response(401, "Unauthorized", "unknown or revoked device token")
+    query = {k: v for k, v in request.query.items() if k != "token"}
+    body = await request.read() if request.method == "POST" else b""
+    is_json = request.content_type == "application/json"
+    if is_json:
+        raw = body
+    else:
+        params = dict(query)
+        if body:
+            form = await request.post()
+            params.update({k: str(v) for k, v in form.items() if k != "token"})
+        raw = urlencode(sorted(params.items())).encode()
+    msg = InboundMessage(osmand.topic_for(device_id), raw, received_ms)
+    limits = Limits.from_settings(settings.max_future_skew_s, settings.retention_days)
+    processed = _process(msg, device_id, is_json, query if is_json else params, limits)
+    async with pool.connection() as conn:
+        await store_batch_async(conn, [processed])
+    if processed.fixes:
+        await _publish_live(request.app, processed)
+    if processed.rejections and not processed.fixes:
+        first = processed.rejections[0]
+        status = 403 if first.reason == DEVICE_MISMATCH else 400
+        return problem_response(
+            status, "Rejected", f"{first.reason}: {first.detail}", reason=first.reason
+        )
+    return web.json_response(
+        {"stored": len(processed.fixes), "rejected": len(processed.rejections)}
+    )
+
+
+def _process(
+    msg: InboundMessage,
+    device_id: str,
+    is_json: bool,
+    params: dict[str, str],
+    limits: Limits,
+) -> Processed:
+    digest = hashlib.sha256(msg.payload).digest()
+    try:
+        if is_json:
+            osmand.check_id(params.get("id"), device_id)
+            decoded = osmand.decode_json(device_id, msg.payload)
+        else:
+            decoded = osmand.decode_params(device_id, params)
+    except Reject as r:
+        return reject_whole(msg, osmand.PROTOCOL, digest, r.reason, r.detail)
+    return validate(msg, decoded, digest, limits)
+
+
+async def _publish_live(app: web.Application, p: Processed) -> None:
+    newest = max(p.fixes, key=lambda f: f.t_ms)
+    update = live.fix_update(newest, p.message.received_ms)
+    with contextlib.suppress(RedisError, OSError, TimeoutError):
+        async with asyncio.timeout(LIVE_TIMEOUT_S):
+            await live.write_updates(app[REDIS], [update])
