@@ -30,6 +30,7 @@ from api import (
     price_book,
     reports,
     tracking,
+    tracking_osmand,
 )
 from api.completion import PROVIDERS
 from api.framework import (
@@ -63,6 +64,7 @@ ROUTE_MODULES: list[RouteSetup] = [
     parts.setup,
     invoices.setup,
     tracking.setup,
+    tracking_osmand.setup,
 ]
 
 
