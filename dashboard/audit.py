@@ -1,14 +1,17 @@
 """The arrival audit: a technician's fixes around a site, shaped into evidence.
 
-Pure functions over what :mod:`dashboard.queries` read. Visits are derived
-with :func:`core.visits.derive_visits`, a deterministic function of the fixes
-and the fence, so the page shows exactly what the derive worker stores for the
-same inputs; the digest of the input fixes lets a customer check that the
-evidence they receive is the evidence the times were derived from.
+Pure functions over what :mod:`dashboard.queries` read. For a job session the
+audit shows the visit record the derive worker stored (``visit_derivations``):
+its visits, windows, edge evidence and reconciliation exactly as stored, the
+same record billing gets from ``GET /api/v1/sessions/{id}/visits``. Nothing
+here re-derives or re-judges a session. Only the "technician + time range"
+view, which has no session and so no record, derives visits on the fly with
+:func:`core.visits.derive_visits` against a chosen job site.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +21,8 @@ import pandas as pd
 import shapely
 
 from core.geofence import Geofence
-from core.visits import Visit, derive_visits
+from core.reconcile import ClockEvent, Flag, Interval, Reconciliation
+from core.visits import EdgeEvidence, FixRef, Visit, Window, derive_visits
 from storage.visits import input_digest
 
 #: Above this many fixes the drawn line is simplified (every fix stays a dot).
@@ -29,18 +33,18 @@ SIMPLIFY_TOLERANCE_DEG = 2e-5
 GAP_S = 120.0
 #: Fixes listed around each edge: its window widened by this much on each side.
 EDGE_MARGIN = timedelta(minutes=3)
-#: A clock edge within this of the GPS window is not flagged.
-TOLERANCE = timedelta(minutes=5)
 
-
-@dataclass(frozen=True)
-class ClockEvent:
-    """A clock event of the session, with the position the phone reported."""
-
-    kind: str
-    at: datetime
-    lat: float | None
-    lon: float | None
+#: Which reconciliation row a stored flag belongs to (display only: the flags
+#: themselves, and whether they are raised, come from the stored record).
+ROW_FLAGS = {
+    "clock_in": ("clocked_in_before_arrival", "clocked_in_far_away"),
+    "clock_out": (
+        "clocked_out_after_departure",
+        "clocked_out_far_away",
+        "missing_clock_out",
+    ),
+    "time": ("billed_exceeds_on_site", "no_visit", "on_site_without_clock"),
+}
 
 
 @dataclass(frozen=True)
@@ -54,19 +58,55 @@ class SessionInfo:
     technician: str
     clocked_in_at: datetime
     clocked_out_at: datetime | None
-    worked_s: float | None
     events: tuple[ClockEvent, ...]
 
 
 @dataclass(frozen=True)
+class VersionInfo:
+    """One stored version, for the picker and the record line."""
+
+    version: int
+    derived_at: datetime
+    input_digest: str
+    fix_count: int
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One stored visit record of a session, parsed into the core's types."""
+
+    version: int
+    of: int
+    derived_at: datetime
+    input_digest: str
+    params_digest: str
+    fence_digest: str
+    fence: dict[str, Any]
+    fix_count: int
+    window_start: datetime
+    window_end: datetime
+    session_state: str
+    visits: tuple[Visit, ...]
+    reconciliation: Reconciliation
+
+    @property
+    def label(self) -> str:
+        """``v2 of 2, derived 2025-… UTC, input digest fx1-…``."""
+        return (
+            f"v{self.version} of {self.of}, derived {_fmt(self.derived_at)} UTC, "
+            f"input digest {self.input_digest}"
+        )
+
+
+@dataclass(frozen=True)
 class ReconRow:
-    """One line of the reconciliation panel."""
+    """One line of the reconciliation panel, from the stored reconciliation."""
 
     label: str
     clock: str
     gps: str
     delta_s: float | None
-    flag: str  # "ok", or what is wrong in a few words
+    flags: tuple[Flag, ...]
 
 
 @dataclass
@@ -82,9 +122,153 @@ class Audit:
     visits: list[Visit]
     fence: Geofence | None
     session: SessionInfo | None
-    digest: str
+    digest: str  # of the fixes shown, computed now
+    record: StoredRecord | None = None  # the stored visit record (session mode)
+    derived_now: bool = False  # range mode: visits derived on the fly
     recon: list[ReconRow] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
     edge_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def digest_matches(self) -> bool | None:
+        """Whether the fixes shown are the record's input (None without a record)."""
+        return None if self.record is None else self.record.input_digest == self.digest
+
+
+# ------------------------------------------------------------ stored record
+def _time(raw: Any) -> datetime | None:
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        return raw
+    return datetime.fromisoformat(str(raw))
+
+
+def _req_time(raw: Any) -> datetime:
+    t = _time(raw)
+    if t is None:
+        raise ValueError("a stored visit edge has no time")
+    return t
+
+
+def _window(raw: dict[str, Any] | None) -> Window | None:
+    if raw is None:
+        return None
+    return Window(_time(raw.get("earliest")), _time(raw.get("latest")))
+
+
+def _ref(raw: dict[str, Any] | None) -> FixRef | None:
+    if raw is None:
+        return None
+    acc = raw.get("accuracy_m")
+    return FixRef(
+        time=_req_time(raw["time"]),
+        lat=float(raw["lat"]),
+        lon=float(raw["lon"]),
+        accuracy_m=None if acc is None else float(acc),
+        distance_m=float(raw["distance_m"]),
+    )
+
+
+def _evidence(raw: dict[str, Any] | None) -> EdgeEvidence | None:
+    if raw is None:
+        return None
+    return EdgeEvidence(
+        before=_ref(raw.get("before")),
+        after=_ref(raw.get("after")),
+        clear_before=_ref(raw.get("clear_before")),
+        clear_after=_ref(raw.get("clear_after")),
+        confirmed_at=_time(raw.get("confirmed_at")),
+    )
+
+
+def visit_from_record(raw: dict[str, Any]) -> Visit:
+    """A stored ``Visit.to_dict()`` back as the core's :class:`Visit` (no re-derivation)."""
+    ev = raw.get("evidence") or {}
+    arrival_window = _window(raw.get("arrival_window")) or Window(None, None)
+    arrival_evidence = _evidence(ev.get("arrival")) or EdgeEvidence(
+        None, None, None, None, None
+    )
+    return Visit(
+        arrival=_req_time(raw["arrival"]),
+        departure=_time(raw.get("departure")),
+        arrival_window=arrival_window,
+        departure_window=_window(raw.get("departure_window")),
+        arrival_evidence=arrival_evidence,
+        departure_evidence=_evidence(ev.get("departure")),
+        fix_count=int(ev.get("fix_count", 0)),
+        usable_fix_count=int(ev.get("usable_fix_count", 0)),
+        ignored_fix_count=int(ev.get("ignored_fix_count", 0)),
+        gap_s=float(ev.get("gap_s", 0.0)),
+        longest_gap_s=float(ev.get("longest_gap_s", 0.0)),
+        absences=tuple(
+            w for w in (_window(a) for a in ev.get("absences", [])) if w is not None
+        ),
+        fence_digest=str(raw.get("fence_digest", "")),
+        params_digest=str(raw.get("params_digest", "")),
+    )
+
+
+def reconciliation_from_record(raw: dict[str, Any]) -> Reconciliation:
+    """A stored ``Reconciliation.to_dict()`` back as the core's type, flags as stored."""
+    return Reconciliation(
+        clock_in=_time(raw.get("clock_in")),
+        clock_out=_time(raw.get("clock_out")),
+        arrival=_time(raw.get("arrival")),
+        departure=_time(raw.get("departure")),
+        clock_in_delta_s=raw.get("clock_in_delta_s"),
+        clock_out_delta_s=raw.get("clock_out_delta_s"),
+        billed_s=float(raw.get("billed_s") or 0.0),
+        on_site_s=float(raw.get("on_site_s") or 0.0),
+        clocked_intervals=tuple(
+            Interval(_req_time(i["start"]), _time(i.get("end")))
+            for i in raw.get("clocked_intervals", [])
+        ),
+        flags=tuple(
+            Flag(
+                code=str(f.get("code", "")),
+                severity=f.get("severity", "info"),
+                message=str(f.get("message", "")),
+                seconds=f.get("seconds"),
+            )
+            for f in raw.get("flags", [])
+        ),
+    )
+
+
+def stored_record(
+    version: int,
+    of: int,
+    derived_at: datetime,
+    input_digest_: str,
+    params_digest: str,
+    fence_digest: str,
+    fence: dict[str, Any],
+    fix_count: int,
+    window_start: datetime,
+    window_end: datetime,
+    session_state: str,
+    visits: Sequence[dict[str, Any]],
+    reconciliation: dict[str, Any],
+) -> StoredRecord:
+    """Parse one ``visit_derivations`` row."""
+    return StoredRecord(
+        version=version,
+        of=of,
+        derived_at=derived_at,
+        input_digest=input_digest_,
+        params_digest=params_digest,
+        fence_digest=fence_digest,
+        fence=fence,
+        fix_count=fix_count,
+        window_start=window_start,
+        window_end=window_end,
+        session_state=session_state,
+        visits=tuple(
+            sorted((visit_from_record(v) for v in visits), key=lambda v: v.arrival)
+        ),
+        reconciliation=reconciliation_from_record(reconciliation),
+    )
 
 
 def session_info(
@@ -95,29 +279,9 @@ def session_info(
     technician: str,
     clocked_in_at: datetime,
     clocked_out_at: datetime | None,
-    intervals: Any,
-    evidence: Any,
+    events: Sequence[ClockEvent],
 ) -> SessionInfo:
-    """A stored session (intervals and evidence as the jobs module writes them)."""
-    worked = 0.0
-    open_interval = False
-    for pair in intervals or []:
-        start = datetime.fromisoformat(pair[0])
-        if pair[1] is None:
-            open_interval = True
-            continue
-        worked += (datetime.fromisoformat(pair[1]) - start).total_seconds()
-    events = []
-    for e in evidence or []:
-        pos = e.get("position") or {}
-        events.append(
-            ClockEvent(
-                kind=str(e.get("kind", "")),
-                at=datetime.fromisoformat(e["at"]),
-                lat=pos.get("lat"),
-                lon=pos.get("lon"),
-            )
-        )
+    """A stored session with its clock events (parsed as the derive worker does)."""
     return SessionInfo(
         session_id=session_id,
         job_id=job_id,
@@ -126,11 +290,11 @@ def session_info(
         technician=technician,
         clocked_in_at=clocked_in_at,
         clocked_out_at=clocked_out_at,
-        worked_s=None if open_interval else worked,
-        events=tuple(sorted(events, key=lambda ev: ev.at)),
+        events=tuple(sorted(events, key=lambda ev: ev.time)),
     )
 
 
+# ------------------------------------------------------------------- shaping
 def fixes_digest(frame: pd.DataFrame) -> str:
     """The input-fixes digest exactly as the derive worker records it."""
     return input_digest(frame[["time", "lat", "lon", "accuracy"]])
@@ -165,7 +329,8 @@ def _fmt(t: datetime | None) -> str:
     return "—" if t is None else t.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _hms(seconds: float | None) -> str:
+def hms(seconds: float | None) -> str:
+    """``+h:mm:ss`` / ``-h:mm:ss``; a dash when unknown."""
     if seconds is None:
         return "—"
     sign = "-" if seconds < 0 else "+"
@@ -175,121 +340,98 @@ def _hms(seconds: float | None) -> str:
 
 def duration(seconds: float | None) -> str:
     """``h:mm:ss`` without a sign."""
-    return "—" if seconds is None else _hms(seconds)[1:]
+    return "—" if seconds is None else hms(seconds)[1:]
 
 
-def reconcile(visits: list[Visit], session: SessionInfo) -> list[ReconRow]:
-    """Clock vs GPS: clock-in vs arrival, clock-out vs departure, time on site vs billed.
+def _window_text(w: Window | None) -> str:
+    if w is None:
+        return ""
+    return f" [{_fmt(w.earliest)} – {_fmt(w.latest)}]"
 
-    A clock edge inside the GPS edge's uncertainty window widened by
-    :data:`TOLERANCE` is fine; beyond it the row is flagged with what it means
-    for the invoice.
+
+def recon_rows(rec: Reconciliation, visits: Sequence[Visit]) -> list[ReconRow]:
+    """The stored reconciliation as three rows, each with its stored flags.
+
+    Every figure is read from the record: clock times, GPS edges, the deltas
+    the derive worker computed, billed and on-site seconds. The windows shown
+    next to the edges are those of the first and last stored visit.
     """
-    rows: list[ReconRow] = []
-    lo, hi = session.clocked_in_at, session.clocked_out_at
-    mine = [
-        v
-        for v in visits
-        if (hi is None or v.arrival <= hi + TOLERANCE)
-        and (v.departure is None or v.departure >= lo - TOLERANCE)
-    ]
-    if not mine:
-        rows.append(
-            ReconRow("Clock-in vs arrival", _fmt(lo), "no visit", None, "never on site")
-        )
-        rows.append(ReconRow("Clock-out vs departure", _fmt(hi), "no visit", None, "—"))
-        rows.append(
-            ReconRow(
-                "Time on site vs time billed",
-                duration(session.worked_s),
-                "0:00:00",
-                session.worked_s,
-                "billed with no time on site",
-            )
-        )
-        return rows
-    first, last = mine[0], mine[-1]
-    delta_in = (lo - first.arrival).total_seconds()
-    earliest = first.arrival_window.earliest or first.arrival
-    latest = first.arrival_window.latest or first.arrival
-    flag_in = "ok"
-    if lo < earliest - TOLERANCE:
-        flag_in = "clocked in before arriving"
-    elif lo > latest + TOLERANCE:
-        flag_in = "clocked in after arriving"
-    rows.append(
+
+    def flags(row: str) -> tuple[Flag, ...]:
+        return tuple(f for f in rec.flags if f.code in ROW_FLAGS[row])
+
+    first = visits[0] if visits else None
+    last = visits[-1] if visits else None
+    billed_delta = rec.billed_s - rec.on_site_s if visits else None
+    return [
         ReconRow(
             "Clock-in vs arrival",
-            _fmt(lo),
-            f"{_fmt(first.arrival)} [{_fmt(first.arrival_window.earliest)} – "
-            f"{_fmt(first.arrival_window.latest)}]",
-            delta_in,
-            flag_in,
-        )
-    )
-    if hi is None or last.departure is None:
-        rows.append(
-            ReconRow(
-                "Clock-out vs departure",
-                _fmt(hi),
-                _fmt(last.departure),
-                None,
-                "still clocked in" if hi is None else "still on site",
-            )
-        )
-    else:
-        window = last.departure_window
-        d_earliest = (window.earliest if window else None) or last.departure
-        d_latest = (window.latest if window else None) or last.departure
-        flag_out = "ok"
-        if hi > d_latest + TOLERANCE:
-            flag_out = "clocked out after leaving"
-        elif hi < d_earliest - TOLERANCE:
-            flag_out = "clocked out before leaving"
-        rows.append(
-            ReconRow(
-                "Clock-out vs departure",
-                _fmt(hi),
-                f"{_fmt(last.departure)} [{_fmt(d_earliest)} – {_fmt(d_latest)}]",
-                (hi - last.departure).total_seconds(),
-                flag_out,
-            )
-        )
-    on_site = 0.0
-    for v in mine:
-        a = max(v.arrival, lo)
-        d = v.departure if v.departure is not None else (hi or v.arrival)
-        if hi is not None:
-            d = min(d, hi)
-        on_site += max(0.0, (d - a).total_seconds() - v.absent_s)
-    billed = session.worked_s
-    delta = None if billed is None else billed - on_site
-    flag = "ok"
-    if delta is not None and delta > TOLERANCE.total_seconds():
-        flag = "billed more than on site"
-    rows.append(
+            _fmt(rec.clock_in),
+            "no visit"
+            if first is None
+            else _fmt(rec.arrival) + _window_text(first.arrival_window),
+            rec.clock_in_delta_s,
+            flags("clock_in"),
+        ),
+        ReconRow(
+            "Clock-out vs departure",
+            _fmt(rec.clock_out),
+            "no visit"
+            if last is None
+            else (
+                _fmt(rec.departure) + _window_text(last.departure_window)
+                if rec.departure is not None
+                else "still on site"
+            ),
+            rec.clock_out_delta_s,
+            flags("clock_out"),
+        ),
         ReconRow(
             "Time on site vs time billed",
-            duration(billed),
-            duration(on_site),
-            delta,
-            flag,
-        )
-    )
-    return rows
+            duration(rec.billed_s),
+            duration(rec.on_site_s),
+            billed_delta,
+            flags("time"),
+        ),
+    ]
 
 
-def _edge_rows(frame: pd.DataFrame, visits: list[Visit]) -> list[dict[str, Any]]:
-    """The fixes behind each edge: those inside its window widened by a margin."""
-    rows: list[dict[str, Any]] = []
-    edges: list[tuple[str, Visit, Any]] = []
+def _evidence_roles(visits: Sequence[Visit]) -> dict[tuple[str, datetime], str]:
+    """(edge label, fix time) → the role the stored evidence gives that fix."""
+    roles: dict[tuple[str, datetime], str] = {}
     for n, v in enumerate(visits, start=1):
-        edges.append((f"arrival {n}", v, v.arrival_window))
+        for label, ev in (
+            (f"arrival {n}", v.arrival_evidence),
+            (f"departure {n}", v.departure_evidence),
+        ):
+            if ev is None:
+                continue
+            for role, ref in (
+                ("clear before", ev.clear_before),
+                ("before", ev.before),
+                ("after", ev.after),
+                ("clear after", ev.clear_after),
+            ):
+                if ref is not None:
+                    key = (label, ref.time)
+                    roles[key] = roles[key] + ", " + role if key in roles else role
+    return roles
+
+
+def _edge_rows(frame: pd.DataFrame, visits: Sequence[Visit]) -> list[dict[str, Any]]:
+    """The fixes behind each edge: those inside its window widened by a margin.
+
+    ``evidence`` names the fixes the derivation cited (before/after the
+    crossing, the clear fixes bounding the window).
+    """
+    rows: list[dict[str, Any]] = []
+    edges: list[tuple[str, datetime, Window]] = []
+    for n, v in enumerate(visits, start=1):
+        edges.append((f"arrival {n}", v.arrival, v.arrival_window))
         if v.departure is not None and v.departure_window is not None:
-            edges.append((f"departure {n}", v, v.departure_window))
-    for label, v, window in edges:
-        at = v.arrival if label.startswith("arrival") else v.departure
-        assert at is not None
+            edges.append((f"departure {n}", v.departure, v.departure_window))
+    roles = _evidence_roles(visits)
+    for label, at, window in edges:
         lo = (window.earliest or at) - EDGE_MARGIN
         hi = (window.latest or at) + EDGE_MARGIN
         sel = frame[(frame["time"] >= lo) & (frame["time"] <= hi)]
@@ -297,6 +439,7 @@ def _edge_rows(frame: pd.DataFrame, visits: list[Visit]) -> list[dict[str, Any]]
         for rec in records:
             t = rec["time"]
             acc = rec["accuracy"]
+            dist = rec["distance_m"]
             rows.append(
                 {
                     "edge": label,
@@ -304,7 +447,7 @@ def _edge_rows(frame: pd.DataFrame, visits: list[Visit]) -> list[dict[str, Any]]
                     "lat": round(float(rec["lat"]), 6),
                     "lon": round(float(rec["lon"]), 6),
                     "accuracy_m": None if acc != acc else round(float(acc), 1),
-                    "distance_m": round(float(rec["distance_m"]), 1),
+                    "distance_m": None if dist != dist else round(float(dist), 1),
                     "side": "inside" if rec["inside"] else "outside",
                     "in_window": "yes"
                     if (
@@ -312,29 +455,44 @@ def _edge_rows(frame: pd.DataFrame, visits: list[Visit]) -> list[dict[str, Any]]
                         and (window.latest is None or t <= window.latest)
                     )
                     else "",
+                    "evidence": roles.get((label, t.to_pydatetime()), ""),
                 }
             )
     return rows
 
 
-def build_audit(
-    frame: pd.DataFrame,
-    fence: Geofence | None,
-    device_id: str,
-    start: datetime,
-    end: datetime,
-    session: SessionInfo | None = None,
-) -> Audit:
-    """Shape a technician's fixes, the site fence and the session into the audit."""
+def _with_distance(frame: pd.DataFrame, fence: Geofence | None) -> pd.DataFrame:
     frame = frame.sort_values("time").reset_index(drop=True)
     if fence is not None and len(frame):
         dist = fence.signed_distance_m(frame["lat"].to_numpy(), frame["lon"].to_numpy())
         frame["distance_m"] = dist
-        frame["inside"] = dist <= 0
+        frame["inside"] = dist <= 0  # the core's sign: negative inside
     else:
         frame["distance_m"] = np.nan
         frame["inside"] = False
-    visits = derive_visits(frame, fence) if fence is not None and len(frame) else []
+    return frame
+
+
+def session_audit(
+    frame: pd.DataFrame,
+    record: StoredRecord | None,
+    fallback_fence: Geofence | None,
+    device_id: str,
+    start: datetime,
+    end: datetime,
+    session: SessionInfo,
+) -> Audit:
+    """A job session's audit from its stored visit record (or none: not derived yet).
+
+    ``frame`` holds the device's fixes over the record's window, so its digest
+    can be checked against the record's ``input_digest``. The fence drawn is
+    the one the record was derived with.
+    """
+    fence = (
+        Geofence.from_geojson(record.fence) if record is not None else fallback_fence
+    )
+    frame = _with_distance(frame, fence)
+    visits = list(record.visits) if record is not None else []
     audit = Audit(
         device_id=device_id,
         start=start,
@@ -346,14 +504,44 @@ def build_audit(
         fence=fence,
         session=session,
         digest=fixes_digest(frame),
+        record=record,
     )
-    if session is not None:
-        audit.recon = reconcile(visits, session)
+    if record is not None:
+        audit.recon = recon_rows(record.reconciliation, visits)
+        audit.flags = list(record.reconciliation.flags)
     audit.edge_rows = _edge_rows(frame, visits)
     return audit
 
 
-def edges_for_map(visits: list[Visit]) -> list[dict[str, Any]]:
+def range_audit(
+    frame: pd.DataFrame,
+    fence: Geofence | None,
+    device_id: str,
+    start: datetime,
+    end: datetime,
+) -> Audit:
+    """A technician's fixes over a range; visits derived now against ``fence``."""
+    frame = _with_distance(frame, fence)
+    visits = derive_visits(frame, fence) if fence is not None and len(frame) else []
+    audit = Audit(
+        device_id=device_id,
+        start=start,
+        end=end,
+        fixes=frame,
+        trail=simplify_trail(frame),
+        gaps=find_gaps(frame),
+        visits=visits,
+        fence=fence,
+        session=None,
+        digest=fixes_digest(frame),
+        derived_now=fence is not None,
+    )
+    audit.edge_rows = _edge_rows(frame, visits)
+    return audit
+
+
+# ----------------------------------------------------------------- drawing
+def edges_for_map(visits: Sequence[Visit]) -> list[dict[str, Any]]:
     """Arrival (green) and departure (red) markers at the fix after/before the edge."""
     out: list[dict[str, Any]] = []
     for n, v in enumerate(visits, start=1):
@@ -364,30 +552,27 @@ def edges_for_map(visits: list[Visit]) -> list[dict[str, Any]]:
                     "lat": ref.lat,
                     "lon": ref.lon,
                     "colour": "#1a9850",
-                    "label": f"Arrival {n}: {_fmt(v.arrival)} UTC "
-                    f"[{_fmt(v.arrival_window.earliest)} – "
-                    f"{_fmt(v.arrival_window.latest)}]",
+                    "label": f"Arrival {n}: {_fmt(v.arrival)} UTC"
+                    + _window_text(v.arrival_window),
                 }
             )
         dep = v.departure_evidence
         if v.departure is not None and dep is not None:
             ref = dep.before or dep.after
             if ref is not None:
-                w = v.departure_window
                 out.append(
                     {
                         "lat": ref.lat,
                         "lon": ref.lon,
                         "colour": "#c53030",
-                        "label": f"Departure {n}: {_fmt(v.departure)} UTC "
-                        f"[{_fmt(w.earliest if w else None)} – "
-                        f"{_fmt(w.latest if w else None)}]",
+                        "label": f"Departure {n}: {_fmt(v.departure)} UTC"
+                        + _window_text(v.departure_window),
                     }
                 )
     return out
 
 
-def edge_windows(visits: list[Visit]) -> list[dict[str, Any]]:
+def edge_windows(visits: Sequence[Visit]) -> list[dict[str, Any]]:
     """Arrival/departure times and windows for the timeline."""
     out: list[dict[str, Any]] = []
     for v in visits:
@@ -419,8 +604,8 @@ def clock_for_map(session: SessionInfo | None) -> list[dict[str, Any]]:
         {
             "lat": e.lat,
             "lon": e.lon,
-            "at": e.at,
-            "label": f"{e.kind.replace('_', ' ')} {_fmt(e.at)} UTC",
+            "at": e.time,
+            "label": f"{e.kind.replace('_', ' ')} {_fmt(e.time)} UTC",
         }
         for e in session.events
         if e.lat is not None and e.lon is not None
@@ -430,4 +615,4 @@ def clock_for_map(session: SessionInfo | None) -> list[dict[str, Any]]:
 def clock_for_timeline(session: SessionInfo | None) -> list[dict[str, Any]]:
     if session is None:
         return []
-    return [{"at": e.at, "kind": e.kind} for e in session.events]
+    return [{"at": e.time, "kind": e.kind} for e in session.events]

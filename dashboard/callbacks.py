@@ -20,6 +20,8 @@ import dash
 from dash import Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
+from core.reconcile import Flag
+from crewtrack.derive import clock_events  # the derive worker's parsing
 from dashboard import audit as audit_mod
 from dashboard import export, figures, layout, model, queries
 from dashboard.queries import Sources
@@ -267,22 +269,57 @@ def resolve_request(
     start_raw: str | None,
     end_raw: str | None,
     now: datetime,
-) -> dict[str, str] | None:
-    """What to audit: a session, or a device over a range (default: last 12 h)."""
+    site_id: str | None = None,
+    version: int | None = None,
+) -> dict[str, Any] | None:
+    """What to audit: a session (a stored version, default the newest), or a
+    device over a range (default: last 12 h), optionally against a job site."""
     if session_id:
-        return {"session": session_id}
+        req: dict[str, Any] = {"session": session_id}
+        if version is not None:
+            req["version"] = int(version)
+        return req
     if not device_id:
         return None
     end = _parse_time(end_raw) or now
     start = _parse_time(start_raw) or end - DEFAULT_AUDIT_SPAN
-    return {"device": device_id, "start": start.isoformat(), "end": end.isoformat()}
+    req = {"device": device_id, "start": start.isoformat(), "end": end.isoformat()}
+    if site_id:
+        req["site"] = site_id
+    return req
 
 
-def build_audit(ctx: Context, request: dict[str, str]) -> tuple[audit_mod.Audit, str]:
-    """Fetch and shape the audit for a request; returns it with a title."""
+def _record(ctx: Context, session_id: str, version: int | None) -> Any:
+    """The stored visit record (a version, or the newest), parsed; None if none."""
+    versions = queries.derivation_versions(ctx.sources, session_id)
+    if not versions:
+        return None
+    row = queries.derivation(ctx.sources, session_id, version)
+    if row is None:  # a version that does not exist: show the newest
+        row = queries.derivation(ctx.sources, session_id)
+        assert row is not None
+    return audit_mod.stored_record(
+        row.version,
+        versions[-1].version,
+        row.derived_at,
+        row.input_digest,
+        row.params_digest,
+        row.fence_digest,
+        row.fence,
+        row.fix_count,
+        row.window_start,
+        row.window_end,
+        row.session_state,
+        row.visits,
+        row.reconciliation,
+    ), versions
+
+
+def build_audit(
+    ctx: Context, request: dict[str, Any]
+) -> tuple[audit_mod.Audit, str, list[queries.VersionRow]]:
+    """Fetch and shape the audit for a request; returns it with a title and versions."""
     sources = ctx.sources
-    fence = None
-    info = None
     if "session" in request:
         row = queries.session(sources, request["session"])
         if row is None:
@@ -295,51 +332,101 @@ def build_audit(ctx: Context, request: dict[str, str]) -> tuple[audit_mod.Audit,
             row.technician,
             row.clocked_in_at,
             row.clocked_out_at,
-            row.intervals,
-            row.evidence,
+            clock_events(list(row.evidence or [])),
         )
-        start = row.clocked_in_at - SESSION_MARGIN
-        end = (row.clocked_out_at or datetime.now(UTC)) + SESSION_MARGIN
-        device = row.device_id
+        found = _record(ctx, row.session_id, request.get("version"))
+        record, versions = found if found is not None else (None, [])
         site = queries.job_site(sources, row.job_id)
-        if site is not None:
-            fence = model.site_geofence(site)
+        if record is not None:
+            # exactly the fixes the record was derived from (its stored window)
+            start, end = record.window_start, record.window_end
+        else:
+            start = row.clocked_in_at - SESSION_MARGIN
+            end = (row.clocked_out_at or datetime.now(UTC)) + SESSION_MARGIN
         title = (
             f"Job {row.job_number}"
             + (f" · {site.client} · {site.address}" if site else "")
             + f" · technician {row.technician}"
         )
-    else:
-        device = request["device"]
-        start = datetime.fromisoformat(request["start"])
-        end = datetime.fromisoformat(request["end"])
-        tech = queries.technicians(sources).get(device)
-        title = f"Technician {tech.name if tech else device}"
+        frame = queries.fixes(sources, row.device_id, start, end)
+        fence = model.site_geofence(site) if site is not None else None
+        audit = audit_mod.session_audit(
+            frame, record, fence, row.device_id, start, end, info
+        )
+        return audit, title, versions
+    device = request["device"]
+    start = datetime.fromisoformat(request["start"])
+    end = datetime.fromisoformat(request["end"])
+    tech = queries.technicians(sources).get(device)
+    title = f"Technician {tech.name if tech else device}"
+    fence = None
+    if request.get("site"):
+        site = queries.job_site(sources, request["site"])
+        if site is not None:
+            fence = model.site_geofence(site)
+            title += f" · job {site.number} · {site.address}"
     frame = queries.fixes(sources, device, start, end)
-    return audit_mod.build_audit(frame, fence, device, start, end, info), title
+    return audit_mod.range_audit(frame, fence, device, start, end), title, []
 
 
-def _recon_table(rows: list[audit_mod.ReconRow]) -> Any:
-    if not rows:
-        return html.P("Pick a job session to compare clock and GPS times.")
-    header = html.Tr([html.Th(h) for h in ("check", "clock", "GPS", "delta", "flag")])
+def _flag_text(flags: tuple[Flag, ...]) -> Any:
+    if not flags:
+        return html.Span("no flag", style={"color": "#1a9850"})
+    return html.Span(
+        "; ".join(f.message for f in flags),
+        style={
+            "color": "#c53030"
+            if any(f.severity == "warning" for f in flags)
+            else "#2b6cb0"
+        },
+    )
+
+
+def _recon_table(a: audit_mod.Audit) -> Any:
+    if a.session is None:
+        return html.P(
+            "Clock comparisons are shown for a job session (its stored visit record)."
+        )
+    if a.record is None:
+        return html.P(
+            "Not derived yet: the derive worker has not stored visits for this "
+            "session, so there is no reconciliation to show.",
+            id="recon-not-derived",
+        )
+    header = html.Tr([html.Th(h) for h in ("check", "clock", "GPS", "delta", "flags")])
     body = [
         html.Tr(
             [
                 html.Td(r.label),
                 html.Td(r.clock),
                 html.Td(r.gps),
-                html.Td("—" if r.delta_s is None else audit_mod._hms(r.delta_s)),
-                html.Td(
-                    r.flag,
-                    style={"color": "#1a9850" if r.flag == "ok" else "#c53030"},
-                    className="recon-flag",
-                ),
+                html.Td(audit_mod.hms(r.delta_s)),
+                html.Td(_flag_text(r.flags), className="recon-flag"),
             ]
         )
-        for r in rows
+        for r in a.recon
     ]
-    return html.Table([header, *body], id="recon-table", style={"fontSize": "12px"})
+    flags = (
+        html.Ul(
+            [
+                html.Li(
+                    [html.Strong(f"{f.severity} · {f.code}: "), f.message],
+                    className=f"recon-flag-{f.severity}",
+                )
+                for f in a.flags
+            ],
+            id="recon-flags",
+        )
+        if a.flags
+        else html.P("No flags in this version.", id="recon-flags")
+    )
+    return html.Div(
+        [
+            html.Table([header, *body], id="recon-table", style={"fontSize": "12px"}),
+            html.H5("Flags (as stored)"),
+            flags,
+        ]
+    )
 
 
 def _summary(a: audit_mod.Audit, title: str) -> Any:
@@ -347,9 +434,34 @@ def _summary(a: audit_mod.Audit, title: str) -> Any:
         html.H4(title),
         html.P(f"{len(a.fixes)} fixes · {len(a.gaps)} gaps"),
     ]
+    if a.record is not None:
+        items.append(html.P(a.record.label, id="audit-record"))
+        if not a.digest_matches:
+            items.append(
+                html.P(
+                    "The stored fixes in this window have changed since this "
+                    f"version (now {a.digest}); a newer version holds them.",
+                    className="audit-digest-differs",
+                )
+            )
+    elif a.session is not None:
+        items.append(
+            html.P(
+                "Not derived yet: no visit record is stored for this session.",
+                id="audit-record",
+            )
+        )
+    elif a.derived_now:
+        items.append(
+            html.P(
+                "Visits derived now from these fixes (no job session: not a "
+                "stored visit record).",
+                id="audit-record",
+            )
+        )
     if a.fence is None:
         items.append(html.P("No job site fence: showing the trail only."))
-    if not a.visits and a.fence is not None:
+    if not a.visits and a.fence is not None and (a.record or a.derived_now):
         items.append(html.P("No visit to the site in this range."))
     for n, v in enumerate(a.visits, start=1):
         dw = v.departure_window
@@ -377,9 +489,24 @@ def _summary(a: audit_mod.Audit, title: str) -> Any:
             )
         )
     items.append(
-        html.Small(f"Input fixes sha256: {a.digest}", style={"wordBreak": "break-all"})
+        html.Small(
+            f"Digest of the fixes shown: {a.digest}", style={"wordBreak": "break-all"}
+        )
     )
     return html.Div(items)
+
+
+def _version_options(
+    versions: list[queries.VersionRow],
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": f"v{v.version} of {len(versions)} · {v.derived_at:%Y-%m-%d %H:%M:%S}"
+            f" UTC · {v.fix_count} fixes · {v.input_digest[:16]}…",
+            "value": v.version,
+        }
+        for v in reversed(versions)
+    ]
 
 
 def _canonical_uuid(raw: str | None) -> str | None:
@@ -470,14 +597,16 @@ def register(app: dash.Dash, ctx: Context) -> None:
     @app.callback(
         Output(layout.AUDIT_SESSION, "options"),
         Output(layout.AUDIT_DEVICE, "options"),
+        Output(layout.AUDIT_SITE, "options"),
         Input(layout.URL, "pathname"),
     )
-    def _audit_options(pathname: str | None) -> tuple[Any, Any]:
+    def _audit_options(pathname: str | None) -> tuple[Any, Any, Any]:
         if pathname != "/audit":
             raise PreventUpdate
         sessions = [
             {
-                "label": f"{s.job_number} · {s.technician} · {s.clocked_in_at:%Y-%m-%d %H:%M}",
+                "label": f"{s.job_number} · {s.technician} · "
+                f"{s.clocked_in_at:%Y-%m-%d %H:%M}",
                 "value": s.session_id,
             }
             for s in queries.recent_sessions(ctx.sources)
@@ -486,26 +615,49 @@ def register(app: dash.Dash, ctx: Context) -> None:
             {"label": label, "value": d}
             for d, label in queries.device_choices(ctx.sources)
         ]
-        return sessions, devices
+        sites = [
+            {"label": f"{s.number} · {s.address or s.title}", "value": s.job_id}
+            for s in queries.job_sites(ctx.sources)
+        ]
+        return sessions, devices, sites
 
     @app.callback(
         Output(layout.AUDIT_REQUEST, "data"),
         Input(layout.AUDIT_LOAD, "n_clicks"),
         Input(layout.AUDIT_SESSION, "value"),
+        Input(layout.AUDIT_VERSION, "value"),
         State(layout.AUDIT_DEVICE, "value"),
         State(layout.AUDIT_START, "value"),
         State(layout.AUDIT_END, "value"),
+        State(layout.AUDIT_SITE, "value"),
+        State(layout.AUDIT_SHOWN, "data"),
     )
     def _audit_request(
         _clicks: int | None,
         session_id: str | None,
+        version: int | None,
         device_id: str | None,
         start: str | None,
         end: str | None,
+        site_id: str | None,
+        shown: dict[str, Any] | None,
     ) -> Any:
-        if dash.ctx.triggered_id == layout.AUDIT_LOAD and device_id:
+        trigger = dash.ctx.triggered_id
+        if trigger == layout.AUDIT_LOAD and device_id:
             session_id = None  # the button with a technician picked: the range wins
-        request = resolve_request(session_id, device_id, start, end, datetime.now(UTC))
+        if trigger == layout.AUDIT_VERSION:
+            # the audit itself sets the picker to the version it shows
+            if (
+                shown
+                and shown.get("session") == session_id
+                and shown.get("version") == version
+            ):
+                raise PreventUpdate
+        elif trigger == layout.AUDIT_SESSION:
+            version = None  # another session: its newest version
+        request = resolve_request(
+            session_id, device_id, start, end, datetime.now(UTC), site_id, version
+        )
         if request is None:
             raise PreventUpdate
         return request
@@ -519,15 +671,19 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.AUDIT_SLIDER, "max"),
         Output(layout.AUDIT_SLIDER, "value"),
         Output(layout.AUDIT_TRAIL, "data"),
+        Output(layout.AUDIT_VERSION, "options"),
+        Output(layout.AUDIT_VERSION, "value"),
+        Output(layout.AUDIT_VERSION_BOX, "style"),
+        Output(layout.AUDIT_SHOWN, "data"),
         Input(layout.AUDIT_REQUEST, "data"),
         Input(layout.AUDIT_OPTIONS, "value"),
     )
     def _audit(
-        request: dict[str, str] | None, options: list[str] | None
+        request: dict[str, Any] | None, options: list[str] | None
     ) -> tuple[Any, ...]:
         if not request:
             raise PreventUpdate
-        a, title = build_audit(ctx, request)
+        a, title, versions = build_audit(ctx, request)
         fence_geo = a.fence.to_geojson() if a.fence is not None else None
         fig = figures.audit_map(
             a.trail,
@@ -550,15 +706,22 @@ def register(app: dash.Dash, ctx: Context) -> None:
             "lat": [round(float(x), 6) for x in a.fixes["lat"]],
             "lon": [round(float(x), 6) for x in a.fixes["lon"]],
         }
+        shown = a.record.version if a.record is not None else None
+        box = {"display": "block" if len(versions) > 1 else "none"}
+        remembered = {"session": request.get("session"), "version": shown}
         return (
             _summary(a, title),
-            _recon_table(a.recon),
+            _recon_table(a),
             fig,
             timeline,
             a.edge_rows,
             max(len(a.fixes) - 1, 0),
             0,
             trail,
+            _version_options(versions),
+            shown,
+            box,
+            remembered,
         )
 
     @app.callback(
@@ -586,31 +749,44 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Input(layout.EXPORT_CSV, "n_clicks"),
         Input(layout.EXPORT_PDF, "n_clicks"),
         State(layout.AUDIT_REQUEST, "data"),
+        State(layout.AUDIT_SHOWN, "data"),
         prevent_initial_call=True,
     )
     def _export(
-        _csv: int | None, _pdf: int | None, request: dict[str, str] | None
+        _csv: int | None,
+        _pdf: int | None,
+        request: dict[str, Any] | None,
+        shown: dict[str, Any] | None,
     ) -> Any:
         if not request:
             raise PreventUpdate
-        a, title = build_audit(ctx, request)
-        stamp = a.start.strftime("%Y%m%d-%H%M")
-        name = f"crewtrack-{a.device_id}-{stamp}"
-        if dash.ctx.triggered_id == layout.EXPORT_CSV:
-            return {
-                "content": export.fixes_csv(a),
-                "filename": f"{name}.csv",
-                "type": "text/csv",
-            }
-        stored = (
-            queries.stored_visit_digest(ctx.sources, a.session.session_id)
-            if a.session is not None
-            else None
-        )
-        pdf = export.evidence_pdf(a, title, stored)
+        if (
+            shown
+            and shown.get("version")
+            and shown.get("session") == request.get("session")
+        ):
+            # export the version on screen, even if a newer one was stored since
+            request = {**request, "version": shown["version"]}
+        a, title, _ = build_audit(ctx, request)
+        return export_download(a, title, dash.ctx.triggered_id == layout.EXPORT_CSV)
+
+
+def export_download(a: audit_mod.Audit, title: str, as_csv: bool) -> dict[str, Any]:
+    """The CSV or PDF download of an audit, named after the record version."""
+    stamp = a.start.strftime("%Y%m%d-%H%M")
+    name = f"crewtrack-{a.device_id}-{stamp}"
+    if a.record is not None:
+        name += f"-v{a.record.version}"
+    if as_csv:
         return {
-            "content": base64.b64encode(pdf).decode(),
-            "filename": f"{name}.pdf",
-            "type": "application/pdf",
-            "base64": True,
+            "content": export.fixes_csv(a),
+            "filename": f"{name}.csv",
+            "type": "text/csv",
         }
+    pdf = export.evidence_pdf(a, title)
+    return {
+        "content": base64.b64encode(pdf).decode(),
+        "filename": f"{name}.pdf",
+        "type": "application/pdf",
+        "base64": True,
+    }

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from dashboard.audit import Audit, duration
+from dashboard.audit import Audit, hms
 from dashboard.figures import _fence_points
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -26,9 +26,46 @@ CSV_COLUMNS = ("time", "lat", "lon", "accuracy", "speed", "heading", "battery")
 PDF_MAX_FIXES = 400
 
 
+def provenance(audit: Audit) -> list[str]:
+    """Where the times come from: the stored visit record, or a derivation now."""
+    rec = audit.record
+    if rec is not None:
+        lines = [
+            f"Visit record version {rec.version} of {rec.of}, derived "
+            f"{_t(rec.derived_at)}, session {rec.session_state}",
+            f"Input digest (from the visit record): {rec.input_digest} "
+            f"({rec.fix_count} fixes)",
+            f"Parameters digest: {rec.params_digest} · fence digest: "
+            f"{rec.fence_digest}",
+        ]
+        if audit.digest_matches:
+            lines.append("The fixes in this export are that input: digests match.")
+        else:
+            lines.append(
+                f"The stored fixes have changed since this version: digest now "
+                f"{audit.digest}."
+            )
+        return lines
+    if audit.session is not None:
+        return ["Not derived yet: no visit record is stored for this session."]
+    if audit.derived_now:
+        return [
+            "Visits derived at export time from these fixes (no job session, "
+            "not a stored visit record).",
+            f"Digest of these fixes: {audit.digest}",
+        ]
+    return [f"Digest of these fixes: {audit.digest}"]
+
+
 def fixes_csv(audit: Audit) -> str:
-    """Every fix in the audited range: UTC ISO time, degrees, metres, m/s, %."""
+    """Every fix in the audited range: UTC ISO time, degrees, metres, m/s, %.
+
+    ``#`` lines first name the visit record version and its input digest
+    (``pandas.read_csv(..., comment="#")`` skips them).
+    """
     out = io.StringIO()
+    for line in provenance(audit):
+        out.write(f"# {line}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, "distance_to_fence_m", "inside_fence"])
     frame = audit.fixes
@@ -134,10 +171,8 @@ def _table(
         pdf.ln()
 
 
-def evidence_pdf(
-    audit: Audit, title: str, stored_digest: str | None, now: datetime | None = None
-) -> bytes:
-    """The evidence report: map, times and windows, reconciliation, fixes, digest."""
+def evidence_pdf(audit: Audit, title: str, now: datetime | None = None) -> bytes:
+    """The evidence report: record version and digest, map, times, reconciliation."""
     pdf = _Report(orientation="P", unit="mm", format="A4")
     pdf.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
@@ -154,6 +189,9 @@ def evidence_pdf(
     ]
     for line in lines:
         pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=8)
+    for line in provenance(audit):
+        pdf.multi_cell(0, 4, line, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     _draw_map(pdf, audit, pdf.l_margin, pdf.get_y(), 180, 95)
     pdf.set_y(pdf.get_y() + 98)
@@ -167,7 +205,12 @@ def evidence_pdf(
     )
     pdf.ln(2)
     pdf.set_font("DejaVu", "B", 11)
-    pdf.cell(0, 6, "Visits derived from GPS", new_x="LMARGIN", new_y="NEXT")
+    heading = (
+        f"Visits (visit record v{audit.record.version})"
+        if audit.record is not None
+        else "Visits derived from GPS"
+    )
+    pdf.cell(0, 6, heading, new_x="LMARGIN", new_y="NEXT")
     visit_rows = []
     for n, v in enumerate(audit.visits, start=1):
         dw = v.departure_window
@@ -181,7 +224,12 @@ def evidence_pdf(
             ]
         )
     if not visit_rows:
-        visit_rows.append(["—", "no visit to the site in this range", "", "", ""])
+        empty = (
+            "not derived yet"
+            if audit.session is not None and audit.record is None
+            else "no visit to the site in this range"
+        )
+        visit_rows.append(["—", empty, "", "", ""])
     _table(
         pdf,
         ["#", "arrival", "arrival window", "departure", "departure window"],
@@ -194,25 +242,29 @@ def evidence_pdf(
         pdf.cell(0, 6, "Clock vs GPS", new_x="LMARGIN", new_y="NEXT")
         _table(
             pdf,
-            ["check", "clock", "GPS", "delta", "flag"],
-            [
-                [
-                    r.label,
-                    r.clock[:19],
-                    r.gps[:19],
-                    "—" if r.delta_s is None else _signed(r.delta_s),
-                    r.flag,
-                ]
-                for r in audit.recon
-            ],
-            [48, 34, 34, 20, 54],
+            ["check", "clock", "GPS", "delta"],
+            [[r.label, r.clock[:19], r.gps[:19], hms(r.delta_s)] for r in audit.recon],
+            [60, 45, 45, 30],
         )
+        pdf.ln(1)
+        pdf.set_font("DejaVu", size=8)
+        if audit.flags:
+            for f in audit.flags:
+                pdf.multi_cell(
+                    0,
+                    4,
+                    f"{f.severity} · {f.code}: {f.message}",
+                    new_x="LMARGIN",
+                    new_y="NEXT",
+                )
+        else:
+            pdf.cell(0, 4, "No flags.", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.set_font("DejaVu", "B", 11)
     pdf.cell(0, 6, "Fixes behind each edge", new_x="LMARGIN", new_y="NEXT")
     _table(
         pdf,
-        ["edge", "time (UTC)", "lat", "lon", "±m", "to edge m", "side", "window"],
+        ["edge", "time (UTC)", "lat", "lon", "±m", "to edge m", "side", "cited as"],
         [
             [
                 r["edge"],
@@ -220,33 +272,26 @@ def evidence_pdf(
                 f"{r['lat']:.6f}",
                 f"{r['lon']:.6f}",
                 "?" if r["accuracy_m"] is None else f"{r['accuracy_m']:.0f}",
-                f"{r['distance_m']:.1f}",
+                "?" if r["distance_m"] is None else f"{r['distance_m']:.1f}",
                 r["side"],
-                r["in_window"],
+                r["evidence"],
             ]
             for r in audit.edge_rows[:PDF_MAX_FIXES]
         ],
-        [22, 34, 24, 24, 12, 20, 18, 16],
+        [20, 33, 22, 22, 10, 17, 15, 41],
     )
     pdf.ln(3)
     pdf.set_font("DejaVu", "B", 11)
     pdf.cell(0, 6, "Integrity", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", size=8)
-    pdf.multi_cell(
-        0,
-        4,
-        f"sha256 of the {len(audit.fixes)} input fixes (canonical form): "
-        f"{audit.digest}\n"
-        + (
-            f"Digest recorded with the visit: {stored_digest}"
-            if stored_digest
-            else "No visit record stores a digest for this range; the digest above "
-            "is computed from the stored fixes."
+    text = f"sha256 of the {len(audit.fixes)} fixes in this report (canonical form): "
+    text += audit.digest
+    if audit.record is not None:
+        text += (
+            f"\nInput digest recorded with visit record v{audit.record.version}: "
+            f"{audit.record.input_digest}"
         )
-        + (f"\nFence digest: {audit.fence.digest}" if audit.fence is not None else ""),
-    )
+    if audit.fence is not None:
+        text += f"\nFence digest: {audit.fence.digest}"
+    pdf.multi_cell(0, 4, text)
     return bytes(pdf.output())
-
-
-def _signed(seconds: float) -> str:
-    return ("-" if seconds < 0 else "+") + duration(abs(seconds))

@@ -30,6 +30,10 @@ DETAILS = "details"
 # --- audit
 AUDIT_SESSION = "audit-session"
 AUDIT_DEVICE = "audit-device"
+AUDIT_SITE = "audit-site"
+AUDIT_VERSION = "audit-version"
+AUDIT_VERSION_BOX = "audit-version-box"
+AUDIT_SHOWN = "audit-shown"
 AUDIT_START = "audit-start"
 AUDIT_END = "audit-end"
 AUDIT_LOAD = "audit-load"
@@ -217,6 +221,13 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             ),
             html.Div(
                 [
+                    html.Label("at job site"),
+                    dcc.Dropdown(id=AUDIT_SITE, placeholder="Job site (optional)"),
+                ],
+                style={"width": "240px", "marginRight": "8px"},
+            ),
+            html.Div(
+                [
                     html.Label("From (UTC)"),
                     dcc.Input(
                         id=AUDIT_START, placeholder="YYYY-MM-DD HH:MM", debounce=True
@@ -245,6 +256,14 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
     )
     evidence = html.Div(
         [
+            html.Div(
+                [
+                    html.Label("Visit record version"),
+                    dcc.Dropdown(id=AUDIT_VERSION, clearable=False),
+                ],
+                id=AUDIT_VERSION_BOX,
+                style={"display": "none"},
+            ),
             html.Div(id=AUDIT_SUMMARY),
             html.H4("Reconciliation"),
             html.Div(id=AUDIT_RECON),
@@ -295,6 +314,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                         "distance_m",
                         "side",
                         "in_window",
+                        "evidence",
                     )
                 ],
                 data=[],
@@ -314,6 +334,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
         [
             dcc.Store(id=AUDIT_REQUEST),
             dcc.Store(id=AUDIT_TRAIL),
+            dcc.Store(id=AUDIT_SHOWN),
             controls,
             html.Div([evidence, map_part], style={"display": "flex"}),
             table,

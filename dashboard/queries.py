@@ -439,17 +439,63 @@ def device_events(
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def stored_visit_digest(sources: Sources, session_id: str) -> str | None:
-    """The input-fixes digest of the session's newest visit derivation, if any."""
+@dataclass(frozen=True)
+class VersionRow:
+    """One stored version of a session's visits (for the version picker)."""
+
+    version: int
+    derived_at: datetime
+    input_digest: str
+    fix_count: int
+    session_state: str
+
+
+def derivation_versions(sources: Sources, session_id: str) -> list[VersionRow]:
+    """Every stored version of a session's visits, oldest first."""
     with sources.conn() as conn:
-        if not _tables(conn, "visit_derivations"):
-            return None
-        row = conn.execute(
-            """SELECT input_digest FROM visit_derivations
-                WHERE session_id::text = %s ORDER BY version DESC LIMIT 1""",
+        rows = conn.execute(
+            """SELECT version, derived_at, input_digest, fix_count, session_state
+                 FROM visit_derivations WHERE session_id::text = %s
+                ORDER BY version""",
             (session_id,),
-        ).fetchone()
-    return None if row is None else str(row[0])
+        ).fetchall()
+    return [VersionRow(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class DerivationRow:
+    """One visit record exactly as the derive worker stored it (JSON still raw)."""
+
+    version: int
+    derived_at: datetime
+    input_digest: str
+    params_digest: str
+    fence_digest: str
+    fence: dict[str, Any]
+    fix_count: int
+    window_start: datetime
+    window_end: datetime
+    session_state: str
+    visits: list[dict[str, Any]]
+    reconciliation: dict[str, Any]
+
+
+_DERIVATION_SQL = """
+    SELECT version, derived_at, input_digest, params_digest, fence_digest, fence,
+           fix_count, window_start, window_end, session_state, visits, reconciliation
+      FROM visit_derivations
+     WHERE session_id::text = %s AND (%s::int IS NULL OR version = %s::int)
+     ORDER BY version DESC LIMIT 1
+"""
+
+
+def derivation(
+    sources: Sources, session_id: str, version: int | None = None
+) -> DerivationRow | None:
+    """One stored version of a session's visits: the newest when ``version`` is None."""
+    with sources.conn() as conn:
+        row = conn.execute(_DERIVATION_SQL, (session_id, version, version)).fetchone()
+    return None if row is None else DerivationRow(*row)
 
 
 def device_choices(sources: Sources) -> list[tuple[str, str]]:

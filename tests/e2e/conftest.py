@@ -30,6 +30,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_pla
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from crewtrack.derive import derive_session
 from crewtrack.servers import (
     MosquittoServer,
     PortAllocator,
@@ -156,7 +157,7 @@ def _seed(
         ).fetchone()
         assert prop is not None
         job_id = secrets.token_hex(16)
-        start = now - timedelta(hours=3)
+        start = now - timedelta(hours=4)  # its window (± 2 h) ends before now
         conn.execute(
             "INSERT INTO jobs (id, number, status, client_id, property_id, "
             "scheduled_start, scheduled_end, technician_ids, doc, created_at, updated_at) "
@@ -210,14 +211,8 @@ def _seed(
         for k in range(20):  # leaving
             fixes.append((t, SITE[0], SITE[1] - 0.0055 * (k + 1) / 20, 10.0))
             t += timedelta(seconds=30)
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO fixes (time, device_id, lat, lon, accuracy) "
-                "VALUES (%s, 'dev00', %s, %s, %s)",
-                fixes,
-            )
         clock_in = start + timedelta(minutes=2)  # clocked in before arriving
-        clock_out = start + timedelta(minutes=58)  # and out well after leaving
+        clock_out = start + timedelta(minutes=65)  # and out 15 min after leaving
         session_id = secrets.token_hex(16)
         conn.execute(
             "INSERT INTO job_sessions (id, job_id, technician_id, device_id, state, "
@@ -252,6 +247,18 @@ def _seed(
                 ),
             ),
         )
+        # the derive worker's two versions: v1 before the phone synced its last
+        # 10 minutes (the visit still open), v2 after (arrival and departure)
+        insert = (
+            "INSERT INTO fixes (time, device_id, lat, lon, accuracy) "
+            "VALUES (%s, 'dev00', %s, %s, %s)"
+        )
+        with conn.cursor() as cur:
+            cur.executemany(insert, fixes[:100])
+        assert derive_session(conn, uuid.UUID(session_id)) is not None
+        with conn.cursor() as cur:
+            cur.executemany(insert, fixes[100:])
+        assert derive_session(conn, uuid.UUID(session_id)) is not None
     return passwords, str(uuid.UUID(session_id)), "J-000042", fixes
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pandas as pd
+import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.geofence import Geofence
-from core.visits import derive_visits
+from storage.visits import Derivation, derivation_history
 from tests.e2e.conftest import (
-    FENCE_RADIUS_M,
     FLEET,
     OUTPUT,
     SITE,
@@ -131,53 +129,102 @@ def test_a_filter_changes_what_is_shown_and_survives_a_reload(
     page.assert_clean()
 
 
-def _expected_edges(stack: Stack) -> tuple[str, str]:
-    frame = pd.DataFrame(
-        stack.session_fixes, columns=["time", "lat", "lon", "accuracy"]
-    )
-    frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    visits = derive_visits(frame, Geofence.circle(SITE[0], SITE[1], FENCE_RADIUS_M))
-    assert len(visits) == 1
-    assert visits[0].departure is not None
-    fmt = "%Y-%m-%d %H:%M:%S"
-    return visits[0].arrival.strftime(fmt), visits[0].departure.strftime(fmt)
+FMT = "%Y-%m-%d %H:%M:%S"
 
 
-def test_the_audit_of_a_seeded_session_shows_arrival_departure_and_flags(
+def _stored(stack: Stack, version: int | None = None) -> Derivation:
+    """A version of the seeded session's visit record, read as the API reads it."""
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        history = derivation_history(conn, uuid.UUID(stack.session_id))
+    assert [d.version for d in history] == [1, 2]
+    return history[-1] if version is None else history[version - 1]
+
+
+def _edge(raw: str | None) -> str:
+    assert raw is not None
+    return datetime.fromisoformat(raw).strftime(FMT)
+
+
+def test_the_audit_of_a_session_shows_its_stored_visit_record_and_older_versions(
     stack: Stack, page: Watched
 ) -> None:
     p = page.page
     login(
         p, stack.url, stack.dispatcher, next_path=f"/audit?session={stack.session_id}"
     )
-    arrival, departure = _expected_edges(stack)
+    v2 = _stored(stack)
+    visit = v2.visits[0]
+    arrival, departure = _edge(visit["arrival"]), _edge(visit["departure"])
+    expect(p.locator("#audit-record")).to_contain_text(
+        f"v2 of 2, derived {_derived_at(stack, 2)} UTC, input digest {v2.input_digest}"
+    )
     expect(p.locator(".audit-arrival")).to_contain_text(f"Arrival 1: {arrival} UTC")
     expect(p.locator(".audit-departure")).to_contain_text(
         f"Departure 1: {departure} UTC"
     )
-    expect(p.locator("#recon-table")).to_contain_text("clocked in before arriving")
-    expect(p.locator("#recon-table")).to_contain_text("clocked out after leaving")
+    codes = {f["code"] for f in v2.reconciliation["flags"]}
+    assert {"clocked_in_before_arrival", "clocked_out_after_departure"} <= codes
+    for flag in v2.reconciliation["flags"]:
+        expect(p.locator("#recon-flags")).to_contain_text(
+            f"{flag['severity']} · {flag['code']}: {flag['message']}"
+        )
+    expect(p.locator("#recon-table")).to_contain_text(
+        _edge(v2.reconciliation["clock_in"])
+    )
     expect(p.locator("#audit-edge-fixes")).to_contain_text("arrival 1")
-    _wait_for(p, RENDERED_CIRCLES, "#audit-map", len(stack.session_fixes) + 3)
+    n = len(stack.session_fixes)
+    expect(p.locator("#audit-replay-label")).to_contain_text(f"(fix 1 of {n})")
+    # every fix, arrival, departure, the clock-in position and the replay marker
+    _wait_for(p, RENDERED_CIRCLES, "#audit-map", n + 4)
+    # the first version, derived before the last fixes were synced: still on site
+    v1 = _stored(stack, 1)
+    p.locator("#audit-version").click()
+    p.get_by_role("option", name="v1 of 2").click()
+    expect(p.locator("#audit-record")).to_contain_text(
+        f"v1 of 2, derived {_derived_at(stack, 1)}"
+    )
+    expect(p.locator(".audit-departure")).to_contain_text("Departure 1: — UTC")
+    expect(p.locator("#recon-table")).to_contain_text("still on site")
+    assert v1.visits[0]["departure"] is None
+    assert "clocked_out_after_departure" not in {
+        f["code"] for f in v1.reconciliation["flags"]
+    }
+    expect(p.locator("#recon-flags")).not_to_contain_text("clocked_out_after_departure")
     page.assert_clean()
 
 
-def test_the_pdf_evidence_report_downloads_with_the_times(
-    stack: Stack, page: Watched, tmp_path: Path
+def _derived_at(stack: Stack, version: int) -> str:
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT derived_at FROM visit_derivations "
+            "WHERE session_id = %s AND version = %s",
+            (stack.session_id, version),
+        ).fetchone()
+    assert row is not None
+    return str(row[0].astimezone(UTC).strftime(FMT))
+
+
+def test_the_pdf_evidence_report_names_the_visit_record_version_and_its_digest(
+    stack: Stack, page: Watched
 ) -> None:
     p = page.page
     login(
         p, stack.url, stack.dispatcher, next_path=f"/audit?session={stack.session_id}"
     )
-    arrival, departure = _expected_edges(stack)
+    v2 = _stored(stack)
+    arrival, departure = (
+        _edge(v2.visits[0]["arrival"]),
+        _edge(v2.visits[0]["departure"]),
+    )
     expect(p.locator(".audit-arrival")).to_contain_text(arrival)
     with p.expect_download() as download_info:
         p.get_by_text("Evidence report (PDF)").click()
+    assert download_info.value.suggested_filename.endswith("-v2.pdf")
     target = OUTPUT / "evidence.pdf"
     OUTPUT.mkdir(parents=True, exist_ok=True)
     download_info.value.save_as(target)
     text = subprocess.run(
-        ["pdftotext", "-layout", str(target), "-"],
+        ["pdftotext", "-raw", str(target), "-"],
         check=True,
         capture_output=True,
         text=True,
@@ -186,5 +233,10 @@ def test_the_pdf_evidence_report_downloads_with_the_times(
     assert departure in text
     assert "Job J-000042" in text
     assert "Café Müller" in text
-    assert "fx1-" in text  # the digest of the input fixes
+    assert "Visit record version 2 of 2" in text
+    flat = "".join(text.split())  # the digest may wrap across lines
+    assert f"Inputdigest(fromthevisitrecord):{v2.input_digest}" in flat
+    assert "digestsmatch" in flat
+    for flag in v2.reconciliation["flags"]:
+        assert flag["code"] in flat
     page.assert_clean()
