@@ -18,18 +18,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 
+from core import history
 from core.geofence import Geofence
 from core.reconcile import ClockEvent, Flag, Interval, Reconciliation
 from core.visits import EdgeEvidence, FixRef, Visit, Window, derive_visits
 from storage.visits import input_digest
 
-#: Above this many fixes the drawn line is simplified (every fix stays a dot).
-MAX_TRAIL_POINTS = 1500
-#: Douglas-Peucker tolerance for the drawn line, degrees (~2 m).
-SIMPLIFY_TOLERANCE_DEG = 2e-5
-#: Consecutive fixes further apart than this are marked as a gap on the map.
+#: Douglas-Peucker tolerance of the drawn line, metres: finer than any phone fix
+#: is accurate, so the simplified line never hides a real turn.
+TRAIL_TOLERANCE_M = 2.0
+#: Silences longer than this are gaps (the core's default: two missed fixes at
+#: the slowest one-a-minute setting).
 GAP_S = 120.0
 #: Fixes listed around each edge: its window widened by this much on each side.
 EDGE_MARGIN = timedelta(minutes=3)
@@ -117,8 +117,9 @@ class Audit:
     start: datetime
     end: datetime
     fixes: pd.DataFrame  # every fix, with distance_m and inside
-    trail: pd.DataFrame  # the drawn line (simplified when long)
-    gaps: list[tuple[int, int]]
+    trail: pd.DataFrame  # the drawn line (core.history.simplify_trail)
+    coverage: history.Coverage
+    stops: list[history.Stop]
     visits: list[Visit]
     fence: Geofence | None
     session: SessionInfo | None
@@ -128,6 +129,11 @@ class Audit:
     recon: list[ReconRow] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     edge_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def gaps(self) -> list[tuple[int, int]]:
+        """The coverage's gaps as index pairs into ``fixes`` (for the map)."""
+        return gap_pairs(self.fixes, self.coverage.gaps)
 
     @property
     def digest_matches(self) -> bool | None:
@@ -300,29 +306,29 @@ def fixes_digest(frame: pd.DataFrame) -> str:
     return input_digest(frame[["time", "lat", "lon", "accuracy"]])
 
 
-def simplify_trail(frame: pd.DataFrame) -> pd.DataFrame:
-    """The line to draw: every fix when short, Douglas-Peucker when long."""
-    if len(frame) <= MAX_TRAIL_POINTS:
+def trail_line(frame: pd.DataFrame) -> pd.DataFrame:
+    """The line to draw: the core's Douglas-Peucker in metres (every fix stays a dot)."""
+    if frame.empty:
         return frame[["time", "lat", "lon"]].reset_index(drop=True)
-    coords = np.column_stack([frame["lon"].to_numpy(), frame["lat"].to_numpy()])
-    simple = shapely.simplify(
-        shapely.linestrings(coords), SIMPLIFY_TOLERANCE_DEG, preserve_topology=False
-    )
-    kept = {(x, y) for x, y in shapely.get_coordinates(simple)}
-    mask = [
-        (x, y) in kept or i in (0, len(coords) - 1)
-        for i, (x, y) in enumerate(coords.tolist())
+    cols = ["time", "lat", "lon", "accuracy"]
+    return history.simplify_trail(frame[cols], TRAIL_TOLERANCE_M)[
+        ["time", "lat", "lon"]
     ]
-    return frame.loc[mask, ["time", "lat", "lon"]].reset_index(drop=True)
 
 
-def find_gaps(frame: pd.DataFrame, gap_s: float = GAP_S) -> list[tuple[int, int]]:
-    """Index pairs (i, i+1) of consecutive fixes more than ``gap_s`` apart."""
-    if len(frame) < 2:
+def gap_pairs(
+    frame: pd.DataFrame, gaps: Sequence[history.Gap]
+) -> list[tuple[int, int]]:
+    """Each gap as the index pair (last fix before, first fix after) in ``frame``."""
+    if not gaps or frame.empty:
         return []
-    t = frame["time"].astype("int64").to_numpy() / 1e9
-    idx = np.nonzero(np.diff(t) > gap_s)[0]
-    return [(int(i), int(i) + 1) for i in idx]
+    times = frame["time"].astype("int64").to_numpy()
+    out = []
+    for g in gaps:
+        end = int(np.searchsorted(times, pd.Timestamp(g.end).value))
+        if 0 < end < len(times):
+            out.append((end - 1, end))
+    return out
 
 
 def _fmt(t: datetime | None) -> str:
@@ -461,6 +467,52 @@ def _edge_rows(frame: pd.DataFrame, visits: Sequence[Visit]) -> list[dict[str, A
     return rows
 
 
+def _points(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[["time", "lat", "lon", "accuracy"]]
+
+
+def coverage_lines(c: history.Coverage) -> list[str]:
+    """The coverage figures in words, for the page and the PDF."""
+    pct = c.accuracy_percentiles_m
+    acc = (
+        " · ".join(f"p{k} {v:.0f} m" for k, v in pct.items())
+        if pct
+        else "no accuracy reported"
+    )
+    lines = [
+        f"{c.fix_count} fixes over {duration(c.span_s)}, "
+        f"{c.fixes_per_minute:.1f} fixes/min",
+        f"{len(c.gaps)} gaps longer than {GAP_S / 60:.0f} min, "
+        f"{duration(c.gap_s)} in total",
+        f"accuracy {acc}"
+        + (
+            f"; {c.unknown_accuracy_count} fixes without accuracy"
+            if c.unknown_accuracy_count
+            else ""
+        ),
+    ]
+    lines += [
+        f"gap {_fmt(g.start)} – {_fmt(g.end)} UTC ({duration(g.seconds)})"
+        for g in c.gaps
+    ]
+    return lines
+
+
+def stop_lines(audit: Audit) -> list[str]:
+    """Stays found from the trail alone (no fence): a cross-check of the visits."""
+    out = []
+    for stop in audit.stops:
+        where = ""
+        if audit.fence is not None:
+            d = float(audit.fence.signed_distance_m([stop.lat], [stop.lon])[0])
+            where = " inside the fence" if d <= 0 else f", {d:.0f} m outside the fence"
+        out.append(
+            f"{_fmt(stop.start)} – {_fmt(stop.end)} UTC ({duration(stop.seconds)}, "
+            f"{stop.fix_count} fixes){where}"
+        )
+    return out
+
+
 def _with_distance(frame: pd.DataFrame, fence: Geofence | None) -> pd.DataFrame:
     frame = frame.sort_values("time").reset_index(drop=True)
     if fence is not None and len(frame):
@@ -498,8 +550,9 @@ def session_audit(
         start=start,
         end=end,
         fixes=frame,
-        trail=simplify_trail(frame),
-        gaps=find_gaps(frame),
+        trail=trail_line(frame),
+        coverage=history.coverage(_points(frame), GAP_S),
+        stops=history.stay_points(_points(frame)),
         visits=visits,
         fence=fence,
         session=session,
@@ -528,8 +581,9 @@ def range_audit(
         start=start,
         end=end,
         fixes=frame,
-        trail=simplify_trail(frame),
-        gaps=find_gaps(frame),
+        trail=trail_line(frame),
+        coverage=history.coverage(_points(frame), GAP_S),
+        stops=history.stay_points(_points(frame)),
         visits=visits,
         fence=fence,
         session=None,

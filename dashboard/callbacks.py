@@ -432,8 +432,22 @@ def _recon_table(a: audit_mod.Audit) -> Any:
 def _summary(a: audit_mod.Audit, title: str) -> Any:
     items: list[Any] = [
         html.H4(title),
-        html.P(f"{len(a.fixes)} fixes · {len(a.gaps)} gaps"),
+        html.Ul(
+            [html.Li(line) for line in audit_mod.coverage_lines(a.coverage)],
+            id="audit-coverage",
+            style={"paddingLeft": "16px", "fontSize": "13px"},
+        ),
     ]
+    if a.stops:
+        items.append(
+            html.Details(
+                [
+                    html.Summary(f"{len(a.stops)} stops from the trail alone"),
+                    html.Ul([html.Li(line) for line in audit_mod.stop_lines(a)]),
+                ],
+                id="audit-stops",
+            )
+        )
     if a.record is not None:
         items.append(html.P(a.record.label, id="audit-record"))
         if not a.digest_matches:

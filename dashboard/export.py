@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from dashboard.audit import Audit, hms
+from dashboard.audit import Audit, coverage_lines, hms
 from dashboard.figures import _fence_points
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -184,8 +184,8 @@ def evidence_pdf(audit: Audit, title: str, now: datetime | None = None) -> bytes
     lines = [
         title,
         f"Device {audit.device_id} · fixes from {_t(audit.start)} to {_t(audit.end)}",
-        f"{len(audit.fixes)} fixes · {len(audit.gaps)} gaps longer than 2 min",
         f"Report generated {_t(now or datetime.now(UTC))}",
+        *("Coverage: " + line for line in coverage_lines(audit.coverage)),
     ]
     for line in lines:
         pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")

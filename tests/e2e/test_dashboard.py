@@ -173,6 +173,11 @@ def test_the_audit_of_a_session_shows_its_stored_visit_record_and_older_versions
     )
     expect(p.locator("#audit-edge-fixes")).to_contain_text("arrival 1")
     n = len(stack.session_fixes)
+    # core.history's coverage: one fix every 30 s, no silence over 2 min
+    expect(p.locator("#audit-coverage")).to_contain_text(
+        f"{n} fixes over 0:59:30, 2.0 fixes/min"
+    )
+    expect(p.locator("#audit-coverage")).to_contain_text("0 gaps longer than 2 min")
     expect(p.locator("#audit-replay-label")).to_contain_text(f"(fix 1 of {n})")
     # every fix, arrival, departure, the clock-in position and the replay marker
     _wait_for(p, RENDERED_CIRCLES, "#audit-map", n + 4)
