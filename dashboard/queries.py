@@ -3,9 +3,7 @@
 The dashboard only reads. Live positions come from the ingest's Redis contract
 (hash ``crewtrack:live:<device_id>``, GEO set ``crewtrack:geo``, stream
 ``crewtrack:alerts``); directory data (technicians, teams, job sites, sessions,
-visits) from the database. Tables owned by other parts of the system are
-looked up with ``to_regclass`` first, so the dashboard keeps working (with
-less to show) on a database that does not have them yet.
+visits) from the database, whose tables all exist through the migrations.
 """
 
 from __future__ import annotations
@@ -169,24 +167,6 @@ def recent_alerts(r: redis.Redis, count: int = 30) -> list[StreamAlert]:
 
 
 # --------------------------------------------------------------- directory
-def _tables(conn: psycopg.Connection, *names: str) -> set[str]:
-    """Which of these tables exist in the current database."""
-    rows = conn.execute(
-        "SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
-        (list(names),),
-    ).fetchall()
-    return {row[0] for row in rows}
-
-
-def _columns(conn: psycopg.Connection, table: str) -> set[str]:
-    rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = %s",
-        (table,),
-    ).fetchall()
-    return {row[0] for row in rows}
-
-
 @dataclass(frozen=True)
 class Technician:
     """A device and the person carrying it."""
@@ -277,8 +257,6 @@ _OPEN_OR_RECENT = """
 
 def _load_job_sites(sources: Sources) -> list[JobSite]:
     with sources.conn() as conn:
-        if _tables(conn, "jobs", "properties") != {"jobs", "properties"}:
-            return []
         rows = conn.execute(_JOB_SITES_SQL + _OPEN_OR_RECENT).fetchall()
     return [_job_site(row) for row in rows]
 
@@ -306,8 +284,6 @@ def _job_site(row: tuple[Any, ...]) -> JobSite:
 def job_site(sources: Sources, job_id: str) -> JobSite | None:
     """One job's site, whatever its status (the audit and the details panel)."""
     with sources.conn() as conn:
-        if _tables(conn, "jobs", "properties") != {"jobs", "properties"}:
-            return None
         row = conn.execute(
             _JOB_SITES_SQL + " AND j.id::text = %s", (job_id,)
         ).fetchone()
@@ -328,8 +304,6 @@ class OpenSession:
 def open_sessions(sources: Sources) -> dict[str, OpenSession]:
     """Open sessions by device id: who is clocked in, and who is paused."""
     with sources.conn() as conn:
-        if not _tables(conn, "job_sessions"):
-            return {}
         rows = conn.execute(
             """SELECT id::text, job_id::text, device_id, state, clocked_in_at
                  FROM job_sessions
@@ -406,8 +380,6 @@ def _session_row(row: tuple[Any, ...]) -> SessionRow:
 def recent_sessions(sources: Sources, limit: int = 300) -> list[SessionRow]:
     """The newest job sessions, for the audit page's picker."""
     with sources.conn() as conn:
-        if not _tables(conn, "job_sessions"):
-            return []
         rows = conn.execute(
             _SESSIONS_SQL + " ORDER BY s.clocked_in_at DESC LIMIT %s", (limit,)
         ).fetchall()
@@ -416,8 +388,6 @@ def recent_sessions(sources: Sources, limit: int = 300) -> list[SessionRow]:
 
 def session(sources: Sources, session_id: str) -> SessionRow | None:
     with sources.conn() as conn:
-        if not _tables(conn, "job_sessions"):
-            return None
         row = conn.execute(
             _SESSIONS_SQL + " WHERE s.id::text = %s", (session_id,)
         ).fetchone()
@@ -429,8 +399,6 @@ def device_events(
 ) -> list[tuple[str, datetime, float | None, float | None]]:
     """Clock events a device reported in [start, end] (type, time, lat, lon)."""
     with sources.conn() as conn:
-        if not _tables(conn, "device_events"):
-            return []
         rows = conn.execute(
             """SELECT type, time, lat, lon FROM device_events
                 WHERE device_id = %s AND time BETWEEN %s AND %s ORDER BY time""",
@@ -523,8 +491,6 @@ class Discrepancy:
 def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]:
     """Warning flags of the newest derivation of sessions derived in the last hours."""
     with sources.conn() as conn:
-        if not _tables(conn, "visit_derivations", "job_sessions"):
-            return []
         rows = conn.execute(
             """SELECT DISTINCT ON (d.session_id)
                       d.session_id::text, j.number, t.name, coalesce(s.device_id, ''),
