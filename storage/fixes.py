@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import errors
 
+from storage.visits import aenqueue_touched, enqueue_touched, touched_ranges
+
 if TYPE_CHECKING:
     from ingest.pipeline import Processed
 
@@ -314,30 +316,36 @@ def store_batch(
         fallback = write_fixes(conn, fix_rows, msg_rows)
         write_rejected(conn, rej)
         new_events = write_events(conn, batch)
+        # Same transaction: the fixes and the note that their sessions need
+        # re-deriving commit together, so no late fix is ever missed.
+        enqueue_touched(conn, touched_ranges((r[1], r[0]) for r in fix_rows))
     return StoreResult(len(fix_rows), len(msg_rows), len(rej), new_events, fallback)
 
 
 def current_jobs(
     conn: psycopg.Connection[Any], device_ids: Sequence[str]
 ) -> dict[str, tuple[str, int]]:
-    """The job each device is clocked into ('' if none) and that clock event's time (ms).
+    """The job each device is clocked into ('' if none) and when that began or ended (ms).
 
-    Derived from the latest clock_in / clock_out by event time, so late or
-    out-of-order events give the same answer. The jobs module may later answer
-    this from its sessions instead; callers only rely on this signature.
+    Answered from the job sessions, which the jobs module keeps for clock
+    events from the app and from devices alike: the newest session of each
+    device decides (open: its job since clock-in; closed: none since clock-out).
     """
     if not device_ids:
         return {}
     rows = conn.execute(
-        "SELECT DISTINCT ON (device_id) device_id, type, job_id, time "
-        "FROM device_events WHERE device_id = ANY(%s) "
-        "AND type IN ('clock_in', 'clock_out') ORDER BY device_id, time DESC",
+        "SELECT DISTINCT ON (device_id) device_id, job_id, state, clocked_in_at, "
+        "clocked_out_at FROM job_sessions WHERE device_id = ANY(%s) "
+        "ORDER BY device_id, clocked_in_at DESC",
         (list(device_ids),),
     ).fetchall()
-    return {
-        str(r[0]): (str(r[2]) if r[1] == "clock_in" else "", datetime_to_ms(r[3]))
-        for r in rows
-    }
+    out: dict[str, tuple[str, int]] = {}
+    for device, job_id, state, clocked_in, clocked_out in rows:
+        if state == "closed":
+            out[str(device)] = ("", datetime_to_ms(clocked_out or clocked_in))
+        else:
+            out[str(device)] = (str(job_id), datetime_to_ms(clocked_in))
+    return out
 
 
 _FIX_INSERT = (
@@ -363,6 +371,7 @@ async def store_batch_async(
     async with conn.transaction(), conn.cursor() as cur:
         if fix_rows:
             await cur.executemany(_FIX_INSERT, fix_rows)
+            await aenqueue_touched(conn, touched_ranges((r[1], r[0]) for r in fix_rows))
         if msg_rows:
             await cur.executemany(_MESSAGE_INSERT, msg_rows)
         if rej:

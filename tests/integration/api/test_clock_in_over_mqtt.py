@@ -26,6 +26,7 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
+from crewtrack.derive import derive_pending
 from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
 from storage.devices import add_device
@@ -246,5 +247,80 @@ async def test_the_live_map_shows_the_job_a_phone_is_clocked_into(
                     break
                 await asyncio.sleep(0.2)
         assert live.get("job") == jid, json.dumps(live)
+    finally:
+        phone.close()
+
+
+async def test_fixes_stored_by_the_ingest_queue_their_session_for_re_derivation(
+    client: TestClient[Any, Any],
+    people: People,
+    db_url: str,
+    broker: Broker,
+    ingest_worker: Settings,
+) -> None:
+    client_id, property_id = await make_client_and_property(client, people)
+    tess = people.technician_ids["tess"]
+    job = await ok(
+        await post(
+            client,
+            "/jobs",
+            people,
+            "dispatcher",
+            {"client_id": client_id, "property_id": property_id, "description": "Pump"},
+        ),
+        201,
+    )
+    jid = job["id"]
+    start, end = window()
+    await ok(
+        await post(
+            client,
+            f"/jobs/{jid}/schedule",
+            people,
+            "dispatcher",
+            {"start": start, "end": end, "technician_id": tess},
+        )
+    )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT user_id FROM technicians WHERE id = %s", (tess,)
+        ).fetchone()
+        assert row is not None
+        creds = add_device(conn, "tess-phone-3", user_id=row[0])
+    broker.add_device("tess-phone-3", creds.mqtt_password)
+    phone = Phone(broker.port, "tess-phone-3", creds.mqtt_password)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    try:
+        phone.publish(
+            "crewtrack/v1/tess-phone-3/event", _event("ev-1", "clock_in", jid)
+        )
+        await _status_becomes(client, people, jid, "in_progress")
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            assert derive_pending(conn) == 1  # first version: the session is new
+            assert derive_pending(conn) == 0
+        # An offline backlog of on-site fixes arrives (one sync message).
+        backlog = [
+            {"t": now_ms - 60_000 + i * 5_000, "lat": 53.8, "lon": -1.55, "acc": 6}
+            for i in range(12)
+        ]
+        phone.publish(
+            "crewtrack/v1/tess-phone-3/fix", msgpack.packb({"fixes": backlog})
+        )
+        phone.wait_acked(30)
+        deadline = time.monotonic() + APPLY_TIMEOUT_S
+        stored = 0
+        while time.monotonic() < deadline:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                stored = derive_pending(conn)
+            if stored:
+                break
+            await asyncio.sleep(0.2)
+        assert stored == 1
+        with psycopg.connect(db_url) as conn:
+            versions = conn.execute(
+                "SELECT version, fix_count FROM visit_derivations ORDER BY version"
+            ).fetchall()
+        assert [v[0] for v in versions] == [1, 2]
+        assert versions[-1][1] == 12
     finally:
         phone.close()
