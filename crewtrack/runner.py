@@ -244,12 +244,16 @@ def _children(settings: Settings, env: dict[str, str], logs: Path) -> list[Child
         else:
             log.info("%s is not part of this build yet; not started", name)
 
+    shared = settings.ingest_shared_subscription or settings.ingest_workers > 1
     for i in range(settings.ingest_workers):
         add(
             f"ingest-{i}",
             ["ingest", "--client-id", f"ingest-{i}"],
             "ingest.service",
-            {"CREWTRACK_INGEST_METRICS_PORT": str(settings.ingest_metrics_port + i)},
+            {
+                "CREWTRACK_INGEST_METRICS_PORT": str(settings.ingest_metrics_port + i),
+                "CREWTRACK_INGEST_SHARED_SUBSCRIPTION": "true" if shared else "false",
+            },
         )
     add("derive", ["derive"], "crewtrack.derive")
     add("api", ["api"], "api.app")

@@ -115,11 +115,12 @@ class Settings:
         9108, "Prometheus metrics port of the first ingest replica (next ones +1)."
     )
     ingest_shared_subscription: bool = _setting(
-        True,
-        "Subscribe through `$share/ingest/…` so replicas split the load. Mosquitto "
-        "2.0 does not restore shared subscriptions after a restart (messages sent "
-        "before the workers reconnect are dropped; plain ones are kept): a single "
-        "replica on Mosquitto may set false.",
+        False,
+        "Subscribe through `$share/ingest/…` so several replicas split the load "
+        "(`up` turns it on when CREWTRACK_INGEST_WORKERS > 1). Off by default: "
+        "Mosquitto 2.0 forgets shared subscriptions when it restarts, so messages "
+        "sent before the workers re-subscribe would be lost; a plain persistent "
+        "subscription keeps them. EMQX clusters keep shared ones.",
     )
     max_future_skew_s: int = _setting(
         600, "A fix more than this far in the future is rejected (clock-skewed phone)."

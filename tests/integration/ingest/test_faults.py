@@ -174,7 +174,9 @@ def test_two_workers_store_every_fix_exactly_once_through_kills_and_outages(
         redis_server.start()
 
     _stream_through_faults(
-        settings,
+        settings.replace(
+            ingest_shared_subscription=True
+        ),  # the replicas split the load
         broker,
         redis_server.url,
         tmp_path,
