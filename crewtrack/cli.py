@@ -97,7 +97,7 @@ def _cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
     from crewtrack.logs import setup_logging
-    from storage.retention import drop_expired_chunks
+    from storage.retention import delete_expired_rows, drop_expired_chunks
 
     setup_logging(settings, "retention")
     log = logging.getLogger("crewtrack.retention")
@@ -106,7 +106,11 @@ def _cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
         try:
             with psycopg.connect(settings.database_url, autocommit=True) as conn:
                 dropped = drop_expired_chunks(conn, horizon)
-            log.info("retention ran", extra={"dropped_chunks": len(dropped)})
+                deleted = delete_expired_rows(conn, horizon)
+            log.info(
+                "retention ran",
+                extra={"dropped_chunks": len(dropped), "deleted_rows": deleted},
+            )
         except psycopg.OperationalError as exc:
             log.warning("retention could not reach the database: %s", exc)
         if args.once:

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from storage.migrate import MigrationError, current_version, discover, migrate
-from storage.retention import drop_expired_chunks
+from storage.retention import delete_expired_rows, drop_expired_chunks
 
 
 def test_a_migrated_database_records_the_newest_version(db_url: str) -> None:
@@ -81,3 +81,31 @@ def test_retention_drops_chunks_past_the_horizon_and_keeps_the_rest(
         remaining = conn.execute("SELECT count(*) FROM fixes").fetchone()
     assert len(dropped) == 2
     assert remaining == (2,)
+
+
+def test_retention_deletes_provenance_and_rejections_older_than_the_horizon(
+    db_url: str,
+) -> None:
+    now = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
+    old, recent = now - dt.timedelta(days=450), now - dt.timedelta(days=3)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for i, at in enumerate([old, old, recent]):
+            conn.execute(
+                "INSERT INTO ingest_messages (device_id, payload_sha256, received_at, "
+                "topic, protocol, kind, fix_count, payload_size) "
+                "VALUES ('d1', %s, %s, 'crewtrack/v1/d1/fix', 'native', 'fix', 1, 20)",
+                (bytes([i]) * 32, at),
+            )
+            conn.execute(
+                "INSERT INTO rejected_messages (received_at, topic, protocol, reason, "
+                "payload_sha256, payload_size, payload) "
+                "VALUES (%s, 'crewtrack/v1/d1/fix', 'native', 'bad_msgpack', %s, 1, 'x')",
+                (at, bytes([i]) * 32),
+            )
+        deleted = delete_expired_rows(conn, dt.timedelta(days=400), now=now)
+        kept = conn.execute(
+            "SELECT (SELECT count(*) FROM ingest_messages), "
+            "(SELECT count(*) FROM rejected_messages)"
+        ).fetchone()
+    assert deleted == 4
+    assert kept == (1, 1)
