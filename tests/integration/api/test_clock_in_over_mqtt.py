@@ -109,13 +109,14 @@ def _event(event_id: str, kind: str, job: str) -> bytes:
     return msgpack.packb(payload)
 
 
-async def test_a_phone_clocking_in_over_mqtt_puts_the_job_in_progress_once(
+async def _scheduled_job_with_phone(
     client: TestClient[Any, Any],
     people: People,
     db_url: str,
     broker: Broker,
-    ingest_worker: Settings,
-) -> None:
+    device_id: str,
+) -> tuple[str, Phone]:
+    """A job scheduled for Tess, and her phone registered and connected."""
     client_id, property_id = await make_client_and_property(client, people)
     tess = people.technician_ids["tess"]
     job = await ok(
@@ -127,17 +128,16 @@ async def test_a_phone_clocking_in_over_mqtt_puts_the_job_in_progress_once(
             {
                 "client_id": client_id,
                 "property_id": property_id,
-                "description": "Boiler service",
+                "description": "Boiler",
             },
         ),
         201,
     )
-    jid = job["id"]
     start, end = window()
     await ok(
         await post(
             client,
-            f"/jobs/{jid}/schedule",
+            f"/jobs/{job['id']}/schedule",
             people,
             "dispatcher",
             {"start": start, "end": end, "technician_id": tess},
@@ -148,10 +148,21 @@ async def test_a_phone_clocking_in_over_mqtt_puts_the_job_in_progress_once(
             "SELECT user_id FROM technicians WHERE id = %s", (tess,)
         ).fetchone()
         assert row is not None
-        creds = add_device(conn, "tess-phone", user_id=row[0])
-    broker.add_device("tess-phone", creds.mqtt_password)
+        creds = add_device(conn, device_id, user_id=row[0])
+    broker.add_device(device_id, creds.mqtt_password)
+    return str(job["id"]), Phone(broker.port, device_id, creds.mqtt_password)
 
-    phone = Phone(broker.port, "tess-phone", creds.mqtt_password)
+
+async def test_a_phone_clocking_in_over_mqtt_puts_the_job_in_progress_once(
+    client: TestClient[Any, Any],
+    people: People,
+    db_url: str,
+    broker: Broker,
+    ingest_worker: Settings,
+) -> None:
+    jid, phone = await _scheduled_job_with_phone(
+        client, people, db_url, broker, "tess-phone"
+    )
     try:
         topic = "crewtrack/v1/tess-phone/event"
         phone.publish(topic, _event("ev-in-1", "clock_in", jid))
@@ -195,37 +206,9 @@ async def test_the_live_map_shows_the_job_a_phone_is_clocked_into(
     broker: Broker,
     ingest_worker: Settings,
 ) -> None:
-    client_id, property_id = await make_client_and_property(client, people)
-    tess = people.technician_ids["tess"]
-    job = await ok(
-        await post(
-            client,
-            "/jobs",
-            people,
-            "dispatcher",
-            {"client_id": client_id, "property_id": property_id, "description": "Leak"},
-        ),
-        201,
+    jid, phone = await _scheduled_job_with_phone(
+        client, people, db_url, broker, "tess-phone-2"
     )
-    jid = job["id"]
-    start, end = window()
-    await ok(
-        await post(
-            client,
-            f"/jobs/{jid}/schedule",
-            people,
-            "dispatcher",
-            {"start": start, "end": end, "technician_id": tess},
-        )
-    )
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT user_id FROM technicians WHERE id = %s", (tess,)
-        ).fetchone()
-        assert row is not None
-        creds = add_device(conn, "tess-phone-2", user_id=row[0])
-    broker.add_device("tess-phone-2", creds.mqtt_password)
-    phone = Phone(broker.port, "tess-phone-2", creds.mqtt_password)
     try:
         phone.publish(
             "crewtrack/v1/tess-phone-2/event", _event("ev-1", "clock_in", jid)
@@ -258,37 +241,9 @@ async def test_fixes_stored_by_the_ingest_queue_their_session_for_re_derivation(
     broker: Broker,
     ingest_worker: Settings,
 ) -> None:
-    client_id, property_id = await make_client_and_property(client, people)
-    tess = people.technician_ids["tess"]
-    job = await ok(
-        await post(
-            client,
-            "/jobs",
-            people,
-            "dispatcher",
-            {"client_id": client_id, "property_id": property_id, "description": "Pump"},
-        ),
-        201,
+    jid, phone = await _scheduled_job_with_phone(
+        client, people, db_url, broker, "tess-phone-3"
     )
-    jid = job["id"]
-    start, end = window()
-    await ok(
-        await post(
-            client,
-            f"/jobs/{jid}/schedule",
-            people,
-            "dispatcher",
-            {"start": start, "end": end, "technician_id": tess},
-        )
-    )
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT user_id FROM technicians WHERE id = %s", (tess,)
-        ).fetchone()
-        assert row is not None
-        creds = add_device(conn, "tess-phone-3", user_id=row[0])
-    broker.add_device("tess-phone-3", creds.mqtt_password)
-    phone = Phone(broker.port, "tess-phone-3", creds.mqtt_password)
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     try:
         phone.publish(
