@@ -34,7 +34,6 @@ from jobs_domain.actors import OFFICE, STAFF_READERS, Role
 from jobs_domain.errors import Blocker, Conflict, FieldProblem, InvalidInput, NotFound
 from jobs_domain.job import Job, JobStatus
 from jobs_domain.report import (
-    CrewPosition,
     Report,
     ReportActor,
     ReportStatus,
@@ -80,7 +79,7 @@ def report_actor(ctx: Ctx, job: Job) -> ReportActor:
     )
     return ReportActor(
         user_id=ctx.actor.user_id,
-        crew_position=CrewPosition(role.value) if role else None,
+        crew_position=role,
         office=ctx.actor.is_office,
     )
 

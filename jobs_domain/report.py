@@ -42,6 +42,7 @@ from jobs_domain.errors import (
     InvalidInput,
     NotFound,
 )
+from jobs_domain.job import CrewRole
 
 JsonValue: TypeAlias = (
     "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -70,13 +71,6 @@ class FieldType(StrEnum):
     SIGNATURE = "signature"
     VALIDATION = "validation"
     BARCODE = "barcode"
-
-
-class CrewPosition(StrEnum):
-    """A technician's position on one job."""
-
-    JOB_MANAGER = "job_manager"
-    AUXILIARY = "auxiliary"
 
 
 class ReserveStatus(StrEnum):
@@ -464,7 +458,7 @@ class ReportActor:
     """Who acts on a report: their user id, their crew position, office or not."""
 
     user_id: str
-    crew_position: CrewPosition | None = None
+    crew_position: CrewRole | None = None
     office: bool = False
 
 
@@ -900,7 +894,7 @@ class Report:
     def complete(self, actor: ReportActor, at: datetime) -> None:
         """Complete (validate) the report: Job Manager only, nothing missing."""
         self._require_open()
-        if actor.crew_position is not CrewPosition.JOB_MANAGER:
+        if actor.crew_position is not CrewRole.JOB_MANAGER:
             raise Forbidden("only the Job Manager can complete the report")
         items = self.blockers()
         if items:

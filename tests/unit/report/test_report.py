@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from jobs_domain.errors import CompletionBlocked, Conflict, Forbidden, InvalidInput
+from jobs_domain.job import CrewRole
 from jobs_domain.report import (
-    CrewPosition,
     FieldType,
     ImageRef,
     ReportActor,
@@ -22,8 +22,8 @@ from jobs_domain.report import (
 )
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-MANAGER = ReportActor("u-manager", CrewPosition.JOB_MANAGER)
-AUXILIARY = ReportActor("u-aux", CrewPosition.AUXILIARY)
+MANAGER = ReportActor("u-manager", CrewRole.JOB_MANAGER)
+AUXILIARY = ReportActor("u-aux", CrewRole.AUXILIARY)
 OFFICE = ReportActor("u-office", office=True)
 STRANGER = ReportActor("u-stranger")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
