@@ -11,7 +11,7 @@ import base64
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,6 +36,7 @@ class Context:
 
     sources: Sources
     tile_url: str
+    views: model.ViewCache = field(default_factory=model.ViewCache)
 
 
 # ----------------------------------------------------------------- live map
@@ -56,14 +57,16 @@ def live_view(
     return techs, model.apply_filters(techs, f), model.filter_sites(sites, f)
 
 
-def _signature(techs: list[model.LiveTech], sites: list[queries.JobSite]) -> str:
+def _digest(*parts: object) -> str:
     h = hashlib.blake2b(digest_size=12)
-    for t in techs:
-        h.update(f"{t.device_id}|{t.fix_ms}|{t.state}|{t.job};".encode())
-    h.update(b"#")
-    for s in sites:
-        h.update(f"{s.job_id}|{s.status};".encode())
+    for part in parts:
+        h.update(repr(part).encode())
+        h.update(b"\x1f")
     return h.hexdigest()
+
+
+def _sites_signature(sites: list[queries.JobSite]) -> str:
+    return _digest([(s.job_id, s.status, s.lat, s.lon, repr(s.fence)) for s in sites])
 
 
 def live_update(
@@ -75,38 +78,95 @@ def live_update(
     teams: list[str] | None,
     previous: dict[str, Any] | None,
     now_ms: int | None = None,
-) -> tuple[Any, Any, Any]:
-    """Figure (full on load or filter change, else a Patch), signature, counts.
+) -> tuple[Any, Any, Any, Any]:
+    """Figure, marker delta, view store and counts for one map refresh.
 
-    A tick with nothing new sends nothing (``no_update``); a tick with new
-    fixes patches only the technician and site arrays, so the browser keeps
-    its view and the payload stays proportional to the markers, not the figure.
+    On load, a filter change or a change of the job sites: the whole figure.
+    On a tick: only what changed since the view the browser holds (its store
+    carries that view's signature; the markers behind it are in
+    ``ctx.views``): the moved markers' coordinates and the restyled markers'
+    colours, by index, applied in the browser by a clientside callback; every
+    marker array when the set of markers changed; nothing (``no_update``)
+    when nothing did.
     """
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     f = model.Filters.from_inputs(states, tech_ids, teams, job_statuses)
     everyone, techs, sites = live_view(ctx, f, now_ms)
-    sig = _signature(techs, sites)
+    markers = figures.tech_markers(techs)
     filters_key = repr(f)
-    counts = _counts(everyone, techs)
+    sites_sig = _sites_signature(sites)
+    sig = _digest(
+        filters_key,
+        markers.ids,
+        markers.lat,
+        markers.lon,
+        markers.colour,
+        markers.hover,
+    )
+    counts_key = _digest(len(techs), sorted(t.state for t in everyone))
+    ctx.views.put(sig, markers)
+    store = {
+        "sig": sig,
+        "filters": filters_key,
+        "sites": sites_sig,
+        "counts": counts_key,
+    }
+    counts: Any = _counts(everyone, techs)
     if (
         previous
         and trigger == layout.LIVE_TICK
         and previous.get("filters") == filters_key
+        and previous.get("sites") == sites_sig
     ):
+        if previous.get("counts") == counts_key:
+            counts = no_update
         if previous.get("sig") == sig:
-            return no_update, no_update, no_update
-        patch = Patch()
-        for state, index in figures.TECH_TRACE.items():
-            for key, value in figures.tech_trace_data(techs, state).items():
-                patch["data"][index][key] = value
-        if previous.get("sites") != _signature([], sites):
-            for key, value in figures.sites_trace_data(sites).items():
-                patch["data"][figures.SITES_TRACE][key] = value
-        store = {"sig": sig, "filters": filters_key, "sites": _signature([], sites)}
-        return patch, store, counts
+            return no_update, no_update, no_update, counts
+        base = ctx.views.get(str(previous.get("sig")))
+        if base is not None and base.ids == markers.ids:
+            delta = figures.marker_delta(base, markers)
+        else:
+            delta = {
+                "trace": figures.TECH_TRACE,
+                "all": figures.tech_trace_data(markers),
+            }
+        return no_update, delta, store, counts
     fig = figures.live_map(techs, sites, ctx.tile_url)
-    store = {"sig": sig, "filters": filters_key, "sites": _signature([], sites)}
-    return fig, store, counts
+    return fig, no_update, store, counts
+
+
+#: Applies a marker delta to the figure in the browser (no round trip): copies
+#: of the changed arrays, so Plotly.react sees new arrays and redraws.
+APPLY_DELTA_JS = """
+function (delta, fig) {
+  const nu = window.dash_clientside.no_update;
+  if (!delta || !fig || !fig.data || !fig.data[delta.trace]) { return nu; }
+  const data = fig.data.slice();
+  const tr = Object.assign({}, data[delta.trace]);
+  tr.marker = Object.assign({}, tr.marker);
+  if (delta.all) {
+    tr.lat = delta.all.lat;
+    tr.lon = delta.all.lon;
+    tr.customdata = delta.all.customdata;
+    tr.hovertext = delta.all.hovertext;
+    tr.marker.color = delta.all.marker.color;
+  } else {
+    if (!tr.lat || tr.lat.length !== delta.n) { return nu; }
+    const lat = tr.lat.slice(), lon = tr.lon.slice();
+    delta.i.forEach((j, k) => { lat[j] = delta.lat[k]; lon[j] = delta.lon[k]; });
+    tr.lat = lat;
+    tr.lon = lon;
+    if (delta.si.length) {
+      const c = tr.marker.color.slice(), h = tr.hovertext.slice();
+      delta.si.forEach((j, k) => { c[j] = delta.c[k]; h[j] = delta.h[k]; });
+      tr.marker.color = c;
+      tr.hovertext = h;
+    }
+  }
+  data[delta.trace] = tr;
+  return Object.assign({}, fig, {data: data});
+}
+"""
 
 
 def _counts(everyone: list[model.LiveTech], shown: list[model.LiveTech]) -> Any:
@@ -191,23 +251,21 @@ def details_panel(ctx: Context, click: dict[str, Any] | None) -> Any:
     sources = ctx.sources
     if kind == "tech":
         tech = queries.technicians(sources).get(ident)
-        pos = next(
-            (p for p in queries.live_positions(sources.redis) if p.device_id == ident),
-            None,
-        )
+        pos = queries.live_detail(sources.redis, ident)
         rows = [("Device", ident), ("Team", tech.team if tech and tech.team else "—")]
         if pos is not None:
-            fix_at = datetime.fromtimestamp(pos.fix_ms / 1000, tz=UTC)
+            fix_at = datetime.fromtimestamp((pos["t"] or 0) / 1000, tz=UTC)
+            spd, bat = pos["spd"], pos["bat"]
             rows += [
                 ("Last fix", f"{fix_at:%Y-%m-%d %H:%M:%S} UTC"),
                 (
                     "Position",
-                    f"{pos.lat:.5f}, {pos.lon:.5f} (±{pos.accuracy_m or 0:.0f} m)",
+                    f"{pos['lat']:.5f}, {pos['lon']:.5f} (±{pos['acc'] or 0:.0f} m)",
                 ),
-                ("Speed", "—" if pos.speed is None else f"{pos.speed * 3.6:.0f} km/h"),
-                ("Battery", "—" if pos.battery is None else f"{pos.battery:.0f} %"),
-                ("Status", pos.status),
-                ("Clocked into", pos.job or "no job"),
+                ("Speed", "—" if spd is None else f"{spd * 3.6:.0f} km/h"),
+                ("Battery", "—" if bat is None else f"{bat:.0f} %"),
+                ("Status", pos["status"]),
+                ("Clocked into", pos["job"] or "no job"),
             ]
         return html.Div(
             [
@@ -554,6 +612,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.LIVE_MAP, "figure"),
+        Output(layout.LIVE_DELTA, "data"),
         Output(layout.LIVE_SIG, "data"),
         Output(layout.LIVE_COUNTS, "children"),
         Input(layout.LIVE_TICK, "n_intervals"),
@@ -570,7 +629,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         techs: list[str] | None,
         teams: list[str] | None,
         previous: dict[str, Any] | None,
-    ) -> tuple[Any, Any, Any]:
+    ) -> tuple[Any, Any, Any, Any]:
         trigger = dash.ctx.triggered_id
         return live_update(
             ctx,
@@ -581,6 +640,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
             teams,
             previous,
         )
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        APPLY_DELTA_JS,
+        Output(layout.LIVE_MAP, "figure", allow_duplicate=True),
+        Input(layout.LIVE_DELTA, "data"),
+        State(layout.LIVE_MAP, "figure"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output(layout.ALERTS, "children"), Input(layout.SLOW_TICK, "n_intervals")

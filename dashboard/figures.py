@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.model import STATE_LABELS, STATES, LiveTech, site_geofence
+from dashboard.model import LiveTech, site_geofence
 from dashboard.queries import JobSite
 
 STATE_COLOURS = {
@@ -39,10 +40,13 @@ JOB_COLOURS = {
 FENCE_COLOUR = "rgba(107, 70, 193, 0.15)"
 FENCE_LINE = "#6b46c1"
 
-#: Live map trace order: one trace per technician state, then the job sites.
-#: Callbacks patch these indices in place instead of resending the figure.
-TECH_TRACE = {state: i for i, state in enumerate(STATES)}
-SITES_TRACE = len(STATES)
+#: Live map trace order: every technician in one trace (coloured per marker, so
+#: a state change is a colour change, not a move between traces), the job
+#: sites. The state colours' legend is the counts panel beside the map (with
+#: the number in each state). The live callback updates the technician trace in
+#: place by index (see :func:`marker_delta`).
+TECH_TRACE = 0
+SITES_TRACE = 1
 
 #: Audit map trace order.
 AUDIT_TRAIL, AUDIT_FIXES, AUDIT_GAPS, AUDIT_EDGES, AUDIT_CLOCK, AUDIT_REPLAY = range(6)
@@ -114,14 +118,71 @@ def _site_fence(site: JobSite) -> dict[str, Any] | None:
     return None if fence is None else fence.to_geojson()
 
 
-def tech_trace_data(techs: Sequence[LiveTech], state: str) -> dict[str, Any]:
-    """The arrays of one state's trace: what a live update patches."""
-    chosen = [t for t in techs if t.state == state]
+@dataclass(frozen=True)
+class Markers:
+    """The technician trace's arrays, in trace order (by device id)."""
+
+    ids: tuple[str, ...]
+    lat: list[float]
+    lon: list[float]
+    colour: list[str]
+    hover: list[str]
+
+
+def tech_markers(techs: Sequence[LiveTech]) -> Markers:
+    """What the technician trace shows, marker by marker."""
+    ordered = sorted(techs, key=lambda t: t.device_id)
+    return Markers(
+        ids=tuple(t.device_id for t in ordered),
+        lat=_round([t.lat for t in ordered]),
+        lon=_round([t.lon for t in ordered]),
+        colour=[STATE_COLOURS[t.state] for t in ordered],
+        hover=[f"{t.name} · {t.job or 'no job'}" for t in ordered],
+    )
+
+
+def tech_trace_data(m: Markers) -> dict[str, Any]:
+    """Every array of the technician trace (first load, or the set of markers changed)."""
     return {
-        "lat": _round([t.lat for t in chosen]),
-        "lon": _round([t.lon for t in chosen]),
-        "customdata": [["tech", t.device_id] for t in chosen],
-        "hovertext": [f"{t.name} · {t.job or 'no job'}" for t in chosen],
+        "lat": m.lat,
+        "lon": m.lon,
+        "customdata": [["tech", d] for d in m.ids],
+        "hovertext": m.hover,
+        "marker": {"size": 11, "color": m.colour},
+    }
+
+
+def marker_delta(old: Markers, new: Markers) -> dict[str, Any]:
+    """What changed between two views of the same markers, by index.
+
+    ``i``/``lat``/``lon``: markers that moved; ``si``/``c``/``h``: markers
+    whose colour (state) or hover text changed; ``n``: the trace length both
+    views share (the browser applies the delta only to a trace that long).
+    """
+    assert old.ids == new.ids
+    moved = [
+        j
+        for j, (a, b, c, d) in enumerate(
+            zip(old.lat, old.lon, new.lat, new.lon, strict=True)
+        )
+        if a != c or b != d
+    ]
+    styled = [
+        j
+        for j, (a, b, c, d) in enumerate(
+            zip(old.colour, old.hover, new.colour, new.hover, strict=True)
+        )
+        if a != c or b != d
+    ]
+    return {
+        "trace": TECH_TRACE,
+        "n": len(new.ids),
+        "i": moved,
+        "lat": [new.lat[j] for j in moved],
+        "lon": [new.lon[j] for j in moved],
+        "si": styled,
+        "c": [new.colour[j] for j in styled],
+        "h": [new.hover[j] for j in styled],
     }
 
 
@@ -147,17 +208,15 @@ def live_map(
 ) -> go.Figure:
     """The dispatcher's map: technicians by state, job sites and fences."""
     fig = go.Figure()
-    for state in STATES:
-        data = tech_trace_data(techs, state)
-        fig.add_trace(
-            go.Scattermap(
-                name=STATE_LABELS[state],
-                mode="markers",
-                marker={"size": 11, "color": STATE_COLOURS[state]},
-                hoverinfo="text",
-                **data,
-            )
+    fig.add_trace(
+        go.Scattermap(
+            name="Technicians",
+            mode="markers",
+            hoverinfo="text",
+            showlegend=False,
+            **tech_trace_data(tech_markers(techs)),
         )
+    )
     fig.add_trace(
         go.Scattermap(
             name="Job sites",
@@ -166,6 +225,7 @@ def live_map(
             **sites_trace_data(sites),
         )
     )
+
     fences = [f for f in (_site_fence(s) for s in sites) if f is not None]
     center, zoom = fit_view(
         [t.lat for t in techs] + [s.lat for s in sites],

@@ -19,6 +19,7 @@ PAGE = "page"
 LIVE_MAP = "live-map"
 LIVE_TICK = "live-tick"
 LIVE_SIG = "live-signature"
+LIVE_DELTA = "live-delta"
 SLOW_TICK = "slow-tick"
 FILTER_STATES = "filter-states"
 FILTER_JOB_STATUS = "filter-job-status"
@@ -180,6 +181,7 @@ def live_page() -> html.Div:
             dcc.Interval(id=LIVE_TICK, interval=LIVE_INTERVAL_MS),
             dcc.Interval(id=SLOW_TICK, interval=SLOW_INTERVAL_MS),
             dcc.Store(id=LIVE_SIG),
+            dcc.Store(id=LIVE_DELTA),
             html.Div([filters, centre, alerts], style={"display": "flex"}),
         ]
     )

@@ -7,9 +7,12 @@ and the benchmark can time exactly what a map refresh costs.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from core.geofence import Geofence
 from dashboard.queries import (
@@ -47,9 +50,8 @@ LATE_GRACE = timedelta(minutes=10)
 DISCREPANCY_TOLERANCE = timedelta(minutes=5)
 
 
-@dataclass(frozen=True)
-class LiveTech:
-    """One marker of the live map."""
+class LiveTech(NamedTuple):
+    """One marker of the live map (a tuple: 2,000 are built every second)."""
 
     device_id: str
     name: str
@@ -59,8 +61,6 @@ class LiveTech:
     lon: float
     job: str
     fix_ms: int
-    speed: float | None
-    battery: float | None
 
 
 def classify(
@@ -104,8 +104,6 @@ def live_techs(
                 lon=pos.lon,
                 job=pos.job or (session.job_id if session else ""),
                 fix_ms=pos.fix_ms,
-                speed=pos.speed,
-                battery=pos.battery,
             )
         )
     return out
@@ -240,3 +238,34 @@ def build_alerts(
     out.extend(discrepancies)
     out.sort(key=lambda a: a.at, reverse=True)
     return out
+
+
+class ViewCache:
+    """The technician markers each browser was last sent, by view signature.
+
+    Owned by one app instance (built with its callback context, never a module
+    global). A browser's ``dcc.Store`` holds only the signature of what it
+    shows; a tick looks that view up here and sends the markers that changed.
+    A browser whose view is not here (another dashboard process answered its
+    last tick, or it was evicted) gets every marker array again: always
+    correct, only larger.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._views: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, sig: str) -> Any:
+        with self._lock:
+            view = self._views.get(sig)
+            if view is not None:
+                self._views.move_to_end(sig)
+            return view
+
+    def put(self, sig: str, view: Any) -> None:
+        with self._lock:
+            self._views[sig] = view
+            self._views.move_to_end(sig)
+            while len(self._views) > self.size:
+                self._views.popitem(last=False)
