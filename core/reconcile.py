@@ -8,7 +8,7 @@ uncertainty of the GPS evidence never produces a false accusation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -150,6 +150,43 @@ class Reconciliation:
             ],
             "flags": [f.to_dict() for f in self.flags],
         }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Reconciliation:
+        """Read back :meth:`to_dict` output: the flags exactly as they were stored."""
+
+        def time(value: object) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(str(value))
+
+        def seconds(value: object) -> float | None:
+            return None if value is None else float(str(value))
+
+        intervals = []
+        for item in raw.get("clocked_intervals", []):
+            start = time(item.get("start"))
+            if start is None:
+                raise ValueError("a stored clocked interval has no start")
+            intervals.append(Interval(start, time(item.get("end"))))
+        return cls(
+            clock_in=time(raw.get("clock_in")),
+            clock_out=time(raw.get("clock_out")),
+            arrival=time(raw.get("arrival")),
+            departure=time(raw.get("departure")),
+            clock_in_delta_s=seconds(raw.get("clock_in_delta_s")),
+            clock_out_delta_s=seconds(raw.get("clock_out_delta_s")),
+            billed_s=float(raw.get("billed_s") or 0.0),
+            on_site_s=float(raw.get("on_site_s") or 0.0),
+            clocked_intervals=tuple(intervals),
+            flags=tuple(
+                Flag(
+                    code=str(f["code"]),
+                    severity="warning" if f.get("severity") == "warning" else "info",
+                    message=str(f.get("message", "")),
+                    seconds=seconds(f.get("seconds")),
+                )
+                for f in raw.get("flags", [])
+            ),
+        )
 
 
 def clocked_intervals(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -201,6 +202,18 @@ class FixRef:
             "distance_m": round(self.distance_m, 2),
         }
 
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> FixRef:
+        """Read back :meth:`to_dict` output (a stored record)."""
+        acc = raw.get("accuracy_m")
+        return cls(
+            time=_required_time(raw.get("time")),
+            lat=float(raw["lat"]),
+            lon=float(raw["lon"]),
+            accuracy_m=None if acc is None else float(acc),
+            distance_m=float(raw["distance_m"]),
+        )
+
 
 @dataclass(frozen=True)
 class EdgeEvidence:
@@ -236,6 +249,17 @@ class EdgeEvidence:
             ),
             "confirmed_at": _iso(self.confirmed_at),
         }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> EdgeEvidence:
+        """Read back :meth:`to_dict` output (a stored record)."""
+        return cls(
+            before=_ref_or_none(raw.get("before")),
+            after=_ref_or_none(raw.get("after")),
+            clear_before=_ref_or_none(raw.get("clear_before")),
+            clear_after=_ref_or_none(raw.get("clear_after")),
+            confirmed_at=_parse_time(raw.get("confirmed_at")),
+        )
 
 
 @dataclass(frozen=True)
@@ -336,9 +360,65 @@ class Visit:
             "params_digest": self.params_digest,
         }
 
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Visit:
+        """Read back :meth:`to_dict` output: a stored visit, not a re-derivation."""
+        ev: Mapping[str, Any] = raw.get("evidence") or {}
+        arrival_evidence = ev.get("arrival")
+        departure_evidence = ev.get("departure")
+        departure_window = raw.get("departure_window")
+        return cls(
+            arrival=_required_time(raw.get("arrival")),
+            departure=_parse_time(raw.get("departure")),
+            arrival_window=window_from_dict(raw.get("arrival_window") or {}),
+            departure_window=(
+                None if departure_window is None else window_from_dict(departure_window)
+            ),
+            arrival_evidence=EdgeEvidence.from_dict(arrival_evidence or {}),
+            departure_evidence=(
+                None
+                if departure_evidence is None
+                else EdgeEvidence.from_dict(departure_evidence)
+            ),
+            fix_count=int(ev.get("fix_count", 0)),
+            usable_fix_count=int(ev.get("usable_fix_count", 0)),
+            ignored_fix_count=int(ev.get("ignored_fix_count", 0)),
+            gap_s=float(ev.get("gap_s", 0.0)),
+            longest_gap_s=float(ev.get("longest_gap_s", 0.0)),
+            absences=tuple(window_from_dict(w) for w in ev.get("absences", [])),
+            fence_digest=str(raw.get("fence_digest", "")),
+            params_digest=str(raw.get("params_digest", "")),
+        )
+
 
 def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(raw: object) -> datetime | None:
+    """An ISO 8601 time written by :func:`_iso` (``Z`` or an offset), or None."""
+    if raw is None:
+        return None
+    parsed = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"time without a UTC offset: {raw!r}")
+    return parsed
+
+
+def _required_time(raw: object) -> datetime:
+    parsed = _parse_time(raw)
+    if parsed is None:
+        raise ValueError("a stored visit edge has no time")
+    return parsed
+
+
+def _ref_or_none(raw: Mapping[str, Any] | None) -> FixRef | None:
+    return None if raw is None else FixRef.from_dict(raw)
+
+
+def window_from_dict(raw: Mapping[str, Any]) -> Window:
+    """Read back a window written by ``Visit.to_dict`` (``None`` = unbounded)."""
+    return Window(_parse_time(raw.get("earliest")), _parse_time(raw.get("latest")))
 
 
 def _window_dict(w: Window) -> dict[str, str | None]:

@@ -21,8 +21,8 @@ import pandas as pd
 
 from core import history
 from core.geofence import Geofence
-from core.reconcile import ClockEvent, Flag, Interval, Reconciliation
-from core.visits import EdgeEvidence, FixRef, Visit, Window, derive_visits
+from core.reconcile import ClockEvent, Flag, Reconciliation
+from core.visits import Visit, Window, derive_visits
 from storage.visits import input_digest
 
 #: Douglas-Peucker tolerance of the drawn line, metres: finer than any phone fix
@@ -142,106 +142,6 @@ class Audit:
 
 
 # ------------------------------------------------------------ stored record
-def _time(raw: Any) -> datetime | None:
-    if raw is None:
-        return None
-    if isinstance(raw, datetime):
-        return raw
-    return datetime.fromisoformat(str(raw))
-
-
-def _req_time(raw: Any) -> datetime:
-    t = _time(raw)
-    if t is None:
-        raise ValueError("a stored visit edge has no time")
-    return t
-
-
-def _window(raw: dict[str, Any] | None) -> Window | None:
-    if raw is None:
-        return None
-    return Window(_time(raw.get("earliest")), _time(raw.get("latest")))
-
-
-def _ref(raw: dict[str, Any] | None) -> FixRef | None:
-    if raw is None:
-        return None
-    acc = raw.get("accuracy_m")
-    return FixRef(
-        time=_req_time(raw["time"]),
-        lat=float(raw["lat"]),
-        lon=float(raw["lon"]),
-        accuracy_m=None if acc is None else float(acc),
-        distance_m=float(raw["distance_m"]),
-    )
-
-
-def _evidence(raw: dict[str, Any] | None) -> EdgeEvidence | None:
-    if raw is None:
-        return None
-    return EdgeEvidence(
-        before=_ref(raw.get("before")),
-        after=_ref(raw.get("after")),
-        clear_before=_ref(raw.get("clear_before")),
-        clear_after=_ref(raw.get("clear_after")),
-        confirmed_at=_time(raw.get("confirmed_at")),
-    )
-
-
-def visit_from_record(raw: dict[str, Any]) -> Visit:
-    """A stored ``Visit.to_dict()`` back as the core's :class:`Visit` (no re-derivation)."""
-    ev = raw.get("evidence") or {}
-    arrival_window = _window(raw.get("arrival_window")) or Window(None, None)
-    arrival_evidence = _evidence(ev.get("arrival")) or EdgeEvidence(
-        None, None, None, None, None
-    )
-    return Visit(
-        arrival=_req_time(raw["arrival"]),
-        departure=_time(raw.get("departure")),
-        arrival_window=arrival_window,
-        departure_window=_window(raw.get("departure_window")),
-        arrival_evidence=arrival_evidence,
-        departure_evidence=_evidence(ev.get("departure")),
-        fix_count=int(ev.get("fix_count", 0)),
-        usable_fix_count=int(ev.get("usable_fix_count", 0)),
-        ignored_fix_count=int(ev.get("ignored_fix_count", 0)),
-        gap_s=float(ev.get("gap_s", 0.0)),
-        longest_gap_s=float(ev.get("longest_gap_s", 0.0)),
-        absences=tuple(
-            w for w in (_window(a) for a in ev.get("absences", [])) if w is not None
-        ),
-        fence_digest=str(raw.get("fence_digest", "")),
-        params_digest=str(raw.get("params_digest", "")),
-    )
-
-
-def reconciliation_from_record(raw: dict[str, Any]) -> Reconciliation:
-    """A stored ``Reconciliation.to_dict()`` back as the core's type, flags as stored."""
-    return Reconciliation(
-        clock_in=_time(raw.get("clock_in")),
-        clock_out=_time(raw.get("clock_out")),
-        arrival=_time(raw.get("arrival")),
-        departure=_time(raw.get("departure")),
-        clock_in_delta_s=raw.get("clock_in_delta_s"),
-        clock_out_delta_s=raw.get("clock_out_delta_s"),
-        billed_s=float(raw.get("billed_s") or 0.0),
-        on_site_s=float(raw.get("on_site_s") or 0.0),
-        clocked_intervals=tuple(
-            Interval(_req_time(i["start"]), _time(i.get("end")))
-            for i in raw.get("clocked_intervals", [])
-        ),
-        flags=tuple(
-            Flag(
-                code=str(f.get("code", "")),
-                severity=f.get("severity", "info"),
-                message=str(f.get("message", "")),
-                seconds=f.get("seconds"),
-            )
-            for f in raw.get("flags", [])
-        ),
-    )
-
-
 def stored_record(
     version: int,
     of: int,
@@ -271,9 +171,9 @@ def stored_record(
         window_end=window_end,
         session_state=session_state,
         visits=tuple(
-            sorted((visit_from_record(v) for v in visits), key=lambda v: v.arrival)
+            sorted((Visit.from_dict(v) for v in visits), key=lambda v: v.arrival)
         ),
-        reconciliation=reconciliation_from_record(reconciliation),
+        reconciliation=Reconciliation.from_dict(reconciliation),
     )
 
 
