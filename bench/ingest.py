@@ -8,9 +8,17 @@ not compete with it for the CPU):
 2. our ingest worker draining the same                          → ratio to A
 3. bare binary COPY of the same rows into the fixes hypertable  (ceiling B)
 4. our ingest draining 500-fix batch messages                   → ratio to B
-5. publish → Redis pub/sub latency p50/p99 at 5,000 fixes/s (500 phones × 10 Hz)
+5. publish → Redis pub/sub latency p50/p99 at a fixed 5,000 fixes/s offered for
+   20 s (5,000 phones × 1 Hz), warm-up excluded. Publishers and the pub/sub
+   listener are separate processes; the fix time ``t`` is the publish time
+   (epoch ms, CLOCK_REALTIME), and the listener takes ``now - t`` with the same
+   clock. One fix per phone per second means the live state (newest fix per
+   device per flush) publishes every fix, so no slow fix hides behind a newer one.
 
-Run by ``make bench`` (not by the tests); about 1-2 minutes.
+The worker runs as ``crewtrack ingest --client-id …`` (the production entry
+point). ``BENCH_PROFILE=<dir>`` records each worker with py-spy (raw collapsed
+stacks, for ``bench/``-side analysis); ``BENCH_ONLY=single,batch,latency``
+runs a subset. Run by ``make bench`` (not by the tests); about 2 minutes.
 """
 
 from __future__ import annotations
@@ -19,12 +27,14 @@ import json
 import multiprocessing as mp
 import os
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,16 +64,67 @@ from storage.migrate import migrate  # noqa: E402
 SINGLE_MESSAGES = int(os.environ.get("BENCH_SINGLE", 60_000))
 BATCH_MESSAGES = int(os.environ.get("BENCH_BATCHES", 400))  # × 500 fixes
 BATCH_FIXES = 500
-LATENCY_RATE = 5_000  # fixes/s
-LATENCY_SECONDS = 10
-LATENCY_DEVICES = 500
+LATENCY_RATE = 5_000  # fixes/s offered, fixed (the issue's latency target load)
+LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", 20))
+LATENCY_WARMUP_S = 3.0  # first seconds excluded: connections, job look-ups, caches
+LATENCY_DEVICES = 5_000  # 1 fix/s each: every fix reaches the pub/sub channel
+LATENCY_PUBLISHERS = 2  # processes, each a share of the devices and of the rate
+LATENCY_TICK_S = 0.005  # publishers send what is due every 5 ms (≈25 msgs a tick)
 PUBLISHERS = 4
 DEVICES = 1000
 SVC, BENCH = "crewtrack-ingest", "bench-publisher"
+PARTS = set(os.environ.get("BENCH_ONLY", "single,batch,latency").split(","))
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f}/{five:.2f} (1/5 min)"
+
+
+def worker(settings: Settings, name: str, tmp: Path) -> subprocess.Popen[bytes]:
+    """Start ``crewtrack ingest`` (optionally under py-spy) and wait until subscribed."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "crewtrack",
+        "ingest",
+        "--client-id",
+        settings.ingest_client_id,
+    ]
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:
+        out = Path(profile) / f"{name}.txt"
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        cmd = [spy, "record", "-r", "250", "-f", "raw", "-o", str(out), "--", *cmd]
+    env = {**os.environ, **settings.as_env(), "PYTHONPATH": str(ROOT)}
+    log = (tmp / f"ingest-{name}.log").open("w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{settings.ingest_metrics_port}/metrics"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ingest exited: see {tmp}/ingest-{name}.log")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if b"crewtrack_ingest_connected 1" in resp.read():
+                    return proc
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("ingest worker not subscribed within 60 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)  # py-spy passes it on and writes its profile
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def payloads(kind: str, n: int, proc: int) -> list[tuple[str, bytes]]:
@@ -117,8 +178,9 @@ def publish(port: int, password: str, kind: str, n: int) -> None:
 
 
 def session(
-    port: int, password: str, client_id: str, shared: bool, on_message=None
+    port: int, password: str, client_id: str, shared: bool = False, on_message=None
 ) -> mqtt.Client:  # type: ignore[no-untyped-def]
+    """A persistent QoS 1 session on the fix topics (plain, like one ingest worker)."""
     c = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
     )
@@ -170,20 +232,15 @@ def ingest_drain(
 ) -> float:
     """Fixes/s of our ingest draining pre-queued messages (first row → last row)."""
     # create the session (subscription) once, stopped, then queue messages for it
-    c = session(
-        settings.mqtt_port, settings.mqtt_password, settings.ingest_client_id, True
-    )
+    c = session(settings.mqtt_port, settings.mqtt_password, settings.ingest_client_id)
     c.disconnect()
     c.loop_stop()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute("TRUNCATE fixes, ingest_messages")
     publish(settings.mqtt_port, password_bench, kind, n_msgs)
-    env = {**os.environ, **settings.as_env(), "PYTHONPATH": str(ROOT)}
-    log = (tmp / f"ingest-{kind}.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    proc = worker(settings, kind, tmp)
     first = last = 0.0
+    first_count = 0
     try:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             deadline = time.monotonic() + 300
@@ -198,8 +255,7 @@ def ingest_drain(
                     break
                 time.sleep(0.02)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
     return (fixes - first_count) / (last - first)
 
 
@@ -245,58 +301,127 @@ def bare_copy(db_url: str, fixes: int) -> float:
         return fixes / (time.perf_counter() - t0)
 
 
-def latency(settings: Settings, tmp: Path) -> tuple[float, float, int]:
-    env = {**os.environ, **settings.as_env(), "PYTHONPATH": str(ROOT)}
-    log = (tmp / "ingest-latency.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    samples: list[int] = []
-    r = redis.Redis.from_url(settings.redis_url)
+def latency_listener(
+    redis_url: str,
+    window: tuple[int, int],
+    ready: mp.synchronize.Event,
+    done: mp.synchronize.Event,
+    out: mp.Queue[list[int]],
+) -> None:
+    """Own process: subscribe to the live channel, ``now - t`` per published fix.
+
+    Only fixes published inside ``window`` (epoch ms, warm-up excluded) count.
+    """
+    r = redis.Redis.from_url(redis_url)
     ps = r.pubsub()
     ps.subscribe("crewtrack:live")
-    stop = threading.Event()
+    ps.get_message(timeout=5)  # the subscribe confirmation
+    ready.set()
+    lo, hi = window
+    samples: list[int] = []
+    while not done.is_set():
+        m = ps.get_message(timeout=0.2)
+        if m is None or m["type"] != "message":
+            continue
+        now = now_ms()
+        for d in json.loads(m["data"]):
+            t = int(d["t"])
+            if lo <= t < hi:
+                samples.append(now - t)
+    out.put(samples)
 
-    def listen() -> None:
-        while not stop.is_set():
-            m = ps.get_message(timeout=0.1)
-            if m and m["type"] == "message":
-                t = now_ms()
-                samples.extend(t - int(float(d["t"])) for d in json.loads(m["data"]))
 
-    time.sleep(2)  # worker connected
-    th = threading.Thread(target=listen)
-    th.start()
+def latency_publisher(
+    port: int, password: str, start: float, proc: int, out: mp.Queue[list[float]]
+) -> None:
+    """Own process: offer ``LATENCY_RATE / LATENCY_PUBLISHERS`` fixes/s from ``start``.
+
+    Message i is due at ``start + i / rate``; every tick sends what is due, so a
+    slow tick is caught up instead of lowering the offered load. ``t`` is the
+    moment of the publish call.
+    """
     c = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id="lat-pub", protocol=mqtt.MQTTv5
+        CallbackAPIVersion.VERSION2, client_id=f"lat-pub-{proc}", protocol=mqtt.MQTTv5
     )
-    c.username_pw_set(BENCH, password_bench)
-    c.max_inflight_messages_set(1000)
-    c.connect("127.0.0.1", settings.mqtt_port)
+    c.username_pw_set(BENCH, password)
+    c.max_inflight_messages_set(0)  # QoS 1 like phones; never throttle the offer
+    c.max_queued_messages_set(0)
+    c.connect("127.0.0.1", port)
     c.loop_start()
-    interval = 1 / LATENCY_RATE
-    start = time.perf_counter()
-    for i in range(LATENCY_RATE * LATENCY_SECONDS):
-        target = start + i * interval
-        while time.perf_counter() < target:
-            time.sleep(0.0005)
-        dev = f"lat{i % LATENCY_DEVICES}"
-        c.publish(
-            f"crewtrack/v1/{dev}/fix",
-            msgpack.packb({"t": now_ms(), "lat": 48.1, "lon": 11.5}),
-            qos=1,
-        )
-    time.sleep(2)
-    stop.set()
-    th.join()
+    rate = LATENCY_RATE / LATENCY_PUBLISHERS
+    total = int(rate * LATENCY_SECONDS)
+    devices = [f"lat{d}" for d in range(proc, LATENCY_DEVICES, LATENCY_PUBLISHERS)]
+    topics = [f"crewtrack/v1/{d}/fix" for d in devices]
+    pack = msgpack.packb
+    worst_behind = 0.0
+    i = 0
+    while i < total:
+        now = time.time()
+        if now < start:
+            time.sleep(min(start - now, LATENCY_TICK_S))
+            continue
+        due = min(total, int((now - start) * rate) + 1)
+        worst_behind = max(worst_behind, (due - i) / rate)
+        while i < due:
+            t = now_ms()
+            body = {"t": t, "lat": 48.1 + (i % 997) * 1e-5, "lon": 11.5, "acc": 5.0}
+            c.publish(topics[i % len(topics)], pack(body), qos=1)
+            i += 1
+        time.sleep(LATENCY_TICK_S)
+    elapsed = time.time() - start
     c.disconnect()
     c.loop_stop()
-    proc.terminate()
-    proc.wait(30)
+    out.put([float(total), elapsed, worst_behind])
+
+
+def latency(settings: Settings, tmp: Path) -> dict[str, float]:
+    """Publish → Redis pub/sub latency at a fixed offered load (separate processes)."""
+    proc = worker(settings, "latency", tmp)
+    ctx = mp.get_context("spawn")
+    start = time.time() + 1.0  # every process is up by then
+    window = (
+        int((start + LATENCY_WARMUP_S) * 1000),
+        int((start + LATENCY_SECONDS) * 1000),
+    )
+    ready, done = ctx.Event(), ctx.Event()
+    samples_q: mp.Queue[list[int]] = ctx.Queue()
+    pubs_q: mp.Queue[list[float]] = ctx.Queue()
+    listener = ctx.Process(
+        target=latency_listener,
+        args=(settings.redis_url, window, ready, done, samples_q),
+    )
+    listener.start()
+    ready.wait(30)
+    pubs = [
+        ctx.Process(
+            target=latency_publisher,
+            args=(settings.mqtt_port, password_bench, start, k, pubs_q),
+        )
+        for k in range(LATENCY_PUBLISHERS)
+    ]
+    for p in pubs:
+        p.start()
+    results = [pubs_q.get(timeout=LATENCY_SECONDS + 60) for _ in pubs]
+    for p in pubs:
+        p.join()
+    time.sleep(2.0)  # the last fixes reach Redis
+    done.set()
+    samples = samples_q.get(timeout=30)
+    listener.join()
+    stop(proc)
     samples.sort()
-    warm = samples[len(samples) // 10 :]  # skip the first second's connection warm-up
-    warm.sort()
-    return statistics.median(warm), warm[int(len(warm) * 0.99)], len(samples)
+    offered = sum(r[0] for r in results)
+    elapsed = max(r[1] for r in results)
+    expected = LATENCY_RATE * (LATENCY_SECONDS - LATENCY_WARMUP_S)
+    return {
+        "rate": offered / elapsed,
+        "behind_ms": max(r[2] for r in results) * 1000,
+        "p50": float(statistics.median(samples)) if samples else float("nan"),
+        "p99": float(samples[int(len(samples) * 0.99)]) if samples else float("nan"),
+        "max": float(samples[-1]) if samples else float("nan"),
+        "samples": float(len(samples)),
+        "coverage": len(samples) / expected,
+    }
 
 
 password_bench = secrets.token_urlsafe(12)
@@ -333,28 +458,40 @@ def main() -> int:
             log_json=False,
             log_level="WARNING",
         )
-        cores = os.cpu_count()
         print(
-            f"machine: {cores} cores; {SINGLE_MESSAGES} single-fix messages, "
-            f"{BATCH_MESSAGES} × {BATCH_FIXES}-fix batches"
+            f"machine: {os.cpu_count()} cores, {load()}; {SINGLE_MESSAGES} single-fix "
+            f"messages, {BATCH_MESSAGES} × {BATCH_FIXES}-fix batches; batch size "
+            f"{settings.ingest_batch_size}, flush {settings.ingest_flush_interval_ms} ms"
         )
-        bare = bare_subscriber(mq.port, svc_password, SINGLE_MESSAGES)
-        print(f"bare paho QoS 1 subscriber:   {bare:10,.0f} msgs/s")
-        ours = ingest_drain(settings, "single", SINGLE_MESSAGES, SINGLE_MESSAGES, tmp)
-        print(
-            f"ingest, single-fix messages:  {ours:10,.0f} fixes/s  = {ours / bare:.0%} of bare subscriber"
-        )
-        fixes = BATCH_MESSAGES * BATCH_FIXES
-        copy = bare_copy(settings.database_url, fixes)
-        print(f"bare binary COPY (8k chunks): {copy:10,.0f} rows/s")
-        batched = ingest_drain(settings, "batch", BATCH_MESSAGES, fixes, tmp)
-        print(
-            f"ingest, 500-fix batches:      {batched:10,.0f} fixes/s  = {batched / copy:.0%} of bare COPY"
-        )
-        p50, p99, n = latency(settings, tmp)
-        print(
-            f"publish → Redis at {LATENCY_RATE:,}/s:  p50 {p50:.0f} ms  p99 {p99:.0f} ms  ({n} samples)"
-        )
+        if "single" in PARTS:
+            bare = bare_subscriber(mq.port, svc_password, SINGLE_MESSAGES)
+            print(f"bare paho QoS 1 subscriber:   {bare:10,.0f} msgs/s   {load()}")
+            ours = ingest_drain(
+                settings, "single", SINGLE_MESSAGES, SINGLE_MESSAGES, tmp
+            )
+            print(
+                f"ingest, single-fix messages:  {ours:10,.0f} fixes/s  "
+                f"= {ours / bare:.0%} of bare subscriber   {load()}"
+            )
+        if "batch" in PARTS:
+            fixes = BATCH_MESSAGES * BATCH_FIXES
+            copy = bare_copy(settings.database_url, fixes)
+            print(f"bare binary COPY (8k chunks): {copy:10,.0f} rows/s   {load()}")
+            batched = ingest_drain(settings, "batch", BATCH_MESSAGES, fixes, tmp)
+            print(
+                f"ingest, 500-fix batches:      {batched:10,.0f} fixes/s  "
+                f"= {batched / copy:.0%} of bare COPY   {load()}"
+            )
+        if "latency" in PARTS:
+            r = latency(settings, tmp)
+            print(
+                f"publish → Redis, {r['rate']:,.0f} fixes/s offered for "
+                f"{LATENCY_SECONDS:.0f} s (publishers ≤ {r['behind_ms']:.0f} ms "
+                f"behind schedule): p50 {r['p50']:.0f} ms  p99 {r['p99']:.0f} ms  "
+                f"max {r['max']:.0f} ms  ({r['samples']:,.0f} samples after "
+                f"{LATENCY_WARMUP_S:.0f} s warm-up, {r['coverage']:.0%} of "
+                f"published)   {load()}"
+            )
     finally:
         for s in (mq, rd, pg):
             s.stop()
