@@ -341,10 +341,19 @@ def up(settings: Settings) -> int:
             child.start()
 
         api_url = f"http://{settings.api_host}:{settings.api_port}"
-        healthy = any(c.name == "api" for c in children) and _wait_http(
-            f"{api_url}/api/v1/health", HEALTH_TIMEOUT_S
-        )
-        _print_banner(settings, sec, children, api_url, healthy)
+        health_urls = {
+            "api": f"{api_url}/api/v1/health",
+            "dashboard": f"http://{settings.dashboard_host}:"
+            f"{settings.dashboard_port}/healthz",
+        }
+        # "Up" means answering: wait for every HTTP process that was started.
+        unhealthy = [
+            c.name
+            for c in children
+            if c.name in health_urls
+            and not _wait_http(health_urls[c.name], HEALTH_TIMEOUT_S)
+        ]
+        _print_banner(settings, sec, children, api_url, unhealthy)
         _supervise(children, stop)
     except KeyboardInterrupt:
         pass
@@ -362,13 +371,21 @@ def up(settings: Settings) -> int:
 
 
 def _print_banner(
-    settings: Settings, sec: Secrets, children: list[Child], api_url: str, healthy: bool
+    settings: Settings,
+    sec: Secrets,
+    children: list[Child],
+    api_url: str,
+    unhealthy: list[str],
 ) -> None:
     names = ", ".join(c.name for c in children)
+    late = (
+        f" ({', '.join(unhealthy)} not answering yet: see the logs)"
+        if unhealthy
+        else ""
+    )
     lines = [
         "",
-        "crewtrack is up"
-        + ("" if healthy else " (API health check did not answer yet)"),
+        "crewtrack is up" + late,
         f"  processes : {names}",
         f"  API       : {api_url}/api/v1  (health: {api_url}/api/v1/health)",
         f"  dashboard : http://{settings.dashboard_host}:{settings.dashboard_port}/",

@@ -134,6 +134,7 @@ def test_up_runs_the_stack_with_a_simulated_fleet_and_stops_cleanly_on_ctrl_c(
     token = re.search(r"API token : (\S+)", banner)
     assert token is not None, banner
     assert "admin     : admin@crewtrack.local" in banner
+    assert "not answering" not in banner, banner
 
     status, body = _get(f"http://127.0.0.1:{up.ports['api']}/api/v1/health")
     assert status == 200, body

@@ -43,6 +43,7 @@ from tests.integration.ingest.helpers import Phone
 V1 = "/api/v1"
 READY_TIMEOUT_S = 30.0
 APPLY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 40.0  # a clean shutdown flushes one batch; seconds, not tens
 
 
 @pytest.fixture
@@ -79,7 +80,15 @@ def ingest_worker(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
         yield worker_settings
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=40)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail(
+                f"ingest ignored SIGTERM for {STOP_TIMEOUT_S} s:\n"
+                + log_path.read_text()[-3000:]
+            )
 
 
 async def _status_becomes(
