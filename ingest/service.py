@@ -1,19 +1,17 @@
 """One ingest replica: MQTT in, pipeline, batch writer, live state, metrics.
 
 ``run(settings)`` blocks until SIGTERM/SIGINT, then stops reading, commits and
-acks what it holds, and disconnects (the broker keeps the session). The
-composition happens here: paho, psycopg and Redis are wired in and nothing
-below builds its own connections.
+acks what it holds, and disconnects (the broker keeps the session). paho,
+psycopg and Redis are wired in here and nothing below builds its own
+connections. The process entry point is ``crewtrack ingest`` (crewtrack/cli.py),
+which also registers the jobs module's device-event handler first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import signal
-import sys
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -119,40 +117,3 @@ def run(settings: Settings) -> None:
         await IngestService(settings).run()
 
     asyncio.run(_main())
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message (+ exception)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out)
-
-
-def configure_logging(settings: Settings) -> None:
-    """Log to stderr, JSON lines when ``log_json`` (for processes run on their own)."""
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_json:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-
-
-def main() -> None:
-    """``python -m ingest``: one replica configured from ``CREWTRACK_*``."""
-    settings = Settings.from_env()
-    configure_logging(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        run(settings)

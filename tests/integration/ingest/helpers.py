@@ -31,6 +31,7 @@ class Worker:
         self.settings = settings.replace(
             ingest_client_id=client_id, ingest_metrics_port=_ports.free_port()
         )
+        self.client_id = client_id
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -38,7 +39,14 @@ class Worker:
         env = {**os.environ, **self.settings.as_env(), "PYTHONPATH": str(ROOT)}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ingest"],
+            [
+                sys.executable,
+                "-m",
+                "crewtrack",
+                "ingest",
+                "--client-id",
+                self.client_id,
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
