@@ -8,6 +8,8 @@ not compete with it for the CPU):
 2. our ingest worker draining the same                          → ratio to A
 3. bare binary COPY of the same rows into the fixes hypertable  (ceiling B)
 4. our ingest draining 500-fix batch messages                   → ratio to B
+
+(each ceiling is measured before and after ours; the better run counts)
 5. publish → Redis pub/sub latency p50/p99 at a fixed 5,000 fixes/s offered for
    20 s (5,000 phones × 1 Hz), warm-up excluded. Publishers and the pub/sub
    listener are separate processes; the fix time ``t`` is the publish time
@@ -239,24 +241,38 @@ def ingest_drain(
         conn.execute("TRUNCATE fixes, ingest_messages")
     publish(settings.mqtt_port, password_bench, kind, n_msgs)
     proc = worker(settings, kind, tmp)
+    # Progress from the worker's own counter of committed fixes: a cheap HTTP
+    # read every 20 ms, where polling count(*) cost the database (and so the
+    # 2 shared cores) more the fuller the table got.
+    url = f"http://127.0.0.1:{settings.ingest_metrics_port}/metrics"
     first = last = 0.0
     first_count = 0
     try:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                row = conn.execute("SELECT count(*) FROM fixes").fetchone()
-                count = row[0] if row else 0
-                if count and not first:
-                    first = time.perf_counter()
-                    first_count = count
-                if count >= fixes:
-                    last = time.perf_counter()
-                    break
-                time.sleep(0.02)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            count = stored_fixes(url)
+            if count and not first:
+                first = time.perf_counter()
+                first_count = count
+            if count >= fixes:
+                last = time.perf_counter()
+                break
+            time.sleep(0.02)
     finally:
         stop(proc)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM fixes").fetchone()
+    if row is None or row[0] != fixes:
+        raise RuntimeError(f"expected {fixes} fixes stored, found {row}")
     return (fixes - first_count) / (last - first)
+
+
+def stored_fixes(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - our http URL
+        for line in resp.read().decode().splitlines():
+            if line.startswith("crewtrack_ingest_fixes_stored_total "):
+                return int(float(line.split()[1]))
+    return 0
 
 
 def bare_copy(db_url: str, fixes: int) -> float:
@@ -463,21 +479,30 @@ def main() -> int:
             f"messages, {BATCH_MESSAGES} × {BATCH_FIXES}-fix batches; batch size "
             f"{settings.ingest_batch_size}, flush {settings.ingest_flush_interval_ms} ms"
         )
+        # Each ceiling is measured before and after ours and the better run
+        # counts: a load spike from the shared machine during a ceiling run
+        # would otherwise flatter the ratio.
         if "single" in PARTS:
-            bare = bare_subscriber(mq.port, svc_password, SINGLE_MESSAGES)
-            print(f"bare paho QoS 1 subscriber:   {bare:10,.0f} msgs/s   {load()}")
+            bare1 = bare_subscriber(mq.port, svc_password, SINGLE_MESSAGES)
+            print(f"bare paho QoS 1 subscriber:   {bare1:10,.0f} msgs/s   {load()}")
             ours = ingest_drain(
                 settings, "single", SINGLE_MESSAGES, SINGLE_MESSAGES, tmp
             )
+            bare2 = bare_subscriber(mq.port, svc_password, SINGLE_MESSAGES)
+            print(f"bare paho QoS 1 subscriber:   {bare2:10,.0f} msgs/s   {load()}")
+            bare = max(bare1, bare2)
             print(
                 f"ingest, single-fix messages:  {ours:10,.0f} fixes/s  "
                 f"= {ours / bare:.0%} of bare subscriber   {load()}"
             )
         if "batch" in PARTS:
             fixes = BATCH_MESSAGES * BATCH_FIXES
-            copy = bare_copy(settings.database_url, fixes)
-            print(f"bare binary COPY (8k chunks): {copy:10,.0f} rows/s   {load()}")
+            copy1 = bare_copy(settings.database_url, fixes)
+            print(f"bare binary COPY (8k chunks): {copy1:10,.0f} rows/s   {load()}")
             batched = ingest_drain(settings, "batch", BATCH_MESSAGES, fixes, tmp)
+            copy2 = bare_copy(settings.database_url, fixes)
+            print(f"bare binary COPY (8k chunks): {copy2:10,.0f} rows/s   {load()}")
+            copy = max(copy1, copy2)
             print(
                 f"ingest, 500-fix batches:      {batched:10,.0f} fixes/s  "
                 f"= {batched / copy:.0%} of bare COPY   {load()}"

@@ -58,6 +58,10 @@ MISC_INTERVAL_S = 1.0  # paho's loop_misc: keepalive pings and retries
 # message. Bounded so one callback holds the loop ~10 ms, not the ~80 ms
 # 2,000 packets took: flush timers, acks and metrics stay on time.
 MAX_PACKETS_PER_READ = 256
+# Bytes taken from the socket per recv(). paho reads a packet in three recv()
+# calls (type byte, length byte, body); reading ahead into our buffer turns
+# three system calls a message into one per this many bytes.
+RECV_CHUNK = 256 * 1024
 # A PUBACK with reason "success" and no properties (MQTT 3.1.1 and 5): fixed
 # header 0x40, remaining length 2, packet id. As one big-endian uint32 a
 # message: 0x4002 << 16 | mid.
@@ -119,6 +123,15 @@ class MqttConsumer:
         self._rc_handle: Callable[[MQTTErrorCode], Any] | None = getattr(
             client, "_loop_rc_handle", None
         )
+        # paho's socket reads go through our read-ahead buffer (only where we
+        # also drive its packet reader, which knows to drain the buffer).
+        self._rbuf = b""
+        self._rpos = 0
+        self._raw_recv: Callable[[int], bytes] | None = getattr(
+            client, "_sock_recv", None
+        )
+        if self._raw_recv is not None and self._packet_read is not None:
+            client._sock_recv = self._buffered_recv  # type: ignore[method-assign]
         # Queue a batch's PUBACKs as one packet (one send() instead of one per
         # message plus a wake-up byte each); paho's public ack() otherwise.
         self._packet_queue: Callable[..., MQTTErrorCode] | None = getattr(
@@ -182,6 +195,7 @@ class MqttConsumer:
             self._paused = False
             if self._sock is not None:
                 self._loop.add_reader(self._sock, self._on_readable)
+                self._drain_buffer_soon()
 
     def ack(self, messages: Iterable[InboundMessage]) -> int:
         """PUBACK committed messages that arrived on the current connection."""
@@ -276,16 +290,40 @@ class MqttConsumer:
                 return
             rc = read()
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
-                return
+                break
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 handle(rc)
                 return
+        self._drain_buffer_soon()
+
+    def _buffered_recv(self, bufsize: int) -> bytes:
+        """paho's ``_sock_recv`` through a read-ahead buffer (loop thread only)."""
+        buf, pos = self._rbuf, self._rpos
+        if pos >= len(buf):
+            assert self._raw_recv is not None
+            buf = self._raw_recv(RECV_CHUNK)  # BlockingIOError when nothing is there
+            if not buf:
+                return buf  # connection closed
+            self._rbuf = buf
+            pos = 0
+        self._rpos = pos + bufsize
+        return buf[pos : pos + bufsize]
+
+    def _drain_buffer_soon(self) -> None:
+        """Buffered bytes do not make the socket readable: read them next round."""
+        if self._rpos < len(self._rbuf) and self._sock is not None and not self._paused:
+            self._loop.call_soon(self._on_readable)
+
+    def _reset_buffer(self) -> None:
+        self._rbuf = b""
+        self._rpos = 0
 
     def _on_socket_open(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
         self._loop.call_soon_threadsafe(self._register, sock)
 
     def _register(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._reset_buffer()
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
@@ -297,6 +335,7 @@ class MqttConsumer:
     def _on_socket_close(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
         if self._sock is sock:
             self._sock = None
+            self._reset_buffer()
         self._loop.remove_reader(sock)
         self._loop.remove_writer(sock)
 
