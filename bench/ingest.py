@@ -71,6 +71,7 @@ LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", 20))
 LATENCY_WARMUP_S = 3.0  # first seconds excluded: connections, job look-ups, caches
 LATENCY_DEVICES = 5_000  # 1 fix/s each: every fix reaches the pub/sub channel
 LATENCY_PUBLISHERS = 2  # processes, each a share of the devices and of the rate
+LATENCY_DRAIN_S = 5.0  # after the last publish, how long late fixes still count
 LATENCY_TICK_S = 0.005  # publishers send what is due every 5 ms (≈25 msgs a tick)
 PUBLISHERS = 4
 DEVICES = 1000
@@ -347,6 +348,42 @@ def latency_listener(
     out.put(samples)
 
 
+def bare_latency_listener(
+    port: int,
+    password: str,
+    window: tuple[int, int],
+    ready: mp.synchronize.Event,
+    done: mp.synchronize.Event,
+    out: mp.Queue[list[int]],
+) -> None:
+    """Own process: a bare paho QoS 1 subscriber, ``now - t`` per fix (the ceiling)."""
+    lo, hi = window
+    samples: list[int] = []
+    unpack = msgpack.unpackb
+
+    def on_message(_c, _u, m):  # type: ignore[no-untyped-def]
+        now = now_ms()
+        t = unpack(m.payload)["t"]
+        if lo <= t < hi:
+            samples.append(now - t)
+
+    c = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id="bare-lat", protocol=mqtt.MQTTv5
+    )
+    c.username_pw_set(SVC, password)
+    c.on_message = on_message
+    c.on_subscribe = lambda *a: ready.set()
+    c.on_connect = lambda c, u, f, rc, p: c.subscribe(
+        "crewtrack/v1/+/fix", options=SubscribeOptions(qos=1)
+    )
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    done.wait()
+    c.disconnect()
+    c.loop_stop()
+    out.put(samples)
+
+
 def latency_publisher(
     port: int, password: str, start: float, proc: int, out: mp.Queue[list[float]]
 ) -> None:
@@ -390,11 +427,15 @@ def latency_publisher(
     out.put([float(total), elapsed, worst_behind])
 
 
-def latency(settings: Settings, tmp: Path) -> dict[str, float]:
-    """Publish → Redis pub/sub latency at a fixed offered load (separate processes)."""
-    proc = worker(settings, "latency", tmp)
+def latency(settings: Settings, tmp: Path, *, bare: bool = False) -> dict[str, float]:
+    """Publish → Redis pub/sub latency at a fixed offered load (separate processes).
+
+    ``bare``: the same publishers and schedule, received by a bare paho
+    subscriber process instead (publish → subscriber, the ceiling).
+    """
+    proc = None if bare else worker(settings, "latency", tmp)
     ctx = mp.get_context("spawn")
-    start = time.time() + 1.0  # every process is up by then
+    start = time.time() + 1.5  # every process is up by then
     window = (
         int((start + LATENCY_WARMUP_S) * 1000),
         int((start + LATENCY_SECONDS) * 1000),
@@ -402,10 +443,23 @@ def latency(settings: Settings, tmp: Path) -> dict[str, float]:
     ready, done = ctx.Event(), ctx.Event()
     samples_q: mp.Queue[list[int]] = ctx.Queue()
     pubs_q: mp.Queue[list[float]] = ctx.Queue()
-    listener = ctx.Process(
-        target=latency_listener,
-        args=(settings.redis_url, window, ready, done, samples_q),
-    )
+    if bare:
+        listener = ctx.Process(
+            target=bare_latency_listener,
+            args=(
+                settings.mqtt_port,
+                settings.mqtt_password,
+                window,
+                ready,
+                done,
+                samples_q,
+            ),
+        )
+    else:
+        listener = ctx.Process(
+            target=latency_listener,
+            args=(settings.redis_url, window, ready, done, samples_q),
+        )
     listener.start()
     ready.wait(30)
     pubs = [
@@ -420,11 +474,12 @@ def latency(settings: Settings, tmp: Path) -> dict[str, float]:
     results = [pubs_q.get(timeout=LATENCY_SECONDS + 60) for _ in pubs]
     for p in pubs:
         p.join()
-    time.sleep(2.0)  # the last fixes reach Redis
+    time.sleep(LATENCY_DRAIN_S)  # the last fixes reach the listener
     done.set()
     samples = samples_q.get(timeout=30)
     listener.join()
-    stop(proc)
+    if proc is not None:
+        stop(proc)
     samples.sort()
     offered = sum(r[0] for r in results)
     elapsed = max(r[1] for r in results)
@@ -508,6 +563,14 @@ def main() -> int:
                 f"= {batched / copy:.0%} of bare COPY   {load()}"
             )
         if "latency" in PARTS:
+            r = latency(settings, tmp, bare=True)
+            print(
+                f"publish → bare subscriber, {r['rate']:,.0f} fixes/s offered for "
+                f"{LATENCY_SECONDS:.0f} s (publishers ≤ {r['behind_ms']:.0f} ms "
+                f"behind schedule): p50 {r['p50']:.0f} ms  p99 {r['p99']:.0f} ms  "
+                f"max {r['max']:.0f} ms  ({r['samples']:,.0f} samples, "
+                f"{r['coverage']:.0%} of published)   {load()}"
+            )
             r = latency(settings, tmp)
             print(
                 f"publish → Redis, {r['rate']:,.0f} fixes/s offered for "
