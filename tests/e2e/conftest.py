@@ -4,7 +4,7 @@ The database is a clone of the session's migrated template on the harness's
 PostgreSQL. Redis and Mosquitto are private to this package (started here),
 so the ingest worker's persistent MQTT session and the live keys cannot
 collide with other tests that flush Redis or run their own ingest. The
-ingest (``python -m ingest``) and the dashboard (``python -m dashboard``) run
+ingest (``crewtrack ingest``) and the dashboard (``crewtrack dashboard``) run
 as subprocesses, exactly as ``crewtrack up`` runs them.
 """
 
@@ -310,11 +310,15 @@ def stack(
             log_json=False,
         )
         env = {**os.environ, **settings.as_env()}
-        for name, module in (("ingest", "ingest"), ("dashboard", "dashboard")):
+        commands = {
+            "ingest": ["ingest", "--client-id", settings.ingest_client_id],
+            "dashboard": ["dashboard"],
+        }
+        for name, command in commands.items():
             with (base / f"{name}.log").open("wb") as log:
                 procs.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", module],
+                        [sys.executable, "-m", "crewtrack", *command],
                         env=env,
                         cwd=ROOT,
                         stdout=log,
