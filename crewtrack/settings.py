@@ -62,12 +62,11 @@ class Settings:
         "", "Password of the ingest account; `crewtrack up` generates one under home."
     )
     # --- servers started by `crewtrack up` ----------------------------------
-    pg_port: int = _setting(55432, "Port of the private PostgreSQL that `up` starts.")
-    redis_port: int = _setting(56379, "Port of the private Redis that `up` starts.")
     start_servers: bool = _setting(
         True,
-        "Whether `up` starts PostgreSQL, Redis and Mosquitto itself; false when "
-        "they are provided (docker-compose, managed services).",
+        "Whether `up` starts PostgreSQL, Redis and Mosquitto itself (on the ports "
+        "of CREWTRACK_DATABASE_URL, CREWTRACK_REDIS_URL and CREWTRACK_MQTT_PORT); "
+        "false when they are provided (docker-compose, managed services).",
     )
     # --- processes ----------------------------------------------------------
     api_host: str = _setting(
