@@ -478,7 +478,9 @@ def latency(settings: Settings, tmp: Path, *, bare: bool = False) -> dict[str, f
     done.set()
     samples = samples_q.get(timeout=30)
     listener.join()
+    steps = ""
     if proc is not None:
+        steps = flush_steps(settings.ingest_metrics_port)
         stop(proc)
     samples.sort()
     offered = sum(r[0] for r in results)
@@ -492,7 +494,38 @@ def latency(settings: Settings, tmp: Path, *, bare: bool = False) -> dict[str, f
         "max": float(samples[-1]) if samples else float("nan"),
         "samples": float(len(samples)),
         "coverage": len(samples) / expected,
+        "steps": steps,  # type: ignore[dict-item]
     }
+
+
+def flush_steps(port: int) -> str:
+    """Mean wall ms per flush step (from the worker's metrics), one line."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    steps: dict[str, float] = {}
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("crewtrack_ingest_flush_step_seconds_total{"):
+            name = line.split('"')[1]
+            steps[name] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("crewtrack_ingest_") and "{" not in line:
+            name, _, value = line.partition(" ")
+            values[name] = float(value)
+    flushes = values.get("crewtrack_ingest_flushes_total", 0.0) or 1.0
+    rounds = values.get("crewtrack_ingest_live_rounds_total", 0.0) or 1.0
+    fixes = values.get("crewtrack_ingest_fixes_stored_total", 0.0)
+    devices = values.get("crewtrack_ingest_live_devices_total", 0.0)
+    parts = [
+        f"{flushes:.0f} flushes of {fixes / flushes:,.0f} fixes",
+        *(
+            f"{k} {v / flushes * 1000:.1f}"
+            for k, v in sorted(steps.items())
+            if k != "redis_round"
+        ),
+        f"| {rounds:.0f} Redis rounds of {devices / rounds:,.0f} devices: "
+        f"{steps.get('redis_round', 0.0) / rounds * 1000:.1f}",
+    ]
+    return "mean ms per flush: " + ", ".join(parts)
 
 
 password_bench = secrets.token_urlsafe(12)
@@ -580,6 +613,7 @@ def main() -> int:
                 f"{LATENCY_WARMUP_S:.0f} s warm-up, {r['coverage']:.0%} of "
                 f"published)   {load()}"
             )
+            print(f"  {r['steps']}")
     finally:
         for s in (mq, rd, pg):
             s.stop()

@@ -1,7 +1,9 @@
 """Pipeline step 8, decoupled: newest fix per device → Redis, catching up after outages.
 
 Updates are merged per device (newest fix wins) into a pending map that one
-task writes with a single script call per round. If Redis is slow or down,
+task writes with a single script call per round; a round takes at most 500
+devices (the longest-waiting first), so the pub/sub feed gets out early and
+no call holds Redis or the event loop for long. If Redis is slow or down,
 the map just keeps the newest state per device - memory is bounded by the
 fleet, and nothing waits for Redis on the database path.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -76,6 +79,19 @@ class LiveState:
                 )
         self._wake.set()
 
+    def _take(self, n: int) -> dict[str, dict[str, Any]]:
+        """The ``n`` longest-waiting devices' updates (a bounded Redis round)."""
+        pending = self.pending
+        if len(pending) <= n:
+            self.pending = {}
+            return pending
+        taken: dict[str, dict[str, Any]] = {}
+        for dev in itertools.islice(pending, n):
+            taken[dev] = pending[dev]
+        for dev in taken:
+            del pending[dev]
+        return taken
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ingest-live")
 
@@ -85,9 +101,14 @@ class LiveState:
             self._wake.clear()
             if not self.pending:
                 continue
-            updates, self.pending = self.pending, {}
+            updates = self._take(live.MAX_UPDATES_PER_CALL)
+            t0 = time.perf_counter()
             try:
                 await live.write_updates(self.client, list(updates.values()))
+                m = self.metrics
+                m.live_rounds.inc()
+                m.live_devices.inc(len(updates))
+                m.flush_steps.inc(time.perf_counter() - t0, "redis_round")
             except (RedisError, OSError) as exc:
                 self.metrics.redis_errors.inc()
                 now = time.monotonic()
@@ -101,6 +122,8 @@ class LiveState:
                 await asyncio.sleep(RETRY_S)
                 self._wake.set()
                 continue
+            if self.pending:
+                self._wake.set()  # the next round: the rest, oldest first
             if self._failing_since is not None:
                 log.info(
                     "redis back after %.1f s", time.monotonic() - self._failing_since

@@ -129,6 +129,20 @@ class IngestMetrics:
             "Receive -> commit delay per message (consumer lag).",
             LAG_BUCKETS,
         )
+        # Where one flush's time goes (wall seconds summed per step; divide by
+        # crewtrack_ingest_flushes_total for the mean): decided from numbers.
+        self.flush_steps = Counter(
+            "crewtrack_ingest_flush_step_seconds_total",
+            "Wall time spent per flush step (build, copy_fixes, ..., acks, live).",
+            "step",
+        )
+        self.flushes = Counter("crewtrack_ingest_flushes_total", "Flushes written.")
+        self.live_rounds = Counter(
+            "crewtrack_ingest_live_rounds_total", "Redis live-state rounds written."
+        )
+        self.live_devices = Counter(
+            "crewtrack_ingest_live_devices_total", "Device updates written to Redis."
+        )
         self.gauges: list[Gauge] = []
 
     def gauge(self, name: str, doc: str, read: Callable[[], float]) -> None:
@@ -147,6 +161,10 @@ class IngestMetrics:
             self.fallbacks,
             self.commit_seconds,
             self.lag_seconds,
+            self.flush_steps,
+            self.flushes,
+            self.live_rounds,
+            self.live_devices,
             *self.gauges,
         ]
         for metric in metrics:

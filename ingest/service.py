@@ -10,9 +10,14 @@ which also registers the jobs module's device-event handler first.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import os
 import signal
-from collections.abc import Sequence
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Sequence
 
 from aiohttp import web
 
@@ -27,7 +32,15 @@ from ingest.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_TIMEOUT_S = 30.0  # commit what we hold; the broker redelivers anything beyond
+# SIGTERM → exit is bounded: each step has its own budget (what does not
+# finish in time is logged and abandoned - nothing unacked is lost, the broker
+# redelivers it), and a watchdog thread ends the process if the whole
+# shutdown, threads and interpreter exit included, takes longer than
+# SHUTDOWN_DEADLINE_S.
+SHUTDOWN_TIMEOUT_S = 28.0  # commit and ack what we hold
+STEP_TIMEOUT_S = {"mqtt disconnect": 2.0, "live state": 2.5, "metrics server": 1.0}
+EXECUTOR_TIMEOUT_S = 1.0  # threads still busy (a stuck connect) are left behind
+SHUTDOWN_DEADLINE_S = 35.0
 
 
 class IngestService:
@@ -90,7 +103,7 @@ class IngestService:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopped.set)
+            loop.add_signal_handler(sig, self._on_signal)
         await self._serve_metrics()
         self.live.start()
         self.writer.start()
@@ -98,22 +111,107 @@ class IngestService:
         log.info("ingest %s running", self.settings.ingest_client_id)
         await self.stopped.wait()
         log.info("ingest %s stopping", self.settings.ingest_client_id)
+        await self.shutdown()
+
+    def _on_signal(self) -> None:
+        if not self.stopped.is_set():
+            start_watchdog(SHUTDOWN_DEADLINE_S)
+        self.stopped.set()
+
+    async def shutdown(self) -> None:
+        """Stop reading, commit + ack what is held, disconnect: every step bounded."""
         self.consumer.pause()
-        try:
-            async with asyncio.timeout(SHUTDOWN_TIMEOUT_S):
-                await self.writer.close()
-        except TimeoutError:
-            log.error("shutdown timed out; unacked messages will be redelivered")
-        await self.consumer.stop()
-        await self.live.close()
+        if not await _bounded("batch writer", self.writer.close(), SHUTDOWN_TIMEOUT_S):
+            log.error("unacked messages will be redelivered")
+            self.writer.abandon()
+        await _bounded(
+            "mqtt disconnect",
+            self.consumer.stop(),
+            STEP_TIMEOUT_S["mqtt disconnect"],
+        )
+        await _bounded("live state", self.live.close(), STEP_TIMEOUT_S["live state"])
         if self._runner is not None:
-            await self._runner.cleanup()
+            await _bounded(
+                "metrics server",
+                self._runner.cleanup(),
+                STEP_TIMEOUT_S["metrics server"],
+            )
+
+
+async def _bounded(step: str, work: Awaitable[None], timeout_s: float) -> bool:
+    """Await one shutdown step for at most ``timeout_s``; log (not raise) failures."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await work
+        return True
+    except TimeoutError:
+        log.error("shutdown: %s did not finish within %.1f s", step, timeout_s)
+    except Exception:
+        log.exception("shutdown: %s failed", step)
+    return False
+
+
+def start_watchdog(deadline_s: float) -> threading.Timer:
+    """End the process if it is still alive ``deadline_s`` from now (daemon timer)."""
+
+    def expire() -> None:
+        log.error(
+            "shutdown took longer than %.0f s (threads: %s); exiting now",
+            deadline_s,
+            ", ".join(t.name for t in threading.enumerate()),
+        )
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(1)
+
+    timer = threading.Timer(deadline_s, expire)
+    timer.daemon = True
+    timer.name = "ingest-shutdown-watchdog"
+    timer.start()
+    return timer
 
 
 def run(settings: Settings) -> None:
     """Run one ingest replica until SIGTERM/SIGINT (blocking)."""
 
     async def _main() -> None:
-        await IngestService(settings).run()
+        # Our own default executor (the consumer's connects run there), shut
+        # down without waiting: asyncio.run would otherwise wait for a stuck
+        # connect without bound.
+        executor = concurrent.futures.ThreadPoolExecutor(
+            4, thread_name_prefix="ingest-io"
+        )
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(executor)
+        try:
+            await IngestService(settings).run()
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+            # what asyncio.run joins without a bound: a fresh, empty executor
+            loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
 
     asyncio.run(_main())
+    _exit_if_threads_stuck(EXECUTOR_TIMEOUT_S)
+
+
+def _exit_if_threads_stuck(timeout_s: float) -> None:
+    """Give worker threads ``timeout_s`` to end; a stuck one must not hold the exit.
+
+    The interpreter joins executor threads at exit; one blocked in a
+    database or broker call would keep a SIGTERMed worker alive.
+    """
+    deadline = time.monotonic() + timeout_s
+    main = threading.main_thread()
+    for t in threading.enumerate():
+        if t is main or t.daemon:
+            continue
+        t.join(max(0.0, deadline - time.monotonic()))
+    stuck = [
+        t.name
+        for t in threading.enumerate()
+        if t is not main and not t.daemon and t.is_alive()
+    ]
+    if stuck:
+        log.error("threads still busy after shutdown (%s); exiting", ", ".join(stuck))
+        logging.shutdown()
+        os._exit(1)

@@ -169,7 +169,7 @@ class BatchWriter:
             t0 = time.monotonic()
             try:
                 result = await self._loop.run_in_executor(
-                    self._db, self._store_sync, batch
+                    self._db, self._store_sync, batch, time.perf_counter()
                 )
                 break
             except psycopg.OperationalError as exc:
@@ -179,6 +179,11 @@ class BatchWriter:
         elapsed = time.monotonic() - t0
         m = self.metrics
         m.commit_seconds.observe(elapsed)
+        steps = m.flush_steps
+        m.flushes.inc()
+        for name, sec in result.steps.items():
+            steps.inc(sec, name)
+        steps.inc(elapsed, "store_total")
         m.fixes_stored.inc(result.fixes)
         m.events_stored.inc(len(result.new_events))
         if result.fallback:
@@ -189,8 +194,12 @@ class BatchWriter:
             lag.observe((now - p.message.received_ms) / 1000)
             for r in p.rejections:
                 m.rejected.inc(1, r.reason)
+        t1 = time.perf_counter()
         self.ack(batch)  # step 6: only after the commit
+        t2 = time.perf_counter()
         self.live.add_batch(batch)  # step 8 is decoupled from the database path
+        steps.inc(t2 - t1, "acks")
+        steps.inc(time.perf_counter() - t2, "live_merge")
         devices = {p.device_id for p in batch if p.fixes and p.device_id}
         new_devices = devices - self._job_known
         clock_devices = {
@@ -235,10 +244,17 @@ class BatchWriter:
                 self._conn.close()
             self._conn = None
 
-    def _store_sync(self, batch: list[Processed]) -> store.StoreResult:
+    def _store_sync(
+        self, batch: list[Processed], submitted: float
+    ) -> store.StoreResult:
+        started = time.perf_counter()
+        cpu = time.thread_time()
         try:
             conn = self._connection()
-            return store.store_batch(conn, batch)
+            result = store.store_batch(conn, batch)
+            result.steps["thread_start_wait"] = started - submitted
+            result.steps["thread_cpu"] = time.thread_time() - cpu
+            return result
         except psycopg.OperationalError:
             self._drop_connection()
             raise
@@ -304,4 +320,17 @@ class BatchWriter:
         if self._timer is not None:
             self._timer.cancel()
         await self._loop.run_in_executor(self._db, self._drop_connection)
-        self._db.shutdown(wait=True)
+        self._db.shutdown(wait=False)  # idle now: nothing to wait for
+
+    def abandon(self) -> None:
+        """Shutdown ran out of time: stop the writer, leave the database thread.
+
+        Whatever is uncommitted is rolled back when the process ends and
+        unacked messages are redelivered; the thread is not waited for.
+        """
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._db.shutdown(wait=False, cancel_futures=True)

@@ -8,8 +8,9 @@ Contract (docs/protocol.md, "Live state"):
 - GEO set ``crewtrack:geo`` (member = device id);
 - channel ``crewtrack:live``: per flush, one JSON array of the updated hashes.
 
-Writes go through one Lua script per flush (one round trip: per device a
-conditional HSET, then one GEOADD and one PUBLISH). The script keeps the
+Writes go through one Lua script per round of at most 500 devices (one round
+trip: per device one HMGET and a conditional HSET, then one GEOADD and one
+PUBLISH). The script keeps the
 newest fix by fix time, so a backlog synced late - or a second worker with an
 older fix - never moves a technician backwards on the map; the ``job`` field
 is likewise kept by the time of the clock event (``job_t``, internal).
@@ -45,55 +46,78 @@ FIELDS = (
 FLOAT_FIELDS = ("lat", "lon", "acc", "spd", "hdg", "bat")
 INT_FIELDS = ("t", "received_at")
 
-# ARGV[1] geo key, ARGV[2] channel, ARGV[3..] one JSON update per KEYS[i].
+# KEYS: one live hash per update; ARGV[1] geo key, ARGV[2] channel, ARGV[3]
+# the updates as one JSON array (one cjson.decode per call, not per device).
 # An update may hold fix fields (with "t"), "job" + "job_t", and/or "status".
+# Per device one HMGET (the newest-wins check against the fix time kept in
+# the hash) and one HSET; the published state is built from the update and
+# that read - a full HGETALL only when no newer fix came with the update.
 _SCRIPT = """
+local updates = cjson.decode(ARGV[3])
 local geo = {}
 local out = {}
 local fixf = {'lat','lon','acc','spd','hdg','bat','received_at'}
 for i, key in ipairs(KEYS) do
-  local u = cjson.decode(ARGV[i + 2])
-  local cur = redis.call('HMGET', key, 't', 'job_t')
-  local changed = false
+  local u = updates[i]
+  local cur = redis.call('HMGET', key, 't', 'job_t', 'job', 'status')
   local set = {'device_id', u.device_id}
+  local obj = nil
+  local changed = false
   if u.t ~= nil and (not cur[1] or tonumber(u.t) >= tonumber(cur[1])) then
-    table.insert(set, 't'); table.insert(set, tostring(u.t))
+    obj = {device_id = u.device_id, t = tostring(u.t)}
+    table.insert(set, 't'); table.insert(set, obj.t)
     for _, f in ipairs(fixf) do
-      table.insert(set, f)
-      if u[f] == nil or u[f] == cjson.null then table.insert(set, '')
-      else table.insert(set, tostring(u[f])) end
+      local v = ''
+      if u[f] ~= nil and u[f] ~= cjson.null then v = tostring(u[f]) end
+      table.insert(set, f); table.insert(set, v)
+      obj[f] = v
     end
     table.insert(geo, u.lon); table.insert(geo, u.lat); table.insert(geo, u.device_id)
     changed = true
   end
+  local job = cur[3]
   if u.job_t ~= nil and (not cur[2] or tonumber(u.job_t) >= tonumber(cur[2])) then
+    job = u.job
     table.insert(set, 'job'); table.insert(set, u.job)
     table.insert(set, 'job_t'); table.insert(set, tostring(u.job_t))
     changed = true
+  elseif not job then
+    job = ''
+    table.insert(set, 'job'); table.insert(set, '')
   end
+  local status = cur[4]
   if u.status ~= nil then
+    status = u.status
     table.insert(set, 'status'); table.insert(set, u.status)
     changed = true
+  elseif not status then
+    status = 'online'
+    table.insert(set, 'status'); table.insert(set, 'online')
   end
   if changed then
     redis.call('HSET', key, unpack(set))
-    redis.call('HSETNX', key, 'job', '')
-    redis.call('HSETNX', key, 'status', 'online')
-    local h = redis.call('HGETALL', key)
-    local obj = {}
-    for j = 1, #h, 2 do
-      if h[j] ~= 'job_t' then obj[h[j]] = h[j + 1] end
+    if obj ~= nil then
+      obj.job = job
+      obj.status = status
+      table.insert(out, obj)
+    else
+      local h = redis.call('HGETALL', key)
+      obj = {}
+      for j = 1, #h, 2 do
+        if h[j] ~= 'job_t' then obj[h[j]] = h[j + 1] end
+      end
+      if obj.t ~= nil then table.insert(out, obj) end
     end
-    if obj.t ~= nil then table.insert(out, obj) end
   end
 end
 if #geo > 0 then redis.call('GEOADD', ARGV[1], unpack(geo)) end
 if #out > 0 then redis.call('PUBLISH', ARGV[2], cjson.encode(out)) end
 return #out
 """
-# Lua's unpack() is limited by the C stack (LUAI_MAXCSTACK 8000): one script
-# call carries at most this many device updates (3 GEOADD args each).
-MAX_UPDATES_PER_CALL = 2000
+# One script call carries at most this many device updates: Lua's unpack()
+# is limited by the C stack (LUAI_MAXCSTACK 8000, 3 GEOADD args each), and a
+# bounded call keeps Redis (single-threaded) and the pub/sub feed responsive.
+MAX_UPDATES_PER_CALL = 500
 
 
 def key(device_id: str) -> str:
@@ -138,9 +162,8 @@ def _chunks(updates: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
 
 
 def _args(chunk: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    keys = [key(u["device_id"]) for u in chunk]
-    argv = [GEO_KEY, CHANNEL, *(json.dumps(u) for u in chunk)]
-    return keys, argv
+    keys = [KEY_PREFIX + u["device_id"] for u in chunk]
+    return keys, [GEO_KEY, CHANNEL, json.dumps(chunk)]
 
 
 async def write_updates(client: aioredis.Redis, updates: list[dict[str, Any]]) -> int:
