@@ -1,7 +1,9 @@
 """The batch writer: pipeline steps 3-8 (batch, copy, commit, ack, events, live).
 
 Like Traccar's ``PositionBatchWriter`` it flushes by size
-(``ingest_batch_size`` fixes) or by age (``ingest_flush_interval_ms``). One
+(``ingest_batch_size`` fixes) or by age (``ingest_flush_interval_ms``), and
+adaptively: what arrived during a flush is written as soon as that flush
+commits, so under load a fix waits one flush, not a full batch. One
 flush is in flight at a time, on a dedicated database thread, while the loop
 keeps reading the next batch; acks go out in arrival order after the commit.
 If the database is down the batch is retried (the broker holds everything
@@ -122,10 +124,15 @@ class BatchWriter:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            just_flushed = False
             while self.pending:
                 age = time.monotonic() - self.oldest_monotonic
+                # Adaptive batching: what arrived while the previous flush
+                # was committing goes out as soon as it returns; only an idle
+                # writer waits for the batch size or the flush interval.
                 if not (
-                    self._closing
+                    just_flushed
+                    or self._closing
                     or self.pending_units >= self.batch_size
                     or age >= self.interval_s * 0.95
                 ):
@@ -135,6 +142,7 @@ class BatchWriter:
                         )
                     break
                 await self._flush_once()
+                just_flushed = True
             if self._closing and not self.pending:
                 return
 
