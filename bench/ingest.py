@@ -20,7 +20,8 @@ not compete with it for the CPU):
 The worker runs as ``crewtrack ingest --client-id …`` (the production entry
 point). ``BENCH_PROFILE=<dir>`` records each worker with py-spy (raw collapsed
 stacks, for ``bench/``-side analysis); ``BENCH_ONLY=single,batch,latency``
-runs a subset. Run by ``make bench`` (not by the tests); about 2 minutes.
+runs a subset; ``BENCH_VACUUM=1`` runs VACUUM ANALYZE + CHECKPOINT before the
+latency part (diagnosis: is a slow latency run the tables after the drains?). Run by ``make bench`` (not by the tests); about 2 minutes.
 """
 
 from __future__ import annotations
@@ -596,6 +597,11 @@ def main() -> int:
                 f"= {batched / copy:.0%} of bare COPY   {load()}"
             )
         if "latency" in PARTS:
+            if os.environ.get("BENCH_VACUUM"):  # diagnosis: settle the tables first
+                with psycopg.connect(settings.database_url, autocommit=True) as c:
+                    c.execute("VACUUM ANALYZE")
+                    c.execute("CHECKPOINT")
+                print(f"VACUUM ANALYZE + CHECKPOINT done   {load()}")
             r = latency(settings, tmp, bare=True)
             print(
                 f"publish → bare subscriber, {r['rate']:,.0f} fixes/s offered for "
