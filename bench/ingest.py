@@ -337,6 +337,8 @@ def latency_listener(
     ready.set()
     lo, hi = window
     samples: list[int] = []
+    worst: dict[int, int] = {}  # second after warm-up -> worst latency (ms)
+    seen: dict[int, int] = {}
     while not done.is_set():
         m = ps.get_message(timeout=0.2)
         if m is None or m["type"] != "message":
@@ -346,7 +348,11 @@ def latency_listener(
             t = int(d["t"])
             if lo <= t < hi:
                 samples.append(now - t)
+                sec = (t - lo) // 1000
+                worst[sec] = max(worst.get(sec, 0), now - t)
+                seen[sec] = seen.get(sec, 0) + 1
     out.put(samples)
+    out.put([x for sec in sorted(worst) for x in (sec, worst[sec], seen[sec])])
 
 
 def bare_latency_listener(
@@ -383,6 +389,7 @@ def bare_latency_listener(
     c.disconnect()
     c.loop_stop()
     out.put(samples)
+    out.put([])
 
 
 def latency_publisher(
@@ -434,6 +441,13 @@ def latency(settings: Settings, tmp: Path, *, bare: bool = False) -> dict[str, f
     ``bare``: the same publishers and schedule, received by a bare paho
     subscriber process instead (publish → subscriber, the ceiling).
     """
+    if not bare:
+        # A fresh session: the drains' client id still holds a persistent
+        # subscription, so the broker queued the bare run's 100,000 messages
+        # for it - a worker under that id spent the first seconds draining them.
+        settings = settings.replace(
+            ingest_client_id=f"ingest-latency-{secrets.token_hex(3)}"
+        )
     proc = None if bare else worker(settings, "latency", tmp)
     ctx = mp.get_context("spawn")
     start = time.time() + 1.5  # every process is up by then
@@ -470,6 +484,14 @@ def latency(settings: Settings, tmp: Path, *, bare: bool = False) -> dict[str, f
         )
         for k in range(LATENCY_PUBLISHERS)
     ]
+    poller_stop = threading.Event()
+    polled: list[str] = []
+    poller = threading.Thread(
+        target=poll_worker,
+        args=(settings.ingest_metrics_port, poller_stop, polled, window[0]),
+    )
+    if proc is not None:
+        poller.start()
     for p in pubs:
         p.start()
     results = [pubs_q.get(timeout=LATENCY_SECONDS + 60) for _ in pubs]
@@ -478,6 +500,10 @@ def latency(settings: Settings, tmp: Path, *, bare: bool = False) -> dict[str, f
     time.sleep(LATENCY_DRAIN_S)  # the last fixes reach the listener
     done.set()
     samples = samples_q.get(timeout=30)
+    timeline = samples_q.get(timeout=30)
+    if proc is not None:
+        poller_stop.set()
+        poller.join()
     listener.join()
     steps = ""
     if proc is not None:
@@ -496,7 +522,43 @@ def latency(settings: Settings, tmp: Path, *, bare: bool = False) -> dict[str, f
         "samples": float(len(samples)),
         "coverage": len(samples) / expected,
         "steps": steps,  # type: ignore[dict-item]
+        "slow": "; ".join(  # type: ignore[dict-item]
+            f"s{timeline[i]} max {timeline[i + 1]} ms ({timeline[i + 2]} fixes)"
+            for i in range(0, len(timeline), 3)
+            if timeline[i + 1] > 250
+        ),
+        "polled": polled,  # type: ignore[dict-item]
     }
+
+
+def poll_worker(port: int, stop: threading.Event, out: list[str], lo: int) -> None:
+    """Every 0.5 s: the worker's backlog (diagnosis of stalls)."""
+    keys = (
+        "crewtrack_ingest_pending_messages",
+        "crewtrack_ingest_oldest_pending_seconds",
+        "crewtrack_ingest_live_pending_devices",
+        "crewtrack_ingest_flushes_total",
+        "crewtrack_ingest_live_rounds_total",
+        "crewtrack_ingest_messages_total",
+    )
+    while not stop.wait(0.5):
+        try:
+            url = f"http://127.0.0.1:{port}/metrics"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                text = r.read().decode()
+        except OSError as exc:
+            out.append(f"{(now_ms() - lo) / 1000:6.1f}s metrics failed: {exc}")
+            continue
+        vals = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            base = name.split("{")[0]
+            if base in keys:
+                vals[base] = vals.get(base, 0.0) + float(value)
+        out.append(
+            f"{(now_ms() - lo) / 1000:6.1f}s "
+            + " ".join(f"{k[18:]}={vals.get(k, 0):.0f}" for k in keys)
+        )
 
 
 def flush_steps(port: int) -> str:
@@ -620,6 +682,10 @@ def main() -> int:
                 f"published)   {load()}"
             )
             print(f"  {r['steps']}")
+            if r["slow"]:
+                print(f"  seconds over 250 ms (after warm-up): {r['slow']}")
+                if os.environ.get("BENCH_TIMELINE"):
+                    print("  " + "\n  ".join(r["polled"]))  # type: ignore[arg-type]
     finally:
         for s in (mq, rd, pg):
             s.stop()
