@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import psycopg
 from psycopg import errors
 
-from storage.visits import TouchedRange, aenqueue_touched
+from storage.visits import TouchedRange, aenqueue_touched, enqueue_touched
 
 if TYPE_CHECKING:
     from ingest.pipeline import Processed
@@ -352,22 +352,6 @@ def write_events(
     return new
 
 
-# The same rows as ``storage.visits.enqueue_touched``, COPYed: its
-# ``executemany`` cost 19 µs a device with 2,000 phones in a flush (most of a
-# flush's time), a binary COPY 2.6 µs (0.4 µs of it in Python); measured here.
-QUEUE_COLUMNS = ("device_id", "from_time", "to_time")
-QUEUE_TYPES = ("text", "timestamptz", "timestamptz")
-
-
-def enqueue_ranges(
-    conn: psycopg.Connection[Any], ranges: Sequence[TouchedRange]
-) -> None:
-    """Queue re-derivation of these device ranges, in the caller's transaction."""
-    if ranges:
-        with conn.cursor() as cur:
-            _copy(cur, "derive_queue", QUEUE_COLUMNS, QUEUE_TYPES, ranges)
-
-
 def store_batch(
     conn: psycopg.Connection[Any],
     batch: Sequence[Processed],
@@ -423,7 +407,7 @@ def _store_rows(
         t3 = clock()
         # Same transaction: the fixes and the note that their sessions need
         # re-deriving commit together, so no late fix is ever missed.
-        enqueue_ranges(conn, rows.touched)
+        enqueue_touched(conn, rows.touched)
         t4 = clock()
     return t2, t3, t4, new_events
 
