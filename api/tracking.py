@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from typing import Any
 
 from aiohttp import web
 
 from api import schemas as s
 from api.framework import Api, Ctx, HttpProblem, json_ok
+from ingest.broker_auth import is_device_id
 from jobs_domain.actors import STAFF_READERS
 from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
 from storage import visits as store
@@ -26,7 +26,6 @@ MAX_RANGE = dt.timedelta(
     days=31
 )  # one billing month per request keeps payloads bounded
 MAX_FIXES = 200_000  # a month at one fix every 15 s; more is a sign of a wrong range
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 WINDOW: s.S = {
     "type": "object",
@@ -129,7 +128,7 @@ def _time_param(ctx: Ctx, name: str) -> dt.datetime:
 
 async def device_fixes(ctx: Ctx) -> web.StreamResponse:
     device_id = ctx.request.match_info["device_id"]
-    if not DEVICE_ID.match(device_id) or not await store.adevice_exists(
+    if not is_device_id(device_id) or not await store.adevice_exists(
         ctx.conn, device_id
     ):
         raise NotFound("no such device")

@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+# A device id is its MQTT username and its topic level: ``%u`` in the ACL.
+# A ``/`` (or ``+``/``#``) in it would let one phone write another's topics.
+DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_device_id(value: str) -> bool:
+    """True if ``value`` may be a device id (the whole string, not a part)."""
+    return DEVICE_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

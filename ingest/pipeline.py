@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ingest.broker_auth import is_device_id
 from ingest.model import (
     BAD_TOPIC,
     DECODER_ERROR,
@@ -39,7 +40,6 @@ from ingest.model import (
     Rejection,
 )
 from ingest.protocols import native, owntracks
-from ingest.protocols.fields import DEVICE_ID
 from ingest.validate import Limits, check_event, check_fix
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def _device_from_topic(topic: str) -> str | None:
     candidate = parts[2] if parts[0] == "crewtrack" and len(parts) > 2 else None
     if parts[0] == "owntracks" and len(parts) > 1:
         candidate = parts[1]
-    if candidate and DEVICE_ID.fullmatch(candidate):
+    if candidate and is_device_id(candidate):
         return candidate
     return None
 

@@ -7,17 +7,14 @@ of the HTTP token used by Traccar Client.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
 
-from ingest.broker_auth import BrokerAccount, hash_mqtt_password
+from ingest.broker_auth import BrokerAccount, hash_mqtt_password, is_device_id
 from storage.users import token_digest
-
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class DeviceError(ValueError):
@@ -51,7 +48,7 @@ def add_device(
     password: str | None = None,
 ) -> DeviceCredentials:
     """Register a device and return its credentials (new random ones by default)."""
-    if not DEVICE_ID.match(device_id):
+    if not is_device_id(device_id):
         raise DeviceError("device id must match [A-Za-z0-9_-]{1,64}")
     mqtt_password = password or secrets.token_urlsafe(18)
     http_token = "dev_" + secrets.token_urlsafe(24)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from ingest.broker_auth import is_device_id
 from ingest.model import BAD_DEVICE_ID, BAD_TYPE, MISSING_FIELD, NOT_FINITE, Reject
-
-DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def device_id(value: str) -> str:
     """Return ``value`` if it is a valid device id (the topic level / username)."""
-    if DEVICE_ID.fullmatch(value) is None:
+    if not is_device_id(value):
         raise Reject(BAD_DEVICE_ID, value[:80])
     return value
 

@@ -7,7 +7,6 @@ returns, the message is in :attr:`Inbox.messages`: tests need not wait.
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -15,6 +14,8 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from crewtrack.servers import PortAllocator
 
 
 @dataclass
@@ -36,12 +37,6 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class SmtpServer:
     """The running server: where to send, and what arrived."""
@@ -54,7 +49,7 @@ class SmtpServer:
 def run_smtp_server() -> Iterator[SmtpServer]:
     """Start aiosmtpd on a free loopback port (in its own thread) for a test."""
     inbox = Inbox()
-    port = free_port()
+    port = PortAllocator().free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:

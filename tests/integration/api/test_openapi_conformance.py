@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from api.app import init_app
+from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
 from tests.integration.api.conftest import People
 
@@ -28,16 +28,10 @@ CHECKS = ",".join(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(settings: Settings) -> Iterator[str]:
     """The real app on a real port, in a thread with its own event loop."""
-    port = _free_port()
+    port = PortAllocator().free_port()
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(init_app(settings))
     started = threading.Event()
