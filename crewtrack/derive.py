@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +39,9 @@ log = logging.getLogger("crewtrack.derive")
 
 POLL_INTERVAL_S = 1.0  # live map and audit see a new arrival within ~1 s of its fixes
 RETRY_INTERVAL_S = 5.0  # after losing the database
+# New fixes arrive through the queue every pass; the sweep for new or closed
+# sessions scans more, and a clock change may wait this long for its version.
+SWEEP_INTERVAL_S = 15.0
 
 
 def derive_session(
@@ -116,11 +120,20 @@ def _reconciliation(inputs: SessionInputs, visits: list[Visit]) -> dict[str, Any
     return result.to_dict()
 
 
-def derive_pending(conn: psycopg.Connection, params: VisitParams | None = None) -> int:
-    """One pass: derive every touched or changed session; return versions stored."""
+def derive_pending(
+    conn: psycopg.Connection,
+    params: VisitParams | None = None,
+    *,
+    sweep: bool = True,
+) -> int:
+    """One pass: derive every touched (and, with ``sweep``, every changed) session.
+
+    Returns the number of versions stored.
+    """
     with conn.transaction():
         touched = set(claim_touched_sessions(conn))
-    touched.update(sessions_needing_derivation(conn))
+    if sweep:
+        touched.update(sessions_needing_derivation(conn))
     stored = 0
     for session_id in sorted(touched, key=str):
         try:
@@ -142,8 +155,12 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     while not stop.is_set():
         try:
             with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                last_sweep = 0.0
                 while not stop.is_set():
-                    stored = derive_pending(conn)
+                    sweep = time.monotonic() - last_sweep >= SWEEP_INTERVAL_S
+                    if sweep:
+                        last_sweep = time.monotonic()
+                    stored = derive_pending(conn, sweep=sweep)
                     if stored:
                         log.info("derived sessions", extra={"versions": stored})
                     stop.wait(POLL_INTERVAL_S)

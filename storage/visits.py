@@ -113,14 +113,23 @@ def claim_touched_sessions(conn: psycopg.Connection, limit: int = 500) -> list[U
 def sessions_needing_derivation(
     conn: psycopg.Connection, limit: int = 200
 ) -> list[UUID]:
-    """Sessions never derived, or whose clock state changed since the last version."""
+    """Derivable sessions never derived, or whose clock state changed since.
+
+    Only sessions that can be derived (a device, and a job site with a usable
+    fence) are returned: one that can't would otherwise match forever and
+    crowd the others out of ``limit``.
+    """
     rows = conn.execute(
         """
         SELECT s.id FROM job_sessions s
+          JOIN jobs j ON j.id = s.job_id
+          JOIN properties p ON p.id = j.property_id
           LEFT JOIN LATERAL (
                 SELECT session_state FROM visit_derivations d
                  WHERE d.session_id = s.id ORDER BY version DESC LIMIT 1) last ON true
          WHERE s.device_id IS NOT NULL
+           AND (p.geofence ? 'polygon'
+                OR (p.geofence ? 'radius_m' AND p.lat IS NOT NULL AND p.lon IS NOT NULL))
            AND (last.session_state IS NULL OR last.session_state <> s.state)
          ORDER BY s.clocked_in_at DESC
          LIMIT %s

@@ -14,7 +14,12 @@ import pytest
 
 from core.geofence import Geofence
 from crewtrack.derive import derive_pending, derive_session
-from storage.visits import derivation_history, enqueue_touched, touched_ranges
+from storage.visits import (
+    derivation_history,
+    enqueue_touched,
+    sessions_needing_derivation,
+    touched_ranges,
+)
 
 SITE = (48.1372, 11.5756)
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
@@ -74,7 +79,7 @@ def _seed_session(conn: psycopg.Connection, device: str = "phone-1") -> uuid.UUI
     job_id = uuid.uuid4()
     conn.execute(
         "INSERT INTO jobs (id, number, status, client_id, property_id, doc, created_at, updated_at) "
-        "VALUES (%s, 1, 'in_progress', %s, %s, '{}', now(), now())",
+        "VALUES (%s, (SELECT coalesce(max(number), 0) + 1 FROM jobs), 'in_progress', %s, %s, '{}', now(), now())",
         (job_id, client[0], prop[0]),
     )
     session_id = uuid.uuid4()
@@ -232,3 +237,22 @@ def test_a_clock_out_long_after_leaving_is_flagged_in_the_stored_reconciliation(
     assert 44 * 60 <= rec["clock_out_delta_s"] <= 46 * 60
     assert "clocked_out_after_departure" in {f["code"] for f in rec["flags"]}
     assert rec["billed_s"] > rec["on_site_s"]
+
+
+def test_sessions_without_a_usable_fence_do_not_crowd_out_the_others(
+    conn: psycopg.Connection,
+) -> None:
+    session = _seed_session(conn)
+    fenceless = _seed_session(conn, device="phone-9")
+    conn.execute(
+        "UPDATE properties SET geofence = NULL WHERE id = "
+        "(SELECT property_id FROM jobs WHERE id = "
+        "(SELECT job_id FROM job_sessions WHERE id = %s))",
+        (fenceless,),
+    )
+    conn.execute(
+        "UPDATE job_sessions SET clocked_in_at = clocked_in_at + interval '1 hour' "
+        "WHERE id = %s",
+        (fenceless,),
+    )
+    assert sessions_needing_derivation(conn, limit=1) == [session]
