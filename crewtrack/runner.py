@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -401,11 +400,7 @@ def _print_banner(
     print("\n".join(lines), flush=True)
 
 
-def _supervise(
-    children: list[Child],
-    stop: threading.Event,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
+def _supervise(children: list[Child], stop: threading.Event) -> None:
     """Restart children that die, with back-off; return on SIGTERM/SIGINT."""
 
     def _on_term(signum: int, frame: object) -> None:
@@ -436,4 +431,4 @@ def _supervise(
                 child.restarts += 1
                 child.next_start = 0.0
                 child.start()
-        sleep(0.5)
+        time.sleep(0.5)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -100,15 +99,3 @@ def current_version(dsn: str) -> str | None:
             return None
         row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
         return None if row is None else row[0]
-
-
-def ensure_database(admin_dsn: str, dbname: str) -> bool:
-    """Create ``dbname`` if missing (used by `up` on first run); True if created."""
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
-        ).fetchone()
-        if row is not None:
-            return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        return True
