@@ -8,6 +8,10 @@ flush is in flight at a time, on a dedicated database thread, while the loop
 keeps reading the next batch; acks go out in arrival order after the commit.
 If the database is down the batch is retried (the broker holds everything
 unacked) and reading pauses once too much is pending.
+
+Each message's rows are encoded (``storage.fixes.encode_message``) when it is
+added, on the loop thread, while the previous flush streams to the server:
+the database thread then only sends bytes.
 """
 
 from __future__ import annotations
@@ -47,6 +51,30 @@ STORE_ERROR = "store_error"  # a message the database refused on its own (a bug)
 AckFn = Callable[[Sequence[Processed]], None]
 
 
+def _store_error(p: Processed, exc: Exception) -> Processed:
+    """``p`` with nothing to store but a rejection saying why it could not be."""
+    return p._replace(
+        fixes=[],
+        events=[],
+        status=None,
+        rejections=[Rejection(STORE_ERROR, repr(exc)[:300])],
+    )
+
+
+def _encode(p: Processed) -> tuple[Processed, store.EncodedMessage]:
+    """Encode a message's rows; one that cannot be encoded becomes a rejection.
+
+    Validation refuses every value the encoding cannot hold, so this is a
+    safety net for a bug, never a crash of the worker.
+    """
+    try:
+        return p, store.encode_message(p)
+    except Exception as exc:
+        log.exception("cannot encode a message from %s", p.message.topic[:200])
+        bad = _store_error(p, exc)
+        return bad, store.encode_message(bad)
+
+
 class BatchWriter:
     """Collect processed messages, write them in batches, then ack and publish."""
 
@@ -67,7 +95,7 @@ class BatchWriter:
         self.pause, self.resume = pause, resume
         self.batch_size = max(1, settings.ingest_batch_size)
         self.interval_s = settings.ingest_flush_interval_ms / 1000
-        self.pending: list[Processed] = []
+        self.pending: list[tuple[Processed, store.EncodedMessage]] = []
         self.pending_units = 0
         self.oldest_monotonic = 0.0
         self._paused = False
@@ -101,7 +129,7 @@ class BatchWriter:
             self.oldest_monotonic = time.monotonic()
             if self._timer is None:
                 self._timer = self._loop.call_later(self.interval_s, self._due)
-        self.pending.append(p)
+        self.pending.append(_encode(p))
         self.pending_units += len(p.fixes) or 1
         if self.pending_units >= self.batch_size:
             self._wake.set()
@@ -150,18 +178,18 @@ class BatchWriter:
         limit = self.batch_size * MAX_FLUSH_BATCHES
         units = 0
         n = 0
-        for p in self.pending:
+        for p, _ in self.pending:
             units += len(p.fixes) or 1
             n += 1
             if units >= limit:
                 break
-        batch, self.pending = self.pending[:n], self.pending[n:]
+        items, self.pending = self.pending[:n], self.pending[n:]
         self.pending_units -= units
         if self.pending:
             self.oldest_monotonic = time.monotonic()  # approximate: next batch's age
         self.idle.clear()
         try:
-            await self._write(batch)
+            await self._write([p for p, _ in items], [e for _, e in items])
         finally:
             self.idle.set()
         if (
@@ -172,12 +200,14 @@ class BatchWriter:
             self.resume()
 
     # --- steps 4-8 ----------------------------------------------------------
-    async def _write(self, batch: list[Processed]) -> None:
+    async def _write(
+        self, batch: list[Processed], encoded: list[store.EncodedMessage]
+    ) -> None:
         while True:
             t0 = time.monotonic()
             try:
                 result = await self._loop.run_in_executor(
-                    self._db, self._store_sync, batch, time.perf_counter()
+                    self._db, self._store_sync, batch, encoded, time.perf_counter()
                 )
                 break
             except psycopg.OperationalError as exc:
@@ -253,13 +283,16 @@ class BatchWriter:
             self._conn = None
 
     def _store_sync(
-        self, batch: list[Processed], submitted: float
+        self,
+        batch: list[Processed],
+        encoded: list[store.EncodedMessage],
+        submitted: float,
     ) -> store.StoreResult:
         started = time.perf_counter()
         cpu = time.thread_time()
         try:
             conn = self._connection()
-            result = store.store_batch(conn, batch)
+            result = store.store_batch(conn, batch, encoded)
             result.steps["thread_start_wait"] = started - submitted
             result.steps["thread_cpu"] = time.thread_time() - cpu
             return result
@@ -284,12 +317,7 @@ class BatchWriter:
                 self._drop_connection()
                 raise
             except psycopg.Error as exc:
-                bad = p._replace(
-                    fixes=[],
-                    events=[],
-                    status=None,
-                    rejections=[Rejection(STORE_ERROR, repr(exc)[:300])],
-                )
+                bad = _store_error(p, exc)
                 r = store.store_batch(conn, [bad])
                 batch[batch.index(p)] = bad
             total.fixes += r.fixes

@@ -1,15 +1,18 @@
 """Write what the ingest accepted: fixes, message provenance, rejections, events.
 
-One call, one transaction. Fixes and provenance are COPYed (binary) straight
-into their tables; if that hits a unique violation (a redelivered message, or
-a phone resending a backlog) the transaction is rolled back and redone with
-the same rows going through a temp table and ``INSERT … ON CONFLICT DO
-NOTHING`` (no savepoint on the common path: two round trips fewer a flush). Redeliveries are rare, so the fast path is the common one:
-``bench/ingest.py`` measures direct COPY at ~2× the temp-table path.
+One call, one transaction. Each message's fix and provenance rows are encoded
+in PostgreSQL's binary COPY format as the message arrives
+(:func:`encode_message`), and a flush streams them straight into their tables;
+if that hits a unique violation (a redelivered message, or a phone resending a
+backlog) the transaction is rolled back and redone with the same bytes going
+through temp tables and ``INSERT … ON CONFLICT DO NOTHING`` (no savepoint on
+the common path: two round trips fewer a flush). Redeliveries are rare, so the
+fast path is the common one.
 """
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -106,171 +109,244 @@ class StoreResult:
     steps: dict[str, float] = field(default_factory=dict)
 
 
-class Rows(NamedTuple):
-    """The rows one batch writes, each de-duplicated (first wins)."""
+# --- rows in PostgreSQL's binary COPY format ------------------------------
+# The ingest writes every fix it accepts, ~100,000 a second on two cores, so
+# its rows are encoded here straight into the binary COPY format (one
+# ``struct`` pack per fix) as each message arrives, instead of a tuple of
+# Python values per row that psycopg encodes again inside the flush: no
+# ``datetime`` per fix, one object per row for the garbage collector instead
+# of ~16, and the database thread only streams bytes. The encoding is checked
+# against psycopg's own in tests/integration/ingest/test_fix_rows.py.
 
-    fixes: list[tuple[Any, ...]]
-    messages: list[tuple[Any, ...]]
+PG_EPOCH_MS = 946_684_800_000  # 2000-01-01 UTC, PostgreSQL's timestamp epoch
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
+COPY_TRAILER = b"\xff\xff"
+_NULL = b"\xff\xff\xff\xff"  # field length -1
+_I32 = struct.Struct("!i").pack
+_TIMESTAMP = struct.Struct("!iq").pack  # length 8, µs since PG_EPOCH
+_ROW_HEAD = struct.Struct("!hiq").pack  # field count, then the timestamp
+_LAT_LON = struct.Struct("!idid").pack
+_LAT_LON_ACC = struct.Struct("!ididif").pack
+_FLOAT4 = struct.Struct("!if").pack
+_MESSAGE_COUNTS = struct.Struct("!iiiiii").pack
+_SHA_FIELD = _I32(32)  # a sha256 is 32 bytes
+_BOOL = {None: _NULL, False: b"\x00\x00\x00\x01\x00", True: b"\x00\x00\x00\x01\x01"}
+_N_FIX_FIELDS = len(FIX_COLUMNS)
+
+
+def _text(value: str) -> bytes:
+    data = value.encode()
+    return _I32(len(data)) + data
+
+
+def _float4(value: float | None) -> bytes:
+    return _NULL if value is None else _FLOAT4(4, value)
+
+
+def _timestamp(ms: int) -> bytes:
+    return _TIMESTAMP(8, (ms - PG_EPOCH_MS) * 1000)
+
+
+_SOURCE: dict[str | None, bytes] = {None: _NULL}
+
+
+class EncodedMessage(NamedTuple):
+    """One processed message's rows, ready to stream (see :func:`encode_message`)."""
+
+    key: tuple[str, bytes]  # (device_id, payload sha256): the provenance row's key
+    message_row: bytes  # the ingest_messages row; empty when nothing is kept
+    fix_rows: bytes
+    fixes: int
+    span: tuple[str, int, int] | None  # (device, earliest, latest fix time ms)
+
+
+def encode_message(p: Processed) -> EncodedMessage:
+    """The provenance row and fix rows of one message (fixes de-duplicated by time).
+
+    Raises ``ValueError`` / ``struct.error`` / ``UnicodeError`` only for values
+    validation should have refused; the ingest turns that into a rejection.
+    """
+    key = (p.device_id or "", p.sha256)
+    if not (p.fixes or p.events or p.status):
+        return EncodedMessage(key, b"", b"", 0, None)
+    msg = p.message
+    received = _timestamp(msg.received_ms)
+    message_row = b"".join(
+        (
+            b"\x00\x09",
+            _text(key[0]),
+            _SHA_FIELD,
+            p.sha256,
+            received,
+            _text(msg.topic),
+            _text(p.protocol),
+            _text(p.kind),
+            _MESSAGE_COUNTS(4, p.carried, 4, len(p.rejections), 4, len(msg.payload)),
+        )
+    )
+    if not p.fixes:
+        return EncodedMessage(key, message_row, b"", 0, None)
+    tail = received + _SHA_FIELD + p.sha256  # received_at, message_sha256
+    rows: list[bytes] = []
+    add = rows.append
+    seen: set[tuple[str, int]] = set()
+    dedup = len(p.fixes) > 1
+    devices: dict[str, bytes] = {}
+    lo = hi = p.fixes[0].t_ms
+    no_extras = _NULL * 4
+    sources, bools = _SOURCE, _BOOL
+    for dev, t, lat, lon, acc, alt, spd, hdg, bat, src, mock, ping in p.fixes:
+        if dedup:
+            k = (dev, t)
+            if k in seen:
+                continue
+            seen.add(k)
+        dev_field = devices.get(dev)
+        if dev_field is None:
+            dev_field = devices[dev] = _text(dev)
+        if alt is None and spd is None and hdg is None and bat is None:
+            # what phones send most: position and accuracy only
+            if acc is None:
+                body = _LAT_LON(8, lat, 8, lon) + _NULL + no_extras
+            else:
+                body = _LAT_LON_ACC(8, lat, 8, lon, 4, acc) + no_extras
+        else:
+            body = b"".join(
+                (
+                    _LAT_LON(8, lat, 8, lon),
+                    _float4(acc),
+                    _float4(alt),
+                    _float4(spd),
+                    _float4(hdg),
+                    _float4(bat),
+                )
+            )
+        source = sources.get(src)
+        if source is None:
+            source = sources[src] = _text(src)  # type: ignore[arg-type]
+        add(
+            _ROW_HEAD(_N_FIX_FIELDS, 8, (t - PG_EPOCH_MS) * 1000)
+            + dev_field
+            + body
+            + source
+            + bools[mock]
+            + bools[ping]
+            + tail
+        )
+        if t < lo:
+            lo = t
+        elif t > hi:
+            hi = t
+    # a message's fixes all belong to its device (decoders check the topic)
+    span = (p.fixes[0].device_id, lo, hi)
+    return EncodedMessage(key, message_row, b"".join(rows), len(rows), span)
+
+
+class Rows(NamedTuple):
+    """What one batch writes, in binary COPY format (header and trailer added on write)."""
+
+    fixes: bytes
+    n_fixes: int
+    messages: bytes
+    n_messages: int
     # (device_id, earliest, latest fix time) per device: the derive queue's input
     touched: list[TouchedRange]
 
 
-def build_rows(batch: Sequence[Processed]) -> Rows:
-    """Fix rows, provenance rows and touched device ranges for a batch, in one pass."""
-    fix_rows: list[tuple[Any, ...]] = []
-    msg_rows: list[tuple[Any, ...]] = []
-    seen_fix: set[tuple[str, int]] = set()
-    seen_msg: set[tuple[str, bytes]] = set()
-    spans: dict[str, list[int]] = {}
-    delta = timedelta
-    for p in batch:
-        if not (p.fixes or p.events or p.status):
-            continue
-        msg = p.message
-        received = EPOCH + delta(milliseconds=msg.received_ms)
-        sha = p.sha256
-        key = (p.device_id or "", sha)
-        if key not in seen_msg:
-            seen_msg.add(key)
-            msg_rows.append(
-                (
-                    key[0],
-                    sha,
-                    received,
-                    msg.topic,
-                    p.protocol,
-                    p.kind,
-                    p.carried,
-                    len(p.rejections),
-                    len(msg.payload),
-                )
-            )
-        lo = hi = -1
-        for f in p.fixes:
-            t = f.t_ms
-            fkey = (f.device_id, t)
-            if fkey in seen_fix:
-                continue
-            seen_fix.add(fkey)
-            fix_rows.append(
-                (
-                    EPOCH + delta(milliseconds=t),
-                    f.device_id,
-                    f.lat,
-                    f.lon,
-                    f.acc,
-                    f.alt,
-                    f.spd,
-                    f.hdg,
-                    f.bat,
-                    f.src,
-                    f.mock,
-                    f.ping,
-                    received,
-                    sha,
-                )
-            )
-            if lo < 0 or t < lo:
-                lo = t
-            if t > hi:
-                hi = t
-        if hi >= 0:
-            # a message's fixes all belong to its device (decoders check the topic)
-            dev = p.fixes[0].device_id
-            span = spans.get(dev)
-            if span is None:
-                spans[dev] = [lo, hi]
-            else:
-                span[0] = min(span[0], lo)
-                span[1] = max(span[1], hi)
-    touched = [
-        (dev, EPOCH + delta(milliseconds=lo), EPOCH + delta(milliseconds=hi))
-        for dev, (lo, hi) in spans.items()
-    ]
-    return Rows(fix_rows, msg_rows, touched)
+def batch_rows(encoded: Iterable[EncodedMessage]) -> Rows:
+    """Join a batch's encoded messages; provenance de-duplicated (first wins).
 
-
-def _copy(
-    cur: psycopg.Cursor[Any],
-    table: str,
-    columns: Sequence[str],
-    types: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-) -> None:
-    with cur.copy(
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
-
-
-def _ensure_stage(cur: psycopg.Cursor[Any]) -> None:
-    cur.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS fixes_stage "
-        "(LIKE fixes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
-    cur.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS ingest_messages_stage "
-        "(LIKE ingest_messages INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
-
-
-def write_fixes(
-    conn: psycopg.Connection[Any],
-    fix_rows: Sequence[Sequence[Any]],
-    msg_rows: Sequence[Sequence[Any]],
-    *,
-    fallback: bool | None = None,
-) -> bool:
-    """COPY fixes and provenance, idempotently; True if the fallback path was used.
-
-    Must run inside a transaction. ``fallback=None`` tries the direct COPY in
-    a savepoint and falls back on a duplicate; ``False`` COPYs directly (a
-    duplicate raises ``UniqueViolation`` and the caller redoes the whole
-    transaction with ``True``: two round trips fewer per flush); ``True`` goes
-    through the temp tables and ``INSERT … ON CONFLICT DO NOTHING``.
+    Two copies of one message (a redelivery that arrives while the first is
+    still pending) both carry their fixes: the direct COPY then meets a
+    unique violation and the batch goes through ``ON CONFLICT DO NOTHING``.
     """
-    with conn.cursor() as cur:
-        if fallback is False:
-            _copy_direct(cur, fix_rows, msg_rows)
-            return False
-        if fallback is None:
-            try:
-                with conn.transaction():
-                    _copy_direct(cur, fix_rows, msg_rows)
-                return False
-            except errors.UniqueViolation:
-                pass
-        _ensure_stage(cur)
-        cols = ", ".join(FIX_COLUMNS)
-        if fix_rows:
-            _copy(cur, "fixes_stage", FIX_COLUMNS, FIX_TYPES, fix_rows)
-            cur.execute(
+    fix_parts: list[bytes] = []
+    msg_parts: list[bytes] = []
+    seen: set[tuple[str, bytes]] = set()
+    spans: dict[str, tuple[int, int]] = {}
+    n_fixes = 0
+    for e in encoded:
+        if e.message_row and e.key not in seen:
+            seen.add(e.key)
+            msg_parts.append(e.message_row)
+        if e.span is not None:
+            fix_parts.append(e.fix_rows)
+            n_fixes += e.fixes
+            dev, lo, hi = e.span
+            old = spans.get(dev)
+            spans[dev] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+    touched = [
+        (dev, ms_to_datetime(lo), ms_to_datetime(hi)) for dev, (lo, hi) in spans.items()
+    ]
+    return Rows(
+        b"".join(fix_parts), n_fixes, b"".join(msg_parts), len(msg_parts), touched
+    )
+
+
+_FIXES_COPY = f"({', '.join(FIX_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_MESSAGES_COPY = f"({', '.join(MESSAGE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS fixes_stage "
+    "(LIKE fixes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_messages_stage "
+    "(LIKE ingest_messages INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+)
+
+
+def copy_steps(rows: Rows, *, fallback: bool) -> list[tuple[str, bytes | None]]:
+    """The statements that write ``rows``: (SQL, COPY data or None) in order.
+
+    Direct: COPY into the tables (a duplicate raises ``UniqueViolation``).
+    Fallback: COPY into temp tables, then ``INSERT … ON CONFLICT DO NOTHING``.
+    """
+    fix_data = COPY_HEADER + rows.fixes + COPY_TRAILER if rows.n_fixes else None
+    msg_data = COPY_HEADER + rows.messages + COPY_TRAILER if rows.n_messages else None
+    steps: list[tuple[str, bytes | None]] = []
+    if not fallback:
+        if fix_data:
+            steps.append((f"COPY fixes {_FIXES_COPY}", fix_data))
+        if msg_data:
+            steps.append((f"COPY ingest_messages {_MESSAGES_COPY}", msg_data))
+        return steps
+    steps += [(sql, None) for sql in _STAGE]
+    cols, mcols = ", ".join(FIX_COLUMNS), ", ".join(MESSAGE_COLUMNS)
+    if fix_data:
+        steps += [
+            (f"COPY fixes_stage {_FIXES_COPY}", fix_data),
+            (
                 f"INSERT INTO fixes ({cols}) SELECT {cols} FROM fixes_stage "
-                "ON CONFLICT DO NOTHING"
-            )
-        mcols = ", ".join(MESSAGE_COLUMNS)
-        if msg_rows:
-            _copy(
-                cur, "ingest_messages_stage", MESSAGE_COLUMNS, MESSAGE_TYPES, msg_rows
-            )
-            cur.execute(
+                "ON CONFLICT DO NOTHING",
+                None,
+            ),
+        ]
+    if msg_data:
+        steps += [
+            (f"COPY ingest_messages_stage {_MESSAGES_COPY}", msg_data),
+            (
                 f"INSERT INTO ingest_messages ({mcols}) SELECT {mcols} "
-                "FROM ingest_messages_stage ON CONFLICT DO NOTHING"
-            )
-        return True
+                "FROM ingest_messages_stage ON CONFLICT DO NOTHING",
+                None,
+            ),
+        ]
+    return steps
 
 
-def _copy_direct(
-    cur: psycopg.Cursor[Any],
-    fix_rows: Sequence[Sequence[Any]],
-    msg_rows: Sequence[Sequence[Any]],
-) -> None:
-    if fix_rows:
-        _copy(cur, "fixes", FIX_COLUMNS, FIX_TYPES, fix_rows)
-    if msg_rows:
-        _copy(cur, "ingest_messages", MESSAGE_COLUMNS, MESSAGE_TYPES, msg_rows)
+def write_rows(conn: psycopg.Connection[Any], rows: Rows, *, fallback: bool) -> None:
+    """Run :func:`copy_steps` (inside the caller's transaction)."""
+    with conn.cursor() as cur:
+        for sql, data in copy_steps(rows, fallback=fallback):
+            if data is None:
+                cur.execute(sql)
+            else:
+                with cur.copy(sql) as copy:
+                    copy.write(data)
+
+
+_REJECTED_INSERT = (
+    "INSERT INTO rejected_messages (received_at, topic, device_id, protocol, "
+    "reason, detail, item, payload_sha256, payload_size, payload) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
 
 
 def rejected_rows(batch: Sequence[Processed]) -> list[tuple[Any, ...]]:
@@ -305,12 +381,7 @@ def write_rejected(
     if not rows:
         return
     with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO rejected_messages (received_at, topic, device_id, protocol, "
-            "reason, detail, item, payload_sha256, payload_size, payload) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            rows,
-        )
+        cur.executemany(_REJECTED_INSERT, rows)
 
 
 def write_events(
@@ -355,17 +426,19 @@ def write_events(
 def store_batch(
     conn: psycopg.Connection[Any],
     batch: Sequence[Processed],
-    rows: Rows | None = None,
+    encoded: Sequence[EncodedMessage] | None = None,
 ) -> StoreResult:
     """Steps 4-5 of the pipeline: write everything of ``batch`` and commit.
 
-    ``rows`` may be built beforehand (:func:`build_rows`); the result's
+    ``encoded`` holds each message's rows, in ``batch`` order, when the caller
+    encoded them as the messages arrived (:func:`encode_message`); the result's
     ``steps`` holds each step's wall seconds (``bench/ingest.py`` prints them).
     """
     clock = time.perf_counter
     t0 = clock()
-    if rows is None:
-        rows = build_rows(batch)
+    if encoded is None:
+        encoded = [encode_message(p) for p in batch]
+    rows = batch_rows(encoded)
     rej = rejected_rows(batch)
     t1 = clock()
     try:
@@ -385,7 +458,7 @@ def store_batch(
         "commit": t5 - t4,
     }
     return StoreResult(
-        len(rows.fixes), len(rows.messages), len(rej), new_events, fallback, steps
+        rows.n_fixes, rows.n_messages, len(rej), new_events, fallback, steps
     )
 
 
@@ -400,7 +473,7 @@ def _store_rows(
     """One transaction: fixes, provenance, rejections, events, derive queue."""
     clock = time.perf_counter
     with conn.transaction():
-        write_fixes(conn, rows.fixes, rows.messages, fallback=fallback)
+        write_rows(conn, rows, fallback=fallback)
         t2 = clock()
         write_rejected(conn, rej)
         new_events = write_events(conn, batch)
@@ -438,38 +511,34 @@ def current_jobs(
     return out
 
 
-_FIX_INSERT = (
-    f"INSERT INTO fixes ({', '.join(FIX_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(FIX_COLUMNS))}) ON CONFLICT DO NOTHING"
-)
-_MESSAGE_INSERT = (
-    f"INSERT INTO ingest_messages ({', '.join(MESSAGE_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(MESSAGE_COLUMNS))}) ON CONFLICT DO NOTHING"
-)
-
-
 async def store_batch_async(
     conn: psycopg.AsyncConnection[Any], batch: Sequence[Processed]
 ) -> StoreResult:
     """:func:`store_batch` for the HTTP upload path (a few rows per request).
 
-    Uses the same rows and the same idempotent semantics; plain INSERTs are
-    fine at one request per phone every few seconds.
+    The same rows and the same idempotent semantics; a resent upload (the
+    phone did not see the answer) takes the ``ON CONFLICT`` path.
     """
-    fix_rows, msg_rows, touched = build_rows(batch)
+    rows = batch_rows([encode_message(p) for p in batch])
     rej = rejected_rows(batch)
     async with conn.transaction(), conn.cursor() as cur:
-        if fix_rows:
-            await cur.executemany(_FIX_INSERT, fix_rows)
-            await aenqueue_touched(conn, touched)
-        if msg_rows:
-            await cur.executemany(_MESSAGE_INSERT, msg_rows)
+        try:
+            async with conn.transaction():
+                await _awrite_rows(cur, rows, fallback=False)
+        except errors.UniqueViolation:
+            await _awrite_rows(cur, rows, fallback=True)
+        await aenqueue_touched(conn, rows.touched)
         if rej:
-            await cur.executemany(
-                "INSERT INTO rejected_messages (received_at, topic, device_id, "
-                "protocol, reason, detail, item, payload_sha256, payload_size, "
-                "payload) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING",
-                rej,
-            )
-    return StoreResult(len(fix_rows), len(msg_rows), len(rej))
+            await cur.executemany(_REJECTED_INSERT, rej)
+    return StoreResult(rows.n_fixes, rows.n_messages, len(rej))
+
+
+async def _awrite_rows(
+    cur: psycopg.AsyncCursor[Any], rows: Rows, *, fallback: bool
+) -> None:
+    for sql, data in copy_steps(rows, fallback=fallback):
+        if data is None:
+            await cur.execute(sql)
+        else:
+            async with cur.copy(sql) as copy:
+                await copy.write(data)
