@@ -22,7 +22,8 @@ the better of its neighbouring ceilings and the median round is reported)
 The worker runs as ``crewtrack ingest --client-id …`` (the production entry
 point). ``BENCH_PROFILE=<dir>`` records each worker with py-spy (raw collapsed
 stacks, for ``bench/``-side analysis); ``BENCH_ONLY=single,batch,latency``
-runs a subset; ``BENCH_ROUNDS`` (default 3) sets the rounds; ``BENCH_VACUUM=1`` runs VACUUM ANALYZE + CHECKPOINT before the
+runs a subset; ``BENCH_STEPS=1`` prints the worker's mean time per flush step
+after each drain; ``BENCH_ROUNDS`` (default 3) sets the rounds; ``BENCH_VACUUM=1`` runs VACUUM ANALYZE + CHECKPOINT before the
 latency part (diagnosis: is a slow latency run the tables after the drains?).
 Run by ``make bench`` (not by the tests); about 4 minutes.
 """
@@ -265,6 +266,8 @@ def ingest_drain(
                 last = time.perf_counter()
                 break
             time.sleep(0.02)
+        if os.environ.get("BENCH_STEPS"):
+            print(f"    {flush_steps(settings.ingest_metrics_port)}")
     finally:
         stop(proc)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:

@@ -55,9 +55,12 @@ RECONNECT_MAX_S = 2.0
 MISC_INTERVAL_S = 1.0  # paho's loop_misc: keepalive pings and retries
 # Packets read per readable event. paho's loop_read() reads one packet per
 # call; draining the socket in one callback saves an event-loop round per
-# message. Bounded so one callback holds the loop ~10 ms, not the ~80 ms
-# 2,000 packets took: flush timers, acks and metrics stay on time.
+# message. Bounded by count and by time so one callback holds the loop a few
+# ms, not the ~80 ms 2,000 single-fix packets took or the ~400 ms of 256
+# 500-fix batches: a committed flush is handed back (acks, the next flush)
+# within READ_SLICE_S, so the database never idles behind the decoder.
 MAX_PACKETS_PER_READ = 256
+READ_SLICE_S = 0.003
 # Bytes taken from the socket per recv(). paho reads a packet in three recv()
 # calls (type byte, length byte, body); reading ahead into our buffer turns
 # three system calls a message into one per this many bytes.
@@ -354,6 +357,8 @@ class MqttConsumer:
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 log.debug("loop_read: %s", rc)
             return
+        clock = time.perf_counter
+        until = clock() + READ_SLICE_S
         for _ in range(MAX_PACKETS_PER_READ):
             if self._sock is None or self._paused:
                 return
@@ -363,6 +368,8 @@ class MqttConsumer:
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 handle(rc)
                 return
+            if clock() > until:
+                break
         self._drain_buffer_soon()
 
     def _buffered_recv(self, bufsize: int) -> bytes:

@@ -3,23 +3,26 @@
 Like Traccar's ``PositionBatchWriter`` it flushes by size
 (``ingest_batch_size`` fixes) or by age (``ingest_flush_interval_ms``), and
 adaptively: what arrived during a flush is written as soon as that flush
-commits, so under load a fix waits one flush, not a full batch. One
-flush is in flight at a time, on a dedicated database thread, while the loop
-keeps reading the next batch; acks go out in arrival order after the commit.
-If the database is down the batch is retried (the broker holds everything
-unacked) and reading pauses once too much is pending.
+commits, so under load a fix waits one flush, not a full batch.
 
-Each message's rows are encoded (``storage.fixes.encode_message``) when it is
-added, on the loop thread, while the previous flush streams to the server:
-the database thread then only sends bytes.
+Two threads share the work. The loop thread decodes messages and
+:meth:`BatchWriter.add` encodes each one's rows (``storage.fixes``) into the
+pending list. The database thread owns the connection and decides when to
+flush: it takes what is pending, writes and commits it, hands the batch back
+to the loop (acks in arrival order, then live state) and goes straight on to
+the next batch - it never waits for the loop, which may be busy decoding for
+a few ms. Events are applied and jobs looked up on the database thread too,
+after the hand-back. If the database is down the batch is retried (the
+broker holds everything unacked) and reading pauses once too much is pending.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,6 +49,7 @@ MAX_FLUSH_BATCHES = 4
 # Pause reading MQTT when this many batches are pending (database slow or down);
 # the broker queues the rest for our persistent session.
 MAX_PENDING_BATCHES = 10
+WRITER_FAILED_EXIT = 70  # EX_SOFTWARE: the writer thread hit a bug
 STORE_ERROR = "store_error"  # a message the database refused on its own (a bug)
 
 AckFn = Callable[[Sequence[Processed]], None]
@@ -95,129 +99,168 @@ class BatchWriter:
         self.pause, self.resume = pause, resume
         self.batch_size = max(1, settings.ingest_batch_size)
         self.interval_s = settings.ingest_flush_interval_ms / 1000
-        self.pending: list[tuple[Processed, store.EncodedMessage]] = []
-        self.pending_units = 0
-        self.oldest_monotonic = 0.0
-        self._paused = False
-        self._wake = asyncio.Event()
-        self._timer: asyncio.TimerHandle | None = None
+        # shared by both threads, under _cond
+        self._cond = threading.Condition()
+        self._pending: list[tuple[Processed, store.EncodedMessage]] = []
+        self._pending_units = 0
+        self._oldest = 0.0  # monotonic arrival of the oldest pending message
         self._closing = False
-        self._db = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="ingest-db"
-        )
+        self._abandoned = threading.Event()
+        self._forget_jobs = False
+        # loop thread only
+        self._paused = False
+        self._loop = asyncio.get_running_loop()
+        self._done: asyncio.Future[None] = self._loop.create_future()
+        # database thread only
+        self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._job_known: set[str] = set()
-        self._loop = asyncio.get_running_loop()
-        self._task: asyncio.Task[None] | None = None
-        self.idle = asyncio.Event()
-        self.idle.set()
         metrics.gauge(
             "crewtrack_ingest_pending_messages",
             "Messages received but not yet committed.",
-            lambda: float(len(self.pending)),
+            lambda: float(len(self._pending)),
         )
         metrics.gauge(
             "crewtrack_ingest_oldest_pending_seconds",
             "Age of the oldest uncommitted message (consumer lag).",
-            lambda: (time.monotonic() - self.oldest_monotonic) if self.pending else 0.0,
+            lambda: (time.monotonic() - self._oldest) if self._pending else 0.0,
         )
 
-    # --- step 3: batch ------------------------------------------------------
+    # --- step 3: batch (loop thread) -----------------------------------------
     def add(self, p: Processed) -> None:
-        """Queue one processed message (loop thread)."""
-        if not self.pending:
-            self.oldest_monotonic = time.monotonic()
-            if self._timer is None:
-                self._timer = self._loop.call_later(self.interval_s, self._due)
-        self.pending.append(_encode(p))
-        self.pending_units += len(p.fixes) or 1
-        if self.pending_units >= self.batch_size:
-            self._wake.set()
-            if (
-                not self._paused
-                and self.pending_units >= self.batch_size * MAX_PENDING_BATCHES
-            ):
-                self._paused = True
-                self.pause()
-
-    def _due(self) -> None:
-        self._timer = None
-        self._wake.set()
+        """Queue one processed message."""
+        item = _encode(p)
+        units = len(item[0].fixes) or 1
+        with self._cond:
+            if not self._pending:
+                self._oldest = time.monotonic()
+                self._cond.notify()  # the database thread starts the age clock
+            self._pending.append(item)
+            self._pending_units += units
+            pending = self._pending_units
+            if pending >= self.batch_size:
+                self._cond.notify()
+        if not self._paused and pending >= self.batch_size * MAX_PENDING_BATCHES:
+            self._paused = True
+            self.pause()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ingest-writer")
+        self._thread = threading.Thread(
+            target=self._run, name="ingest-db", daemon=False
+        )
+        self._thread.start()
 
-    async def _run(self) -> None:
-        self._loop.run_in_executor(self._db, self._sweep_sync)
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            just_flushed = False
-            while self.pending:
-                age = time.monotonic() - self.oldest_monotonic
-                # Adaptive batching: what arrived while the previous flush
-                # was committing goes out as soon as it returns; only an idle
-                # writer waits for the batch size or the flush interval.
-                if not (
+    def forget_jobs(self) -> None:
+        """Live state was lost (Redis restarted): re-send jobs with the next fixes."""
+        self._forget_jobs = True
+
+    # --- the database thread ------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._sweep_sync()
+            while True:
+                items = self._next_batch()
+                if items is None:
+                    break
+                self._flush(items)
+        except Exception:
+            # A bug, not an outage (those are retried): without its writer the
+            # worker would read on and never ack. Exit so the supervisor
+            # restarts it; everything unacked is redelivered.
+            log.critical("batch writer failed; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(WRITER_FAILED_EXIT)
+        self._drop_connection()
+        self._post(self._finished)
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop thread, in order; nothing once it closed."""
+        with contextlib.suppress(RuntimeError):  # shutdown abandoned this thread
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _next_batch(self) -> list[tuple[Processed, store.EncodedMessage]] | None:
+        """Wait until a flush is due and take its messages (None: stop)."""
+        just_flushed = True
+        limit = self.batch_size * MAX_FLUSH_BATCHES
+        with self._cond:
+            while True:
+                if self._abandoned.is_set():
+                    return None
+                if not self._pending:
+                    if self._closing:
+                        return None
+                    just_flushed = False
+                    self._cond.wait()
+                    continue
+                age = time.monotonic() - self._oldest
+                # Adaptive batching: what arrived while the previous flush was
+                # committing goes out at once; only an idle writer waits for
+                # the batch size or the flush interval.
+                if (
                     just_flushed
                     or self._closing
-                    or self.pending_units >= self.batch_size
+                    or self._pending_units >= self.batch_size
                     or age >= self.interval_s * 0.95
                 ):
-                    if self._timer is None:
-                        self._timer = self._loop.call_later(
-                            self.interval_s - age, self._due
-                        )
                     break
-                await self._flush_once()
-                just_flushed = True
-            if self._closing and not self.pending:
-                return
+                self._cond.wait(self.interval_s - age)
+            units = n = 0
+            for p, _ in self._pending:
+                units += len(p.fixes) or 1
+                n += 1
+                if units >= limit:
+                    break
+            items, self._pending = self._pending[:n], self._pending[n:]
+            self._pending_units -= units
+            if self._pending:
+                self._oldest = time.monotonic()  # approximate: the next batch's age
+        return items
 
-    async def _flush_once(self) -> None:
-        limit = self.batch_size * MAX_FLUSH_BATCHES
-        units = 0
-        n = 0
-        for p, _ in self.pending:
-            units += len(p.fixes) or 1
-            n += 1
-            if units >= limit:
-                break
-        items, self.pending = self.pending[:n], self.pending[n:]
-        self.pending_units -= units
-        if self.pending:
-            self.oldest_monotonic = time.monotonic()  # approximate: next batch's age
-        self.idle.clear()
-        try:
-            await self._write([p for p, _ in items], [e for _, e in items])
-        finally:
-            self.idle.set()
-        if (
-            self._paused
-            and self.pending_units < self.batch_size * MAX_PENDING_BATCHES // 2
-        ):
-            self._paused = False
-            self.resume()
-
-    # --- steps 4-8 ----------------------------------------------------------
-    async def _write(
-        self, batch: list[Processed], encoded: list[store.EncodedMessage]
-    ) -> None:
+    def _flush(self, items: list[tuple[Processed, store.EncodedMessage]]) -> None:
+        """Steps 4-5 here, 6 and 8 handed to the loop, then step 7 here."""
+        batch = [p for p, _ in items]
+        encoded = [e for _, e in items]
         while True:
             t0 = time.monotonic()
             try:
-                result = await self._loop.run_in_executor(
-                    self._db, self._store_sync, batch, encoded, time.perf_counter()
-                )
+                result = self._store_sync(batch, encoded)
                 break
             except psycopg.OperationalError as exc:
-                self.metrics.db_errors.inc()
+                self._post(self.metrics.db_errors.inc)
                 log.warning("database unavailable (%s); retrying the batch", exc)
-                await asyncio.sleep(DB_RETRY_S)
+                if self._abandoned.wait(DB_RETRY_S):
+                    return
         elapsed = time.monotonic() - t0
+        self._post(self._committed, batch, result, elapsed, time.perf_counter())
+        if self._forget_jobs:
+            self._forget_jobs = False
+            self._job_known.clear()
+        devices = {p.device_id for p in batch if p.fixes and p.device_id}
+        new_devices = devices - self._job_known
+        clock_devices = {
+            p.device_id
+            for p in batch
+            for e in p.events
+            if p.device_id and e.type in ("clock_in", "clock_out")
+        }
+        if result.new_events or new_devices or clock_devices:
+            asked = new_devices | clock_devices
+            jobs = self._after_commit_sync(result.new_events, asked)
+            self._job_known |= new_devices
+            self._post(self._jobs_found, jobs, asked)
+
+    # --- steps 6 and 8 (loop thread) ------------------------------------------
+    def _committed(
+        self,
+        batch: list[Processed],
+        result: store.StoreResult,
+        elapsed: float,
+        posted: float,
+    ) -> None:
         m = self.metrics
-        m.commit_seconds.observe(elapsed)
         steps = m.flush_steps
+        steps.inc(time.perf_counter() - posted, "handback")
+        m.commit_seconds.observe(elapsed)
         m.flushes.inc()
         for name, sec in result.steps.items():
             steps.inc(sec, name)
@@ -238,32 +281,23 @@ class BatchWriter:
         self.live.add_batch(batch)  # step 8 is decoupled from the database path
         steps.inc(t2 - t1, "acks")
         steps.inc(time.perf_counter() - t2, "live_merge")
-        devices = {p.device_id for p in batch if p.fixes and p.device_id}
-        new_devices = devices - self._job_known
-        clock_devices = {
-            p.device_id
-            for p in batch
-            for e in p.events
-            if p.device_id and e.type in ("clock_in", "clock_out")
-        }
-        if result.new_events or new_devices or clock_devices:
-            jobs = await self._loop.run_in_executor(
-                self._db,
-                self._after_commit_sync,
-                result.new_events,
-                new_devices | clock_devices,
-            )
-            self._job_known |= new_devices
-            for dev, (job, job_t) in jobs.items():
-                self.live.add({"device_id": dev, "job": job, "job_t": job_t})
-            for dev in (new_devices | clock_devices) - jobs.keys():
-                self.live.add({"device_id": dev, "job": "", "job_t": 0})
+        if (
+            self._paused
+            and self._pending_units < self.batch_size * MAX_PENDING_BATCHES // 2
+        ):
+            self._paused = False
+            self.resume()
 
-    def forget_jobs(self) -> None:
-        """Live state was lost (Redis restarted): re-send jobs with the next fixes."""
-        self._job_known.clear()
+    def _jobs_found(self, jobs: dict[str, tuple[str, int]], asked: set[str]) -> None:
+        for dev, (job, job_t) in jobs.items():
+            self.live.add({"device_id": dev, "job": job, "job_t": job_t})
+        for dev in asked - jobs.keys():
+            self.live.add({"device_id": dev, "job": "", "job_t": 0})
 
-    # --- database thread ----------------------------------------------------
+    def _finished(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(
@@ -283,17 +317,12 @@ class BatchWriter:
             self._conn = None
 
     def _store_sync(
-        self,
-        batch: list[Processed],
-        encoded: list[store.EncodedMessage],
-        submitted: float,
+        self, batch: list[Processed], encoded: list[store.EncodedMessage]
     ) -> store.StoreResult:
-        started = time.perf_counter()
         cpu = time.thread_time()
         try:
             conn = self._connection()
             result = store.store_batch(conn, batch, encoded)
-            result.steps["thread_start_wait"] = started - submitted
             result.steps["thread_cpu"] = time.thread_time() - cpu
             return result
         except psycopg.OperationalError:
@@ -335,9 +364,11 @@ class BatchWriter:
             if new_events:
                 event_sink.apply_events(conn, new_events)
             return store.current_jobs(conn, sorted(devices))
-        except psycopg.OperationalError:
+        except psycopg.Error:
+            # the sweep applies the events; jobs come with later fixes
+            log.exception("applying device events failed")
             self._drop_connection()
-            return {}  # the sweep applies the events; jobs come with later fixes
+            return {}
 
     def _sweep_sync(self) -> None:
         try:
@@ -346,27 +377,22 @@ class BatchWriter:
             log.exception("event sweep failed")
             self._drop_connection()
 
-    # --- shutdown -----------------------------------------------------------
+    # --- shutdown (loop thread) ------------------------------------------------
     async def close(self) -> None:
-        """Write everything pending (called after reading stopped)."""
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-        if self._timer is not None:
-            self._timer.cancel()
-        await self._loop.run_in_executor(self._db, self._drop_connection)
-        self._db.shutdown(wait=False)  # idle now: nothing to wait for
+        """Write, commit and ack everything pending (called after reading stopped)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            await asyncio.shield(self._done)
 
     def abandon(self) -> None:
-        """Shutdown ran out of time: stop the writer, leave the database thread.
+        """Shutdown ran out of time: stop the database thread where it stands.
 
         Whatever is uncommitted is rolled back when the process ends and
         unacked messages are redelivered; the thread is not waited for.
         """
-        self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-        if self._timer is not None:
-            self._timer.cancel()
-        self._db.shutdown(wait=False, cancel_futures=True)
+        self._abandoned.set()
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
