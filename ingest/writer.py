@@ -115,6 +115,7 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._job_known: set[str] = set()
+        self._job_retry: set[str] = set()  # devices whose job lookup failed
         metrics.gauge(
             "crewtrack_ingest_pending_messages",
             "Messages received but not yet committed.",
@@ -243,9 +244,13 @@ class BatchWriter:
             for e in p.events
             if p.device_id and e.type in ("clock_in", "clock_out")
         }
-        if result.new_events or new_devices or clock_devices:
-            asked = new_devices | clock_devices
+        if result.new_events or new_devices or clock_devices or self._job_retry:
+            asked = new_devices | clock_devices | self._job_retry
             jobs = self._after_commit_sync(result.new_events, asked)
+            if jobs is None:  # the database failed: ask again after the next flush
+                self._job_retry = asked
+                return
+            self._job_retry = set()
             self._job_known |= new_devices
             self._post(self._jobs_found, jobs, asked)
 
@@ -358,17 +363,17 @@ class BatchWriter:
 
     def _after_commit_sync(
         self, new_events: list[tuple[str, str]], devices: set[str]
-    ) -> dict[str, tuple[str, int]]:
-        conn = self._connection()
+    ) -> dict[str, tuple[str, int]] | None:
         try:
+            conn = self._connection()
             if new_events:
                 event_sink.apply_events(conn, new_events)
             return store.current_jobs(conn, sorted(devices))
         except psycopg.Error:
             # the sweep applies the events; jobs come with later fixes
-            log.exception("applying device events failed")
+            log.exception("applying device events or reading jobs failed")
             self._drop_connection()
-            return {}
+            return None
 
     def _sweep_sync(self) -> None:
         try:
