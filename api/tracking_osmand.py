@@ -5,7 +5,10 @@
 ``Authorization: Bearer``. The decoder and validation are the MQTT ones; the
 upload is committed *before* the answer, because Traccar Client treats an
 answer as delivered. Answers: 200 stored, 400 rejected (and recorded with its
-reason), 401 unknown token, 403 the ``id`` names another device.
+reason), 401 missing or unknown token (recorded as ``unknown_device`` with the
+``id`` it claimed - never the token - at most once a minute per claimed id, so
+a phone with a revoked token shows up without flooding the table), 403 the
+``id`` names another device.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from api.framework import POOL, SETTINGS, problem_response
-from ingest.model import DEVICE_MISMATCH, InboundMessage, Reject
+from ingest.broker_auth import is_device_id
+from ingest.model import DEVICE_MISMATCH, UNKNOWN_DEVICE, InboundMessage, Reject
 from ingest.pipeline import Processed, reject_whole, validate
 from ingest.protocols import osmand
 from ingest.validate import Limits
@@ -38,6 +42,10 @@ LIVE_TIMEOUT_S = (
     0.5  # the live map is best effort here; the answer must not wait on Redis
 )
 REDIS = web.AppKey("osmand_redis", aioredis.Redis)
+UNAUTHORIZED_RECORD_EVERY_MS = 60_000
+UNAUTHORIZED_SEEN_MAX = 10_000
+# claimed device id -> when its last unauthenticated upload was recorded (ms)
+UNAUTHORIZED_SEEN = web.AppKey("osmand_unauthorized_seen", dict[str, int])
 
 
 def setup_routes(app: web.Application) -> None:
@@ -45,6 +53,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_route("GET", PATH, upload)
     app.router.add_route("POST", PATH, upload)
     app.cleanup_ctx.append(_redis_client)
+    app[UNAUTHORIZED_SEEN] = {}
 
 
 def setup(api: object) -> None:
@@ -77,14 +86,16 @@ async def upload(request: web.Request) -> web.Response:
     received_ms = time.time_ns() // 1_000_000
     settings = request.app[SETTINGS]
     token = _token(request)
-    if not token:
-        return problem_response(401, "Unauthorized", "device token required")
     pool = request.app[POOL]
-    async with pool.connection() as conn:
-        device_id = await device_for_http_token(conn, token)
-    if device_id is None:
-        return problem_response(401, "Unauthorized", "unknown or revoked device token")
+    device_id = None
+    if token:
+        async with pool.connection() as conn:
+            device_id = await device_for_http_token(conn, token)
     query = {k: v for k, v in request.query.items() if k != "token"}
+    if device_id is None:
+        detail = "unknown or revoked device token" if token else "device token required"
+        await _record_unauthorized(request, query, detail, received_ms)
+        return problem_response(401, "Unauthorized", detail)
     body = await request.read() if request.method == "POST" else b""
     is_json = request.content_type == "application/json"
     if is_json:
@@ -111,6 +122,39 @@ async def upload(request: web.Request) -> web.Response:
     return web.json_response(
         {"stored": len(processed.fixes), "rejected": len(processed.rejections)}
     )
+
+
+async def _record_unauthorized(
+    request: web.Request, query: dict[str, str], detail: str, received_ms: int
+) -> None:
+    """Keep an unauthenticated upload as a rejection, once a minute per claimed id."""
+    claimed = query.get("id", "")[:64]
+    seen = request.app[UNAUTHORIZED_SEEN]
+    last = seen.get(claimed)
+    if last is not None and received_ms - last < UNAUTHORIZED_RECORD_EVERY_MS:
+        return
+    if len(seen) >= UNAUTHORIZED_SEEN_MAX:
+        seen.clear()  # a flood of made-up ids: start over rather than grow
+    seen[claimed] = received_ms
+    body = b""
+    if request.method == "POST":
+        if request.content_type == "application/json":
+            body = await request.read()
+        else:
+            form = await request.post()
+            body = urlencode(
+                sorted((k, str(v)) for k, v in form.items() if k != "token")
+            ).encode()
+    raw = urlencode(sorted(query.items())).encode() + (b"\n" + body if body else b"")
+    topic = osmand.topic_for(claimed if is_device_id(claimed) else "-")
+    msg = InboundMessage(topic, raw, received_ms)
+    digest = hashlib.sha256(raw).digest()
+    rejected = reject_whole(
+        msg, osmand.PROTOCOL, digest, UNKNOWN_DEVICE, f"{detail}; id={claimed!r}"
+    )
+    log.warning("OsmAnd upload without a valid device token (id=%r)", claimed)
+    async with request.app[POOL].connection() as conn:
+        await store_batch_async(conn, [rejected])
 
 
 def _process(

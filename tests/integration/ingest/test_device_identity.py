@@ -85,12 +85,14 @@ async def test_traccar_client_uploads_are_stored_before_the_answer(
         f"/api/v1/osmand?id=tc-1&timestamp={now_s}&lat=95&lon=1&token={creds.http_token}"
     )
     anon = await client.get(f"/api/v1/osmand?{q}&token=nope")
-    assert [r.status for r in (ok, again, js, other, bad, anon)] == [
+    anon_again = await client.get(f"/api/v1/osmand?{q}")  # within the minute
+    assert [r.status for r in (ok, again, js, other, bad, anon, anon_again)] == [
         200,
         200,
         200,
         403,
         400,
+        401,
         401,
     ]
     with psycopg.connect(settings.database_url) as conn:
@@ -103,5 +105,16 @@ async def test_traccar_client_uploads_are_stored_before_the_answer(
         stored_query = conn.execute("SELECT topic FROM ingest_messages").fetchall()
     assert [f[0] for f in fixes] == ["tc-1", "tc-1"]  # the resend is stored once
     assert fixes[1][2] == 50.0
-    assert reasons == [("device_mismatch",), ("out_of_range",)]
+    assert reasons == [("device_mismatch",), ("out_of_range",), ("unknown_device",)]
+    with psycopg.connect(settings.database_url) as conn:
+        anon_row = conn.execute(
+            "SELECT device_id, topic, detail, payload FROM rejected_messages "
+            "WHERE reason = 'unknown_device'"
+        ).fetchone()
+    assert anon_row is not None
+    device, topic, detail, payload = anon_row
+    assert (device, topic) == (None, "http/osmand/tc-1")  # claimed, not trusted
+    assert detail == "unknown or revoked device token; id='tc-1'"
+    assert b"lat=48.1" in payload
+    assert b"nope" not in payload  # the token is never kept
     assert ("http/osmand/tc-1",) in stored_query
