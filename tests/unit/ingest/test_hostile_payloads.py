@@ -2,7 +2,9 @@
 
 Whatever arrives, ``process`` never raises, and every message is accounted
 for: what it carried is either kept (fixes, events, status) or rejected with
-a reason code - a bad fix inside a batch by its own position.
+a reason code - a bad fix inside a batch by its own position. And whatever
+validation keeps fits the rows the writer encodes (``float4`` columns, text)
+without an error.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from ingest.model import REASONS, InboundMessage
 from ingest.pipeline import Processed, process
 from ingest.validate import Limits
+from storage.fixes import encode_message
 
 NOW = 1_709_539_200_000
 LIMITS = Limits()
@@ -63,6 +66,7 @@ fix_maps = st.fixed_dictionaries(
     {"t": times, "lat": coords, "lon": coords},
     optional={
         "acc": st.one_of(st.floats(), st.integers(-10, 10**6)),
+        "alt": st.one_of(st.floats(), st.floats(min_value=-2e5, max_value=2e6)),
         "spd": st.floats(),
         "hdg": st.floats(min_value=-10, max_value=400),
         "bat": st.one_of(st.floats(), INTS),
@@ -103,6 +107,8 @@ def check_accounted(p: Processed) -> None:
 def run(topic: str, payload: bytes) -> Processed:
     p = process(InboundMessage(topic, payload, NOW), LIMITS)
     check_accounted(p)
+    rows = encode_message(p)  # raises if validation let through what rows cannot hold
+    assert rows.fixes == len({(f.device_id, f.t_ms) for f in p.fixes})
     return p
 
 
