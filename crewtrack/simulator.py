@@ -13,10 +13,12 @@ them; ``--register`` adds missing devices to the registry.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
 import random
+import selectors
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -184,24 +186,124 @@ def load_credentials(
     return known
 
 
-def connect(settings: Settings, dev: SimDevice) -> mqtt.Client:
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"phone-{dev.device_id}",
-        protocol=mqtt.MQTTv5,
-    )
-    client.username_pw_set(dev.device_id, dev.password)
-    client.max_queued_messages_set(0)
-    client.will_set(
-        f"crewtrack/v1/{dev.device_id}/status", b"offline", qos=1, retain=True
-    )
-    client.reconnect_delay_set(1, 30)
-    client.connect_async(settings.mqtt_host, settings.mqtt_port, 60)
-    client.loop_start()
-    client.publish(
-        f"crewtrack/v1/{dev.device_id}/status", b"online", qos=1, retain=True
-    )
-    return client
+class FleetLoop:
+    """Every phone's MQTT connection on one thread, through one selector.
+
+    paho's external-loop API (socket open/close and want-write callbacks,
+    ``loop_read``/``loop_write``/``loop_misc``) instead of a network thread per
+    phone, so thousands of phones cost sockets, not threads. A phone whose
+    connection drops reconnects after a back-off, as the app does.
+    """
+
+    RECONNECT_S = (1.0, 30.0)
+    MISC_EVERY_S = 1.0  # keepalive pings and retries
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.selector = selectors.DefaultSelector()
+        self.clients: list[mqtt.Client] = []
+        self.retry_at: dict[mqtt.Client, tuple[float, float]] = {}
+        self._misc_at = 0.0
+        self._closing = False
+
+    def add(self, dev: SimDevice) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"phone-{dev.device_id}",
+            protocol=mqtt.MQTTv5,
+        )
+        client.username_pw_set(dev.device_id, dev.password)
+        client.max_queued_messages_set(0)
+        client.will_set(
+            f"crewtrack/v1/{dev.device_id}/status", b"offline", qos=1, retain=True
+        )
+        client.on_socket_open = self._opened
+        client.on_socket_close = self._closed
+        client.on_socket_register_write = self._want_write
+        client.on_socket_unregister_write = self._wrote
+        self.clients.append(client)
+        self._connect(client, self.RECONNECT_S[0])
+        client.publish(
+            f"crewtrack/v1/{dev.device_id}/status", b"online", qos=1, retain=True
+        )
+        return client
+
+    def _connect(self, client: mqtt.Client, backoff: float) -> None:
+        try:
+            if client.socket() is None and client not in self.retry_at:
+                client.connect(self.settings.mqtt_host, self.settings.mqtt_port, 60)
+            else:
+                client.reconnect()
+            self.retry_at.pop(client, None)
+        except OSError as exc:
+            log.debug("phone connect failed (%s); retrying in %.0f s", exc, backoff)
+            self.retry_at[client] = (
+                time.monotonic() + backoff,
+                min(backoff * 2, self.RECONNECT_S[1]),
+            )
+
+    def _opened(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
+        self.selector.register(sock, selectors.EVENT_READ, client)
+
+    def _closed(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(sock)
+        if not self._closing and client not in self.retry_at:
+            self.retry_at[client] = (
+                time.monotonic() + self.RECONNECT_S[0],
+                self.RECONNECT_S[0] * 2,
+            )
+
+    def _want_write(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.modify(
+                sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client
+            )
+
+    def _wrote(self, client: mqtt.Client, _u: Any, sock: Any) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.modify(sock, selectors.EVENT_READ, client)
+
+    def run_for(self, seconds: float) -> None:
+        """Serve every connection for up to ``seconds`` (at least one select)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            timeout = max(0.0, deadline - time.monotonic())
+            if not self.selector.get_map():
+                time.sleep(timeout)  # nobody connected: only retries are due
+            else:
+                for key, mask in self.selector.select(timeout):
+                    client: mqtt.Client = key.data
+                    if mask & selectors.EVENT_READ:
+                        client.loop_read()
+                    if mask & selectors.EVENT_WRITE and client.socket() is not None:
+                        client.loop_write()
+            now = time.monotonic()
+            if now >= self._misc_at:
+                self._misc_at = now + self.MISC_EVERY_S
+                for client in self.clients:
+                    if client.socket() is not None:
+                        client.loop_misc()
+                for client, (at, backoff) in list(self.retry_at.items()):
+                    if at <= now:
+                        self._connect(client, backoff)
+            if now >= deadline:
+                return
+
+    def pending_writes(self) -> bool:
+        return any(c.want_write() for c in self.clients if c.socket() is not None)
+
+    def close(self, timeout_s: float) -> None:
+        """Send what is queued (bounded), then disconnect every phone."""
+        deadline = time.monotonic() + timeout_s
+        while self.pending_writes() and time.monotonic() < deadline:
+            self.run_for(0.05)
+        self._closing = True
+        self.retry_at.clear()
+        for client in self.clients:
+            client.disconnect()
+        self.run_for(0.1)
+        self.selector.close()
 
 
 def publish_backlog(dev: SimDevice) -> None:
@@ -225,6 +327,7 @@ def main(argv: list[str] | None, settings: Settings) -> int:
     master = random.Random(args.seed)  # noqa: S311 - a simulation, not security
     start = time.time()
     fleet: list[SimDevice] = []
+    net = FleetLoop(settings)
     for dev_id in ids:
         d = SimDevice(
             dev_id,
@@ -240,7 +343,7 @@ def main(argv: list[str] | None, settings: Settings) -> int:
             )
             d.offline_from = start + d.rng.uniform(0, window * 0.5)
             d.offline_until = d.offline_from + args.offline_burst
-        d.client = connect(settings, d)
+        d.client = net.add(d)
         fleet.append(d)
     interval = 1.0 / rate
     next_at = {d.device_id: start + d.rng.random() * interval for d in fleet}
@@ -251,7 +354,7 @@ def main(argv: list[str] | None, settings: Settings) -> int:
             now = time.time()
             due = min(next_at.values())
             if due > now:
-                time.sleep(min(due - now, 0.05))
+                net.run_for(min(due - now, 0.05))
                 continue
             for d in fleet:
                 if next_at[d.device_id] > now:
@@ -271,23 +374,18 @@ def main(argv: list[str] | None, settings: Settings) -> int:
                 for e in events:
                     d.client.publish(f"{topic}/event", msgpack.packb(e), qos=1)
                 published += 1
+            net.run_for(0)  # send what this tick queued
     except KeyboardInterrupt:
         pass
     finally:
         for d in fleet:
-            if d.backlog and d.client is not None:
-                publish_backlog(d)
-        deadline = time.time() + 10
-        for d in fleet:
             if d.client is None:
                 continue
-            while d.client.want_write() and time.time() < deadline:
-                time.sleep(0.05)
+            if d.backlog:
+                publish_backlog(d)
             d.client.publish(
                 f"crewtrack/v1/{d.device_id}/status", b"offline", qos=1, retain=True
             )
-            time.sleep(0.01)
-            d.client.disconnect()
-            d.client.loop_stop()
+        net.close(timeout_s=10)
     log.info("published %d fixes", published)
     return 0
