@@ -25,7 +25,7 @@ stacks, for ``bench/``-side analysis); ``BENCH_ONLY=single,batch,latency``
 runs a subset; ``BENCH_STEPS=1`` prints the worker's mean time per flush step
 after each drain; ``BENCH_ROUNDS`` (default 3) sets the rounds; ``BENCH_VACUUM=1`` runs VACUUM ANALYZE + CHECKPOINT before the
 latency part (diagnosis: is a slow latency run the tables after the drains?).
-Run by ``make bench`` (not by the tests); about 4 minutes.
+Run by ``make bench`` (not by the tests); about 6 minutes.
 """
 
 from __future__ import annotations
