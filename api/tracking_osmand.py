@@ -86,29 +86,31 @@ async def upload(request: web.Request) -> web.Response:
     received_ms = time.time_ns() // 1_000_000
     settings = request.app[SETTINGS]
     token = _token(request)
-    pool = request.app[POOL]
-    device_id = None
-    if token:
-        async with pool.connection() as conn:
-            device_id = await device_for_http_token(conn, token)
     query = {k: v for k, v in request.query.items() if k != "token"}
-    if device_id is None:
-        detail = "unknown or revoked device token" if token else "device token required"
-        await _record_unauthorized(request, query, detail, received_ms)
-        return problem_response(401, "Unauthorized", detail)
-    body = await request.read() if request.method == "POST" else b""
     is_json = request.content_type == "application/json"
+    body = await request.read() if request.method == "POST" else b""
     if is_json:
-        raw = body
+        params, raw = query, body
     else:
         params = dict(query)
         if body:
             form = await request.post()
             params.update({k: str(v) for k, v in form.items() if k != "token"})
-        raw = urlencode(sorted(params.items())).encode()
+        raw = urlencode(sorted(params.items())).encode()  # never the token
+    pool = request.app[POOL]
+    device_id = None
+    if token:
+        async with pool.connection() as conn:
+            device_id = await device_for_http_token(conn, token)
+    if device_id is None:
+        detail = "unknown or revoked device token" if token else "device token required"
+        await _record_unauthorized(
+            request.app, query.get("id", ""), raw, detail, received_ms
+        )
+        return problem_response(401, "Unauthorized", detail)
     msg = InboundMessage(osmand.topic_for(device_id), raw, received_ms)
     limits = Limits.from_settings(settings.max_future_skew_s, settings.retention_days)
-    processed = _process(msg, device_id, is_json, query if is_json else params, limits)
+    processed = _process(msg, device_id, is_json, params, limits)
     async with pool.connection() as conn:
         await store_batch_async(conn, [processed])
     if processed.fixes:
@@ -125,35 +127,28 @@ async def upload(request: web.Request) -> web.Response:
 
 
 async def _record_unauthorized(
-    request: web.Request, query: dict[str, str], detail: str, received_ms: int
+    app: web.Application, claimed: str, raw: bytes, detail: str, received_ms: int
 ) -> None:
     """Keep an unauthenticated upload as a rejection, once a minute per claimed id."""
-    claimed = query.get("id", "")[:64]
-    seen = request.app[UNAUTHORIZED_SEEN]
+    claimed = claimed[:64]
+    seen = app[UNAUTHORIZED_SEEN]
     last = seen.get(claimed)
     if last is not None and received_ms - last < UNAUTHORIZED_RECORD_EVERY_MS:
         return
     if len(seen) >= UNAUTHORIZED_SEEN_MAX:
         seen.clear()  # a flood of made-up ids: start over rather than grow
     seen[claimed] = received_ms
-    body = b""
-    if request.method == "POST":
-        if request.content_type == "application/json":
-            body = await request.read()
-        else:
-            form = await request.post()
-            body = urlencode(
-                sorted((k, str(v)) for k, v in form.items() if k != "token")
-            ).encode()
-    raw = urlencode(sorted(query.items())).encode() + (b"\n" + body if body else b"")
     topic = osmand.topic_for(claimed if is_device_id(claimed) else "-")
     msg = InboundMessage(topic, raw, received_ms)
-    digest = hashlib.sha256(raw).digest()
     rejected = reject_whole(
-        msg, osmand.PROTOCOL, digest, UNKNOWN_DEVICE, f"{detail}; id={claimed!r}"
+        msg,
+        osmand.PROTOCOL,
+        hashlib.sha256(raw).digest(),
+        UNKNOWN_DEVICE,
+        f"{detail}; id={claimed!r}",
     )
     log.warning("OsmAnd upload without a valid device token (id=%r)", claimed)
-    async with request.app[POOL].connection() as conn:
+    async with app[POOL].connection() as conn:
         await store_batch_async(conn, [rejected])
 
 
