@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
 
 import psycopg
 
+from storage.users import token_digest
+
 Conn = psycopg.AsyncConnection[Any]
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def create(conn: Conn, job_id: str, user_id: str) -> str:
@@ -20,7 +17,7 @@ async def create(conn: Conn, job_id: str, user_id: str) -> str:
     await conn.execute(
         "INSERT INTO job_online_links (token_sha256, job_id, created_by) "
         "VALUES (%s, %s, %s)",
-        (_digest(token), job_id, user_id),
+        (token_digest(token), job_id, user_id),
     )
     return token
 
@@ -29,7 +26,7 @@ async def job_for(conn: Conn, token: str) -> str | None:
     cur = await conn.execute(
         "SELECT job_id FROM job_online_links WHERE token_sha256 = %s "
         "AND revoked_at IS NULL",
-        (_digest(token),),
+        (token_digest(token),),
     )
     row = await cur.fetchone()
     return None if row is None else str(row[0])
