@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,7 +24,6 @@ import redis
 from aiohttp.test_utils import TestClient
 
 from crewtrack.derive import derive_pending
-from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
 from storage.devices import add_device
 from tests.conftest import Broker
@@ -38,57 +34,26 @@ from tests.integration.api.test_help_pages import (
     post,
     window,
 )
-from tests.integration.ingest.helpers import Phone
+from tests.integration.ingest.helpers import Phone, Worker
 
 V1 = "/api/v1"
 READY_TIMEOUT_S = 30.0
 APPLY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 40.0  # a clean shutdown flushes one batch; seconds, not tens
 
 
 @pytest.fixture
-def ingest_worker(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+def ingest_worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
     """One `crewtrack ingest` process, ready when its metrics say it is connected."""
-    worker_settings = settings.replace(
-        ingest_client_id="ingest-clock-test",
-        ingest_metrics_port=PortAllocator().free_port(),
-    )
-    log_path = tmp_path / "ingest.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crewtrack", "ingest"],
-            env={**os.environ, **worker_settings.as_env()},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    worker = Worker(settings, "ingest-clock-test", tmp_path / "ingest.log").start()
     try:
-        import urllib.request
-
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        url = f"http://127.0.0.1:{worker_settings.ingest_metrics_port}/metrics"
-        while True:
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if b"crewtrack_ingest_connected 1" in resp.read():
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.1)
-        yield worker_settings
+        worker.wait_ready(READY_TIMEOUT_S)
+        yield worker
     finally:
-        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
+            worker.stop()  # SIGTERM, then waits up to 40 s
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail(
-                f"ingest ignored SIGTERM for {STOP_TIMEOUT_S} s:\n"
-                + log_path.read_text()[-3000:]
-            )
+            worker.kill()
+            pytest.fail("ingest ignored SIGTERM:\n" + worker.log()[-3000:])
 
 
 async def _status_becomes(
@@ -167,7 +132,7 @@ async def test_a_phone_clocking_in_over_mqtt_puts_the_job_in_progress_once(
     people: People,
     db_url: str,
     broker: Broker,
-    ingest_worker: Settings,
+    ingest_worker: Worker,
 ) -> None:
     jid, phone = await _scheduled_job_with_phone(
         client, people, db_url, broker, "tess-phone"
@@ -213,7 +178,7 @@ async def test_the_live_map_shows_the_job_a_phone_is_clocked_into(
     db_url: str,
     redis_url: str,
     broker: Broker,
-    ingest_worker: Settings,
+    ingest_worker: Worker,
 ) -> None:
     jid, phone = await _scheduled_job_with_phone(
         client, people, db_url, broker, "tess-phone-2"
@@ -248,7 +213,7 @@ async def test_fixes_stored_by_the_ingest_queue_their_session_for_re_derivation(
     people: People,
     db_url: str,
     broker: Broker,
-    ingest_worker: Settings,
+    ingest_worker: Worker,
 ) -> None:
     jid, phone = await _scheduled_job_with_phone(
         client, people, db_url, broker, "tess-phone-3"
