@@ -53,13 +53,11 @@ KEEPALIVE_S = 30  # paused reading (backpressure) must not outlast 1.5 × this o
 RECONNECT_FIRST_S = 0.05
 RECONNECT_MAX_S = 2.0
 MISC_INTERVAL_S = 1.0  # paho's loop_misc: keepalive pings and retries
-# Packets read per readable event. paho's loop_read() reads one packet per
-# call; draining the socket in one callback saves an event-loop round per
-# message. Bounded by count and by time so one callback holds the loop a few
-# ms, not the ~80 ms 2,000 single-fix packets took or the ~400 ms of 256
-# 500-fix batches: a committed flush is handed back (acks, the next flush)
-# within READ_SLICE_S, so the database never idles behind the decoder.
-MAX_PACKETS_PER_READ = 256
+# How long one readable event may read packets. paho's loop_read() reads one
+# packet per call; draining the socket in one callback saves an event-loop
+# round per message. Bounded by time, not by count (256 packets were ~10 ms of
+# single fixes but ~400 ms of 500-fix batches), so acks, live state and
+# metrics get the loop back within a few ms.
 READ_SLICE_S = 0.003
 # Bytes taken from the socket per recv(). paho reads a packet in three recv()
 # calls (type byte, length byte, body); reading ahead into our buffer turns
@@ -359,7 +357,7 @@ class MqttConsumer:
             return
         clock = time.perf_counter
         until = clock() + READ_SLICE_S
-        for _ in range(MAX_PACKETS_PER_READ):
+        while True:
             if self._sock is None or self._paused:
                 return
             rc = read()

@@ -333,15 +333,13 @@ class BatchWriter:
         except psycopg.OperationalError:
             self._drop_connection()
             raise
-        except psycopg.Error as exc:
+        except psycopg.Error:
             # Not the database being down: one message the database refuses
             # (a bug in validation). Isolate it instead of retrying forever.
             log.exception("batch refused by the database; storing message by message")
-            return self._store_one_by_one(batch, exc)
+            return self._store_one_by_one(batch)
 
-    def _store_one_by_one(
-        self, batch: list[Processed], first_error: Exception
-    ) -> store.StoreResult:
+    def _store_one_by_one(self, batch: list[Processed]) -> store.StoreResult:
         conn = self._connection()
         total = store.StoreResult()
         for p in batch:
@@ -358,7 +356,6 @@ class BatchWriter:
             total.messages += r.messages
             total.rejected += r.rejected
             total.new_events += r.new_events
-        del first_error
         return total
 
     def _after_commit_sync(
