@@ -155,7 +155,7 @@ async def device_fixes(ctx: Ctx) -> web.StreamResponse:
             )
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(store.FIX_COLUMNS)
+        writer.writerow(store.SERVED_FIX_COLUMNS)
         for fix in fixes:
             writer.writerow(
                 v.isoformat()

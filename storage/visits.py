@@ -326,7 +326,9 @@ def derivation_history(
     return [Derivation(*r) for r in rows]
 
 
-FIX_COLUMNS = (
+# What the tracking API serves of a stored fix (not the ingest's COPY columns,
+# storage.fixes.FIX_COLUMNS: no device id, which the request names).
+SERVED_FIX_COLUMNS = (
     "time",
     "lat",
     "lon",
@@ -350,11 +352,13 @@ async def adevice_fixes(
 ) -> list[dict[str, Any]]:
     """A device's stored fixes in ``[start, end]``, oldest first, at most ``limit``."""
     cur = await conn.execute(
-        f"SELECT {', '.join(FIX_COLUMNS)} FROM fixes "
+        f"SELECT {', '.join(SERVED_FIX_COLUMNS)} FROM fixes "
         "WHERE device_id = %s AND time >= %s AND time <= %s ORDER BY time LIMIT %s",
         (device_id, start, end, limit),
     )
-    return [dict(zip(FIX_COLUMNS, row, strict=True)) for row in await cur.fetchall()]
+    return [
+        dict(zip(SERVED_FIX_COLUMNS, row, strict=True)) for row in await cur.fetchall()
+    ]
 
 
 async def adevice_exists(conn: psycopg.AsyncConnection, device_id: str) -> bool:
