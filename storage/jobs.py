@@ -307,16 +307,23 @@ async def next_job_number(conn: Conn) -> int:
     return int(row[0])
 
 
+async def _select(conn: Conn, where: str, args: Sequence[Any]) -> list[Job]:
+    """The jobs matching ``where`` (SQL after WHERE), with their sessions."""
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE {where}", args)
+    rows = await cur.fetchall()
+    if not rows:
+        return []
+    sessions = await _sessions(conn, [str(row[0]) for row in rows])
+    return [_job_from_row(row, sessions[str(row[0])]) for row in rows]
+
+
 async def load(conn: Conn, job_id: str, *, for_update: bool = False) -> Job:
     """The job with its sessions; ``for_update`` locks it for this transaction."""
     lock = " FOR UPDATE" if for_update else ""
-    cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM jobs WHERE id = %s{lock}", (job_id,)
-    )
-    row = await cur.fetchone()
-    if row is None:
+    found = await _select(conn, f"id = %s{lock}", (job_id,))
+    if not found:
         raise NotFound(f"job {job_id} not found")
-    return _job_from_row(row, await _sessions(conn, job_id))
+    return found[0]
 
 
 async def load_by_number(conn: Conn, number: int, *, for_update: bool = False) -> Job:
@@ -327,14 +334,18 @@ async def load_by_number(conn: Conn, number: int, *, for_update: bool = False) -
     return await load(conn, str(row[0]), for_update=for_update)
 
 
-async def _sessions(conn: Conn, job_id: str) -> list[Session]:
+async def _sessions(conn: Conn, job_ids: list[str]) -> dict[str, list[Session]]:
+    """Each job's sessions in clock-in order, in one query for all the jobs."""
     cur = await conn.execute(
-        "SELECT id, technician_id, device_id, state, clocked_in_at, clocked_out_at, "
-        "intervals, evidence FROM job_sessions WHERE job_id = %s "
-        "ORDER BY clocked_in_at, id",
-        (job_id,),
+        "SELECT job_id, id, technician_id, device_id, state, clocked_in_at, "
+        "clocked_out_at, intervals, evidence FROM job_sessions "
+        "WHERE job_id = ANY (%s::uuid[]) ORDER BY clocked_in_at, id",
+        (job_ids,),
     )
-    return [_session_from_row(r) for r in await cur.fetchall()]
+    found: dict[str, list[Session]] = {job_id: [] for job_id in job_ids}
+    for row in await cur.fetchall():
+        found[str(row[0])].append(_session_from_row(row[1:]))
+    return found
 
 
 async def save(conn: Conn, job: Job, *, now: datetime, new: bool = False) -> None:
@@ -484,13 +495,9 @@ async def search(
     if after_number is not None:
         where.append("number > %s")
         args.append(after_number)
-    cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM jobs WHERE {' AND '.join(where)} "
-        "ORDER BY number LIMIT %s",
-        (*args, limit),
+    return await _select(
+        conn, f"{' AND '.join(where)} ORDER BY number LIMIT %s", (*args, limit)
     )
-    rows = await cur.fetchall()
-    return [_job_from_row(row, await _sessions(conn, str(row[0]))) for row in rows]
 
 
 async def open_session_elsewhere(
