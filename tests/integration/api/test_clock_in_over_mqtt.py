@@ -29,6 +29,7 @@ from storage.devices import add_device
 from tests.conftest import Broker
 from tests.integration.api.conftest import People
 from tests.integration.api.test_help_pages import (
+    create_job,
     make_client_and_property,
     ok,
     post,
@@ -93,20 +94,7 @@ async def _scheduled_job_with_phone(
     """A job scheduled for Tess, and her phone registered and connected."""
     client_id, property_id = await make_client_and_property(client, people)
     tess = people.technician_ids["tess"]
-    job = await ok(
-        await post(
-            client,
-            "/jobs",
-            people,
-            "dispatcher",
-            {
-                "client_id": client_id,
-                "property_id": property_id,
-                "description": "Boiler",
-            },
-        ),
-        201,
-    )
+    job = await create_job(client, people, client_id, "Boiler", property_id=property_id)
     start, end = window()
     await ok(
         await post(

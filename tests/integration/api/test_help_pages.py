@@ -60,6 +60,14 @@ async def make_client_and_property(client: Client, people: People) -> tuple[str,
     return c["id"], p["id"]
 
 
+async def create_job(
+    client: Client, people: People, client_id: str, description: str, **fields: Any
+) -> Any:
+    """A job the dispatcher created for the client (Pending until scheduled)."""
+    body = {"client_id": client_id, "description": description, **fields}
+    return await ok(await post(client, "/jobs", people, "dispatcher", body), 201)
+
+
 def window(hours: int = 1) -> tuple[str, str]:
     start = datetime.now(UTC) - timedelta(minutes=5)
     return start.isoformat(), (start + timedelta(hours=hours)).isoformat()
@@ -289,16 +297,7 @@ async def test_cancelling_keeps_the_history_and_who_when_why(
     client: Client, people: People
 ) -> None:
     client_id, _ = await make_client_and_property(client, people)
-    job = await ok(
-        await post(
-            client,
-            "/jobs",
-            people,
-            "dispatcher",
-            {"client_id": client_id, "description": "Quick fix"},
-        ),
-        201,
-    )
+    job = await create_job(client, people, client_id, "Quick fix")
     jid = job["id"]
     cancelled = await ok(
         await post(
@@ -361,16 +360,7 @@ async def test_photos_are_stored_by_sha256_and_type_checked(
     from aiohttp import FormData
 
     client_id, _ = await make_client_and_property(client, people)
-    job = await ok(
-        await post(
-            client,
-            "/jobs",
-            people,
-            "dispatcher",
-            {"client_id": client_id, "description": "Fence"},
-        ),
-        201,
-    )
+    job = await create_job(client, people, client_id, "Fence")
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     form = FormData()
     form.add_field("kind", "photo_before")
@@ -403,16 +393,7 @@ async def test_the_online_view_shows_public_notes_only_until_revoked(
     client: Client, people: People
 ) -> None:
     client_id, _ = await make_client_and_property(client, people)
-    job = await ok(
-        await post(
-            client,
-            "/jobs",
-            people,
-            "dispatcher",
-            {"client_id": client_id, "description": "Roof"},
-        ),
-        201,
-    )
+    job = await create_job(client, people, client_id, "Roof")
     jid = job["id"]
     for visibility in ("internal", "public"):
         await ok(
