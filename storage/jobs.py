@@ -327,11 +327,11 @@ async def load(conn: Conn, job_id: str, *, for_update: bool = False) -> Job:
 
 
 async def load_by_number(conn: Conn, number: int, *, for_update: bool = False) -> Job:
-    cur = await conn.execute("SELECT id FROM jobs WHERE number = %s", (number,))
-    row = await cur.fetchone()
-    if row is None:
+    lock = " FOR UPDATE" if for_update else ""
+    found = await _select(conn, f"number = %s{lock}", (number,))
+    if not found:
         raise NotFound(f"job number {number} not found")
-    return await load(conn, str(row[0]), for_update=for_update)
+    return found[0]
 
 
 async def _sessions(conn: Conn, job_ids: list[str]) -> dict[str, list[Session]]:
