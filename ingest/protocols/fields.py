@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from ingest.broker_auth import is_device_id
-from ingest.model import BAD_DEVICE_ID, BAD_TYPE, MISSING_FIELD, NOT_FINITE, Reject
+from ingest.model import (
+    BAD_DEVICE_ID,
+    BAD_ENCODING,
+    BAD_SHAPE,
+    BAD_TYPE,
+    MISSING_FIELD,
+    NOT_FINITE,
+    OVERSIZED,
+    Reject,
+)
 
 
 def device_id(value: str) -> str:
@@ -15,6 +25,19 @@ def device_id(value: str) -> str:
     if not is_device_id(value):
         raise Reject(BAD_DEVICE_ID, value[:80])
     return value
+
+
+def json_object(payload: bytes, max_bytes: int, what: str) -> dict[str, Any]:
+    """A JSON object of at most ``max_bytes``; anything else is a rejection."""
+    if len(payload) > max_bytes:
+        raise Reject(OVERSIZED, str(len(payload)))
+    try:
+        obj = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise Reject(BAD_ENCODING, type(exc).__name__) from None
+    if type(obj) is not dict:
+        raise Reject(BAD_SHAPE, f"{what} is {type(obj).__name__}")
+    return obj
 
 
 def number(m: Mapping[str, Any], key: str) -> float:

@@ -10,27 +10,24 @@ JSON (Traccar Client 9+): ``{"device_id", "location": {"timestamp": ISO,
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from ingest.model import (
-    BAD_ENCODING,
     BAD_SHAPE,
     BAD_TYPE,
     DEVICE_MISMATCH,
     MISSING_FIELD,
     NOT_FINITE,
-    OVERSIZED,
     TOO_MANY_FIXES,
     Decoded,
     Fix,
     Reject,
     Rejection,
 )
-from ingest.protocols.fields import number, opt_number
+from ingest.protocols.fields import json_object, number, opt_number
 
 PROTOCOL = "osmand"
 MAX_PAYLOAD_BYTES = 256 * 1024  # as the native protocol: a synced backlog
@@ -126,14 +123,7 @@ def decode_params(dev: str, params: Mapping[str, str]) -> Decoded:
 
 def decode_json(dev: str, payload: bytes) -> Decoded:
     """JSON upload (``{"location": {...} | [...], "device_id": ...}``)."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise Reject(OVERSIZED, str(len(payload)))
-    try:
-        obj = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise Reject(BAD_ENCODING, type(exc).__name__) from None
-    if type(obj) is not dict:
-        raise Reject(BAD_SHAPE, f"body is {type(obj).__name__}")
+    obj = json_object(payload, MAX_PAYLOAD_BYTES, "body")
     check_id(obj.get("device_id"), dev)
     loc = obj.get("location")
     items = loc if type(loc) is list else [loc]

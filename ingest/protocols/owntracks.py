@@ -16,16 +16,12 @@ device name and is ignored. Mapping onto our model:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ingest.model import (
-    BAD_ENCODING,
     BAD_EVENT,
-    BAD_SHAPE,
     BAD_TOPIC,
     DEVICE_MISMATCH,
-    OVERSIZED,
     UNSUPPORTED_TYPE,
     Decoded,
     DeviceEvent,
@@ -33,7 +29,7 @@ from ingest.model import (
     Reject,
 )
 from ingest.protocols.fields import device_id as check_device_id
-from ingest.protocols.fields import integer, number, opt_number, text
+from ingest.protocols.fields import integer, json_object, number, opt_number, text
 
 PROTOCOL = "owntracks"
 MAX_PAYLOAD_BYTES = (
@@ -54,14 +50,7 @@ def parse_topic(topic: str) -> str:
 def decode(topic: str, payload: bytes) -> Decoded:
     """Decode one OwnTracks message; whole-message problems raise ``Reject``."""
     dev = parse_topic(topic)
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise Reject(OVERSIZED, str(len(payload)))
-    try:
-        obj = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise Reject(BAD_ENCODING, type(exc).__name__) from None
-    if type(obj) is not dict:
-        raise Reject(BAD_SHAPE, f"message is {type(obj).__name__}")
+    obj = json_object(payload, MAX_PAYLOAD_BYTES, "message")
     claimed = obj.get("topic")  # HTTP mode and some relays include the topic
     if claimed is not None and (
         type(claimed) is not str or claimed.split("/")[1:2] != [dev]
