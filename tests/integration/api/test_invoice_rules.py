@@ -11,17 +11,8 @@ import pytest
 
 from api.app import init_app
 from tests.fakes.stripe_server import sign_webhook
-from tests.integration.api.conftest import ClientFactory
-from tests.integration.api.test_perform_a_job import (  # noqa: F401 - fixtures
-    STRIPE_SECRET,
-    World,
-    alerts,
-    make_job,
-    seed,
-    smtp,
-    stripe_fake,
-    world,
-)
+from tests.integration.api.conftest import ClientFactory, World
+from tests.integration.api.test_perform_a_job import make_job, seed
 
 
 async def completed_job_invoice(w: World) -> tuple[str, str]:
@@ -36,7 +27,7 @@ async def completed_job_invoice(w: World) -> tuple[str, str]:
 
 
 async def test_a_failed_send_does_not_burn_an_invoice_number(
-    world: World,  # noqa: F811 - the fixture imported above
+    world: World,
     aiohttp_client: ClientFactory,
 ) -> None:
     w = world
@@ -54,7 +45,7 @@ async def test_a_failed_send_does_not_burn_an_invoice_number(
 
 
 async def test_a_webhook_without_a_valid_signature_is_refused_and_changes_nothing(
-    world: World,  # noqa: F811 - the fixture imported above
+    world: World,
 ) -> None:
     w = world
     _, invoice_id = await completed_job_invoice(w)
@@ -83,7 +74,7 @@ async def test_a_webhook_without_a_valid_signature_is_refused_and_changes_nothin
 
 
 async def test_a_payment_that_does_not_match_the_total_leaves_the_invoice_unpaid(
-    world: World,  # noqa: F811 - the fixture imported above
+    world: World,
 ) -> None:
     w = world
     _, invoice_id = await completed_job_invoice(w)
@@ -106,7 +97,7 @@ async def test_a_payment_that_does_not_match_the_total_leaves_the_invoice_unpaid
 
 
 async def test_the_database_refuses_edits_of_issued_invoices_and_serial_history(
-    world: World,  # noqa: F811 - the fixture imported above
+    world: World,
 ) -> None:
     w = world
     _, invoice_id = await completed_job_invoice(w)
@@ -125,7 +116,7 @@ async def test_the_database_refuses_edits_of_issued_invoices_and_serial_history(
 
 
 async def test_fields_and_signatures_refuse_bad_input_with_pointers(
-    world: World,  # noqa: F811 - the fixture imported above
+    world: World,
 ) -> None:
     w = world
     s = await seed(w)

@@ -10,134 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import json
 import subprocess
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from api.app import init_app
-from crewtrack.settings import Settings
-from tests.fakes.smtp import SmtpServer, run_smtp_server
-from tests.fakes.stripe_server import StripeFake
-from tests.integration.api.conftest import ClientFactory, People
+from tests.integration.api.conftest import World
 
 PNG = base64.b64encode(
     b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x01" * 20
 ).decode()
 PHOTO = base64.b64encode(b"\xff\xd8\xff\xe0" + b"photo-bytes" * 10).decode()
-STRIPE_KEY = "sk_test_crewtrack"
-STRIPE_SECRET = "whsec_test_crewtrack"
-ALERT_SECRET = "alert-secret"
-
-
-@dataclass
-class AlertReceiver:
-    """The back office's webhook endpoint: keeps each verified alert."""
-
-    received: list[dict[str, Any]] = field(default_factory=list)
-    bad_signatures: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        header = request.headers.get("X-Crewtrack-Signature", "")
-        parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-        expected = hmac.new(
-            ALERT_SECRET.encode(), f"{parts.get('t')}.".encode() + body, hashlib.sha256
-        ).hexdigest()
-        if not hmac.compare_digest(expected, parts.get("v1", "")):
-            self.bad_signatures += 1
-            return web.Response(status=400)
-        self.received.append(json.loads(body))
-        return web.Response(status=204)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    yield from run_smtp_server()
-
-
-@pytest.fixture
-async def stripe_fake() -> AsyncIterator[StripeFake]:
-    fake = StripeFake(STRIPE_KEY, STRIPE_SECRET)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def alerts() -> AsyncIterator[tuple[AlertReceiver, str]]:
-    receiver = AlertReceiver()
-    app = web.Application()
-    app.router.add_post("/alerts", receiver.handle)
-    server = TestServer(app)
-    await server.start_server()
-    yield receiver, str(server.make_url("/alerts"))
-    await server.close()
-
-
-@dataclass
-class World:
-    """The API under test with everything it talks to."""
-
-    api: TestClient[Any, Any]
-    people: People
-    settings: Settings
-    smtp: SmtpServer
-    stripe: StripeFake
-    alerts: AlertReceiver
-    redis_url: str
-
-    async def call(
-        self, who: str, method: str, path: str, status: int, body: Any = None, **kw: Any
-    ) -> Any:
-        response = await self.api.request(
-            method, "/api/v1" + path, json=body, headers=self.people.auth(who), **kw
-        )
-        text = await response.text()
-        assert response.status == status, f"{method} {path}: {response.status} {text}"
-        if response.content_type in ("application/json", "application/problem+json"):
-            return json.loads(text)
-        return text
-
-
-@pytest.fixture
-async def world(
-    settings: Settings,
-    aiohttp_client: ClientFactory,
-    people: People,
-    smtp: SmtpServer,
-    stripe_fake: StripeFake,
-    alerts: tuple[AlertReceiver, str],
-    redis_url: str,
-) -> World:
-    receiver, alert_url = alerts
-    configured = settings.replace(
-        alerts_stream=f"crewtrack:alerts:{uuid.uuid4().hex[:8]}",
-        reserve_webhook_url=alert_url,
-        reserve_webhook_secret=ALERT_SECRET,
-        company_name="Dépannage Dupont SARL",
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        smtp_from="factures@dupont.example",
-        stripe_api_key=STRIPE_KEY,
-        stripe_api_base=stripe_fake.base_url,
-        stripe_webhook_secret=STRIPE_SECRET,
-    )
-    client = await aiohttp_client(init_app(configured))
-    stripe_fake.webhook_url = str(client.make_url("/api/v1/payments/stripe/webhook"))
-    return World(client, people, configured, smtp, stripe_fake, receiver, redis_url)
 
 
 # -- setup through the API: clients, price book, depots, template --------------------------
