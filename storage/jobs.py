@@ -452,11 +452,8 @@ async def history(
         "FROM job_history WHERE job_id = %s AND id > %s ORDER BY id LIMIT %s",
         (job_id, after, limit),
     )
-    keys = ("id", "at", "actor_id", "actor_name", "actor_role", "action", "details")
-    return [
-        {**dict(zip(keys, row[:7], strict=True)), "source": row[7]}
-        for row in await cur.fetchall()
-    ]
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
 
 
 async def search(
