@@ -15,7 +15,7 @@ from tests.integration.api.conftest import ClientFactory, World
 from tests.integration.api.test_perform_a_job import make_job, seed
 
 
-async def completed_job_invoice(w: World) -> tuple[str, str]:
+async def completed_job_invoice(w: World) -> str:
     """A completed job (no report) and its draft invoice: 45.00 + 20 % = 54.00."""
     s = await seed(w)
     job_id = await make_job(w, s, "Quick fix", auxiliary=False)
@@ -23,7 +23,7 @@ async def completed_job_invoice(w: World) -> tuple[str, str]:
     await w.call("tess", "POST", f"/jobs/{job_id}/complete", 200)
     draft = await w.call("billing", "POST", f"/jobs/{job_id}/invoice", 201)
     assert draft["totals"]["gross"] == "54.00"
-    return job_id, str(draft["id"])
+    return str(draft["id"])
 
 
 async def test_a_failed_send_does_not_burn_an_invoice_number(
@@ -31,7 +31,7 @@ async def test_a_failed_send_does_not_burn_an_invoice_number(
     aiohttp_client: ClientFactory,
 ) -> None:
     w = world
-    _, invoice_id = await completed_job_invoice(w)
+    invoice_id = await completed_job_invoice(w)
     broken = await aiohttp_client(init_app(w.settings.replace(smtp_port=1)))
     response = await broken.post(
         f"/api/v1/invoices/{invoice_id}/send", headers=w.people.auth("billing")
@@ -48,7 +48,7 @@ async def test_a_webhook_without_a_valid_signature_is_refused_and_changes_nothin
     world: World,
 ) -> None:
     w = world
-    _, invoice_id = await completed_job_invoice(w)
+    invoice_id = await completed_job_invoice(w)
     sent = await w.call("billing", "POST", f"/invoices/{invoice_id}/send", 200)
     session_id = sent["payment_url"].rsplit("/", 1)[1]
     event = json.dumps(
@@ -77,7 +77,7 @@ async def test_a_payment_that_does_not_match_the_total_leaves_the_invoice_unpaid
     world: World,
 ) -> None:
     w = world
-    _, invoice_id = await completed_job_invoice(w)
+    invoice_id = await completed_job_invoice(w)
     sent = await w.call("billing", "POST", f"/invoices/{invoice_id}/send", 200)
     session: dict[str, Any] = dict(
         w.stripe.sessions[sent["payment_url"].rsplit("/", 1)[1]]
@@ -100,7 +100,7 @@ async def test_the_database_refuses_edits_of_issued_invoices_and_serial_history(
     world: World,
 ) -> None:
     w = world
-    _, invoice_id = await completed_job_invoice(w)
+    invoice_id = await completed_job_invoice(w)
     await w.call("billing", "POST", f"/invoices/{invoice_id}/issue", 200)
     async with await psycopg.AsyncConnection.connect(w.settings.database_url) as conn:
         with pytest.raises(psycopg.errors.RestrictViolation):
