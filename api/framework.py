@@ -376,7 +376,6 @@ class Ctx:
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 PublicHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ANONYMOUS = Actor("anonymous", Role.ADMIN, "anonymous", source="public")
 
 
 async def authenticate(
@@ -773,15 +772,3 @@ def _op_name(path: str) -> str:
 
 
 API = web.AppKey("api", Api)
-
-
-def api_of(app: web.Application) -> Api:
-    return app[API]
-
-
-def pool_of(request: web.Request) -> AsyncConnectionPool[Any]:
-    return request.app[POOL]
-
-
-def settings_of(request: web.Request) -> Settings:
-    return request.app[SETTINGS]
