@@ -12,6 +12,7 @@ from jobs_domain.errors import Forbidden, InvalidInput, TransitionRefused
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import (
     Expense,
+    Job,
     JobStatus,
     Note,
     NoteVisibility,
@@ -211,8 +212,9 @@ def test_an_estimate_converts_once() -> None:
     assert refused.value.items[0].code == "already-converted"
 
 
-def _booking(technician_id: str | None) -> BookingRequest:
-    return BookingRequest(
+def _booked_job(technician_id: str | None, default_status: BookingDefault) -> Job:
+    """The job a booking request turns into under the given booking setting."""
+    request = BookingRequest(
         id="b1",
         client_id="c1",
         description="Leaking tap",
@@ -220,43 +222,30 @@ def _booking(technician_id: str | None) -> BookingRequest:
         requested_end=at(660),
         technician_id=technician_id,
     )
-
-
-def test_a_booking_creates_a_pending_job_when_the_setting_says_pending() -> None:
-    job = job_from_booking(
-        _booking("t1"),
+    return job_from_booking(
+        request,
         actor=DISPATCHER,
         now=at(0),
         job_id="j",
         job_number=1,
-        default_status=BookingDefault.PENDING,
+        default_status=default_status,
     )
+
+
+def test_a_booking_creates_a_pending_job_when_the_setting_says_pending() -> None:
+    job = _booked_job("t1", BookingDefault.PENDING)
     assert job.status is JobStatus.PENDING
     assert job.scheduled_start == at(600)
 
 
 def test_a_booking_creates_a_scheduled_job_when_the_setting_says_scheduled() -> None:
-    job = job_from_booking(
-        _booking("t1"),
-        actor=DISPATCHER,
-        now=at(0),
-        job_id="j",
-        job_number=1,
-        default_status=BookingDefault.SCHEDULED,
-    )
+    job = _booked_job("t1", BookingDefault.SCHEDULED)
     assert job.status is JobStatus.SCHEDULED
     assert job.job_manager == "t1"
 
 
 def test_a_booking_without_a_technician_stays_pending_and_says_why() -> None:
-    job = job_from_booking(
-        _booking(None),
-        actor=DISPATCHER,
-        now=at(0),
-        job_id="j",
-        job_number=1,
-        default_status=BookingDefault.SCHEDULED,
-    )
+    job = _booked_job(None, BookingDefault.SCHEDULED)
     assert job.status is JobStatus.PENDING
     assert job.new_history[-1].action == "kept_pending"
 
