@@ -22,27 +22,25 @@ from crewtrack.settings import Settings
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.job import Attachment, AttachmentKind
 
-#: Accepted types and their magic bytes: photos from phone cameras and PDFs.
-MAGIC: dict[str, tuple[bytes, ...]] = {
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/webp": (b"RIFF",),
-    "image/heic": (b"\x00\x00\x00",),
-    "application/pdf": (b"%PDF-",),
+#: Accepted types: photos from phone cameras and PDFs.
+ACCEPTED = ("image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf")
+_PREFIXES = {
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"%PDF-": "application/pdf",
 }
+_HEIC_BRANDS = (b"ftypheic", b"ftypheix", b"ftypmif1")
 CHUNK = 64 * 1024
 
 
 def sniff(head: bytes) -> str | None:
-    """The accepted content type whose magic bytes start ``head``."""
+    """The accepted content type of a file starting with ``head`` (16 bytes)."""
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "image/webp"
-    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+    if head[4:12] in _HEIC_BRANDS:
         return "image/heic"
-    for content_type, prefixes in MAGIC.items():
-        if content_type in ("image/webp", "image/heic"):
-            continue
-        if any(head.startswith(p) for p in prefixes):
+    for prefix, content_type in _PREFIXES.items():
+        if head.startswith(prefix):
             return content_type
     return None
 
@@ -141,7 +139,7 @@ async def _store(part: BodyPartReader, settings: Settings) -> tuple[str, int, st
             raise _bad("/file", "is empty")
         sniffed = sniff(head)
         if sniffed is None:
-            raise _bad("/file", "type not accepted: " + ", ".join(MAGIC))
+            raise _bad("/file", "type not accepted: " + ", ".join(ACCEPTED))
         declared = (part.headers.get("Content-Type") or "").split(";")[0].strip()
         if declared and declared != "application/octet-stream" and declared != sniffed:
             raise _bad("/file", f"declared {declared} but the content is {sniffed}")
