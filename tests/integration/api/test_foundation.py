@@ -37,3 +37,16 @@ async def test_a_seeded_token_belongs_to_its_role(
     client: TestClient[Any, Any], people: People
 ) -> None:
     assert set(people.tokens) >= {"admin", "tess"}
+    # Office staff may list technicians; technicians may not.
+    statuses = {
+        who: (await client.get("/api/v1/technicians", headers=people.auth(who))).status
+        for who in people.tokens
+    }
+    assert statuses == {
+        "admin": 200,
+        "dispatcher": 200,
+        "billing": 200,
+        "tess": 403,
+        "alex": 403,
+        "sam": 403,
+    }
