@@ -13,16 +13,17 @@ event id) and, after the commit, hands each new one to the registered handlers::
 
 Each event is applied in its own transaction together with setting
 ``device_events.applied_at``: an event is applied exactly once even when a worker
-dies between the commit of the fixes and the handler (the sweep finds it). A
-handler that raises leaves ``applied_at`` empty and records ``apply_error``; the
-sweep retries it later. With no handler registered nothing is marked applied,
+dies between the commit of the fixes and the handler (the sweep, which the batch
+writer runs at start and every ``SWEEP_EVERY_S``, finds it). A handler that
+raises leaves ``applied_at`` empty and records ``apply_error``; the sweep retries
+it. With no handler registered nothing is marked applied,
 so a jobs module that arrives later still sees every event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -145,6 +146,3 @@ def sweep_unapplied(
     ).fetchall()
     conn.commit()
     return apply_events(conn, [(str(r[0]), str(r[1])) for r in rows], handlers)
-
-
-HandlerFn = Callable[[psycopg.Connection[Any], str, StoredEvent], None]

@@ -49,6 +49,9 @@ MAX_FLUSH_BATCHES = 4
 # Pause reading MQTT when this many batches are pending (database slow or down);
 # the broker queues the rest for our persistent session.
 MAX_PENDING_BATCHES = 10
+# Device events left unapplied (a worker died after its commit, a handler
+# failed, the database dropped out after the commit) are swept this often.
+SWEEP_EVERY_S = 30.0
 WRITER_FAILED_EXIT = 70  # EX_SOFTWARE: the writer thread hit a bug
 STORE_ERROR = "store_error"  # a message the database refused on its own (a bug)
 
@@ -158,12 +161,16 @@ class BatchWriter:
     # --- the database thread ------------------------------------------------
     def _run(self) -> None:
         try:
-            self._sweep_sync()
+            sweep_at = 0.0
             while True:
-                items = self._next_batch()
+                if time.monotonic() >= sweep_at:
+                    self._sweep_sync()
+                    sweep_at = time.monotonic() + SWEEP_EVERY_S
+                items = self._next_batch(sweep_at)
                 if items is None:
                     break
-                self._flush(items)
+                if items:
+                    self._flush(items)
         except Exception:
             # A bug, not an outage (those are retried): without its writer the
             # worker would read on and never ack. Exit so the supervisor
@@ -179,8 +186,13 @@ class BatchWriter:
         with contextlib.suppress(RuntimeError):  # shutdown abandoned this thread
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _next_batch(self) -> list[tuple[Processed, store.EncodedMessage]] | None:
-        """Wait until a flush is due and take its messages (None: stop)."""
+    def _next_batch(
+        self, sweep_at: float
+    ) -> list[tuple[Processed, store.EncodedMessage]] | None:
+        """Wait until a flush is due and take its messages (None: stop).
+
+        An idle writer returns an empty list at ``sweep_at``, for the sweep.
+        """
         just_flushed = True
         limit = self.batch_size * MAX_FLUSH_BATCHES
         with self._cond:
@@ -191,7 +203,10 @@ class BatchWriter:
                     if self._closing:
                         return None
                     just_flushed = False
-                    self._cond.wait()
+                    idle_for = sweep_at - time.monotonic()
+                    if idle_for <= 0:
+                        return []
+                    self._cond.wait(idle_for)
                     continue
                 age = time.monotonic() - self._oldest
                 # Adaptive batching: what arrived while the previous flush was
