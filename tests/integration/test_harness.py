@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import psycopg
+import pytest
 import redis
 
 from crewtrack.servers import PostgresServer, RedisServer
@@ -43,10 +44,13 @@ def test_a_table_made_in_one_test_database_is_not_in_a_new_one(
         pg_server.psql(f"DROP DATABASE {name} WITH (FORCE)")
 
 
-def test_redis_is_emptied_for_each_test(redis_url: str) -> None:
+# Run twice: whichever run comes second sees the key the first left behind,
+# unless the fixture emptied Redis in between.
+@pytest.mark.parametrize("run", ["first", "second"])
+def test_redis_is_emptied_for_each_test(redis_url: str, run: str) -> None:
     with redis.Redis.from_url(redis_url) as r:
         assert r.dbsize() == 0
-        r.set("left-behind", 1)
+        r.set("left-behind", run)
 
 
 def test_killed_postgres_restarts_with_its_data(
