@@ -136,13 +136,11 @@ async def create_technician(conn: Conn, data: dict[str, Any]) -> dict[str, Any]:
             [FieldProblem("/user_id", "must be a user with the technician role")],
         )
     cur = await conn.execute(
-        "INSERT INTO technicians (user_id, name, phone, hourly_cost) "
-        "VALUES (%s, %s, %s, %s) RETURNING id",
+        "INSERT INTO technicians AS t (user_id, name, phone, hourly_cost) "
+        f"VALUES (%s, %s, %s, %s) RETURNING {_TECH}",
         (data["user_id"], data["name"], data.get("phone"), data.get("hourly_cost", 0)),
     )
-    created = await cur.fetchone()
-    assert created is not None
-    return await get_technician(conn, str(created[0]))
+    return _technician(await cur.fetchone())
 
 
 async def get_technician(conn: Conn, technician_id: str) -> dict[str, Any]:
