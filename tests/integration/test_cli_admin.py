@@ -13,13 +13,12 @@ import psycopg
 from storage.users import token_digest
 
 
-def _crewtrack(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CREWTRACK_DATABASE_URL": db_url}
+def _crewtrack(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "crewtrack", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, "CREWTRACK_DATABASE_URL": db_url, **env},
         timeout=60,
         check=False,
     )
@@ -83,22 +82,13 @@ def test_broker_files_hold_every_active_device_and_the_ingest_account(
     assert _crewtrack(db_url, "admin", "add-device", "phone-a").returncode == 0
     assert _crewtrack(db_url, "admin", "add-device", "phone-b").returncode == 0
     assert _crewtrack(db_url, "admin", "revoke-device", "phone-b").returncode == 0
-    env_pw = {"CREWTRACK_MQTT_PASSWORD": "s3cret"}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "crewtrack",
-            "admin",
-            "broker-files",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "CREWTRACK_DATABASE_URL": db_url, **env_pw},
+    out = _crewtrack(
+        db_url,
+        "admin",
+        "broker-files",
+        "--out",
+        str(tmp_path),
+        CREWTRACK_MQTT_PASSWORD="s3cret",
     )
     assert out.returncode == 0, out.stderr
     users = [
