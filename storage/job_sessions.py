@@ -4,14 +4,11 @@ Both paths end in :func:`apply_clock_event`, so the rules are the same either
 way, and both are idempotent on the event id: an event already applied (or
 already refused) returns its first outcome again without touching the job.
 
-The ingest calls :func:`apply_device_event` for each message on
-``crewtrack/v1/<device_id>/event``, inside its own transaction::
-
-    async with conn.transaction():
-        outcome = await apply_device_event(conn, device_id, DeviceEvent(
-            event_id=msg["id"], kind=SessionKind(msg["type"]),
-            at=datetime.fromtimestamp(msg["t"] / 1000, UTC), job_id=msg.get("job")))
-    if not outcome.applied: store it as a rejected message with outcome.detail
+The ingest stores each message on ``crewtrack/v1/<device_id>/event`` and, after
+its commit, hands it to ``crewtrack.wiring.JobEventBridge``, which converts it to
+a :class:`DeviceEvent` and calls :func:`apply_device_event` on its own
+autocommit connection. That function opens the transaction itself, so a refused
+event leaves the job untouched while its refusal is still recorded.
 """
 
 from __future__ import annotations
