@@ -1,9 +1,9 @@
 """Normalise raw GPS fixes into one canonical, sorted, de-duplicated form.
 
 Devices sync backlogs hours late, out of order and sometimes twice.  Every algorithm in
-``core`` starts from :func:`fix_arrays` (numpy, the hot path) or :func:`points_frame`
-(pandas, for callers), so the same set of fixes always yields the same canonical
-sequence, whatever order it arrived in.
+``core`` starts from :func:`fix_arrays` (numpy, the hot path;
+:func:`frame_from_arrays` turns its result back into a DataFrame), so the same set of
+fixes always yields the same canonical sequence, whatever order it arrived in.
 """
 
 from __future__ import annotations
@@ -156,17 +156,6 @@ def fix_arrays(points: pd.DataFrame) -> FixArrays:
     )
 
 
-def points_frame(points: pd.DataFrame) -> pd.DataFrame:
-    """Return fixes as a clean DataFrame: sorted, one per timestamp, validated.
-
-    Columns are ``time`` (datetime64[ns, UTC]), ``lat``, ``lon``, ``accuracy``
-    (float64 metres, NaN = unknown), with a fresh RangeIndex.  See :func:`fix_arrays`
-    for the rules.
-    """
-    fx = fix_arrays(points)
-    return frame_from_arrays(fx)
-
-
 def frame_from_arrays(fx: FixArrays) -> pd.DataFrame:
     """Build the canonical DataFrame from :class:`FixArrays`."""
     return pd.DataFrame(
@@ -175,45 +164,5 @@ def frame_from_arrays(fx: FixArrays) -> pd.DataFrame:
             "lat": fx.lat,
             "lon": fx.lon,
             "accuracy": fx.accuracy,
-        }
-    )
-
-
-def make_points(
-    times: npt.ArrayLike,
-    lat: npt.ArrayLike,
-    lon: npt.ArrayLike,
-    accuracy: npt.ArrayLike | None = None,
-    *,
-    start: str | pd.Timestamp = "2024-03-04T08:00:00Z",
-) -> pd.DataFrame:
-    """Build a fixes DataFrame from seconds after ``start`` (a helper for tests/tools).
-
-    Parameters
-    ----------
-    times : array_like
-        Seconds after ``start``.
-    lat, lon : array_like
-        Degrees.
-    accuracy : array_like, optional
-        Metres; NaN/None = unknown.
-    start : str or Timestamp
-        A tz-aware instant.
-    """
-    t = np.asarray(times, dtype=np.float64)
-    base = pd.Timestamp(start)
-    if base.tzinfo is None:
-        raise FixesError("start must be timezone-aware")
-    acc = (
-        np.full(len(t), np.nan)
-        if accuracy is None
-        else np.asarray(accuracy, dtype=np.float64)
-    )
-    return pd.DataFrame(
-        {
-            "time": base.tz_convert("UTC") + pd.to_timedelta(t, unit="s"),
-            "lat": np.asarray(lat, dtype=np.float64),
-            "lon": np.asarray(lon, dtype=np.float64),
-            "accuracy": acc,
         }
     )
