@@ -161,7 +161,7 @@ def test_a_late_backlog_adds_a_version_and_keeps_the_first(
 
 
 def test_the_same_fixes_in_another_order_give_the_same_digest_and_visits(
-    db_url: str, conn: psycopg.Connection
+    conn: psycopg.Connection,
 ) -> None:
     session = _seed_session(conn)
     track = _track()

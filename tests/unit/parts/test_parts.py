@@ -34,7 +34,6 @@ from jobs_domain.parts import (
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 VAN = Depot("van-1", "Van of Tom", DepotKind.MOBILE, "tech-1")
-OTHER_VAN = Depot("van-2", "Van of Ann", DepotKind.MOBILE, "tech-2")
 JOB = JobSite("job-1", "client-1", "site-1")
 PUMP = PriceBookItem(
     "pump",

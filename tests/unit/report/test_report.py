@@ -12,6 +12,7 @@ from jobs_domain.job import CrewRole
 from jobs_domain.report import (
     FieldType,
     ImageRef,
+    Report,
     ReportActor,
     ReportStatus,
     ReserveStatus,
@@ -66,13 +67,11 @@ TEMPLATE = {
 }
 
 
-def make_report(template: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
-    return new_report(
-        "job-1", "client-1", "site-1", parse_template("t1", template or TEMPLATE)
-    )
+def make_report() -> Report:
+    return new_report("job-1", "client-1", "site-1", parse_template("t1", TEMPLATE))
 
 
-def fill_everything(report) -> None:  # type: ignore[no-untyped-def]
+def fill_everything(report: Report) -> None:
     report.update_fields(
         {"gas_ok": {"value": True}, "pressure": {"value": 1.5}}, AUXILIARY, NOW
     )
