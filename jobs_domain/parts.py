@@ -21,7 +21,7 @@ storage loads the units (locked) and saves what comes back.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -716,8 +716,3 @@ def require_own_depot(depot: Depot, technician_id: str) -> None:
     """Technicians work from their own mobile depot."""
     if depot.kind is not DepotKind.MOBILE or depot.technician_id != technician_id:
         raise Forbidden("technicians use parts from their own mobile depot only")
-
-
-def sum_net(parts: Sequence[JobPart]) -> Decimal:
-    """Total without tax of job lines."""
-    return sum((p.net for p in parts), ZERO)

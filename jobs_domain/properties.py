@@ -94,16 +94,6 @@ def _ring(raw: object, pointer: str) -> tuple[tuple[float, float], ...]:
     return tuple(points)
 
 
-def check_location(lat: float, lon: float, pointer: str = "/location") -> None:
-    problems = []
-    if not -90 <= lat <= 90:
-        problems.append(FieldProblem(f"{pointer}/lat", "must be within -90..90"))
-    if not -180 <= lon <= 180:
-        problems.append(FieldProblem(f"{pointer}/lon", "must be within -180..180"))
-    if problems:
-        raise InvalidInput("bad location", problems)
-
-
 def navigation_url(address: Sequence[str], lat: float | None, lon: float | None) -> str:
     """A link that opens turn-by-turn navigation to the site on any phone.
 

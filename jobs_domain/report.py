@@ -558,9 +558,6 @@ class ReserveRaised:
         }
 
 
-_UNSET: Final = object()
-
-
 @dataclass
 class Report:
     """A job's report, following a snapshot of its template."""
