@@ -12,6 +12,12 @@ from storage.migrate import MigrationError, current_version, discover, migrate
 from storage.retention import delete_expired_rows, drop_expired_chunks
 
 
+def _copy_migrations_to(folder: Path) -> None:
+    """The project's migrations, copied where a test may add or edit one."""
+    for m in discover():
+        (folder / f"{m.name}.sql").write_text(m.sql)
+
+
 def test_a_migrated_database_records_the_newest_version(db_url: str) -> None:
     assert current_version(db_url) == discover()[-1].version
 
@@ -21,8 +27,7 @@ def test_migrating_twice_applies_nothing_the_second_time(db_url: str) -> None:
 
 
 def test_new_migrations_apply_in_name_order(db_url: str, tmp_path: Path) -> None:
-    for m in discover():
-        (tmp_path / f"{m.name}.sql").write_text(m.sql)
+    _copy_migrations_to(tmp_path)
     (tmp_path / "9998_first.sql").write_text("CREATE TABLE t_first (x int);")
     (tmp_path / "9999_second.sql").write_text("ALTER TABLE t_first ADD COLUMN y int;")
     assert migrate(db_url, tmp_path) == ["9998_first", "9999_second"]
@@ -32,8 +37,7 @@ def test_new_migrations_apply_in_name_order(db_url: str, tmp_path: Path) -> None
 def test_an_applied_migration_whose_text_changed_is_refused(
     db_url: str, tmp_path: Path
 ) -> None:
-    for m in discover():
-        (tmp_path / f"{m.name}.sql").write_text(m.sql)
+    _copy_migrations_to(tmp_path)
     first = discover()[0]
     (tmp_path / f"{first.name}.sql").write_text(first.sql + "\n-- edited\n")
     with pytest.raises(MigrationError, match="changed after it was applied"):
@@ -43,8 +47,7 @@ def test_an_applied_migration_whose_text_changed_is_refused(
 def test_a_failing_migration_leaves_nothing_half_applied(
     db_url: str, tmp_path: Path
 ) -> None:
-    for m in discover():
-        (tmp_path / f"{m.name}.sql").write_text(m.sql)
+    _copy_migrations_to(tmp_path)
     (tmp_path / "9999_broken.sql").write_text(
         "CREATE TABLE half (x int); SELECT no_such_function();"
     )
