@@ -62,16 +62,6 @@ class SessionInfo:
 
 
 @dataclass(frozen=True)
-class VersionInfo:
-    """One stored version, for the picker and the record line."""
-
-    version: int
-    derived_at: datetime
-    input_digest: str
-    fix_count: int
-
-
-@dataclass(frozen=True)
 class StoredRecord:
     """One stored visit record of a session, parsed into the core's types."""
 

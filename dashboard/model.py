@@ -45,10 +45,6 @@ STALE_AFTER_MS = 5 * 60 * 1000
 #: A scheduled job with nobody on site this long after its start is late.
 LATE_GRACE = timedelta(minutes=10)
 
-#: Clock edge vs GPS edge: beyond this difference (outside the evidence window)
-#: the discrepancy is flagged for billing.
-DISCREPANCY_TOLERANCE = timedelta(minutes=5)
-
 
 class LiveTech(NamedTuple):
     """One marker of the live map (a tuple: 2,000 are built every second)."""
