@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from api.framework import (
     PAGINATION_PARAMS,
     Api,
     Ctx,
-    decode_cursor,
-    encode_cursor,
+    id_page,
     json_ok,
     make_etag,
     page_limit,
     page_schema,
+    uuid_cursor,
+    uuid_or_404,
 )
 from jobs_domain.actors import OFFICE, STAFF_READERS, Role
 from storage import clients as store
@@ -154,32 +153,6 @@ TECHNICIAN_OUT = {
 }
 
 
-def after_id(ctx: Ctx) -> str | None:
-    cursor = ctx.request.query.get("cursor")
-    if cursor is None:
-        return None
-    values = decode_cursor(cursor)
-    from api.framework import uuid_or_404
-
-    try:
-        return uuid_or_404(str(values[0]), "cursor")
-    except Exception as exc:
-        from jobs_domain.errors import FieldProblem, InvalidInput
-
-        raise InvalidInput(
-            "bad cursor", [FieldProblem("/query/cursor", "not a cursor from this API")]
-        ) from exc
-
-
-def page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
-    more = len(items) > limit
-    items = items[:limit]
-    return {
-        "items": items,
-        "next_cursor": encode_cursor([str(items[-1]["id"])]) if more else None,
-    }
-
-
 async def create_client(ctx: Ctx) -> web.StreamResponse:
     client = await store.create_client(ctx.conn, await ctx.json(CLIENT_IN))
     return json_ok(
@@ -193,9 +166,12 @@ async def create_client(ctx: Ctx) -> web.StreamResponse:
 async def list_clients(ctx: Ctx) -> web.StreamResponse:
     limit = page_limit(ctx.request)
     items = await store.list_clients(
-        ctx.conn, q=ctx.request.query.get("q"), after=after_id(ctx), limit=limit + 1
+        ctx.conn,
+        q=ctx.request.query.get("q"),
+        after=uuid_cursor(ctx.request),
+        limit=limit + 1,
     )
-    return json_ok(page(items, limit))
+    return json_ok(id_page(items, limit))
 
 
 async def get_client(ctx: Ctx) -> web.StreamResponse:
@@ -212,13 +188,11 @@ async def list_properties(ctx: Ctx) -> web.StreamResponse:
     limit = page_limit(ctx.request)
     client_id = ctx.request.query.get("client_id")
     if client_id is not None:
-        from api.framework import uuid_or_404
-
         client_id = uuid_or_404(client_id, "client")
     items = await store.list_properties(
-        ctx.conn, client_id=client_id, after=after_id(ctx), limit=limit + 1
+        ctx.conn, client_id=client_id, after=uuid_cursor(ctx.request), limit=limit + 1
     )
-    return json_ok(page(items, limit))
+    return json_ok(id_page(items, limit))
 
 
 async def get_property(ctx: Ctx) -> web.StreamResponse:
@@ -233,8 +207,10 @@ async def create_technician(ctx: Ctx) -> web.StreamResponse:
 
 async def list_technicians(ctx: Ctx) -> web.StreamResponse:
     limit = page_limit(ctx.request)
-    items = await store.list_technicians(ctx.conn, after=after_id(ctx), limit=limit + 1)
-    return json_ok(page(items, limit))
+    items = await store.list_technicians(
+        ctx.conn, after=uuid_cursor(ctx.request), limit=limit + 1
+    )
+    return json_ok(id_page(items, limit))
 
 
 async def get_technician(ctx: Ctx) -> web.StreamResponse:

@@ -13,10 +13,10 @@ from api.framework import (
     Api,
     Ctx,
     decode_cursor,
-    encode_cursor,
     json_ok,
     make_etag,
     page_limit,
+    page_of,
     uuid_or_404,
 )
 from api.jobs import (
@@ -181,14 +181,8 @@ async def list_estimates(ctx: Ctx) -> web.StreamResponse:
     if status not in (None, "draft", "approved", "converted"):
         raise InvalidInput("bad status", [FieldProblem("/query/status", "unknown")])
     found = await store.search(ctx.conn, status=status, after=after, limit=limit + 1)
-    more = len(found) > limit
-    found = found[:limit]
-    return json_ok(
-        {
-            "items": [estimate_view(e) for e in found],
-            "next_cursor": encode_cursor([found[-1].number]) if more else None,
-        }
-    )
+    found, cursor = page_of(found, limit, lambda e: e.number)
+    return json_ok({"items": [estimate_view(e) for e in found], "next_cursor": cursor})
 
 
 async def approve(ctx: Ctx) -> web.StreamResponse:

@@ -16,12 +16,12 @@ from api.framework import (
     PAGINATION_PARAMS,
     Api,
     Ctx,
-    decode_cursor,
-    encode_cursor,
+    int_cursor,
     json_ok,
     make_etag,
     no_content,
     page_limit,
+    page_of,
     page_schema,
     plain,
     uuid_or_404,
@@ -291,15 +291,7 @@ async def list_jobs(ctx: Ctx) -> web.StreamResponse:
         raise InvalidInput(
             "unknown status", [FieldProblem("/query/status", f"unknown: {bad[0]}")]
         )
-    after: int | None = None
-    if "cursor" in q:
-        values = decode_cursor(q["cursor"])
-        if not values or not isinstance(values[0], int):
-            raise InvalidInput(
-                "bad cursor",
-                [FieldProblem("/query/cursor", "not a cursor from this API")],
-            )
-        after = values[0]
+    after = int_cursor(ctx.request)
 
     def opt_id(name: str) -> str | None:
         raw = q.get(name)
@@ -325,13 +317,9 @@ async def list_jobs(ctx: Ctx) -> web.StreamResponse:
         if ctx.actor.is_technician
         else None,
     )
-    more = len(jobs) > limit
-    jobs = jobs[:limit]
+    jobs, cursor = page_of(jobs, limit, lambda job: job.number)
     return json_ok(
-        {
-            "items": [await job_view(ctx, job) for job in jobs],
-            "next_cursor": encode_cursor([jobs[-1].number]) if more else None,
-        }
+        {"items": [await job_view(ctx, job) for job in jobs], "next_cursor": cursor}
     )
 
 
@@ -510,24 +498,10 @@ async def delete_crew(ctx: Ctx) -> web.StreamResponse:
 async def get_history(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx)
     limit = page_limit(ctx.request)
-    after = 0
-    if "cursor" in ctx.request.query:
-        values = decode_cursor(ctx.request.query["cursor"])
-        if not values or not isinstance(values[0], int):
-            raise InvalidInput(
-                "bad cursor",
-                [FieldProblem("/query/cursor", "not a cursor from this API")],
-            )
-        after = values[0]
+    after = int_cursor(ctx.request) or 0
     rows = await store.history(ctx.conn, job.id, after=after, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return json_ok(
-        {
-            "items": rows,
-            "next_cursor": encode_cursor([rows[-1]["id"]]) if more else None,
-        }
-    )
+    rows, cursor = page_of(rows, limit, lambda row: row["id"])
+    return json_ok({"items": rows, "next_cursor": cursor})
 
 
 # -- line items, tasks, expenses, notes --------------------------------------------------------

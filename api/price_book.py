@@ -5,8 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import schemas as s
-from api.directory import after_id, page
-from api.framework import PAGINATION_PARAMS, Api, Ctx, json_ok, page_limit, uuid_or_404
+from api.framework import (
+    PAGINATION_PARAMS,
+    Api,
+    Ctx,
+    id_page,
+    json_ok,
+    page_limit,
+    uuid_cursor,
+    uuid_or_404,
+)
 from jobs_domain.actors import ALL_ROLES, OFFICE
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.money import to_decimal
@@ -87,10 +95,10 @@ async def search_items(ctx: Ctx) -> web.StreamResponse:
         q=q.get("q"),
         family_id=None if family is None else uuid_or_404(family, "family"),
         kind=kind,
-        after=after_id(ctx),
+        after=uuid_cursor(ctx.request),
         limit=limit + 1,
     )
-    return json_ok(page(items, limit))
+    return json_ok(id_page(items, limit))
 
 
 async def get_item(ctx: Ctx) -> web.StreamResponse:
