@@ -141,7 +141,7 @@ async def test_a_phone_clocking_in_over_mqtt_puts_the_job_in_progress_once(
                     f"{V1}/jobs/{jid}/sessions", headers=people.auth("admin")
                 )
             )
-            items = sessions["items"] if isinstance(sessions, dict) else sessions
+            items = sessions["items"]
             if (
                 items and items[-1]["state"] == "closed"
             ) or time.monotonic() > deadline:

@@ -327,7 +327,7 @@ async def test_perform_a_job_from_step_1_to_7_then_invoice_email_and_stripe_paym
 
     # Step 2 - description: Tess is the Job Manager, Alex an auxiliary.
     crew = await w.call("tess", "GET", f"/jobs/{job_id}/crew", 200)
-    roles = {c["technician_id"]: c["role"] for c in crew.get("items", crew)}
+    roles = {c["technician_id"]: c["role"] for c in crew["items"]}
     assert roles[w.people.technician_ids["tess"]] == "job_manager"
     assert roles[w.people.technician_ids["alex"]] == "auxiliary"
 
