@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
-from jobs_domain.errors import Forbidden, InvalidInput, TransitionRefused
+from jobs_domain.errors import Forbidden, InvalidInput, NotFound, TransitionRefused
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import (
     Expense,
@@ -132,7 +132,7 @@ def test_an_expense_receipt_must_be_one_of_the_jobs_attachments() -> None:
         at(63),
         receipt_attachment_id="missing",
     )
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(NotFound, match="attachment missing not found"):
         job.add_expense(MANAGER, at(63), expense)
 
 
