@@ -22,6 +22,7 @@ import psycopg
 import redis
 from psycopg_pool import ConnectionPool
 
+from jobs_domain.job import format_job_number
 from storage.live import live_position_sync, live_rows_sync
 
 ALERTS_STREAM = "crewtrack:alerts"
@@ -230,11 +231,6 @@ def job_sites(sources: Sources) -> list[JobSite]:
     return sources.cache.get("job_sites", lambda: _load_job_sites(sources))
 
 
-def job_number(number: int | str) -> str:
-    """A job's display number (``J-000042``), as the API and the app show it."""
-    return "J-" + format(int(number), "06d")
-
-
 def _address(raw: Any) -> str:
     if isinstance(raw, str):
         try:
@@ -277,7 +273,7 @@ def _job_site(row: tuple[Any, ...]) -> JobSite:
         fence = json.loads(fence)
     return JobSite(
         job_id=row[0],
-        number=job_number(row[1]),
+        number=format_job_number(row[1]),
         title=row[2],
         status=row[3],
         lat=float(row[4]),
@@ -383,7 +379,7 @@ _SESSIONS_SQL = """
 
 def _session_row(row: tuple[Any, ...]) -> SessionRow:
     return SessionRow(
-        row[0], row[1], job_number(row[2]), row[3], row[4], row[5], *row[6:]
+        row[0], row[1], format_job_number(row[2]), row[3], row[4], row[5], *row[6:]
     )
 
 
@@ -520,7 +516,7 @@ def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]
                 out.append(
                     Discrepancy(
                         sid,
-                        job_number(number),
+                        format_job_number(number),
                         tech,
                         device,
                         str(flag.get("code", "")),
