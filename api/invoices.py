@@ -31,7 +31,8 @@ from api.invoicing.payments import (
     verify_webhook,
 )
 from api.invoicing.pdf import Letterhead, render_invoice_pdf
-from api.reports import load_job, now, query_uuid
+from api.jobs import load_visible, now
+from api.reports import query_uuid
 from crewtrack.settings import Settings
 from jobs_domain.actors import Role
 from jobs_domain.errors import Conflict, DomainError, NotFound
@@ -164,7 +165,7 @@ def _stripe_config(settings: Settings) -> StripeConfig:
 
 async def generate_invoice(ctx: Ctx) -> web.StreamResponse:
     """Generate Invoice: a draft from the completed job (or that draft regenerated)."""
-    job = await load_job(ctx, for_update=True)
+    job = await load_visible(ctx, for_update=True)
     snapshot = await _completed_job(ctx, job)
     existing = await store.live_invoice_of_job(ctx.conn, job.id)
     if existing is not None:

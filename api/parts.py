@@ -8,8 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from api.framework import Api, Ctx, json_ok, no_content
-from api.reports import JOB_CLOSED, UUID_S, load_job, now
-from jobs_domain.actors import OFFICE, STAFF_READERS, Role
+from api.jobs import CREW_AND_OFFICE, load_visible, now
+from api.reports import JOB_CLOSED, UUID_S
+from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
 from jobs_domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from jobs_domain.job import Job
 from jobs_domain.money import totals
@@ -36,9 +37,6 @@ from jobs_domain.parts import (
 from jobs_domain.parts import families as catalog_families
 from jobs_domain.report import parse_enum
 from storage import parts as store
-
-ANY_ROLE = tuple(Role)
-CREW_OR_OFFICE = (Role.ADMIN, Role.DISPATCHER, Role.TECHNICIAN)
 
 
 def _job_site(job: Job) -> JobSite:
@@ -288,13 +286,13 @@ async def _parts_view(ctx: Ctx, job: Job) -> dict[str, Any]:
 
 
 async def list_job_parts(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     return json_ok(await _parts_view(ctx, job))
 
 
 async def add_job_part(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(PART_IN)
-    job = await load_job(ctx, for_update=True)
+    job = await load_visible(ctx, for_update=True)
     _require_crew_or_office(ctx, job)
     _require_open(job)
     item = await store.get_item(ctx.conn, str(body["item_id"]))
@@ -334,7 +332,7 @@ async def add_job_part(ctx: Ctx) -> web.StreamResponse:
 
 
 async def delete_job_part(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx, for_update=True)
+    job = await load_visible(ctx, for_update=True)
     _require_crew_or_office(ctx, job)
     _require_open(job)
     part = await store.get_part(ctx.conn, job.id, ctx.path_id("part_id", "part"))
@@ -361,7 +359,7 @@ async def delete_job_part(ctx: Ctx) -> web.StreamResponse:
 
 
 async def check_serial(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     serial = parse_serial(ctx.request.query.get("serial"), "/query/serial")
     unit = (await store.lock_units(ctx.conn, [serial]))[serial]
     lookup = check_take_back(serial, unit, job.client_id)
@@ -382,7 +380,7 @@ async def check_serial(ctx: Ctx) -> web.StreamResponse:
 
 async def add_take_back(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(TAKE_BACK_IN)
-    job = await load_job(ctx, for_update=True)
+    job = await load_visible(ctx, for_update=True)
     _require_crew_or_office(ctx, job)
     _require_open(job)
     depot = await _working_depot(ctx, body.get("depot_id"))
@@ -412,7 +410,7 @@ async def add_take_back(ctx: Ctx) -> web.StreamResponse:
 
 
 async def delete_take_back(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx, for_update=True)
+    job = await load_visible(ctx, for_update=True)
     _require_crew_or_office(ctx, job)
     _require_open(job)
     record = await store.get_take_back(
@@ -498,7 +496,7 @@ def setup(api: Api) -> None:
         search_catalog,
         summary="Search the price book: families, text, kind and serialized filters",
         tag=t,
-        roles=ANY_ROLE,
+        roles=ALL_ROLES,
         query=[{"name": n, **Q} for n in ("q", "family", "kind", "serialized")],
         responses={200: OBJ},
     )
@@ -538,7 +536,7 @@ def setup(api: Api) -> None:
         get_depot_stock,
         summary="A depot's stock",
         tag=t,
-        roles=ANY_ROLE,
+        roles=ALL_ROLES,
         responses={200: OBJ},
         description="Technicians see their own depot and only usable serials.",
     )
@@ -578,7 +576,7 @@ def setup(api: Api) -> None:
         list_job_parts,
         summary="A job's parts and services with totals per tax rate",
         tag=t,
-        roles=ANY_ROLE,
+        roles=ALL_ROLES,
         responses={200: OBJ},
     )
     r(
@@ -587,7 +585,7 @@ def setup(api: Api) -> None:
         add_job_part,
         summary="Add a part or service (serials for serialized parts)",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         body=PART_IN,
         idempotent=True,
         responses={201: OBJ},
@@ -598,7 +596,7 @@ def setup(api: Api) -> None:
         delete_job_part,
         summary="Remove a part or service (serials go back to the depot)",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         conflicts=True,
         responses={204: None},
     )
@@ -608,7 +606,7 @@ def setup(api: Api) -> None:
         check_serial,
         summary="Check a serial among the parts installed at the job's client",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         query=[{"name": "serial", "required": True, **Q}],
         conflicts=True,
         responses={200: OBJ},
@@ -619,7 +617,7 @@ def setup(api: Api) -> None:
         add_take_back,
         summary="Take back a serialized part with its condition",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         body=TAKE_BACK_IN,
         idempotent=True,
         responses={201: OBJ},
@@ -630,7 +628,7 @@ def setup(api: Api) -> None:
         delete_take_back,
         summary="Undo a take back",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         conflicts=True,
         responses={204: None},
     )

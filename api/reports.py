@@ -19,7 +19,6 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -30,7 +29,8 @@ from redis.exceptions import RedisError
 
 from api.completion import register_blocker_provider
 from api.framework import POOL, SETTINGS, Api, Ctx, json_ok, make_etag, no_content
-from jobs_domain.actors import OFFICE, STAFF_READERS, Role
+from api.jobs import CREW_AND_OFFICE, load_visible, now
+from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
 from jobs_domain.errors import Blocker, Conflict, FieldProblem, InvalidInput, NotFound
 from jobs_domain.job import Job, JobStatus
 from jobs_domain.report import (
@@ -42,7 +42,6 @@ from jobs_domain.report import (
     new_report,
     parse_template,
 )
-from storage import jobs as jobs_store
 from storage import reports as store
 
 log = logging.getLogger("crewtrack.api.reports")
@@ -53,23 +52,8 @@ ALERT_STREAM_MAXLEN = 10_000  # the dashboard shows recent alerts; older ones tr
 WEBHOOK_TIMEOUT_S = 5.0  # a receiver slower than this is retried on the next sweep
 MAX_PHOTOS = 10
 
-ANY_ROLE = tuple(Role)
-CREW_OR_OFFICE = (Role.ADMIN, Role.DISPATCHER, Role.TECHNICIAN)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
 
 # -- shared helpers (also used by api.parts and api.invoices) --------------------------
-
-
-async def load_job(ctx: Ctx, name: str = "job_id", *, for_update: bool = False) -> Job:
-    """The job named in the path, if the actor may see it (else 404)."""
-    job_id = ctx.path_id(name, "job")
-    job = await jobs_store.load(ctx.conn, job_id, for_update=for_update)
-    job.ensure_visible(ctx.actor)
-    return job
 
 
 def report_actor(ctx: Ctx, job: Job) -> ReportActor:
@@ -175,7 +159,7 @@ async def get_template(ctx: Ctx) -> web.StreamResponse:
 
 async def assign_template(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(ASSIGN_IN)
-    job = await load_job(ctx, for_update=True)
+    job = await load_visible(ctx, for_update=True)
     if job.status in JOB_CLOSED:
         raise Conflict(f"job {job.display_number} is {job.status.value}")
     if await store.load_report(ctx.conn, job.id) is not None:
@@ -189,13 +173,13 @@ async def assign_template(ctx: Ctx) -> web.StreamResponse:
 
 
 async def get_report(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     return await _respond(ctx, await load_report(ctx, job), job)
 
 
 async def update_fields(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(FIELDS_IN)
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     ctx.check_if_match(_etag(report))
     report.update_fields(body["fields"], report_actor(ctx, job), now())
@@ -205,7 +189,7 @@ async def update_fields(ctx: Ctx) -> web.StreamResponse:
 
 async def raise_reserve(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(RESERVE_IN)
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     images = [
         decode_image(p, f"/photos/{i}") for i, p in enumerate(body.get("photos", []))
@@ -229,7 +213,7 @@ async def raise_reserve(ctx: Ctx) -> web.StreamResponse:
 
 async def set_reserve_status(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(RESERVE_STATUS_IN)
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     reserve = report.set_reserve_status(
         ctx.path_id("reserve_id", "reserve"),
@@ -266,7 +250,7 @@ def query_uuid(value: str | None) -> str | None:
 
 async def add_attachment(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(ATTACHMENT_IN)
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     actor = report_actor(ctx, job)
     attachment_id = str(uuid.uuid4())
@@ -289,7 +273,7 @@ async def add_attachment(ctx: Ctx) -> web.StreamResponse:
 
 
 async def delete_attachment(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     report.delete_attachment(
         ctx.path_id("attachment_id", "attachment"), report_actor(ctx, job)
@@ -300,7 +284,7 @@ async def delete_attachment(ctx: Ctx) -> web.StreamResponse:
 
 async def sign(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(SIGNATURE_IN)
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     image = decode_image(body["image"], "/image")
     signature = report.sign(
@@ -316,7 +300,7 @@ async def sign(ctx: Ctx) -> web.StreamResponse:
 
 
 async def clear_signature(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     report.clear_signature(ctx.request.match_info["role"], report_actor(ctx, job))
     await _save(ctx, report)
@@ -324,7 +308,7 @@ async def clear_signature(ctx: Ctx) -> web.StreamResponse:
 
 
 async def validate_signature(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     signature = report.validate_signature(
         ctx.request.match_info["role"], report_actor(ctx, job), now()
@@ -334,7 +318,7 @@ async def validate_signature(ctx: Ctx) -> web.StreamResponse:
 
 
 async def complete_report(ctx: Ctx) -> web.StreamResponse:
-    job = await load_job(ctx)
+    job = await load_visible(ctx)
     report = await load_report(ctx, job, for_update=True)
     report.complete(report_actor(ctx, job), now())
     await _save(ctx, report)
@@ -645,7 +629,7 @@ def setup(api: Api) -> None:
         list_templates,
         summary="List report templates",
         tag=t,
-        roles=ANY_ROLE,
+        roles=ALL_ROLES,
         responses={200: {"type": "object"}},
     )
     r(
@@ -654,7 +638,7 @@ def setup(api: Api) -> None:
         get_template,
         summary="A report template",
         tag=t,
-        roles=ANY_ROLE,
+        roles=ALL_ROLES,
         responses={200: {"$ref": template}},
     )
     r(
@@ -674,7 +658,7 @@ def setup(api: Api) -> None:
         get_report,
         summary="A job's report",
         tag=t,
-        roles=ANY_ROLE,
+        roles=ALL_ROLES,
         if_match=True,
         responses={200: {"$ref": report}},
         description="Families with `has_mandatory` (shown in red), answers, reserves, "
@@ -686,7 +670,7 @@ def setup(api: Api) -> None:
         update_fields,
         summary="Fill fields and comments (all or nothing)",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         body=FIELDS_IN,
         if_match=True,
         responses={200: {"$ref": report}},
@@ -700,7 +684,7 @@ def setup(api: Api) -> None:
         raise_reserve,
         summary="Raise a reserve on a field (alerts the back office)",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         body=RESERVE_IN,
         idempotent=True,
         responses={201: {"$ref": reserve}},
@@ -711,7 +695,7 @@ def setup(api: Api) -> None:
         set_reserve_status,
         summary="Set a reserve's status",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         body=RESERVE_STATUS_IN,
         responses={200: {"$ref": reserve}},
     )
@@ -734,7 +718,7 @@ def setup(api: Api) -> None:
         add_attachment,
         summary="Attach a photo (with description) or a barcode reading",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         body=ATTACHMENT_IN,
         idempotent=True,
         responses={201: {"type": "object"}},
@@ -745,7 +729,7 @@ def setup(api: Api) -> None:
         delete_attachment,
         summary="Delete a report attachment",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         conflicts=True,
         responses={204: None},
     )
@@ -755,7 +739,7 @@ def setup(api: Api) -> None:
         sign,
         summary="Sign (customer or technician); refused once validated",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         body=SIGNATURE_IN,
         responses={200: {"type": "object"}},
     )
@@ -765,7 +749,7 @@ def setup(api: Api) -> None:
         clear_signature,
         summary="Clear a signature that is not validated yet",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         conflicts=True,
         responses={204: None},
     )
@@ -775,7 +759,7 @@ def setup(api: Api) -> None:
         validate_signature,
         summary="Validate a signature (then it is immutable)",
         tag=t,
-        roles=CREW_OR_OFFICE,
+        roles=CREW_AND_OFFICE,
         conflicts=True,
         responses={200: {"type": "object"}},
     )
@@ -795,7 +779,7 @@ def setup(api: Api) -> None:
         get_image,
         summary="A report photo or signature",
         tag=t,
-        roles=ANY_ROLE,
+        roles=ALL_ROLES,
         responses={200: None},
     )
     register_blocker_provider(api.app, report_blockers)
