@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -165,6 +166,21 @@ def serve(settings: Settings, attachment: Attachment) -> web.StreamResponse:
         headers={
             "Content-Type": attachment.content_type,
             "ETag": f'"{attachment.sha256}"',
-            "Content-Disposition": f'inline; filename="{attachment.filename}"',
+            "Content-Disposition": content_disposition("inline", attachment.filename),
         },
+    )
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """``kind; filename=…`` for any uploaded name (RFC 6266).
+
+    The name is the uploader's: a ``"``, a non-ASCII letter or a control
+    character must not break the header. Browsers read ``filename*`` (UTF-8,
+    percent-encoded); the plain ``filename`` is an ASCII stand-in.
+    """
+    fallback = "".join(
+        c if c.isascii() and (c.isalnum() or c in " ._-()") else "_" for c in filename
+    )
+    return (
+        f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
     )
