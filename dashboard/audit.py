@@ -23,6 +23,8 @@ from core import history
 from core.geofence import Geofence
 from core.reconcile import ClockEvent, Flag, Reconciliation
 from core.visits import Visit, Window, derive_visits
+from crewtrack.derive import clock_events  # the derive worker's parsing
+from dashboard.queries import DerivationRow, SessionRow
 from storage.visits import input_digest
 
 #: Douglas-Peucker tolerance of the drawn line, metres: finer than any phone fix
@@ -132,61 +134,40 @@ class Audit:
 
 
 # ------------------------------------------------------------ stored record
-def stored_record(
-    version: int,
-    of: int,
-    derived_at: datetime,
-    input_digest_: str,
-    params_digest: str,
-    fence_digest: str,
-    fence: dict[str, Any],
-    fix_count: int,
-    window_start: datetime,
-    window_end: datetime,
-    session_state: str,
-    visits: Sequence[dict[str, Any]],
-    reconciliation: dict[str, Any],
-) -> StoredRecord:
-    """Parse one ``visit_derivations`` row."""
+def stored_record(row: DerivationRow, of: int) -> StoredRecord:
+    """Parse one ``visit_derivations`` row; ``of`` is the session's newest version."""
     return StoredRecord(
-        version=version,
+        version=row.version,
         of=of,
-        derived_at=derived_at,
-        input_digest=input_digest_,
-        params_digest=params_digest,
-        fence_digest=fence_digest,
-        fence=fence,
-        fix_count=fix_count,
-        window_start=window_start,
-        window_end=window_end,
-        session_state=session_state,
+        derived_at=row.derived_at,
+        input_digest=row.input_digest,
+        params_digest=row.params_digest,
+        fence_digest=row.fence_digest,
+        fence=row.fence,
+        fix_count=row.fix_count,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        session_state=row.session_state,
         visits=tuple(
-            sorted((Visit.from_dict(v) for v in visits), key=lambda v: v.arrival)
+            sorted((Visit.from_dict(v) for v in row.visits), key=lambda v: v.arrival)
         ),
-        reconciliation=Reconciliation.from_dict(reconciliation),
+        reconciliation=Reconciliation.from_dict(row.reconciliation),
     )
 
 
-def session_info(
-    session_id: str,
-    job_id: str,
-    job_number: str,
-    device_id: str,
-    technician: str,
-    clocked_in_at: datetime,
-    clocked_out_at: datetime | None,
-    events: Sequence[ClockEvent],
-) -> SessionInfo:
+def session_info(row: SessionRow) -> SessionInfo:
     """A stored session with its clock events (parsed as the derive worker does)."""
     return SessionInfo(
-        session_id=session_id,
-        job_id=job_id,
-        job_number=job_number,
-        device_id=device_id,
-        technician=technician,
-        clocked_in_at=clocked_in_at,
-        clocked_out_at=clocked_out_at,
-        events=tuple(sorted(events, key=lambda ev: ev.time)),
+        session_id=row.session_id,
+        job_id=row.job_id,
+        job_number=row.job_number,
+        device_id=row.device_id,
+        technician=row.technician,
+        clocked_in_at=row.clocked_in_at,
+        clocked_out_at=row.clocked_out_at,
+        events=tuple(
+            sorted(clock_events(list(row.evidence or [])), key=lambda ev: ev.time)
+        ),
     )
 
 

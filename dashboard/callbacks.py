@@ -21,7 +21,6 @@ from dash import Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from core.reconcile import Flag
-from crewtrack.derive import clock_events  # the derive worker's parsing
 from dashboard import audit as audit_mod
 from dashboard import export, figures, layout, model, queries
 from dashboard.queries import Sources
@@ -356,21 +355,7 @@ def _record(ctx: Context, session_id: str, version: int | None) -> Any:
     if row is None:  # a version that does not exist: show the newest
         row = queries.derivation(ctx.sources, session_id)
         assert row is not None
-    return audit_mod.stored_record(
-        row.version,
-        versions[-1].version,
-        row.derived_at,
-        row.input_digest,
-        row.params_digest,
-        row.fence_digest,
-        row.fence,
-        row.fix_count,
-        row.window_start,
-        row.window_end,
-        row.session_state,
-        row.visits,
-        row.reconciliation,
-    ), versions
+    return audit_mod.stored_record(row, versions[-1].version), versions
 
 
 def build_audit(
@@ -382,16 +367,7 @@ def build_audit(
         row = queries.session(sources, request["session"])
         if row is None:
             raise PreventUpdate
-        info = audit_mod.session_info(
-            row.session_id,
-            row.job_id,
-            row.job_number,
-            row.device_id,
-            row.technician,
-            row.clocked_in_at,
-            row.clocked_out_at,
-            clock_events(list(row.evidence or [])),
-        )
+        info = audit_mod.session_info(row)
         found = _record(ctx, row.session_id, request.get("version"))
         record, versions = found if found is not None else (None, [])
         site = queries.job_site(sources, row.job_id)
