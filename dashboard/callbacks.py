@@ -346,15 +346,17 @@ def resolve_request(
     return req
 
 
-def _record(ctx: Context, session_id: str, version: int | None) -> Any:
+def _record(
+    ctx: Context, session_id: str, version: int | None
+) -> tuple[audit_mod.StoredRecord, list[queries.VersionRow]] | None:
     """The stored visit record (a version, or the newest), parsed; None if none."""
     versions = queries.derivation_versions(ctx.sources, session_id)
     if not versions:
         return None
+    if version not in {v.version for v in versions}:
+        version = None  # a version that does not exist: show the newest
     row = queries.derivation(ctx.sources, session_id, version)
-    if row is None:  # a version that does not exist: show the newest
-        row = queries.derivation(ctx.sources, session_id)
-        assert row is not None
+    assert row is not None
     return audit_mod.stored_record(row, versions[-1].version), versions
 
 
