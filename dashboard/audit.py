@@ -338,10 +338,6 @@ def _edge_rows(frame: pd.DataFrame, visits: Sequence[Visit]) -> list[dict[str, A
     return rows
 
 
-def _points(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[["time", "lat", "lon", "accuracy"]]
-
-
 def coverage_lines(c: history.Coverage) -> list[str]:
     """The coverage figures in words, for the page and the PDF."""
     pct = c.accuracy_percentiles_m
@@ -414,27 +410,10 @@ def session_audit(
     fence = (
         Geofence.from_geojson(record.fence) if record is not None else fallback_fence
     )
-    frame = _with_distance(frame, fence)
     visits = list(record.visits) if record is not None else []
-    audit = Audit(
-        device_id=device_id,
-        start=start,
-        end=end,
-        fixes=frame,
-        trail=trail_line(frame),
-        coverage=history.coverage(_points(frame), GAP_S),
-        stops=history.stay_points(_points(frame)),
-        visits=visits,
-        fence=fence,
-        session=session,
-        digest=fixes_digest(frame),
-        record=record,
+    return _audit(
+        frame, fence, visits, device_id, start, end, session=session, record=record
     )
-    if record is not None:
-        audit.recon = recon_rows(record.reconciliation, visits)
-        audit.flags = list(record.reconciliation.flags)
-    audit.edge_rows = _edge_rows(frame, visits)
-    return audit
 
 
 def range_audit(
@@ -445,24 +424,47 @@ def range_audit(
     end: datetime,
 ) -> Audit:
     """A technician's fixes over a range; visits derived now against ``fence``."""
-    frame = _with_distance(frame, fence)
     visits = derive_visits(frame, fence) if fence is not None and len(frame) else []
-    audit = Audit(
+    return _audit(
+        frame, fence, visits, device_id, start, end, derived_now=fence is not None
+    )
+
+
+def _audit(
+    frame: pd.DataFrame,
+    fence: Geofence | None,
+    visits: list[Visit],
+    device_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    session: SessionInfo | None = None,
+    record: StoredRecord | None = None,
+    derived_now: bool = False,
+) -> Audit:
+    """What both views show: the fixes against the fence, the trail, coverage,
+    stops and digest, the visits with the fixes behind their edges, and the
+    stored reconciliation when there is a record."""
+    frame = _with_distance(frame, fence)
+    points = frame[["time", "lat", "lon", "accuracy"]]
+    return Audit(
         device_id=device_id,
         start=start,
         end=end,
         fixes=frame,
         trail=trail_line(frame),
-        coverage=history.coverage(_points(frame), GAP_S),
-        stops=history.stay_points(_points(frame)),
+        coverage=history.coverage(points, GAP_S),
+        stops=history.stay_points(points),
         visits=visits,
         fence=fence,
-        session=None,
+        session=session,
         digest=fixes_digest(frame),
-        derived_now=fence is not None,
+        record=record,
+        derived_now=derived_now,
+        recon=[] if record is None else recon_rows(record.reconciliation, visits),
+        flags=[] if record is None else list(record.reconciliation.flags),
+        edge_rows=_edge_rows(frame, visits),
     )
-    audit.edge_rows = _edge_rows(frame, visits)
-    return audit
 
 
 # ----------------------------------------------------------------- drawing
