@@ -62,13 +62,14 @@ class LiveTech(NamedTuple):
 def classify(
     pos: LivePosition,
     session: OpenSession | None,
+    job: str,
     now_ms: int,
     job_status: Mapping[str, str],
 ) -> str:
-    """The map state of a technician from the live hash and their open session."""
+    """The map state of a technician from the live hash, their open session and
+    the job they are clocked into (``""`` for none)."""
     if pos.status == "offline" or now_ms - pos.received_ms > STALE_AFTER_MS:
         return OFFLINE
-    job = pos.job or (session.job_id if session else "")
     if not job:
         return TRAVELLING
     if (session is not None and session.state == "paused") or job_status.get(
@@ -90,15 +91,17 @@ def live_techs(
     for pos in positions:
         tech = directory.get(pos.device_id)
         session = sessions.get(pos.device_id)
+        # the live hash names the job; the open session covers a hash without one
+        job = pos.job or (session.job_id if session else "")
         out.append(
             LiveTech(
                 device_id=pos.device_id,
                 name=tech.name if tech else pos.device_id,
                 team=tech.team if tech else "",
-                state=classify(pos, session, now_ms, job_status),
+                state=classify(pos, session, job, now_ms, job_status),
                 lat=pos.lat,
                 lon=pos.lon,
-                job=pos.job or (session.job_id if session else ""),
+                job=job,
                 fix_ms=pos.fix_ms,
             )
         )
