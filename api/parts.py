@@ -138,6 +138,8 @@ async def set_stock_settings(ctx: Ctx) -> web.StreamResponse:
             "not labour", [FieldProblem("/bill_from_sessions", "only services/labour")]
         )
     await store.set_stock_settings(ctx.conn, item_id, serialized, bill)
+    # Read back, not patched here: storage derives the kind (labour when billed
+    # from sessions) from these settings.
     updated = await store.get_item(ctx.conn, item_id)
     return json_ok(_item_json(updated))
 
