@@ -7,6 +7,8 @@ knows about HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,18 @@ class CompletionBlocked(TransitionRefused):
     """Raised when a job (or its report) cannot be completed; lists every blocker."""
 
     code = "completion-blocked"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_enum(enum: type[E], value: object, pointer: str) -> E:
+    """Parse one of an enum's string values, naming the allowed ones on failure.
+
+    Raises ``InvalidInput`` with one problem at ``pointer``.
+    """
+    for member in enum:
+        if value == member.value:
+            return member
+    message = f"must be one of: {', '.join(m.value for m in enum)}"
+    raise InvalidInput(message, [FieldProblem(pointer, message)])

@@ -28,9 +28,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from jobs_domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput
+from jobs_domain.errors import (
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    parse_enum,
+)
 from jobs_domain.money import ZERO, line_net, to_decimal
-from jobs_domain.report import parse_enum
 
 SERIAL_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_TAX_RATE: Final = Decimal("100")

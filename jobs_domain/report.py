@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Final, TypeAlias, TypeVar
+from typing import Final, TypeAlias
 
 from jobs_domain.errors import (
     Blocker,
@@ -41,6 +41,7 @@ from jobs_domain.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    parse_enum,
 )
 from jobs_domain.job import CrewRole
 
@@ -122,18 +123,6 @@ def _text(
     if len(stripped) > max_len:
         raise _problem(pointer, f"must be at most {max_len} characters")
     return stripped
-
-
-E = TypeVar("E", bound=StrEnum)
-
-
-def parse_enum(enum: type[E], value: object, pointer: str) -> E:
-    """Parse one of an enum's string values, naming the allowed ones on failure."""
-    for member in enum:
-        if value == member.value:
-            return member
-    allowed = ", ".join(m.value for m in enum)
-    raise _problem(pointer, f"must be one of: {allowed}")
 
 
 def _key(value: object, pointer: str) -> str:
