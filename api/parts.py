@@ -11,7 +11,14 @@ from api.framework import Api, Ctx, json_ok, no_content
 from api.jobs import CREW_AND_OFFICE, load_visible, now
 from api.reports import JOB_CLOSED, UUID_S
 from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
-from jobs_domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from jobs_domain.errors import (
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    parse_enum,
+)
 from jobs_domain.job import Job
 from jobs_domain.money import totals
 from jobs_domain.parts import (
@@ -35,7 +42,6 @@ from jobs_domain.parts import (
     take_back,
 )
 from jobs_domain.parts import families as catalog_families
-from jobs_domain.report import parse_enum
 from storage import parts as store
 
 
