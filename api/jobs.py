@@ -73,15 +73,41 @@ async def load_visible(ctx: Ctx, *, for_update: bool = False) -> Job:
 
 
 async def job_view(ctx: Ctx, job: Job) -> dict[str, Any]:
-    client = await directory.get_client(ctx.conn, job.client_id)
-    prop = (
-        None
-        if job.property_id is None
-        else await directory.get_property(ctx.conn, job.property_id)
-    )
+    return (await job_views(ctx, [job]))[0]
+
+
+async def job_views(ctx: Ctx, jobs: list[Job]) -> list[dict[str, Any]]:
+    """Each job's overview; a client, property or crew shared by several jobs of a
+    page is looked up once, not once per job."""
+    clients = {
+        client_id: await directory.get_client(ctx.conn, client_id)
+        for client_id in dict.fromkeys(job.client_id for job in jobs)
+    }
+    properties = {
+        property_id: await directory.get_property(ctx.conn, property_id)
+        for property_id in dict.fromkeys(job.property_id for job in jobs)
+        if property_id is not None
+    }
     names = await directory.technician_names(
-        ctx.conn, [m.technician_id for m in job.crew]
+        ctx.conn, [m.technician_id for job in jobs for m in job.crew]
     )
+    return [
+        _overview(
+            job,
+            clients[job.client_id],
+            None if job.property_id is None else properties[job.property_id],
+            names,
+        )
+        for job in jobs
+    ]
+
+
+def _overview(
+    job: Job,
+    client: dict[str, Any],
+    prop: dict[str, Any] | None,
+    names: dict[str, str],
+) -> dict[str, Any]:
     net, tax, gross = job.totals()
     return {
         "id": job.id,
@@ -318,9 +344,7 @@ async def list_jobs(ctx: Ctx) -> web.StreamResponse:
         else None,
     )
     jobs, cursor = page_of(jobs, limit, lambda job: job.number)
-    return json_ok(
-        {"items": [await job_view(ctx, job) for job in jobs], "next_cursor": cursor}
-    )
+    return json_ok({"items": await job_views(ctx, jobs), "next_cursor": cursor})
 
 
 async def patch_job(ctx: Ctx) -> web.StreamResponse:
