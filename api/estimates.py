@@ -32,6 +32,7 @@ from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_bookin
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import Note, NoteVisibility
+from jobs_domain.money import totals
 from storage import clients as directory
 from storage import estimates as store
 from storage import jobs as job_store
@@ -90,8 +91,6 @@ BOOKING_OUT: s.S = s.obj(
 
 
 def estimate_view(e: Estimate) -> dict[str, Any]:
-    from jobs_domain.money import totals
-
     t = totals((i.net, i.tax_rate) for i in e.line_items)
     return {
         "id": e.id,

@@ -27,7 +27,7 @@ from api.framework import (
     uuid_or_404,
 )
 from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
-from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
+from jobs_domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from jobs_domain.job import (
     CrewRole,
     Expense,
@@ -246,8 +246,6 @@ def line_item_view(item: LineItem) -> dict[str, Any]:
 
 async def _create(ctx: Ctx, body: dict[str, Any], client_id: str) -> web.Response:
     if ctx.actor.is_technician and not ctx.settings.technician_can_create_jobs:
-        from jobs_domain.errors import Forbidden
-
         raise Forbidden("the administrator does not allow technicians to create jobs")
     await directory.get_client(ctx.conn, client_id)
     property_id = body.get("property_id")
@@ -792,8 +790,6 @@ async def post_session_event(ctx: Ctx) -> web.StreamResponse:
     if ctx.actor.is_technician:
         technician_id = ctx.actor.technician_id
         if body.get("technician_id") not in (None, technician_id):
-            from jobs_domain.errors import Forbidden
-
             raise Forbidden("technicians clock only themselves in and out")
     else:
         technician_id = body.get("technician_id")
