@@ -457,15 +457,15 @@ async def reschedule(ctx: Ctx) -> web.StreamResponse:
 
 async def decline(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(s.REASON_IN)
-    job = await load_visible(ctx, for_update=True)
-    ctx.check_if_match(job_etag(job))
-    job.decline(
-        ctx.actor,
-        now(),
-        reason=body["reason"],
-        technicians_may_decline=ctx.settings.technician_can_decline,
+    job, _ = await mutate(
+        ctx,
+        lambda job: job.decline(
+            ctx.actor,
+            now(),
+            reason=body["reason"],
+            technicians_may_decline=ctx.settings.technician_can_decline,
+        ),
     )
-    await store.save(ctx.conn, job, now=now())
     return json_ok({"declined": True, "job_id": job.id, "status": job.status.value})
 
 
