@@ -43,6 +43,7 @@ from jobs_domain.errors import (
     NotFound,
     parse_enum,
 )
+from jobs_domain.filetypes import SNIFF_BYTES, sniff
 from jobs_domain.job import CrewRole
 
 JsonValue: TypeAlias = (
@@ -158,11 +159,7 @@ class Image:
         )
 
 
-_MAGIC: Final = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"RIFF", "image/webp"),
-)
+IMAGE_TYPES: Final = ("image/png", "image/jpeg", "image/webp")
 
 
 def decode_image(value: object, pointer: str) -> Image:
@@ -178,12 +175,10 @@ def decode_image(value: object, pointer: str) -> Image:
         raise _problem(pointer, "is not valid base64") from exc
     if len(data) > MAX_IMAGE_BYTES:
         raise _problem(pointer, f"image is larger than {MAX_IMAGE_BYTES} bytes")
-    for magic, content_type in _MAGIC:
-        if data.startswith(magic) and (
-            content_type != "image/webp" or data[8:12] == b"WEBP"
-        ):
-            return Image(data=data, content_type=content_type)
-    raise _problem(pointer, "must be a PNG, JPEG or WebP image")
+    content_type = sniff(data[:SNIFF_BYTES])
+    if content_type not in IMAGE_TYPES:
+        raise _problem(pointer, "must be a PNG, JPEG or WebP image")
+    return Image(data=data, content_type=content_type)
 
 
 # --- templates ------------------------------------------------------------------

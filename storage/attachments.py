@@ -21,29 +21,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from crewtrack.settings import Settings
 from jobs_domain.errors import FieldProblem, InvalidInput
+from jobs_domain.filetypes import SNIFF_BYTES, sniff
 from jobs_domain.job import Attachment, AttachmentKind
 
 #: Accepted types: photos from phone cameras and PDFs.
 ACCEPTED = ("image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf")
-_PREFIXES = {
-    b"\xff\xd8\xff": "image/jpeg",
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"%PDF-": "application/pdf",
-}
-_HEIC_BRANDS = (b"ftypheic", b"ftypheix", b"ftypmif1")
 CHUNK = 64 * 1024
-
-
-def sniff(head: bytes) -> str | None:
-    """The accepted content type of a file starting with ``head`` (16 bytes)."""
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:12] in _HEIC_BRANDS:
-        return "image/heic"
-    for prefix, content_type in _PREFIXES.items():
-        if head.startswith(prefix):
-            return content_type
-    return None
 
 
 def path_for(settings: Settings, sha256: str) -> Path:
@@ -133,7 +116,7 @@ async def _store(part: BodyPartReader, settings: Settings) -> tuple[str, int, st
                 if size > limit:
                     raise _bad("/file", f"larger than {limit} bytes")
                 if len(head) < 16:
-                    head = (head + chunk)[:16]
+                    head = (head + chunk)[:SNIFF_BYTES]
                 digest.update(chunk)
                 await asyncio.to_thread(out.write, chunk)
         if size == 0:
