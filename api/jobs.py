@@ -489,12 +489,15 @@ async def duplicate(ctx: Ctx) -> web.StreamResponse:
 # -- crew and history ------------------------------------------------------------------------
 
 
-async def get_crew(ctx: Ctx) -> web.StreamResponse:
-    job = await load_visible(ctx)
+async def respond_crew(ctx: Ctx, job: Job) -> web.Response:
     names = await directory.technician_names(
         ctx.conn, [m.technician_id for m in job.crew]
     )
     return json_ok({"items": crew_view(job, names)}, etag=job_etag(job))
+
+
+async def get_crew(ctx: Ctx) -> web.StreamResponse:
+    return await respond_crew(ctx, await load_visible(ctx))
 
 
 async def put_crew(ctx: Ctx) -> web.StreamResponse:
@@ -505,10 +508,7 @@ async def put_crew(ctx: Ctx) -> web.StreamResponse:
         ctx,
         lambda job: job.assign(ctx.actor, now(), technician_id, CrewRole(body["role"])),
     )
-    names = await directory.technician_names(
-        ctx.conn, [m.technician_id for m in job.crew]
-    )
-    return json_ok({"items": crew_view(job, names)}, etag=job_etag(job))
+    return await respond_crew(ctx, job)
 
 
 async def delete_crew(ctx: Ctx) -> web.StreamResponse:
