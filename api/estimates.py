@@ -23,6 +23,7 @@ from api.jobs import (
     contact_from,
     line_item_from,
     line_item_view,
+    note_view,
     now,
     parse_time,
     respond_job,
@@ -101,17 +102,7 @@ def estimate_view(e: Estimate) -> dict[str, Any]:
         "description": e.description,
         "site_contact": job_store.contact_to_json(e.site_contact),
         "line_items": [line_item_view(i) for i in e.line_items],
-        "notes": [
-            {
-                "id": n.id,
-                "visibility": n.visibility.value,
-                "text": n.text,
-                "author_id": n.author_id,
-                "author_name": n.author_name,
-                "created_at": n.created_at,
-            }
-            for n in e.notes
-        ],
+        "notes": [note_view(n) for n in e.notes],
         "totals": {"net": t.net, "tax": t.tax, "gross": t.gross},
         "approved_at": e.approved_at,
         "job_id": e.job_id,
