@@ -119,13 +119,21 @@ def _respond(e: Estimate, status: int = 200) -> web.Response:
     )
 
 
-async def create_estimate(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(ESTIMATE_IN)
+async def _client_and_property(
+    ctx: Ctx, body: dict[str, Any]
+) -> tuple[str, str | None]:
+    """The body's client and optional property, each 404 when unknown."""
     client_id = uuid_or_404(body["client_id"], "client")
     await directory.get_client(ctx.conn, client_id)
     property_id = body.get("property_id")
     if property_id is not None:
         await directory.get_property(ctx.conn, uuid_or_404(property_id, "property"))
+    return client_id, property_id
+
+
+async def create_estimate(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(ESTIMATE_IN)
+    client_id, property_id = await _client_and_property(ctx, body)
     moment = now()
     estimate = Estimate(
         id=str(uuid.uuid4()),
@@ -209,11 +217,7 @@ async def convert(ctx: Ctx) -> web.StreamResponse:
 
 async def create_booking(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(BOOKING_IN)
-    client_id = uuid_or_404(body["client_id"], "client")
-    await directory.get_client(ctx.conn, client_id)
-    property_id = body.get("property_id")
-    if property_id is not None:
-        await directory.get_property(ctx.conn, uuid_or_404(property_id, "property"))
+    client_id, property_id = await _client_and_property(ctx, body)
     technician_id = body.get("technician_id")
     if technician_id is not None:
         await directory.get_technician(
