@@ -32,7 +32,7 @@ from jobs_domain.actors import OFFICE, STAFF_READERS
 from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.estimates import Estimate
-from jobs_domain.job import Note, NoteVisibility
+from jobs_domain.job import Note, NoteVisibility, SiteContact
 from jobs_domain.money import totals
 from storage import clients as directory
 from storage import estimates as store
@@ -142,7 +142,7 @@ async def create_estimate(ctx: Ctx) -> web.StreamResponse:
         property_id=property_id,
         description=body["description"],
         created_at=moment,
-        site_contact=contact_from(body.get("site_contact")) or contact_from({}),  # type: ignore[arg-type]
+        site_contact=contact_from(body.get("site_contact")) or SiteContact(),
         line_items=[
             await line_item_from(ctx, raw, f"/line_items/{i}")
             for i, raw in enumerate(body["line_items"])
@@ -236,7 +236,7 @@ async def create_booking(ctx: Ctx) -> web.StreamResponse:
         requested_start=start,
         requested_end=end,
         property_id=property_id,
-        site_contact=contact_from(body.get("site_contact")) or contact_from({}),  # type: ignore[arg-type]
+        site_contact=contact_from(body.get("site_contact")) or SiteContact(),
         technician_id=technician_id,
     )
     moment = now()
