@@ -110,11 +110,15 @@ def estimate_view(e: Estimate) -> dict[str, Any]:
     }
 
 
+def _etag(e: Estimate) -> str:
+    return make_etag("estimate", e.id, e.version)
+
+
 def _respond(e: Estimate, status: int = 200) -> web.Response:
     return json_ok(
         estimate_view(e),
         status,
-        etag=make_etag("estimate", e.id, e.version),
+        etag=_etag(e),
         location=f"/api/v1/estimates/{e.id}" if status == 201 else None,
     )
 
@@ -183,11 +187,17 @@ async def list_estimates(ctx: Ctx) -> web.StreamResponse:
     return json_ok({"items": [estimate_view(e) for e in found], "next_cursor": cursor})
 
 
-async def approve(ctx: Ctx) -> web.StreamResponse:
+async def _load_for_change(ctx: Ctx) -> Estimate:
+    """The estimate in the path, locked, if If-Match names its current version."""
     estimate = await store.load(
         ctx.conn, ctx.path_id("estimate_id", "estimate"), for_update=True
     )
-    ctx.check_if_match(make_etag("estimate", estimate.id, estimate.version))
+    ctx.check_if_match(_etag(estimate))
+    return estimate
+
+
+async def approve(ctx: Ctx) -> web.StreamResponse:
+    estimate = await _load_for_change(ctx)
     estimate.approve(ctx.actor, now())
     await store.update(ctx.conn, estimate)
     return _respond(estimate)
@@ -195,10 +205,7 @@ async def approve(ctx: Ctx) -> web.StreamResponse:
 
 async def convert(ctx: Ctx) -> web.StreamResponse:
     """Convert to Job: every line item, price and note carried over; once only."""
-    estimate = await store.load(
-        ctx.conn, ctx.path_id("estimate_id", "estimate"), for_update=True
-    )
-    ctx.check_if_match(make_etag("estimate", estimate.id, estimate.version))
+    estimate = await _load_for_change(ctx)
     moment = now()
     job = estimate.convert(
         ctx.actor,
