@@ -45,7 +45,7 @@ ESTIMATE_IN: s.S = {
     "properties": {
         "client_id": s.UUID_S,
         "property_id": s.UUID_S,
-        "description": {"type": "string", "minLength": 1, "maxLength": 5000},
+        "description": s.DESCRIPTION,
         "site_contact": s.CONTACT,
         "line_items": {"type": "array", "maxItems": 500, "items": s.LINE_ITEM_IN},
         "notes": {"type": "array", "maxItems": 100, "items": s.NOTE_IN},
@@ -74,7 +74,7 @@ BOOKING_IN: s.S = {
     "properties": {
         "client_id": s.UUID_S,
         "property_id": s.UUID_S,
-        "description": {"type": "string", "minLength": 1, "maxLength": 5000},
+        "description": s.DESCRIPTION,
         "requested_start": s.TIME,
         "requested_end": s.TIME,
         "site_contact": s.CONTACT,

@@ -37,27 +37,23 @@ CUSTOM_FIELDS: S = {
         ]
     },
 }
+DESCRIPTION: S = {"type": "string", "minLength": 1, "maxLength": 5000}  # of the work
+_LINE_ITEM_FIELDS: S = {
+    "description": {"type": "string", "minLength": 1, "maxLength": 500},
+    "quantity": DECIMAL_IN,
+    "unit_price": DECIMAL_IN,
+    "tax_rate": DECIMAL_IN,
+}
 LINE_ITEM_IN: S = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {
-        "price_book_item_id": UUID_S,
-        "description": {"type": "string", "minLength": 1, "maxLength": 500},
-        "quantity": DECIMAL_IN,
-        "unit_price": DECIMAL_IN,
-        "tax_rate": DECIMAL_IN,
-    },
+    "properties": {"price_book_item_id": UUID_S, **_LINE_ITEM_FIELDS},
 }
 LINE_ITEM_PATCH: S = {
     "type": "object",
     "additionalProperties": False,
     "minProperties": 1,
-    "properties": {
-        "description": {"type": "string", "minLength": 1, "maxLength": 500},
-        "quantity": DECIMAL_IN,
-        "unit_price": DECIMAL_IN,
-        "tax_rate": DECIMAL_IN,
-    },
+    "properties": _LINE_ITEM_FIELDS,
 }
 TASK_IN: S = {
     "type": "object",
@@ -75,7 +71,7 @@ TASK_PATCH: S = {
     "properties": {"done": {"type": "boolean"}},
 }
 _JOB_FIELDS: S = {
-    "description": {"type": "string", "minLength": 1, "maxLength": 5000},
+    "description": DESCRIPTION,
     "property_id": UUID_S,
     "site_contact": CONTACT,
     "scheduled_start": TIME,
@@ -103,10 +99,8 @@ JOB_PATCH: S = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "description": {"type": "string", "minLength": 1, "maxLength": 5000},
-        "property_id": UUID_S,
-        "site_contact": CONTACT,
-        "custom_fields": CUSTOM_FIELDS,
+        k: _JOB_FIELDS[k]
+        for k in ("description", "property_id", "site_contact", "custom_fields")
     },
 }
 SCHEDULE_IN: S = {
