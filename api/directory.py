@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api import schemas as s
 from api.framework import (
     PAGINATION_PARAMS,
     Api,
@@ -19,9 +20,7 @@ from api.framework import (
 from jobs_domain.actors import OFFICE, STAFF_READERS, Role
 from storage import clients as store
 
-TEXT = {"type": "string", "maxLength": 500}
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}
-UUID_S = {"type": "string", "format": "uuid"}
 
 CLIENT_IN = {
     "type": "object",
@@ -51,10 +50,7 @@ LOCATION = {
     "type": "object",
     "required": ["lat", "lon"],
     "additionalProperties": False,
-    "properties": {
-        "lat": {"type": "number", "minimum": -90, "maximum": 90},
-        "lon": {"type": "number", "minimum": -180, "maximum": 180},
-    },
+    "properties": {"lat": s.LAT, "lon": s.LON},
 }
 ADDRESS = {
     "type": "object",
@@ -89,10 +85,7 @@ GEOFENCE = {
                     "maxItems": 500,
                     "items": {
                         "type": "array",
-                        "prefixItems": [
-                            {"type": "number", "minimum": -180, "maximum": 180},
-                            {"type": "number", "minimum": -90, "maximum": 90},
-                        ],
+                        "prefixItems": [s.LON, s.LAT],
                         "minItems": 2,
                         "maxItems": 2,
                     },
@@ -106,7 +99,7 @@ PROPERTY_IN = {
     "required": ["client_id", "address"],
     "additionalProperties": False,
     "properties": {
-        "client_id": UUID_S,
+        "client_id": s.UUID_S,
         "address": ADDRESS,
         "location": LOCATION,
         "geofence": GEOFENCE,
@@ -131,7 +124,7 @@ TECHNICIAN_IN = {
     "required": ["user_id", "name"],
     "additionalProperties": False,
     "properties": {
-        "user_id": UUID_S,
+        "user_id": s.UUID_S,
         "name": NAME,
         "phone": {"type": ["string", "null"], "maxLength": 50},
         "hourly_cost": {"type": "number", "minimum": 0, "maximum": 100000},

@@ -8,6 +8,8 @@ from typing import Any
 S = dict[str, Any]
 TIME: S = {"type": "string", "format": "date-time"}
 UUID_S: S = {"type": "string", "format": "uuid"}
+LAT: S = {"type": "number", "minimum": -90, "maximum": 90}
+LON: S = {"type": "number", "minimum": -180, "maximum": 180}
 DECIMAL_IN: S = {
     "anyOf": [
         {"type": "number", "minimum": 0, "maximum": 1000000000},
@@ -154,8 +156,8 @@ POSITION_IN: S = {
     "required": ["lat", "lon"],
     "additionalProperties": False,
     "properties": {
-        "lat": {"type": "number", "minimum": -90, "maximum": 90},
-        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+        "lat": LAT,
+        "lon": LON,
         "accuracy_m": {"type": ["number", "null"], "minimum": 0, "maximum": 100000},
     },
 }
