@@ -313,17 +313,13 @@ async def create_credit_note(ctx: Ctx) -> web.StreamResponse:
 # -- Stripe webhook (public: Stripe signs it) ---------------------------------------------------
 
 
-def _problem(status: int, title: str, detail: str) -> web.Response:
-    return problem_response(status, title, detail)
-
-
 async def stripe_webhook(request: web.Request) -> web.StreamResponse:
     """Mark invoices paid from Stripe's signed ``checkout.session.completed`` events."""
     settings = request.app[SETTINGS]
     payload = await request.read()
     if not settings.stripe_webhook_secret:
         # Nothing can be verified without the secret: refused like a bad signature.
-        return _problem(
+        return problem_response(
             400, "Webhook not configured", "no Stripe webhook secret is set"
         )
     try:
@@ -334,7 +330,9 @@ async def stripe_webhook(request: web.Request) -> web.StreamResponse:
         )
     except (ValueError, stripe.SignatureVerificationError) as exc:
         log.warning("refused a Stripe webhook: %s", exc)
-        return _problem(400, "Bad signature", "the Stripe-Signature does not match")
+        return problem_response(
+            400, "Bad signature", "the Stripe-Signature does not match"
+        )
     payment = payment_from_event(event)
     async with request.app[POOL].connection() as conn, conn.transaction():
         first = await store.remember_stripe_event(
