@@ -32,6 +32,7 @@ from api.invoicing.payments import (
 )
 from api.invoicing.pdf import Letterhead, render_invoice_pdf
 from api.jobs import load_visible, now
+from api.parts import totals_json
 from api.reports import query_uuid
 from crewtrack.settings import Settings
 from jobs_domain.actors import Role
@@ -88,7 +89,6 @@ async def _completed_job(ctx: Ctx, job: Job) -> CompletedJob:
 
 def invoice_json(stored: store.StoredInvoice) -> dict[str, Any]:
     inv = stored.invoice
-    t = inv.totals
     return {
         "id": inv.id,
         "kind": inv.kind.value,
@@ -101,15 +101,7 @@ def invoice_json(stored: store.StoredInvoice) -> dict[str, Any]:
         "currency": inv.currency,
         "lines": [store.line_json(x) for x in inv.lines],
         "public_notes": list(inv.public_notes),
-        "totals": {
-            "net": t.net,
-            "tax": t.tax,
-            "gross": t.gross,
-            "by_rate": [
-                {"rate": x.rate, "net": x.net, "tax": x.tax, "gross": x.gross}
-                for x in t.tax_lines
-            ],
-        },
+        "totals": totals_json(inv.totals),
         "version": inv.version,
         "credits_invoice_id": inv.credits_invoice_id,
         "created_at": inv.created_at,

@@ -20,12 +20,11 @@ from jobs_domain.errors import (
     parse_enum,
 )
 from jobs_domain.job import Job
-from jobs_domain.money import totals
+from jobs_domain.money import Totals, totals
 from jobs_domain.parts import (
     Depot,
     DepotKind,
     ItemKind,
-    JobPart,
     JobSite,
     add_part_to_job,
     cancel_take_back,
@@ -76,8 +75,8 @@ async def _working_depot(ctx: Ctx, depot_id: object) -> Depot:
     return found
 
 
-def _totals_json(parts: list[JobPart]) -> dict[str, Any]:
-    t = totals((p.net, p.tax_rate) for p in parts)
+def totals_json(t: Totals) -> dict[str, Any]:
+    """Net, tax and gross, and the same per tax rate (parts, invoices)."""
     return {
         "net": t.net,
         "tax": t.tax,
@@ -281,7 +280,7 @@ async def _parts_view(ctx: Ctx, job: Job) -> dict[str, Any]:
     return {
         "job_id": job.id,
         "items": [store.part_json(p) for p in parts],
-        "totals": _totals_json(parts),
+        "totals": totals_json(totals((p.net, p.tax_rate) for p in parts)),
         "take_backs": [store.take_back_json(t) for t in take_backs],
     }
 
