@@ -113,9 +113,7 @@ def _etag(report: Report) -> str:
     return make_etag("report", report.job_id, report.version)
 
 
-async def _respond(
-    ctx: Ctx, report: Report, job: Job, status: int = 200
-) -> web.Response:
+def _respond(report: Report, job: Job, status: int = 200) -> web.Response:
     return json_ok(report_json(report, job), status, etag=_etag(report))
 
 
@@ -169,12 +167,12 @@ async def assign_template(ctx: Ctx) -> web.StreamResponse:
         raise NotFound("report template not found")
     report = new_report(job.id, job.client_id, job.property_id, template)
     await store.insert_report(ctx.conn, report, template.id, now())
-    return await _respond(ctx, report, job, 201)
+    return _respond(report, job, 201)
 
 
 async def get_report(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx)
-    return await _respond(ctx, await load_report(ctx, job), job)
+    return _respond(await load_report(ctx, job), job)
 
 
 async def update_fields(ctx: Ctx) -> web.StreamResponse:
@@ -184,7 +182,7 @@ async def update_fields(ctx: Ctx) -> web.StreamResponse:
     ctx.check_if_match(_etag(report))
     report.update_fields(body["fields"], report_actor(ctx, job), now())
     await _save(ctx, report)
-    return await _respond(ctx, report, job)
+    return _respond(report, job)
 
 
 async def raise_reserve(ctx: Ctx) -> web.StreamResponse:
@@ -322,7 +320,7 @@ async def complete_report(ctx: Ctx) -> web.StreamResponse:
     report = await load_report(ctx, job, for_update=True)
     report.complete(report_actor(ctx, job), now())
     await _save(ctx, report)
-    return await _respond(ctx, report, job)
+    return _respond(report, job)
 
 
 async def get_image(ctx: Ctx) -> web.StreamResponse:
