@@ -462,7 +462,8 @@ async def _alert_relay_ctx(app: web.Application) -> AsyncIterator[None]:
 # -- schemas and routes -------------------------------------------------------------------------
 
 ANY_JSON: dict[str, Any] = {}
-# "format" is only an annotation for the validator: the pattern is what checks.
+# framework.validate checks "format" itself; the pattern predates that (cf158e0)
+# and stays only because it is part of the published OpenAPI document.
 UUID_S: dict[str, Any] = {
     "type": "string",
     "format": "uuid",
