@@ -26,6 +26,7 @@ from jobs_domain.parts import (
     DepotKind,
     ItemKind,
     JobSite,
+    SerialUnit,
     add_part_to_job,
     cancel_take_back,
     check_new_depot,
@@ -237,11 +238,17 @@ async def receive_stock(ctx: Ctx) -> web.StreamResponse:
     return json_ok({**_depot_json(depot), **stock}, 201)
 
 
-async def get_serial(ctx: Ctx) -> web.StreamResponse:
+async def _path_unit(ctx: Ctx) -> SerialUnit:
+    """The serialized unit named in the path (locked), or 404."""
     serial = parse_serial(ctx.request.match_info["serial"], "/serial")
     unit = (await store.lock_units(ctx.conn, [serial]))[serial]
     if unit is None:
         raise NotFound(f"serial {serial} not found")
+    return unit
+
+
+async def get_serial(ctx: Ctx) -> web.StreamResponse:
+    unit = await _path_unit(ctx)
     return json_ok(
         {
             "serial": unit.serial,
@@ -249,21 +256,18 @@ async def get_serial(ctx: Ctx) -> web.StreamResponse:
             "condition": unit.condition.value,
             "usable": unit.usable,
             "location": store.location_json(unit.location),
-            "history": await store.serial_history(ctx.conn, serial),
+            "history": await store.serial_history(ctx.conn, unit.serial),
         }
     )
 
 
 async def repair_serial(ctx: Ctx) -> web.StreamResponse:
-    serial = parse_serial(ctx.request.match_info["serial"], "/serial")
-    unit = (await store.lock_units(ctx.conn, [serial]))[serial]
-    if unit is None:
-        raise NotFound(f"serial {serial} not found")
+    unit = await _path_unit(ctx)
     repaired, movement = repair_unit(unit, ctx.actor.user_id, now())
     await store.save_unit(ctx.conn, repaired, movement)
     return json_ok(
         {
-            "serial": serial,
+            "serial": unit.serial,
             "condition": repaired.condition.value,
             "usable": repaired.usable,
             "location": store.location_json(repaired.location),
