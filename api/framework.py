@@ -39,6 +39,7 @@ from psycopg_pool import AsyncConnectionPool
 from crewtrack.settings import Settings
 from jobs_domain.actors import ALL_ROLES, Actor, Role
 from jobs_domain.errors import (
+    Blocker,
     Conflict,
     DomainError,
     FieldProblem,
@@ -99,6 +100,11 @@ def problem_response(
     )
 
 
+def blocker_json(blocker: Blocker) -> dict[str, Any]:
+    """A blocking item as the 409 problems and completion checks list it."""
+    return {"code": blocker.code, "message": blocker.message, "ref": blocker.ref}
+
+
 def _domain_problem(exc: DomainError) -> web.Response:
     type_ = f"https://crewtrack.dev/problems/{exc.code}"
     if isinstance(exc, NotFound):
@@ -119,9 +125,7 @@ def _domain_problem(exc: DomainError) -> web.Response:
             "Action refused",
             exc.message,
             type_=type_,
-            blocking_items=[
-                {"code": b.code, "message": b.message, "ref": b.ref} for b in exc.items
-            ],
+            blocking_items=[blocker_json(b) for b in exc.items],
         )
     if isinstance(exc, Conflict):
         return problem_response(

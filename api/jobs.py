@@ -16,6 +16,7 @@ from api.framework import (
     PAGINATION_PARAMS,
     Api,
     Ctx,
+    blocker_json,
     int_cursor,
     json_ok,
     make_etag,
@@ -424,9 +425,7 @@ async def completion_check(ctx: Ctx) -> web.StreamResponse:
     return json_ok(
         {
             "can_complete": not blockers,
-            "blocking_items": [
-                {"code": b.code, "message": b.message, "ref": b.ref} for b in blockers
-            ],
+            "blocking_items": [blocker_json(b) for b in blockers],
         }
     )
 

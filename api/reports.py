@@ -28,7 +28,16 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from api.completion import register_blocker_provider
-from api.framework import POOL, SETTINGS, Api, Ctx, json_ok, make_etag, no_content
+from api.framework import (
+    POOL,
+    SETTINGS,
+    Api,
+    Ctx,
+    blocker_json,
+    json_ok,
+    make_etag,
+    no_content,
+)
 from api.jobs import CREW_AND_OFFICE, load_visible, now
 from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
 from jobs_domain.errors import Blocker, Conflict, FieldProblem, InvalidInput, NotFound
@@ -101,10 +110,7 @@ def report_json(report: Report, job: Job) -> dict[str, Any]:
                 (r.value, report.signatures.get(r)) for r in SignatureRole
             )
         },
-        "blockers": [
-            {"code": b.code, "message": b.message, "ref": b.ref}
-            for b in report.blockers()
-        ],
+        "blockers": [blocker_json(b) for b in report.blockers()],
         "version": report.version,
     }
 
