@@ -20,6 +20,7 @@ from api.framework import (
     uuid_or_404,
 )
 from api.jobs import (
+    client_and_property,
     contact_from,
     line_item_from,
     line_item_view,
@@ -126,13 +127,9 @@ def _respond(e: Estimate, status: int = 200) -> web.Response:
 async def _client_and_property(
     ctx: Ctx, body: dict[str, Any]
 ) -> tuple[str, str | None]:
-    """The body's client and optional property, each 404 when unknown."""
+    """The body's client and optional property, as for a job (404, 422)."""
     client_id = uuid_or_404(body["client_id"], "client")
-    await directory.get_client(ctx.conn, client_id)
-    property_id = body.get("property_id")
-    if property_id is not None:
-        await directory.get_property(ctx.conn, uuid_or_404(property_id, "property"))
-    return client_id, property_id
+    return client_id, await client_and_property(ctx, client_id, body.get("property_id"))
 
 
 async def create_estimate(ctx: Ctx) -> web.StreamResponse:

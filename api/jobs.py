@@ -245,20 +245,27 @@ def line_item_view(item: LineItem) -> dict[str, Any]:
 # -- create, read, list, update ------------------------------------------------------------
 
 
+async def client_and_property(
+    ctx: Ctx, client_id: str, property_id: str | None
+) -> str | None:
+    """Check a body's client (404 if unknown) and optional property (404 if
+    unknown, 422 if another client's); return the property id."""
+    await directory.get_client(ctx.conn, client_id)
+    if property_id is None:
+        return None
+    prop = await directory.get_property(ctx.conn, uuid_or_404(property_id, "property"))
+    if str(prop["client_id"]) != client_id:
+        raise InvalidInput(
+            "property of another client",
+            [FieldProblem("/property_id", "belongs to another client")],
+        )
+    return property_id
+
+
 async def _create(ctx: Ctx, body: dict[str, Any], client_id: str) -> web.Response:
     if ctx.actor.is_technician and not ctx.settings.technician_can_create_jobs:
         raise Forbidden("the administrator does not allow technicians to create jobs")
-    await directory.get_client(ctx.conn, client_id)
-    property_id = body.get("property_id")
-    if property_id is not None:
-        prop = await directory.get_property(
-            ctx.conn, uuid_or_404(property_id, "property")
-        )
-        if str(prop["client_id"]) != client_id:
-            raise InvalidInput(
-                "property of another client",
-                [FieldProblem("/property_id", "belongs to another client")],
-            )
+    property_id = await client_and_property(ctx, client_id, body.get("property_id"))
     items = [
         await line_item_from(ctx, raw, f"/line_items/{i}")
         for i, raw in enumerate(body.get("line_items", []))

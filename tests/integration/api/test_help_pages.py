@@ -416,3 +416,35 @@ async def test_the_online_view_shows_public_notes_only_until_revoked(
     )
     gone = await client.get(link["url"])
     assert gone.status == 404
+
+
+async def test_jobs_estimates_and_bookings_refuse_another_clients_property(
+    client: Client, people: People
+) -> None:
+    mine, _ = await make_client_and_property(client, people)
+    _, theirs = await make_client_and_property(client, people)
+    start, end = window()
+    line = {"description": "Visit", "quantity": 1, "unit_price": "80", "tax_rate": 20}
+    bodies = {
+        "/jobs": {"client_id": mine, "property_id": theirs, "description": "Tap"},
+        "/estimates": {
+            "client_id": mine,
+            "property_id": theirs,
+            "description": "Tap",
+            "line_items": [line],
+        },
+        "/bookings": {
+            "client_id": mine,
+            "property_id": theirs,
+            "description": "Tap",
+            "requested_start": start,
+            "requested_end": end,
+        },
+    }
+    for path, body in bodies.items():
+        refused = await post(client, path, people, "dispatcher", body)
+        problem = await refused.json()
+        assert refused.status == 422, (path, problem)
+        assert problem["errors"] == [
+            {"pointer": "/property_id", "detail": "belongs to another client"}
+        ], path
