@@ -52,6 +52,7 @@ from jobs_domain.invoicing import (
 from jobs_domain.job import Job, NoteVisibility
 from storage import clients as clients_store
 from storage import invoices as store
+from storage import jobs as job_store
 from storage import parts as parts_store
 
 log = logging.getLogger("crewtrack.api.invoices")
@@ -68,12 +69,10 @@ async def _completed_job(ctx: Ctx, job: Job) -> CompletedJob:
     worked = sum((s.worked(now()) for s in job.sessions), timedelta())
     return CompletedJob(
         job_id=job.id,
-        reference=job.display_number,
         status=job.status.value,
         client_id=job.client_id,
         client_name=client["name"],
         client_email=client.get("email"),
-        site_address=None,
         line_items=tuple(
             JobLineItem(li.id, li.description, li.quantity, li.unit_price, li.tax_rate)
             for li in job.line_items
@@ -85,6 +84,13 @@ async def _completed_job(ctx: Ctx, job: Job) -> CompletedJob:
         session_minutes=int(worked.total_seconds() // 60),
         session_billed_items=await parts_store.session_billed_items(ctx.conn),
     )
+
+
+async def _job_reference(ctx: Ctx, invoice: Invoice) -> str | None:
+    """The job number printed on the invoice (customers quote it when they call)."""
+    if invoice.job_id is None:
+        return None
+    return (await job_store.load(ctx.conn, invoice.job_id)).display_number
 
 
 def invoice_json(stored: store.StoredInvoice) -> dict[str, Any]:
@@ -199,6 +205,7 @@ async def invoice_pdf(ctx: Ctx) -> web.StreamResponse:
     pdf = render_invoice_pdf(
         stored.invoice,
         _letterhead(ctx.settings),
+        job_reference=await _job_reference(ctx, stored.invoice),
         payment_url=stored.payment_url,
     )
     name = stored.invoice.number or f"draft-{stored.invoice.id}"
@@ -234,7 +241,10 @@ async def send_invoice(ctx: Ctx) -> web.StreamResponse:
             raise HttpProblem(502, "Payment provider error", str(exc)) from exc
         stored.payment_session_id, stored.payment_url = page.session_id, page.url
     pdf = render_invoice_pdf(
-        invoice, _letterhead(settings), payment_url=stored.payment_url
+        invoice,
+        _letterhead(settings),
+        job_reference=await _job_reference(ctx, invoice),
+        payment_url=stored.payment_url,
     )
     total = invoice.totals.gross
     kind_name = "credit note" if invoice.kind is InvoiceKind.CREDIT_NOTE else "invoice"

@@ -101,12 +101,10 @@ class CompletedJob:
     """Everything invoicing reads from a job."""
 
     job_id: str
-    reference: str
     status: str
     client_id: str
     client_name: str
     client_email: str | None
-    site_address: str | None
     line_items: tuple[JobLineItem, ...] = ()
     parts: tuple[JobPart, ...] = ()
     notes: tuple[JobNote, ...] = ()

@@ -629,9 +629,11 @@ async def test_perform_a_job_from_step_1_to_7_then_invoice_email_and_stripe_paym
     assert isinstance(body, EmailMessage)
     assert sent["payment_url"] in body.get_content()
     text = pdf_text(attachment_of(message), tmp_path)
+    job = await w.call("billing", "GET", f"/jobs/{job_id}", 200)
     for expected in (
         "Dépannage Dupont SARL",
         sent["number"],
+        f"Job: {job['number']}",
         "Émile Zola",
         "Circulator pump (S/N P-1, P-2)",
         "Annual boiler service",

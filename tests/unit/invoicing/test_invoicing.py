@@ -58,12 +58,10 @@ def job_part(
 def completed_job(**overrides: object) -> CompletedJob:
     values: dict[str, object] = {
         "job_id": "job-1",
-        "reference": "J-000001",
         "status": "completed",
         "client_id": "c1",
         "client_name": "Émile Zola",
         "client_email": "emile@example.org",
-        "site_address": "1 rue de Paris",
         "line_items": (JobLineItem("li1", "Diagnosis", D("1"), D("45.00"), D("20")),),
         "parts": (
             job_part(
