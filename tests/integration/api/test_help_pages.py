@@ -448,3 +448,43 @@ async def test_jobs_estimates_and_bookings_refuse_another_clients_property(
         assert problem["errors"] == [
             {"pointer": "/property_id", "detail": "belongs to another client"}
         ], path
+
+
+async def test_job_and_client_lists_page_through_every_row_once(
+    client: Client, people: People
+) -> None:
+    client_id, _ = await make_client_and_property(client, people)
+    for _ in range(2):
+        await make_client_and_property(client, people)
+    created = {
+        (await create_job(client, people, client_id, f"Job {i}"))["id"]
+        for i in range(5)
+    }
+    for path, expected in (
+        ("/jobs", created),
+        ("/clients", None),
+    ):
+        seen: list[str] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
+            page = await ok(
+                await client.get(V1 + path + query, headers=people.auth("dispatcher"))
+            )
+            assert len(page["items"]) <= 2
+            seen += [item["id"] for item in page["items"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == len(set(seen)), path  # no row twice
+        if expected is not None:
+            assert set(seen) == expected
+        else:
+            assert len(seen) == 3
+        assert pages == -(-len(seen) // 2)  # no empty last page
+        bad = await client.get(
+            f"{V1}{path}?cursor=not-a-cursor", headers=people.auth("dispatcher")
+        )
+        assert bad.status == 422, path
