@@ -27,7 +27,13 @@ from api.framework import (
     plain,
     uuid_or_404,
 )
-from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
+from jobs_domain.actors import (
+    ALL_ROLES,
+    CREW_AND_OFFICE,
+    OFFICE,
+    STAFF_READERS,
+    Role,
+)
 from jobs_domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from jobs_domain.job import (
     CrewRole,
@@ -49,8 +55,6 @@ from storage import jobs as store
 from storage import online_links
 from storage import price_book as book
 from storage.job_sessions import apply_clock_event
-
-CREW_AND_OFFICE = (Role.ADMIN, Role.DISPATCHER, Role.TECHNICIAN)
 
 
 def now() -> datetime:

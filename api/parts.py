@@ -8,9 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from api.framework import Api, Ctx, json_ok, no_content
-from api.jobs import CREW_AND_OFFICE, load_visible, now
+from api.jobs import load_visible, now
 from api.reports import JOB_CLOSED, UUID_S
-from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
+from jobs_domain.actors import (
+    ALL_ROLES,
+    CREW_AND_OFFICE,
+    OFFICE,
+    STAFF_READERS,
+    Role,
+)
 from jobs_domain.errors import (
     Conflict,
     FieldProblem,

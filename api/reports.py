@@ -38,8 +38,14 @@ from api.framework import (
     make_etag,
     no_content,
 )
-from api.jobs import CREW_AND_OFFICE, load_visible, now
-from jobs_domain.actors import ALL_ROLES, OFFICE, STAFF_READERS, Role
+from api.jobs import load_visible, now
+from jobs_domain.actors import (
+    ALL_ROLES,
+    CREW_AND_OFFICE,
+    OFFICE,
+    STAFF_READERS,
+    Role,
+)
 from jobs_domain.errors import Blocker, Conflict, FieldProblem, InvalidInput, NotFound
 from jobs_domain.job import Job, JobStatus
 from jobs_domain.report import (

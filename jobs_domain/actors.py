@@ -26,6 +26,7 @@ class Role(StrEnum):
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
 OFFICE: tuple[Role, ...] = (Role.ADMIN, Role.DISPATCHER)
 STAFF_READERS: tuple[Role, ...] = (Role.ADMIN, Role.DISPATCHER, Role.BILLING)
+CREW_AND_OFFICE: tuple[Role, ...] = (Role.ADMIN, Role.DISPATCHER, Role.TECHNICIAN)
 
 
 @dataclass(frozen=True)
