@@ -13,6 +13,8 @@ COPY ingest ingest
 COPY api api
 COPY dashboard dashboard
 COPY storage storage
+COPY services services
+COPY derive derive
 RUN pip install --no-cache-dir .
 RUN useradd --system --home /app crewtrack && mkdir -p /data && chown crewtrack /data
 USER crewtrack

@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-PY_PACKAGES := crewtrack jobs_domain core ingest api dashboard storage
+PY_PACKAGES := crewtrack jobs_domain core storage services ingest derive api dashboard
 
 .PHONY: run test lint typecheck pytest bench provision migrate clean
 

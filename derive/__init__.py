@@ -1,0 +1,1 @@
+"""The derive worker: keeps every job session's visits up to date (``crewtrack derive``)."""
