@@ -47,16 +47,10 @@ from jobs_domain.actors import (
     Role,
 )
 from jobs_domain.errors import Blocker, Conflict, FieldProblem, InvalidInput, NotFound
+from jobs_domain.images import decode_image
 from jobs_domain.job import Job, JobStatus
-from jobs_domain.report import (
-    Report,
-    ReportActor,
-    ReportStatus,
-    SignatureRole,
-    decode_image,
-    new_report,
-    parse_template,
-)
+from jobs_domain.report import Report, ReportActor, ReportStatus, new_report
+from jobs_domain.report_template import SignatureRole, parse_template
 from storage import reports as store
 
 log = logging.getLogger("crewtrack.api.reports")

@@ -84,6 +84,11 @@ class CompletionBlocked(TransitionRefused):
     code = "completion-blocked"
 
 
+def invalid(pointer: str, message: str) -> InvalidInput:
+    """An ``InvalidInput`` with the one problem ``message`` at ``pointer``."""
+    return InvalidInput(message, [FieldProblem(pointer, message)])
+
+
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -95,5 +100,4 @@ def parse_enum(enum: type[E], value: object, pointer: str) -> E:
     for member in enum:
         if value == member.value:
             return member
-    message = f"must be one of: {', '.join(m.value for m in enum)}"
-    raise InvalidInput(message, [FieldProblem(pointer, message)])
+    raise invalid(pointer, f"must be one of: {', '.join(m.value for m in enum)}")

@@ -33,6 +33,7 @@ from jobs_domain.errors import (
     FieldProblem,
     Forbidden,
     InvalidInput,
+    invalid,
     parse_enum,
 )
 from jobs_domain.money import ZERO, line_net, to_decimal
@@ -40,10 +41,6 @@ from jobs_domain.money import ZERO, line_net, to_decimal
 SERIAL_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_TAX_RATE: Final = Decimal("100")
 MAX_NAME: Final = 200
-
-
-def _problem(pointer: str, message: str) -> InvalidInput:
-    return InvalidInput(message, [FieldProblem(pointer, message)])
 
 
 class ItemKind(StrEnum):
@@ -110,7 +107,7 @@ class PriceBookItem:
 def parse_price_book_item(item_id: str, data: object) -> PriceBookItem:
     """Build a price-book item from its JSON body."""
     if not isinstance(data, Mapping):
-        raise _problem("", "must be an object")
+        raise invalid("", "must be an object")
     problems: list[FieldProblem] = []
 
     def text(name: str, *, required: bool = True) -> str | None:
@@ -219,7 +216,7 @@ def check_new_depot(depot: Depot, existing: Iterable[Depot]) -> None:
     """A mobile depot belongs to exactly one technician, who has only that one."""
     if depot.kind is DepotKind.MOBILE:
         if not depot.technician_id:
-            raise _problem("/technician_id", "a mobile depot belongs to a technician")
+            raise invalid("/technician_id", "a mobile depot belongs to a technician")
         for other in existing:
             if (
                 other.kind is DepotKind.MOBILE
@@ -229,7 +226,7 @@ def check_new_depot(depot: Depot, existing: Iterable[Depot]) -> None:
                     f"technician {depot.technician_id} already has mobile depot {other.id}"
                 )
     elif depot.technician_id is not None:
-        raise _problem("/technician_id", "a stationary depot belongs to the company")
+        raise invalid("/technician_id", "a stationary depot belongs to the company")
 
 
 @dataclass(frozen=True)
@@ -313,15 +310,15 @@ def parse_quantity(value: object, pointer: str) -> Decimal:
     """A positive quantity with at most three decimals."""
     qty = to_decimal(value, pointer)
     if qty <= ZERO:
-        raise _problem(pointer, "must be greater than 0")
+        raise invalid(pointer, "must be greater than 0")
     if qty != qty.quantize(QUANTITY_STEP):
-        raise _problem(pointer, "at most 3 decimals")
+        raise invalid(pointer, "at most 3 decimals")
     return qty
 
 
 def parse_serial(value: object, pointer: str) -> str:
     if not isinstance(value, str) or not SERIAL_PATTERN.match(value.strip()):
-        raise _problem(
+        raise invalid(
             pointer, "a serial number is 1-64 letters, digits, '.', '_', '/' or '-'"
         )
     return value.strip()
@@ -338,7 +335,7 @@ def receive_unit(
     """Put a new serialized unit into a depot, in condition OK."""
     serial_no = parse_serial(serial, "/serial")
     if not item.serialized:
-        raise _problem("/item_id", f"{item.name} is not a serialized part")
+        raise invalid("/item_id", f"{item.name} is not a serialized part")
     if existing is not None:
         raise Conflict(
             f"serial {serial_no} already exists ({existing.location.describe()}, "
@@ -450,16 +447,16 @@ def add_part_to_job(
         item.unit_price if unit_price is None else to_decimal(unit_price, "/unit_price")
     )
     if price != price.quantize(PRICE_STEP):
-        raise _problem("/unit_price", "at most 4 decimals")
+        raise invalid("/unit_price", "at most 4 decimals")
     serial_list: list[str] = []
     moved: list[tuple[SerialUnit, Movement]] = []
     if item.serialized:
         if qty != qty.to_integral_value():
-            raise _problem("/quantity", "a serialized part is counted in whole units")
+            raise invalid("/quantity", "a serialized part is counted in whole units")
         if not isinstance(serials, list):
-            raise _problem("/serials", "a serialized part needs one serial per unit")
+            raise invalid("/serials", "a serialized part needs one serial per unit")
         if len(serials) != qty:
-            raise _problem(
+            raise invalid(
                 "/serials",
                 f"{int(qty)} units need {int(qty)} serials, got {len(serials)}",
             )
@@ -507,7 +504,7 @@ def add_part_to_job(
         if problems:
             raise InvalidInput("some serial numbers cannot be used", problems)
     elif serials not in (None, []):
-        raise _problem("/serials", f"{item.name} is not a serialized part")
+        raise invalid("/serials", f"{item.name} is not a serialized part")
     part = JobPart(
         id=part_id,
         job_id=job.job_id,
@@ -570,7 +567,7 @@ def stock_after(
     if removing:
         return available + part.quantity
     if part.quantity > available:
-        raise _problem(
+        raise invalid(
             "/quantity",
             f"only {available} of {part.name} in depot {part.depot_id}",
         )
@@ -643,7 +640,7 @@ def take_back(
     if lookup.found:
         assert unit is not None
         if chosen_item is not None and chosen_item.id != unit.item_id:
-            raise _problem(
+            raise invalid(
                 "/item_id",
                 f"serial {lookup.serial} is recorded as part {unit.item_id} at this client",
             )
@@ -652,11 +649,11 @@ def take_back(
         previous = unit.condition
     else:
         if chosen_item is None:
-            raise _problem(
+            raise invalid(
                 "/item_id", "the serial was not found at this client: choose the part"
             )
         if not chosen_item.serialized:
-            raise _problem("/item_id", f"{chosen_item.name} is not a serialized part")
+            raise invalid("/item_id", f"{chosen_item.name} is not a serialized part")
         item_id = chosen_item.id
         from_location = Location.site(job.client_id, job.site_id)
         previous = Condition.OK

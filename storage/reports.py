@@ -9,20 +9,21 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from jobs_domain.errors import Conflict
+from jobs_domain.images import Image, ImageRef
 from jobs_domain.report import (
     Attachment,
     AttachmentKind,
     FieldEntry,
-    Image,
-    ImageRef,
     Report,
     ReportStatus,
-    ReportTemplate,
     Reserve,
     ReserveChange,
     ReserveRaised,
     ReserveStatus,
     Signature,
+)
+from jobs_domain.report_template import (
+    ReportTemplate,
     SignatureRole,
     template_from_json,
 )

@@ -8,19 +8,16 @@ from datetime import UTC, datetime
 import pytest
 
 from jobs_domain.errors import CompletionBlocked, Conflict, Forbidden, InvalidInput
+from jobs_domain.images import ImageRef, decode_image
 from jobs_domain.job import CrewRole
 from jobs_domain.report import (
-    FieldType,
-    ImageRef,
     Report,
     ReportActor,
     ReportStatus,
     ReserveStatus,
-    SignatureRole,
-    decode_image,
     new_report,
-    parse_template,
 )
+from jobs_domain.report_template import FieldType, SignatureRole, parse_template
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 MANAGER = ReportActor("u-manager", CrewRole.JOB_MANAGER)
