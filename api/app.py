@@ -21,6 +21,7 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from api import (
+    alert_relay,
     directory,
     estimates,
     invoices,
@@ -79,6 +80,7 @@ def init_app(settings: Settings) -> web.Application:
     api = Api(app)
     app[API] = api
     app.cleanup_ctx.append(_database_pool)
+    app.cleanup_ctx.append(alert_relay.alert_relay)
     api.public_route(
         "GET",
         "/health",

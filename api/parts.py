@@ -9,7 +9,8 @@ from aiohttp import web
 
 from api.framework import Api, Ctx, json_ok, no_content
 from api.jobs import load_visible, now
-from api.reports import JOB_CLOSED, UUID_S
+from api.reports import UUID_S
+from services.reports import JOB_CLOSED
 from jobs_domain.actors import (
     ALL_ROLES,
     CREW_AND_OFFICE,

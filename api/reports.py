@@ -1,36 +1,21 @@
-"""Job reports: templates, fields, reserves (with back-office alerts), attachments,
-signatures, completion — and the completion blockers they add to a job.
+"""Job report routes: templates, fields, reserves, attachments, signatures, completion.
 
-Reserve alerts are written to ``report_alerts`` in the raising transaction with a
-``NOTIFY``; the relay (one task per API process, woken by the notification that
-PostgreSQL sends at commit, and sweeping every few seconds) claims them with
-``SKIP LOCKED``, appends each to the Redis stream ``Settings.alerts_stream`` and
-POSTs it to ``Settings.reserve_webhook_url`` signed with HMAC-SHA256.
+Thin views over :mod:`services.reports` (the rules and their order); this module
+parses requests, renders reports as JSON and documents the routes. Reserve alerts
+are delivered by :mod:`api.alert_relay`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
-import hmac
-import json
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
-import aiohttp
-import psycopg
-import redis.asyncio as aioredis
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from api.completion import register_blocker_provider
 from api.framework import (
-    POOL,
-    SETTINGS,
     Api,
     Ctx,
     blocker_json,
@@ -38,7 +23,7 @@ from api.framework import (
     make_etag,
     no_content,
 )
-from api.jobs import load_visible, now
+from api.jobs import load_visible
 from jobs_domain.actors import (
     ALL_ROLES,
     CREW_AND_OFFICE,
@@ -46,50 +31,83 @@ from jobs_domain.actors import (
     STAFF_READERS,
     Role,
 )
-from jobs_domain.errors import Blocker, Conflict, FieldProblem, InvalidInput, NotFound
-from jobs_domain.images import decode_image
-from jobs_domain.job import Job, JobStatus
-from jobs_domain.report import Report, ReportActor, ReportStatus, new_report
-from jobs_domain.report_template import SignatureRole, parse_template
-from storage import reports as store
+from jobs_domain.errors import FieldProblem, InvalidInput
+from jobs_domain.images import ImageRef
+from jobs_domain.job import Job
+from jobs_domain.report import Attachment, Report, ReportActor, Reserve, Signature
+from jobs_domain.report_template import SignatureRole
+from services import reports as service
 
 log = logging.getLogger("crewtrack.api.reports")
 
-ALERT_CHANNEL = "crewtrack_alerts"  # NOTIFY channel: an alert row was committed
-ALERT_SWEEP_S = 5.0  # retry undelivered alerts this often (Redis or webhook down)
-ALERT_STREAM_MAXLEN = 10_000  # the dashboard shows recent alerts; older ones trimmed
-WEBHOOK_TIMEOUT_S = 5.0  # a receiver slower than this is retried on the next sweep
 MAX_PHOTOS = 10
 
 
-# -- shared helpers (also used by api.parts and api.invoices) --------------------------
+# -- rendering -----------------------------------------------------------------------
 
 
-def report_actor(ctx: Ctx, job: Job) -> ReportActor:
-    """The actor's standing on this job: crew position, or back office."""
-    role = (
-        job.crew_role_of(ctx.actor.technician_id) if ctx.actor.is_technician else None
-    )
-    return ReportActor(
-        user_id=ctx.actor.user_id,
-        crew_position=role,
-        office=ctx.actor.is_office,
-    )
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
-JOB_CLOSED = (JobStatus.COMPLETED, JobStatus.CANCELLED)
+def image_json(ref: ImageRef) -> dict[str, Any]:
+    return {"sha256": ref.sha256, "content_type": ref.content_type, "size": ref.size}
 
 
-async def load_report(ctx: Ctx, job: Job, *, for_update: bool = False) -> Report:
-    report = await store.load_report(ctx.conn, job.id, for_update=for_update)
-    if report is None:
-        raise NotFound(f"job {job.display_number} has no report (assign a template)")
-    if job.status in JOB_CLOSED and report.status is ReportStatus.OPEN and for_update:
-        # Ending the job validated the report: from now on it is read-only.
-        report.status = ReportStatus.COMPLETED
-        report.completed_by = job.completed_by
-        report.completed_at = job.completed_at or now()
-    return report
+def signature_json(sig: Signature) -> dict[str, Any]:
+    return {
+        "role": sig.role.value,
+        "signer_name": sig.signer_name,
+        "image": image_json(sig.image),
+        "signed_at": _iso(sig.signed_at),
+        "signed_by": sig.signed_by,
+        "validated_at": _iso(sig.validated_at),
+        "validated": sig.validated,
+    }
+
+
+def attachment_json(att: Attachment) -> dict[str, Any]:
+    return {
+        "id": att.id,
+        "kind": att.kind.value,
+        "description": att.description,
+        "barcode": att.barcode,
+        "image": image_json(att.image) if att.image else None,
+        "added_by": att.added_by,
+        "added_at": _iso(att.added_at),
+    }
+
+
+def reserve_json(res: Reserve) -> dict[str, Any]:
+    return {
+        "id": res.id,
+        "field_key": res.field_key,
+        "comment": res.comment,
+        "photos": [image_json(p) for p in res.photos],
+        "status": res.status.value,
+        "raised_by": res.raised_by,
+        "raised_at": _iso(res.raised_at),
+        "history": [
+            {
+                "status": c.status.value,
+                "comment": c.comment,
+                "by": c.by,
+                "at": _iso(c.at),
+            }
+            for c in res.history
+        ],
+    }
+
+
+def placed_reserve_json(
+    reserve: Reserve, job_id: str, client_id: str, site_id: str | None
+) -> dict[str, Any]:
+    """A reserve with the job, client and site it was raised for."""
+    return reserve_json(reserve) | {
+        "job_id": job_id,
+        "client_id": client_id,
+        "site_id": site_id,
+    }
 
 
 def report_json(report: Report, job: Job) -> dict[str, Any]:
@@ -98,14 +116,14 @@ def report_json(report: Report, job: Job) -> dict[str, Any]:
         "job_number": job.display_number,
         "template": {"id": report.template.id, "name": report.template.name},
         "status": report.status.value,
-        "locked": report.status is ReportStatus.COMPLETED or job.status in JOB_CLOSED,
+        "locked": service.is_locked(report, job),
         "completed_by": report.completed_by,
         "completed_at": report.completed_at,
         "families": report.families_view(),
-        "reserves": [store.reserve_json(r) for r in report.reserves],
-        "attachments": [store.attachment_json(a) for a in report.attachments],
+        "reserves": [reserve_json(r) for r in report.reserves],
+        "attachments": [attachment_json(a) for a in report.attachments],
         "signatures": {
-            role: store.signature_json(sig) if sig else None
+            role: signature_json(sig) if sig else None
             for role, sig in (
                 (r.value, report.signatures.get(r)) for r in SignatureRole
             )
@@ -123,39 +141,29 @@ def _respond(report: Report, job: Job, status: int = 200) -> web.Response:
     return json_ok(report_json(report, job), status, etag=_etag(report))
 
 
-async def _save(ctx: Ctx, report: Report) -> None:
-    events = report.pull_events()
-    await store.save_report(ctx.conn, report, now())
-    if events:
-        await store.insert_alerts(ctx.conn, events)
-        await ctx.conn.execute("SELECT pg_notify(%s, '')", (ALERT_CHANNEL,))
+async def _job_and_actor(ctx: Ctx) -> tuple[Job, ReportActor]:
+    job = await load_visible(ctx)
+    return job, service.report_actor(ctx.actor, job)
 
 
 # -- templates ---------------------------------------------------------------------------
 
 
 async def create_template(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(TEMPLATE_IN)
-    template = parse_template(str(uuid.uuid4()), body)
-    await store.insert_template(ctx.conn, template)
+    template = await service.create_template(ctx.conn, await ctx.json(TEMPLATE_IN))
     return json_ok(
         template.to_json(), 201, location=f"/api/v1/report-templates/{template.id}"
     )
 
 
 async def list_templates(ctx: Ctx) -> web.StreamResponse:
-    return json_ok(
-        {"items": [t.to_json() for t in await store.list_templates(ctx.conn)]}
-    )
+    templates = await service.list_templates(ctx.conn)
+    return json_ok({"items": [t.to_json() for t in templates]})
 
 
 async def get_template(ctx: Ctx) -> web.StreamResponse:
-    template = await store.get_template(
-        ctx.conn, ctx.path_id("template_id", "template")
-    )
-    if template is None:
-        raise NotFound("report template not found")
-    return json_ok(template.to_json())
+    template_id = ctx.path_id("template_id", "template")
+    return json_ok((await service.get_template(ctx.conn, template_id)).to_json())
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -164,80 +172,69 @@ async def get_template(ctx: Ctx) -> web.StreamResponse:
 async def assign_template(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(ASSIGN_IN)
     job = await load_visible(ctx, for_update=True)
-    if job.status in JOB_CLOSED:
-        raise Conflict(f"job {job.display_number} is {job.status.value}")
-    if await store.load_report(ctx.conn, job.id) is not None:
-        raise Conflict(f"job {job.display_number} already has a report")
-    template = await store.get_template(ctx.conn, str(body["template_id"]))
-    if template is None:
-        raise NotFound("report template not found")
-    report = new_report(job.id, job.client_id, job.property_id, template)
-    await store.insert_report(ctx.conn, report, template.id, now())
+    report = await service.assign_template(ctx.conn, job, str(body["template_id"]))
     return _respond(report, job, 201)
 
 
 async def get_report(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx)
-    return _respond(await load_report(ctx, job), job)
+    return _respond(await service.load_report(ctx.conn, job), job)
 
 
 async def update_fields(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(FIELDS_IN)
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    ctx.check_if_match(_etag(report))
-    report.update_fields(body["fields"], report_actor(ctx, job), now())
-    await _save(ctx, report)
+    job, actor = await _job_and_actor(ctx)
+    report = await service.update_fields(
+        ctx.conn,
+        job,
+        actor,
+        body["fields"],
+        check=lambda current: ctx.check_if_match(_etag(current)),
+    )
     return _respond(report, job)
 
 
 async def raise_reserve(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(RESERVE_IN)
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    images = [
-        decode_image(p, f"/photos/{i}") for i, p in enumerate(body.get("photos", []))
-    ]
-    actor = report_actor(ctx, job)
-    reserve = report.raise_reserve(
-        str(uuid.uuid4()),
+    job, actor = await _job_and_actor(ctx)
+    report, reserve = await service.raise_reserve(
+        ctx.conn,
+        job,
+        actor,
         body["field_key"],
         body["comment"],
-        [img.ref for img in images],
-        actor,
-        now(),
+        body.get("photos", []),
     )
-    for img in images:
-        await store.put_image(ctx.conn, img)
-    await _save(ctx, report)
-    out = store.reserve_json(reserve)
-    out.update(job_id=job.id, client_id=report.client_id, site_id=report.site_id)
-    return json_ok(out, 201)
+    return json_ok(
+        placed_reserve_json(reserve, job.id, report.client_id, report.site_id), 201
+    )
 
 
 async def set_reserve_status(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(RESERVE_STATUS_IN)
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    reserve = report.set_reserve_status(
+    job, actor = await _job_and_actor(ctx)
+    reserve = await service.set_reserve_status(
+        ctx.conn,
+        job,
+        actor,
         ctx.path_id("reserve_id", "reserve"),
         body["status"],
         body.get("comment"),
-        report_actor(ctx, job),
-        now(),
     )
-    await _save(ctx, report)
-    return json_ok(store.reserve_json(reserve))
+    return json_ok(reserve_json(reserve))
 
 
 async def list_reserves(ctx: Ctx) -> web.StreamResponse:
     q = ctx.request.query
-    items = await store.list_reserves(
+    placed = await service.list_reserves(
         ctx.conn,
         client_id=query_uuid(q.get("client_id")),
         site_id=query_uuid(q.get("site_id")),
         status=q.get("status"),
     )
+    items = [
+        placed_reserve_json(p.reserve, p.job_id, p.client_id, p.site_id) for p in placed
+    ]
     return json_ok({"items": items})
 
 
@@ -254,215 +251,66 @@ def query_uuid(value: str | None) -> str | None:
 
 async def add_attachment(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(ATTACHMENT_IN)
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    actor = report_actor(ctx, job)
-    attachment_id = str(uuid.uuid4())
-    if body["kind"] == "photo":
-        if "image" not in body:
-            raise InvalidInput(
-                "a photo needs its image", [FieldProblem("/image", "required")]
-            )
-        image = decode_image(body["image"], "/image")
-        attachment = report.add_photo(
-            attachment_id, image.ref, body.get("description"), actor, now()
-        )
-        await store.put_image(ctx.conn, image)
-    else:
-        attachment = report.add_barcode(
-            attachment_id, body.get("barcode"), body.get("description"), actor, now()
-        )
-    await _save(ctx, report)
-    return json_ok(store.attachment_json(attachment), 201)
+    job, actor = await _job_and_actor(ctx)
+    attachment = await service.add_attachment(
+        ctx.conn,
+        job,
+        actor,
+        body["kind"],
+        image=body.get("image", service.ABSENT),
+        barcode=body.get("barcode"),
+        description=body.get("description"),
+    )
+    return json_ok(attachment_json(attachment), 201)
 
 
 async def delete_attachment(ctx: Ctx) -> web.StreamResponse:
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    report.delete_attachment(
-        ctx.path_id("attachment_id", "attachment"), report_actor(ctx, job)
-    )
-    await _save(ctx, report)
+    job, actor = await _job_and_actor(ctx)
+    attachment_id = ctx.path_id("attachment_id", "attachment")
+    await service.delete_attachment(ctx.conn, job, actor, attachment_id)
     return no_content()
 
 
 async def sign(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(SIGNATURE_IN)
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    image = decode_image(body["image"], "/image")
-    signature = report.sign(
+    job, actor = await _job_and_actor(ctx)
+    signature = await service.sign(
+        ctx.conn,
+        job,
+        actor,
         ctx.request.match_info["role"],
         body["signer_name"],
-        image.ref,
-        report_actor(ctx, job),
-        now(),
+        body["image"],
     )
-    await store.put_image(ctx.conn, image)
-    await _save(ctx, report)
-    return json_ok(store.signature_json(signature))
+    return json_ok(signature_json(signature))
 
 
 async def clear_signature(ctx: Ctx) -> web.StreamResponse:
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    report.clear_signature(ctx.request.match_info["role"], report_actor(ctx, job))
-    await _save(ctx, report)
+    job, actor = await _job_and_actor(ctx)
+    await service.clear_signature(ctx.conn, job, actor, ctx.request.match_info["role"])
     return no_content()
 
 
 async def validate_signature(ctx: Ctx) -> web.StreamResponse:
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    signature = report.validate_signature(
-        ctx.request.match_info["role"], report_actor(ctx, job), now()
+    job, actor = await _job_and_actor(ctx)
+    signature = await service.validate_signature(
+        ctx.conn, job, actor, ctx.request.match_info["role"]
     )
-    await _save(ctx, report)
-    return json_ok(store.signature_json(signature))
+    return json_ok(signature_json(signature))
 
 
 async def complete_report(ctx: Ctx) -> web.StreamResponse:
-    job = await load_visible(ctx)
-    report = await load_report(ctx, job, for_update=True)
-    report.complete(report_actor(ctx, job), now())
-    await _save(ctx, report)
-    return _respond(report, job)
+    job, actor = await _job_and_actor(ctx)
+    return _respond(await service.complete_report(ctx.conn, job, actor), job)
 
 
 async def get_image(ctx: Ctx) -> web.StreamResponse:
-    sha = ctx.request.match_info["sha256"]
-    image = await store.get_image(ctx.conn, sha) if len(sha) == 64 else None
-    if image is None:
-        raise NotFound("image not found")
+    image = await service.get_image(ctx.conn, ctx.request.match_info["sha256"])
     return web.Response(
         body=image.data,
         content_type=image.content_type,
         headers={"Cache-Control": "private, max-age=31536000, immutable"},
     )
-
-
-async def report_blockers(
-    conn: psycopg.AsyncConnection[Any], job: Job
-) -> list[Blocker]:
-    """What the job's report still lacks (each mandatory field by name, signatures)."""
-    report = await store.load_report(conn, job.id)
-    if report is None or report.status is ReportStatus.COMPLETED:
-        return []
-    return report.blockers()
-
-
-# -- alert relay ----------------------------------------------------------------------------------
-
-
-RELAY = web.AppKey("report_alert_relay", asyncio.Task[None])
-REDIS = web.AppKey("report_alert_redis", aioredis.Redis)
-
-
-def sign_payload(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """``t=<unix>,v1=<hex HMAC-SHA256 of "t.body">``, the scheme Stripe uses."""
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-
-async def deliver_pending_alerts(
-    app: web.Application, http: aiohttp.ClientSession
-) -> int:
-    """Push every undelivered alert to Redis and the webhook; return how many completed."""
-    settings = app[SETTINGS]
-    done = 0
-    async with app[POOL].connection() as conn, conn.transaction():
-        for (
-            alert_id,
-            payload,
-            stream_id,
-            webhook_status,
-        ) in await store.claim_pending_alerts(conn):
-            body = json.dumps(payload, ensure_ascii=False).encode()
-            error: str | None = None
-            if stream_id is None:
-                try:
-                    raw_id = await app[REDIS].xadd(
-                        settings.alerts_stream,
-                        {"type": payload["type"], "payload": body},
-                        maxlen=ALERT_STREAM_MAXLEN,
-                        approximate=True,
-                    )
-                    stream_id = (
-                        raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-                    )
-                except (RedisError, OSError) as exc:
-                    error = f"redis: {exc}"
-            webhook_ok = not settings.reserve_webhook_url or (
-                webhook_status is not None and 200 <= webhook_status < 300
-            )
-            status: int | None = None
-            if not webhook_ok:
-                try:
-                    async with http.post(
-                        settings.reserve_webhook_url,
-                        data=body,
-                        headers={
-                            "Content-Type": "application/json",
-                            "X-Crewtrack-Event": str(payload["type"]),
-                            "X-Crewtrack-Signature": sign_payload(
-                                settings.reserve_webhook_secret, body
-                            ),
-                        },
-                        timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S),
-                    ) as response:
-                        status = response.status
-                    webhook_ok = 200 <= status < 300
-                    if not webhook_ok:
-                        error = f"webhook answered {status}"
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    error = f"webhook: {exc!r}"
-            delivered = stream_id is not None and webhook_ok
-            await store.record_alert_attempt(
-                conn,
-                alert_id,
-                stream_id=stream_id,
-                webhook_status=status,
-                delivered=delivered,
-                error=error,
-            )
-            done += delivered
-            if error:
-                log.warning("reserve alert %s not delivered yet: %s", alert_id, error)
-    return done
-
-
-async def _relay(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    settings.database_url, autocommit=True
-                ) as listener:
-                    await listener.execute(f"LISTEN {ALERT_CHANNEL}")
-                    while True:
-                        await deliver_pending_alerts(app, http)
-                        async for _ in listener.notifies(
-                            timeout=ALERT_SWEEP_S, stop_after=1
-                        ):
-                            pass
-            except (psycopg.OperationalError, OSError):
-                log.warning("reserve alert relay lost the database; retrying")
-                await asyncio.sleep(ALERT_SWEEP_S)
-
-
-async def _alert_relay_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Run the alert relay (and its Redis client) for the app's lifetime."""
-    app[REDIS] = aioredis.from_url(app[SETTINGS].redis_url)
-    app[RELAY] = asyncio.create_task(_relay(app), name="reserve-alert-relay")
-    try:
-        yield
-    finally:
-        app[RELAY].cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app[RELAY]
-        await app[REDIS].aclose()
 
 
 # -- schemas and routes -------------------------------------------------------------------------
@@ -787,5 +635,4 @@ def setup(api: Api) -> None:
         roles=ALL_ROLES,
         responses={200: None},
     )
-    register_blocker_provider(api.app, report_blockers)
-    api.app.cleanup_ctx.append(_alert_relay_ctx)
+    register_blocker_provider(api.app, service.report_blockers)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import psycopg
@@ -31,11 +34,17 @@ from jobs_domain.report_template import (
 Conn = psycopg.AsyncConnection[Any]
 
 
+@dataclass(frozen=True)
+class StoredReserve:
+    """A reserve with the job, client and site it was raised for."""
+
+    reserve: Reserve
+    job_id: str
+    client_id: str
+    site_id: str | None
+
+
 # -- (de)serialisation ----------------------------------------------------------------
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _dt(value: Any) -> datetime | None:
@@ -46,66 +55,21 @@ def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def image_json(ref: ImageRef) -> dict[str, Any]:
-    return {"sha256": ref.sha256, "content_type": ref.content_type, "size": ref.size}
+def _doc(value: Any) -> Any:
+    """A report part as its stored JSON document (dataclass fields by name)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _doc(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_doc(v) for v in value]
+    return value
 
 
 def _image(data: dict[str, Any]) -> ImageRef:
     return ImageRef(data["sha256"], data["content_type"], int(data["size"]))
-
-
-def entry_json(entry: FieldEntry) -> dict[str, Any]:
-    return {
-        "value": entry.value,
-        "comment": entry.comment,
-        "updated_by": entry.updated_by,
-        "updated_at": _iso(entry.updated_at),
-    }
-
-
-def signature_json(sig: Signature) -> dict[str, Any]:
-    return {
-        "role": sig.role.value,
-        "signer_name": sig.signer_name,
-        "image": image_json(sig.image),
-        "signed_at": _iso(sig.signed_at),
-        "signed_by": sig.signed_by,
-        "validated_at": _iso(sig.validated_at),
-        "validated": sig.validated,
-    }
-
-
-def attachment_json(att: Attachment) -> dict[str, Any]:
-    return {
-        "id": att.id,
-        "kind": att.kind.value,
-        "description": att.description,
-        "barcode": att.barcode,
-        "image": image_json(att.image) if att.image else None,
-        "added_by": att.added_by,
-        "added_at": _iso(att.added_at),
-    }
-
-
-def reserve_json(res: Reserve) -> dict[str, Any]:
-    return {
-        "id": res.id,
-        "field_key": res.field_key,
-        "comment": res.comment,
-        "photos": [image_json(p) for p in res.photos],
-        "status": res.status.value,
-        "raised_by": res.raised_by,
-        "raised_at": _iso(res.raised_at),
-        "history": [
-            {
-                "status": c.status.value,
-                "comment": c.comment,
-                "by": c.by,
-                "at": _iso(c.at),
-            }
-            for c in res.history
-        ],
-    }
 
 
 def _reserve(row: dict[str, Any]) -> Reserve:
@@ -242,9 +206,9 @@ async def save_report(conn: Conn, report: Report, now: datetime) -> None:
         "status = %s, completed_by = %s, completed_at = %s, version = version + 1, "
         "updated_at = %s WHERE job_id = %s AND version = %s",
         (
-            Jsonb({k: entry_json(e) for k, e in report.entries.items()}),
-            Jsonb({r.value: signature_json(s) for r, s in report.signatures.items()}),
-            Jsonb([attachment_json(a) for a in report.attachments]),
+            Jsonb({k: _doc(e) for k, e in report.entries.items()}),
+            Jsonb({r.value: _doc(s) for r, s in report.signatures.items()}),
+            Jsonb(_doc(report.attachments)),
             report.status.value,
             report.completed_by,
             report.completed_at,
@@ -257,7 +221,6 @@ async def save_report(conn: Conn, report: Report, now: datetime) -> None:
         raise Conflict("the report changed meanwhile; fetch it again")
     report.version += 1
     for res in report.reserves:
-        data = reserve_json(res)
         await conn.execute(
             "INSERT INTO report_reserves (id, job_id, client_id, site_id, field_key, "
             "comment, photos, status, raised_by, raised_at, history) "
@@ -271,11 +234,11 @@ async def save_report(conn: Conn, report: Report, now: datetime) -> None:
                 report.site_id,
                 res.field_key,
                 res.comment,
-                Jsonb(data["photos"]),
+                Jsonb(_doc(res.photos)),
                 res.status.value,
                 res.raised_by,
                 res.raised_at,
-                Jsonb(data["history"]),
+                Jsonb(_doc(res.history)),
             ),
         )
 
@@ -288,7 +251,7 @@ async def list_reserves(
     status: str | None = None,
     job_id: str | None = None,
     limit: int = 200,
-) -> list[dict[str, Any]]:
+) -> list[StoredReserve]:
     """Reserves, newest first, filtered by client, site, status or job."""
     where, params = ["true"], []
     for column, value in (
@@ -310,13 +273,14 @@ async def list_reserves(
     out = []
     for row in await cur.fetchall():
         data = dict(zip(names, row, strict=True))
-        item = reserve_json(_reserve(data))
-        item.update(
-            job_id=str(data["job_id"]),
-            client_id=str(data["client_id"]),
-            site_id=str(data["site_id"]) if data["site_id"] else None,
+        out.append(
+            StoredReserve(
+                _reserve(data),
+                job_id=str(data["job_id"]),
+                client_id=str(data["client_id"]),
+                site_id=str(data["site_id"]) if data["site_id"] else None,
+            )
         )
-        out.append(item)
     return out
 
 
