@@ -1,16 +1,15 @@
-"""Parts and services on jobs, depots and stock, serialized units and take backs."""
+"""Parts routes: the catalogue, depots and stock, serialized units, parts on jobs,
+take backs. Thin views over :mod:`services.parts`: parse, call, render."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from aiohttp import web
 
 from api.framework import Api, Ctx, json_ok, no_content
-from api.jobs import load_visible, now
+from api.jobs import load_visible
 from api.reports import UUID_S
-from services.reports import JOB_CLOSED
 from jobs_domain.actors import (
     ALL_ROLES,
     CREW_AND_OFFICE,
@@ -18,69 +17,20 @@ from jobs_domain.actors import (
     STAFF_READERS,
     Role,
 )
-from jobs_domain.errors import (
-    Conflict,
-    FieldProblem,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    parse_enum,
-)
+from jobs_domain.errors import FieldProblem, InvalidInput, parse_enum
 from jobs_domain.job import Job
 from jobs_domain.money import Totals, totals
 from jobs_domain.parts import (
     Depot,
     DepotKind,
     ItemKind,
-    JobSite,
-    SerialUnit,
-    add_part_to_job,
-    cancel_take_back,
-    check_new_depot,
-    check_take_back,
-    parse_quantity,
-    parse_serial,
-    receive_unit,
-    remove_part_from_job,
-    repair_unit,
-    require_own_depot,
-    search_price_book,
-    stock_after,
-    take_back,
+    JobPart,
+    Location,
+    PriceBookItem,
+    TakeBack,
 )
-from jobs_domain.parts import families as catalog_families
-from storage import parts as store
-
-
-def _job_site(job: Job) -> JobSite:
-    return JobSite(job.id, job.client_id, job.property_id)
-
-
-def _require_open(job: Job) -> None:
-    if job.status in JOB_CLOSED:
-        raise Conflict(
-            f"job {job.display_number} is {job.status.value}; parts are final"
-        )
-
-
-async def _working_depot(ctx: Ctx, depot_id: object) -> Depot:
-    """Technicians use their own mobile depot; the office names the depot."""
-    if ctx.actor.is_technician:
-        depot = await store.depot_of_technician(ctx.conn, ctx.actor.technician_id or "")
-        if depot is None:
-            raise Conflict("you have no mobile depot yet; ask the office to create it")
-        require_own_depot(depot, ctx.actor.technician_id or "")
-        return depot
-    if not isinstance(depot_id, str):
-        raise InvalidInput(
-            "which depot?", [FieldProblem("/depot_id", "the office names the depot")]
-        )
-    found = await store.get_depot(ctx.conn, depot_id)
-    if found is None:
-        raise InvalidInput(
-            "unknown depot", [FieldProblem("/depot_id", "no such depot")]
-        )
-    return found
+from services import parts as service
+from storage.parts import DepotStock, HistoryEntry
 
 
 def totals_json(t: Totals) -> dict[str, Any]:
@@ -96,7 +46,7 @@ def totals_json(t: Totals) -> dict[str, Any]:
     }
 
 
-def _item_json(item: Any) -> dict[str, Any]:
+def _item_json(item: PriceBookItem) -> dict[str, Any]:
     return {
         "id": item.id,
         "family": item.family,
@@ -107,6 +57,104 @@ def _item_json(item: Any) -> dict[str, Any]:
         "serialized": item.serialized,
         "sku": item.sku,
         "bill_from_sessions": item.bill_from_sessions,
+    }
+
+
+def _depot_json(depot: Depot) -> dict[str, Any]:
+    return {
+        "id": depot.id,
+        "name": depot.name,
+        "kind": depot.kind.value,
+        "technician_id": depot.technician_id,
+    }
+
+
+def _stock_json(depot: Depot, stock: DepotStock) -> dict[str, Any]:
+    return {
+        **_depot_json(depot),
+        "depot_id": stock.depot_id,
+        "stock": [{"item_id": i, "quantity": q} for i, q in stock.stock],
+        "serials": [
+            {
+                "serial": u.serial,
+                "item_id": u.item_id,
+                "condition": u.condition.value,
+                "usable": u.usable,
+            }
+            for u in stock.units
+        ],
+    }
+
+
+def _location_json(loc: Location | None) -> dict[str, Any] | None:
+    if loc is None:
+        return None
+    return {
+        "kind": loc.kind.value,
+        "depot_id": loc.depot_id,
+        "client_id": loc.client_id,
+        "site_id": loc.site_id,
+    }
+
+
+def _history_json(entry: HistoryEntry) -> dict[str, Any]:
+    m = entry.movement
+    return {
+        "seq": entry.seq,
+        "kind": m.kind.value,
+        "from": _location_json(m.from_location),
+        "to": _location_json(m.to_location),
+        "condition": m.condition.value,
+        "job_id": m.job_id,
+        "actor": m.actor,
+        "at": m.at,
+        "note": m.note,
+        "item_id": m.item_id,
+    }
+
+
+def _part_json(part: JobPart) -> dict[str, Any]:
+    return {
+        "id": part.id,
+        "job_id": part.job_id,
+        "item_id": part.item_id,
+        "family": part.family,
+        "name": part.name,
+        "kind": part.kind.value,
+        "quantity": part.quantity,
+        "unit_price": part.unit_price,
+        "tax_rate": part.tax_rate,
+        "net": part.net,
+        "serials": list(part.serials),
+        "depot_id": part.depot_id,
+        "added_by": part.added_by,
+        "added_at": part.added_at,
+    }
+
+
+def _take_back_json(tb: TakeBack) -> dict[str, Any]:
+    return {
+        "id": tb.id,
+        "job_id": tb.job_id,
+        "serial": tb.serial,
+        "item_id": tb.item_id,
+        "condition": tb.condition.value,
+        "found_at_client": tb.found_at_client,
+        "from_location": _location_json(tb.from_location),
+        "to_location": _location_json(tb.to_location),
+        "previous_condition": tb.previous_condition.value,
+        "actor": tb.actor,
+        "at": tb.at,
+    }
+
+
+def _parts_json(job: Job, on_job: service.JobParts) -> dict[str, Any]:
+    parts = on_job.parts
+    return {
+        "job_id": job.id,
+        "items": [_part_json(p) for p in parts],
+        "totals": totals_json(totals((p.net, p.tax_rate) for p in parts)),
+        "take_backs": [_take_back_json(t) for t in on_job.take_backs],
     }
 
 
@@ -123,38 +171,27 @@ async def search_catalog(ctx: Ctx) -> web.StreamResponse:
                 "bad filter", [FieldProblem("/query/serialized", "true or false")]
             )
         serialized = q["serialized"] == "true"
-    items = await store.list_items(ctx.conn)
-    found = search_price_book(
-        items,
+    found = await service.search_catalog(
+        ctx.conn,
         query=q.get("q"),
         family=q.get("family"),
         kind=kind,
         serialized=serialized,
     )
     return json_ok(
-        {"families": catalog_families(items), "items": [_item_json(i) for i in found]}
+        {"families": found.families, "items": [_item_json(i) for i in found.items]}
     )
 
 
 async def set_stock_settings(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(STOCK_SETTINGS_IN)
-    item_id = ctx.path_id("item_id", "price-book item")
-    item = await store.get_item(ctx.conn, item_id)
-    if item is None:
-        raise NotFound("price-book item not found")
-    serialized = bool(body.get("serialized", item.serialized))
-    bill = bool(body.get("bill_from_sessions", item.bill_from_sessions))
-    if serialized and item.kind is not ItemKind.PART:
-        raise InvalidInput("not a part", [FieldProblem("/serialized", "only parts")])
-    if bill and item.kind is ItemKind.PART:
-        raise InvalidInput(
-            "not labour", [FieldProblem("/bill_from_sessions", "only services/labour")]
-        )
-    await store.set_stock_settings(ctx.conn, item_id, serialized, bill)
-    # Read back, not patched here: storage derives the kind (labour when billed
-    # from sessions) from these settings.
-    updated = await store.get_item(ctx.conn, item_id)
-    return json_ok(_item_json(updated))
+    item = await service.set_stock_settings(
+        ctx.conn,
+        ctx.path_id("item_id", "price-book item"),
+        serialized=body.get("serialized"),
+        bill_from_sessions=body.get("bill_from_sessions"),
+    )
+    return json_ok(_item_json(item))
 
 
 # -- depots --------------------------------------------------------------------------------
@@ -162,122 +199,70 @@ async def set_stock_settings(ctx: Ctx) -> web.StreamResponse:
 
 async def create_depot(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(DEPOT_IN)
-    depot = Depot(
-        str(uuid.uuid4()),
+    depot = await service.create_depot(
+        ctx.conn,
         body["name"],
         parse_enum(DepotKind, body["kind"], "/kind"),
         body.get("technician_id"),
     )
-    if depot.technician_id is not None:
-        cur = await ctx.conn.execute(
-            "SELECT 1 FROM technicians WHERE id = %s", (depot.technician_id,)
-        )
-        if await cur.fetchone() is None:
-            raise InvalidInput(
-                "unknown technician",
-                [FieldProblem("/technician_id", "no such technician")],
-            )
-    check_new_depot(depot, await store.list_depots(ctx.conn))
-    await store.insert_depot(ctx.conn, depot)
     return json_ok(_depot_json(depot), 201, location=f"/api/v1/depots/{depot.id}")
 
 
-def _depot_json(depot: Depot) -> dict[str, Any]:
-    return {
-        "id": depot.id,
-        "name": depot.name,
-        "kind": depot.kind.value,
-        "technician_id": depot.technician_id,
-    }
-
-
 async def list_depots(ctx: Ctx) -> web.StreamResponse:
-    return json_ok(
-        {"items": [_depot_json(d) for d in await store.list_depots(ctx.conn)]}
-    )
+    depots = await service.list_depots(ctx.conn)
+    return json_ok({"items": [_depot_json(d) for d in depots]})
 
 
-async def _visible_depot(ctx: Ctx) -> Depot:
-    depot = await store.get_depot(ctx.conn, ctx.path_id("depot_id", "depot"))
-    if depot is None or (
-        ctx.actor.is_technician and depot.technician_id != ctx.actor.technician_id
-    ):
-        raise NotFound("depot not found")
-    return depot
+async def _path_depot(ctx: Ctx) -> Depot:
+    depot_id = ctx.path_id("depot_id", "depot")
+    return await service.visible_depot(ctx.conn, ctx.actor, depot_id)
 
 
 async def get_depot_stock(ctx: Ctx) -> web.StreamResponse:
-    depot = await _visible_depot(ctx)
-    # A technician sees (and can use) only usable units; the manager sees all.
-    stock = await store.depot_stock(
-        ctx.conn, depot.id, usable_only=ctx.actor.is_technician
-    )
-    return json_ok({**_depot_json(depot), **stock})
+    depot = await _path_depot(ctx)
+    stock = await service.depot_stock(ctx.conn, ctx.actor, depot)
+    return json_ok(_stock_json(depot, stock))
 
 
 async def receive_stock(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(RECEIVE_IN)
-    depot = await _visible_depot(ctx)
-    item = await store.get_item(ctx.conn, str(body["item_id"]))
-    if item is None:
-        raise InvalidInput("unknown item", [FieldProblem("/item_id", "no such item")])
-    at = now()
-    if item.serialized:
-        serials = body.get("serials")
-        if not isinstance(serials, list) or not serials:
-            raise InvalidInput(
-                "serials needed", [FieldProblem("/serials", "list the units' serials")]
-            )
-        parsed = [parse_serial(s, f"/serials/{i}") for i, s in enumerate(serials)]
-        existing = await store.lock_units(ctx.conn, parsed)
-        for serial in parsed:
-            unit, movement = receive_unit(
-                serial, item, depot, existing[serial], ctx.actor.user_id, at
-            )
-            await store.save_unit(ctx.conn, unit, movement)
-    else:
-        if item.kind is not ItemKind.PART:
-            raise InvalidInput("not stocked", [FieldProblem("/item_id", "not a part")])
-        quantity = parse_quantity(body.get("quantity"), "/quantity")
-        level = await store.stock_level(ctx.conn, depot.id, item.id)
-        await store.set_stock(ctx.conn, depot.id, item.id, level + quantity)
-    stock = await store.depot_stock(ctx.conn, depot.id, usable_only=False)
-    return json_ok({**_depot_json(depot), **stock}, 201)
-
-
-async def _path_unit(ctx: Ctx) -> SerialUnit:
-    """The serialized unit named in the path (locked), or 404."""
-    serial = parse_serial(ctx.request.match_info["serial"], "/serial")
-    unit = (await store.lock_units(ctx.conn, [serial]))[serial]
-    if unit is None:
-        raise NotFound(f"serial {serial} not found")
-    return unit
+    depot = await _path_depot(ctx)
+    stock = await service.receive_stock(
+        ctx.conn,
+        ctx.actor,
+        depot,
+        str(body["item_id"]),
+        serials=body.get("serials"),
+        quantity=body.get("quantity"),
+    )
+    return json_ok(_stock_json(depot, stock), 201)
 
 
 async def get_serial(ctx: Ctx) -> web.StreamResponse:
-    unit = await _path_unit(ctx)
+    unit = await service.serial_unit(ctx.conn, ctx.request.match_info["serial"])
+    history = await service.unit_history(ctx.conn, unit.serial)
     return json_ok(
         {
             "serial": unit.serial,
             "item_id": unit.item_id,
             "condition": unit.condition.value,
             "usable": unit.usable,
-            "location": store.location_json(unit.location),
-            "history": await store.serial_history(ctx.conn, unit.serial),
+            "location": _location_json(unit.location),
+            "history": [_history_json(h) for h in history],
         }
     )
 
 
 async def repair_serial(ctx: Ctx) -> web.StreamResponse:
-    unit = await _path_unit(ctx)
-    repaired, movement = repair_unit(unit, ctx.actor.user_id, now())
-    await store.save_unit(ctx.conn, repaired, movement)
+    repaired = await service.repair_serial(
+        ctx.conn, ctx.actor, ctx.request.match_info["serial"]
+    )
     return json_ok(
         {
-            "serial": unit.serial,
+            "serial": repaired.serial,
             "condition": repaired.condition.value,
             "usable": repaired.usable,
-            "location": store.location_json(repaired.location),
+            "location": _location_json(repaired.location),
         }
     )
 
@@ -285,82 +270,23 @@ async def repair_serial(ctx: Ctx) -> web.StreamResponse:
 # -- parts on a job ---------------------------------------------------------------------------
 
 
-async def _parts_view(ctx: Ctx, job: Job) -> dict[str, Any]:
-    parts = await store.job_parts(ctx.conn, job.id)
-    take_backs = await store.job_take_backs(ctx.conn, job.id)
-    return {
-        "job_id": job.id,
-        "items": [store.part_json(p) for p in parts],
-        "totals": totals_json(totals((p.net, p.tax_rate) for p in parts)),
-        "take_backs": [store.take_back_json(t) for t in take_backs],
-    }
-
-
 async def list_job_parts(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx)
-    return json_ok(await _parts_view(ctx, job))
+    return json_ok(_parts_json(job, await service.job_parts(ctx.conn, job)))
 
 
 async def add_job_part(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(PART_IN)
     job = await load_visible(ctx, for_update=True)
-    _require_open(job)
-    item = await store.get_item(ctx.conn, str(body["item_id"]))
-    if item is None:
-        raise InvalidInput("unknown item", [FieldProblem("/item_id", "no such item")])
-    depot = await _working_depot(ctx, body.get("depot_id"))
-    serials = body.get("serials")
-    units = (
-        await store.lock_units(ctx.conn, [str(s) for s in serials])
-        if isinstance(serials, list) and all(isinstance(s, str) for s in serials)
-        else {}
-    )
-    if ctx.actor.is_technician and "unit_price" in body:
-        raise Forbidden("technicians use the price-book price")
-    part, moved = add_part_to_job(
-        str(uuid.uuid4()),
-        item,
-        body.get("quantity"),
-        serials,
-        _job_site(job),
-        depot,
-        units,
-        ctx.actor.user_id,
-        now(),
-        unit_price=body.get("unit_price"),
-    )
-    if item.kind is ItemKind.PART and not item.serialized:
-        level = await store.stock_level(ctx.conn, depot.id, item.id)
-        await store.set_stock(ctx.conn, depot.id, item.id, stock_after(level, part))
-    await store.insert_part(ctx.conn, part)
-    for unit, movement in moved:
-        await store.save_unit(ctx.conn, unit, movement)
-    return json_ok(
-        {"item": store.part_json(part), **await _parts_view(ctx, job)},
-        201,
-    )
+    part = await service.add_part(ctx.conn, ctx.actor, job, str(body["item_id"]), body)
+    on_job = await service.job_parts(ctx.conn, job)
+    return json_ok({"item": _part_json(part), **_parts_json(job, on_job)}, 201)
 
 
 async def delete_job_part(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx, for_update=True)
-    _require_open(job)
-    part = await store.get_part(ctx.conn, job.id, ctx.path_id("part_id", "part"))
-    if part is None:
-        raise NotFound("part not found on this job")
-    units = await store.lock_units(ctx.conn, list(part.serials))
-    present = {s: u for s, u in units.items() if u is not None}
-    moved = remove_part_from_job(part, present, ctx.actor.user_id, now())
-    for unit, movement in moved:
-        await store.save_unit(ctx.conn, unit, movement)
-    if part.kind is ItemKind.PART and not part.serials and part.depot_id:
-        level = await store.stock_level(ctx.conn, part.depot_id, part.item_id)
-        await store.set_stock(
-            ctx.conn,
-            part.depot_id,
-            part.item_id,
-            stock_after(level, part, removing=True),
-        )
-    await store.delete_part(ctx.conn, part.id)
+    part_id = ctx.path_id("part_id", "part")
+    await service.remove_part(ctx.conn, ctx.actor, job, part_id)
     return no_content()
 
 
@@ -369,20 +295,14 @@ async def delete_job_part(ctx: Ctx) -> web.StreamResponse:
 
 async def check_serial(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx)
-    serial = parse_serial(ctx.request.query.get("serial"), "/query/serial")
-    unit = (await store.lock_units(ctx.conn, [serial]))[serial]
-    lookup = check_take_back(serial, unit, job.client_id)
-    item = await store.get_item(ctx.conn, lookup.item_id) if lookup.item_id else None
+    found = await service.check_serial(ctx.conn, job, ctx.request.query.get("serial"))
     return json_ok(
         {
-            "serial": lookup.serial,
-            "found": lookup.found,
-            "item": _item_json(item) if item else None,
-            "family": item.family if item else None,
-            # Case 2: the families of parts already installed for this client.
-            "client_families": await store.client_part_families(
-                ctx.conn, job.client_id
-            ),
+            "serial": found.serial,
+            "found": found.found,
+            "item": _item_json(found.item) if found.item else None,
+            "family": found.item.family if found.item else None,
+            "client_families": found.client_families,
         }
     )
 
@@ -390,46 +310,23 @@ async def check_serial(ctx: Ctx) -> web.StreamResponse:
 async def add_take_back(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(TAKE_BACK_IN)
     job = await load_visible(ctx, for_update=True)
-    _require_open(job)
-    depot = await _working_depot(ctx, body.get("depot_id"))
-    serial = parse_serial(body["serial"], "/serial")
-    unit = (await store.lock_units(ctx.conn, [serial]))[serial]
-    chosen = None
-    if body.get("item_id") is not None:
-        chosen = await store.get_item(ctx.conn, str(body["item_id"]))
-        if chosen is None:
-            raise InvalidInput(
-                "unknown item", [FieldProblem("/item_id", "no such item")]
-            )
-    record, new_unit, movement = take_back(
-        str(uuid.uuid4()),
-        serial,
-        unit,
-        chosen,
+    item_id = body.get("item_id")
+    record = await service.add_take_back(
+        ctx.conn,
+        ctx.actor,
+        job,
+        body["serial"],
         body["condition"],
-        _job_site(job),
-        depot,
-        ctx.actor.user_id,
-        now(),
+        item_id=str(item_id) if item_id is not None else None,
+        depot_id=body.get("depot_id"),
     )
-    await store.save_unit(ctx.conn, new_unit, movement)
-    await store.insert_take_back(ctx.conn, record)
-    return json_ok(store.take_back_json(record), 201)
+    return json_ok(_take_back_json(record), 201)
 
 
 async def delete_take_back(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx, for_update=True)
-    _require_open(job)
-    record = await store.get_take_back(
-        ctx.conn, job.id, ctx.path_id("take_back_id", "take back")
-    )
-    if record is None:
-        raise NotFound("take back not found on this job")
-    unit = (await store.lock_units(ctx.conn, [record.serial]))[record.serial]
-    assert unit is not None  # a take back always leaves its unit on record
-    restored, movement = cancel_take_back(record, unit, ctx.actor.user_id, now())
-    await store.save_unit(ctx.conn, restored, movement)
-    await store.delete_take_back(ctx.conn, record.id)
+    take_back_id = ctx.path_id("take_back_id", "take back")
+    await service.undo_take_back(ctx.conn, ctx.actor, job, take_back_id)
     return no_content()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +18,12 @@ from jobs_domain.parts import (
     Location,
     LocationKind,
     Movement,
+    MovementKind,
     PriceBookItem,
     SerialUnit,
     TakeBack,
 )
+from storage.documents import to_document
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -135,45 +138,36 @@ async def set_stock(conn: Conn, depot_id: str, item_id: str, quantity: Decimal) 
     )
 
 
-async def depot_stock(
-    conn: Conn, depot_id: str, *, usable_only: bool
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DepotStock:
+    """A depot's plain stock (item id, quantity) and its serialized units."""
+
+    depot_id: str
+    stock: list[tuple[str, Decimal]]
+    units: list[SerialUnit]
+
+
+async def depot_stock(conn: Conn, depot_id: str, *, usable_only: bool) -> DepotStock:
     """A depot's plain stock and serialized units (technicians see only usable ones)."""
     cur = await conn.execute(
         "SELECT item_id, quantity FROM depot_stock WHERE depot_id = %s ORDER BY item_id",
         (depot_id,),
     )
-    plain = [{"item_id": str(r[0]), "quantity": r[1]} for r in await cur.fetchall()]
+    plain = [(str(r[0]), r[1]) for r in await cur.fetchall()]
     only = "AND condition = 'ok'" if usable_only else ""
     cur = await conn.execute(
         "SELECT serial, item_id, condition FROM serial_units "
         f"WHERE location_kind = 'depot' AND depot_id = %s {only} ORDER BY serial",
         (depot_id,),
     )
+    here = Location.depot(depot_id)
     units = [
-        {
-            "serial": r[0],
-            "item_id": str(r[1]),
-            "condition": r[2],
-            "usable": r[2] == "ok",
-        }
-        for r in await cur.fetchall()
+        SerialUnit(r[0], str(r[1]), here, Condition(r[2])) for r in await cur.fetchall()
     ]
-    return {"depot_id": depot_id, "stock": plain, "serials": units}
+    return DepotStock(depot_id, plain, units)
 
 
 # -- serialized units -------------------------------------------------------------------------
-
-
-def location_json(loc: Location | None) -> dict[str, Any] | None:
-    if loc is None:
-        return None
-    return {
-        "kind": loc.kind.value,
-        "depot_id": loc.depot_id,
-        "client_id": loc.client_id,
-        "site_id": loc.site_id,
-    }
 
 
 def _location(data: dict[str, Any]) -> Location:
@@ -234,8 +228,8 @@ async def save_unit(conn: Conn, unit: SerialUnit, movement: Movement) -> None:
             movement.serial,
             movement.item_id,
             movement.kind.value,
-            Jsonb(location_json(movement.from_location)),
-            Jsonb(location_json(movement.to_location)),
+            Jsonb(to_document(movement.from_location)),
+            Jsonb(to_document(movement.to_location)),
             movement.condition.value,
             movement.job_id,
             movement.actor,
@@ -245,7 +239,15 @@ async def save_unit(conn: Conn, unit: SerialUnit, movement: Movement) -> None:
     )
 
 
-async def serial_history(conn: Conn, serial: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One stored movement of a unit, with its place in the unit's history."""
+
+    seq: int
+    movement: Movement
+
+
+async def serial_history(conn: Conn, serial: str) -> list[HistoryEntry]:
     """Where a serial has been, in what condition, oldest first."""
     cur = await conn.execute(
         "SELECT id, kind, from_location, to_location, condition, job_id, actor, at, note, "
@@ -253,18 +255,21 @@ async def serial_history(conn: Conn, serial: str) -> list[dict[str, Any]]:
         (serial,),
     )
     return [
-        {
-            "seq": r[0],
-            "kind": r[1],
-            "from": r[2],
-            "to": r[3],
-            "condition": r[4],
-            "job_id": str(r[5]) if r[5] else None,
-            "actor": r[6],
-            "at": r[7],
-            "note": r[8],
-            "item_id": str(r[9]),
-        }
+        HistoryEntry(
+            r[0],
+            Movement(
+                serial=serial,
+                item_id=str(r[9]),
+                kind=MovementKind(r[1]),
+                from_location=_location(r[2]) if r[2] else None,
+                to_location=_location(r[3]),
+                condition=Condition(r[4]),
+                job_id=str(r[5]) if r[5] else None,
+                actor=r[6],
+                at=r[7],
+                note=r[8],
+            ),
+        )
         for r in await cur.fetchall()
     ]
 
@@ -280,25 +285,6 @@ async def client_part_families(conn: Conn, client_id: str) -> list[str]:
 
 
 # -- job parts and take backs -------------------------------------------------------------
-
-
-def part_json(part: JobPart) -> dict[str, Any]:
-    return {
-        "id": part.id,
-        "job_id": part.job_id,
-        "item_id": part.item_id,
-        "family": part.family,
-        "name": part.name,
-        "kind": part.kind.value,
-        "quantity": part.quantity,
-        "unit_price": part.unit_price,
-        "tax_rate": part.tax_rate,
-        "net": part.net,
-        "serials": list(part.serials),
-        "depot_id": part.depot_id,
-        "added_by": part.added_by,
-        "added_at": part.added_at,
-    }
 
 
 async def insert_part(conn: Conn, part: JobPart) -> None:
@@ -367,22 +353,6 @@ async def delete_part(conn: Conn, part_id: str) -> None:
     await conn.execute("DELETE FROM job_parts WHERE id = %s", (part_id,))
 
 
-def take_back_json(tb: TakeBack) -> dict[str, Any]:
-    return {
-        "id": tb.id,
-        "job_id": tb.job_id,
-        "serial": tb.serial,
-        "item_id": tb.item_id,
-        "condition": tb.condition.value,
-        "found_at_client": tb.found_at_client,
-        "from_location": location_json(tb.from_location),
-        "to_location": location_json(tb.to_location),
-        "previous_condition": tb.previous_condition.value,
-        "actor": tb.actor,
-        "at": tb.at,
-    }
-
-
 async def insert_take_back(conn: Conn, tb: TakeBack) -> None:
     await conn.execute(
         "INSERT INTO job_take_backs (id, job_id, serial, item_id, condition, "
@@ -395,8 +365,8 @@ async def insert_take_back(conn: Conn, tb: TakeBack) -> None:
             tb.item_id,
             tb.condition.value,
             tb.found_at_client,
-            Jsonb(location_json(tb.from_location)),
-            Jsonb(location_json(tb.to_location)),
+            Jsonb(to_document(tb.from_location)),
+            Jsonb(to_document(tb.to_location)),
             tb.previous_condition.value,
             tb.actor,
             tb.at,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import psycopg
@@ -30,6 +28,7 @@ from jobs_domain.report_template import (
     SignatureRole,
     template_from_json,
 )
+from storage.documents import to_document
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -53,19 +52,6 @@ def _dt(value: Any) -> datetime | None:
 
 def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-def _doc(value: Any) -> Any:
-    """A report part as its stored JSON document (dataclass fields by name)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _doc(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_doc(v) for v in value]
-    return value
 
 
 def _image(data: dict[str, Any]) -> ImageRef:
@@ -206,9 +192,9 @@ async def save_report(conn: Conn, report: Report, now: datetime) -> None:
         "status = %s, completed_by = %s, completed_at = %s, version = version + 1, "
         "updated_at = %s WHERE job_id = %s AND version = %s",
         (
-            Jsonb({k: _doc(e) for k, e in report.entries.items()}),
-            Jsonb({r.value: _doc(s) for r, s in report.signatures.items()}),
-            Jsonb(_doc(report.attachments)),
+            Jsonb({k: to_document(e) for k, e in report.entries.items()}),
+            Jsonb({r.value: to_document(s) for r, s in report.signatures.items()}),
+            Jsonb(to_document(report.attachments)),
             report.status.value,
             report.completed_by,
             report.completed_at,
@@ -234,11 +220,11 @@ async def save_report(conn: Conn, report: Report, now: datetime) -> None:
                 report.site_id,
                 res.field_key,
                 res.comment,
-                Jsonb(_doc(res.photos)),
+                Jsonb(to_document(res.photos)),
                 res.status.value,
                 res.raised_by,
                 res.raised_at,
-                Jsonb(_doc(res.history)),
+                Jsonb(to_document(res.history)),
             ),
         )
 
