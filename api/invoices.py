@@ -4,8 +4,6 @@ payment link, credit notes, void, and the Stripe webhook that marks them paid.""
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import timedelta
 from typing import Any
 
 import stripe
@@ -31,29 +29,14 @@ from api.invoicing.payments import (
     verify_webhook,
 )
 from api.invoicing.pdf import Letterhead, render_invoice_pdf
-from api.jobs import load_visible, now
+from api.jobs import load_visible
 from api.parts import totals_json
 from api.reports import query_uuid
 from crewtrack.settings import Settings
 from jobs_domain.actors import Role
-from jobs_domain.errors import Conflict, DomainError, NotFound
-from jobs_domain.invoicing import (
-    CompletedJob,
-    Invoice,
-    InvoiceKind,
-    InvoiceStatus,
-    JobLineItem,
-    JobNote,
-    credit_note,
-    draft_invoice,
-    lines_from_job,
-    parse_credit_lines,
-)
-from jobs_domain.job import Job, NoteVisibility
-from storage import clients as clients_store
-from storage import invoices as store
-from storage import jobs as job_store
-from storage import parts as parts_store
+from jobs_domain.invoicing import Invoice, InvoiceLine
+from services import invoicing as service
+from storage.invoices import StoredInvoice
 
 log = logging.getLogger("crewtrack.api.invoices")
 
@@ -61,39 +44,23 @@ BILLING = (Role.ADMIN, Role.BILLING)
 READERS = (Role.ADMIN, Role.BILLING, Role.DISPATCHER)
 
 
-# -- helpers ---------------------------------------------------------------------------------
+# -- rendering and wiring ----------------------------------------------------------------------
 
 
-async def _completed_job(ctx: Ctx, job: Job) -> CompletedJob:
-    client = await clients_store.get_client(ctx.conn, job.client_id)
-    worked = sum((s.worked(now()) for s in job.sessions), timedelta())
-    return CompletedJob(
-        job_id=job.id,
-        status=job.status.value,
-        client_id=job.client_id,
-        client_name=client["name"],
-        client_email=client.get("email"),
-        line_items=tuple(
-            JobLineItem(li.id, li.description, li.quantity, li.unit_price, li.tax_rate)
-            for li in job.line_items
-        ),
-        parts=tuple(await parts_store.job_parts(ctx.conn, job.id)),
-        notes=tuple(
-            JobNote(n.text, n.visibility is NoteVisibility.PUBLIC) for n in job.notes
-        ),
-        session_minutes=int(worked.total_seconds() // 60),
-        session_billed_items=await parts_store.session_billed_items(ctx.conn),
-    )
+def _line_json(line: InvoiceLine) -> dict[str, Any]:
+    return {
+        "description": line.description,
+        "quantity": str(line.quantity),
+        "unit_price": str(line.unit_price),
+        "tax_rate": str(line.tax_rate),
+        "net": str(line.net),
+        "source": line.source.value,
+        "source_ref": line.source_ref,
+        "serials": list(line.serials),
+    }
 
 
-async def _job_reference(ctx: Ctx, invoice: Invoice) -> str | None:
-    """The job number printed on the invoice (customers quote it when they call)."""
-    if invoice.job_id is None:
-        return None
-    return (await job_store.load(ctx.conn, invoice.job_id)).display_number
-
-
-def invoice_json(stored: store.StoredInvoice) -> dict[str, Any]:
+def invoice_json(stored: StoredInvoice) -> dict[str, Any]:
     inv = stored.invoice
     return {
         "id": inv.id,
@@ -105,7 +72,7 @@ def invoice_json(stored: store.StoredInvoice) -> dict[str, Any]:
         "client_name": inv.client_name,
         "client_email": inv.client_email,
         "currency": inv.currency,
-        "lines": [store.line_json(x) for x in inv.lines],
+        "lines": [_line_json(x) for x in inv.lines],
         "public_notes": list(inv.public_notes),
         "totals": totals_json(inv.totals),
         "version": inv.version,
@@ -120,27 +87,21 @@ def invoice_json(stored: store.StoredInvoice) -> dict[str, Any]:
     }
 
 
-def _respond(stored: store.StoredInvoice, status: int = 200) -> web.Response:
+def _etag(stored: StoredInvoice) -> str:
+    return make_etag("invoice", stored.invoice.id, stored.row_version)
+
+
+def _respond(stored: StoredInvoice, status: int = 200) -> web.Response:
     return json_ok(
         invoice_json(stored),
         status,
-        etag=make_etag("invoice", stored.invoice.id, stored.row_version),
+        etag=_etag(stored),
         location=f"/api/v1/invoices/{stored.invoice.id}" if status == 201 else None,
     )
 
 
-async def _load(ctx: Ctx, *, for_update: bool = False) -> store.StoredInvoice:
-    stored = await store.get_invoice(
-        ctx.conn, ctx.path_id("invoice_id", "invoice"), for_update=for_update
-    )
-    if stored is None:
-        raise NotFound("invoice not found")
-    return stored
-
-
-async def _issue(ctx: Ctx, invoice: Invoice) -> None:
-    at = now()
-    invoice.issue(await store.take_next_number(ctx.conn, invoice.kind, at.year), at)
+def _invoice_id(ctx: Ctx) -> str:
+    return ctx.path_id("invoice_id", "invoice")
 
 
 def _letterhead(settings: Settings) -> Letterhead:
@@ -158,29 +119,53 @@ def _stripe_config(settings: Settings) -> StripeConfig:
     )
 
 
+def _delivery(settings: Settings) -> service.Delivery:
+    """PDFs with fpdf, e-mail over SMTP, payment pages at Stripe (when configured)."""
+    letterhead = _letterhead(settings)
+    smtp = SmtpConfig(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_from,
+        settings.smtp_username,
+        settings.smtp_password,
+        settings.smtp_starttls,
+    )
+
+    def render(invoice: Invoice, job_reference: str | None, url: str | None) -> bytes:
+        return render_invoice_pdf(
+            invoice, letterhead, job_reference=job_reference, payment_url=url
+        )
+
+    async def mail(to: str, subject: str, body: str, pdf: bytes, name: str) -> str:
+        return await send_invoice_mail(
+            smtp, InvoiceMail(to=to, subject=subject, body=body, pdf=pdf, filename=name)
+        )
+
+    async def payment_page(invoice: Invoice, title: str) -> service.PaymentPage:
+        config = _stripe_config(settings)
+        return await create_payment_page(make_client(config), config, invoice, title)
+
+    return service.Delivery(
+        company_name=settings.company_name,
+        render_pdf=render,
+        send_mail=mail,
+        payment_page=payment_page if settings.stripe_api_key else None,
+    )
+
+
 # -- handlers ----------------------------------------------------------------------------------
 
 
 async def generate_invoice(ctx: Ctx) -> web.StreamResponse:
     """Generate Invoice: a draft from the completed job (or that draft regenerated)."""
     job = await load_visible(ctx, for_update=True)
-    snapshot = await _completed_job(ctx, job)
-    existing = await store.live_invoice_of_job(ctx.conn, job.id)
-    if existing is not None:
-        draft = draft_invoice(existing.invoice.id, snapshot, now())  # checks the job
-        existing.invoice.replace_lines(lines_from_job(snapshot), draft.public_notes)
-        await store.save_invoice(ctx.conn, existing)
-        return _respond(existing)
-    invoice = draft_invoice(str(uuid.uuid4()), snapshot, now())
-    await store.insert_invoice(ctx.conn, invoice)
-    stored = await store.get_invoice(ctx.conn, invoice.id)
-    assert stored is not None
-    return _respond(stored, 201)
+    stored, created = await service.generate(ctx.conn, job)
+    return _respond(stored, 201 if created else 200)
 
 
 async def list_invoices(ctx: Ctx) -> web.StreamResponse:
     q = ctx.request.query
-    found = await store.list_invoices(
+    found = await service.list_invoices(
         ctx.conn,
         client_id=query_uuid(q.get("client_id")),
         job_id=query_uuid(q.get("job_id")),
@@ -189,23 +174,24 @@ async def list_invoices(ctx: Ctx) -> web.StreamResponse:
 
 
 async def get_invoice(ctx: Ctx) -> web.StreamResponse:
-    return _respond(await _load(ctx))
+    return _respond(await service.load(ctx.conn, _invoice_id(ctx)))
 
 
 async def issue_invoice(ctx: Ctx) -> web.StreamResponse:
-    stored = await _load(ctx, for_update=True)
-    ctx.check_if_match(make_etag("invoice", stored.invoice.id, stored.row_version))
-    await _issue(ctx, stored.invoice)
-    await store.save_invoice(ctx.conn, stored)
+    stored = await service.issue(
+        ctx.conn,
+        _invoice_id(ctx),
+        check=lambda current: ctx.check_if_match(_etag(current)),
+    )
     return _respond(stored)
 
 
 async def invoice_pdf(ctx: Ctx) -> web.StreamResponse:
-    stored = await _load(ctx)
+    stored = await service.load(ctx.conn, _invoice_id(ctx))
     pdf = render_invoice_pdf(
         stored.invoice,
         _letterhead(ctx.settings),
-        job_reference=await _job_reference(ctx, stored.invoice),
+        job_reference=await service.job_reference(ctx.conn, stored.invoice),
         payment_url=stored.payment_url,
     )
     name = stored.invoice.number or f"draft-{stored.invoice.id}"
@@ -218,98 +204,25 @@ async def invoice_pdf(ctx: Ctx) -> web.StreamResponse:
 
 async def send_invoice(ctx: Ctx) -> web.StreamResponse:
     """E-mail the issued invoice with its PDF and (Stripe configured) a payment link."""
-    stored = await _load(ctx, for_update=True)
-    invoice = stored.invoice
-    if invoice.status is InvoiceStatus.DRAFT:
-        await _issue(ctx, invoice)
-    if (
-        invoice.status is not InvoiceStatus.ISSUED
-        and invoice.kind is InvoiceKind.INVOICE
-    ):
-        raise Conflict(f"invoice {invoice.number} is {invoice.status.value}")
-    if not invoice.client_email:
-        raise Conflict("the client has no e-mail address")
-    settings = ctx.settings
-    title = f"{settings.company_name} invoice {invoice.number}"
-    if settings.stripe_api_key and invoice.kind is InvoiceKind.INVOICE:
-        config = _stripe_config(settings)
-        try:
-            page = await create_payment_page(
-                make_client(config), config, invoice, title
-            )
-        except PaymentError as exc:
-            raise HttpProblem(502, "Payment provider error", str(exc)) from exc
-        stored.payment_session_id, stored.payment_url = page.session_id, page.url
-    pdf = render_invoice_pdf(
-        invoice,
-        _letterhead(settings),
-        job_reference=await _job_reference(ctx, invoice),
-        payment_url=stored.payment_url,
-    )
-    total = invoice.totals.gross
-    kind_name = "credit note" if invoice.kind is InvoiceKind.CREDIT_NOTE else "invoice"
-    lines = [
-        f"Dear {invoice.client_name},",
-        "",
-        f"Please find attached {kind_name} {invoice.number} "
-        f"for {total:,.2f} {invoice.currency}.",
-    ]
-    if stored.payment_url:
-        lines += ["", f"Pay online: {stored.payment_url}"]
-    lines += ["", settings.company_name]
-    smtp = SmtpConfig(
-        settings.smtp_host,
-        settings.smtp_port,
-        settings.smtp_from,
-        settings.smtp_username,
-        settings.smtp_password,
-        settings.smtp_starttls,
-    )
     try:
-        await send_invoice_mail(
-            smtp,
-            InvoiceMail(
-                to=invoice.client_email,
-                subject=title,
-                body="\n".join(lines),
-                pdf=pdf,
-                filename=f"{invoice.number}.pdf",
-            ),
-        )
+        stored = await service.send(ctx.conn, _invoice_id(ctx), _delivery(ctx.settings))
+    except PaymentError as exc:
+        raise HttpProblem(502, "Payment provider error", str(exc)) from exc
     except MailError as exc:
         raise HttpProblem(502, "E-mail not sent", str(exc)) from exc
-    stored.emailed_at = now()
-    await store.save_invoice(ctx.conn, stored)
     return _respond(stored)
 
 
 async def void_invoice(ctx: Ctx) -> web.StreamResponse:
-    stored = await _load(ctx, for_update=True)
-    credited = await store.credited_total(ctx.conn, stored.invoice.id)
-    stored.invoice.void(now(), credited)
-    await store.save_invoice(ctx.conn, stored)
-    return _respond(stored)
+    return _respond(await service.void(ctx.conn, _invoice_id(ctx)))
 
 
 async def create_credit_note(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(CREDIT_IN)
-    stored = await _load(ctx, for_update=True)
-    lines = parse_credit_lines(body["lines"]) if "lines" in body else None
-    credited = await store.credited_total(ctx.conn, stored.invoice.id)
-    note = credit_note(
-        str(uuid.uuid4()), stored.invoice, credited, now(), lines, body.get("reason")
+    note = await service.credit(
+        ctx.conn, _invoice_id(ctx), body.get("lines"), body.get("reason")
     )
-    await _issue(ctx, note)
-    await store.insert_invoice(ctx.conn, note)
-    invoice = stored.invoice
-    if invoice.status is InvoiceStatus.ISSUED and credited + note.totals.gross >= (
-        invoice.totals.gross
-    ):
-        invoice.void(now(), credited + note.totals.gross)
-        await store.save_invoice(ctx.conn, stored)
-    fresh = await store.get_invoice(ctx.conn, note.id)
-    assert fresh is not None
-    return _respond(fresh, 201)
+    return _respond(note, 201)
 
 
 # -- Stripe webhook (public: Stripe signs it) ---------------------------------------------------
@@ -335,42 +248,9 @@ async def stripe_webhook(request: web.Request) -> web.StreamResponse:
         return problem_response(
             400, "Bad signature", "the Stripe-Signature does not match"
         )
-    payment = payment_from_event(event)
     async with request.app[POOL].connection() as conn, conn.transaction():
-        first = await store.remember_stripe_event(
-            conn,
-            event.id,
-            event.type,
-            payment.invoice_id if payment else None,
-            "received",
-        )
-        if not first:
-            return json_ok({"received": True, "outcome": "duplicate"})
-        if payment is None:
-            return json_ok({"received": True, "outcome": "ignored"})
-        outcome = "paid"
-        try:
-            stored = await store.get_invoice(conn, payment.invoice_id, for_update=True)
-            if stored is None:
-                raise NotFound(f"invoice {payment.invoice_id} not found")
-            if payment.currency != stored.invoice.currency:
-                raise Conflict(
-                    f"paid in {payment.currency}, invoiced in {stored.invoice.currency}"
-                )
-            changed = stored.invoice.mark_paid(
-                payment.amount, payment.session_id, now()
-            )
-            if changed:
-                await store.save_invoice(conn, stored)
-            else:
-                outcome = "already paid"
-        except DomainError as exc:
-            # Stripe would retry a refusal for days; the event is kept with the reason.
-            log.error("Stripe event %s not applied: %s", event.id, exc.message)
-            outcome = f"refused: {exc.message}"
-        await conn.execute(
-            "UPDATE stripe_events SET outcome = %s WHERE event_id = %s",
-            (outcome, event.id),
+        outcome = await service.record_payment_event(
+            conn, event.id, event.type, payment_from_event(event)
         )
     return json_ok({"received": True, "outcome": outcome})
 

@@ -1,7 +1,7 @@
 """Domain records as JSON documents for ``jsonb`` columns (storage's own shape).
 
 A frozen dataclass becomes an object of its fields by name; enums their value,
-datetimes ISO 8601, tuples arrays. Readers rebuild the records explicitly (the
+datetimes ISO 8601, decimals exact strings, tuples arrays. Readers rebuild the records explicitly (the
 repositories know the types), so the document shape is storage's own, not the
 API's.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -25,6 +26,8 @@ def to_document(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # exact, as a JSON string
     if isinstance(value, tuple | list):
         return [to_document(v) for v in value]
     return value

@@ -18,6 +18,7 @@ from jobs_domain.invoicing import (
     LineSource,
     next_sequence,
 )
+from storage.documents import to_document
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -27,19 +28,6 @@ _COLUMNS = (
     "issued_at, paid_at, voided_at, row_version, payment_session_id, payment_url, "
     "emailed_at"
 )
-
-
-def line_json(line: InvoiceLine) -> dict[str, Any]:
-    return {
-        "description": line.description,
-        "quantity": str(line.quantity),
-        "unit_price": str(line.unit_price),
-        "tax_rate": str(line.tax_rate),
-        "net": str(line.net),
-        "source": line.source.value,
-        "source_ref": line.source_ref,
-        "serials": list(line.serials),
-    }
 
 
 def _line(data: dict[str, Any]) -> InvoiceLine:
@@ -167,7 +155,7 @@ async def insert_invoice(conn: Conn, invoice: Invoice) -> None:
             invoice.client_email,
             invoice.status.value,
             invoice.currency,
-            Jsonb([line_json(x) for x in invoice.lines]),
+            Jsonb(to_document(invoice.lines)),
             Jsonb(list(invoice.public_notes)),
             t.net,
             t.tax,
@@ -196,7 +184,7 @@ async def save_invoice(conn: Conn, stored: StoredInvoice) -> None:
             invoice.status.value,
             invoice.year,
             invoice.seq,
-            Jsonb([line_json(x) for x in invoice.lines]),
+            Jsonb(to_document(invoice.lines)),
             Jsonb(list(invoice.public_notes)),
             t.net,
             t.tax,
@@ -252,3 +240,9 @@ async def remember_stripe_event(
         (event_id, type_, invoice_id, outcome),
     )
     return cur.rowcount == 1
+
+
+async def set_stripe_event_outcome(conn: Conn, event_id: str, outcome: str) -> None:
+    await conn.execute(
+        "UPDATE stripe_events SET outcome = %s WHERE event_id = %s", (outcome, event_id)
+    )

@@ -16,6 +16,7 @@ from typing import Any
 import stripe
 
 from jobs_domain.invoicing import Invoice
+from services.invoicing import PaymentConfirmed, PaymentPage
 
 CHECKOUT_COMPLETED = "checkout.session.completed"
 ASYNC_PAYMENT_SUCCEEDED = "checkout.session.async_payment_succeeded"
@@ -34,26 +35,6 @@ class StripeConfig:
     webhook_secret: str
     success_url: str
     cancel_url: str
-
-
-@dataclass(frozen=True)
-class PaymentPage:
-    """A Checkout Session: its id and the URL the customer pays at."""
-
-    session_id: str
-    url: str
-
-
-@dataclass(frozen=True)
-class PaymentConfirmed:
-    """What a verified webhook says: which invoice (and version) was paid, how much."""
-
-    event_id: str
-    session_id: str
-    invoice_id: str
-    invoice_version: int
-    amount: Decimal
-    currency: str
 
 
 def make_client(config: StripeConfig) -> stripe.StripeClient:
