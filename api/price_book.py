@@ -17,8 +17,7 @@ from api.framework import (
 )
 from jobs_domain.actors import ALL_ROLES, OFFICE
 from jobs_domain.errors import FieldProblem, InvalidInput
-from jobs_domain.money import to_decimal
-from storage import price_book as store
+from services import price_book as service
 
 FAMILY_IN: s.S = {
     "type": "object",
@@ -64,22 +63,17 @@ ITEM_OUT: s.S = s.obj(
 
 async def create_family(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(FAMILY_IN)
-    family = await store.create_family(ctx.conn, body["name"])
-    return json_ok(family, 201)
+    return json_ok(await service.create_family(ctx.conn, body["name"]), 201)
 
 
 async def list_families(ctx: Ctx) -> web.StreamResponse:
-    return json_ok({"items": await store.list_families(ctx.conn)})
+    return json_ok({"items": await service.list_families(ctx.conn)})
 
 
 async def create_item(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(ITEM_IN)
     body["family_id"] = uuid_or_404(body["family_id"], "family")
-    body["unit_price"] = to_decimal(body["unit_price"], "/unit_price")
-    body["tax_rate"] = to_decimal(body["tax_rate"], "/tax_rate")
-    if body["tax_rate"] > 100:
-        raise InvalidInput("bad rate", [FieldProblem("/tax_rate", "at most 100")])
-    item = await store.create_item(ctx.conn, body)
+    item = await service.create_item(ctx.conn, body)
     return json_ok(item, 201, location=f"/api/v1/price-book/items/{item['id']}")
 
 
@@ -90,7 +84,7 @@ async def search_items(ctx: Ctx) -> web.StreamResponse:
     kind = q.get("kind")
     if kind not in (None, "part", "service"):
         raise InvalidInput("bad kind", [FieldProblem("/query/kind", "part or service")])
-    items = await store.search_items(
+    items = await service.search_items(
         ctx.conn,
         q=q.get("q"),
         family_id=None if family is None else uuid_or_404(family, "family"),
@@ -102,7 +96,8 @@ async def search_items(ctx: Ctx) -> web.StreamResponse:
 
 
 async def get_item(ctx: Ctx) -> web.StreamResponse:
-    return json_ok(await store.get_item(ctx.conn, ctx.path_id("item_id", "item")))
+    item_id = ctx.path_id("item_id", "item")
+    return json_ok(await service.get_item(ctx.conn, item_id))
 
 
 def setup(api: Api) -> None:
