@@ -290,12 +290,18 @@ def test_a_paho_outside_the_checked_series_uses_the_public_path(
     )
 
 
+def public_path_reason() -> str:
+    """Why ``auto`` chose paho's public path (it must have)."""
+    fast, reason = mqtt_fast.check("auto")
+    assert not fast
+    return reason
+
+
 def test_a_paho_without_the_private_reader_uses_the_public_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delattr(mqtt.Client, "_packet_read")
-    fast, reason = mqtt_fast.check("auto")
-    assert not fast
+    reason = public_path_reason()
     assert reason.startswith("self-test failed")
     assert "_packet_read" in reason
 
@@ -312,8 +318,7 @@ def test_a_fast_decoder_that_differs_from_paho_uses_the_public_path(
         return None if msg is None else msg._replace(mid=msg.mid + 1)
 
     monkeypatch.setattr(mqtt_fast, "decode_publish", off_by_one)
-    fast, reason = mqtt_fast.check("auto")
-    assert not fast
+    reason = public_path_reason()
     assert reason.startswith("self-test on paho-mqtt")
     assert "the fast path gave" in reason
 
@@ -330,8 +335,7 @@ def test_a_changed_public_decoding_uses_the_public_path(
         return real(m, received_ms, generation)._replace(retain=True)
 
     monkeypatch.setattr(mqtt_fast, "from_paho", changed)
-    fast, reason = mqtt_fast.check("auto")
-    assert not fast
+    reason = public_path_reason()
     assert "paho's public path gave" in reason
 
 
