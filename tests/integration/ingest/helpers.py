@@ -71,9 +71,8 @@ class Worker:
             except OSError:
                 metrics = ""
             if "crewtrack_ingest_connected 1" in metrics:
-                assert f"crewtrack_ingest_mqtt_fast_path {fast}" in metrics, self.log()[
-                    -3000:
-                ]
+                path = f"crewtrack_ingest_mqtt_fast_path {fast}"
+                assert path in metrics, self.log()[-3000:]
                 return self
             time.sleep(0.05)
         raise TimeoutError("worker not ready:\n" + self.log()[-3000:])
