@@ -121,6 +121,14 @@ class Settings:
         "sent before the workers re-subscribe would be lost; a plain persistent "
         "subscription keeps them. EMQX clusters keep shared ones.",
     )
+    ingest_mqtt_fast_path: str = _setting(
+        "auto",
+        "`auto`: read MQTT through paho-mqtt's private packet reader and our own "
+        "PUBLISH decode (half the loop's time per message) when the installed paho "
+        "is the checked 2.2 series and a start-up self-test matches paho's own "
+        "decoding, else paho's public path; `off`: always the public path. The "
+        "choice is logged and exported as `crewtrack_ingest_mqtt_fast_path`.",
+    )
     max_future_skew_s: int = _setting(
         600, "A fix more than this far in the future is rejected (clock-skewed phone)."
     )

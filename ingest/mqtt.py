@@ -7,6 +7,11 @@ blocking call, connect, runs in an executor and hands its socket over with
 ``call_soon_threadsafe``. Messages become :class:`InboundMessage` tuples
 before anything else sees them.
 
+Reading takes one of two paths, chosen once at construction and logged: the
+fast path (:mod:`ingest.mqtt_fast`, paho's private packet reader, only when
+its start-up check passes) or paho's public ``loop_read()``/``on_message``/
+``ack()``.
+
 Session: MQTT v5, stable client id, ``clean_start=False`` and a long session
 expiry, QoS 1 shared subscriptions - the broker queues our share while we are
 down and redelivers whatever we had not acked.
@@ -18,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +35,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from crewtrack.settings import Settings
+from ingest import mqtt_fast
 from ingest.model import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -59,17 +64,6 @@ MISC_INTERVAL_S = 1.0  # paho's loop_misc: keepalive pings and retries
 # single fixes but ~400 ms of 500-fix batches), so acks, live state and
 # metrics get the loop back within a few ms.
 READ_SLICE_S = 0.003
-# Bytes taken from the socket per recv(). paho reads a packet in three recv()
-# calls (type byte, length byte, body); reading ahead into our buffer turns
-# three system calls a message into one per this many bytes.
-RECV_CHUNK = 256 * 1024
-# A PUBACK with reason "success" and no properties (MQTT 3.1.1 and 5): fixed
-# header 0x40, remaining length 2, packet id. As one big-endian uint32 a
-# message: 0x4002 << 16 | mid.
-PUBACK_HEADER = 0x4002_0000
-
-
-_U16 = struct.Struct(">H")
 
 
 def now_ms() -> int:
@@ -119,42 +113,17 @@ class MqttConsumer:
         client.on_socket_register_write = self._on_socket_register_write
         client.on_socket_unregister_write = self._on_socket_unregister_write
         self.client = client
-        # Drain the socket per readable event with paho's own packet reader
-        # (a private method, hence the fallback to the public one-packet read).
-        self._packet_read: Callable[[], MQTTErrorCode] | None = getattr(
-            client, "_packet_read", None
+        # The fast path (paho's private reader: read-ahead buffer, own PUBLISH
+        # decode, one PUBACK packet a batch) only where its check passes.
+        self.fast_path, reason = mqtt_fast.check(settings.ingest_mqtt_fast_path)
+        log.info(
+            "MQTT fast path %s: %s",
+            "on" if self.fast_path else "off, using paho's public path",
+            reason,
         )
-        self._rc_handle: Callable[[MQTTErrorCode], Any] | None = getattr(
-            client, "_loop_rc_handle", None
+        self._fast = (
+            mqtt_fast.FastReader(client, on_message) if self.fast_path else None
         )
-        # paho's socket reads go through our read-ahead buffer (only where we
-        # also drive its packet reader, which knows to drain the buffer).
-        self._rbuf = b""
-        self._rpos = 0
-        self._raw_recv: Callable[[int], bytes] | None = getattr(
-            client, "_sock_recv", None
-        )
-        if self._raw_recv is not None and self._packet_read is not None:
-            client._sock_recv = self._buffered_recv  # type: ignore[method-assign]
-        # Queue a batch's PUBACKs as one packet (one send() instead of one per
-        # message plus a wake-up byte each); paho's public ack() otherwise.
-        self._packet_queue: Callable[..., MQTTErrorCode] | None = getattr(
-            client, "_packet_queue", None
-        )
-        # QoS 0/1 PUBLISH packets are decoded here, straight into an
-        # InboundMessage: paho's own path (MQTTMessage, a Properties object,
-        # topic matching under a lock, debug formatting) cost over half of the
-        # loop's time per message at 5,000 messages/s. Anything unusual (QoS 2,
-        # a topic alias, a non-UTF-8 topic, a malformed packet) goes to paho.
-        self._paho_handle: Callable[[], MQTTErrorCode] | None = getattr(
-            client, "_packet_handle", None
-        )
-        if (
-            self._paho_handle is not None
-            and isinstance(getattr(client, "_in_packet", None), dict)
-            and self._packet_read is not None
-        ):
-            client._packet_handle = self._fast_packet_handle  # type: ignore[method-assign]
 
     # --- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
@@ -219,12 +188,8 @@ class MqttConsumer:
         """PUBACK committed messages that arrived on the current connection."""
         generation = self.generation
         mids = [m.mid for m in messages if m.qos == 1 and m.generation == generation]
-        queue = self._packet_queue
-        if mids and queue is not None and self._sock is not None:
-            packets = struct.pack(
-                f">{len(mids)}I", *[PUBACK_HEADER | mid for mid in mids]
-            )
-            queue(mqtt.PUBACK, packets, 0, 0)
+        if mids and self._fast is not None and self._sock is not None:
+            self._fast.queue_pubacks(mids)
         else:
             for mid in mids:
                 self.client.ack(mid, 1)
@@ -238,6 +203,8 @@ class MqttConsumer:
             log.error("broker refused connection: %s", rc)
             return
         self.generation += 1
+        if self._fast is not None:
+            self._fast.generation = self.generation
         log.info(
             "connected to broker as %s (session present: %s)",
             self.settings.ingest_client_id,
@@ -283,78 +250,16 @@ class MqttConsumer:
                 self.client.loop_misc()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
-        self.on_message(
-            InboundMessage(
-                m.topic,
-                bytes(m.payload),
-                time.time_ns() // 1_000_000,
-                m.mid,
-                m.qos,
-                m.retain,
-                m.dup,
-                self.generation,
-            )
-        )
-
-    def _fast_packet_handle(self) -> MQTTErrorCode:
-        packet = self.client._in_packet
-        command = packet["command"]
-        qos = (command & 0x06) >> 1
-        if command & 0xF0 == mqtt.PUBLISH and qos < 2:
-            msg = self._decode_publish(command, qos, packet["packet"])
-            if msg is not None:
-                self.on_message(msg)
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-        assert self._paho_handle is not None
-        return self._paho_handle()
-
-    def _decode_publish(
-        self, command: int, qos: int, data: bytes | bytearray
-    ) -> InboundMessage | None:
-        """A QoS 0/1 MQTT 5 PUBLISH as a message; None to let paho handle it."""
-        try:
-            (tlen,) = _U16.unpack_from(data, 0)
-            pos = 2 + tlen
-            topic = data[2:pos].decode()
-            mid = 0
-            if qos:
-                (mid,) = _U16.unpack_from(data, pos)
-                pos += 2
-            # properties: a variable byte integer length, then skipped
-            plen = 0
-            shift = 0
-            while True:
-                b = data[pos]
-                pos += 1
-                plen |= (b & 0x7F) << shift
-                if not b & 0x80:
-                    break
-                shift += 7
-                if shift > 21:
-                    return None
-            pos += plen
-        except (struct.error, IndexError, UnicodeDecodeError):
-            return None
-        if not topic or pos > len(data):
-            return None  # a topic alias (or malformed): paho's path
-        return InboundMessage(
-            topic,
-            bytes(data[pos:]),
-            time.time_ns() // 1_000_000,
-            mid,
-            qos,
-            bool(command & 0x01),
-            bool(command & 0x08),
-            self.generation,
-        )
+        self.on_message(mqtt_fast.from_paho(m, now_ms(), self.generation))
 
     def _on_readable(self) -> None:
-        read, handle = self._packet_read, self._rc_handle
-        if read is None or handle is None:
+        fast = self._fast
+        if fast is None:
             rc = self.client.loop_read()
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 log.debug("loop_read: %s", rc)
             return
+        read = fast.read_packet
         clock = time.perf_counter
         until = clock() + READ_SLICE_S
         while True:
@@ -364,33 +269,26 @@ class MqttConsumer:
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
                 break
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                handle(rc)
+                fast.rc_handle(rc)
                 return
             if clock() > until:
                 break
         self._drain_buffer_soon()
 
-    def _buffered_recv(self, bufsize: int) -> bytes:
-        """paho's ``_sock_recv`` through a read-ahead buffer (loop thread only)."""
-        buf, pos = self._rbuf, self._rpos
-        if pos >= len(buf):
-            assert self._raw_recv is not None
-            buf = self._raw_recv(RECV_CHUNK)  # BlockingIOError when nothing is there
-            if not buf:
-                return buf  # connection closed
-            self._rbuf = buf
-            pos = 0
-        self._rpos = pos + bufsize
-        return buf[pos : pos + bufsize]
-
     def _drain_buffer_soon(self) -> None:
         """Buffered bytes do not make the socket readable: read them next round."""
-        if self._rpos < len(self._rbuf) and self._sock is not None and not self._paused:
+        fast = self._fast
+        if (
+            fast is not None
+            and fast.buffered()
+            and self._sock is not None
+            and not self._paused
+        ):
             self._loop.call_soon(self._on_readable)
 
     def _reset_buffer(self) -> None:
-        self._rbuf = b""
-        self._rpos = 0
+        if self._fast is not None:
+            self._fast.reset_buffer()
 
     def _on_socket_open(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
         self._loop.call_soon_threadsafe(self._register, sock)

@@ -81,6 +81,11 @@ class IngestService:
             "1 while connected to the broker and subscribed.",
             lambda: 1.0 if self.consumer.connected.is_set() else 0.0,
         )
+        self.metrics.gauge(
+            "crewtrack_ingest_mqtt_fast_path",
+            "1 when MQTT is read by the fast path, 0 on paho's public path.",
+            lambda: 1.0 if self.consumer.fast_path else 0.0,
+        )
         self._runner: web.AppRunner | None = None
 
     def _on_message(self, msg: InboundMessage) -> None:

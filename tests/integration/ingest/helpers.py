@@ -57,16 +57,23 @@ class Worker:
         return self
 
     def wait_ready(self, timeout_s: float = 30) -> Worker:
-        """Wait until the worker is connected and subscribed (metrics say so)."""
+        """Wait until the worker is connected and subscribed (metrics say so).
+
+        Also checks that it reads MQTT on the path its settings ask for.
+        """
+        fast = 1 if self.settings.ingest_mqtt_fast_path == "auto" else 0
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError("worker exited:\n" + self.log()[-3000:])
             try:
-                if "crewtrack_ingest_connected 1" in self.metrics():
-                    return self
+                metrics = self.metrics()
             except OSError:
-                pass
+                metrics = ""
+            if "crewtrack_ingest_connected 1" in metrics:
+                path = f"crewtrack_ingest_mqtt_fast_path {fast}"
+                assert path in metrics, self.log()[-3000:]
+                return self
             time.sleep(0.05)
         raise TimeoutError("worker not ready:\n" + self.log()[-3000:])
 
