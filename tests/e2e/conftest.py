@@ -18,6 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Request,
+    ViewportSize,
+    sync_playwright,
+)
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -379,11 +387,14 @@ class Watched:
         assert self.errors == []
 
 
-@pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Watched]:
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 900}, accept_downloads=True
-    )
+DESKTOP: ViewportSize = {"width": 1400, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}  # a current phone's CSS pixels
+
+
+@contextmanager
+def _watched(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Watched]:
+    """A page of the given size; a full-page screenshot ``<name>.png`` at the end."""
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
     p = context.new_page()
     errors: list[str] = []
 
@@ -404,8 +415,21 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Watched]:
     p.on("response", on_response)
     yield Watched(p, errors)
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    p.screenshot(path=str(OUTPUT / f"{request.node.name}.png"), full_page=True)
+    p.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    with _watched(browser, DESKTOP, request.node.name) as watched:
+        yield watched
+
+
+@pytest.fixture
+def phone(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    """As ``page``, at a phone's width (390 px)."""
+    with _watched(browser, PHONE, request.node.name) as watched:
+        yield watched
 
 
 def login(

@@ -245,3 +245,18 @@ def test_the_pdf_evidence_report_names_the_visit_record_version_and_its_digest(
     for flag in v2.reconciliation["flags"]:
         assert flag["code"] in flat
     page.assert_clean()
+
+
+def test_the_jobs_map_and_the_audit_render_at_phone_width(
+    stack: Stack, phone: Watched
+) -> None:
+    """Both pages at 390 px: the map screenshot is taken here, the audit's after."""
+    p = phone.page
+    login(p, stack.url, stack.dispatcher)
+    expect(p.locator("#alerts")).to_contain_text("Late: J-000043")
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", FLEET + 1)
+    p.screenshot(path=str(OUTPUT / "phone-live-map.png"), full_page=True)
+    p.goto(f"{stack.url}/audit?session={stack.session_id}")
+    expect(p.locator("#audit-record")).to_contain_text("v2 of 2")
+    _wait_for(p, RENDERED_CIRCLES, "#audit-map", len(stack.session_fixes) + 4)
+    phone.assert_clean()
