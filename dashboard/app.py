@@ -146,7 +146,11 @@ def create_app(settings: Settings) -> dash.Dash:
         settings.database_url, min_size=1, max_size=8, open=False, name="dashboard"
     )
     pool.open(wait=False)
-    sources = Sources(pool=pool, redis=redis.Redis.from_url(settings.redis_url))
+    sources = Sources(
+        pool=pool,
+        redis=redis.Redis.from_url(settings.redis_url),
+        alerts_stream=settings.alerts_stream,
+    )
 
     def serve_layout() -> Any:
         if not flask.has_request_context():

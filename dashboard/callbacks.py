@@ -196,7 +196,7 @@ def _counts(everyone: list[model.LiveTech], shown: list[model.LiveTech]) -> Any:
 def alerts_panel(ctx: Context, now: datetime) -> Any:
     sources = ctx.sources
     now_ms = int(now.timestamp() * 1000)
-    stream = queries.recent_alerts(sources.redis)
+    stream = queries.recent_alerts(sources)
     sites = queries.job_sites(sources)
     techs, _, _ = live_view(ctx, model.Filters(), now_ms)
     on_site = {t.job for t in techs if t.job and t.state != model.OFFLINE}

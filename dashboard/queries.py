@@ -1,8 +1,8 @@
 """Every read the dashboard makes: Redis live state and SQL over PostgreSQL.
 
 The dashboard only reads. Live positions come from the ingest's Redis contract
-(hash ``crewtrack:live:<device_id>``, GEO set ``crewtrack:geo``, stream
-``crewtrack:alerts``); directory data (technicians, teams, job sites, sessions,
+(hash ``crewtrack:live:<device_id>``, GEO set ``crewtrack:geo``) and the alerts
+stream the API writes (``Settings.alerts_stream``); directory data (technicians, teams, job sites, sessions,
 visits) from the database, whose tables all exist through the migrations.
 """
 
@@ -22,10 +22,9 @@ import psycopg
 import redis
 from psycopg_pool import ConnectionPool
 
+from crewtrack.settings import Settings
 from jobs_domain.job import format_job_number
 from storage.live import live_position_sync, live_rows_sync
-
-ALERTS_STREAM = "crewtrack:alerts"
 
 T = TypeVar("T")
 
@@ -62,6 +61,8 @@ class Sources:
 
     pool: ConnectionPool
     redis: redis.Redis
+    #: The stream of back-office alerts (``CREWTRACK_ALERTS_STREAM``).
+    alerts_stream: str = Settings.alerts_stream
     cache: TtlCache = field(default_factory=lambda: TtlCache(10.0))
 
     @contextmanager
@@ -135,7 +136,7 @@ def live_detail(r: redis.Redis, device_id: str) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class StreamAlert:
-    """One entry of the ``crewtrack:alerts`` stream (reserves, ingest warnings…)."""
+    """One entry of the alerts stream (reserves, ingest warnings…)."""
 
     id: str
     type: str
@@ -145,11 +146,11 @@ class StreamAlert:
     at_ms: int
 
 
-def recent_alerts(r: redis.Redis, count: int = 30) -> list[StreamAlert]:
-    """The newest alerts from the stream, newest first."""
+def recent_alerts(sources: Sources, count: int = 30) -> list[StreamAlert]:
+    """The newest alerts from the configured stream, newest first."""
     out: list[StreamAlert] = []
-    entries: list[tuple[Any, dict[Any, Any]]] = r.xrevrange(  # type: ignore[assignment]
-        ALERTS_STREAM, count=count
+    entries: list[tuple[Any, dict[Any, Any]]] = sources.redis.xrevrange(  # type: ignore[assignment]
+        sources.alerts_stream, count=count
     )
     for entry_id, fields in entries:
         f = {
