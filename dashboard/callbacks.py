@@ -21,8 +21,10 @@ from dash import Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from core.reconcile import Flag
-from dashboard import audit as audit_mod
-from dashboard import export, figures, layout, model, queries
+from dashboard import figures, layout, queries
+from dashboard.pages.audit import export
+from dashboard.pages.audit import model as audit_mod
+from dashboard.pages.live_map import model
 from dashboard.queries import Sources
 from storage.visits import SESSION_MARGIN  # the derive worker's window
 

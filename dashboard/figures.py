@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.model import LiveTech, site_geofence
+from dashboard.pages.live_map.model import LiveTech, site_geofence
 from dashboard.queries import JobSite
 
 STATE_COLOURS = {

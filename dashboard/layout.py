@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import dash_table, dcc, html
 
-from dashboard.model import JOB_STATUSES, STATE_LABELS, STATES
+from dashboard.pages.live_map.model import JOB_STATUSES, STATE_LABELS, STATES
 
 # --- shell
 URL = "url"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from dashboard.audit import Audit, coverage_lines, hms
 from dashboard.figures import _fence_points
+from dashboard.pages.audit.model import Audit, coverage_lines, hms
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 CSV_COLUMNS = ("time", "lat", "lon", "accuracy", "speed", "heading", "battery")

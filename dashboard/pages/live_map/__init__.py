@@ -1,0 +1,1 @@
+"""The dispatcher's jobs map: technicians live, job sites, alerts, details."""
