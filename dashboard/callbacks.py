@@ -21,10 +21,11 @@ from dash import Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from core.reconcile import Flag
-from dashboard import figures, layout, queries
+from dashboard import layout, queries
 from dashboard.pages.audit import export
+from dashboard.pages.audit import figures as audit_figures
 from dashboard.pages.audit import model as audit_mod
-from dashboard.pages.live_map import model
+from dashboard.pages.live_map import figures, model
 from dashboard.queries import Sources
 from storage.visits import SESSION_MARGIN  # the derive worker's window
 
@@ -387,7 +388,7 @@ def build_audit(
             + f" · technician {row.technician}"
         )
         frame = queries.fixes(sources, row.device_id, start, end)
-        fence = model.site_geofence(site) if site is not None else None
+        fence = queries.site_geofence(site) if site is not None else None
         audit = audit_mod.session_audit(
             frame, record, fence, row.device_id, start, end, info
         )
@@ -401,7 +402,7 @@ def build_audit(
     if request.get("site"):
         site = queries.job_site(sources, request["site"])
         if site is not None:
-            fence = model.site_geofence(site)
+            fence = queries.site_geofence(site)
             title += f" · job {site.number} · {site.address}"
     frame = queries.fixes(sources, device, start, end)
     return audit_mod.range_audit(frame, fence, device, start, end), title, []
@@ -746,7 +747,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             raise PreventUpdate
         a, title, versions = build_audit(ctx, request)
         fence_geo = a.fence.to_geojson() if a.fence is not None else None
-        fig = figures.audit_map(
+        fig = audit_figures.audit_map(
             a.trail,
             a.fixes,
             fence_geo,
@@ -756,7 +757,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             "accuracy" in (options or []),
             ctx.tile_url,
         )
-        timeline = figures.audit_timeline(
+        timeline = audit_figures.audit_timeline(
             list(a.fixes["time"]),
             [float(d) for d in a.fixes["distance_m"].fillna(0.0)],
             audit_mod.edge_windows(a.visits),
@@ -799,10 +800,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
             raise PreventUpdate
         i = min(max(int(index), 0), len(trail["t"]) - 1)
         patch = Patch()
-        patch["data"][figures.AUDIT_REPLAY]["lat"] = [trail["lat"][i]]
-        patch["data"][figures.AUDIT_REPLAY]["lon"] = [trail["lon"][i]]
-        patch["data"][figures.AUDIT_TRAIL]["lat"] = trail["lat"][: i + 1]
-        patch["data"][figures.AUDIT_TRAIL]["lon"] = trail["lon"][: i + 1]
+        patch["data"][audit_figures.AUDIT_REPLAY]["lat"] = [trail["lat"][i]]
+        patch["data"][audit_figures.AUDIT_REPLAY]["lon"] = [trail["lon"][i]]
+        patch["data"][audit_figures.AUDIT_TRAIL]["lat"] = trail["lat"][: i + 1]
+        patch["data"][audit_figures.AUDIT_TRAIL]["lon"] = trail["lon"][: i + 1]
         return patch, f"{trail['t'][i]} UTC (fix {i + 1} of {len(trail['t'])})"
 
     @app.callback(

@@ -22,9 +22,11 @@ import psycopg
 import redis
 from psycopg_pool import ConnectionPool
 
+from core.geofence import Geofence
 from crewtrack.settings import Settings
 from jobs_domain.job import format_job_number
 from storage.live import live_position_sync, live_rows_sync
+from storage.visits import fence_of
 
 T = TypeVar("T")
 
@@ -225,6 +227,11 @@ class JobSite:
     address: str
     client: str
     technician: str
+
+
+def site_geofence(site: JobSite) -> Geofence | None:
+    """The core geofence of a job site, built as the derive worker builds it."""
+    return fence_of(site.lat, site.lon, site.fence)
 
 
 def job_sites(sources: Sources) -> list[JobSite]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from dashboard.figures import _fence_points
+from dashboard.maps import fence_points
 from dashboard.pages.audit.model import Audit, coverage_lines, hms
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -98,7 +98,7 @@ def _draw_map(pdf: FPDF, audit: Audit, x: float, y: float, w: float, h: float) -
     lons = audit.fixes["lon"].tolist()
     fence_geo = audit.fence.to_geojson() if audit.fence is not None else None
     if fence_geo is not None:
-        f_lats, f_lons = _fence_points(fence_geo)
+        f_lats, f_lons = fence_points(fence_geo)
         lats, lons = lats + f_lats, lons + f_lons
     pdf.set_draw_color(160, 174, 192)
     pdf.rect(x, y, w, h)
@@ -117,7 +117,7 @@ def _draw_map(pdf: FPDF, audit: Audit, x: float, y: float, w: float, h: float) -
     if fence_geo is not None:
         pdf.set_draw_color(107, 70, 193)
         pdf.set_line_width(0.6)
-        f_lats, f_lons = _fence_points(fence_geo)
+        f_lats, f_lons = fence_points(fence_geo)
         pts = [px(a, b) for a, b in zip(f_lats, f_lons, strict=True)]
         for p, q in itertools.pairwise(pts):
             pdf.line(p[0], p[1], q[0], q[1])

@@ -1,8 +1,9 @@
-"""Pure shaping of what the queries return into what the pages show.
+"""Pure shaping of what the queries return into what the jobs map shows.
 
-No I/O here: callbacks fetch with :mod:`dashboard.queries`, shape with these
-functions and draw with :mod:`dashboard.figures`, so the logic is testable
-and the benchmark can time exactly what a map refresh costs.
+No I/O here: the page's callbacks fetch with :mod:`dashboard.queries`, shape
+with these functions and draw with its :mod:`~dashboard.pages.live_map.figures`,
+so the logic is testable and the benchmark can time exactly what a map refresh
+costs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from core.geofence import Geofence
 from dashboard.queries import (
     JobSite,
     LivePosition,
@@ -22,7 +22,6 @@ from dashboard.queries import (
     StreamAlert,
     Technician,
 )
-from storage.visits import fence_of
 
 #: Technician states on the live map, in legend order.
 CLOCKED_IN = "clocked_in"
@@ -148,11 +147,6 @@ def apply_filters(techs: Iterable[LiveTech], f: Filters) -> list[LiveTech]:
 def filter_sites(sites: Iterable[JobSite], f: Filters) -> list[JobSite]:
     statuses = set(f.job_statuses)
     return [s for s in sites if s.status in statuses]
-
-
-def site_geofence(site: JobSite) -> Geofence | None:
-    """The core geofence of a job site, built as the derive worker builds it."""
-    return fence_of(site.lat, site.lon, site.fence)
 
 
 # ------------------------------------------------------------------ alerts

@@ -1,0 +1,90 @@
+"""Map building blocks every page's figures share. Pure functions; no queries, no Dash.
+
+Maps are ``go.Scattermap`` (MapLibre) on the ``white-bg`` style with the job
+sites, fences and positions drawn from our own data as circle markers and
+GeoJSON layers, so they render with no tile server and no internet. A tile URL
+(``dashboard_tile_url``) adds a raster street basemap underneath when set.
+Only circle markers are used: text labels and other symbols make MapLibre
+fetch glyphs and sprites from the network.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+FENCE_COLOUR = "rgba(107, 70, 193, 0.15)"
+FENCE_LINE = "#6b46c1"
+
+COORD_DECIMALS = 6  # 0.1 m: finer than any phone fix, and keeps the payload small
+
+
+def round_coords(values: Sequence[float]) -> list[float]:
+    """Coordinates at the precision the maps draw (``COORD_DECIMALS``)."""
+    return [round(v, COORD_DECIMALS) for v in values]
+
+
+def base_layers(tile_url: str) -> list[dict[str, Any]]:
+    """The raster basemap layer when a tile URL is configured, else nothing."""
+    if not tile_url:
+        return []
+    return [
+        {
+            "sourcetype": "raster",
+            "source": [tile_url],
+            "below": "traces",
+            "sourceattribution": "Map data © OpenStreetMap contributors",
+        }
+    ]
+
+
+def fence_layers(fences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fill + outline layers for a list of GeoJSON geometries (local source)."""
+    if not fences:
+        return []
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": g, "properties": {}} for g in fences
+        ],
+    }
+    return [
+        {
+            "sourcetype": "geojson",
+            "source": collection,
+            "type": "fill",
+            "color": FENCE_COLOUR,
+            "below": "traces",
+        },
+        {
+            "sourcetype": "geojson",
+            "source": collection,
+            "type": "line",
+            "color": FENCE_LINE,
+            "line": {"width": 2},
+            "below": "traces",
+        },
+    ]
+
+
+def fit_view(
+    lats: Sequence[float], lons: Sequence[float]
+) -> tuple[dict[str, float], float]:
+    """Centre and zoom that show every point (Web Mercator, ~900 px wide map)."""
+    if not lats:
+        return {"lat": 0.0, "lon": 0.0}, 1.0
+    lat0, lat1, lon0, lon1 = min(lats), max(lats), min(lons), max(lons)
+    span = max(lat1 - lat0, (lon1 - lon0) * math.cos(math.radians((lat0 + lat1) / 2)))
+    zoom = 15.0 if span < 1e-4 else max(1.0, min(17.0, math.log2(360 / span) - 0.8))
+    return {"lat": (lat0 + lat1) / 2, "lon": (lon0 + lon1) / 2}, zoom
+
+
+def fence_points(fence: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """Latitudes and longitudes of a GeoJSON (multi)polygon's vertices."""
+    coords: Any = fence.get("coordinates", [])
+    if fence.get("type") == "Polygon":
+        coords = [coords]
+    lats = [p[1] for poly in coords for ring in poly for p in ring]
+    lons = [p[0] for poly in coords for ring in poly for p in ring]
+    return lats, lons
