@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from crewtrack.servers import PortAllocator, PostgresServer, RedisServer  # noqa: E402
 from dashboard.callbacks import Context, live_update  # noqa: E402
-from dashboard.layout import LIVE_TICK  # noqa: E402
+from dashboard.pages.live_map.layout import LIVE_TICK  # noqa: E402
 from dashboard.queries import (  # noqa: E402
     MAP_FIELDS,
     Sources,

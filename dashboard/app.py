@@ -22,7 +22,7 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from crewtrack.settings import Settings
-from dashboard import callbacks, layout
+from dashboard import callbacks, shell
 from dashboard.queries import Sources
 from storage.users import User, user_for_login
 
@@ -154,10 +154,8 @@ def create_app(settings: Settings) -> dash.Dash:
 
     def serve_layout() -> Any:
         if not flask.has_request_context():
-            return layout.shell("", "")  # layout validation at start-up
-        return layout.shell(
-            flask.session.get("name", ""), flask.session.get("role", "")
-        )
+            return shell.shell("", "")  # layout validation at start-up
+        return shell.shell(flask.session.get("name", ""), flask.session.get("role", ""))
 
     app.layout = serve_layout
     callbacks.register(app, callbacks.Context(sources, settings.dashboard_tile_url))

@@ -21,11 +21,13 @@ from dash import Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from core.reconcile import Flag
-from dashboard import layout, queries
+from dashboard import queries, shell
 from dashboard.pages.audit import export
 from dashboard.pages.audit import figures as audit_figures
+from dashboard.pages.audit import layout as audit_layout
 from dashboard.pages.audit import model as audit_mod
 from dashboard.pages.live_map import figures, model
+from dashboard.pages.live_map import layout as live_layout
 from dashboard.queries import Sources
 from storage.visits import SESSION_MARGIN  # the derive worker's window
 
@@ -116,7 +118,7 @@ def live_update(
     counts: Any = _counts(everyone, techs)
     if (
         previous
-        and trigger == layout.LIVE_TICK
+        and trigger == live_layout.LIVE_TICK
         and previous.get("filters") == filters_key
         and previous.get("sites") == sites_sig
     ):
@@ -577,31 +579,31 @@ def register(app: dash.Dash, ctx: Context) -> None:
     """Attach every callback to ``app``."""
 
     @app.callback(
-        Output(layout.PAGE, "children"),
-        Input(layout.URL, "pathname"),
-        State(layout.URL, "search"),
+        Output(shell.PAGE, "children"),
+        Input(shell.URL, "pathname"),
+        State(shell.URL, "search"),
     )
     def route(pathname: str | None, search: str | None) -> Any:
         if pathname in (None, "/"):
-            return layout.live_page()
+            return live_layout.live_page()
         if pathname == "/audit":
             q = parse_qs((search or "").lstrip("?"))
-            return layout.audit_page(
+            return audit_layout.audit_page(
                 _canonical_uuid(q.get("session", [None])[0]), q.get("device", [None])[0]
             )
-        return layout.not_found(pathname or "")
+        return shell.not_found(pathname or "")
 
     @app.callback(
-        Output(layout.LIVE_MAP, "figure"),
-        Output(layout.LIVE_DELTA, "data"),
-        Output(layout.LIVE_SIG, "data"),
-        Output(layout.LIVE_COUNTS, "children"),
-        Input(layout.LIVE_TICK, "n_intervals"),
-        Input(layout.FILTER_STATES, "value"),
-        Input(layout.FILTER_JOB_STATUS, "value"),
-        Input(layout.FILTER_TECHS, "value"),
-        Input(layout.FILTER_TEAMS, "value"),
-        State(layout.LIVE_SIG, "data"),
+        Output(live_layout.LIVE_MAP, "figure"),
+        Output(live_layout.LIVE_DELTA, "data"),
+        Output(live_layout.LIVE_SIG, "data"),
+        Output(live_layout.LIVE_COUNTS, "children"),
+        Input(live_layout.LIVE_TICK, "n_intervals"),
+        Input(live_layout.FILTER_STATES, "value"),
+        Input(live_layout.FILTER_JOB_STATUS, "value"),
+        Input(live_layout.FILTER_TECHS, "value"),
+        Input(live_layout.FILTER_TEAMS, "value"),
+        State(live_layout.LIVE_SIG, "data"),
     )
     def _live(
         _n: int | None,
@@ -624,22 +626,23 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     app.clientside_callback(  # type: ignore[no-untyped-call]
         APPLY_DELTA_JS,
-        Output(layout.LIVE_MAP, "figure", allow_duplicate=True),
-        Input(layout.LIVE_DELTA, "data"),
-        State(layout.LIVE_MAP, "figure"),
+        Output(live_layout.LIVE_MAP, "figure", allow_duplicate=True),
+        Input(live_layout.LIVE_DELTA, "data"),
+        State(live_layout.LIVE_MAP, "figure"),
         prevent_initial_call=True,
     )
 
     @app.callback(
-        Output(layout.ALERTS, "children"), Input(layout.SLOW_TICK, "n_intervals")
+        Output(live_layout.ALERTS, "children"),
+        Input(live_layout.SLOW_TICK, "n_intervals"),
     )
     def _alerts(_n: int | None) -> Any:
         return alerts_panel(ctx, datetime.now(UTC))
 
     @app.callback(
-        Output(layout.FILTER_TECHS, "options"),
-        Output(layout.FILTER_TEAMS, "options"),
-        Input(layout.SLOW_TICK, "n_intervals"),
+        Output(live_layout.FILTER_TECHS, "options"),
+        Output(live_layout.FILTER_TEAMS, "options"),
+        Input(live_layout.SLOW_TICK, "n_intervals"),
     )
     def _filter_options(_n: int | None) -> tuple[Any, Any]:
         techs = queries.technicians(ctx.sources)
@@ -651,16 +654,17 @@ def register(app: dash.Dash, ctx: Context) -> None:
         return tech_opts, [{"label": t, "value": t} for t in teams]
 
     @app.callback(
-        Output(layout.DETAILS, "children"), Input(layout.LIVE_MAP, "clickData")
+        Output(live_layout.DETAILS, "children"),
+        Input(live_layout.LIVE_MAP, "clickData"),
     )
     def _details(click: dict[str, Any] | None) -> Any:
         return details_panel(ctx, click)
 
     @app.callback(
-        Output(layout.AUDIT_SESSION, "options"),
-        Output(layout.AUDIT_DEVICE, "options"),
-        Output(layout.AUDIT_SITE, "options"),
-        Input(layout.URL, "pathname"),
+        Output(audit_layout.AUDIT_SESSION, "options"),
+        Output(audit_layout.AUDIT_DEVICE, "options"),
+        Output(audit_layout.AUDIT_SITE, "options"),
+        Input(shell.URL, "pathname"),
     )
     def _audit_options(pathname: str | None) -> tuple[Any, Any, Any]:
         if pathname != "/audit":
@@ -684,15 +688,15 @@ def register(app: dash.Dash, ctx: Context) -> None:
         return sessions, devices, sites
 
     @app.callback(
-        Output(layout.AUDIT_REQUEST, "data"),
-        Input(layout.AUDIT_LOAD, "n_clicks"),
-        Input(layout.AUDIT_SESSION, "value"),
-        Input(layout.AUDIT_VERSION, "value"),
-        State(layout.AUDIT_DEVICE, "value"),
-        State(layout.AUDIT_START, "value"),
-        State(layout.AUDIT_END, "value"),
-        State(layout.AUDIT_SITE, "value"),
-        State(layout.AUDIT_SHOWN, "data"),
+        Output(audit_layout.AUDIT_REQUEST, "data"),
+        Input(audit_layout.AUDIT_LOAD, "n_clicks"),
+        Input(audit_layout.AUDIT_SESSION, "value"),
+        Input(audit_layout.AUDIT_VERSION, "value"),
+        State(audit_layout.AUDIT_DEVICE, "value"),
+        State(audit_layout.AUDIT_START, "value"),
+        State(audit_layout.AUDIT_END, "value"),
+        State(audit_layout.AUDIT_SITE, "value"),
+        State(audit_layout.AUDIT_SHOWN, "data"),
     )
     def _audit_request(
         _clicks: int | None,
@@ -705,9 +709,9 @@ def register(app: dash.Dash, ctx: Context) -> None:
         shown: dict[str, Any] | None,
     ) -> Any:
         trigger = dash.ctx.triggered_id
-        if trigger == layout.AUDIT_LOAD and device_id:
+        if trigger == audit_layout.AUDIT_LOAD and device_id:
             session_id = None  # the button with a technician picked: the range wins
-        if trigger == layout.AUDIT_VERSION:
+        if trigger == audit_layout.AUDIT_VERSION:
             # the audit itself sets the picker to the version it shows
             if (
                 shown
@@ -715,7 +719,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
                 and shown.get("version") == version
             ):
                 raise PreventUpdate
-        elif trigger == layout.AUDIT_SESSION:
+        elif trigger == audit_layout.AUDIT_SESSION:
             version = None  # another session: its newest version
         request = resolve_request(
             session_id, device_id, start, end, datetime.now(UTC), site_id, version
@@ -725,20 +729,20 @@ def register(app: dash.Dash, ctx: Context) -> None:
         return request
 
     @app.callback(
-        Output(layout.AUDIT_SUMMARY, "children"),
-        Output(layout.AUDIT_RECON, "children"),
-        Output(layout.AUDIT_MAP, "figure"),
-        Output(layout.AUDIT_TIMELINE, "figure"),
-        Output(layout.AUDIT_TABLE, "data"),
-        Output(layout.AUDIT_SLIDER, "max"),
-        Output(layout.AUDIT_SLIDER, "value"),
-        Output(layout.AUDIT_TRAIL, "data"),
-        Output(layout.AUDIT_VERSION, "options"),
-        Output(layout.AUDIT_VERSION, "value"),
-        Output(layout.AUDIT_VERSION_BOX, "style"),
-        Output(layout.AUDIT_SHOWN, "data"),
-        Input(layout.AUDIT_REQUEST, "data"),
-        Input(layout.AUDIT_OPTIONS, "value"),
+        Output(audit_layout.AUDIT_SUMMARY, "children"),
+        Output(audit_layout.AUDIT_RECON, "children"),
+        Output(audit_layout.AUDIT_MAP, "figure"),
+        Output(audit_layout.AUDIT_TIMELINE, "figure"),
+        Output(audit_layout.AUDIT_TABLE, "data"),
+        Output(audit_layout.AUDIT_SLIDER, "max"),
+        Output(audit_layout.AUDIT_SLIDER, "value"),
+        Output(audit_layout.AUDIT_TRAIL, "data"),
+        Output(audit_layout.AUDIT_VERSION, "options"),
+        Output(audit_layout.AUDIT_VERSION, "value"),
+        Output(audit_layout.AUDIT_VERSION_BOX, "style"),
+        Output(audit_layout.AUDIT_SHOWN, "data"),
+        Input(audit_layout.AUDIT_REQUEST, "data"),
+        Input(audit_layout.AUDIT_OPTIONS, "value"),
     )
     def _audit(
         request: dict[str, Any] | None, options: list[str] | None
@@ -787,10 +791,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
         )
 
     @app.callback(
-        Output(layout.AUDIT_MAP, "figure", allow_duplicate=True),
-        Output(layout.AUDIT_REPLAY_LABEL, "children"),
-        Input(layout.AUDIT_SLIDER, "value"),
-        State(layout.AUDIT_TRAIL, "data"),
+        Output(audit_layout.AUDIT_MAP, "figure", allow_duplicate=True),
+        Output(audit_layout.AUDIT_REPLAY_LABEL, "children"),
+        Input(audit_layout.AUDIT_SLIDER, "value"),
+        State(audit_layout.AUDIT_TRAIL, "data"),
         prevent_initial_call=True,
     )
     def _replay(
@@ -807,11 +811,11 @@ def register(app: dash.Dash, ctx: Context) -> None:
         return patch, f"{trail['t'][i]} UTC (fix {i + 1} of {len(trail['t'])})"
 
     @app.callback(
-        Output(layout.DOWNLOAD, "data"),
-        Input(layout.EXPORT_CSV, "n_clicks"),
-        Input(layout.EXPORT_PDF, "n_clicks"),
-        State(layout.AUDIT_REQUEST, "data"),
-        State(layout.AUDIT_SHOWN, "data"),
+        Output(audit_layout.DOWNLOAD, "data"),
+        Input(audit_layout.EXPORT_CSV, "n_clicks"),
+        Input(audit_layout.EXPORT_PDF, "n_clicks"),
+        State(audit_layout.AUDIT_REQUEST, "data"),
+        State(audit_layout.AUDIT_SHOWN, "data"),
         prevent_initial_call=True,
     )
     def _export(
@@ -830,7 +834,9 @@ def register(app: dash.Dash, ctx: Context) -> None:
             # export the version on screen, even if a newer one was stored since
             request = {**request, "version": shown["version"]}
         a, title, _ = build_audit(ctx, request)
-        return export_download(a, title, dash.ctx.triggered_id == layout.EXPORT_CSV)
+        return export_download(
+            a, title, dash.ctx.triggered_id == audit_layout.EXPORT_CSV
+        )
 
 
 def export_download(a: audit_mod.Audit, title: str, as_csv: bool) -> dict[str, Any]:

@@ -1,34 +1,13 @@
-"""Page layouts: named parts, every component id a constant.
-
-The layout is a function (``shell``) evaluated per page load, so it can show
-who is logged in; nothing here reads data — callbacks fill the parts.
+"""Layout of the audit: pickers, evidence, map with replay and the fixes behind
+each edge. Reads no data: its callbacks fill every part by id.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from dash import dash_table, dcc, html
 
-from dashboard.pages.live_map.model import JOB_STATUSES, STATE_LABELS, STATES
+from dashboard.shell import BLANK, MAP_CONFIG, PANEL
 
-# --- shell
-URL = "url"
-PAGE = "page"
-# --- live map
-LIVE_MAP = "live-map"
-LIVE_TICK = "live-tick"
-LIVE_SIG = "live-signature"
-LIVE_DELTA = "live-delta"
-SLOW_TICK = "slow-tick"
-FILTER_STATES = "filter-states"
-FILTER_JOB_STATUS = "filter-job-status"
-FILTER_TECHS = "filter-technicians"
-FILTER_TEAMS = "filter-teams"
-LIVE_COUNTS = "live-counts"
-ALERTS = "alerts"
-DETAILS = "details"
-# --- audit
 AUDIT_SESSION = "audit-session"
 AUDIT_DEVICE = "audit-device"
 AUDIT_SITE = "audit-site"
@@ -51,140 +30,6 @@ AUDIT_TRAIL = "audit-trail"
 EXPORT_CSV = "export-csv"
 EXPORT_PDF = "export-pdf"
 DOWNLOAD = "download"
-
-LIVE_INTERVAL_MS = 1000  # a stored fix reaches the map within 2 s
-SLOW_INTERVAL_MS = 5000  # alerts and pickers change more slowly
-
-PANEL = {
-    "background": "#fff",
-    "border": "1px solid #e2e8f0",
-    "borderRadius": "6px",
-    "padding": "10px",
-    "marginBottom": "10px",
-}
-MAP_CONFIG: Any = {"scrollZoom": True, "displaylogo": False}
-#: What a graph shows before its first data arrives (no empty axes).
-BLANK: Any = {
-    "layout": {
-        "xaxis": {"visible": False},
-        "yaxis": {"visible": False},
-        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-    }
-}
-
-
-def shell(user_name: str, role: str) -> html.Div:
-    """Header with navigation and the logged-in user; the page goes below."""
-    return html.Div(
-        [
-            dcc.Location(id=URL),
-            html.Header(
-                [
-                    html.Strong("crewtrack", style={"marginRight": "20px"}),
-                    dcc.Link("Jobs map", href="/", style={"marginRight": "14px"}),
-                    dcc.Link("Location history & arrival audit", href="/audit"),
-                    html.Span(
-                        [
-                            f"{user_name} · {role} · ",
-                            html.A("Log out", href="/logout", id="logout"),
-                        ],
-                        style={"float": "right"},
-                    ),
-                ],
-                style={
-                    "padding": "10px 16px",
-                    "background": "#1a365d",
-                    "color": "#fff",
-                },
-                className="topbar",
-            ),
-            html.Div(id=PAGE, style={"padding": "10px 16px"}),
-        ],
-        style={"fontFamily": "system-ui, sans-serif", "background": "#f7fafc"},
-    )
-
-
-def _checklist(id_: str, options: list[dict[str, str]], value: list[str]) -> Any:
-    return dcc.Checklist(
-        id=id_,
-        options=options,
-        value=value,
-        persistence=True,
-        persistence_type="local",  # the dispatcher's filters survive a reload
-        labelStyle={"display": "block"},
-    )
-
-
-def live_page() -> html.Div:
-    """The dispatcher's jobs map: filters, map, counts, alerts, details."""
-    filters = html.Div(
-        [
-            html.H4("Technicians"),
-            _checklist(
-                FILTER_STATES,
-                [{"label": STATE_LABELS[s], "value": s} for s in STATES],
-                list(STATES),
-            ),
-            html.H4("Jobs"),
-            _checklist(
-                FILTER_JOB_STATUS,
-                [
-                    {"label": s.replace("_", " ").capitalize(), "value": s}
-                    for s in JOB_STATUSES
-                ],
-                [s for s in JOB_STATUSES if s != "completed"],
-            ),
-            html.H4("Technician"),
-            dcc.Dropdown(
-                id=FILTER_TECHS,
-                multi=True,
-                placeholder="All technicians",
-                persistence=True,
-                persistence_type="local",
-            ),
-            html.H4("Team"),
-            dcc.Dropdown(
-                id=FILTER_TEAMS,
-                multi=True,
-                placeholder="All teams",
-                persistence=True,
-                persistence_type="local",
-            ),
-            html.Div(id=LIVE_COUNTS, style={"marginTop": "12px"}),
-        ],
-        style={**PANEL, "width": "220px", "flex": "none"},
-    )
-    centre = html.Div(
-        [
-            dcc.Graph(
-                id=LIVE_MAP,
-                figure=BLANK,
-                config=MAP_CONFIG,
-                style={"height": "72vh"},
-            ),
-            html.Div(id=DETAILS, style=PANEL),
-        ],
-        style={"flex": "1", "minWidth": "0", "margin": "0 10px"},
-    )
-    alerts = html.Div(
-        [html.H4("Alerts"), html.Div(id=ALERTS)],
-        style={
-            **PANEL,
-            "width": "300px",
-            "flex": "none",
-            "maxHeight": "80vh",
-            "overflowY": "auto",
-        },
-    )
-    return html.Div(
-        [
-            dcc.Interval(id=LIVE_TICK, interval=LIVE_INTERVAL_MS),
-            dcc.Interval(id=SLOW_TICK, interval=SLOW_INTERVAL_MS),
-            dcc.Store(id=LIVE_SIG),
-            dcc.Store(id=LIVE_DELTA),
-            html.Div([filters, centre, alerts], style={"display": "flex"}),
-        ]
-    )
 
 
 def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
@@ -342,7 +187,3 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             table,
         ]
     )
-
-
-def not_found(path: str) -> html.Div:
-    return html.Div([html.H3("Not found"), html.P(f"No page at {path}.")])
