@@ -2,9 +2,9 @@
 
 Starts a private PostgreSQL + Redis, registers 2,000 technicians with devices,
 40 job sites, and writes their live state with the ingest's own Redis writer.
-Then times ``dashboard.callbacks.live_update`` (server time of one map
-refresh, exactly what the Dash callback runs) and measures the bytes of its
-JSON answer, for:
+Then times ``dashboard.pages.live_map.callbacks.live_update`` (server time of
+one map refresh, exactly what the Dash callback runs) and measures the bytes of
+its JSON answer, for:
 
 - first load / filter change (the whole figure),
 - a tick where every technician moved since the browser's last tick (worst case),
@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crewtrack.servers import PortAllocator, PostgresServer, RedisServer  # noqa: E402
-from dashboard.callbacks import Context, live_update  # noqa: E402
+from dashboard.context import Context  # noqa: E402
+from dashboard.pages.live_map.callbacks import live_update  # noqa: E402
 from dashboard.pages.live_map.layout import LIVE_TICK  # noqa: E402
 from dashboard.queries import (  # noqa: E402
     MAP_FIELDS,

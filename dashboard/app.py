@@ -1,8 +1,8 @@
-"""The Dash app: creation, login and serving.
+"""The Dash app: creation, login, page routing and serving.
 
 ``create_app(settings)`` builds one app with its own connection pool, Redis
 client and caches (each worker process builds its own; nothing is shared at
-module level). Every request except the login page needs a session cookie of
+module level) and composes it of the pages in :mod:`dashboard.pages`. Every request except the login page needs a session cookie of
 a dispatcher, billing user or admin; technicians and anonymous visitors get
 the login page (pages) or 401 (Dash's JSON endpoints).
 """
@@ -14,15 +14,18 @@ import html
 import logging
 import secrets
 from typing import Any
+from urllib.parse import parse_qs
 
 import dash
 import flask
 import psycopg
 import redis
+from dash import Input, Output, State
 from psycopg_pool import ConnectionPool
 
 from crewtrack.settings import Settings
-from dashboard import callbacks, shell
+from dashboard import pages, shell
+from dashboard.context import Context
 from dashboard.queries import Sources
 from storage.users import User, user_for_login
 
@@ -154,12 +157,32 @@ def create_app(settings: Settings) -> dash.Dash:
 
     def serve_layout() -> Any:
         if not flask.has_request_context():
-            return shell.shell("", "")  # layout validation at start-up
-        return shell.shell(flask.session.get("name", ""), flask.session.get("role", ""))
+            return shell.shell("", "", pages.NAV)  # layout validation at start-up
+        return shell.shell(
+            flask.session.get("name", ""), flask.session.get("role", ""), pages.NAV
+        )
 
     app.layout = serve_layout
-    callbacks.register(app, callbacks.Context(sources, settings.dashboard_tile_url))
+    _install_pages(app, Context(sources, settings.dashboard_tile_url))
     return app
+
+
+def _install_pages(app: dash.Dash, ctx: Context) -> None:
+    """The router (the page at the URL into the shell), then each page's callbacks."""
+
+    @app.callback(
+        Output(shell.PAGE, "children"),
+        Input(shell.URL, "pathname"),
+        State(shell.URL, "search"),
+    )
+    def route(pathname: str | None, search: str | None) -> Any:
+        page = pages.BY_PATH.get("/" if pathname is None else pathname)
+        if page is None:
+            return shell.not_found(pathname or "")
+        return page.layout(parse_qs((search or "").lstrip("?")))
+
+    for page in pages.PAGES:
+        page.register(app, ctx)
 
 
 def run(settings: Settings) -> None:

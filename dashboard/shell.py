@@ -6,6 +6,7 @@ who is logged in; the router fills ``PAGE`` with the page at the URL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dash import dcc, html
@@ -32,16 +33,20 @@ BLANK: Any = {
 }
 
 
-def shell(user_name: str, role: str) -> html.Div:
-    """Header with navigation and the logged-in user; the page goes below."""
+def shell(user_name: str, role: str, nav: Sequence[tuple[str, str]]) -> html.Div:
+    """Header with navigation (label, path of each page) and the logged-in user;
+    the page goes below."""
+    links = [
+        dcc.Link(label, href=href, style={"marginRight": "14px"})
+        for label, href in nav[:-1]
+    ] + [dcc.Link(label, href=href) for label, href in nav[-1:]]
     return html.Div(
         [
             dcc.Location(id=URL),
             html.Header(
                 [
                     html.Strong("crewtrack", style={"marginRight": "20px"}),
-                    dcc.Link("Jobs map", href="/", style={"marginRight": "14px"}),
-                    dcc.Link("Location history & arrival audit", href="/audit"),
+                    *links,
                     html.Span(
                         [
                             f"{user_name} · {role} · ",

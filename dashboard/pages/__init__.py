@@ -1,1 +1,49 @@
-"""The dashboard's pages, one package each."""
+"""The dashboard's pages: each a package with its layout and its callbacks.
+
+``PAGES`` is what the app is made of: the router shows a page's layout at its
+path, the header links to each in this order, and ``create_app`` registers
+each page's callbacks. A new page is a package here and one line below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dash
+
+from dashboard.context import Context
+from dashboard.pages.audit import callbacks as audit_callbacks
+from dashboard.pages.audit import layout as audit_layout
+from dashboard.pages.live_map import callbacks as live_map_callbacks
+from dashboard.pages.live_map import layout as live_map_layout
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page: where it is, its header link, its layout and its callbacks."""
+
+    path: str
+    nav_label: str
+    #: The page's components for the URL's query (``parse_qs`` of the search).
+    layout: Callable[[Mapping[str, list[str]]], Any]
+    register: Callable[[dash.Dash, Context], None]
+
+
+PAGES = (
+    Page(
+        live_map_layout.PATH,
+        "Jobs map",
+        live_map_layout.page,
+        live_map_callbacks.register,
+    ),
+    Page(
+        audit_layout.PATH,
+        "Location history & arrival audit",
+        audit_layout.page,
+        audit_callbacks.register,
+    ),
+)
+BY_PATH = {p.path: p for p in PAGES}
+NAV = tuple((p.nav_label, p.path) for p in PAGES)

@@ -8,12 +8,14 @@ fixes, edges — so it needs no tile server or browser to render.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import itertools
 import math
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 
@@ -295,3 +297,24 @@ def evidence_pdf(audit: Audit, title: str, now: datetime | None = None) -> bytes
         text += f"\nFence digest: {audit.fence.digest}"
     pdf.multi_cell(0, 4, text)
     return bytes(pdf.output())
+
+
+def download(a: Audit, title: str, as_csv: bool) -> dict[str, Any]:
+    """The CSV or PDF download of an audit, named after the record version."""
+    stamp = a.start.strftime("%Y%m%d-%H%M")
+    name = f"crewtrack-{a.device_id}-{stamp}"
+    if a.record is not None:
+        name += f"-v{a.record.version}"
+    if as_csv:
+        return {
+            "content": fixes_csv(a),
+            "filename": f"{name}.csv",
+            "type": "text/csv",
+        }
+    pdf = evidence_pdf(a, title)
+    return {
+        "content": base64.b64encode(pdf).decode(),
+        "filename": f"{name}.pdf",
+        "type": "application/pdf",
+        "base64": True,
+    }

@@ -4,9 +4,14 @@ each edge. Reads no data: its callbacks fill every part by id.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+
 from dash import dash_table, dcc, html
 
 from dashboard.shell import BLANK, MAP_CONFIG, PANEL
+
+PATH = "/audit"
 
 AUDIT_SESSION = "audit-session"
 AUDIT_DEVICE = "audit-device"
@@ -30,6 +35,24 @@ AUDIT_TRAIL = "audit-trail"
 EXPORT_CSV = "export-csv"
 EXPORT_PDF = "export-pdf"
 DOWNLOAD = "download"
+
+
+def page(query: Mapping[str, list[str]]) -> html.Div:
+    """The audit for a link's ``?session=`` or ``?device=`` (empty pickers without)."""
+    return audit_page(
+        _canonical_uuid(query.get("session", [None])[0]),
+        query.get("device", [None])[0],
+    )
+
+
+def _canonical_uuid(raw: str | None) -> str | None:
+    """A session id as PostgreSQL prints it (links may carry other spellings)."""
+    if not raw:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        return None
 
 
 def audit_page(session_id: str | None, device_id: str | None) -> html.Div:

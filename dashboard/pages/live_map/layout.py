@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dash import dcc, html
 
 from dashboard.pages.live_map.model import JOB_STATUSES, STATE_LABELS, STATES
 from dashboard.shell import BLANK, MAP_CONFIG, PANEL
+
+PATH = "/"
 
 LIVE_MAP = "live-map"
 LIVE_TICK = "live-tick"
@@ -46,6 +49,11 @@ def _picker(id_: str, placeholder: str) -> Any:
         persistence=True,
         persistence_type="local",
     )
+
+
+def page(query: Mapping[str, list[str]]) -> html.Div:
+    """The page at ``PATH`` (it takes no URL parameters)."""
+    return live_page()
 
 
 def live_page() -> html.Div:

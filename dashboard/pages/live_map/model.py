@@ -8,14 +8,13 @@ costs.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from dashboard.queries import (
+    Discrepancy,
     JobSite,
     LivePosition,
     OpenSession,
@@ -163,6 +162,19 @@ class Alert:
     job_id: str = ""
 
 
+def discrepancy_alert(d: Discrepancy) -> Alert:
+    """A warning flag of a session's newest visit record, as an alert line."""
+    return Alert(
+        "discrepancy",
+        "warning",
+        f"Clock vs arrival: {d.job_number} ({d.technician})",
+        d.message,
+        d.derived_at,
+        d.device_id,
+        d.session_id,
+    )
+
+
 def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
@@ -231,34 +243,3 @@ def build_alerts(
     out.extend(discrepancies)
     out.sort(key=lambda a: a.at, reverse=True)
     return out
-
-
-class ViewCache:
-    """The technician markers each browser was last sent, by view signature.
-
-    Owned by one app instance (built with its callback context, never a module
-    global). A browser's ``dcc.Store`` holds only the signature of what it
-    shows; a tick looks that view up here and sends the markers that changed.
-    A browser whose view is not here (another dashboard process answered its
-    last tick, or it was evicted) gets every marker array again: always
-    correct, only larger.
-    """
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._views: OrderedDict[str, Any] = OrderedDict()
-
-    def get(self, sig: str) -> Any:
-        with self._lock:
-            view = self._views.get(sig)
-            if view is not None:
-                self._views.move_to_end(sig)
-            return view
-
-    def put(self, sig: str, view: Any) -> None:
-        with self._lock:
-            self._views[sig] = view
-            self._views.move_to_end(sig)
-            while len(self._views) > self.size:
-                self._views.popitem(last=False)

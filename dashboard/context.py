@@ -1,0 +1,54 @@
+"""The Context every page's ``register(app, ctx)`` gets: one app instance's state.
+
+Built once per app by ``create_app`` and closed over by the callbacks, never a
+module global (each worker process builds its own).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboard.queries import Sources
+
+
+class ViewCache:
+    """The technician markers each browser was last sent, by view signature.
+
+    Owned by one app instance (built with its callback context, never a module
+    global). A browser's ``dcc.Store`` holds only the signature of what it
+    shows; a tick looks that view up here and sends the markers that changed.
+    A browser whose view is not here (another dashboard process answered its
+    last tick, or it was evicted) gets every marker array again: always
+    correct, only larger.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._views: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, sig: str) -> Any:
+        with self._lock:
+            view = self._views.get(sig)
+            if view is not None:
+                self._views.move_to_end(sig)
+            return view
+
+    def put(self, sig: str, view: Any) -> None:
+        with self._lock:
+            self._views[sig] = view
+            self._views.move_to_end(sig)
+            while len(self._views) > self.size:
+                self._views.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the callbacks of one app instance read from (and the live map's views)."""
+
+    sources: Sources
+    tile_url: str
+    views: ViewCache = field(default_factory=ViewCache)

@@ -1,0 +1,299 @@
+"""The audit page's callbacks: pickers → request → audit → map, panels, export.
+
+``register(app, ctx)`` wires the page for one app instance; the per-app
+:class:`~dashboard.context.Context` is closed over, never a global.
+:func:`build_audit` fetches and shapes one audit (the screen and the exports
+both use it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dash
+from dash import Input, Output, Patch, State
+from dash.exceptions import PreventUpdate
+
+from dashboard import queries, shell
+from dashboard.context import Context
+from dashboard.pages.audit import export, figures, layout, panels
+from dashboard.pages.audit import model as audit_mod
+from storage.visits import SESSION_MARGIN  # the derive worker's window
+
+DEFAULT_AUDIT_SPAN = timedelta(hours=12)
+
+
+def _parse_time(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        t = datetime.fromisoformat(raw.strip().replace("T", " "))
+    except ValueError:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def resolve_request(
+    session_id: str | None,
+    device_id: str | None,
+    start_raw: str | None,
+    end_raw: str | None,
+    now: datetime,
+    site_id: str | None = None,
+    version: int | None = None,
+) -> dict[str, Any] | None:
+    """What to audit: a session (a stored version, default the newest), or a
+    device over a range (default: last 12 h), optionally against a job site."""
+    if session_id:
+        req: dict[str, Any] = {"session": session_id}
+        if version is not None:
+            req["version"] = int(version)
+        return req
+    if not device_id:
+        return None
+    end = _parse_time(end_raw) or now
+    start = _parse_time(start_raw) or end - DEFAULT_AUDIT_SPAN
+    req = {"device": device_id, "start": start.isoformat(), "end": end.isoformat()}
+    if site_id:
+        req["site"] = site_id
+    return req
+
+
+def _record(
+    ctx: Context, session_id: str, version: int | None
+) -> tuple[audit_mod.StoredRecord, list[queries.VersionRow]] | None:
+    """The stored visit record (a version, or the newest), parsed; None if none."""
+    versions = queries.derivation_versions(ctx.sources, session_id)
+    if not versions:
+        return None
+    if version not in {v.version for v in versions}:
+        version = None  # a version that does not exist: show the newest
+    row = queries.derivation(ctx.sources, session_id, version)
+    assert row is not None
+    return audit_mod.stored_record(row, versions[-1].version), versions
+
+
+def build_audit(
+    ctx: Context, request: dict[str, Any]
+) -> tuple[audit_mod.Audit, str, list[queries.VersionRow]]:
+    """Fetch and shape the audit for a request; returns it with a title and versions."""
+    sources = ctx.sources
+    if "session" in request:
+        row = queries.session(sources, request["session"])
+        if row is None:
+            raise PreventUpdate
+        info = audit_mod.session_info(row)
+        found = _record(ctx, row.session_id, request.get("version"))
+        record, versions = found if found is not None else (None, [])
+        site = queries.job_site(sources, row.job_id)
+        if record is not None:
+            # exactly the fixes the record was derived from (its stored window)
+            start, end = record.window_start, record.window_end
+        else:
+            start = row.clocked_in_at - SESSION_MARGIN
+            end = (row.clocked_out_at or datetime.now(UTC)) + SESSION_MARGIN
+        title = (
+            f"Job {row.job_number}"
+            + (f" · {site.client} · {site.address}" if site else "")
+            + f" · technician {row.technician}"
+        )
+        frame = queries.fixes(sources, row.device_id, start, end)
+        fence = queries.site_geofence(site) if site is not None else None
+        audit = audit_mod.session_audit(
+            frame, record, fence, row.device_id, start, end, info
+        )
+        return audit, title, versions
+    device = request["device"]
+    start = datetime.fromisoformat(request["start"])
+    end = datetime.fromisoformat(request["end"])
+    tech = queries.technicians(sources).get(device)
+    title = f"Technician {tech.name if tech else device}"
+    fence = None
+    if request.get("site"):
+        site = queries.job_site(sources, request["site"])
+        if site is not None:
+            fence = queries.site_geofence(site)
+            title += f" · job {site.number} · {site.address}"
+    frame = queries.fixes(sources, device, start, end)
+    return audit_mod.range_audit(frame, fence, device, start, end), title, []
+
+
+def register(app: dash.Dash, ctx: Context) -> None:
+    """Attach the audit page's callbacks to ``app``."""
+
+    @app.callback(
+        Output(layout.AUDIT_SESSION, "options"),
+        Output(layout.AUDIT_DEVICE, "options"),
+        Output(layout.AUDIT_SITE, "options"),
+        Input(shell.URL, "pathname"),
+    )
+    def _audit_options(pathname: str | None) -> tuple[Any, Any, Any]:
+        if pathname != layout.PATH:
+            raise PreventUpdate
+        sessions = [
+            {
+                "label": f"{s.job_number} · {s.technician} · "
+                f"{s.clocked_in_at:%Y-%m-%d %H:%M}",
+                "value": s.session_id,
+            }
+            for s in queries.recent_sessions(ctx.sources)
+        ]
+        devices = [
+            {"label": label, "value": d}
+            for d, label in queries.device_choices(ctx.sources)
+        ]
+        sites = [
+            {"label": f"{s.number} · {s.address or s.title}", "value": s.job_id}
+            for s in queries.job_sites(ctx.sources)
+        ]
+        return sessions, devices, sites
+
+    @app.callback(
+        Output(layout.AUDIT_REQUEST, "data"),
+        Input(layout.AUDIT_LOAD, "n_clicks"),
+        Input(layout.AUDIT_SESSION, "value"),
+        Input(layout.AUDIT_VERSION, "value"),
+        State(layout.AUDIT_DEVICE, "value"),
+        State(layout.AUDIT_START, "value"),
+        State(layout.AUDIT_END, "value"),
+        State(layout.AUDIT_SITE, "value"),
+        State(layout.AUDIT_SHOWN, "data"),
+    )
+    def _audit_request(
+        _clicks: int | None,
+        session_id: str | None,
+        version: int | None,
+        device_id: str | None,
+        start: str | None,
+        end: str | None,
+        site_id: str | None,
+        shown: dict[str, Any] | None,
+    ) -> Any:
+        trigger = dash.ctx.triggered_id
+        if trigger == layout.AUDIT_LOAD and device_id:
+            session_id = None  # the button with a technician picked: the range wins
+        if trigger == layout.AUDIT_VERSION:
+            # the audit itself sets the picker to the version it shows
+            if (
+                shown
+                and shown.get("session") == session_id
+                and shown.get("version") == version
+            ):
+                raise PreventUpdate
+        elif trigger == layout.AUDIT_SESSION:
+            version = None  # another session: its newest version
+        request = resolve_request(
+            session_id, device_id, start, end, datetime.now(UTC), site_id, version
+        )
+        if request is None:
+            raise PreventUpdate
+        return request
+
+    @app.callback(
+        Output(layout.AUDIT_SUMMARY, "children"),
+        Output(layout.AUDIT_RECON, "children"),
+        Output(layout.AUDIT_MAP, "figure"),
+        Output(layout.AUDIT_TIMELINE, "figure"),
+        Output(layout.AUDIT_TABLE, "data"),
+        Output(layout.AUDIT_SLIDER, "max"),
+        Output(layout.AUDIT_SLIDER, "value"),
+        Output(layout.AUDIT_TRAIL, "data"),
+        Output(layout.AUDIT_VERSION, "options"),
+        Output(layout.AUDIT_VERSION, "value"),
+        Output(layout.AUDIT_VERSION_BOX, "style"),
+        Output(layout.AUDIT_SHOWN, "data"),
+        Input(layout.AUDIT_REQUEST, "data"),
+        Input(layout.AUDIT_OPTIONS, "value"),
+    )
+    def _audit(
+        request: dict[str, Any] | None, options: list[str] | None
+    ) -> tuple[Any, ...]:
+        if not request:
+            raise PreventUpdate
+        a, title, versions = build_audit(ctx, request)
+        fence_geo = a.fence.to_geojson() if a.fence is not None else None
+        fig = figures.audit_map(
+            a.trail,
+            a.fixes,
+            fence_geo,
+            audit_mod.edges_for_map(a.visits),
+            audit_mod.clock_for_map(a.session),
+            a.gaps,
+            "accuracy" in (options or []),
+            ctx.tile_url,
+        )
+        timeline = figures.audit_timeline(
+            list(a.fixes["time"]),
+            [float(d) for d in a.fixes["distance_m"].fillna(0.0)],
+            audit_mod.edge_windows(a.visits),
+            audit_mod.clock_for_timeline(a.session),
+        )
+        trail = {
+            "t": [t.strftime("%Y-%m-%d %H:%M:%S") for t in a.fixes["time"]],
+            "lat": [round(float(x), 6) for x in a.fixes["lat"]],
+            "lon": [round(float(x), 6) for x in a.fixes["lon"]],
+        }
+        shown = a.record.version if a.record is not None else None
+        box = {"display": "block" if len(versions) > 1 else "none"}
+        remembered = {"session": request.get("session"), "version": shown}
+        return (
+            panels.summary(a, title),
+            panels.recon_table(a),
+            fig,
+            timeline,
+            a.edge_rows,
+            max(len(a.fixes) - 1, 0),
+            0,
+            trail,
+            panels.version_options(versions),
+            shown,
+            box,
+            remembered,
+        )
+
+    @app.callback(
+        Output(layout.AUDIT_MAP, "figure", allow_duplicate=True),
+        Output(layout.AUDIT_REPLAY_LABEL, "children"),
+        Input(layout.AUDIT_SLIDER, "value"),
+        State(layout.AUDIT_TRAIL, "data"),
+        prevent_initial_call=True,
+    )
+    def _replay(
+        index: int | None, trail: dict[str, list[Any]] | None
+    ) -> tuple[Any, Any]:
+        if not trail or not trail["t"] or index is None:
+            raise PreventUpdate
+        i = min(max(int(index), 0), len(trail["t"]) - 1)
+        patch = Patch()
+        patch["data"][figures.AUDIT_REPLAY]["lat"] = [trail["lat"][i]]
+        patch["data"][figures.AUDIT_REPLAY]["lon"] = [trail["lon"][i]]
+        patch["data"][figures.AUDIT_TRAIL]["lat"] = trail["lat"][: i + 1]
+        patch["data"][figures.AUDIT_TRAIL]["lon"] = trail["lon"][: i + 1]
+        return patch, f"{trail['t'][i]} UTC (fix {i + 1} of {len(trail['t'])})"
+
+    @app.callback(
+        Output(layout.DOWNLOAD, "data"),
+        Input(layout.EXPORT_CSV, "n_clicks"),
+        Input(layout.EXPORT_PDF, "n_clicks"),
+        State(layout.AUDIT_REQUEST, "data"),
+        State(layout.AUDIT_SHOWN, "data"),
+        prevent_initial_call=True,
+    )
+    def _export(
+        _csv: int | None,
+        _pdf: int | None,
+        request: dict[str, Any] | None,
+        shown: dict[str, Any] | None,
+    ) -> Any:
+        if not request:
+            raise PreventUpdate
+        if (
+            shown
+            and shown.get("version")
+            and shown.get("session") == request.get("session")
+        ):
+            # export the version on screen, even if a newer one was stored since
+            request = {**request, "version": shown["version"]}
+        a, title, _ = build_audit(ctx, request)
+        return export.download(a, title, dash.ctx.triggered_id == layout.EXPORT_CSV)

@@ -1,0 +1,170 @@
+"""The HTML of the audit's evidence panel: summary, reconciliation, versions.
+
+Pure functions from a shaped :class:`~dashboard.pages.audit.model.Audit` to
+Dash components; no queries here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import html
+
+from core.reconcile import Flag
+from dashboard import queries
+from dashboard.pages.audit import model as audit_mod
+
+
+def flag_text(flags: tuple[Flag, ...]) -> Any:
+    """A reconciliation row's flags in one line, red if any is a warning."""
+    if not flags:
+        return html.Span("no flag", style={"color": "#1a9850"})
+    return html.Span(
+        "; ".join(f.message for f in flags),
+        style={
+            "color": "#c53030"
+            if any(f.severity == "warning" for f in flags)
+            else "#2b6cb0"
+        },
+    )
+
+
+def recon_table(a: audit_mod.Audit) -> Any:
+    if a.session is None:
+        return html.P(
+            "Clock comparisons are shown for a job session (its stored visit record)."
+        )
+    if a.record is None:
+        return html.P(
+            "Not derived yet: the derive worker has not stored visits for this "
+            "session, so there is no reconciliation to show.",
+            id="recon-not-derived",
+        )
+    header = html.Tr([html.Th(h) for h in ("check", "clock", "GPS", "delta", "flags")])
+    body = [
+        html.Tr(
+            [
+                html.Td(r.label),
+                html.Td(r.clock),
+                html.Td(r.gps),
+                html.Td(audit_mod.hms(r.delta_s)),
+                html.Td(flag_text(r.flags), className="recon-flag"),
+            ]
+        )
+        for r in a.recon
+    ]
+    flags = (
+        html.Ul(
+            [
+                html.Li(
+                    [html.Strong(f"{f.severity} · {f.code}: "), f.message],
+                    className=f"recon-flag-{f.severity}",
+                )
+                for f in a.flags
+            ],
+            id="recon-flags",
+        )
+        if a.flags
+        else html.P("No flags in this version.", id="recon-flags")
+    )
+    return html.Div(
+        [
+            html.Table([header, *body], id="recon-table", style={"fontSize": "12px"}),
+            html.H5("Flags (as stored)"),
+            flags,
+        ]
+    )
+
+
+def summary(a: audit_mod.Audit, title: str) -> Any:
+    items: list[Any] = [
+        html.H4(title),
+        html.Ul(
+            [html.Li(line) for line in audit_mod.coverage_lines(a.coverage)],
+            id="audit-coverage",
+            style={"paddingLeft": "16px", "fontSize": "13px"},
+        ),
+    ]
+    if a.stops:
+        items.append(
+            html.Details(
+                [
+                    html.Summary(f"{len(a.stops)} stops from the trail alone"),
+                    html.Ul([html.Li(line) for line in audit_mod.stop_lines(a)]),
+                ],
+                id="audit-stops",
+            )
+        )
+    if a.record is not None:
+        items.append(html.P(a.record.label, id="audit-record"))
+        if not a.digest_matches:
+            items.append(
+                html.P(
+                    "The stored fixes in this window have changed since this "
+                    f"version (now {a.digest}); a newer version holds them.",
+                    className="audit-digest-differs",
+                )
+            )
+    elif a.session is not None:
+        items.append(
+            html.P(
+                "Not derived yet: no visit record is stored for this session.",
+                id="audit-record",
+            )
+        )
+    elif a.derived_now:
+        items.append(
+            html.P(
+                "Visits derived now from these fixes (no job session: not a "
+                "stored visit record).",
+                id="audit-record",
+            )
+        )
+    if a.fence is None:
+        items.append(html.P("No job site fence: showing the trail only."))
+    if not a.visits and a.fence is not None and (a.record or a.derived_now):
+        items.append(html.P("No visit to the site in this range."))
+    for n, v in enumerate(a.visits, start=1):
+        dw = v.departure_window
+        items.append(
+            html.Div(
+                [
+                    html.Div(
+                        f"Arrival {n}: {audit_mod._fmt(v.arrival)} UTC "
+                        f"(window {audit_mod._fmt(v.arrival_window.earliest)} – "
+                        f"{audit_mod._fmt(v.arrival_window.latest)})",
+                        className="audit-arrival",
+                    ),
+                    html.Div(
+                        f"Departure {n}: {audit_mod._fmt(v.departure)} UTC"
+                        + (
+                            ""
+                            if dw is None
+                            else f" (window {audit_mod._fmt(dw.earliest)} – "
+                            f"{audit_mod._fmt(dw.latest)})"
+                        ),
+                        className="audit-departure",
+                    ),
+                ],
+                style={"marginBottom": "6px"},
+            )
+        )
+    items.append(
+        html.Small(
+            f"Digest of the fixes shown: {a.digest}", style={"wordBreak": "break-all"}
+        )
+    )
+    return html.Div(items)
+
+
+def version_options(
+    versions: list[queries.VersionRow],
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": f"v{v.version} of {len(versions)} · {v.derived_at:%Y-%m-%d %H:%M:%S}"
+            f" UTC · {v.fix_count} fixes · {v.input_digest[:16]}…",
+            "value": v.version,
+        }
+        for v in reversed(versions)
+    ]
