@@ -2,9 +2,10 @@
 
 ``create_app(settings)`` builds one app with its own connection pool, Redis
 client and caches (each worker process builds its own; nothing is shared at
-module level) and composes it of the pages in :mod:`dashboard.pages`. Every request except the login page needs a session cookie of
-a dispatcher, billing user or admin; technicians and anonymous visitors get
-the login page (pages) or 401 (Dash's JSON endpoints).
+module level) and composes it of the pages in :mod:`dashboard.pages`. Every
+request except the login page needs a session cookie of a dispatcher, billing
+user or admin; technicians and anonymous visitors get the login page (pages)
+or 401 (Dash's JSON endpoints).
 """
 
 from __future__ import annotations

@@ -1,0 +1,78 @@
+"""The dashboard's page registry: the router and the header both follow PAGES."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import dash
+import pytest
+import redis
+from plotly.utils import PlotlyJSONEncoder
+from psycopg_pool import ConnectionPool
+
+from dashboard import pages, shell
+from dashboard.app import _install_pages
+from dashboard.context import Context
+from dashboard.queries import Sources
+
+SESSION = "5B6E2C1E-0000-4000-8000-000000000001"  # any spelling of a uuid
+
+
+@pytest.fixture
+def app() -> Iterator[dash.Dash]:
+    """An app with the router and every page's callbacks, never connected."""
+    pool = ConnectionPool("postgresql://nobody@127.0.0.1:1/none", open=False)
+    sources = Sources(pool=pool, redis=redis.Redis(port=1))
+    app = dash.Dash(__name__, suppress_callback_exceptions=True)
+    app.layout = shell.shell("", "", pages.NAV)
+    _install_pages(app, Context(sources, tile_url=""))
+    yield app
+    sources.close()
+
+
+def _routed(app: dash.Dash, pathname: str, search: str = "") -> Any:
+    response = app.server.test_client().post(
+        "/_dash-update-component",
+        json={
+            "output": "page.children",
+            "outputs": {"id": "page", "property": "children"},
+            "inputs": [{"id": "url", "property": "pathname", "value": pathname}],
+            "changedPropIds": ["url.pathname"],
+            "state": [{"id": "url", "property": "search", "value": search}],
+        },
+    )
+    assert response.status_code == 200, response.text
+    return response.get_json()["response"]["page"]["children"]
+
+
+def _ids(component: Any) -> set[str]:
+    text = json.dumps(component)
+    return {i for i in ("live-map", "audit-map", "audit-session") if f'"{i}"' in text}
+
+
+def test_the_router_shows_each_page_at_its_path_and_not_found_elsewhere(
+    app: dash.Dash,
+) -> None:
+    assert [p.path for p in pages.PAGES] == ["/", "/audit"]
+    assert _ids(_routed(app, "/")) == {"live-map"}
+    audit = _routed(app, "/audit", f"?session={SESSION}&device=tech-07")
+    assert _ids(audit) == {"audit-map", "audit-session"}
+    text = json.dumps(audit)
+    assert f'"value": "{SESSION.lower()}"' in text  # as PostgreSQL prints it
+    assert '"value": "tech-07"' in text
+    assert "No page at /nowhere." in json.dumps(_routed(app, "/nowhere"))
+
+
+def test_the_header_links_every_page_in_order() -> None:
+    header = json.dumps(
+        shell.shell("Dana", "dispatcher", pages.NAV), cls=PlotlyJSONEncoder
+    )
+    links = [(p.nav_label, p.path) for p in pages.PAGES]
+    assert links == [
+        ("Jobs map", "/"),
+        ("Location history & arrival audit", "/audit"),
+    ]
+    positions = [header.index(f'"href": "{path}"') for _, path in links]
+    assert positions == sorted(positions)
