@@ -17,7 +17,7 @@ from aiohttp import web
 
 from api import schemas as s
 from api.framework import Api, Ctx, HttpProblem, json_ok
-from ingest.broker_auth import is_device_id
+from core.messages import is_device_id
 from jobs_domain.actors import STAFF_READERS
 from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
 from storage import visits as store

@@ -26,9 +26,15 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from api.framework import POOL, SETTINGS, problem_response
-from ingest.broker_auth import is_device_id
-from ingest.model import DEVICE_MISMATCH, UNKNOWN_DEVICE, InboundMessage, Reject
-from ingest.pipeline import Processed, reject_whole, validate
+from core.messages import (
+    DEVICE_MISMATCH,
+    UNKNOWN_DEVICE,
+    InboundMessage,
+    Processed,
+    Reject,
+    is_device_id,
+)
+from ingest.pipeline import reject_whole, validate
 from ingest.protocols import osmand
 from ingest.validate import Limits
 from storage import live

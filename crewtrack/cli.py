@@ -38,20 +38,23 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from crewtrack.logs import setup_logging
-    from crewtrack.wiring import wire_ingest
+    from crewtrack.wiring import JobEventBridge
     from ingest.service import run
 
     if args.client_id:
         settings = settings.replace(ingest_client_id=args.client_id)
     setup_logging(settings, settings.ingest_client_id)
-    wire_ingest(settings.database_url)  # clock events start/stop job sessions
-    run(settings)
+    bridge = JobEventBridge(settings.database_url)  # clock events start/stop sessions
+    try:
+        run(settings, event_handlers=[bridge])
+    finally:
+        bridge.close()
     return 0
 
 
 def _cmd_derive(args: argparse.Namespace, settings: Settings) -> int:
-    from crewtrack.derive import run
     from crewtrack.logs import setup_logging
+    from derive.worker import run
 
     setup_logging(settings, "derive")
     run(settings)
@@ -156,6 +159,7 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_add_device(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
+    from ingest.broker_auth import hash_mqtt_password
     from storage.devices import DeviceError, add_device
     from storage.users import find_user_by_email
 
@@ -168,7 +172,13 @@ def _cmd_add_device(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
             user_id = user.id
         try:
-            creds = add_device(conn, args.device_id, user_id=user_id, label=args.label)
+            creds = add_device(
+                conn,
+                args.device_id,
+                hash_password=hash_mqtt_password,
+                user_id=user_id,
+                label=args.label,
+            )
         except DeviceError as exc:
             print(str(exc), file=sys.stderr)
             return 1
@@ -224,11 +234,8 @@ def _cmd_list_devices(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_broker_files(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    import psycopg
-
+    from crewtrack.runner import write_broker_files
     from crewtrack.servers import MosquittoServer
-    from ingest.broker_auth import BrokerAccount, hash_mqtt_password
-    from storage.devices import broker_accounts
 
     if not settings.mqtt_password:
         print(
@@ -236,15 +243,10 @@ def _cmd_broker_files(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    with psycopg.connect(settings.database_url) as conn:
-        devices = broker_accounts(conn)
-    service = BrokerAccount(
-        settings.mqtt_username, hash_mqtt_password(settings.mqtt_password), service=True
+    devices = write_broker_files(
+        MosquittoServer(Path(args.out), settings.mqtt_port), settings
     )
-    MosquittoServer(Path(args.out), settings.mqtt_port).write_accounts(
-        [service, *devices]
-    )
-    print(f"wrote {args.out}/passwd and {args.out}/acl ({len(devices)} devices)")
+    print(f"wrote {args.out}/passwd and {args.out}/acl ({devices} devices)")
     return 0
 
 

@@ -39,8 +39,8 @@ from crewtrack.servers import (
     port_is_open,
 )
 from crewtrack.settings import Settings
-from ingest.broker_auth import BrokerAccount, hash_mqtt_password
-from storage.devices import broker_accounts
+from ingest.broker_auth import BrokerAccount, device_accounts, hash_mqtt_password
+from storage.devices import device_logins
 from storage.migrate import migrate
 from storage.users import create_user, issue_token
 
@@ -195,13 +195,15 @@ def _ensure_admin(settings: Settings, sec: Secrets, secrets_path: Path) -> None:
             sec.save(secrets_path)
 
 
-def _write_broker_files(mqtt: MosquittoServer, settings: Settings) -> None:
+def write_broker_files(mqtt: MosquittoServer, settings: Settings) -> int:
+    """Write the broker's password file and ACL from the registry; the device count."""
     service = BrokerAccount(
         settings.mqtt_username, hash_mqtt_password(settings.mqtt_password), service=True
     )
     with psycopg.connect(settings.database_url) as conn:
-        devices = broker_accounts(conn)
+        devices = device_accounts(device_logins(conn))
     mqtt.write_accounts([service, *devices])
+    return len(devices)
 
 
 def _watch_devices(
@@ -212,14 +214,14 @@ def _watch_devices(
         try:
             with psycopg.connect(settings.database_url, autocommit=True) as conn:
                 conn.execute("LISTEN devices_changed")
-                _write_broker_files(mqtt, settings)
+                write_broker_files(mqtt, settings)
                 mqtt.reload()
                 while not stop.is_set():
                     changed = False
                     for _ in conn.notifies(timeout=1.0):
                         changed = True
                     if changed:
-                        _write_broker_files(mqtt, settings)
+                        write_broker_files(mqtt, settings)
                         mqtt.reload()
                         log.info("device registry changed: broker reloaded")
         except psycopg.OperationalError as exc:
@@ -254,7 +256,7 @@ def _children(settings: Settings, env: dict[str, str], logs: Path) -> list[Child
                 "CREWTRACK_INGEST_SHARED_SUBSCRIPTION": "true" if shared else "false",
             },
         )
-    add("derive", ["derive"], "crewtrack.derive")
+    add("derive", ["derive"], "derive.worker")
     add("api", ["api"], "api.app")
     add("dashboard", ["dashboard"], "dashboard.app")
     add("retention", ["retention"], "storage.retention")
@@ -325,7 +327,7 @@ def up(settings: Settings) -> int:
         _prepare_database(stack, settings)
         _ensure_admin(settings, sec, secrets_path)
         if stack is not None:
-            _write_broker_files(stack.mqtt, settings)
+            write_broker_files(stack.mqtt, settings)
             stack.mqtt.reload()
             threading.Thread(
                 target=_watch_devices, args=(stack.mqtt, settings, stop), daemon=True

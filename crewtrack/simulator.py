@@ -31,6 +31,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from crewtrack.settings import Settings
+from ingest.broker_auth import hash_mqtt_password
 from storage.devices import DeviceError, add_device
 
 log = logging.getLogger(__name__)
@@ -172,11 +173,21 @@ def load_credentials(
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             for dev in missing:
                 try:
-                    creds = add_device(conn, dev, label="simulated phone")
+                    creds = add_device(
+                        conn,
+                        dev,
+                        hash_password=hash_mqtt_password,
+                        label="simulated phone",
+                    )
                 except DeviceError:
                     # registered by an earlier run whose file was lost: new password
                     conn.execute("DELETE FROM devices WHERE id = %s", (dev,))
-                    creds = add_device(conn, dev, label="simulated phone")
+                    creds = add_device(
+                        conn,
+                        dev,
+                        hash_password=hash_mqtt_password,
+                        label="simulated phone",
+                    )
                 known[dev] = creds.as_dict()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -1,68 +1,54 @@
 """Wiring between adapters that must not import each other.
 
 The ingest stores device clock events and, after its commit, hands each new
-one to registered handlers (``ingest.events``); the jobs module applies clock
-events with the same rules as the app's API calls
-(``storage.job_sessions.apply_device_event``). This module joins the two.
+one to the event handlers it was built with (``ingest.events``); the jobs
+module applies clock events with the same rules as the app's API calls
+(``services.device_events.apply_stored_event``). This module joins the two.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import threading
 from typing import Any
 
 import psycopg
 
-from ingest.events import StoredEvent, register_event_handler
-from jobs_domain.errors import InvalidInput
-from jobs_domain.sessions import DeviceEvent, Position, SessionKind
-from storage.job_sessions import ClockOutcome, apply_device_event
+from services.device_events import apply_stored_event
+from storage.device_events import StoredEvent
+from storage.job_sessions import ClockOutcome
 
 log = logging.getLogger("crewtrack.wiring")
 
-CLOCK_KINDS = {k.value for k in SessionKind}
 
-
-def to_device_event(event: StoredEvent) -> DeviceEvent | None:
-    """The jobs module's view of a stored event; None for non-clock events."""
-    if event.type not in CLOCK_KINDS:
-        return None
-    position = None
-    if event.lat is not None and event.lon is not None:
-        try:
-            position = Position(event.lat, event.lon, event.accuracy)
-        except InvalidInput:
-            position = None  # the clock event still counts; only its position is bad
-    return DeviceEvent(
-        event_id=event.event_id,
-        kind=SessionKind(event.type),
-        at=event.time,
-        job_id=event.job_id or None,
-        position=position,
-    )
-
-
-@dataclass(frozen=True)
 class JobEventBridge:
-    """Apply stored device events to job sessions.
+    """Apply stored device events to job sessions (an ingest event handler).
 
-    The jobs storage is asynchronous, so each event is applied on its own async
-    connection in its own transaction. That is safe with the ingest's
-    at-least-once hand-over because ``apply_device_event`` is idempotent on the
-    event id (a replay returns the recorded outcome).
+    The ingest's writer calls it on its database thread, inside the event's
+    transaction on the writer's synchronous connection. The jobs use cases are
+    asynchronous, so the bridge keeps one event loop (an ``asyncio.Runner``)
+    and one autocommit async connection for its whole life, reopened only after
+    the database was lost; each event is applied in its own transaction there.
+    That is safe with the ingest's at-least-once hand-over because applying is
+    idempotent on the event id (a replay returns the recorded outcome).
     """
 
-    dsn: str
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._lock = threading.Lock()  # one event at a time on the loop
+        self._runner: asyncio.Runner | None = None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
 
     def __call__(
         self, conn: psycopg.Connection[Any], device_id: str, event: StoredEvent
     ) -> None:
-        device_event = to_device_event(event)
-        if device_event is None:
-            return
-        outcome = asyncio.run(self._apply(device_id, device_event))
+        with self._lock:
+            if self._runner is None:
+                self._runner = asyncio.Runner()
+            outcome = self._runner.run(self._apply(event))
+        if outcome is None:
+            return  # not a clock event
         log.info(
             "device event applied" if outcome.applied else "device event refused",
             extra={
@@ -73,13 +59,25 @@ class JobEventBridge:
             },
         )
 
-    async def _apply(self, device_id: str, event: DeviceEvent) -> ClockOutcome:
-        async with await psycopg.AsyncConnection.connect(
-            self.dsn, autocommit=True
-        ) as aconn:
-            return await apply_device_event(aconn, device_id, event)
+    async def _apply(self, event: StoredEvent) -> ClockOutcome | None:
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.dsn, autocommit=True
+            )
+        try:
+            return await apply_stored_event(self._conn, event)
+        except psycopg.OperationalError:
+            await self._conn.close()  # reconnect on the next event
+            self._conn = None
+            raise
 
-
-def wire_ingest(dsn: str) -> None:
-    """Register the jobs module's handler for device events (the ingest process)."""
-    register_event_handler(JobEventBridge(dsn))
+    def close(self) -> None:
+        """Close the connection and the loop (the ingest has stopped)."""
+        with self._lock:
+            if self._runner is None:
+                return
+            if self._conn is not None:
+                self._runner.run(self._conn.close())
+                self._conn = None
+            self._runner.close()
+            self._runner = None

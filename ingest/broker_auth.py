@@ -8,19 +8,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-# A device id is its MQTT username and its topic level: ``%u`` in the ACL.
-# A ``/`` (or ``+``/``#``) in it would let one phone write another's topics.
-DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def is_device_id(value: str) -> bool:
-    """True if ``value`` may be a device id (the whole string, not a part)."""
-    return DEVICE_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -30,6 +20,13 @@ class BrokerAccount:
     username: str
     password_hash: str
     service: bool = False
+
+
+def device_accounts(logins: Iterable[tuple[str, str]]) -> list[BrokerAccount]:
+    """Device logins ``(device id, password hash)`` as broker accounts (own topics only)."""
+    return [
+        BrokerAccount(username, password_hash) for username, password_hash in logins
+    ]
 
 
 def hash_mqtt_password(password: str, *, iterations: int = 101) -> str:

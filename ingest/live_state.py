@@ -24,8 +24,8 @@ from redis.exceptions import RedisError
 from storage import live
 
 if TYPE_CHECKING:
+    from core.messages import Processed
     from ingest.metrics import IngestMetrics
-    from ingest.pipeline import Processed
 
 log = logging.getLogger(__name__)
 

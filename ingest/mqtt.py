@@ -34,9 +34,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from core.messages import InboundMessage
 from crewtrack.settings import Settings
 from ingest import mqtt_fast
-from ingest.model import InboundMessage
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from core.messages import InboundMessage
 from crewtrack.settings import SettingsError, env_name
-from ingest.model import InboundMessage
 
 # CREWTRACK_INGEST_MQTT_FAST_PATH: "auto" = fast when the check passes.
 MODES = ("auto", "off")

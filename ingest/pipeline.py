@@ -26,18 +26,18 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import NamedTuple
 
-from ingest.broker_auth import is_device_id
-from ingest.model import (
+from core.messages import (
     BAD_TOPIC,
     DECODER_ERROR,
     Decoded,
     DeviceEvent,
     Fix,
     InboundMessage,
+    Processed,
     Reject,
     Rejection,
+    is_device_id,
 )
 from ingest.protocols import native, owntracks
 from ingest.validate import Limits, check_event, check_fix
@@ -47,26 +47,6 @@ log = logging.getLogger(__name__)
 STEPS = ("decode", "validate", "batch", "copy", "commit", "ack", "events", "live")
 
 Decoder = Callable[[str, bytes], Decoded]
-
-
-class Processed(NamedTuple):
-    """A message after decode and validate: what to store, and what was rejected."""
-
-    message: InboundMessage
-    protocol: str
-    device_id: str | None
-    sha256: bytes
-    kind: str = "fix"
-    fixes: list[Fix] = []  # noqa: RUF012 - never mutated
-    events: list[DeviceEvent] = []  # noqa: RUF012
-    rejections: list[Rejection] = []  # noqa: RUF012
-    status: str | None = None
-    carried: int = 0
-
-    @property
-    def accepted(self) -> bool:
-        """Whether provenance is recorded (something of the message is kept)."""
-        return bool(self.fixes or self.events or self.status)
 
 
 def route(topic: str) -> tuple[str, Decoder]:

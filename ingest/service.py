@@ -22,12 +22,13 @@ from collections.abc import Awaitable, Sequence
 
 from aiohttp import web
 
+from core.messages import InboundMessage, Processed
 from crewtrack.settings import Settings
+from ingest.events import EventSink
 from ingest.live_state import LiveState
 from ingest.metrics import IngestMetrics
-from ingest.model import InboundMessage
 from ingest.mqtt import MqttConsumer
-from ingest.pipeline import Processed, process
+from ingest.pipeline import process
 from ingest.validate import Limits
 from ingest.writer import BatchWriter
 
@@ -55,7 +56,9 @@ GC_THRESHOLDS = (50_000, 20, 100)
 class IngestService:
     """Wire the consumer, the writer and live state together (one replica)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, event_handlers: Sequence[EventSink] = ()
+    ) -> None:
         self.settings = settings
         self.metrics = IngestMetrics()
         self.limits = Limits.from_settings(
@@ -75,6 +78,7 @@ class IngestService:
             self._ack,
             pause=self.consumer.pause,
             resume=self.consumer.resume,
+            event_handlers=event_handlers,
         )
         self.metrics.gauge(
             "crewtrack_ingest_connected",
@@ -185,8 +189,12 @@ def start_watchdog(deadline_s: float) -> threading.Timer:
     return timer
 
 
-def run(settings: Settings) -> None:
-    """Run one ingest replica until SIGTERM/SIGINT (blocking)."""
+def run(settings: Settings, event_handlers: Sequence[EventSink] = ()) -> None:
+    """Run one ingest replica until SIGTERM/SIGINT (blocking).
+
+    ``event_handlers`` get every new device event after its commit
+    (:mod:`ingest.events`); without them events wait in ``device_events``.
+    """
 
     async def _main() -> None:
         # Our own default executor (the consumer's connects run there), shut
@@ -198,7 +206,7 @@ def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(executor)
         try:
-            await IngestService(settings).run()
+            await IngestService(settings, event_handlers).run()
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
             # what asyncio.run joins without a bound: a fresh, empty executor

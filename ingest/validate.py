@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.model import FUTURE, OUT_OF_RANGE, TOO_OLD, DeviceEvent, Fix, Reject
+from core.messages import FUTURE, OUT_OF_RANGE, TOO_OLD, DeviceEvent, Fix, Reject
 
 DAY_MS = 86_400_000
 

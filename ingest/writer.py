@@ -29,12 +29,11 @@ from typing import Any
 
 import psycopg
 
+from core.messages import Processed, Rejection
 from crewtrack.settings import Settings
 from ingest import events as event_sink
 from ingest.live_state import LiveState
 from ingest.metrics import IngestMetrics
-from ingest.model import Rejection
-from ingest.pipeline import Processed
 from storage import fixes as store
 
 log = logging.getLogger(__name__)
@@ -94,8 +93,10 @@ class BatchWriter:
         *,
         pause: Callable[[], None] = lambda: None,
         resume: Callable[[], None] = lambda: None,
+        event_handlers: Sequence[event_sink.EventSink] = (),
     ) -> None:
         self.settings = settings
+        self.event_handlers = tuple(event_handlers)
         self.metrics = metrics
         self.live = live_state
         self.ack = ack
@@ -379,7 +380,7 @@ class BatchWriter:
         try:
             conn = self._connection()
             if new_events:
-                event_sink.apply_events(conn, new_events)
+                event_sink.apply_events(conn, new_events, self.event_handlers)
             return store.current_jobs(conn, sorted(devices))
         except psycopg.Error:
             # the sweep applies the events; jobs come with later fixes
@@ -389,7 +390,7 @@ class BatchWriter:
 
     def _sweep_sync(self) -> None:
         try:
-            event_sink.sweep_unapplied(self._connection())
+            event_sink.sweep_unapplied(self._connection(), self.event_handlers)
         except psycopg.Error:
             log.exception("event sweep failed")
             self._drop_connection()

@@ -2,18 +2,22 @@
 
 Only hashes are stored: the MQTT password in Mosquitto's own ``$7$`` format (so
 the broker's password file is written straight from this table) and the sha256
-of the HTTP token used by Traccar Client.
+of the HTTP token used by Traccar Client. The broker's hash function is the
+caller's (``ingest.broker_auth.hash_mqtt_password``): storage knows the column,
+not the broker.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 import psycopg
 
-from ingest.broker_auth import BrokerAccount, hash_mqtt_password, is_device_id
+from core.messages import is_device_id
 from storage.users import token_digest
 
 
@@ -43,11 +47,16 @@ def add_device(
     conn: psycopg.Connection,
     device_id: str,
     *,
+    hash_password: Callable[[str], str],
     user_id: UUID | None = None,
     label: str = "",
     password: str | None = None,
 ) -> DeviceCredentials:
-    """Register a device and return its credentials (new random ones by default)."""
+    """Register a device and return its credentials (new random ones by default).
+
+    ``hash_password`` turns the clear MQTT password into what the broker's
+    password file holds; only that hash is stored.
+    """
     if not is_device_id(device_id):
         raise DeviceError("device id must match [A-Za-z0-9_-]{1,64}")
     mqtt_password = password or secrets.token_urlsafe(18)
@@ -60,7 +69,7 @@ def add_device(
                 device_id,
                 user_id,
                 label,
-                hash_mqtt_password(mqtt_password),
+                hash_password(mqtt_password),
                 token_digest(http_token),
             ),
         )
@@ -78,12 +87,19 @@ def revoke_device(conn: psycopg.Connection, device_id: str) -> bool:
     return cur.rowcount == 1
 
 
-def broker_accounts(conn: psycopg.Connection) -> list[BrokerAccount]:
-    """Every active device as a broker account (writes only its own topics)."""
+class DeviceLogin(NamedTuple):
+    """An active device's MQTT login as stored (the broker's password hash)."""
+
+    device_id: str
+    mqtt_password_hash: str
+
+
+def device_logins(conn: psycopg.Connection) -> list[DeviceLogin]:
+    """Every active device's MQTT login, by id."""
     rows = conn.execute(
         "SELECT id, mqtt_password_hash FROM devices WHERE revoked_at IS NULL ORDER BY id"
     ).fetchall()
-    return [BrokerAccount(row[0], row[1]) for row in rows]
+    return [DeviceLogin(row[0], row[1]) for row in rows]
 
 
 async def device_for_http_token(

@@ -25,7 +25,7 @@ from psycopg import errors
 from storage.visits import TouchedRange, aenqueue_touched, enqueue_touched
 
 if TYPE_CHECKING:
-    from ingest.pipeline import Processed
+    from core.messages import Processed
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_REJECTED_PAYLOAD_BYTES = (

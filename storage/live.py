@@ -25,7 +25,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from ingest.model import Fix
+from core.messages import Fix
 
 KEY_PREFIX = "crewtrack:live:"
 GEO_KEY = "crewtrack:geo"

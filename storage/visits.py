@@ -23,6 +23,7 @@ import psycopg
 
 from core.fixes import fix_arrays
 from core.geofence import Geofence
+from core.reconcile import ClockEvent
 
 # Fixes this long before clock-in and after clock-out still count: arrival often
 # precedes the clock-in (or follows it, when the technician clocks in en route).
@@ -44,6 +45,25 @@ class SessionInputs:
     fence: Geofence | None
     window_start: dt.datetime
     window_end: dt.datetime
+
+
+def clock_events(evidence: list[dict[str, Any]]) -> list[ClockEvent]:
+    """The session's clock events as the core reads them (stored evidence JSON)."""
+    events: list[ClockEvent] = []
+    for raw in evidence:
+        kind = raw.get("kind")
+        if kind not in ("clock_in", "clock_out", "pause", "resume"):
+            continue
+        position = raw.get("position") or {}
+        events.append(
+            ClockEvent(
+                kind=kind,
+                time=dt.datetime.fromisoformat(raw["at"]),
+                lat=position.get("lat"),
+                lon=position.get("lon"),
+            )
+        )
+    return events
 
 
 _QUEUE_COPY = (

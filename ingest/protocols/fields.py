@@ -7,8 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ingest.broker_auth import is_device_id
-from ingest.model import (
+from core.messages import (
     BAD_DEVICE_ID,
     BAD_ENCODING,
     BAD_SHAPE,
@@ -17,6 +16,7 @@ from ingest.model import (
     NOT_FINITE,
     OVERSIZED,
     Reject,
+    is_device_id,
 )
 
 

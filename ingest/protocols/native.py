@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 
-from ingest.model import (
+from core.messages import (
     BAD_ENCODING,
     BAD_EVENT,
     BAD_SHAPE,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ingest.model import (
+from core.messages import (
     BAD_SHAPE,
     BAD_TYPE,
     DEVICE_MISMATCH,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.model import (
+from core.messages import (
     BAD_EVENT,
     BAD_TOPIC,
     DEVICE_MISMATCH,

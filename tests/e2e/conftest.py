@@ -38,7 +38,6 @@ from playwright.sync_api import (
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from crewtrack.derive import derive_session
 from crewtrack.servers import (
     MosquittoServer,
     PortAllocator,
@@ -46,6 +45,7 @@ from crewtrack.servers import (
     RedisServer,
 )
 from crewtrack.settings import Settings
+from derive.worker import derive_session
 from ingest.broker_auth import BrokerAccount, hash_mqtt_password
 from ingest.protocols.native import encode_fixes
 from storage.devices import add_device
@@ -146,7 +146,13 @@ def _seed(
                 ("North" if i % 2 == 0 else "South", row[0]),
             )
             device = f"dev{i:02d}"
-            creds = add_device(conn, device, user_id=user.id, label=f"Phone {i:02d}")
+            creds = add_device(
+                conn,
+                device,
+                hash_password=hash_mqtt_password,
+                user_id=user.id,
+                label=f"Phone {i:02d}",
+            )
             passwords[device] = creds.mqtt_password
         client = conn.execute(
             "INSERT INTO clients (name) VALUES ('Café Müller') RETURNING id"

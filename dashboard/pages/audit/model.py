@@ -23,9 +23,8 @@ from core import history
 from core.geofence import Geofence
 from core.reconcile import ClockEvent, Flag, Reconciliation
 from core.visits import Visit, Window, derive_visits
-from crewtrack.derive import clock_events  # the derive worker's parsing
 from dashboard.queries import DerivationRow, SessionRow
-from storage.visits import input_digest
+from storage.visits import clock_events, input_digest
 
 #: Douglas-Peucker tolerance of the drawn line, metres: finer than any phone fix
 #: is accurate, so the simplified line never hides a real turn.

@@ -23,8 +23,9 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
-from crewtrack.derive import derive_pending
 from crewtrack.settings import Settings
+from derive.worker import derive_pending
+from ingest.broker_auth import hash_mqtt_password
 from storage.devices import add_device
 from tests.conftest import Broker
 from tests.integration.api.conftest import People
@@ -110,7 +111,9 @@ async def _scheduled_job_with_phone(
             "SELECT user_id FROM technicians WHERE id = %s", (tess,)
         ).fetchone()
         assert row is not None
-        creds = add_device(conn, device_id, user_id=row[0])
+        creds = add_device(
+            conn, device_id, hash_password=hash_mqtt_password, user_id=row[0]
+        )
     broker.add_device(device_id, creds.mqtt_password)
     return str(job["id"]), Phone(broker.port, device_id, creds.mqtt_password)
 

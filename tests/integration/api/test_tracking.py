@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from aiohttp.test_utils import TestClient
 
-from crewtrack.derive import derive_pending
+from derive.worker import derive_pending
 from tests.integration.api.conftest import People
 from tests.integration.derive.test_derive_worker import (
     ARRIVAL,

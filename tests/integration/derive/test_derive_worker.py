@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from core.geofence import Geofence
-from crewtrack.derive import derive_pending, derive_session
+from derive.worker import derive_pending, derive_session
 from storage.visits import (
     derivation_history,
     enqueue_touched,

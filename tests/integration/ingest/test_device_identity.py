@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from api.app import init_app
 from crewtrack.settings import Settings
+from ingest.broker_auth import hash_mqtt_password
 from storage.devices import add_device
 from tests.conftest import Broker
 from tests.integration.ingest.helpers import (
@@ -55,8 +56,8 @@ async def test_traccar_client_uploads_are_stored_before_the_answer(
     aiohttp_client: Any, settings: Settings
 ) -> None:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        creds = add_device(conn, "tc-1")
-        add_device(conn, "tc-2")
+        creds = add_device(conn, "tc-1", hash_password=hash_mqtt_password)
+        add_device(conn, "tc-2", hash_password=hash_mqtt_password)
     client: TestClient[Any, Any] = await aiohttp_client(init_app(settings))
     now_s = int(time.time())
     q = f"id=tc-1&timestamp={now_s}&lat=48.1&lon=11.5&speed=10&accuracy=5"

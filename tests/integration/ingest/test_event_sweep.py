@@ -24,10 +24,11 @@ async def test_an_event_left_unapplied_after_start_is_applied_by_the_next_sweep(
     def handler(_conn: psycopg.Connection[Any], device: str, event: Any) -> None:
         applied.append(f"{device}/{event.event_id}")
 
-    events.register_event_handler(handler)
     metrics = IngestMetrics()
     live = LiveState(settings.redis_url, metrics)
-    w = writer.BatchWriter(settings, metrics, live, lambda _batch: None)
+    w = writer.BatchWriter(
+        settings, metrics, live, lambda _batch: None, event_handlers=[handler]
+    )
     try:
         w.start()
         await asyncio.sleep(0.5)  # the start-up sweep has run and found nothing
@@ -51,4 +52,3 @@ async def test_an_event_left_unapplied_after_start_is_applied_by_the_next_sweep(
     finally:
         await w.close()
         await live.close()
-        events.unregister_event_handler(handler)

@@ -15,8 +15,8 @@ from typing import Any
 import msgpack
 import psycopg
 
-from ingest.model import InboundMessage
-from ingest.pipeline import Processed, process
+from core.messages import InboundMessage, Processed
+from ingest.pipeline import process
 from ingest.validate import Limits
 from storage.fixes import (
     FIX_COLUMNS,

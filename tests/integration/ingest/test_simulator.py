@@ -9,7 +9,8 @@ import psycopg
 
 from crewtrack import simulator
 from crewtrack.settings import Settings
-from storage.devices import broker_accounts
+from ingest.broker_auth import device_accounts
+from storage.devices import device_logins
 from tests.conftest import Broker
 from tests.integration.ingest.helpers import count, wait_until, workers
 
@@ -23,7 +24,7 @@ def test_simulated_phones_register_publish_and_sync_an_offline_backlog(
     assert set(saved) == set(ids)
     assert saved == creds
     with psycopg.connect(settings.database_url) as conn:
-        broker.write_accounts(broker_accounts(conn))
+        broker.write_accounts(device_accounts(device_logins(conn)))
     with workers(settings, tmp_path):
         rc = simulator.main(
             [

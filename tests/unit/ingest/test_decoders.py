@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from ingest.model import InboundMessage, Reject
-from ingest.pipeline import Processed, process, validate
+from core.messages import InboundMessage, Processed, Reject
+from ingest.pipeline import process, validate
 from ingest.protocols import osmand
 from ingest.validate import Limits
 

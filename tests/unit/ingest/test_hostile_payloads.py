@@ -17,8 +17,8 @@ import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.model import REASONS, InboundMessage
-from ingest.pipeline import Processed, process
+from core.messages import REASONS, InboundMessage, Processed
+from ingest.pipeline import process
 from ingest.validate import Limits
 from storage.fixes import encode_message
 

@@ -20,9 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from core.messages import InboundMessage
 from crewtrack.settings import Settings, SettingsError
 from ingest import mqtt_fast
-from ingest.model import InboundMessage
 from ingest.mqtt import MqttConsumer
 
 FIX = b"\x84\xa1t\xcf\x00\x00\x01\x90\x00\x00\x00\x00\xa3lat\xcb@H\x0c\xcc"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ingest.model import Fix, InboundMessage
-from ingest.pipeline import Processed
+from core.messages import Fix, InboundMessage, Processed
 from ingest.writer import STORE_ERROR, _encode
 
 

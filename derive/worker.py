@@ -20,13 +20,14 @@ from uuid import UUID
 
 import psycopg
 
-from core.reconcile import ClockEvent, reconcile
+from core.reconcile import reconcile
 from core.visits import Visit, VisitParams, derive_visits
 from crewtrack.settings import Settings
 from storage.visits import (
     Derivation,
     SessionInputs,
     claim_touched_sessions,
+    clock_events,
     input_digest,
     latest_derivation,
     load_fixes,
@@ -92,25 +93,6 @@ def derive_session(
         )
         store_derivation(conn, derivation)
         return derivation
-
-
-def clock_events(evidence: list[dict[str, Any]]) -> list[ClockEvent]:
-    """The session's clock events as the core reads them (stored evidence JSON)."""
-    events: list[ClockEvent] = []
-    for raw in evidence:
-        kind = raw.get("kind")
-        if kind not in ("clock_in", "clock_out", "pause", "resume"):
-            continue
-        position = raw.get("position") or {}
-        events.append(
-            ClockEvent(
-                kind=kind,
-                time=dt.datetime.fromisoformat(raw["at"]),
-                lat=position.get("lat"),
-                lon=position.get("lon"),
-            )
-        )
-    return events
 
 
 def _reconciliation(inputs: SessionInputs, visits: list[Visit]) -> dict[str, Any]:
