@@ -47,6 +47,7 @@ from jobs_domain.job import (
     SiteContact,
     Task,
 )
+from jobs_domain.job import _check_window as check_window
 from jobs_domain.money import to_decimal
 from jobs_domain.sessions import Position, Session, SessionKind
 from storage import attachments as files
@@ -299,6 +300,13 @@ async def _create(ctx: Ctx, body: dict[str, Any], client_id: str) -> web.Respons
             raise InvalidInput(
                 "bad window", [FieldProblem("/scheduled_end", "must be after start")]
             )
+        try:
+            check_window(start, end)
+        except InvalidInput as exc:  # the domain names reschedule's field, /end
+            raise InvalidInput(
+                exc.message,
+                [FieldProblem("/scheduled_end", p.message) for p in exc.problems],
+            ) from exc
         job.scheduled_start, job.scheduled_end = start, end
     await store.save(ctx.conn, job, now=moment, new=True)
     return await respond_job(ctx, job, 201)
