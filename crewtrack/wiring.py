@@ -18,7 +18,7 @@ import psycopg
 from ingest.events import StoredEvent, register_event_handler
 from jobs_domain.errors import InvalidInput
 from jobs_domain.sessions import DeviceEvent, Position, SessionKind
-from storage.job_sessions import ClockOutcome, apply_device_event
+from services.sessions import ClockOutcome, apply_device_event
 
 log = logging.getLogger("crewtrack.wiring")
 
