@@ -45,7 +45,7 @@ from storage import online_links
 from storage import price_book as book
 
 Conn = psycopg.AsyncConnection[Any]
-Check = Callable[[Job], None]
+Check = Callable[[Job], None]  # runs on the locked job before the change; raises
 T = TypeVar("T")
 
 
@@ -91,7 +91,7 @@ async def _changed(
     *,
     check: Check,
 ) -> Job:
-    """:func:`_change` for a rule whose result is the changed job itself."""
+    """:func:`_change` for a rule whose result the caller does not need: the job."""
     job, _ = await _change(conn, actor, job_id, change, check=check)
     return job
 
