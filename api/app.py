@@ -7,8 +7,7 @@ registers its operations through ``api.route(...)`` (see ``api/framework.py``),
 then add its ``setup`` to :data:`ROUTE_MODULES` below — that is the only line to
 touch here. Every operation registered that way is authenticated, role-checked,
 transactional, documented in ``/api/v1/openapi.json`` and answers errors as
-problem+json. Completion blockers from other modules plug in through
-``api.completion.register_blocker_provider``.
+problem+json.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from api import (
     tracking,
     tracking_osmand,
 )
-from api.completion import PROVIDERS
 from api.framework import (
     API,
     POOL,
@@ -76,7 +74,6 @@ def init_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_attachment_bytes + 1024 * 1024,
     )
     app[SETTINGS] = settings
-    app[PROVIDERS] = []
     api = Api(app)
     app[API] = api
     app.cleanup_ctx.append(_database_pool)

@@ -19,15 +19,12 @@ from api.framework import (
     page_of,
     uuid_or_404,
 )
-from api.jobs import (
+from api.job_json import line_item_view, note_view, respond_job
+from api.job_request import (
     client_and_property,
     contact_from,
     line_item_from,
-    line_item_view,
-    note_view,
-    now,
     parse_time,
-    respond_job,
 )
 from jobs_domain.actors import OFFICE, STAFF_READERS
 from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
@@ -35,6 +32,7 @@ from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import Note, NoteVisibility, SiteContact
 from jobs_domain.money import totals
+from services.jobs import now
 from storage import clients as directory
 from storage import estimates as store
 from storage import jobs as job_store

@@ -29,7 +29,7 @@ from api.invoicing.payments import (
     verify_webhook,
 )
 from api.invoicing.pdf import Letterhead, render_invoice_pdf
-from api.jobs import load_visible
+from api.job_request import load_visible
 from api.parts import totals_json
 from api.reports import query_uuid
 from crewtrack.settings import Settings

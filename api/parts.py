@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from api.framework import Api, Ctx, json_ok, no_content
-from api.jobs import load_visible
+from api.job_request import load_visible
 from api.reports import UUID_S
 from jobs_domain.actors import (
     ALL_ROLES,

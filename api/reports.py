@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web
 
-from api.completion import register_blocker_provider
 from api.framework import (
     Api,
     Ctx,
@@ -23,7 +22,7 @@ from api.framework import (
     make_etag,
     no_content,
 )
-from api.jobs import load_visible
+from api.job_request import load_visible
 from jobs_domain.actors import (
     ALL_ROLES,
     CREW_AND_OFFICE,
@@ -635,4 +634,3 @@ def setup(api: Api) -> None:
         roles=ALL_ROLES,
         responses={200: None},
     )
-    register_blocker_provider(api.app, service.report_blockers)

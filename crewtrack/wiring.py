@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 
 from services.device_events import apply_stored_event
+from services.sessions import ClockOutcome
 from storage.device_events import StoredEvent
-from storage.job_sessions import ClockOutcome
 
 log = logging.getLogger("crewtrack.wiring")
 

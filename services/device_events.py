@@ -15,8 +15,8 @@ import psycopg
 
 from jobs_domain.errors import InvalidInput
 from jobs_domain.sessions import DeviceEvent, Position, SessionKind
+from services.sessions import ClockOutcome, apply_device_event
 from storage.device_events import StoredEvent
-from storage.job_sessions import ClockOutcome, apply_device_event
 
 CLOCK_KINDS = frozenset(k.value for k in SessionKind)
 

@@ -2,6 +2,8 @@
 
 A file lives at ``<attachments_dir>/<sha[:2]>/<sha>``; uploading the same bytes
 twice stores them once. The declared type must match the file's magic bytes.
+The caller hands the bytes over as an async iterator of chunks (the API reads
+them from a multipart upload) and names the directory and the size limit.
 """
 
 from __future__ import annotations
@@ -10,100 +12,40 @@ import asyncio
 import hashlib
 import os
 import tempfile
-import uuid
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
-from aiohttp.http_exceptions import HttpProcessingError
-
-from crewtrack.settings import Settings
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.filetypes import SNIFF_BYTES, sniff
-from jobs_domain.job import Attachment, AttachmentKind
 
 #: Accepted types: photos from phone cameras and PDFs.
 ACCEPTED = ("image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf")
-CHUNK = 64 * 1024
 
 
-def path_for(settings: Settings, sha256: str) -> Path:
-    return Path(settings.attachments_dir) / sha256[:2] / sha256
+@dataclass(frozen=True)
+class StoredFile:
+    """The bytes of one upload, kept under their hash."""
+
+    sha256: str
+    size: int
+    content_type: str  # sniffed from the content, not taken from the client
 
 
-def content_url(job_id: str, attachment_id: str) -> str:
-    return f"/api/v1/jobs/{job_id}/attachments/{attachment_id}/content"
+def path_for(root: Path, sha256: str) -> Path:
+    return root / sha256[:2] / sha256
 
 
-def attachment_view(job_id: str, a: Attachment) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "kind": a.kind.value,
-        "description": a.description,
-        "filename": a.filename,
-        "content_type": a.content_type,
-        "size": a.size,
-        "sha256": a.sha256,
-        "uploaded_by": a.uploaded_by,
-        "uploaded_at": a.uploaded_at,
-        "url": content_url(job_id, a.id),
-    }
-
-
-def _bad(pointer: str, detail: str) -> InvalidInput:
+def bad_upload(pointer: str, detail: str) -> InvalidInput:
     return InvalidInput("bad upload", [FieldProblem(pointer, detail)])
 
 
-async def receive(request: web.Request, settings: Settings, user_id: str) -> Attachment:
-    """Read a multipart upload (``kind``, ``description``, then ``file``) to disk."""
-    if not request.content_type.startswith("multipart/"):
-        raise _bad("/", "send multipart/form-data with file, kind, description")
-    fields: dict[str, str] = {}
-    stored: tuple[str, int, str, str] | None = None
-    try:
-        reader = await request.multipart()
-        while True:
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader):
-                continue
-            if part.name == "file":
-                stored = await _store(part, settings)
-            elif part.name in ("kind", "description"):
-                fields[part.name] = (await part.read(decode=True)).decode(
-                    "utf-8", "replace"
-                )
-    except (ValueError, HttpProcessingError) as exc:
-        # A broken boundary or part header is the client's mistake, not ours.
-        raise _bad("/", f"malformed multipart body: {exc}") from exc
-    if stored is None:
-        raise _bad("/file", "required")
-    try:
-        kind = AttachmentKind(fields.get("kind", ""))
-    except ValueError as exc:
-        raise _bad(
-            "/kind", "one of " + ", ".join(k.value for k in AttachmentKind)
-        ) from exc
-    sha, size, content_type, filename = stored
-    return Attachment(
-        id=str(uuid.uuid4()),
-        kind=kind,
-        description=fields.get("description", "")[:2000],
-        filename=filename,
-        content_type=content_type,
-        size=size,
-        sha256=sha,
-        uploaded_by=user_id,
-        uploaded_at=datetime.now(UTC),
-    )
-
-
-async def _store(part: BodyPartReader, settings: Settings) -> tuple[str, int, str, str]:
-    limit = settings.max_attachment_bytes
-    root = Path(settings.attachments_dir)
+async def store(
+    chunks: AsyncIterator[bytes], *, root: Path, max_bytes: int, declared_type: str
+) -> StoredFile:
+    """Write ``chunks`` under ``root`` by their sha256, refusing an empty, too
+    large or unaccepted file, or one whose content is not ``declared_type``
+    (empty or ``application/octet-stream`` declares nothing)."""
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
@@ -111,59 +53,34 @@ async def _store(part: BodyPartReader, settings: Settings) -> tuple[str, int, st
     fd, tmp_name = tempfile.mkstemp(dir=root, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as out:
-            while chunk := await part.read_chunk(CHUNK):
+            async for chunk in chunks:
                 size += len(chunk)
-                if size > limit:
-                    raise _bad("/file", f"larger than {limit} bytes")
+                if size > max_bytes:
+                    raise bad_upload("/file", f"larger than {max_bytes} bytes")
                 if len(head) < 16:
                     head = (head + chunk)[:SNIFF_BYTES]
                 digest.update(chunk)
                 await asyncio.to_thread(out.write, chunk)
         if size == 0:
-            raise _bad("/file", "is empty")
+            raise bad_upload("/file", "is empty")
         sniffed = sniff(head)
         if sniffed is None:
-            raise _bad("/file", "type not accepted: " + ", ".join(ACCEPTED))
-        declared = (part.headers.get("Content-Type") or "").split(";")[0].strip()
+            raise bad_upload("/file", "type not accepted: " + ", ".join(ACCEPTED))
+        declared = declared_type.split(";")[0].strip()
         if declared and declared != "application/octet-stream" and declared != sniffed:
-            raise _bad("/file", f"declared {declared} but the content is {sniffed}")
+            raise bad_upload(
+                "/file", f"declared {declared} but the content is {sniffed}"
+            )
         sha = digest.hexdigest()
-        final = path_for(settings, sha)
+        final = path_for(root, sha)
         await asyncio.to_thread(final.parent.mkdir, exist_ok=True)
         await asyncio.to_thread(os.replace, tmp_name, final)
         tmp_name = ""
-        return sha, size, sniffed, (part.filename or "upload")[:200]
+        return StoredFile(sha, size, sniffed)
     finally:
         if tmp_name:
-            await asyncio.to_thread(_unlink, tmp_name)
+            await asyncio.to_thread(unlink, Path(tmp_name))
 
 
-def _unlink(name: str) -> None:
-    Path(name).unlink(missing_ok=True)
-
-
-def serve(settings: Settings, attachment: Attachment) -> web.StreamResponse:
-    path = path_for(settings, attachment.sha256)
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": attachment.content_type,
-            "ETag": f'"{attachment.sha256}"',
-            "Content-Disposition": content_disposition("inline", attachment.filename),
-        },
-    )
-
-
-def content_disposition(kind: str, filename: str) -> str:
-    """``kind; filename=…`` for any uploaded name (RFC 6266).
-
-    The name is the uploader's: a ``"``, a non-ASCII letter or a control
-    character must not break the header. Browsers read ``filename*`` (UTF-8,
-    percent-encoded); the plain ``filename`` is an ASCII stand-in.
-    """
-    fallback = "".join(
-        c if c.isascii() and (c.isalnum() or c in " ._-()") else "_" for c in filename
-    )
-    return (
-        f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    )
+def unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)

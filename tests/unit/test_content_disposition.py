@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
-from storage.attachments import content_disposition
+from api.attachments import content_disposition
 
 
 def test_a_name_with_quotes_accents_and_control_characters_survives_the_header() -> (

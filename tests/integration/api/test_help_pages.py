@@ -9,7 +9,7 @@ import psycopg
 from aiohttp.test_utils import TestClient
 
 from jobs_domain.sessions import DeviceEvent, SessionKind
-from storage.job_sessions import apply_device_event
+from services.sessions import apply_device_event
 from tests.integration.api.conftest import People
 
 V1 = "/api/v1"

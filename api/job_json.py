@@ -1,0 +1,117 @@
+"""A job and its parts as the API shows them (JSON), and the job's ETag."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from api.framework import Ctx, json_ok, make_etag
+from jobs_domain.job import Expense, Job, LineItem, Note, Task
+from services import jobs as service
+from services.jobs import Overview
+from storage import jobs as store
+
+
+def job_etag(job: Job) -> str:
+    return make_etag("job", job.id, job.version)
+
+
+async def job_view(ctx: Ctx, job: Job) -> dict[str, Any]:
+    return (await job_views(ctx, [job]))[0]
+
+
+async def job_views(ctx: Ctx, jobs: list[Job]) -> list[dict[str, Any]]:
+    return [_overview(o) for o in await service.overviews(ctx.conn, jobs)]
+
+
+def _overview(o: Overview) -> dict[str, Any]:
+    job = o.job
+    net, tax, gross = job.totals()
+    return {
+        "id": job.id,
+        "number": job.display_number,
+        "status": job.status.value,
+        "description": job.description,
+        "client": {"id": o.client["id"], "name": o.client["name"]},
+        "property": o.property,
+        "site_contact": store.contact_to_json(job.site_contact),
+        "scheduled_start": job.scheduled_start,
+        "scheduled_end": job.scheduled_end,
+        "crew": crew_view(job, o.names),
+        "custom_fields": job.custom_fields,
+        "hold_reason": job.hold_reason,
+        "cancellation": None
+        if job.cancellation is None
+        else {
+            "by": job.cancellation.by,
+            "by_name": job.cancellation.by_name,
+            "at": job.cancellation.at,
+            "reason": job.cancellation.reason,
+        },
+        "completed_at": job.completed_at,
+        "completed_by": job.completed_by,
+        "estimate_id": job.estimate_id,
+        "booking_id": job.booking_id,
+        "totals": {"net": net, "tax": tax, "gross": gross},
+        "version": job.version,
+        "created_at": job.created_at,
+    }
+
+
+def crew_view(job: Job, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "technician_id": m.technician_id,
+            "name": names.get(m.technician_id, ""),
+            "role": m.role.value,
+        }
+        for m in job.crew
+    ]
+
+
+async def respond_job(ctx: Ctx, job: Job, status: int = 200) -> web.Response:
+    return json_ok(
+        await job_view(ctx, job),
+        status,
+        etag=job_etag(job),
+        location=f"/api/v1/jobs/{job.id}" if status == 201 else None,
+    )
+
+
+def line_item_view(item: LineItem) -> dict[str, Any]:
+    return {**store.line_item_to_json(item), "net": item.net}
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "title": task.title,
+        "required": task.required,
+        "done": task.done,
+        "done_by": task.done_by,
+        "done_at": task.done_at,
+    }
+
+
+def expense_view(e: Expense) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "description": e.description,
+        "amount": e.amount,
+        "created_by": e.created_by,
+        "created_at": e.created_at,
+        "receipt_attachment_id": e.receipt_attachment_id,
+    }
+
+
+def note_view(note: Note) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "visibility": note.visibility.value,
+        "text": note.text,
+        "author_id": note.author_id,
+        "author_name": note.author_name,
+        "created_at": note.created_at,
+    }

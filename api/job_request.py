@@ -1,0 +1,89 @@
+"""Reading a request about a job: the job in the path, its If-Match check, and
+the request's times, site contact and line items; and the view taking a part
+off the job. Shared by every job-related route module (jobs, job items,
+attachments, sessions, estimates, reports, parts, invoices)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from api.framework import Ctx, Handler, no_content
+from api.job_json import job_etag
+from jobs_domain.errors import FieldProblem, InvalidInput
+from jobs_domain.job import Job, LineItem, SiteContact
+from services import jobs as service
+from services.jobs import Check, Removable
+
+
+def job_id(ctx: Ctx) -> str:
+    return ctx.path_id("job_id", "job")
+
+
+async def load_visible(ctx: Ctx, *, for_update: bool = False) -> Job:
+    """The job named in the path, if the actor may see it (else 404)."""
+    return await service.load_visible(
+        ctx.conn, ctx.actor, job_id(ctx), for_update=for_update
+    )
+
+
+def if_match(ctx: Ctx) -> Check:
+    """The check a change runs on the locked job: 412 unless If-Match is current."""
+    return lambda job: ctx.check_if_match(job_etag(job))
+
+
+def parse_time(raw: str, pointer: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidInput(
+            "bad time", [FieldProblem(pointer, "must be an RFC 3339 date-time")]
+        ) from exc
+    if value.tzinfo is None:
+        raise InvalidInput(
+            "time without offset", [FieldProblem(pointer, "must include a UTC offset")]
+        )
+    return value
+
+
+def contact_from(raw: dict[str, Any] | None) -> SiteContact | None:
+    if raw is None:
+        return None
+    return SiteContact(
+        name=raw.get("name", ""),
+        phone=raw.get("phone", ""),
+        mobile=raw.get("mobile", ""),
+        email=raw.get("email", ""),
+    )
+
+
+async def line_item_from(ctx: Ctx, raw: dict[str, Any], pointer: str) -> LineItem:
+    """From the price book (prices copied, overridable) or a custom line."""
+    return await service.new_line_item(ctx.conn, raw, pointer)
+
+
+async def client_and_property(
+    ctx: Ctx, client_id: str, property_id: str | None
+) -> str | None:
+    """Check a body's client (404 if unknown) and optional property (404 if
+    unknown, 422 if another client's); return the property id."""
+    return await service.client_and_property(ctx.conn, client_id, property_id)
+
+
+def removal(what: Removable, path_name: str) -> Handler:
+    """The view taking ``what`` (named by the path's ``path_name``) off the job."""
+
+    async def remove(ctx: Ctx) -> web.StreamResponse:
+        await service.remove(
+            ctx.conn,
+            ctx.actor,
+            job_id(ctx),
+            what,
+            ctx.request.match_info[path_name],
+            check=if_match(ctx),
+        )
+        return no_content()
+
+    return remove

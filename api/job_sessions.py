@@ -1,0 +1,119 @@
+"""A job's sessions over HTTP: clock in / pause / resume / clock out from the app.
+
+The rules are :mod:`services.sessions`, shared with the device events (MQTT).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from api import schemas as s
+from api.framework import Api, Ctx, json_ok
+from api.job_json import job_etag
+from api.job_request import load_visible, parse_time
+from jobs_domain.actors import CREW_AND_OFFICE
+from jobs_domain.sessions import Position, Session, SessionKind
+from services import sessions as service
+from services.jobs import now
+
+
+def session_view(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "technician_id": session.technician_id,
+        "device_id": session.device_id,
+        "state": session.state,
+        "clocked_in_at": session.clocked_in_at,
+        "clocked_out_at": session.clocked_out_at,
+        "worked_seconds": int(session.worked(now()).total_seconds()),
+        "intervals": [[a, b] for a, b in session.intervals],
+        "evidence": [
+            {
+                "kind": e.kind.value,
+                "at": e.at,
+                "event_id": e.event_id,
+                "position": None
+                if e.position is None
+                else {
+                    "lat": e.position.lat,
+                    "lon": e.position.lon,
+                    "accuracy_m": e.position.accuracy_m,
+                },
+            }
+            for e in session.evidence
+        ],
+    }
+
+
+async def list_sessions(ctx: Ctx) -> web.StreamResponse:
+    job = await load_visible(ctx)
+    return json_ok(
+        {"items": [session_view(x) for x in job.sessions]}, etag=job_etag(job)
+    )
+
+
+def _position(raw: dict[str, Any] | None) -> Position | None:
+    if raw is None:
+        return None
+    accuracy = raw.get("accuracy_m")
+    return Position(
+        float(raw["lat"]),
+        float(raw["lon"]),
+        None if accuracy is None else float(accuracy),
+    )
+
+
+async def post_session_event(ctx: Ctx) -> web.StreamResponse:
+    """Clock in / pause / resume / clock out from the app, with the device rules."""
+    body = await ctx.json(s.SESSION_EVENT_IN)
+    job = await load_visible(ctx, for_update=True)
+    ctx.check_if_match(job_etag(job))
+    kind = SessionKind(body["event"])
+    session = await service.clock_from_app(
+        ctx.conn,
+        ctx.actor,
+        job,
+        event_id=ctx.request.headers.get("Idempotency-Key") or str(uuid.uuid4()),
+        kind=kind,
+        technician_id=body.get("technician_id"),
+        at=parse_time(body["at"], "/at") if "at" in body else None,
+        max_future_skew=timedelta(seconds=ctx.settings.max_future_skew_s),
+        device_id=body.get("device_id"),
+        position=_position(body.get("position")),
+    )
+    return json_ok(
+        {**session_view(session), "job_status": job.status.value},
+        201 if kind is SessionKind.CLOCK_IN else 200,
+        etag=job_etag(job),
+    )
+
+
+def setup(api: Api) -> None:
+    """The session routes (registered by :func:`api.jobs.setup`, in its order)."""
+    r = api.route
+    jid = "/jobs/{job_id}"
+    r(
+        "GET",
+        jid + "/sessions",
+        list_sessions,
+        summary="Job sessions with evidence",
+        tag="jobs",
+        responses={200: s.SESSIONS_OUT},
+    )
+    r(
+        "POST",
+        jid + "/sessions",
+        post_session_event,
+        tag="jobs",
+        roles=CREW_AND_OFFICE,
+        summary="Clock in / pause / resume / clock out",
+        description="Idempotency-Key is the event id, as for device events.",
+        body=s.SESSION_EVENT_IN,
+        idempotent=True,
+        if_match=True,
+        responses={200: s.SESSION_OUT, 201: s.SESSION_OUT},
+    )
