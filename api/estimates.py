@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -19,23 +18,18 @@ from api.framework import (
     page_of,
     uuid_or_404,
 )
-from api.job_json import line_item_view, note_view, respond_job
+from api.job_json import contact_view, line_item_view, note_view, respond_job
 from api.job_request import (
-    client_and_property,
     contact_from,
-    line_item_from,
     parse_time,
 )
 from jobs_domain.actors import OFFICE, STAFF_READERS
-from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
+from jobs_domain.bookings import BookingDefault
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.estimates import Estimate
-from jobs_domain.job import Note, NoteVisibility, SiteContact
+from jobs_domain.job import NoteVisibility
 from jobs_domain.money import totals
-from services.jobs import now
-from storage import clients as directory
-from storage import estimates as store
-from storage import jobs as job_store
+from services import estimates as service
 
 ESTIMATE_IN: s.S = {
     "type": "object",
@@ -99,7 +93,7 @@ def estimate_view(e: Estimate) -> dict[str, Any]:
         "client_id": e.client_id,
         "property_id": e.property_id,
         "description": e.description,
-        "site_contact": job_store.contact_to_json(e.site_contact),
+        "site_contact": contact_view(e.site_contact),
         "line_items": [line_item_view(i) for i in e.line_items],
         "notes": [note_view(n) for n in e.notes],
         "totals": {"net": t.net, "tax": t.tax, "gross": t.gross},
@@ -122,48 +116,31 @@ def _respond(e: Estimate, status: int = 200) -> web.Response:
     )
 
 
-async def _client_and_property(
-    ctx: Ctx, body: dict[str, Any]
-) -> tuple[str, str | None]:
-    """The body's client and optional property, as for a job (404, 422)."""
-    client_id = uuid_or_404(body["client_id"], "client")
-    return client_id, await client_and_property(ctx, client_id, body.get("property_id"))
+def _estimate_id(ctx: Ctx) -> str:
+    return ctx.path_id("estimate_id", "estimate")
+
+
+def _if_match(ctx: Ctx) -> service.EstimateCheck:
+    return lambda estimate: ctx.check_if_match(_etag(estimate))
 
 
 async def create_estimate(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(ESTIMATE_IN)
-    client_id, property_id = await _client_and_property(ctx, body)
-    moment = now()
-    estimate = Estimate(
-        id=str(uuid.uuid4()),
-        number=await store.next_number(ctx.conn),
-        client_id=client_id,
-        property_id=property_id,
+    new = service.NewEstimate(
+        client_id=uuid_or_404(body["client_id"], "client"),
         description=body["description"],
-        created_at=moment,
-        site_contact=contact_from(body.get("site_contact")) or SiteContact(),
-        line_items=[
-            await line_item_from(ctx, raw, f"/line_items/{i}")
-            for i, raw in enumerate(body["line_items"])
-        ],
+        property_id=body.get("property_id"),
+        site_contact=contact_from(body.get("site_contact")),
+        line_items=body["line_items"],
         notes=[
-            Note(
-                str(uuid.uuid4()),
-                NoteVisibility(n["visibility"]),
-                n["text"],
-                ctx.actor.user_id,
-                ctx.actor.name,
-                moment,
-            )
-            for n in body.get("notes", [])
+            (NoteVisibility(n["visibility"]), n["text"]) for n in body.get("notes", [])
         ],
     )
-    await store.insert(ctx.conn, estimate)
-    return _respond(estimate, 201)
+    return _respond(await service.create_estimate(ctx.conn, ctx.actor, new), 201)
 
 
 async def get_estimate(ctx: Ctx) -> web.StreamResponse:
-    return _respond(await store.load(ctx.conn, ctx.path_id("estimate_id", "estimate")))
+    return _respond(await service.load(ctx.conn, _estimate_id(ctx)))
 
 
 async def list_estimates(ctx: Ctx) -> web.StreamResponse:
@@ -174,90 +151,56 @@ async def list_estimates(ctx: Ctx) -> web.StreamResponse:
         if not values or not isinstance(values[0], int):
             raise InvalidInput("bad cursor", [FieldProblem("/query/cursor", "bad")])
         after = values[0]
-    status = ctx.request.query.get("status")
-    if status not in (None, "draft", "approved", "converted"):
-        raise InvalidInput("bad status", [FieldProblem("/query/status", "unknown")])
-    found = await store.search(ctx.conn, status=status, after=after, limit=limit + 1)
+    found = await service.search(
+        ctx.conn, status=ctx.request.query.get("status"), after=after, limit=limit + 1
+    )
     found, cursor = page_of(found, limit, lambda e: e.number)
     return json_ok({"items": [estimate_view(e) for e in found], "next_cursor": cursor})
 
 
-async def _load_for_change(ctx: Ctx) -> Estimate:
-    """The estimate in the path, locked, if If-Match names its current version."""
-    estimate = await store.load(
-        ctx.conn, ctx.path_id("estimate_id", "estimate"), for_update=True
-    )
-    ctx.check_if_match(_etag(estimate))
-    return estimate
-
-
 async def approve(ctx: Ctx) -> web.StreamResponse:
-    estimate = await _load_for_change(ctx)
-    estimate.approve(ctx.actor, now())
-    await store.update(ctx.conn, estimate)
+    estimate = await service.approve(
+        ctx.conn, ctx.actor, _estimate_id(ctx), check=_if_match(ctx)
+    )
     return _respond(estimate)
 
 
 async def convert(ctx: Ctx) -> web.StreamResponse:
     """Convert to Job: every line item, price and note carried over; once only."""
-    estimate = await _load_for_change(ctx)
-    moment = now()
-    job = estimate.convert(
-        ctx.actor,
-        moment,
-        job_id=str(uuid.uuid4()),
-        job_number=await job_store.next_job_number(ctx.conn),
-        new_ids=[
-            str(uuid.uuid4())
-            for _ in range(len(estimate.line_items) + len(estimate.notes))
-        ],
+    job = await service.convert(
+        ctx.conn, ctx.actor, _estimate_id(ctx), check=_if_match(ctx)
     )
-    await job_store.save(ctx.conn, job, now=moment, new=True)
-    await store.update(ctx.conn, estimate)
     return await respond_job(ctx, job, 201)
 
 
 async def create_booking(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(BOOKING_IN)
-    client_id, property_id = await _client_and_property(ctx, body)
+    client_id = uuid_or_404(body["client_id"], "client")
     technician_id = body.get("technician_id")
     if technician_id is not None:
-        await directory.get_technician(
-            ctx.conn, uuid_or_404(technician_id, "technician")
-        )
-    start = parse_time(body["requested_start"], "/requested_start")
-    end = parse_time(body["requested_end"], "/requested_end")
-    if end <= start:
-        raise InvalidInput(
-            "bad window", [FieldProblem("/requested_end", "after start")]
-        )
-    booking = BookingRequest(
-        id=str(uuid.uuid4()),
+        uuid_or_404(technician_id, "technician")
+    new = service.NewBooking(
         client_id=client_id,
         description=body["description"],
-        requested_start=start,
-        requested_end=end,
-        property_id=property_id,
-        site_contact=contact_from(body.get("site_contact")) or SiteContact(),
+        requested_start=parse_time(body["requested_start"], "/requested_start"),
+        requested_end=parse_time(body["requested_end"], "/requested_end"),
+        property_id=body.get("property_id"),
+        site_contact=contact_from(body.get("site_contact")),
         technician_id=technician_id,
     )
-    moment = now()
-    job = job_from_booking(
-        booking,
-        actor=ctx.actor,
-        now=moment,
-        job_id=str(uuid.uuid4()),
-        job_number=await job_store.next_job_number(ctx.conn),
+    job = await service.create_booking(
+        ctx.conn,
+        ctx.actor,
+        new,
+        request=body,
         default_status=BookingDefault(ctx.settings.booking_default_status),
     )
-    await job_store.save(ctx.conn, job, now=moment, new=True)
-    await store.insert_booking(ctx.conn, booking.id, client_id, body, job.id)
     return await respond_job(ctx, job, 201)
 
 
 async def get_booking(ctx: Ctx) -> web.StreamResponse:
     return json_ok(
-        await store.load_booking(ctx.conn, ctx.path_id("booking_id", "booking"))
+        await service.load_booking(ctx.conn, ctx.path_id("booking_id", "booking"))
     )
 
 

@@ -8,10 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from api.framework import Ctx, json_ok, make_etag
-from jobs_domain.job import Expense, Job, LineItem, Note, Task
+from jobs_domain.job import Expense, Job, LineItem, Note, SiteContact, Task
 from services import jobs as service
 from services.jobs import Overview
 from storage import jobs as store
+
+
+def contact_view(contact: SiteContact) -> dict[str, str]:
+    """A site contact as the API shows it (the keys it is stored under)."""
+    return store.contact_to_json(contact)
 
 
 def job_etag(job: Job) -> str:
@@ -36,7 +41,7 @@ def _overview(o: Overview) -> dict[str, Any]:
         "description": job.description,
         "client": {"id": o.client["id"], "name": o.client["name"]},
         "property": o.property,
-        "site_contact": store.contact_to_json(job.site_contact),
+        "site_contact": contact_view(job.site_contact),
         "scheduled_start": job.scheduled_start,
         "scheduled_end": job.scheduled_end,
         "crew": crew_view(job, o.names),

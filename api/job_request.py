@@ -1,5 +1,5 @@
 """Reading a request about a job: the job in the path, its If-Match check, and
-the request's times, site contact and line items; and the view taking a part
+the request's times and site contact; and the view taking a part
 off the job. Shared by every job-related route module (jobs, job items,
 attachments, sessions, estimates, reports, parts, invoices)."""
 
@@ -13,7 +13,7 @@ from aiohttp import web
 from api.framework import Ctx, Handler, no_content
 from api.job_json import job_etag
 from jobs_domain.errors import FieldProblem, InvalidInput
-from jobs_domain.job import Job, LineItem, SiteContact
+from jobs_domain.job import Job, SiteContact
 from services import jobs as service
 from services.jobs import Check, Removable
 
@@ -57,19 +57,6 @@ def contact_from(raw: dict[str, Any] | None) -> SiteContact | None:
         mobile=raw.get("mobile", ""),
         email=raw.get("email", ""),
     )
-
-
-async def line_item_from(ctx: Ctx, raw: dict[str, Any], pointer: str) -> LineItem:
-    """From the price book (prices copied, overridable) or a custom line."""
-    return await service.new_line_item(ctx.conn, raw, pointer)
-
-
-async def client_and_property(
-    ctx: Ctx, client_id: str, property_id: str | None
-) -> str | None:
-    """Check a body's client (404 if unknown) and optional property (404 if
-    unknown, 422 if another client's); return the property id."""
-    return await service.client_and_property(ctx.conn, client_id, property_id)
 
 
 def removal(what: Removable, path_name: str) -> Handler:

@@ -496,7 +496,7 @@ class Job:
             raise TransitionRefused("the job cannot be scheduled yet", blockers)
         assert start is not None
         assert end is not None
-        _check_window(start, end)
+        check_window(start, end)
         self.scheduled_start, self.scheduled_end = start, end
         self.status = JobStatus.SCHEDULED
         self._record(
@@ -529,7 +529,7 @@ class Job:
         allowed = [JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.ON_HOLD]
         if self.status not in allowed:
             raise self._refuse("reschedule", allowed)
-        _check_window(start, end)
+        check_window(start, end)
         old = (self.scheduled_start, self.scheduled_end)
         self.scheduled_start, self.scheduled_end = start, end
         self._record(
@@ -1033,15 +1033,22 @@ def parse_job_number(text: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _check_window(start: datetime, end: datetime) -> None:
+MAX_WINDOW = timedelta(days=31)
+
+
+def check_window(start: datetime, end: datetime, end_field: str = "/end") -> None:
+    """A job's scheduled window: it ends after it starts, within ``MAX_WINDOW``.
+
+    ``end_field`` is the pointer of the request field holding the end.
+    """
     if end <= start:
         raise InvalidInput(
             "the scheduled end must be after the start",
-            [FieldProblem("/end", "must be after start")],
+            [FieldProblem(end_field, "must be after start")],
         )
-    if end - start > timedelta(days=31):
+    if end - start > MAX_WINDOW:
         raise InvalidInput(
-            "a job lasts at most 31 days", [FieldProblem("/end", "at most 31 days")]
+            "a job lasts at most 31 days", [FieldProblem(end_field, "at most 31 days")]
         )
 
 

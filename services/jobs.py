@@ -36,8 +36,8 @@ from jobs_domain.job import (
     Profitability,
     SiteContact,
     Task,
+    check_window,
 )
-from jobs_domain.job import _check_window as check_window
 from jobs_domain.money import to_decimal
 from storage import clients as directory
 from storage import jobs as store
@@ -209,13 +209,7 @@ def _check_planned_window(start: datetime, end: datetime) -> None:
         raise InvalidInput(
             "bad window", [FieldProblem("/scheduled_end", "must be after start")]
         )
-    try:
-        check_window(start, end)
-    except InvalidInput as exc:  # the domain names reschedule's field, /end
-        raise InvalidInput(
-            exc.message,
-            [FieldProblem("/scheduled_end", p.message) for p in exc.problems],
-        ) from exc
+    check_window(start, end, end_field="/scheduled_end")
 
 
 # -- create, list, edit ---------------------------------------------------------------------
