@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from api.framework import POOL, SETTINGS
+from api.http.context import POOL, SETTINGS
 from services.reports import ALERT_CHANNEL
 from storage import reports as store
 

@@ -3,7 +3,7 @@
 Adding endpoints
 ----------------
 Write a module ``api/<family>.py`` with ``def setup(api: Api) -> None`` that
-registers its operations through ``api.route(...)`` (see ``api/framework.py``),
+registers its operations through ``api.route(...)`` (see ``api/http/registry.py``),
 then add its ``setup`` to :data:`ROUTE_MODULES` below — that is the only line to
 touch here. Every operation registered that way is authenticated, role-checked,
 transactional, documented in ``/api/v1/openapi.json`` and answers errors as
@@ -32,16 +32,10 @@ from api import (
     tracking,
     tracking_osmand,
 )
-from api.framework import (
-    API,
-    POOL,
-    PREFIX,
-    SETTINGS,
-    Api,
-    json_ok,
-    problem_middleware,
-    problem_response,
-)
+from api.http.context import POOL, PREFIX, SETTINGS
+from api.http.problems import problem_middleware, problem_response
+from api.http.registry import API, Api
+from api.http.responses import json_ok
 from crewtrack.settings import Settings
 
 log = logging.getLogger("crewtrack.api")

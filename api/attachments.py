@@ -17,7 +17,9 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from api import schemas as s
-from api.framework import Api, Ctx, json_ok
+from api.http.context import Ctx
+from api.http.registry import Api
+from api.http.responses import json_ok
 from api.job_json import job_etag
 from api.job_request import if_match, job_id, load_visible, removal
 from crewtrack.settings import Settings

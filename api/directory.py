@@ -5,18 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import schemas as s
-from api.framework import (
+from api.http.context import Ctx
+from api.http.identifiers import make_etag, uuid_or_404
+from api.http.pagination import (
     PAGINATION_PARAMS,
-    Api,
-    Ctx,
     id_page,
-    json_ok,
-    make_etag,
     page_limit,
     page_schema,
     uuid_cursor,
-    uuid_or_404,
 )
+from api.http.registry import Api
+from api.http.responses import json_ok
 from jobs_domain.actors import OFFICE, STAFF_READERS, Role
 from storage import clients as store
 

@@ -7,17 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from api import schemas as s
-from api.framework import (
-    PAGINATION_PARAMS,
-    Api,
-    Ctx,
-    decode_cursor,
-    json_ok,
-    make_etag,
-    page_limit,
-    page_of,
-    uuid_or_404,
-)
+from api.http.context import Ctx
+from api.http.identifiers import make_etag, uuid_or_404
+from api.http.pagination import PAGINATION_PARAMS, decode_cursor, page_limit, page_of
+from api.http.registry import Api
+from api.http.responses import json_ok
 from api.job_json import contact_view, line_item_view, note_view, respond_job
 from api.job_request import (
     contact_from,

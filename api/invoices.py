@@ -9,16 +9,11 @@ from typing import Any
 import stripe
 from aiohttp import web
 
-from api.framework import (
-    POOL,
-    SETTINGS,
-    Api,
-    Ctx,
-    HttpProblem,
-    json_ok,
-    make_etag,
-    problem_response,
-)
+from api.http.context import POOL, SETTINGS, Ctx
+from api.http.identifiers import make_etag
+from api.http.problems import HttpProblem, problem_response
+from api.http.registry import Api
+from api.http.responses import json_ok
 from api.invoicing.mailer import InvoiceMail, MailError, SmtpConfig, send_invoice_mail
 from api.invoicing.payments import (
     PaymentError,

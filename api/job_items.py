@@ -8,7 +8,9 @@ from decimal import Decimal
 from aiohttp import web
 
 from api import schemas as s
-from api.framework import Api, Ctx, json_ok
+from api.http.context import Ctx
+from api.http.registry import Api
+from api.http.responses import json_ok
 from api.job_json import (
     expense_view,
     job_etag,

@@ -7,7 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from api.framework import Ctx, json_ok, make_etag
+from api.http.context import Ctx
+from api.http.identifiers import make_etag
+from api.http.responses import json_ok
 from jobs_domain.job import Expense, Job, LineItem, Note, SiteContact, Task
 from services import jobs as service
 from services.jobs import Overview

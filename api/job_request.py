@@ -10,7 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from api.framework import Ctx, Handler, no_content
+from api.http.context import Ctx, Handler
+from api.http.responses import no_content
 from api.job_json import job_etag
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.job import Job, SiteContact

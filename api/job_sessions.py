@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from api import schemas as s
-from api.framework import Api, Ctx, json_ok
+from api.http.context import Ctx
+from api.http.registry import Api
+from api.http.responses import json_ok
 from api.job_json import job_etag
 from api.job_request import load_visible, parse_time
 from jobs_domain.actors import CREW_AND_OFFICE

@@ -15,20 +15,19 @@ from aiohttp import web
 
 from api import attachments, job_items, job_sessions
 from api import schemas as s
-from api.framework import (
+from api.http.context import Ctx
+from api.http.identifiers import uuid_or_404
+from api.http.pagination import (
     PAGINATION_PARAMS,
-    Api,
-    Ctx,
-    blocker_json,
     int_cursor,
-    json_ok,
-    no_content,
     page_limit,
     page_of,
     page_schema,
-    plain,
-    uuid_or_404,
 )
+from api.http.problems import blocker_json
+from api.http.registry import Api
+from api.http.responses import json_ok, no_content
+from api.http.validation import plain
 from api.job_json import crew_view, job_etag, job_views, respond_job
 from api.job_request import (
     contact_from,

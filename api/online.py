@@ -7,7 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from api import schemas as s
-from api.framework import POOL, Api, json_ok
+from api.http.context import POOL
+from api.http.registry import Api
+from api.http.responses import json_ok
 from jobs_domain.errors import NotFound
 from storage import clients as directory
 from storage import jobs as store

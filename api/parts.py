@@ -7,7 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from api.framework import Api, Ctx, json_ok, no_content
+from api.http.context import Ctx
+from api.http.registry import Api
+from api.http.responses import json_ok, no_content
 from api.job_request import load_visible
 from api.reports import UUID_S
 from jobs_domain.actors import (

@@ -5,16 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import schemas as s
-from api.framework import (
-    PAGINATION_PARAMS,
-    Api,
-    Ctx,
-    id_page,
-    json_ok,
-    page_limit,
-    uuid_cursor,
-    uuid_or_404,
-)
+from api.http.context import Ctx
+from api.http.identifiers import uuid_or_404
+from api.http.pagination import PAGINATION_PARAMS, id_page, page_limit, uuid_cursor
+from api.http.registry import Api
+from api.http.responses import json_ok
 from jobs_domain.actors import ALL_ROLES, OFFICE
 from jobs_domain.errors import FieldProblem, InvalidInput
 from services import price_book as service

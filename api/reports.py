@@ -14,14 +14,11 @@ from typing import Any
 
 from aiohttp import web
 
-from api.framework import (
-    Api,
-    Ctx,
-    blocker_json,
-    json_ok,
-    make_etag,
-    no_content,
-)
+from api.http.context import Ctx
+from api.http.identifiers import make_etag
+from api.http.problems import blocker_json
+from api.http.registry import Api
+from api.http.responses import json_ok, no_content
 from api.job_request import load_visible
 from jobs_domain.actors import (
     ALL_ROLES,
@@ -315,7 +312,7 @@ async def get_image(ctx: Ctx) -> web.StreamResponse:
 # -- schemas and routes -------------------------------------------------------------------------
 
 ANY_JSON: dict[str, Any] = {}
-# framework.validate checks "format" itself; the pattern predates that (cf158e0)
+# api.http.validation.validate checks "format" itself; the pattern predates that (cf158e0)
 # and stays only because it is part of the published OpenAPI document.
 UUID_S: dict[str, Any] = {
     "type": "string",

@@ -16,7 +16,10 @@ from typing import Any
 from aiohttp import web
 
 from api import schemas as s
-from api.framework import Api, Ctx, HttpProblem, json_ok
+from api.http.context import Ctx
+from api.http.problems import HttpProblem
+from api.http.registry import Api
+from api.http.responses import json_ok
 from core.messages import is_device_id
 from jobs_domain.actors import STAFF_READERS
 from jobs_domain.errors import FieldProblem, InvalidInput, NotFound

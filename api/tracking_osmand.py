@@ -25,7 +25,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from api.framework import POOL, SETTINGS, problem_response
+from api.http.context import POOL, SETTINGS
+from api.http.problems import problem_response
 from core.messages import (
     DEVICE_MISMATCH,
     UNKNOWN_DEVICE,
