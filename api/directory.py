@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from api import schemas as s
@@ -17,7 +19,9 @@ from api.http.pagination import (
 from api.http.registry import Api
 from api.http.responses import json_ok
 from jobs_domain.actors import OFFICE, STAFF_READERS, Role
-from storage import clients as store
+from jobs_domain.properties import navigation_url
+from services import directory as service
+from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}
 
@@ -145,35 +149,78 @@ TECHNICIAN_OUT = {
 }
 
 
+def client_json(c: ClientRecord) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "notes": c.notes,
+        "version": c.version,
+        "created_at": c.created_at,
+    }
+
+
+def property_json(p: PropertyRecord) -> dict[str, Any]:
+    lines = [
+        p.address.get(k, "") for k in ("line1", "line2", "city", "postcode", "country")
+    ]
+    return {
+        "id": p.id,
+        "client_id": p.client_id,
+        "address": p.address,
+        "location": None if p.lat is None else {"lat": p.lat, "lon": p.lon},
+        "geofence": p.geofence,
+        "navigation_url": navigation_url(lines, p.lat, p.lon),
+        "version": p.version,
+        "created_at": p.created_at,
+    }
+
+
+def technician_json(t: TechnicianRecord) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "user_id": t.user_id,
+        "name": t.name,
+        "phone": t.phone,
+        "hourly_cost": t.hourly_cost,
+        "version": t.version,
+        "created_at": t.created_at,
+        "device_ids": list(t.device_ids),
+    }
+
+
 async def create_client(ctx: Ctx) -> web.StreamResponse:
-    client = await store.create_client(ctx.conn, await ctx.json(CLIENT_IN))
+    client = await service.create_client(ctx.conn, await ctx.json(CLIENT_IN))
     return json_ok(
-        client,
+        client_json(client),
         201,
-        location=f"/api/v1/clients/{client['id']}",
-        etag=make_etag("client", client["id"], client["version"]),
+        location=f"/api/v1/clients/{client.id}",
+        etag=make_etag("client", client.id, client.version),
     )
 
 
 async def list_clients(ctx: Ctx) -> web.StreamResponse:
     limit = page_limit(ctx.request)
-    items = await store.list_clients(
+    items = await service.list_clients(
         ctx.conn,
         q=ctx.request.query.get("q"),
         after=uuid_cursor(ctx.request),
         limit=limit + 1,
     )
-    return json_ok(id_page(items, limit))
+    return json_ok(id_page([client_json(c) for c in items], limit))
 
 
 async def get_client(ctx: Ctx) -> web.StreamResponse:
-    client = await store.get_client(ctx.conn, ctx.path_id("client_id", "client"))
-    return json_ok(client, etag=make_etag("client", client["id"], client["version"]))
+    client = await service.get_client(ctx.conn, ctx.path_id("client_id", "client"))
+    return json_ok(
+        client_json(client), etag=make_etag("client", client.id, client.version)
+    )
 
 
 async def create_property(ctx: Ctx) -> web.StreamResponse:
-    prop = await store.create_property(ctx.conn, await ctx.json(PROPERTY_IN))
-    return json_ok(prop, 201, location=f"/api/v1/properties/{prop['id']}")
+    prop = await service.create_property(ctx.conn, await ctx.json(PROPERTY_IN))
+    return json_ok(property_json(prop), 201, location=f"/api/v1/properties/{prop.id}")
 
 
 async def list_properties(ctx: Ctx) -> web.StreamResponse:
@@ -181,35 +228,41 @@ async def list_properties(ctx: Ctx) -> web.StreamResponse:
     client_id = ctx.request.query.get("client_id")
     if client_id is not None:
         client_id = uuid_or_404(client_id, "client")
-    items = await store.list_properties(
+    items = await service.list_properties(
         ctx.conn, client_id=client_id, after=uuid_cursor(ctx.request), limit=limit + 1
     )
-    return json_ok(id_page(items, limit))
+    return json_ok(id_page([property_json(p) for p in items], limit))
 
 
 async def get_property(ctx: Ctx) -> web.StreamResponse:
-    prop = await store.get_property(ctx.conn, ctx.path_id("property_id", "property"))
-    return json_ok(prop, etag=make_etag("property", prop["id"], prop["version"]))
+    prop = await service.get_property(ctx.conn, ctx.path_id("property_id", "property"))
+    return json_ok(
+        property_json(prop), etag=make_etag("property", prop.id, prop.version)
+    )
 
 
 async def create_technician(ctx: Ctx) -> web.StreamResponse:
-    tech = await store.create_technician(ctx.conn, await ctx.json(TECHNICIAN_IN))
-    return json_ok(tech, 201, location=f"/api/v1/technicians/{tech['id']}")
+    tech = await service.create_technician(ctx.conn, await ctx.json(TECHNICIAN_IN))
+    return json_ok(
+        technician_json(tech), 201, location=f"/api/v1/technicians/{tech.id}"
+    )
 
 
 async def list_technicians(ctx: Ctx) -> web.StreamResponse:
     limit = page_limit(ctx.request)
-    items = await store.list_technicians(
+    items = await service.list_technicians(
         ctx.conn, after=uuid_cursor(ctx.request), limit=limit + 1
     )
-    return json_ok(id_page(items, limit))
+    return json_ok(id_page([technician_json(t) for t in items], limit))
 
 
 async def get_technician(ctx: Ctx) -> web.StreamResponse:
-    tech = await store.get_technician(
+    tech = await service.get_technician(
         ctx.conn, ctx.path_id("technician_id", "technician")
     )
-    return json_ok(tech, etag=make_etag("technician", tech["id"], tech["version"]))
+    return json_ok(
+        technician_json(tech), etag=make_etag("technician", tech.id, tech.version)
+    )
 
 
 def setup(api: Api) -> None:

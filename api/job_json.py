@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.directory import property_json
 from api.http.context import Ctx
 from api.http.identifiers import make_etag
 from api.http.responses import json_ok
@@ -41,8 +42,8 @@ def _overview(o: Overview) -> dict[str, Any]:
         "number": job.display_number,
         "status": job.status.value,
         "description": job.description,
-        "client": {"id": o.client["id"], "name": o.client["name"]},
-        "property": o.property,
+        "client": {"id": o.client.id, "name": o.client.name},
+        "property": None if o.property is None else property_json(o.property),
         "site_contact": contact_view(job.site_contact),
         "scheduled_start": job.scheduled_start,
         "scheduled_end": job.scheduled_end,

@@ -95,8 +95,8 @@ async def completed_job(conn: Conn, job: Job) -> CompletedJob:
         job_id=job.id,
         status=job.status.value,
         client_id=job.client_id,
-        client_name=client["name"],
-        client_email=client.get("email"),
+        client_name=client.name,
+        client_email=client.email,
         line_items=tuple(
             JobLineItem(li.id, li.description, li.quantity, li.unit_price, li.tax_rate)
             for li in job.line_items

@@ -43,6 +43,7 @@ from storage import clients as directory
 from storage import jobs as store
 from storage import online_links
 from storage import price_book as book
+from storage.clients import ClientRecord, PropertyRecord
 
 Conn = psycopg.AsyncConnection[Any]
 Check = Callable[[Job], None]  # runs on the locked job before the change; raises
@@ -104,8 +105,8 @@ class Overview:
     """A job with the records its overview names: client, property, crew names."""
 
     job: Job
-    client: dict[str, Any]
-    property: dict[str, Any] | None
+    client: ClientRecord
+    property: PropertyRecord | None
     names: Mapping[str, str]
 
 
@@ -151,7 +152,7 @@ async def client_and_property(
     if property_id is None:
         return None
     prop = await directory.get_property(conn, canonical_id(property_id))
-    if str(prop["client_id"]) != client_id:
+    if str(prop.client_id) != client_id:
         raise InvalidInput(
             "property of another client",
             [FieldProblem("/property_id", "belongs to another client")],
@@ -305,7 +306,7 @@ async def update_overview(
     """Edit description, property (an existing one), site contact, custom fields."""
     if property_id is not None:
         prop = await directory.get_property(conn, canonical_id(property_id))
-        property_id = str(prop["id"])
+        property_id = str(prop.id)
     return await _changed(
         conn,
         actor,

@@ -1,14 +1,17 @@
-"""Clients, their properties (job sites) and technicians."""
+"""Clients, their properties (job sites) and technicians, as stored records."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
-from jobs_domain.properties import Geofence, navigation_url
+from jobs_domain.errors import NotFound
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -21,45 +24,70 @@ _TECH = (
 )
 
 
-def _client(row: Any) -> dict[str, Any]:
-    keys = ("id", "name", "email", "phone", "notes", "version", "created_at")
-    return dict(zip(keys, row, strict=True))
+@dataclass(frozen=True)
+class ClientRecord:
+    id: UUID
+    name: str
+    email: str | None
+    phone: str | None
+    notes: str
+    version: int
+    created_at: datetime
 
 
-def _property(row: Any) -> dict[str, Any]:
-    pid, client_id, address, lat, lon, geofence, version, created_at = row
-    lines = [
-        address.get(k, "") for k in ("line1", "line2", "city", "postcode", "country")
-    ]
-    return {
-        "id": pid,
-        "client_id": client_id,
-        "address": address,
-        "location": None if lat is None else {"lat": lat, "lon": lon},
-        "geofence": geofence,
-        "navigation_url": navigation_url(lines, lat, lon),
-        "version": version,
-        "created_at": created_at,
-    }
+@dataclass(frozen=True)
+class PropertyRecord:
+    """A job site; ``address`` and ``geofence`` as stored (JSON objects)."""
+
+    id: UUID
+    client_id: UUID
+    address: dict[str, Any]
+    lat: float | None
+    lon: float | None
+    geofence: dict[str, Any] | None
+    version: int
+    created_at: datetime
 
 
-def _technician(row: Any) -> dict[str, Any]:
-    keys = ("id", "user_id", "name", "phone", "hourly_cost", "version", "created_at")
-    out = dict(zip(keys, row[:7], strict=True))
-    out["device_ids"] = list(row[7])
-    return out
+@dataclass(frozen=True)
+class TechnicianRecord:
+    id: UUID
+    user_id: UUID
+    name: str
+    phone: str | None
+    hourly_cost: Decimal
+    version: int
+    created_at: datetime
+    device_ids: tuple[str, ...]  # the technician's active devices, by id
 
 
-async def create_client(conn: Conn, data: dict[str, Any]) -> dict[str, Any]:
+def _client(row: Any) -> ClientRecord:
+    return ClientRecord(*row)
+
+
+def _property(row: Any) -> PropertyRecord:
+    return PropertyRecord(*row)
+
+
+def _technician(row: Any) -> TechnicianRecord:
+    tid, user_id, name, phone, hourly_cost, version, created_at, devices = row
+    return TechnicianRecord(
+        tid, user_id, name, phone, hourly_cost, version, created_at, tuple(devices)
+    )
+
+
+async def insert_client(
+    conn: Conn, *, name: str, email: str | None, phone: str | None, notes: str
+) -> ClientRecord:
     cur = await conn.execute(
         f"INSERT INTO clients (name, email, phone, notes) VALUES (%s, %s, %s, %s) "
         f"RETURNING {_CLIENT}",
-        (data["name"], data.get("email"), data.get("phone"), data.get("notes", "")),
+        (name, email, phone, notes),
     )
     return _client(await cur.fetchone())
 
 
-async def get_client(conn: Conn, client_id: str) -> dict[str, Any]:
+async def get_client(conn: Conn, client_id: str) -> ClientRecord:
     cur = await conn.execute(
         f"SELECT {_CLIENT} FROM clients WHERE id = %s", (client_id,)
     )
@@ -71,7 +99,7 @@ async def get_client(conn: Conn, client_id: str) -> dict[str, Any]:
 
 async def list_clients(
     conn: Conn, *, q: str | None, after: str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[ClientRecord]:
     cur = await conn.execute(
         f"SELECT {_CLIENT} FROM clients WHERE (%s::text IS NULL OR name ILIKE %s) "
         "AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id LIMIT %s",
@@ -80,33 +108,30 @@ async def list_clients(
     return [_client(r) for r in await cur.fetchall()]
 
 
-async def create_property(conn: Conn, data: dict[str, Any]) -> dict[str, Any]:
-    await get_client(conn, data["client_id"])
-    location = data.get("location")
-    geofence = data.get("geofence")
-    if geofence is not None:
-        fence = Geofence.parse(geofence)
-        if fence.radius_m is not None and location is None:
-            raise InvalidInput(
-                "a radius needs a location",
-                [FieldProblem("/location", "required with geofence.radius_m")],
-            )
-        geofence = fence.to_json()
+async def insert_property(
+    conn: Conn,
+    *,
+    client_id: str,
+    address: dict[str, Any],
+    lat: float | None,
+    lon: float | None,
+    geofence: dict[str, Any] | None,
+) -> PropertyRecord:
     cur = await conn.execute(
         f"INSERT INTO properties (client_id, address, lat, lon, geofence) "
         f"VALUES (%s, %s, %s, %s, %s) RETURNING {_PROPERTY}",
         (
-            data["client_id"],
-            Jsonb(data["address"]),
-            None if location is None else location["lat"],
-            None if location is None else location["lon"],
+            client_id,
+            Jsonb(address),
+            lat,
+            lon,
             None if geofence is None else Jsonb(geofence),
         ),
     )
     return _property(await cur.fetchone())
 
 
-async def get_property(conn: Conn, property_id: str) -> dict[str, Any]:
+async def get_property(conn: Conn, property_id: str) -> PropertyRecord:
     cur = await conn.execute(
         f"SELECT {_PROPERTY} FROM properties WHERE id = %s", (property_id,)
     )
@@ -118,7 +143,7 @@ async def get_property(conn: Conn, property_id: str) -> dict[str, Any]:
 
 async def list_properties(
     conn: Conn, *, client_id: str | None, after: str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[PropertyRecord]:
     cur = await conn.execute(
         f"SELECT {_PROPERTY} FROM properties WHERE (%s::uuid IS NULL OR client_id = %s::uuid) "
         "AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id LIMIT %s",
@@ -127,23 +152,25 @@ async def list_properties(
     return [_property(r) for r in await cur.fetchall()]
 
 
-async def create_technician(conn: Conn, data: dict[str, Any]) -> dict[str, Any]:
-    cur = await conn.execute("SELECT role FROM users WHERE id = %s", (data["user_id"],))
+async def user_role(conn: Conn, user_id: str) -> str | None:
+    """The user's role (None: no such user)."""
+    cur = await conn.execute("SELECT role FROM users WHERE id = %s", (user_id,))
     row = await cur.fetchone()
-    if row is None or row[0] != "technician":
-        raise InvalidInput(
-            "not a technician user",
-            [FieldProblem("/user_id", "must be a user with the technician role")],
-        )
+    return None if row is None else str(row[0])
+
+
+async def insert_technician(
+    conn: Conn, *, user_id: str, name: str, phone: str | None, hourly_cost: Any
+) -> TechnicianRecord:
     cur = await conn.execute(
         "INSERT INTO technicians AS t (user_id, name, phone, hourly_cost) "
         f"VALUES (%s, %s, %s, %s) RETURNING {_TECH}",
-        (data["user_id"], data["name"], data.get("phone"), data.get("hourly_cost", 0)),
+        (user_id, name, phone, hourly_cost),
     )
     return _technician(await cur.fetchone())
 
 
-async def get_technician(conn: Conn, technician_id: str) -> dict[str, Any]:
+async def get_technician(conn: Conn, technician_id: str) -> TechnicianRecord:
     cur = await conn.execute(
         f"SELECT {_TECH} FROM technicians t WHERE t.id = %s", (technician_id,)
     )
@@ -155,7 +182,7 @@ async def get_technician(conn: Conn, technician_id: str) -> dict[str, Any]:
 
 async def list_technicians(
     conn: Conn, *, after: str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[TechnicianRecord]:
     cur = await conn.execute(
         f"SELECT {_TECH} FROM technicians t WHERE (%s::uuid IS NULL OR t.id > %s::uuid) "
         "ORDER BY t.id LIMIT %s",
