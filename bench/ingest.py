@@ -678,11 +678,16 @@ def main() -> int:
             ingest_metrics_port=ports.free_port(),
             log_json=False,
             log_level="WARNING",
+            # CREWTRACK_INGEST_MQTT_FAST_PATH=off measures paho's public path
+            ingest_mqtt_fast_path=os.environ.get(
+                "CREWTRACK_INGEST_MQTT_FAST_PATH", "auto"
+            ),
         )
         print(
             f"machine: {os.cpu_count()} cores, {load()}; {SINGLE_MESSAGES} single-fix "
             f"messages, {BATCH_MESSAGES} × {BATCH_FIXES}-fix batches; batch size "
-            f"{settings.ingest_batch_size}, flush {settings.ingest_flush_interval_ms} ms"
+            f"{settings.ingest_batch_size}, flush {settings.ingest_flush_interval_ms} ms; "
+            f"MQTT fast path {settings.ingest_mqtt_fast_path}"
         )
         # Rounds alternate ceiling and ours (C O C O … C) on the shared machine;
         # each of ours is divided by the better of its two neighbouring
