@@ -11,6 +11,8 @@
   recorded against a part the technician chooses. OK puts it back in the
   technician's depot, usable; Needs Repair puts it in the depot, unusable until
   repaired; Obsolete retires it for good.
+* Undoing a take back puts the unit back as it was; an unknown serial becomes
+  unknown again (its unit is forgotten, its movements stay).
 * Every change of a unit's place or condition is a :class:`Movement`; movements
   are only ever appended.
 
@@ -690,18 +692,32 @@ def take_back(
 
 
 def cancel_take_back(
-    record: TakeBack, unit: SerialUnit, actor: str, at: datetime
-) -> tuple[SerialUnit, Movement]:
-    """Undo a take back (the cross in the app): the unit goes back to the client."""
+    record: TakeBack,
+    unit: SerialUnit,
+    actor: str,
+    at: datetime,
+    *,
+    latest: Movement | None = None,
+) -> tuple[SerialUnit | None, Movement]:
+    """Undo a take back (the cross in the app): the unit is as it was before.
+
+    A serial found at the client goes back there, in its previous condition. A
+    serial that was not on record (case 2) is forgotten again: the result is no
+    unit, so the serial is as unknown as before, and may be taken back from any
+    client. ``latest`` is the unit's newest movement: a unit forgotten must not
+    have moved since its take back. The movement returned is still appended, so
+    the history keeps both the take back and its undoing.
+    """
+    moved = Conflict(
+        f"serial {unit.serial} has moved or changed since it was taken back; "
+        "it cannot be put back"
+    )
     if unit.location != record.to_location or unit.condition is not record.condition:
-        raise Conflict(
-            f"serial {unit.serial} has moved or changed since it was taken back; "
-            "it cannot be put back"
-        )
+        raise moved
     restored = replace(
         unit, location=record.from_location, condition=record.previous_condition
     )
-    return restored, Movement(
+    movement = Movement(
         unit.serial,
         unit.item_id,
         MovementKind.TAKE_BACK_CANCELLED,
@@ -712,6 +728,15 @@ def cancel_take_back(
         actor,
         at,
     )
+    if record.found_at_client:
+        return restored, movement
+    if latest is not None and (
+        latest.kind is not MovementKind.TAKEN_BACK
+        or latest.job_id != record.job_id
+        or latest.at != record.at
+    ):
+        raise moved
+    return None, replace(movement, note="serial was not on record: unknown again")
 
 
 def require_own_depot(depot: Depot, technician_id: str) -> None:

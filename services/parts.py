@@ -379,16 +379,26 @@ async def add_take_back(
 
 
 async def undo_take_back(conn: Conn, actor: Actor, job: Job, take_back_id: str) -> None:
-    """Undo a take-back: the unit goes back where it was, as it was."""
+    """Undo a take-back: the unit goes back where it was, as it was (or unknown)."""
     _require_open(job)
     record = await store.get_take_back(conn, job.id, take_back_id)
     if record is None:
         raise NotFound("take back not found on this job")
     current = await _lock_unit(conn, record.serial)
     assert current is not None  # a take back always leaves its unit on record
-    restored, movement = cancel_take_back(record, current, actor.user_id, _now())
-    await store.save_unit(conn, restored, movement)
+    history = await store.serial_history(conn, record.serial)
+    restored, movement = cancel_take_back(
+        record,
+        current,
+        actor.user_id,
+        _now(),
+        latest=history[-1].movement if history else None,
+    )
     await store.delete_take_back(conn, record.id)
+    if restored is None:  # the serial was unknown before: it is unknown again
+        await store.forget_unit(conn, record.serial, movement)
+    else:
+        await store.save_unit(conn, restored, movement)
 
 
 def _now() -> datetime:

@@ -220,6 +220,19 @@ async def save_unit(conn: Conn, unit: SerialUnit, movement: Movement) -> None:
             movement.at,
         ),
     )
+    await _append_movement(conn, movement)
+
+
+async def forget_unit(conn: Conn, serial: str, movement: Movement) -> None:
+    """Append the unit's last movement and drop the unit: the serial is unknown again.
+
+    Its movements stay (they are append-only and outlive the unit).
+    """
+    await _append_movement(conn, movement)
+    await conn.execute("DELETE FROM serial_units WHERE serial = %s", (serial,))
+
+
+async def _append_movement(conn: Conn, movement: Movement) -> None:
     await conn.execute(
         "INSERT INTO serial_movements (serial, item_id, kind, from_location, to_location, "
         "condition, job_id, actor, at, note) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -232,6 +233,19 @@ def test_cancelling_a_take_back_returns_the_unit_to_the_client() -> None:
     repaired, _ = repair_unit(new_unit, "m", NOW)
     with pytest.raises(Conflict):
         cancel_take_back(record, repaired, "t", NOW)
+
+
+def test_cancelling_the_take_back_of_an_unknown_serial_forgets_the_unit() -> None:
+    record, new_unit, taken = take_back(
+        "tb", "NEW-9", None, PUMP, "ok", JOB, VAN, "t", NOW
+    )
+    restored, movement = cancel_take_back(record, new_unit, "t", NOW, latest=taken)
+    assert restored is None
+    assert movement.kind is MovementKind.TAKE_BACK_CANCELLED
+    assert check_take_back("NEW-9", restored, "client-2").found is False
+    later = replace(taken, kind=MovementKind.UNINSTALLED, job_id="job-2")
+    with pytest.raises(Conflict):
+        cancel_take_back(record, new_unit, "t", NOW, latest=later)
 
 
 def test_a_technician_has_only_one_mobile_depot() -> None:
