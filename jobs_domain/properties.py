@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import quote
 
 from jobs_domain.errors import FieldProblem, InvalidInput
@@ -38,11 +40,8 @@ class Geofence:
                 [FieldProblem(pointer, "give exactly one of radius_m or polygon")],
             )
         if radius is not None:
-            if (
-                isinstance(radius, bool)
-                or not isinstance(radius, int | float)
-                or not MIN_RADIUS_M <= radius <= MAX_RADIUS_M
-            ):
+            metres = _number(radius)
+            if metres is None or not MIN_RADIUS_M <= metres <= MAX_RADIUS_M:
                 raise InvalidInput(
                     "bad radius",
                     [
@@ -52,7 +51,7 @@ class Geofence:
                         )
                     ],
                 )
-            return cls(radius_m=float(radius))
+            return cls(radius_m=metres)
         return cls(polygon=_ring(polygon, f"{pointer}/polygon"))
 
     def to_json(self) -> dict[str, object]:
@@ -73,25 +72,31 @@ def _ring(raw: object, pointer: str) -> tuple[tuple[float, float], ...]:
         )
     points: list[tuple[float, float]] = []
     for index, point in enumerate(raw):
-        if (
-            not isinstance(point, list)
-            or len(point) != 2
-            or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in point
-            )
-            or not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90)
-        ):
+        lon, lat = (
+            (_number(point[0]), _number(point[1]))
+            if isinstance(point, list) and len(point) == 2
+            else (None, None)
+        )
+        if lon is None or lat is None or not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InvalidInput(
                 "bad polygon point",
                 [FieldProblem(f"{pointer}/{index}", "must be [lon, lat] in degrees")],
             )
-        points.append((float(point[0]), float(point[1])))
+        points.append((lon, lat))
     distinct = set(points)
     if len(distinct) < 3:
         raise InvalidInput(
             "bad polygon", [FieldProblem(pointer, "needs 3 distinct points")]
         )
     return tuple(points)
+
+
+def _number(value: object) -> float | None:
+    """A JSON number as a float (request bodies carry fractions as Decimal), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def navigation_url(address: Sequence[str], lat: float | None, lon: float | None) -> str:
