@@ -104,6 +104,7 @@ class PriceBookItem:
     sku: str | None = None
     unit: str = "unit"
     bill_from_sessions: bool = False  # labour billed from the job's clocked time
+    family_id: str | None = None  # the family's id, when the price book has one
 
 
 def parse_price_book_item(item_id: str, data: object) -> PriceBookItem:
@@ -179,14 +180,17 @@ def search_price_book(
     kind: ItemKind | None = None,
     serialized: bool | None = None,
 ) -> list[PriceBookItem]:
-    """Filter the price book: free text over name/SKU/family, then exact filters."""
+    """Filter the price book: free text over name/SKU/family, then exact filters.
+
+    ``family`` names the family by its name or by its id.
+    """
     needle = (query or "").casefold().strip()
     found = []
     for item in items:
         haystack = f"{item.name} {item.sku or ''} {item.family}".casefold()
         if needle and needle not in haystack:
             continue
-        if family is not None and item.family != family:
+        if family is not None and not _in_family(item, family):
             continue
         if kind is not None and item.kind is not kind:
             continue
@@ -194,6 +198,11 @@ def search_price_book(
             continue
         found.append(item)
     return sorted(found, key=lambda i: (i.family.casefold(), i.name.casefold()))
+
+
+def _in_family(item: PriceBookItem, family: str) -> bool:
+    """The family named by its name, or by its id (in any case, as a uuid may be)."""
+    return family == item.family or family.lower() == item.family_id
 
 
 def families(items: Iterable[PriceBookItem]) -> list[str]:

@@ -29,7 +29,8 @@ Conn = psycopg.AsyncConnection[Any]
 
 _ITEM_SELECT = (
     "SELECT i.id, f.name, i.name, i.kind, i.unit_price, i.tax_rate, i.code, "
-    "coalesce(s.serialized, false), coalesce(s.bill_from_sessions, false) "
+    "coalesce(s.serialized, false), coalesce(s.bill_from_sessions, false), "
+    "i.family_id "
     "FROM price_book_items i JOIN price_book_families f ON f.id = i.family_id "
     "LEFT JOIN price_book_item_stock s ON s.item_id = i.id "
 )
@@ -48,6 +49,7 @@ def _item(row: Any) -> PriceBookItem:
         serialized=bool(row[7]),
         sku=row[6],
         bill_from_sessions=bill,
+        family_id=str(row[9]),
     )
 
 

@@ -263,6 +263,14 @@ def test_the_price_book_is_searched_by_text_family_and_filters() -> None:
     assert search_price_book(book, kind=ItemKind.PART, serialized=False) == [VALVE]
 
 
+def test_the_price_book_family_filter_takes_the_family_id_too() -> None:
+    valve = replace(VALVE, family_id="0b5e6f0c-0000-4000-8000-00000000000a")
+    book = [PUMP, valve, SERVICE]
+    assert search_price_book(book, family=valve.family_id) == [valve]
+    assert search_price_book(book, family=(valve.family_id or "").upper()) == [valve]
+    assert search_price_book(book, family="0b5e6f0c-0000-4000-8000-00000000000b") == []
+
+
 def test_price_book_items_are_validated_with_pointers() -> None:
     with pytest.raises(InvalidInput) as err:
         parse_price_book_item(
