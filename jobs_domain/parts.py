@@ -182,7 +182,8 @@ def search_price_book(
 ) -> list[PriceBookItem]:
     """Filter the price book: free text over name/SKU/family, then exact filters.
 
-    ``family`` names the family by its name or by its id.
+    ``family`` names the family by its name or by its id. Labour is a service:
+    ``kind=service`` finds it too (a service billed from sessions becomes labour).
     """
     needle = (query or "").casefold().strip()
     found = []
@@ -192,12 +193,19 @@ def search_price_book(
             continue
         if family is not None and not _in_family(item, family):
             continue
-        if kind is not None and item.kind is not kind:
+        if kind is not None and not _of_kind(item, kind):
             continue
         if serialized is not None and item.serialized is not serialized:
             continue
         found.append(item)
     return sorted(found, key=lambda i: (i.family.casefold(), i.name.casefold()))
+
+
+def _of_kind(item: PriceBookItem, kind: ItemKind) -> bool:
+    """Of this kind; labour (a service billed from clocked time) is a service as well."""
+    return item.kind is kind or (
+        kind is ItemKind.SERVICE and item.kind is ItemKind.LABOUR
+    )
 
 
 def _in_family(item: PriceBookItem, family: str) -> bool:

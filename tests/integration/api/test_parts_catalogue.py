@@ -24,3 +24,20 @@ async def test_the_catalogue_family_filter_takes_a_family_id_as_well_as_a_name(
     assert await names(w, f"family={pumps}") == ["Circulator pump"]
     assert await names(w, f"family={pumps}&kind=service") == []
     assert await names(w, f"family={uuid.uuid4()}") == []
+
+
+async def test_a_service_billed_from_sessions_is_still_found_as_a_service(
+    world: World,
+) -> None:
+    w = world
+    await seed(w)  # "Labour (hourly)" is a service billed from clocked time
+    assert await names(w, "kind=service") == [
+        "Labour (hourly)",
+        "Annual boiler service",
+    ]
+    assert await names(w, "kind=labour") == ["Labour (hourly)"]
+    assert await names(w, "kind=part") == ['Ball valve ½"', "Circulator pump"]
+    found = await w.call("tess", "GET", "/parts/catalog?kind=service&q=Labour", 200)
+    assert [(i["kind"], i["bill_from_sessions"]) for i in found["items"]] == [
+        ("labour", True)
+    ]

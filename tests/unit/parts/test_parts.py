@@ -271,6 +271,20 @@ def test_the_price_book_family_filter_takes_the_family_id_too() -> None:
     assert search_price_book(book, family="0b5e6f0c-0000-4000-8000-00000000000b") == []
 
 
+def test_labour_billed_from_sessions_is_found_as_a_service_and_as_labour() -> None:
+    labour = replace(
+        SERVICE,
+        id="lab",
+        name="Hourly rate",
+        kind=ItemKind.LABOUR,
+        bill_from_sessions=True,
+    )
+    book = [PUMP, labour, SERVICE]
+    assert search_price_book(book, kind=ItemKind.SERVICE) == [SERVICE, labour]
+    assert search_price_book(book, kind=ItemKind.LABOUR) == [labour]
+    assert search_price_book(book, kind=ItemKind.PART) == [PUMP]
+
+
 def test_price_book_items_are_validated_with_pointers() -> None:
     with pytest.raises(InvalidInput) as err:
         parse_price_book_item(
