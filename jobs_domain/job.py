@@ -30,6 +30,7 @@ from jobs_domain.errors import (
     InvalidInput,
     NotFound,
     TransitionRefused,
+    required_text,
 )
 from jobs_domain.money import ZERO, line_net, round_money, totals
 from jobs_domain.sessions import Position, Session, SessionKind
@@ -359,7 +360,7 @@ class Job:
             id=job_id,
             number=number,
             client_id=client_id,
-            description=description.strip(),
+            description=required_text(description, "/description"),
             created_at=now,
             property_id=property_id,
             site_contact=site_contact or SiteContact(),

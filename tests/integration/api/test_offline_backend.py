@@ -116,3 +116,29 @@ async def test_a_session_the_technician_paused_before_the_hold_stays_paused(
         await client.get(f"{V1}/jobs/{jid}/sessions", headers=people.auth("tess"))
     )
     assert [s["state"] for s in sessions["items"]] == ["paused"]
+
+
+async def test_a_description_of_only_spaces_is_refused_not_saved_empty(
+    client: Client, people: People
+) -> None:
+    client_id, _ = await make_client_and_property(client, people)
+    start = datetime.now(UTC) + timedelta(days=1)
+    attempts = {
+        "/jobs": {"client_id": client_id, "description": "   "},
+        "/estimates": {"client_id": client_id, "description": " \t ", "line_items": []},
+        "/bookings": {
+            "client_id": client_id,
+            "description": "  ",
+            "requested_start": start.isoformat(),
+            "requested_end": (start + timedelta(hours=1)).isoformat(),
+        },
+    }
+    for path, body in attempts.items():
+        refused = await post(client, path, people, "dispatcher", body)
+        problem = await refused.json()
+        assert refused.status == 422, (path, problem)
+        assert problem["errors"] == [
+            {"pointer": "/description", "detail": "must not be empty"}
+        ], path
+    jobs = await ok(await client.get(f"{V1}/jobs", headers=people.auth("dispatcher")))
+    assert jobs["items"] == [], "nothing was saved"
