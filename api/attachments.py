@@ -7,16 +7,16 @@ size-checked); the job records each attachment (:mod:`services.jobs`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from api import schemas as s
+from api.http import multipart
 from api.http.context import Ctx
 from api.http.registry import Api
 from api.http.responses import json_ok
@@ -29,8 +29,6 @@ from services import jobs as service
 from services.jobs import Removable
 from storage import attachments as files
 from storage.attachments import StoredFile, bad_upload
-
-CHUNK = 64 * 1024
 
 
 def content_url(job_id: str, attachment_id: str) -> str:
@@ -59,19 +57,11 @@ async def receive(request: web.Request, settings: Settings, user_id: str) -> Att
     fields: dict[str, str] = {}
     stored: tuple[StoredFile, str] | None = None
     try:
-        reader = await request.multipart()
-        while True:
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader):
-                continue
+        async for part in multipart.parts(request):
             if part.name == "file":
                 stored = await _store(part, settings)
             elif part.name in ("kind", "description"):
-                fields[part.name] = (await part.read(decode=True)).decode(
-                    "utf-8", "replace"
-                )
+                fields[part.name] = await part.text()
     except (ValueError, HttpProcessingError) as exc:
         # A broken boundary or part header is the client's mistake, not ours.
         raise bad_upload("/", f"malformed multipart body: {exc}") from exc
@@ -97,18 +87,13 @@ async def receive(request: web.Request, settings: Settings, user_id: str) -> Att
     )
 
 
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
-        yield chunk
-
-
-async def _store(part: BodyPartReader, settings: Settings) -> tuple[StoredFile, str]:
+async def _store(part: multipart.Part, settings: Settings) -> tuple[StoredFile, str]:
     """The file part's bytes stored, and the name it was uploaded under."""
     file = await files.store(
-        _chunks(part),
+        part.chunks,
         root=Path(settings.attachments_dir),
         max_bytes=settings.max_attachment_bytes,
-        declared_type=part.headers.get("Content-Type") or "",
+        declared_type=part.content_type,
     )
     return file, (part.filename or "upload")[:200]
 

@@ -342,7 +342,7 @@ FIELD_IN = {
 }
 TEMPLATE_IN = {
     "type": "object",
-    "required": ["name", "families"],
+    "required": ["name", "families", "required_signatures"],
     "additionalProperties": False,
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200},

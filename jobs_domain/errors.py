@@ -89,6 +89,14 @@ def invalid(pointer: str, message: str) -> InvalidInput:
     return InvalidInput(message, [FieldProblem(pointer, message)])
 
 
+def required_text(value: str, pointer: str) -> str:
+    """``value`` without surrounding white space; blank (spaces only) is refused."""
+    stripped = value.strip()
+    if not stripped:
+        raise invalid(pointer, "must not be empty")
+    return stripped
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

@@ -30,6 +30,7 @@ from jobs_domain.errors import (
     InvalidInput,
     NotFound,
     TransitionRefused,
+    required_text,
 )
 from jobs_domain.money import ZERO, line_net, round_money, totals
 from jobs_domain.sessions import Position, Session, SessionKind
@@ -245,6 +246,8 @@ class Job:
     sessions: list[Session] = field(default_factory=list)
     custom_fields: dict[str, CustomValue] = field(default_factory=dict)
     hold_reason: str | None = None
+    # the sessions the hold paused (not those paused before it): resume restarts them
+    held_sessions: list[str] = field(default_factory=list)
     cancellation: Cancellation | None = None
     completed_at: datetime | None = None
     completed_by: str | None = None
@@ -357,7 +360,7 @@ class Job:
             id=job_id,
             number=number,
             client_id=client_id,
-            description=description.strip(),
+            description=required_text(description, "/description"),
             created_at=now,
             property_id=property_id,
             site_contact=site_contact or SiteContact(),
@@ -592,15 +595,26 @@ class Job:
         for index, session in enumerate(self.sessions):
             if session.state == "running":
                 self.sessions[index] = session.pause(now, event_id=None)
+                self.held_sessions.append(session.id)
         self._record(actor, now, "put_on_hold", reason=self.hold_reason)
 
     def resume(self, actor: Actor, now: datetime) -> None:
-        """On Hold → In Progress."""
+        """On Hold → In Progress; the sessions the hold paused run again."""
         self._ensure_crew_or_office(actor)
         if self.status is not JobStatus.ON_HOLD:
             raise self._refuse("resume", [JobStatus.ON_HOLD])
         self.status = JobStatus.IN_PROGRESS
         self._record(actor, now, "resumed", after_hold=self.hold_reason)
+        self._end_hold(now)
+
+    def _end_hold(self, now: datetime) -> None:
+        """Restart what the hold paused (a session paused or closed since stays so)."""
+        for index, session in enumerate(self.sessions):
+            if session.id in self.held_sessions and session.state == "paused":
+                # a late-synced clock-in may predate the hold's pause: never go back
+                at = max(now, session.evidence[-1].at)
+                self.sessions[index] = session.resume(at, event_id=None)
+        self.held_sessions = []
         self.hold_reason = None
 
     def completion_blockers(
@@ -921,7 +935,7 @@ class Job:
                     trigger="clock_in",
                     after_hold=self.hold_reason,
                 )
-                self.hold_reason = None
+                self._end_hold(at)
             return session
         if current is None:
             raise TransitionRefused(

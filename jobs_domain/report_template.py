@@ -211,9 +211,19 @@ def parse_template(template_id: str, data: object) -> ReportTemplate:
             except InvalidInput as exc:
                 problems += exc.problems
         families.append(Family(fam_key, fam_name, tuple(fields)))
-    raw_sigs = data.get("required_signatures", [r.value for r in SignatureRole])
+    # No default: a report that silently needs both signatures (or none) is a
+    # surprise at completion time, so the administrator says which, [] for none.
+    raw_sigs = data.get("required_signatures")
     signatures: set[SignatureRole] = set()
-    if not isinstance(raw_sigs, list):
+    if raw_sigs is None:
+        problems.append(
+            FieldProblem(
+                "/required_signatures",
+                "say which signatures the report needs: customer, technician, "
+                "both, or [] for none",
+            )
+        )
+    elif not isinstance(raw_sigs, list):
         problems.append(FieldProblem("/required_signatures", "must be an array"))
     else:
         for k, raw in enumerate(raw_sigs):

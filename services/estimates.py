@@ -19,7 +19,7 @@ import psycopg
 
 from jobs_domain.actors import Actor
 from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
-from jobs_domain.errors import FieldProblem, InvalidInput
+from jobs_domain.errors import FieldProblem, InvalidInput, required_text
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import Job, Note, NoteVisibility, SiteContact
 from services.jobs import canonical_id, client_and_property, new_line_item, now
@@ -55,7 +55,7 @@ async def create_estimate(conn: Conn, actor: Actor, new: NewEstimate) -> Estimat
         number=await store.next_number(conn),
         client_id=new.client_id,
         property_id=property_id,
-        description=new.description,
+        description=required_text(new.description, "/description"),
         created_at=moment,
         site_contact=new.site_contact or SiteContact(),
         line_items=[

@@ -1,4 +1,9 @@
-"""``Idempotency-Key`` on creating POSTs: same key and body replay the stored answer."""
+"""``Idempotency-Key`` on creating POSTs: same key and body replay the stored answer.
+
+"Same body" is the same bytes for JSON, and the same parts (names, file names,
+declared types, contents) for a multipart upload, whose boundary a retry
+chooses anew.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from aiohttp import web
 from psycopg.types.json import Jsonb
 
 from api.http.context import Ctx, Handler
+from api.http.multipart import fingerprint, mark_buffered
 from jobs_domain.errors import FieldProblem, InvalidInput
 
 
@@ -19,6 +25,10 @@ async def run_idempotent(ctx: Ctx, key: str, handler: Handler) -> web.StreamResp
             [FieldProblem("/headers/Idempotency-Key", "1..200 characters")],
         )
     body = await ctx.request.read()
+    mark_buffered(ctx.request)  # a multipart handler parses these bytes
+    if ctx.request.content_type.startswith("multipart/"):
+        # a retry builds its form again, with a new boundary: compare the parts
+        body = await fingerprint(ctx.request)
     digest = hashlib.sha256(
         ctx.request.method.encode() + b" " + ctx.request.path.encode() + b"\n" + body
     ).hexdigest()

@@ -157,6 +157,7 @@ async def seed(w: World) -> Seed:
         201,
         {
             "name": "Boiler service report",
+            "required_signatures": ["customer", "technician"],
             "families": [
                 {
                     "key": "safety",

@@ -29,6 +29,7 @@ SIG = ImageRef("ab" * 32, "image/png", 24)
 
 TEMPLATE = {
     "name": "Boiler service",
+    "required_signatures": ["customer", "technician"],
     "families": [
         {
             "key": "safety",
@@ -305,6 +306,7 @@ def test_images_must_be_real_png_jpeg_or_webp() -> None:
 def test_templates_report_every_problem_with_pointers() -> None:
     bad = {
         "name": "",
+        "required_signatures": [],
         "families": [
             {
                 "key": "A B",
@@ -340,3 +342,15 @@ def test_every_field_type_of_the_issue_is_available() -> None:
         "validation",
         "barcode",
     }
+
+
+def test_a_template_that_does_not_say_which_signatures_it_needs_is_refused() -> None:
+    silent = {k: v for k, v in TEMPLATE.items() if k != "required_signatures"}
+    with pytest.raises(InvalidInput) as err:
+        parse_template("t", silent)
+    assert [p.pointer for p in err.value.problems] == ["/required_signatures"]
+
+
+def test_a_template_may_need_no_signature_at_all() -> None:
+    template = parse_template("t", {**TEMPLATE, "required_signatures": []})
+    assert template.required_signatures == frozenset()
