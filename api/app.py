@@ -36,6 +36,7 @@ from api.http.context import POOL, PREFIX, SETTINGS
 from api.http.problems import problem_middleware, problem_response
 from api.http.registry import API, Api
 from api.http.responses import json_ok
+from api.http.validation import photo_json_bytes
 from crewtrack.settings import Settings
 
 log = logging.getLogger("crewtrack.api")
@@ -65,7 +66,11 @@ def init_app(settings: Settings) -> web.Application:
     """Build the API application for ``settings`` (nothing connects until startup)."""
     app = web.Application(
         middlewares=[problem_middleware],
-        client_max_size=settings.max_attachment_bytes + 1024 * 1024,
+        # the largest body: a multipart upload, or a photo inside JSON (base64)
+        client_max_size=max(
+            settings.max_attachment_bytes + 1024 * 1024,
+            photo_json_bytes(settings.max_attachment_bytes),
+        ),
     )
     app[SETTINGS] = settings
     api = Api(app)

@@ -178,20 +178,21 @@ async def get_report(ctx: Ctx) -> web.StreamResponse:
 
 
 async def update_fields(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(FIELDS_IN)
+    body = await ctx.json_with_photos(FIELDS_IN)  # signature fields
     job, actor = await _job_and_actor(ctx)
     report = await service.update_fields(
         ctx.conn,
         job,
         actor,
         body["fields"],
+        max_image_bytes=ctx.settings.max_attachment_bytes,
         check=lambda current: ctx.check_if_match(_etag(current)),
     )
     return _respond(report, job)
 
 
 async def raise_reserve(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(RESERVE_IN)
+    body = await ctx.json_with_photos(RESERVE_IN)
     job, actor = await _job_and_actor(ctx)
     report, reserve = await service.raise_reserve(
         ctx.conn,
@@ -200,6 +201,7 @@ async def raise_reserve(ctx: Ctx) -> web.StreamResponse:
         body["field_key"],
         body["comment"],
         body.get("photos", []),
+        max_image_bytes=ctx.settings.max_attachment_bytes,
     )
     return json_ok(
         placed_reserve_json(reserve, job.id, report.client_id, report.site_id), 201
@@ -246,7 +248,7 @@ def query_uuid(value: str | None) -> str | None:
 
 
 async def add_attachment(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(ATTACHMENT_IN)
+    body = await ctx.json_with_photos(ATTACHMENT_IN)
     job, actor = await _job_and_actor(ctx)
     attachment = await service.add_attachment(
         ctx.conn,
@@ -256,6 +258,7 @@ async def add_attachment(ctx: Ctx) -> web.StreamResponse:
         image=body.get("image", service.ABSENT),
         barcode=body.get("barcode"),
         description=body.get("description"),
+        max_image_bytes=ctx.settings.max_attachment_bytes,
     )
     return json_ok(attachment_json(attachment), 201)
 
@@ -268,7 +271,7 @@ async def delete_attachment(ctx: Ctx) -> web.StreamResponse:
 
 
 async def sign(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(SIGNATURE_IN)
+    body = await ctx.json_with_photos(SIGNATURE_IN)
     job, actor = await _job_and_actor(ctx)
     signature = await service.sign(
         ctx.conn,
@@ -277,6 +280,7 @@ async def sign(ctx: Ctx) -> web.StreamResponse:
         ctx.request.match_info["role"],
         body["signer_name"],
         body["image"],
+        max_image_bytes=ctx.settings.max_attachment_bytes,
     )
     return json_ok(signature_json(signature))
 

@@ -16,7 +16,10 @@ from typing import Final
 from jobs_domain.errors import invalid
 from jobs_domain.filetypes import SNIFF_BYTES, sniff
 
-MAX_IMAGE_BYTES: Final = 5 * 1024 * 1024  # a phone photo after the app's resize
+# The default photo limit, the same as an upload's (CREWTRACK_MAX_ATTACHMENT_BYTES):
+# a photo is a photo whether it arrives as multipart or inside JSON. Callers
+# pass the configured limit; this is what a caller without settings gets.
+MAX_IMAGE_BYTES: Final = 25 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,11 @@ class Image:
 IMAGE_TYPES: Final = ("image/png", "image/jpeg", "image/webp")
 
 
-def decode_image(value: object, pointer: str) -> Image:
-    """Decode a base64 image (optionally a ``data:`` URL); PNG, JPEG or WebP only."""
+def decode_image(
+    value: object, pointer: str, *, max_bytes: int = MAX_IMAGE_BYTES
+) -> Image:
+    """Decode a base64 image (optionally a ``data:`` URL); PNG, JPEG or WebP only,
+    at most ``max_bytes`` decoded."""
     if not isinstance(value, str) or not value:
         raise invalid(pointer, "must be a base64-encoded PNG, JPEG or WebP image")
     payload = value
@@ -58,8 +64,8 @@ def decode_image(value: object, pointer: str) -> Image:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise invalid(pointer, "is not valid base64") from exc
-    if len(data) > MAX_IMAGE_BYTES:
-        raise invalid(pointer, f"image is larger than {MAX_IMAGE_BYTES} bytes")
+    if len(data) > max_bytes:
+        raise invalid(pointer, f"image is larger than {max_bytes} bytes")
     content_type = sniff(data[:SNIFF_BYTES])
     if content_type not in IMAGE_TYPES:
         raise invalid(pointer, "must be a PNG, JPEG or WebP image")

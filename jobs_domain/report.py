@@ -38,7 +38,7 @@ from jobs_domain.errors import (
     invalid,
     parse_enum,
 )
-from jobs_domain.images import ImageRef
+from jobs_domain.images import MAX_IMAGE_BYTES, ImageRef
 from jobs_domain.job import CrewRole
 from jobs_domain.report_template import (
     MAX_NAME,
@@ -218,7 +218,12 @@ class Report:
 
     # --- fields ---
     def update_fields(
-        self, changes: Mapping[str, object], actor: ReportActor, at: datetime
+        self,
+        changes: Mapping[str, object],
+        actor: ReportActor,
+        at: datetime,
+        *,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
     ) -> None:
         """Set values and/or comments of several fields, all or nothing.
 
@@ -251,7 +256,12 @@ class Report:
             try:
                 value = entry.value
                 if "value" in change:
-                    value = parse_value(fdef, change["value"], f"{pointer}/value")
+                    value = parse_value(
+                        fdef,
+                        change["value"],
+                        f"{pointer}/value",
+                        max_image_bytes=max_image_bytes,
+                    )
                 comment = entry.comment
                 if "comment" in change:
                     comment = parse_text(

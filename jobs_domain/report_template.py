@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Final, TypeAlias
 
 from jobs_domain.errors import FieldProblem, InvalidInput, NotFound, invalid, parse_enum
-from jobs_domain.images import decode_image
+from jobs_domain.images import MAX_IMAGE_BYTES, decode_image
 
 JsonValue: TypeAlias = (
     "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -250,7 +250,13 @@ def template_from_json(data: Mapping[str, object]) -> ReportTemplate:
 # --- field values -----------------------------------------------------------------
 
 
-def parse_value(fdef: FieldDef, value: object, pointer: str) -> JsonValue:
+def parse_value(
+    fdef: FieldDef,
+    value: object,
+    pointer: str,
+    *,
+    max_image_bytes: int = MAX_IMAGE_BYTES,
+) -> JsonValue:
     """Check ``value`` against the field's type and return its stored JSON form.
 
     ``None`` clears the answer. Numbers are kept as decimal strings so that they
@@ -319,7 +325,9 @@ def parse_value(fdef: FieldDef, value: object, pointer: str) -> JsonValue:
     if not isinstance(value, Mapping):
         raise invalid(pointer, "a signature field takes {name, image}")
     name = parse_text(value.get("name"), f"{pointer}/name", max_len=MAX_NAME)
-    image = decode_image(value.get("image"), f"{pointer}/image")
+    image = decode_image(
+        value.get("image"), f"{pointer}/image", max_bytes=max_image_bytes
+    )
     ref = image.ref
     return {"name": name, "image_sha256": ref.sha256, "content_type": ref.content_type}
 

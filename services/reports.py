@@ -18,7 +18,7 @@ import psycopg
 
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Blocker, Conflict, FieldProblem, InvalidInput, NotFound
-from jobs_domain.images import Image, ImageRef, decode_image
+from jobs_domain.images import MAX_IMAGE_BYTES, Image, ImageRef, decode_image
 from jobs_domain.job import Job, JobStatus
 from jobs_domain.report import (
     Attachment,
@@ -108,9 +108,9 @@ def _no_check(_report: Report) -> None:
     return None
 
 
-def _keep(images: list[Image], value: object, pointer: str) -> ImageRef:
+def _keep(images: list[Image], value: object, pointer: str, max_bytes: int) -> ImageRef:
     """Decode an uploaded image, keep it for storing with the report, give its ref."""
-    image = decode_image(value, pointer)
+    image = decode_image(value, pointer, max_bytes=max_bytes)
     images.append(image)
     return image.ref
 
@@ -152,11 +152,17 @@ async def update_fields(
     actor: ReportActor,
     fields: Mapping[str, object],
     *,
+    max_image_bytes: int = MAX_IMAGE_BYTES,
     check: Check = _no_check,
 ) -> Report:
     """Record answers and comments; ``check`` runs on the locked report first."""
     report, _ = await _change(
-        conn, job, lambda r, _: r.update_fields(fields, actor, _now()), check=check
+        conn,
+        job,
+        lambda r, _: r.update_fields(
+            fields, actor, _now(), max_image_bytes=max_image_bytes
+        ),
+        check=check,
     )
     return report
 
@@ -168,9 +174,14 @@ async def raise_reserve(
     field_key: str,
     comment: str,
     photos: Sequence[object],
+    *,
+    max_image_bytes: int = MAX_IMAGE_BYTES,
 ) -> tuple[Report, Reserve]:
     """Raise a reserve on a field; the back office is alerted after the commit."""
-    images = [decode_image(p, f"/photos/{i}") for i, p in enumerate(photos)]
+    images = [
+        decode_image(p, f"/photos/{i}", max_bytes=max_image_bytes)
+        for i, p in enumerate(photos)
+    ]
     return await _change(
         conn,
         job,
@@ -224,6 +235,7 @@ async def add_attachment(
     image: object = ABSENT,
     barcode: object = None,
     description: str | None = None,
+    max_image_bytes: int = MAX_IMAGE_BYTES,
 ) -> Attachment:
     """Attach a photo (with its image) or a barcode reading to the report."""
     attachment_id = str(uuid.uuid4())
@@ -237,7 +249,7 @@ async def add_attachment(
             raise InvalidInput(
                 "a photo needs its image", [FieldProblem("/image", "required")]
             )
-        ref = _keep(images, image, "/image")
+        ref = _keep(images, image, "/image", max_image_bytes)
         return report.add_photo(attachment_id, ref, description, actor, _now())
 
     _, attachment = await _change(conn, job, attach)
@@ -257,12 +269,18 @@ async def sign(
     role: str,
     signer_name: str,
     image: object,
+    *,
+    max_image_bytes: int = MAX_IMAGE_BYTES,
 ) -> Signature:
     _, signature = await _change(
         conn,
         job,
         lambda r, images: r.sign(
-            role, signer_name, _keep(images, image, "/image"), actor, _now()
+            role,
+            signer_name,
+            _keep(images, image, "/image", max_image_bytes),
+            actor,
+            _now(),
         ),
     )
     return signature

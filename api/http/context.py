@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.http.identifiers import check_if_match, uuid_or_404
 from api.http.problems import HttpProblem
-from api.http.validation import read_json
+from api.http.validation import photo_json_bytes, read_json
 from crewtrack.settings import Settings
 from jobs_domain.actors import Actor, Role
 from storage.users import user_for_token
@@ -36,6 +36,11 @@ class Ctx:
 
     async def json(self, schema: Mapping[str, Any]) -> Any:
         return await read_json(self.request, schema)
+
+    async def json_with_photos(self, schema: Mapping[str, Any]) -> Any:
+        """A JSON body that may carry base64 photos (the upload limit applies)."""
+        limit = photo_json_bytes(self.settings.max_attachment_bytes)
+        return await read_json(self.request, schema, limit)
 
     def check_if_match(self, current: str) -> None:
         check_if_match(self.request, current)
