@@ -21,7 +21,7 @@ from jobs_domain.actors import Actor
 from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
 from jobs_domain.errors import FieldProblem, InvalidInput, required_text
 from jobs_domain.estimates import Estimate
-from jobs_domain.job import Job, Note, NoteVisibility, SiteContact
+from jobs_domain.job import Job, Note, NoteVisibility, SiteContact, check_window
 from services.jobs import canonical_id, client_and_property, new_line_item, now
 from storage import clients as directory
 from storage import estimates as store
@@ -149,6 +149,7 @@ async def create_booking(
         raise InvalidInput(
             "bad window", [FieldProblem("/requested_end", "after start")]
         )
+    check_window(new.requested_start, new.requested_end, end_field="/requested_end")
     booking = BookingRequest(
         id=str(uuid.uuid4()),
         client_id=new.client_id,

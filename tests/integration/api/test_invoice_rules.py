@@ -12,7 +12,7 @@ import pytest
 from api.app import init_app
 from tests.fakes.stripe_server import sign_webhook
 from tests.integration.api.conftest import ClientFactory, World
-from tests.integration.api.test_perform_a_job import make_job, seed
+from tests.integration.api.test_perform_a_job import job_with_report, make_job, seed
 
 
 async def completed_job_invoice(w: World) -> str:
@@ -119,15 +119,7 @@ async def test_fields_and_signatures_refuse_bad_input_with_pointers(
     world: World,
 ) -> None:
     w = world
-    s = await seed(w)
-    job_id = await make_job(w, s, "Checks", auxiliary=True)
-    await w.call(
-        "dispatcher",
-        "POST",
-        f"/jobs/{job_id}/report",
-        201,
-        {"template_id": s.template_id},
-    )
+    _, job_id = await job_with_report(w, "Checks", auxiliary=True)
     cases: list[tuple[dict[str, Any], str]] = [
         ({"gas_tight": {"value": "yes"}}, "/fields/gas_tight/value"),
         ({"visit_date": {"value": "31/12/2025"}}, "/fields/visit_date/value"),

@@ -66,3 +66,29 @@ async def test_creating_a_job_with_a_window_longer_than_a_reschedule_allows_is_r
         f"{V1}/jobs?client_id={client_id}", headers=people.auth("admin")
     )
     assert [j["id"] for j in (await listed.json())["items"]] == [pending["id"]]
+
+
+async def test_a_booking_asking_for_more_than_31_days_is_refused_like_a_job(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    client_id = (await call(client, people, "/clients", {"name": "Ms Far"}, 201))["id"]
+    start = datetime(2025, 5, 6, 8, tzinfo=UTC)
+    refused = await call(
+        client,
+        people,
+        "/bookings",
+        {
+            "client_id": client_id,
+            "description": "Renovation",
+            "requested_start": start.isoformat(),
+            "requested_end": (start + timedelta(days=32)).isoformat(),
+        },
+        422,
+    )
+    assert refused["errors"] == [
+        {"pointer": "/requested_end", "detail": "at most 31 days"}
+    ]
+    listed = await client.get(
+        f"{V1}/jobs?client_id={client_id}", headers=people.auth("admin")
+    )
+    assert (await listed.json())["items"] == []

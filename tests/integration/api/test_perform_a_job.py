@@ -243,6 +243,22 @@ async def make_job(w: World, s: Seed, description: str, *, auxiliary: bool) -> s
     return str(job["id"])
 
 
+async def job_with_report(
+    w: World, description: str, *, auxiliary: bool = False
+) -> tuple[Seed, str]:
+    """A scheduled job of the seeded company with the seeded report template assigned."""
+    s = await seed(w)
+    job_id = await make_job(w, s, description, auxiliary=auxiliary)
+    await w.call(
+        "dispatcher",
+        "POST",
+        f"/jobs/{job_id}/report",
+        201,
+        {"template_id": s.template_id},
+    )
+    return s, job_id
+
+
 async def install_old_pump(w: World, s: Seed) -> None:
     """An earlier job left pump OLD-1 at this client (take back Case 1 needs it)."""
     job_id = await make_job(w, s, "Install pump last year", auxiliary=False)

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from tests.integration.api.conftest import World
-from tests.integration.api.test_perform_a_job import make_job, seed
+from tests.integration.api.test_perform_a_job import job_with_report
 
 
 # A 6 MiB JPEG: a normal phone photo, above the old 1 MiB JSON and 5 MiB image caps.
@@ -32,15 +32,7 @@ async def test_a_6_mib_phone_photo_goes_into_report_photos_reserves_and_signatur
     world: World,
 ) -> None:
     w = world
-    s = await seed(w)
-    job_id = await make_job(w, s, "Photos", auxiliary=False)
-    await w.call(
-        "dispatcher",
-        "POST",
-        f"/jobs/{job_id}/report",
-        201,
-        {"template_id": s.template_id},
-    )
+    _, job_id = await job_with_report(w, "Photos")
     photo = await send(
         w,
         "POST",
@@ -69,15 +61,7 @@ async def test_a_photo_above_the_upload_limit_is_refused_with_the_limit_named(
     world: World,
 ) -> None:
     w = world
-    s = await seed(w)
-    job_id = await make_job(w, s, "Too big", auxiliary=False)
-    await w.call(
-        "dispatcher",
-        "POST",
-        f"/jobs/{job_id}/report",
-        201,
-        {"template_id": s.template_id},
-    )
+    _, job_id = await job_with_report(w, "Too big")
     limit = w.settings.max_attachment_bytes
     huge = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\x00" * limit).decode()
     problem = await send(
