@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +13,7 @@ from api.http.identifiers import make_etag
 from api.http.responses import json_ok
 from jobs_domain.job import Expense, Job, LineItem, Note, SiteContact, Task
 from services import jobs as service
-from services.jobs import Overview
+from services.jobs import DoubleBooking, Overview
 from storage import jobs as store
 
 
@@ -79,9 +79,27 @@ def crew_view(job: Job, names: Mapping[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-async def respond_job(ctx: Ctx, job: Job, status: int = 200) -> web.Response:
+def warnings_view(clashes: Sequence[DoubleBooking]) -> list[dict[str, Any]]:
+    """The crew's double bookings, as the warnings of a scheduling answer."""
+    return [
+        {"code": "double-booked", "message": c.message, "ref": c.job_id}
+        for c in clashes
+    ]
+
+
+async def respond_job(
+    ctx: Ctx,
+    job: Job,
+    status: int = 200,
+    *,
+    clashes: Sequence[DoubleBooking] | None = None,
+) -> web.Response:
+    """The job; a scheduling answer (``clashes`` given) adds ``warnings``."""
+    view = await job_view(ctx, job)
+    if clashes is not None:
+        view["warnings"] = warnings_view(clashes)
     return json_ok(
-        await job_view(ctx, job),
+        view,
         status,
         etag=job_etag(job),
         location=f"/api/v1/jobs/{job.id}" if status == 201 else None,

@@ -9,6 +9,7 @@ route module (:mod:`api.job_items`, :mod:`api.attachments`,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from api.http.problems import blocker_json
 from api.http.registry import Api
 from api.http.responses import json_ok, no_content
 from api.http.validation import plain
-from api.job_json import crew_view, job_etag, job_views, respond_job
+from api.job_json import crew_view, job_etag, job_views, respond_job, warnings_view
 from api.job_request import (
     contact_from,
     if_match,
@@ -41,6 +42,7 @@ from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.job import CrewRole, Job, JobStatus
 from services import completion
 from services import jobs as service
+from services.jobs import DoubleBooking
 
 # -- create, read, list, update ------------------------------------------------------------
 
@@ -143,16 +145,17 @@ async def patch_job(ctx: Ctx) -> web.StreamResponse:
 
 async def schedule(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(s.SCHEDULE_IN)
-    job = await service.schedule(
+    job, clashes = await service.schedule(
         ctx.conn,
         ctx.actor,
         job_id(ctx),
         start=parse_time(body["start"], "/start") if "start" in body else None,
         end=parse_time(body["end"], "/end") if "end" in body else None,
         technician_id=body.get("technician_id"),
+        refuse_double_booking=ctx.settings.refuse_double_booking,
         check=if_match(ctx),
     )
-    return await respond_job(ctx, job)
+    return await respond_job(ctx, job, clashes=clashes)
 
 
 async def start(ctx: Ctx) -> web.StreamResponse:
@@ -200,7 +203,7 @@ async def cancel(ctx: Ctx) -> web.StreamResponse:
 
 async def reschedule(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(s.RESCHEDULE_IN)
-    job = await service.reschedule(
+    job, clashes = await service.reschedule(
         ctx.conn,
         ctx.actor,
         job_id(ctx),
@@ -208,9 +211,10 @@ async def reschedule(ctx: Ctx) -> web.StreamResponse:
         end=parse_time(body["end"], "/end"),
         reason=body.get("reason", ""),
         technicians_may_reschedule=ctx.settings.technician_can_reschedule,
+        refuse_double_booking=ctx.settings.refuse_double_booking,
         check=if_match(ctx),
     )
-    return await respond_job(ctx, job)
+    return await respond_job(ctx, job, clashes=clashes)
 
 
 async def decline(ctx: Ctx) -> web.StreamResponse:
@@ -234,9 +238,14 @@ async def duplicate(ctx: Ctx) -> web.StreamResponse:
 # -- crew and history ------------------------------------------------------------------------
 
 
-async def respond_crew(ctx: Ctx, job: Job) -> web.Response:
+async def respond_crew(
+    ctx: Ctx, job: Job, clashes: Sequence[DoubleBooking] | None = None
+) -> web.Response:
     names = await service.crew_names(ctx.conn, job)
-    return json_ok({"items": crew_view(job, names)}, etag=job_etag(job))
+    body: dict[str, Any] = {"items": crew_view(job, names)}
+    if clashes is not None:
+        body["warnings"] = warnings_view(clashes)
+    return json_ok(body, etag=job_etag(job))
 
 
 async def get_crew(ctx: Ctx) -> web.StreamResponse:
@@ -246,15 +255,16 @@ async def get_crew(ctx: Ctx) -> web.StreamResponse:
 async def put_crew(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(s.CREW_IN)
     technician_id = ctx.path_id("technician_id", "technician")
-    job = await service.assign(
+    job, clashes = await service.assign(
         ctx.conn,
         ctx.actor,
         job_id(ctx),
         technician_id,
         CrewRole(body["role"]),
+        refuse_double_booking=ctx.settings.refuse_double_booking,
         check=if_match(ctx),
     )
-    return await respond_crew(ctx, job)
+    return await respond_crew(ctx, job, clashes)
 
 
 async def delete_crew(ctx: Ctx) -> web.StreamResponse:

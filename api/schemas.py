@@ -224,7 +224,18 @@ CREW_MEMBER: S = obj(
     name={"type": "string"},
     role={"enum": ["job_manager", "auxiliary"]},
 )
-CREW_OUT: S = items_of(CREW_MEMBER)
+# Scheduling answers name the crew's clashing bookings (a warning, not a refusal,
+# unless CREWTRACK_REFUSE_DOUBLE_BOOKING).
+WARNINGS: S = {
+    "type": "array",
+    "items": obj(
+        ["code", "message"],
+        code={"const": "double-booked"},
+        message={"type": "string"},
+        ref={"type": ["string", "null"]},
+    ),
+}
+CREW_OUT: S = items_of(CREW_MEMBER, warnings=WARNINGS)
 JOB_OUT: S = obj(
     ["id", "number", "status", "description", "client", "crew", "totals", "version"],
     id={"type": "string"},
@@ -256,6 +267,7 @@ JOB_OUT: S = obj(
     totals=TOTALS,
     version={"type": "integer"},
     created_at={"type": "string"},
+    warnings=WARNINGS,
 )
 LINE_ITEM_OUT: S = obj(
     ["id", "kind", "description", "quantity", "unit_price", "tax_rate", "net"],

@@ -155,6 +155,11 @@ class Settings:
         True,
         "Whether technicians may reschedule a job from the app (help page, step 1).",
     )
+    refuse_double_booking: bool = _setting(
+        False,
+        "Refuse (409 double-booked) to schedule, reschedule or assign a technician "
+        "already booked on another live job at that time; otherwise the answer warns.",
+    )
     technician_can_create_jobs: bool = _setting(
         False,
         "Whether technicians may create jobs from the app (help page, intro); off "

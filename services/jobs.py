@@ -21,7 +21,14 @@ from typing import Any, TypeVar
 import psycopg
 
 from jobs_domain.actors import Actor
-from jobs_domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from jobs_domain.errors import (
+    Blocker,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TransitionRefused,
+)
 from jobs_domain.job import (
     Attachment,
     CrewRole,
@@ -37,6 +44,7 @@ from jobs_domain.job import (
     SiteContact,
     Task,
     check_window,
+    format_job_number,
 )
 from jobs_domain.money import to_decimal
 from storage import clients as directory
@@ -341,12 +349,14 @@ async def schedule(
     start: datetime | None,
     end: datetime | None,
     technician_id: str | None,
+    refuse_double_booking: bool = False,
     check: Check,
-) -> Job:
-    """Pending → Scheduled, with a window and a Job Manager (an existing technician)."""
+) -> tuple[Job, list[DoubleBooking]]:
+    """Pending → Scheduled, with a window and a Job Manager (an existing technician);
+    with the crew's double bookings (refused when ``refuse_double_booking``)."""
     if technician_id is not None:
         await directory.get_technician(conn, canonical_id(technician_id))
-    return await _changed(
+    job = await _changed(
         conn,
         actor,
         job_id,
@@ -355,6 +365,50 @@ async def schedule(
         ),
         check=check,
     )
+    return await _booked(conn, job, refuse_double_booking=refuse_double_booking)
+
+
+@dataclass(frozen=True)
+class DoubleBooking:
+    """A crew member already booked on another live job at the same time."""
+
+    technician_id: str
+    technician_name: str
+    job_id: str
+    job_number: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.technician_name} is already booked on {self.job_number} then"
+
+
+async def double_bookings(conn: Conn, job: Job) -> list[DoubleBooking]:
+    """The crew's other live jobs whose window overlaps this job's (none unscheduled)."""
+    if job.scheduled_start is None or job.scheduled_end is None or not job.crew:
+        return []
+    crew = [m.technician_id for m in job.crew]
+    found = await store.overlapping_bookings(
+        conn, crew, job.scheduled_start, job.scheduled_end, other_than=job.id
+    )
+    names = await directory.technician_names(conn, crew)
+    return [
+        DoubleBooking(tech, names.get(tech, ""), other, format_job_number(number))
+        for tech, other, number in found
+    ]
+
+
+async def _booked(
+    conn: Conn, job: Job, *, refuse_double_booking: bool
+) -> tuple[Job, list[DoubleBooking]]:
+    """The changed job and its crew's double bookings: a warning, or (when the
+    setting says so) a refusal that rolls the change back with the transaction."""
+    clashes = await double_bookings(conn, job)
+    if clashes and refuse_double_booking:
+        raise TransitionRefused(
+            "a crew member is already booked at that time",
+            [Blocker("double-booked", c.message, c.job_id) for c in clashes],
+        )
+    return job, clashes
 
 
 async def start(conn: Conn, actor: Actor, job_id: str, *, check: Check) -> Job:
@@ -394,9 +448,11 @@ async def reschedule(
     end: datetime,
     reason: str,
     technicians_may_reschedule: bool,
+    refuse_double_booking: bool = False,
     check: Check,
-) -> Job:
-    return await _changed(
+) -> tuple[Job, list[DoubleBooking]]:
+    """A new window (and reason); with the crew's double bookings, as for schedule."""
+    job = await _changed(
         conn,
         actor,
         job_id,
@@ -410,6 +466,7 @@ async def reschedule(
         ),
         check=check,
     )
+    return await _booked(conn, job, refuse_double_booking=refuse_double_booking)
 
 
 async def decline(
@@ -463,17 +520,19 @@ async def assign(
     technician_id: str,
     role: CrewRole,
     *,
+    refuse_double_booking: bool = False,
     check: Check,
-) -> Job:
-    """Put an existing technician on the crew."""
+) -> tuple[Job, list[DoubleBooking]]:
+    """Put an existing technician on the crew; with the crew's double bookings."""
     await directory.get_technician(conn, technician_id)
-    return await _changed(
+    job = await _changed(
         conn,
         actor,
         job_id,
         lambda job: job.assign(actor, now(), technician_id, role),
         check=check,
     )
+    return await _booked(conn, job, refuse_double_booking=refuse_double_booking)
 
 
 class Removable(Enum):

@@ -512,6 +512,27 @@ async def open_session_elsewhere(
     return None if row is None else (str(row[0]), int(row[1]))
 
 
+async def overlapping_bookings(
+    conn: Conn,
+    technician_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    other_than: str,
+) -> list[tuple[str, str, int]]:
+    """(technician id, job id, job number) of the technicians' other live jobs
+    (scheduled, in progress, on hold) whose window overlaps ``start``–``end``."""
+    cur = await conn.execute(
+        "SELECT t.id, j.id, j.number FROM jobs j "
+        "JOIN unnest(%s::uuid[]) AS t(id) ON t.id = ANY (j.technician_ids) "
+        "WHERE j.id <> %s AND j.status IN ('scheduled', 'in_progress', 'on_hold') "
+        "AND j.scheduled_start < %s AND j.scheduled_end > %s "
+        "ORDER BY j.number, t.id",
+        (list(technician_ids), other_than, end, start),
+    )
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in await cur.fetchall()]
+
+
 async def hourly_costs(conn: Conn, technician_ids: Sequence[str]) -> dict[str, Decimal]:
     cur = await conn.execute(
         "SELECT id, hourly_cost FROM technicians WHERE id = ANY (%s::uuid[])",
