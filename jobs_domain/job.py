@@ -208,7 +208,7 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class Profitability:
-    """Revenue from line items minus expenses and labour (all net of tax)."""
+    """Revenue (what the invoice bills) minus expenses and labour (all net of tax)."""
 
     revenue: Decimal
     expenses: Decimal
@@ -961,9 +961,20 @@ class Job:
 
     # -- money -------------------------------------------------------------------------
 
-    def profitability(self, hourly_cost: Mapping[str, Decimal]) -> Profitability:
-        """Revenue (line items, net) minus expenses and labour (worked hours × cost)."""
-        revenue = sum((item.net for item in self.line_items), ZERO)
+    def profitability(
+        self, hourly_cost: Mapping[str, Decimal], billed: Decimal | None = None
+    ) -> Profitability:
+        """Revenue minus expenses and labour (worked hours × cost).
+
+        ``billed`` is what the job's invoice bills, net: its line items, parts,
+        services and labour from the sessions (the caller computes it with the
+        invoice's own rules); without it, the line items alone.
+        """
+        revenue = (
+            sum((item.net for item in self.line_items), ZERO)
+            if billed is None
+            else billed
+        )
         expenses = sum((e.amount for e in self.expenses), ZERO)
         labour = ZERO
         hours = ZERO

@@ -35,6 +35,7 @@ from jobs_domain.invoicing import (
     parse_credit_lines,
 )
 from jobs_domain.job import Job, NoteVisibility
+from jobs_domain.money import ZERO
 from storage import clients as clients_store
 from storage import invoices as store
 from storage import jobs as job_store
@@ -107,6 +108,25 @@ async def completed_job(conn: Conn, job: Job) -> CompletedJob:
         ),
         session_minutes=int(worked.total_seconds() // 60),
         session_billed_items=await parts_store.session_billed_items(conn),
+    )
+
+
+async def billed_net(conn: Conn, job: Job) -> Decimal:
+    """What the job's invoicing bills, net: its live invoice (issued, paid or
+    draft) less its live credit notes, or, before there is one, the invoice the
+    job would generate now (line items, parts, services, labour from sessions)."""
+    live = [
+        s.invoice
+        for s in await store.list_invoices(conn, client_id=None, job_id=job.id)
+        if s.invoice.status is not InvoiceStatus.VOID
+    ]
+    invoices = [i for i in live if i.kind is InvoiceKind.INVOICE]
+    if not invoices:
+        lines = lines_from_job(await completed_job(conn, job))
+        return sum((line.net for line in lines), ZERO)
+    credits = [i for i in live if i.kind is InvoiceKind.CREDIT_NOTE]
+    return sum((i.totals.net for i in invoices), ZERO) - sum(
+        (abs(c.totals.net) for c in credits), ZERO
     )
 
 

@@ -47,6 +47,7 @@ from jobs_domain.job import (
     format_job_number,
 )
 from jobs_domain.money import to_decimal
+from services import invoicing
 from storage import clients as directory
 from storage import jobs as store
 from storage import online_links
@@ -677,9 +678,9 @@ async def add_expense(
 
 
 async def profitability(conn: Conn, job: Job) -> Profitability:
-    """Revenue minus expenses and labour (each technician's hourly cost)."""
+    """What the invoice bills minus expenses and labour (each technician's cost)."""
     costs = await store.hourly_costs(conn, [s.technician_id for s in job.sessions])
-    return job.profitability(costs)
+    return job.profitability(costs, await invoicing.billed_net(conn, job))
 
 
 def notes(job: Job, visibility: str | None) -> list[Note]:

@@ -630,6 +630,9 @@ async def test_perform_a_job_from_step_1_to_7_then_invoice_email_and_stripe_paym
         draft["totals"]["tax"],
         draft["totals"]["gross"],
     ) == ("499.97", "91.99", "591.96")
+    # Profitability's revenue is what the invoice bills: lines, parts, services, labour.
+    profit = await w.call("billing", "GET", f"/jobs/{job_id}/profitability", 200)
+    assert profit["revenue"] == draft["totals"]["net"]
     sent = await w.call("billing", "POST", f"/invoices/{draft['id']}/send", 200)
     assert sent["status"] == "issued"
     assert sent["number"] == f"INV-{datetime.now(UTC).year}-000001"
