@@ -86,6 +86,7 @@ class JobLineItem:
     quantity: Decimal
     unit_price: Decimal
     tax_rate: Decimal
+    price_book_item_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,21 @@ def billable_hours(minutes: int) -> Decimal:
 
 
 def lines_from_job(job: CompletedJob) -> list[InvoiceLine]:
-    """The invoice lines of a completed job, in job order: line items, then parts."""
+    """The invoice lines of a completed job, in job order: line items, then parts.
+
+    One model, so nothing is billed twice: line items are the agreed scope (from
+    the estimate or the office) and are billed as they stand; parts & services
+    are what was used on site, billed only beyond what a line item of the same
+    price-book item already covers (quote 2 valves, use 3: the third is billed;
+    use 2: nothing more). Labour from sessions counts against a labour line item
+    of the same price-book item the same way.
+    """
+    covered: dict[str, Decimal] = {}
+    for li in job.line_items:
+        if li.price_book_item_id is not None:
+            covered[li.price_book_item_id] = (
+                covered.get(li.price_book_item_id, ZERO) + li.quantity
+            )
     lines = [
         InvoiceLine(
             li.description,
@@ -146,8 +161,12 @@ def lines_from_job(job: CompletedJob) -> list[InvoiceLine]:
         }[part.kind]
         if part.kind is ItemKind.LABOUR and part.item_id in job.session_billed_items:
             quantity = billable_hours(job.session_minutes)
-            if quantity == ZERO:
-                continue
+        already = min(quantity, covered.get(part.item_id, ZERO))
+        if already:
+            covered[part.item_id] -= already
+            quantity -= already
+        if quantity <= ZERO:
+            continue
         description = part.name
         if part.serials:
             description += " (S/N " + ", ".join(part.serials) + ")"

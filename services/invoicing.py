@@ -99,7 +99,14 @@ async def completed_job(conn: Conn, job: Job) -> CompletedJob:
         client_name=client.name,
         client_email=client.email,
         line_items=tuple(
-            JobLineItem(li.id, li.description, li.quantity, li.unit_price, li.tax_rate)
+            JobLineItem(
+                li.id,
+                li.description,
+                li.quantity,
+                li.unit_price,
+                li.tax_rate,
+                li.price_book_item_id,
+            )
             for li in job.line_items
         ),
         parts=tuple(await parts_store.job_parts(conn, job.id)),

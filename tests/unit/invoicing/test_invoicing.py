@@ -98,6 +98,43 @@ def test_generate_invoice_pulls_lines_parts_labour_and_only_public_notes() -> No
     assert invoice.number is None
 
 
+def test_an_item_in_both_line_items_and_parts_is_billed_once() -> None:
+    quoted = (
+        JobLineItem("li1", "Diagnosis", D("1"), D("45.00"), D("20")),
+        JobLineItem("li2", "Valve", D("2"), D("9.99"), D("20"), "valve"),
+        JobLineItem(
+            "li3", "Labour (quoted 1 h)", D("1"), D("60.00"), D("20"), "labour"
+        ),
+    )
+    used = (
+        job_part("p1", "Valve", ItemKind.PART, "3", "9.99", "20", item_id="valve"),
+        job_part("p2", "Annual service", ItemKind.SERVICE, "1", "80.00", "10"),
+        job_part("p3", "Labour", ItemKind.LABOUR, "1", "60.00", "20", item_id="labour"),
+    )
+    invoice = draft_invoice("inv-1", completed_job(line_items=quoted, parts=used), NOW)
+    assert [(line.description, line.quantity) for line in invoice.lines] == [
+        ("Diagnosis", D("1")),
+        ("Valve", D("2")),
+        ("Labour (quoted 1 h)", D("1")),
+        ("Valve", D("1")),  # the third valve, beyond the quote
+        ("Annual service", D("1")),
+        ("Labour", D("0.75")),  # 95 min clocked = 1.75 h, 1 h already quoted
+    ]
+
+
+def test_a_part_fully_covered_by_its_line_item_adds_no_line() -> None:
+    quoted = (JobLineItem("li1", "Valve", D("3"), D("9.99"), D("20"), "valve"),)
+    used = (job_part("p1", "Valve", ItemKind.PART, "2", "9.99", "20", item_id="valve"),)
+    invoice = draft_invoice(
+        "inv-1",
+        completed_job(line_items=quoted, parts=used, session_billed_items=frozenset()),
+        NOW,
+    )
+    assert [(line.description, line.quantity) for line in invoice.lines] == [
+        ("Valve", D("3"))
+    ]
+
+
 def test_labour_is_billed_in_started_quarter_hours() -> None:
     assert billable_hours(0) == D("0")
     assert billable_hours(1) == D("0.25")
