@@ -36,6 +36,12 @@ CLIENT_IN = {
         "notes": {"type": "string", "maxLength": 5000},
     },
 }
+CLIENT_PATCH = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": CLIENT_IN["properties"],
+}
 CLIENT_OUT = {
     "type": "object",
     "required": ["id", "name", "created_at"],
@@ -122,16 +128,22 @@ PROPERTY_OUT = {
         "created_at": {"type": "string"},
     },
 }
+TECHNICIAN_EDITABLE: s.S = {
+    "name": NAME,
+    "phone": {"type": ["string", "null"], "maxLength": 50},
+    "hourly_cost": {"type": "number", "minimum": 0, "maximum": 100000},
+}
 TECHNICIAN_IN = {
     "type": "object",
     "required": ["user_id", "name"],
     "additionalProperties": False,
-    "properties": {
-        "user_id": s.UUID_S,
-        "name": NAME,
-        "phone": {"type": ["string", "null"], "maxLength": 50},
-        "hourly_cost": {"type": "number", "minimum": 0, "maximum": 100000},
-    },
+    "properties": {"user_id": s.UUID_S, **TECHNICIAN_EDITABLE},
+}
+TECHNICIAN_PATCH = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": TECHNICIAN_EDITABLE,
 }
 TECHNICIAN_OUT = {
     "type": "object",
@@ -218,6 +230,19 @@ async def get_client(ctx: Ctx) -> web.StreamResponse:
     )
 
 
+async def patch_client(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(CLIENT_PATCH)
+    client = await service.update_client(
+        ctx.conn,
+        ctx.path_id("client_id", "client"),
+        body,
+        check=lambda c: ctx.check_if_match(make_etag("client", c.id, c.version)),
+    )
+    return json_ok(
+        client_json(client), etag=make_etag("client", client.id, client.version)
+    )
+
+
 async def create_property(ctx: Ctx) -> web.StreamResponse:
     prop = await service.create_property(ctx.conn, await ctx.json(PROPERTY_IN))
     return json_ok(property_json(prop), 201, location=f"/api/v1/properties/{prop.id}")
@@ -245,6 +270,19 @@ async def create_technician(ctx: Ctx) -> web.StreamResponse:
     tech = await service.create_technician(ctx.conn, await ctx.json(TECHNICIAN_IN))
     return json_ok(
         technician_json(tech), 201, location=f"/api/v1/technicians/{tech.id}"
+    )
+
+
+async def patch_technician(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(TECHNICIAN_PATCH)
+    tech = await service.update_technician(
+        ctx.conn,
+        ctx.path_id("technician_id", "technician"),
+        body,
+        check=lambda t: ctx.check_if_match(make_etag("technician", t.id, t.version)),
+    )
+    return json_ok(
+        technician_json(tech), etag=make_etag("technician", tech.id, tech.version)
     )
 
 
@@ -302,6 +340,17 @@ def setup(api: Api) -> None:
         summary="A client",
         tag="clients",
         roles=STAFF_READERS,
+        responses={200: {"$ref": client}},
+    )
+    r(
+        "PATCH",
+        "/clients/{client_id}",
+        patch_client,
+        summary="Edit a client (name, e-mail, phone, notes)",
+        tag="clients",
+        roles=OFFICE,
+        body=CLIENT_PATCH,
+        if_match=True,
         responses={200: {"$ref": client}},
     )
     r(
@@ -365,5 +414,16 @@ def setup(api: Api) -> None:
         summary="A technician",
         tag="clients",
         roles=STAFF_READERS,
+        responses={200: {"$ref": tech}},
+    )
+    r(
+        "PATCH",
+        "/technicians/{technician_id}",
+        patch_technician,
+        summary="Edit a technician (name, phone, hourly cost)",
+        tag="clients",
+        roles=OFFICE,
+        body=TECHNICIAN_PATCH,
+        if_match=True,
         responses={200: {"$ref": tech}},
     )

@@ -7,12 +7,12 @@ A technician is a user with the technician role.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
 
-from jobs_domain.errors import FieldProblem, InvalidInput
+from jobs_domain.errors import FieldProblem, InvalidInput, required_text
 from jobs_domain.properties import Geofence
 from storage import clients as store
 from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
@@ -29,6 +29,21 @@ async def create_client(conn: Conn, data: Mapping[str, Any]) -> ClientRecord:
         phone=data.get("phone"),
         notes=data.get("notes", ""),
     )
+
+
+async def update_client(
+    conn: Conn,
+    client_id: str,
+    changes: Mapping[str, Any],
+    *,
+    check: Callable[[ClientRecord], None],
+) -> ClientRecord:
+    """Edit a client (a request body's members, schema-checked); ``check`` runs
+    on the current record first (the API compares If-Match with its version)."""
+    check(await store.get_client(conn, client_id, for_update=True))
+    if "name" in changes:
+        changes = {**changes, "name": required_text(changes["name"], "/name")}
+    return await store.update_client(conn, client_id, changes)
 
 
 async def get_client(conn: Conn, client_id: str) -> ClientRecord:
@@ -90,6 +105,20 @@ async def create_technician(conn: Conn, data: Mapping[str, Any]) -> TechnicianRe
         phone=data.get("phone"),
         hourly_cost=data.get("hourly_cost", 0),
     )
+
+
+async def update_technician(
+    conn: Conn,
+    technician_id: str,
+    changes: Mapping[str, Any],
+    *,
+    check: Callable[[TechnicianRecord], None],
+) -> TechnicianRecord:
+    """Edit a technician's name, phone or hourly cost; ``check`` as for clients."""
+    check(await store.get_technician(conn, technician_id, for_update=True))
+    if "name" in changes:
+        changes = {**changes, "name": required_text(changes["name"], "/name")}
+    return await store.update_technician(conn, technician_id, changes)
 
 
 async def get_technician(conn: Conn, technician_id: str) -> TechnicianRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +15,11 @@ from psycopg.types.json import Jsonb
 from jobs_domain.errors import NotFound
 
 Conn = psycopg.AsyncConnection[Any]
+# the columns an edit may set, per table (names are never taken from a request)
+UPDATABLE = {
+    "clients": frozenset({"name", "email", "phone", "notes"}),
+    "technicians": frozenset({"name", "phone", "hourly_cost"}),
+}
 
 _CLIENT = "id, name, email, phone, notes, version, created_at"
 _PROPERTY = "id, client_id, address, lat, lon, geofence, version, created_at"
@@ -87,14 +93,42 @@ async def insert_client(
     return _client(await cur.fetchone())
 
 
-async def get_client(conn: Conn, client_id: str) -> ClientRecord:
+async def get_client(
+    conn: Conn, client_id: str, *, for_update: bool = False
+) -> ClientRecord:
+    lock = " FOR UPDATE" if for_update else ""
     cur = await conn.execute(
-        f"SELECT {_CLIENT} FROM clients WHERE id = %s", (client_id,)
+        f"SELECT {_CLIENT} FROM clients WHERE id = %s{lock}", (client_id,)
     )
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"client {client_id} not found")
     return _client(row)
+
+
+async def update_client(
+    conn: Conn, client_id: str, changes: Mapping[str, Any]
+) -> ClientRecord:
+    """Set the given columns (name, email, phone, notes) and bump the version."""
+    return _client(await _update(conn, "clients", _CLIENT, client_id, changes))
+
+
+async def _update(
+    conn: Conn, table: str, returning: str, record_id: str, changes: Mapping[str, Any]
+) -> Any:
+    columns = UPDATABLE[table]
+    unknown = set(changes) - columns
+    assert not unknown, f"not updatable: {unknown}"
+    sets = "".join(f"{column} = %s, " for column in changes)
+    cur = await conn.execute(
+        f"UPDATE {table} AS t SET {sets}version = version + 1 WHERE id = %s "
+        f"RETURNING {returning}",
+        (*changes.values(), record_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"{table[:-1]} {record_id} not found")
+    return row
 
 
 async def list_clients(
@@ -170,14 +204,26 @@ async def insert_technician(
     return _technician(await cur.fetchone())
 
 
-async def get_technician(conn: Conn, technician_id: str) -> TechnicianRecord:
+async def get_technician(
+    conn: Conn, technician_id: str, *, for_update: bool = False
+) -> TechnicianRecord:
+    lock = " FOR UPDATE OF t" if for_update else ""
     cur = await conn.execute(
-        f"SELECT {_TECH} FROM technicians t WHERE t.id = %s", (technician_id,)
+        f"SELECT {_TECH} FROM technicians t WHERE t.id = %s{lock}", (technician_id,)
     )
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"technician {technician_id} not found")
     return _technician(row)
+
+
+async def update_technician(
+    conn: Conn, technician_id: str, changes: Mapping[str, Any]
+) -> TechnicianRecord:
+    """Set the given columns (name, phone, hourly_cost) and bump the version."""
+    return _technician(
+        await _update(conn, "technicians", _TECH, technician_id, changes)
+    )
 
 
 async def list_technicians(
