@@ -22,11 +22,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import psycopg
-import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from api.http.context import POOL, SETTINGS
+from api.http.context import POOL, REDIS, SETTINGS
 from services.reports import ALERT_CHANNEL
 from storage import reports as store
 
@@ -37,7 +36,6 @@ ALERT_STREAM_MAXLEN = 10_000  # the dashboard shows recent alerts; older ones tr
 WEBHOOK_TIMEOUT_S = 5.0  # a receiver slower than this is retried on the next sweep
 
 RELAY = web.AppKey("report_alert_relay", asyncio.Task[None])
-REDIS = web.AppKey("report_alert_redis", aioredis.Redis)
 
 
 def sign_payload(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -135,8 +133,7 @@ async def _relay(app: web.Application) -> None:
 
 
 async def alert_relay(app: web.Application) -> AsyncIterator[None]:
-    """Run the alert relay (and its Redis client) for the app's lifetime."""
-    app[REDIS] = aioredis.from_url(app[SETTINGS].redis_url)
+    """Run the alert relay for the app's lifetime (on the app's Redis client)."""
     app[RELAY] = asyncio.create_task(_relay(app), name="reserve-alert-relay")
     try:
         yield
@@ -144,4 +141,3 @@ async def alert_relay(app: web.Application) -> AsyncIterator[None]:
         app[RELAY].cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await app[RELAY]
-        await app[REDIS].aclose()

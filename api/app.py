@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import redis.asyncio as aioredis
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
@@ -32,7 +33,7 @@ from api import (
     tracking,
     tracking_osmand,
 )
-from api.http.context import POOL, PREFIX, SETTINGS
+from api.http.context import POOL, PREFIX, REDIS, SETTINGS
 from api.http.problems import problem_middleware, problem_response
 from api.http.registry import API, Api
 from api.http.responses import json_ok
@@ -44,6 +45,7 @@ log = logging.getLogger("crewtrack.api")
 POOL_MIN = 1  # one warm connection is enough for health checks and light use
 POOL_MAX = 10  # each request holds one connection for its transaction
 POOL_TIMEOUT_S = 10.0  # a request waiting longer than this gets 503
+REDIS_TIMEOUT_S = 2.0  # a Redis call (socket or connect) failing later is a failure
 
 RouteSetup = Callable[[Api], None]
 
@@ -76,6 +78,7 @@ def init_app(settings: Settings) -> web.Application:
     api = Api(app)
     app[API] = api
     app.cleanup_ctx.append(_database_pool)
+    app.cleanup_ctx.append(_redis_client)
     app.cleanup_ctx.append(alert_relay.alert_relay)
     api.public_route(
         "GET",
@@ -113,6 +116,20 @@ async def _database_pool(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await pool.close()
+
+
+async def _redis_client(app: web.Application) -> AsyncIterator[None]:
+    """One Redis client for the app's lifetime (live positions, alerts stream)."""
+    client = aioredis.from_url(
+        app[SETTINGS].redis_url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+    )
+    app[REDIS] = client
+    try:
+        yield
+    finally:
+        await client.aclose()
 
 
 HEALTH_SCHEMA: dict[str, Any] = {

@@ -1,5 +1,6 @@
-"""Tracking evidence for billing: a session's derived visits (every version) and a
-device's fixes as JSON or CSV.
+"""Tracking for API users: where every device is now (the live state), and the
+evidence for billing: a session's derived visits (every version) and a device's
+fixes as JSON or CSV.
 
 Derived visits are versioned: a figure once shown to a customer stays
 retrievable by its version, together with the parameters, the fence and the
@@ -16,13 +17,14 @@ from typing import Any
 from aiohttp import web
 
 from api import schemas as s
-from api.http.context import Ctx
+from api.http.context import REDIS, Ctx
 from api.http.problems import HttpProblem
 from api.http.registry import Api
 from api.http.responses import json_ok
 from core.messages import is_device_id
 from jobs_domain.actors import STAFF_READERS
 from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
+from storage import live
 from storage import visits as store
 
 MAX_RANGE = dt.timedelta(
@@ -184,9 +186,62 @@ async def device_fixes(ctx: Ctx) -> web.StreamResponse:
     )
 
 
+LIVE_POSITION: s.S = s.obj(
+    ["device_id", "lat", "lon", "fix_time", "status"],
+    device_id={"type": "string"},
+    lat={"type": "number"},
+    lon={"type": "number"},
+    accuracy_m={"type": ["number", "null"]},
+    fix_time=s.NULL_STR,
+    speed_mps={"type": ["number", "null"]},
+    heading_deg={"type": ["number", "null"]},
+    battery_pct={"type": ["number", "null"]},
+    job_id={"type": ["string", "null"]},
+    received_at=s.NULL_STR,
+    status={"type": "string"},
+)
+
+
+def _ms_time(ms: int | None) -> dt.datetime | None:
+    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+def live_position_json(p: dict[str, Any]) -> dict[str, Any]:
+    """A device's live state (the ingest's Redis contract) in the API's terms."""
+    return {
+        "device_id": p["device_id"],
+        "lat": p["lat"],
+        "lon": p["lon"],
+        "accuracy_m": p["acc"],
+        "fix_time": _ms_time(p["t"]),
+        "speed_mps": p["spd"],
+        "heading_deg": p["hdg"],
+        "battery_pct": p["bat"],
+        "job_id": p["job"] or None,
+        "received_at": _ms_time(p["received_at"]),
+        "status": p["status"],
+    }
+
+
+async def live_positions(ctx: Ctx) -> web.StreamResponse:
+    positions = await live.live_positions(ctx.request.app[REDIS])
+    return json_ok({"items": [live_position_json(p) for p in positions]})
+
+
 def setup(api: Api) -> None:
     api.tag("tracking", "GPS evidence: derived visits per job session, and fixes")
     derivation = api.schema("VisitDerivation", DERIVATION_OUT)
+    api.route(
+        "GET",
+        "/live/positions",
+        live_positions,
+        summary="Where every device is now: its newest fix, job and status",
+        tag="tracking",
+        roles=STAFF_READERS,
+        responses={200: s.items_of(LIVE_POSITION)},
+        description="The live state the ingest keeps (what the jobs map shows), "
+        "one item per device with a position, by device id.",
+    )
     api.route(
         "GET",
         "/sessions/{session_id}/visits",

@@ -18,14 +18,12 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from api.http.context import POOL, SETTINGS
+from api.http.context import POOL, REDIS, SETTINGS
 from api.http.problems import problem_response
 from core.messages import (
     DEVICE_MISMATCH,
@@ -48,7 +46,6 @@ PATH = "/api/v1/osmand"
 LIVE_TIMEOUT_S = (
     0.5  # the live map is best effort here; the answer must not wait on Redis
 )
-REDIS = web.AppKey("osmand_redis", aioredis.Redis)
 UNAUTHORIZED_RECORD_EVERY_MS = 60_000
 UNAUTHORIZED_SEEN_MAX = 10_000
 # claimed device id -> when its last unauthenticated upload was recorded (ms)
@@ -59,26 +56,12 @@ def setup_routes(app: web.Application) -> None:
     """Register the OsmAnd upload routes (and a Redis client for live positions)."""
     app.router.add_route("GET", PATH, upload)
     app.router.add_route("POST", PATH, upload)
-    app.cleanup_ctx.append(_redis_client)
     app[UNAUTHORIZED_SEEN] = {}
 
 
 def setup(api: object) -> None:
     """Hook for ``api.app.ROUTE_MODULES`` (these routes bypass user auth on purpose)."""
     setup_routes(api.app)  # type: ignore[attr-defined]
-
-
-async def _redis_client(app: web.Application) -> AsyncIterator[None]:
-    client = aioredis.from_url(
-        app[SETTINGS].redis_url,
-        socket_timeout=LIVE_TIMEOUT_S,
-        socket_connect_timeout=LIVE_TIMEOUT_S,
-    )
-    app[REDIS] = client
-    try:
-        yield
-    finally:
-        await client.aclose()
 
 
 def _token(request: web.Request) -> str | None:

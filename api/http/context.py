@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import redis.asyncio as aioredis
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
@@ -20,6 +21,8 @@ from storage.users import user_for_token
 PREFIX = "/api/v1"
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", AsyncConnectionPool)
+# one Redis client for the app (live state, the alerts stream), see api.app
+REDIS = web.AppKey("redis", aioredis.Redis)
 
 
 @dataclass
