@@ -511,8 +511,10 @@ def setup(api: Api) -> None:
         jid + "/online-links",
         create_online_link,
         tag="jobs",
-        roles=OFFICE,
+        roles=CREW_AND_OFFICE,
         summary="Create the customer's read-only online view link",
+        description="A technician may open it for a job they are on, to show the "
+        "customer what the customer sees.",
         idempotent=True,
         responses={201: s.ONLINE_LINK_OUT},
     )
