@@ -132,6 +132,7 @@ TECHNICIAN_EDITABLE: s.S = {
     "name": NAME,
     "phone": {"type": ["string", "null"], "maxLength": 50},
     "hourly_cost": {"type": "number", "minimum": 0, "maximum": 100000},
+    "team": {"type": "string", "maxLength": 100},  # "" takes the technician off teams
 }
 TECHNICIAN_IN = {
     "type": "object",
@@ -155,8 +156,26 @@ TECHNICIAN_OUT = {
         "phone": {"type": ["string", "null"]},
         "hourly_cost": {"type": "string"},
         "device_ids": {"type": "array", "items": {"type": "string"}},
+        "team": {"type": "string"},
         "version": {"type": "integer"},
         "created_at": {"type": "string"},
+    },
+}
+TEAMS_OUT = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "technicians"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "technicians": {"type": "integer"},
+                },
+            },
+        }
     },
 }
 
@@ -199,6 +218,7 @@ def technician_json(t: TechnicianRecord) -> dict[str, Any]:
         "version": t.version,
         "created_at": t.created_at,
         "device_ids": list(t.device_ids),
+        "team": t.team,
     }
 
 
@@ -283,6 +303,13 @@ async def patch_technician(ctx: Ctx) -> web.StreamResponse:
     )
     return json_ok(
         technician_json(tech), etag=make_etag("technician", tech.id, tech.version)
+    )
+
+
+async def list_teams(ctx: Ctx) -> web.StreamResponse:
+    found = await service.teams(ctx.conn)
+    return json_ok(
+        {"items": [{"name": name, "technicians": size} for name, size in found]}
     )
 
 
@@ -417,10 +444,19 @@ def setup(api: Api) -> None:
         responses={200: {"$ref": tech}},
     )
     r(
+        "GET",
+        "/teams",
+        list_teams,
+        summary="The teams technicians are in (set with a technician's team)",
+        tag="clients",
+        roles=STAFF_READERS,
+        responses={200: TEAMS_OUT},
+    )
+    r(
         "PATCH",
         "/technicians/{technician_id}",
         patch_technician,
-        summary="Edit a technician (name, phone, hourly cost)",
+        summary="Edit a technician (name, phone, hourly cost, team)",
         tag="clients",
         roles=OFFICE,
         body=TECHNICIAN_PATCH,

@@ -104,6 +104,7 @@ async def create_technician(conn: Conn, data: Mapping[str, Any]) -> TechnicianRe
         name=data["name"],
         phone=data.get("phone"),
         hourly_cost=data.get("hourly_cost", 0),
+        team=data.get("team", "").strip(),
     )
 
 
@@ -118,11 +119,18 @@ async def update_technician(
     check(await store.get_technician(conn, technician_id, for_update=True))
     if "name" in changes:
         changes = {**changes, "name": required_text(changes["name"], "/name")}
+    if "team" in changes:
+        changes = {**changes, "team": changes["team"].strip()}
     return await store.update_technician(conn, technician_id, changes)
 
 
 async def get_technician(conn: Conn, technician_id: str) -> TechnicianRecord:
     return await store.get_technician(conn, technician_id)
+
+
+async def teams(conn: Conn) -> list[tuple[str, int]]:
+    """The teams technicians are in (name, size); a team exists while it has members."""
+    return await store.teams(conn)
 
 
 async def list_technicians(

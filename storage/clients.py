@@ -18,13 +18,13 @@ Conn = psycopg.AsyncConnection[Any]
 # the columns an edit may set, per table (names are never taken from a request)
 UPDATABLE = {
     "clients": frozenset({"name", "email", "phone", "notes"}),
-    "technicians": frozenset({"name", "phone", "hourly_cost"}),
+    "technicians": frozenset({"name", "phone", "hourly_cost", "team"}),
 }
 
 _CLIENT = "id, name, email, phone, notes, version, created_at"
 _PROPERTY = "id, client_id, address, lat, lon, geofence, version, created_at"
 _TECH = (
-    "t.id, t.user_id, t.name, t.phone, t.hourly_cost, t.version, t.created_at, "
+    "t.id, t.user_id, t.name, t.phone, t.hourly_cost, t.version, t.created_at, t.team, "
     "COALESCE((SELECT array_agg(d.id ORDER BY d.id) FROM devices d "
     "WHERE d.user_id = t.user_id AND d.revoked_at IS NULL), '{}')"
 )
@@ -65,6 +65,7 @@ class TechnicianRecord:
     version: int
     created_at: datetime
     device_ids: tuple[str, ...]  # the technician's active devices, by id
+    team: str = ""  # crew, depot or trade the dispatcher filters by ("" = none)
 
 
 def _client(row: Any) -> ClientRecord:
@@ -76,9 +77,17 @@ def _property(row: Any) -> PropertyRecord:
 
 
 def _technician(row: Any) -> TechnicianRecord:
-    tid, user_id, name, phone, hourly_cost, version, created_at, devices = row
+    tid, user_id, name, phone, hourly_cost, version, created_at, team, devices = row
     return TechnicianRecord(
-        tid, user_id, name, phone, hourly_cost, version, created_at, tuple(devices)
+        tid,
+        user_id,
+        name,
+        phone,
+        hourly_cost,
+        version,
+        created_at,
+        tuple(devices),
+        team,
     )
 
 
@@ -194,12 +203,18 @@ async def user_role(conn: Conn, user_id: str) -> str | None:
 
 
 async def insert_technician(
-    conn: Conn, *, user_id: str, name: str, phone: str | None, hourly_cost: Any
+    conn: Conn,
+    *,
+    user_id: str,
+    name: str,
+    phone: str | None,
+    hourly_cost: Any,
+    team: str = "",
 ) -> TechnicianRecord:
     cur = await conn.execute(
-        "INSERT INTO technicians AS t (user_id, name, phone, hourly_cost) "
-        f"VALUES (%s, %s, %s, %s) RETURNING {_TECH}",
-        (user_id, name, phone, hourly_cost),
+        "INSERT INTO technicians AS t (user_id, name, phone, hourly_cost, team) "
+        f"VALUES (%s, %s, %s, %s, %s) RETURNING {_TECH}",
+        (user_id, name, phone, hourly_cost, team),
     )
     return _technician(await cur.fetchone())
 
@@ -235,6 +250,15 @@ async def list_technicians(
         (after, after, limit),
     )
     return [_technician(r) for r in await cur.fetchall()]
+
+
+async def teams(conn: Conn) -> list[tuple[str, int]]:
+    """Every team with how many technicians are in it, by name."""
+    cur = await conn.execute(
+        "SELECT team, count(*) FROM technicians WHERE team <> '' "
+        "GROUP BY team ORDER BY team"
+    )
+    return [(str(r[0]), int(r[1])) for r in await cur.fetchall()]
 
 
 async def technician_names(conn: Conn, ids: list[str]) -> dict[str, str]:

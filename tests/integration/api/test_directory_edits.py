@@ -75,3 +75,32 @@ async def test_an_office_user_changes_a_technicians_hourly_cost(
     assert missing.status == 404
     empty = await client.patch(url, json={}, headers=people.auth("admin"))
     assert empty.status == 422
+
+
+async def test_technicians_are_put_in_teams_that_the_teams_list_names(
+    client: Client, people: People
+) -> None:
+    auth = people.auth("dispatcher")
+    for who, team in (("tess", "North"), ("alex", " North "), ("sam", "Boilers")):
+        edited = await ok(
+            await client.patch(
+                f"{V1}/technicians/{people.technician_ids[who]}",
+                json={"team": team},
+                headers=auth,
+            )
+        )
+        assert edited["team"] == team.strip()
+    teams = await ok(await client.get(f"{V1}/teams", headers=auth))
+    assert teams["items"] == [
+        {"name": "Boilers", "technicians": 1},
+        {"name": "North", "technicians": 2},
+    ]
+    await ok(
+        await client.patch(
+            f"{V1}/technicians/{people.technician_ids['sam']}",
+            json={"team": ""},
+            headers=auth,
+        )
+    )
+    teams = await ok(await client.get(f"{V1}/teams", headers=auth))
+    assert teams["items"] == [{"name": "North", "technicians": 2}]
