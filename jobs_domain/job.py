@@ -246,8 +246,6 @@ class Job:
     sessions: list[Session] = field(default_factory=list)
     custom_fields: dict[str, CustomValue] = field(default_factory=dict)
     hold_reason: str | None = None
-    # the sessions the hold paused (not those paused before it): resume restarts them
-    held_sessions: list[str] = field(default_factory=list)
     cancellation: Cancellation | None = None
     completed_at: datetime | None = None
     completed_by: str | None = None
@@ -595,7 +593,6 @@ class Job:
         for index, session in enumerate(self.sessions):
             if session.state == "running":
                 self.sessions[index] = session.pause(now, event_id=None)
-                self.held_sessions.append(session.id)
         self._record(actor, now, "put_on_hold", reason=self.hold_reason)
 
     def resume(self, actor: Actor, now: datetime) -> None:
@@ -608,13 +605,12 @@ class Job:
         self._end_hold(now)
 
     def _end_hold(self, now: datetime) -> None:
-        """Restart what the hold paused (a session paused or closed since stays so)."""
+        """Restart what the hold paused (a session paused by its technician stays so)."""
         for index, session in enumerate(self.sessions):
-            if session.id in self.held_sessions and session.state == "paused":
+            if session.held:
                 # a late-synced clock-in may predate the hold's pause: never go back
                 at = max(now, session.evidence[-1].at)
                 self.sessions[index] = session.resume(at, event_id=None)
-        self.held_sessions = []
         self.hold_reason = None
 
     def completion_blockers(

@@ -112,6 +112,17 @@ class Session:
             device_id=device_id,
         )
 
+    @property
+    def held(self) -> bool:
+        """Paused by its job's hold rather than by a clock event: a clock event
+        always carries its id, the hold's pause has none."""
+        last = self.evidence[-1]
+        return (
+            self.state == "paused"
+            and last.kind is SessionKind.PAUSE
+            and last.event_id is None
+        )
+
     def _after_last(self, at: datetime, kind: SessionKind) -> None:
         last = max(e.at for e in self.evidence)
         if at < last:

@@ -391,7 +391,9 @@ async def double_bookings(conn: Conn, job: Job) -> list[DoubleBooking]:
     found = await store.overlapping_bookings(
         conn, crew, job.scheduled_start, job.scheduled_end, other_than=job.id
     )
-    names = await directory.technician_names(conn, crew)
+    if not found:
+        return []  # the usual answer: no second query
+    names = await directory.technician_names(conn, [tech for tech, _, _ in found])
     return [
         DoubleBooking(tech, names.get(tech, ""), other, format_job_number(number))
         for tech, other, number in found

@@ -152,7 +152,6 @@ def _doc(job: Job) -> dict[str, Any]:
         "notes": [note_to_json(n) for n in job.notes],
         "custom_fields": job.custom_fields,
         "hold_reason": job.hold_reason,
-        "held_sessions": job.held_sessions,
         "cancellation": None
         if job.cancellation is None
         else {
@@ -278,7 +277,6 @@ def _job_from_row(row: Sequence[Any], sessions: list[Session]) -> Job:
         notes=[note_from_json(n) for n in doc["notes"]],
         custom_fields=dict(doc["custom_fields"]),
         hold_reason=doc.get("hold_reason"),
-        held_sessions=list(doc.get("held_sessions", [])),
         cancellation=None
         if cancellation is None
         else Cancellation(
