@@ -25,7 +25,7 @@ async def run_idempotent(ctx: Ctx, key: str, handler: Handler) -> web.StreamResp
             [FieldProblem("/headers/Idempotency-Key", "1..200 characters")],
         )
     body = await ctx.request.read()
-    mark_buffered(ctx.request)  # a multipart handler parses these bytes
+    mark_buffered(ctx.request, body)  # a multipart handler parses these bytes
     if ctx.request.content_type.startswith("multipart/"):
         # a retry builds its form again, with a new boundary: compare the parts
         body = await fingerprint(ctx.request)
