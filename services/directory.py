@@ -20,6 +20,16 @@ from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
 Conn = psycopg.AsyncConnection[Any]
 
 
+def _cleaned(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """An edit's text trimmed; a blank name is refused (a team may be "": none)."""
+    out = dict(changes)
+    if "name" in out:
+        out["name"] = required_text(out["name"], "/name")
+    if "team" in out:
+        out["team"] = out["team"].strip()
+    return out
+
+
 async def create_client(conn: Conn, data: Mapping[str, Any]) -> ClientRecord:
     """A client from a request body (schema-checked)."""
     return await store.insert_client(
@@ -41,9 +51,7 @@ async def update_client(
     """Edit a client (a request body's members, schema-checked); ``check`` runs
     on the current record first (the API compares If-Match with its version)."""
     check(await store.get_client(conn, client_id, for_update=True))
-    if "name" in changes:
-        changes = {**changes, "name": required_text(changes["name"], "/name")}
-    return await store.update_client(conn, client_id, changes)
+    return await store.update_client(conn, client_id, _cleaned(changes))
 
 
 async def get_client(conn: Conn, client_id: str) -> ClientRecord:
@@ -117,11 +125,7 @@ async def update_technician(
 ) -> TechnicianRecord:
     """Edit a technician's name, phone or hourly cost; ``check`` as for clients."""
     check(await store.get_technician(conn, technician_id, for_update=True))
-    if "name" in changes:
-        changes = {**changes, "name": required_text(changes["name"], "/name")}
-    if "team" in changes:
-        changes = {**changes, "team": changes["team"].strip()}
-    return await store.update_technician(conn, technician_id, changes)
+    return await store.update_technician(conn, technician_id, _cleaned(changes))
 
 
 async def get_technician(conn: Conn, technician_id: str) -> TechnicianRecord:
