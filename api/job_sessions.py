@@ -20,7 +20,7 @@ from api.job_request import load_visible, parse_time
 from jobs_domain.actors import CREW_AND_OFFICE
 from jobs_domain.sessions import Position, Session, SessionKind
 from services import sessions as service
-from services.jobs import now
+from services.clock import now
 
 
 def session_view(session: Session) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import psycopg
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Blocker
 from jobs_domain.job import Job
-from services.jobs import Check, load_visible, now
+from services.clock import now
+from services.jobs import Check, load_visible
 from services.reports import report_blockers
 from storage import jobs as store
 

@@ -22,7 +22,8 @@ from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_bookin
 from jobs_domain.errors import FieldProblem, InvalidInput, required_text
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import Job, Note, NoteVisibility, SiteContact, check_window
-from services.jobs import canonical_id, client_and_property, new_line_item, now
+from services.clock import now
+from services.jobs import canonical_id, client_and_property, new_line_item
 from storage import clients as directory
 from storage import estimates as store
 from storage import jobs as job_store

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from jobs_domain.invoicing import (
 )
 from jobs_domain.job import Job, NoteVisibility
 from jobs_domain.money import ZERO
+from services.clock import now
 from storage import clients as clients_store
 from storage import invoices as store
 from storage import jobs as job_store
@@ -91,7 +92,7 @@ def _no_check(_stored: StoredInvoice) -> None:
 async def completed_job(conn: Conn, job: Job) -> CompletedJob:
     """What the job hands over to its invoice."""
     client = await clients_store.get_client(conn, job.client_id)
-    worked = sum((s.worked(_now()) for s in job.sessions), timedelta())
+    worked = sum((s.worked(now()) for s in job.sessions), timedelta())
     return CompletedJob(
         job_id=job.id,
         status=job.status.value,
@@ -145,11 +146,11 @@ async def generate(conn: Conn, job: Job) -> tuple[StoredInvoice, bool]:
     snapshot = await completed_job(conn, job)
     existing = await store.live_invoice_of_job(conn, job.id)
     if existing is not None:
-        draft = draft_invoice(existing.invoice.id, snapshot, _now())  # checks the job
+        draft = draft_invoice(existing.invoice.id, snapshot, now())  # checks the job
         existing.invoice.replace_lines(lines_from_job(snapshot), draft.public_notes)
         await store.save_invoice(conn, existing)
         return existing, False
-    invoice = draft_invoice(str(uuid.uuid4()), snapshot, _now())
+    invoice = draft_invoice(str(uuid.uuid4()), snapshot, now())
     await store.insert_invoice(conn, invoice)
     return await _reread(conn, invoice.id), True
 
@@ -177,7 +178,7 @@ async def job_reference(conn: Conn, invoice: Invoice) -> str | None:
 
 
 async def _take_number(conn: Conn, invoice: Invoice) -> None:
-    at = _now()
+    at = now()
     invoice.issue(await store.take_next_number(conn, invoice.kind, at.year), at)
 
 
@@ -234,7 +235,7 @@ async def send(conn: Conn, invoice_id: str, delivery: Delivery) -> StoredInvoice
         pdf,
         f"{invoice.number}.pdf",
     )
-    stored.emailed_at = _now()
+    stored.emailed_at = now()
     await store.save_invoice(conn, stored)
     return stored
 
@@ -242,7 +243,7 @@ async def send(conn: Conn, invoice_id: str, delivery: Delivery) -> StoredInvoice
 async def void(conn: Conn, invoice_id: str) -> StoredInvoice:
     stored = await load(conn, invoice_id, for_update=True)
     credited = await store.credited_total(conn, stored.invoice.id)
-    stored.invoice.void(_now(), credited)
+    stored.invoice.void(now(), credited)
     await store.save_invoice(conn, stored)
     return stored
 
@@ -255,7 +256,7 @@ async def credit(
     parsed = parse_credit_lines(lines) if lines is not None else None
     credited = await store.credited_total(conn, stored.invoice.id)
     note = credit_note(
-        str(uuid.uuid4()), stored.invoice, credited, _now(), parsed, reason
+        str(uuid.uuid4()), stored.invoice, credited, now(), parsed, reason
     )
     await _take_number(conn, note)
     await store.insert_invoice(conn, note)
@@ -263,7 +264,7 @@ async def credit(
     if invoice.status is InvoiceStatus.ISSUED and credited + note.totals.gross >= (
         invoice.totals.gross
     ):
-        invoice.void(_now(), credited + note.totals.gross)
+        invoice.void(now(), credited + note.totals.gross)
         await store.save_invoice(conn, stored)
     return await _reread(conn, note.id)
 
@@ -293,7 +294,7 @@ async def record_payment_event(
             raise Conflict(
                 f"paid in {payment.currency}, invoiced in {stored.invoice.currency}"
             )
-        if stored.invoice.mark_paid(payment.amount, payment.session_id, _now()):
+        if stored.invoice.mark_paid(payment.amount, payment.session_id, now()):
             await store.save_invoice(conn, stored)
         else:
             outcome = "already paid"
@@ -308,7 +309,3 @@ async def _reread(conn: Conn, invoice_id: str) -> StoredInvoice:
     stored = await store.get_invoice(conn, invoice_id)
     assert stored is not None  # written in this transaction
     return stored
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

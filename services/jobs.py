@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
@@ -48,6 +48,7 @@ from jobs_domain.job import (
 )
 from jobs_domain.money import to_decimal
 from services import invoicing
+from services.clock import now
 from storage import clients as directory
 from storage import jobs as store
 from storage import online_links
@@ -57,10 +58,6 @@ from storage.clients import ClientRecord, PropertyRecord
 Conn = psycopg.AsyncConnection[Any]
 Check = Callable[[Job], None]  # runs on the locked job before the change; raises
 T = TypeVar("T")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def canonical_id(value: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -43,6 +42,7 @@ from jobs_domain.parts import (
     take_back,
 )
 from jobs_domain.parts import families as catalog_families
+from services.clock import now
 from services.reports import JOB_CLOSED
 from storage import parts as store
 from storage.parts import DepotStock, HistoryEntry
@@ -195,7 +195,7 @@ async def receive_stock(
     item = await store.get_item(conn, item_id)
     if item is None:
         raise _unknown_item()
-    at = _now()
+    at = now()
     if item.serialized:
         if not isinstance(serials, list) or not serials:
             raise InvalidInput(
@@ -236,7 +236,7 @@ async def unit_history(conn: Conn, serial: str) -> list[HistoryEntry]:
 async def repair_serial(conn: Conn, actor: Actor, raw_serial: str) -> SerialUnit:
     """A unit taken back for repair is fixed and usable again."""
     repaired, movement = repair_unit(
-        await serial_unit(conn, raw_serial), actor.user_id, _now()
+        await serial_unit(conn, raw_serial), actor.user_id, now()
     )
     await store.save_unit(conn, repaired, movement)
     return repaired
@@ -285,7 +285,7 @@ async def add_part(
         depot,
         units,
         actor.user_id,
-        _now(),
+        now(),
         unit_price=body.get("unit_price"),
     )
     if item.kind is ItemKind.PART and not item.serialized:
@@ -306,7 +306,7 @@ async def remove_part(conn: Conn, actor: Actor, job: Job, part_id: str) -> None:
     units = await store.lock_units(conn, list(part.serials))
     present = {s: u for s, u in units.items() if u is not None}
     for moved_unit, movement in remove_part_from_job(
-        part, present, actor.user_id, _now()
+        part, present, actor.user_id, now()
     ):
         await store.save_unit(conn, moved_unit, movement)
     if part.kind is ItemKind.PART and not part.serials and part.depot_id:
@@ -371,7 +371,7 @@ async def add_take_back(
         _job_site(job),
         depot,
         actor.user_id,
-        _now(),
+        now(),
     )
     await store.save_unit(conn, new_unit, movement)
     await store.insert_take_back(conn, record)
@@ -391,7 +391,7 @@ async def undo_take_back(conn: Conn, actor: Actor, job: Job, take_back_id: str) 
         record,
         current,
         actor.user_id,
-        _now(),
+        now(),
         latest=history[-1].movement if history else None,
     )
     await store.delete_take_back(conn, record.id)
@@ -399,7 +399,3 @@ async def undo_take_back(conn: Conn, actor: Actor, job: Job, take_back_id: str) 
         await store.forget_unit(conn, record.serial, movement)
     else:
         await store.save_unit(conn, restored, movement)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

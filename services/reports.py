@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -30,6 +29,7 @@ from jobs_domain.report import (
     new_report,
 )
 from jobs_domain.report_template import ReportTemplate, parse_template
+from services.clock import now
 from storage import reports as store
 
 Conn = psycopg.AsyncConnection[Any]
@@ -83,7 +83,7 @@ async def assign_template(conn: Conn, job: Job, template_id: str) -> Report:
         raise Conflict(f"job {job.display_number} already has a report")
     template = await get_template(conn, template_id)
     report = new_report(job.id, job.client_id, job.property_id, template)
-    await store.insert_report(conn, report, template.id, _now())
+    await store.insert_report(conn, report, template.id, now())
     return report
 
 
@@ -96,7 +96,7 @@ async def load_report(conn: Conn, job: Job, *, for_update: bool = False) -> Repo
         # Ending the job validated the report: from now on it is read-only.
         report.status = ReportStatus.COMPLETED
         report.completed_by = job.completed_by
-        report.completed_at = job.completed_at or _now()
+        report.completed_at = job.completed_at or now()
     return report
 
 
@@ -140,7 +140,7 @@ async def _change(
 
 async def _save(conn: Conn, report: Report) -> None:
     events = report.pull_events()
-    await store.save_report(conn, report, _now())
+    await store.save_report(conn, report, now())
     if events:
         await store.insert_alerts(conn, events)
         await conn.execute("SELECT pg_notify(%s, '')", (ALERT_CHANNEL,))
@@ -160,7 +160,7 @@ async def update_fields(
         conn,
         job,
         lambda r, _: r.update_fields(
-            fields, actor, _now(), max_image_bytes=max_image_bytes
+            fields, actor, now(), max_image_bytes=max_image_bytes
         ),
         check=check,
     )
@@ -191,7 +191,7 @@ async def raise_reserve(
             comment,
             [img.ref for img in images],
             actor,
-            _now(),
+            now(),
         ),
         images=images,
     )
@@ -209,7 +209,7 @@ async def set_reserve_status(
     _, reserve = await _change(
         conn,
         job,
-        lambda r, _: r.set_reserve_status(reserve_id, status, comment, actor, _now()),
+        lambda r, _: r.set_reserve_status(reserve_id, status, comment, actor, now()),
     )
     return reserve
 
@@ -242,15 +242,13 @@ async def add_attachment(
 
     def attach(report: Report, images: list[Image]) -> Attachment:
         if kind != "photo":
-            return report.add_barcode(
-                attachment_id, barcode, description, actor, _now()
-            )
+            return report.add_barcode(attachment_id, barcode, description, actor, now())
         if image is ABSENT:
             raise InvalidInput(
                 "a photo needs its image", [FieldProblem("/image", "required")]
             )
         ref = _keep(images, image, "/image", max_image_bytes)
-        return report.add_photo(attachment_id, ref, description, actor, _now())
+        return report.add_photo(attachment_id, ref, description, actor, now())
 
     _, attachment = await _change(conn, job, attach)
     return attachment
@@ -280,7 +278,7 @@ async def sign(
             signer_name,
             _keep(images, image, "/image", max_image_bytes),
             actor,
-            _now(),
+            now(),
         ),
     )
     return signature
@@ -295,14 +293,14 @@ async def validate_signature(
 ) -> Signature:
     """Lock a signature for good (only the job's Job Manager)."""
     _, signature = await _change(
-        conn, job, lambda r, _: r.validate_signature(role, actor, _now())
+        conn, job, lambda r, _: r.validate_signature(role, actor, now())
     )
     return signature
 
 
 async def complete_report(conn: Conn, job: Job, actor: ReportActor) -> Report:
     """Close the report: refused while a mandatory field or signature is missing."""
-    report, _ = await _change(conn, job, lambda r, _: r.complete(actor, _now()))
+    report, _ = await _change(conn, job, lambda r, _: r.complete(actor, now()))
     return report
 
 
@@ -319,7 +317,3 @@ async def get_image(conn: Conn, sha256: str) -> Image:
     if image is None:
         raise NotFound("image not found")
     return image
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -32,7 +32,8 @@ from jobs_domain.errors import (
 )
 from jobs_domain.job import Job, parse_job_number
 from jobs_domain.sessions import DeviceEvent, Position, Session, SessionKind
-from services.jobs import canonical_id, now
+from services.clock import now
+from services.jobs import canonical_id
 from storage import job_sessions as events
 from storage import jobs as job_store
 from storage.job_sessions import RecordedEvent
