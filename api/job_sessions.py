@@ -18,9 +18,21 @@ from api.http.responses import json_ok
 from api.job_json import job_etag
 from api.job_request import load_visible, parse_time
 from jobs_domain.actors import CREW_AND_OFFICE
-from jobs_domain.sessions import Position, Session, SessionKind
+from jobs_domain.sessions import Position, Session, SessionKind, Unplaced
 from services import sessions as service
 from services.clock import now
+
+
+def pending_view(u: Unplaced) -> dict[str, Any]:
+    return {
+        "placed": False,
+        "technician_id": u.technician_id,
+        "event": u.evidence.kind.value,
+        "at": u.evidence.at,
+        "event_id": u.evidence.event_id,
+        "reason": u.reason,
+        "detail": u.detail,
+    }
 
 
 def session_view(session: Session) -> dict[str, Any]:
@@ -54,7 +66,11 @@ def session_view(session: Session) -> dict[str, Any]:
 async def list_sessions(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx)
     return json_ok(
-        {"items": [session_view(x) for x in job.sessions]}, etag=job_etag(job)
+        {
+            "items": [session_view(x) for x in job.sessions],
+            "pending": [pending_view(u) for u in job.unplaced],
+        },
+        etag=job_etag(job),
     )
 
 
@@ -75,7 +91,7 @@ async def post_session_event(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx, for_update=True)
     ctx.check_if_match(job_etag(job))
     kind = SessionKind(body["event"])
-    session = await service.clock_from_app(
+    result = await service.clock_from_app(
         ctx.conn,
         ctx.actor,
         job,
@@ -87,8 +103,14 @@ async def post_session_event(ctx: Ctx) -> web.StreamResponse:
         device_id=body.get("device_id"),
         position=_position(body.get("position")),
     )
+    if isinstance(result, Unplaced):
+        return json_ok(
+            {**pending_view(result), "job_status": job.status.value},
+            202,
+            etag=job_etag(job),
+        )
     return json_ok(
-        {**session_view(session), "job_status": job.status.value},
+        {**session_view(result), "job_status": job.status.value},
         201 if kind is SessionKind.CLOCK_IN else 200,
         etag=job_etag(job),
     )
@@ -113,9 +135,21 @@ def setup(api: Api) -> None:
         tag="jobs",
         roles=CREW_AND_OFFICE,
         summary="Clock in / pause / resume / clock out",
-        description="Idempotency-Key is the event id, as for device events.",
+        description=(
+            "Idempotency-Key is the event id, as for device events. Events may "
+            "arrive late and in any order (`at` is when it happened): the "
+            "sessions are rebuilt from all events in time order. An event that "
+            "does not fit yet (a clock-out whose clock-in has not synced) "
+            "answers 202 and is kept; it is placed when the missing events "
+            "arrive. Clocking in ends the technician's open session on another "
+            "job at the same moment."
+        ),
         body=s.SESSION_EVENT_IN,
         idempotent=True,
         if_match=True,
-        responses={200: s.SESSION_OUT, 201: s.SESSION_OUT},
+        responses={
+            200: s.SESSION_OUT,
+            201: s.SESSION_OUT,
+            202: s.SESSION_PENDING_OUT,
+        },
     )

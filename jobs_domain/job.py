@@ -13,12 +13,13 @@ so this module never imports those modules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
+from uuid import uuid4
 
 from jobs_domain.actors import OFFICE, Actor, Role, require_role
 from jobs_domain.errors import (
@@ -33,7 +34,14 @@ from jobs_domain.errors import (
     required_text,
 )
 from jobs_domain.money import ZERO, line_net, round_money, totals
-from jobs_domain.sessions import Position, Session, SessionKind
+from jobs_domain.sessions import (
+    Evidence,
+    Position,
+    Session,
+    SessionKind,
+    Unplaced,
+    fold,
+)
 
 CustomValue = str | int | float | bool | None
 
@@ -244,8 +252,10 @@ class Job:
     attachments: list[Attachment] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     sessions: list[Session] = field(default_factory=list)
+    unplaced: list[Unplaced] = field(default_factory=list)
     custom_fields: dict[str, CustomValue] = field(default_factory=dict)
     hold_reason: str | None = None
+    held_since: datetime | None = None
     cancellation: Cancellation | None = None
     completed_at: datetime | None = None
     completed_by: str | None = None
@@ -590,6 +600,7 @@ class Job:
             )
         self.status = JobStatus.ON_HOLD
         self.hold_reason = reason.strip()
+        self.held_since = now
         for index, session in enumerate(self.sessions):
             if session.state == "running":
                 self.sessions[index] = session.pause(now, event_id=None)
@@ -612,6 +623,7 @@ class Job:
                 at = max(now, session.evidence[-1].at)
                 self.sessions[index] = session.resume(at, event_id=None)
         self.hold_reason = None
+        self.held_since = None
 
     def completion_blockers(
         self, extra_blockers: Sequence[Blocker] = ()
@@ -875,12 +887,20 @@ class Job:
         session_id: str,
         device_id: str | None = None,
         position: Position | None = None,
-    ) -> Session:
+    ) -> Session | Unplaced:
         """Apply clock in / pause / resume / clock out for one technician.
 
         The same rules hold for the app (through the API) and for device events:
         only crew members clock in; clocking in starts a Scheduled job and
-        resumes one On Hold; a Pending, Completed or Cancelled job refuses.
+        resumes one On Hold; a Pending job refuses, and a Completed or Cancelled
+        one refuses unless the clock-in happened before it ended (a phone that
+        was offline syncs the work it recorded while the job was open).
+
+        Events may arrive late and in any order: the technician's sessions are
+        :func:`jobs_domain.sessions.fold` of all their events, so the result is
+        the same whatever the order of arrival. An event that does not fit yet
+        is returned as :class:`Unplaced` (and kept: it is placed when the events
+        around it arrive); a placed one returns the session it belongs to.
         """
         self.ensure_visible(actor)
         if actor.is_technician and actor.technician_id != technician_id:
@@ -892,68 +912,145 @@ class Job:
                 "technician is not on this job's crew",
                 [Blocker("not-on-crew", "assign the technician first", technician_id)],
             )
-        current = self.open_session_of(technician_id)
-        if kind is SessionKind.CLOCK_IN:
-            allowed = [JobStatus.SCHEDULED, JobStatus.IN_PROGRESS, JobStatus.ON_HOLD]
-            if self.status not in allowed:
-                raise self._refuse("clock in to", allowed)
-            if current is not None:
-                raise TransitionRefused(
-                    "already clocked in",
-                    [Blocker("already-clocked-in", "clock out first", current.id)],
-                )
-            session = Session.clock_in(
-                session_id,
-                technician_id,
-                at,
-                event_id=event_id,
-                device_id=device_id,
-                position=position,
+        if kind is SessionKind.CLOCK_IN and not self._open_at(at):
+            raise self._refuse(
+                "clock in to",
+                [JobStatus.SCHEDULED, JobStatus.IN_PROGRESS, JobStatus.ON_HOLD],
             )
-            self.sessions.append(session)
+        new = Evidence(kind, at, event_id, position, device_id)
+        ids = iter([session_id])
+        self._refold(technician_id, [new], lambda: next(ids, None) or str(uuid4()))
+        self._pause_for_hold(technician_id)
+        placed = self._session_with(new)
+        late = any(
+            e.at > at for s in self._sessions_of(technician_id) for e in s.evidence
+        )
+        details: dict[str, Any] = {"technician_id": technician_id}
+        if late:
+            details["placed_before_later_events"] = True
+        if placed is None:
+            pending = next(u for u in self.unplaced if u.evidence == new)
             self._record(
                 actor,
                 at,
-                "clocked_in",
-                session_id=session.id,
-                technician_id=technician_id,
-                device_id=device_id,
+                f"session_{kind.value}_pending",
+                reason=pending.reason,
+                **details,
             )
-            if self.status is JobStatus.SCHEDULED:
-                self.status = JobStatus.IN_PROGRESS
-                self._record(actor, at, "started", trigger="clock_in")
-            elif self.status is JobStatus.ON_HOLD:
-                self.status = JobStatus.IN_PROGRESS
-                self._record(
-                    actor,
-                    at,
-                    "resumed",
-                    trigger="clock_in",
-                    after_hold=self.hold_reason,
-                )
-                self._end_hold(at)
-            return session
-        if current is None:
-            raise TransitionRefused(
-                "not clocked in",
-                [Blocker("not-clocked-in", "clock in first", technician_id)],
-            )
-        index = self.sessions.index(current)
-        if kind is SessionKind.PAUSE:
-            updated = current.pause(at, event_id=event_id, position=position)
-        elif kind is SessionKind.RESUME:
-            updated = current.resume(at, event_id=event_id, position=position)
-        else:
-            updated = current.clock_out(at, event_id=event_id, position=position)
-        self.sessions[index] = updated
+            return pending
+        action = "clocked_in" if kind is SessionKind.CLOCK_IN else None
         self._record(
             actor,
             at,
-            f"session_{kind.value}",
-            session_id=current.id,
-            technician_id=technician_id,
+            action or f"session_{kind.value}",
+            session_id=placed.id,
+            device_id=device_id,
+            **details,
         )
-        return updated
+        if kind is SessionKind.CLOCK_IN:
+            self._clock_in_moves_status(actor, technician_id, at)
+        return self._session_with(new) or placed
+
+    def clock_out_for(
+        self, actor: Actor, technician_id: str, at: datetime, next_job: str
+    ) -> Session | None:
+        """Clocking into ``next_job`` at ``at`` ends the session still open here.
+
+        The clock-out is automatic (no event id): if the technician's own
+        clock-out for this job arrives later, placed earlier, it replaces it.
+        """
+        open_session = self.open_session_of(technician_id)
+        if open_session is None or open_session.clocked_in_at > at:
+            return None
+        self._refold(
+            technician_id,
+            [
+                Evidence(
+                    SessionKind.CLOCK_OUT,
+                    max(at, open_session.clocked_in_at),
+                    None,
+                    None,
+                )
+            ],
+            lambda: str(uuid4()),
+        )
+        self._record(
+            actor,
+            at,
+            "clocked_out_automatically",
+            session_id=open_session.id,
+            technician_id=technician_id,
+            clocked_into=next_job,
+        )
+        return next((s for s in self.sessions if s.id == open_session.id), None)
+
+    def _open_at(self, at: datetime) -> bool:
+        """Was the job open for work at ``at``?"""
+        if self.status in (
+            JobStatus.SCHEDULED,
+            JobStatus.IN_PROGRESS,
+            JobStatus.ON_HOLD,
+        ):
+            return True
+        if self.status is JobStatus.COMPLETED:
+            return self.completed_at is not None and at <= self.completed_at
+        if self.status is JobStatus.CANCELLED:
+            return self.cancellation is not None and at <= self.cancellation.at
+        return False
+
+    def _clock_in_moves_status(
+        self, actor: Actor, technician_id: str, at: datetime
+    ) -> None:
+        if self.status is JobStatus.SCHEDULED:
+            self.status = JobStatus.IN_PROGRESS
+            self._record(actor, at, "started", trigger="clock_in")
+        elif self.status is JobStatus.ON_HOLD:
+            if self.held_since is not None and at < self.held_since:
+                return  # work from before the hold, synced late: still on hold
+            self.status = JobStatus.IN_PROGRESS
+            self._record(
+                actor, at, "resumed", trigger="clock_in", after_hold=self.hold_reason
+            )
+            self._end_hold(at)
+
+    def _pause_for_hold(self, technician_id: str) -> None:
+        """A session that, with late events, was running when the hold started
+        is paused by the hold, as it would have been had they arrived in time."""
+        held = self.held_since
+        if self.status is not JobStatus.ON_HOLD or held is None:
+            return
+        for session in self._sessions_of(technician_id):
+            last = max(e.at for e in session.evidence)
+            if session.state == "running" and last <= held:
+                self._refold(
+                    technician_id,
+                    [Evidence(SessionKind.PAUSE, held, None, None)],
+                    lambda: str(uuid4()),
+                )
+                return
+
+    def _sessions_of(self, technician_id: str) -> list[Session]:
+        return [s for s in self.sessions if s.technician_id == technician_id]
+
+    def _session_with(self, e: Evidence) -> Session | None:
+        return next((s for s in self.sessions if e in s.evidence), None)
+
+    def _refold(
+        self, technician_id: str, added: Sequence[Evidence], new_id: Callable[[], str]
+    ) -> None:
+        """Rebuild one technician's sessions from all their events plus ``added``."""
+        mine = self._sessions_of(technician_id)
+        evidence = [e for s in mine for e in s.evidence]
+        evidence += [
+            u.evidence for u in self.unplaced if u.technician_id == technician_id
+        ]
+        sessions, unplaced = fold(technician_id, [*evidence, *added], mine, new_id)
+        others = [s for s in self.sessions if s.technician_id != technician_id]
+        self.sessions = sorted([*others, *sessions], key=lambda s: s.clocked_in_at)
+        self.unplaced = [
+            *(u for u in self.unplaced if u.technician_id != technician_id),
+            *unplaced,
+        ]
 
     # -- money -------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from jobs_domain.errors import (
     TransitionRefused,
 )
 from jobs_domain.job import Job, parse_job_number
-from jobs_domain.sessions import DeviceEvent, Position, Session, SessionKind
+from jobs_domain.sessions import DeviceEvent, Position, Session, SessionKind, Unplaced
 from services.clock import now
 from services.jobs import canonical_id
 from storage import job_sessions as events
@@ -58,7 +58,7 @@ async def _recorded(conn: Conn, source: str, event_id: str) -> ClockOutcome | No
     if seen is None:
         return None
     return ClockOutcome(
-        applied=seen.outcome == "applied",
+        applied=seen.outcome in ("applied", "pending"),
         duplicate=True,
         code=seen.outcome,
         detail=seen.detail,
@@ -91,25 +91,22 @@ async def apply_clock_event(
     technician_id: str,
     device_id: str | None = None,
     position: Position | None = None,
-) -> Session:
+) -> Session | Unplaced:
     """Apply one clock event to a loaded (locked) job and save it.
 
-    Raises domain errors on refusal; the caller decides whether to record them.
+    Clocking in ends the technician's session still open on another job (at
+    the clock-in's time, automatically: their own clock-out, synced later,
+    replaces it). Raises domain errors on refusal; the caller decides whether
+    to record them. An event that does not fit yet comes back as ``Unplaced``.
     """
     if kind is SessionKind.CLOCK_IN:
-        elsewhere = await job_store.open_session_elsewhere(conn, technician_id, job.id)
-        if elsewhere is not None:
-            raise TransitionRefused(
-                "the technician is clocked into another job",
-                [
-                    Blocker(
-                        "clocked-in-elsewhere",
-                        f"clock out of job J-{elsewhere[1]:06d} first",
-                        elsewhere[0],
-                    )
-                ],
-            )
-    session = job.session_event(
+        for other_id in await job_store.open_sessions_elsewhere(
+            conn, technician_id, job.id
+        ):
+            other = await job_store.load(conn, other_id, for_update=True)
+            if other.clock_out_for(actor, technician_id, at, job.display_number):
+                await job_store.save(conn, other, now=at)
+    result = job.session_event(
         actor,
         technician_id=technician_id,
         kind=kind,
@@ -120,14 +117,14 @@ async def apply_clock_event(
         position=position,
     )
     await job_store.save(conn, job, now=at)
-    await _remember(
-        conn,
-        source,
-        event_id,
-        kind,
-        ClockOutcome(True, False, "applied", "", job.id, session.id),
-    )
-    return session
+    await _remember(conn, source, event_id, kind, _outcome(job, result))
+    return result
+
+
+def _outcome(job: Job, result: Session | Unplaced) -> ClockOutcome:
+    if isinstance(result, Unplaced):
+        return ClockOutcome(True, False, "pending", result.reason, job.id, None)
+    return ClockOutcome(True, False, "applied", "", job.id, result.id)
 
 
 async def clock_from_app(
@@ -142,7 +139,7 @@ async def clock_from_app(
     max_future_skew: timedelta,
     device_id: str | None = None,
     position: Position | None = None,
-) -> Session:
+) -> Session | Unplaced:
     """Clock in / pause / resume / clock out from the app, on a loaded (locked) job.
 
     A technician clocks only themselves; the office names the technician. The
@@ -228,7 +225,7 @@ async def apply_device_event(
             job = await _job_for_event(conn, actor, event)
             job.ensure_visible(actor)
             assert actor.technician_id is not None
-            session = await apply_clock_event(
+            result = await apply_clock_event(
                 conn,
                 actor,
                 source=source,
@@ -240,7 +237,7 @@ async def apply_device_event(
                 device_id=device_id,
                 position=event.position,
             )
-            return ClockOutcome(True, False, "applied", "", job.id, session.id)
+            return _outcome(job, result)
     except DomainError as exc:
         code = (
             exc.items[0].code

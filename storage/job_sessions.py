@@ -84,9 +84,10 @@ async def device_owner(conn: Conn, device_id: str) -> DeviceOwner | None:
 
 
 async def open_session_job(conn: Conn, technician_id: str | None) -> str | None:
-    """The job the technician is clocked into, if any."""
+    """The job the technician is clocked into, if any (the latest clock-in's)."""
     cur = await conn.execute(
-        "SELECT job_id FROM job_sessions WHERE technician_id = %s AND state <> 'closed'",
+        "SELECT job_id FROM job_sessions WHERE technician_id = %s AND state <> 'closed' "
+        "ORDER BY clocked_in_at DESC LIMIT 1",
         (technician_id,),
     )
     row = await cur.fetchone()

@@ -34,7 +34,7 @@ from jobs_domain.job import (
     SiteContact,
     Task,
 )
-from jobs_domain.sessions import Evidence, Position, Session, SessionKind
+from jobs_domain.sessions import Evidence, Position, Session, SessionKind, Unplaced
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -152,6 +152,16 @@ def _doc(job: Job) -> dict[str, Any]:
         "notes": [note_to_json(n) for n in job.notes],
         "custom_fields": job.custom_fields,
         "hold_reason": job.hold_reason,
+        "held_since": _iso(job.held_since),
+        "unplaced_clock_events": [
+            {
+                "technician_id": u.technician_id,
+                "evidence": _evidence_to_json(u.evidence),
+                "reason": u.reason,
+                "detail": u.detail,
+            }
+            for u in job.unplaced
+        ],
         "cancellation": None
         if job.cancellation is None
         else {
@@ -170,6 +180,7 @@ def _evidence_to_json(e: Evidence) -> dict[str, Any]:
         "kind": e.kind.value,
         "at": e.at.isoformat(),
         "event_id": e.event_id,
+        "device_id": e.device_id,
         "position": None
         if e.position is None
         else {
@@ -180,7 +191,8 @@ def _evidence_to_json(e: Evidence) -> dict[str, Any]:
     }
 
 
-def _evidence_from_json(raw: dict[str, Any]) -> Evidence:
+def _evidence_from_json(raw: dict[str, Any], device_id: str | None = None) -> Evidence:
+    """``device_id`` is the session's, for evidence stored before it kept its own."""
     pos = raw.get("position")
     return Evidence(
         kind=SessionKind(raw["kind"]),
@@ -189,6 +201,7 @@ def _evidence_from_json(raw: dict[str, Any]) -> Evidence:
         position=None
         if pos is None
         else Position(pos["lat"], pos["lon"], pos.get("accuracy_m")),
+        device_id=raw.get("device_id", device_id),
     )
 
 
@@ -202,7 +215,10 @@ def _session_from_row(row: Sequence[Any]) -> Session:
         clocked_in_at=clocked_in,
         clocked_out_at=clocked_out,
         intervals=tuple((_dt(a), _dt(b)) for a, b in intervals),  # type: ignore[misc]
-        evidence=tuple(_evidence_from_json(e) for e in ev),
+        evidence=tuple(
+            _evidence_from_json(e, device_id if i == 0 else None)
+            for i, e in enumerate(ev)
+        ),
     )
 
 
@@ -277,6 +293,16 @@ def _job_from_row(row: Sequence[Any], sessions: list[Session]) -> Job:
         notes=[note_from_json(n) for n in doc["notes"]],
         custom_fields=dict(doc["custom_fields"]),
         hold_reason=doc.get("hold_reason"),
+        held_since=_dt(doc.get("held_since")),
+        unplaced=[
+            Unplaced(
+                u["technician_id"],
+                _evidence_from_json(u["evidence"]),
+                u["reason"],
+                u["detail"],
+            )
+            for u in doc.get("unplaced_clock_events", [])
+        ],
         cancellation=None
         if cancellation is None
         else Cancellation(
@@ -497,17 +523,18 @@ async def search(
     )
 
 
-async def open_session_elsewhere(
+async def open_sessions_elsewhere(
     conn: Conn, technician_id: str, job_id: str
-) -> tuple[str, int] | None:
-    """The other job this technician is clocked into, if any (id, number)."""
+) -> list[str]:
+    """The other jobs this technician is clocked into (ids, in id order: the
+    order every caller locks them in)."""
     cur = await conn.execute(
-        "SELECT j.id, j.number FROM job_sessions s JOIN jobs j ON j.id = s.job_id "
-        "WHERE s.technician_id = %s AND s.state <> 'closed' AND s.job_id <> %s",
+        "SELECT DISTINCT job_id FROM job_sessions "
+        "WHERE technician_id = %s AND state <> 'closed' AND job_id <> %s "
+        "ORDER BY job_id",
         (technician_id, job_id),
     )
-    row = await cur.fetchone()
-    return None if row is None else (str(row[0]), int(row[1]))
+    return [str(row[0]) for row in await cur.fetchall()]
 
 
 async def overlapping_bookings(

@@ -42,23 +42,34 @@ def test_a_session_counts_only_the_time_not_paused() -> None:
     assert job.sessions[0].worked() == timedelta(minutes=60)
 
 
-def test_a_technician_cannot_clock_in_twice() -> None:
+def test_a_second_clock_in_while_clocked_in_waits_for_the_clock_out_between() -> None:
     job = in_progress_job()
-    with pytest.raises(TransitionRefused) as refused:
-        clock(job, MANAGER, SessionKind.CLOCK_IN, at(70))
-    assert refused.value.items[0].code == "already-clocked-in"
+    clock(job, MANAGER, SessionKind.CLOCK_IN, at(70))
+    assert len(job.sessions) == 1
+    assert [u.reason for u in job.unplaced] == ["already-clocked-in"]
+    clock(job, MANAGER, SessionKind.CLOCK_OUT, at(65))
+    assert job.unplaced == []
+    assert [s.clocked_in_at for s in job.sessions] == [at(61), at(70)]
 
 
-def test_pausing_without_a_session_is_refused() -> None:
+def test_a_pause_without_a_session_is_kept_until_its_clock_in_arrives() -> None:
     job = scheduled_job()
-    with pytest.raises(TransitionRefused):
-        clock(job, AUXILIARY, SessionKind.PAUSE, at(70))
+    clock(job, AUXILIARY, SessionKind.PAUSE, at(70))
+    assert job.sessions == []
+    assert [u.reason for u in job.unplaced] == ["not-clocked-in"]
+    clock(job, AUXILIARY, SessionKind.CLOCK_IN, at(65))
+    assert job.unplaced == []
+    assert job.sessions[0].state == "paused"
+    assert job.sessions[0].worked() == timedelta(minutes=5)
 
 
-def test_a_session_event_earlier_than_the_last_one_is_refused() -> None:
+def test_a_session_event_earlier_than_the_last_one_is_placed_in_time() -> None:
     job = in_progress_job()
-    with pytest.raises(TransitionRefused):
-        clock(job, MANAGER, SessionKind.CLOCK_OUT, at(10))
+    clock(job, MANAGER, SessionKind.CLOCK_OUT, at(120))
+    clock(job, MANAGER, SessionKind.PAUSE, at(90))
+    clock(job, MANAGER, SessionKind.RESUME, at(100))
+    assert job.sessions[0].intervals == ((at(61), at(90)), (at(100), at(120)))
+    assert job.sessions[0].worked() == timedelta(minutes=49)
 
 
 def test_a_technician_clocks_only_themselves_in() -> None:

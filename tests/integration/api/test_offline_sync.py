@@ -1,0 +1,76 @@
+"""An app that was offline syncs late and out of order: nothing is refused for
+arriving late, nothing counts twice, and the sessions come out as they happened."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.integration.api.conftest import People
+from tests.integration.api.test_help_pages import V1, Client, ok
+from tests.integration.api.test_offline_backend import _scheduled_job_with_tess
+
+
+async def _event(
+    client: Client, people: People, jid: str, event: str, at: datetime, key: str
+) -> Any:
+    return await client.post(
+        f"{V1}/jobs/{jid}/sessions",
+        json={"event": event, "at": at.isoformat()},
+        headers={**people.auth("tess"), "Idempotency-Key": key},
+    )
+
+
+async def test_a_clock_out_synced_before_its_clock_in_is_kept_then_placed(
+    client: Client, people: People
+) -> None:
+    jid = await _scheduled_job_with_tess(client, people)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    out = await _event(client, people, jid, "clock_out", t0 + timedelta(hours=2), "o")
+    assert out.status == 202
+    pending = await out.json()
+    assert (pending["placed"], pending["reason"]) == (False, "not-clocked-in")
+    await ok(await _event(client, people, jid, "clock_in", t0, "i"), 201)
+    replay = await _event(
+        client, people, jid, "clock_out", t0 + timedelta(hours=2), "o"
+    )
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    sessions = await ok(
+        await client.get(f"{V1}/jobs/{jid}/sessions", headers=people.auth("tess"))
+    )
+    assert sessions["pending"] == []
+    [session] = sessions["items"]
+    assert session["state"] == "closed"
+    assert session["worked_seconds"] == 7200
+
+
+async def test_clocking_into_the_next_job_ends_the_open_one_until_its_own_clock_out_syncs(
+    client: Client, people: People
+) -> None:
+    first = await _scheduled_job_with_tess(client, people)
+    second = await _scheduled_job_with_tess(client, people)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=4)
+    await ok(await _event(client, people, first, "clock_in", t0, "a-in"), 201)
+    later = t0 + timedelta(hours=2)
+    await ok(await _event(client, people, second, "clock_in", later, "b-in"), 201)
+
+    async def first_session() -> Any:
+        listed = await ok(
+            await client.get(f"{V1}/jobs/{first}/sessions", headers=people.auth("tess"))
+        )
+        return listed["items"][0]
+
+    assert (await first_session())["worked_seconds"] == 7200, "ended by the clock-in"
+    real_out = t0 + timedelta(minutes=90)
+    await ok(await _event(client, people, first, "clock_out", real_out, "a-out"))
+    session = await first_session()
+    assert session["worked_seconds"] == 5400, "the phone's own clock-out wins"
+    assert [e["kind"] for e in session["evidence"]] == ["clock_in", "clock_out"]
+    history = await ok(
+        await client.get(
+            f"{V1}/jobs/{first}/history", headers=people.auth("dispatcher")
+        )
+    )
+    actions = [h["action"] for h in history["items"]]
+    assert "clocked_out_automatically" in actions
+    assert "session_clock_out" in actions
