@@ -6,8 +6,6 @@ size-checked); the job records each attachment (:mod:`services.jobs`).
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,11 +19,12 @@ from api.http.context import Ctx
 from api.http.registry import Api
 from api.http.responses import json_ok
 from api.job_json import job_etag
-from api.job_request import if_match, job_id, load_visible, removal
+from api.job_request import if_match, job_id, load_visible, recorded_from, removal
 from crewtrack.settings import Settings
 from jobs_domain.actors import CREW_AND_OFFICE
 from jobs_domain.job import Attachment, AttachmentKind
 from services import jobs as service
+from services.clock import Recorded
 from services.jobs import Removable
 from storage import attachments as files
 from storage.attachments import StoredFile, bad_upload
@@ -50,8 +49,10 @@ def attachment_view(job_id: str, a: Attachment) -> dict[str, Any]:
     }
 
 
-async def receive(request: web.Request, settings: Settings, user_id: str) -> Attachment:
-    """Read a multipart upload (``kind``, ``description``, then ``file``) to disk."""
+async def receive(ctx: Ctx) -> tuple[Attachment, Recorded]:
+    """Read a multipart upload (``kind``, ``description``, optionally ``id`` and
+    ``recorded_at`` from an offline app, then ``file``) to disk."""
+    request, settings = ctx.request, ctx.settings
     if not request.content_type.startswith("multipart/"):
         raise bad_upload("/", "send multipart/form-data with file, kind, description")
     fields: dict[str, str] = {}
@@ -60,7 +61,7 @@ async def receive(request: web.Request, settings: Settings, user_id: str) -> Att
         async for part in multipart.parts(request):
             if part.name == "file":
                 stored = await _store(part, settings)
-            elif part.name in ("kind", "description"):
+            elif part.name in ("kind", "description", "id", "recorded_at"):
                 fields[part.name] = await part.text()
     except (ValueError, HttpProcessingError) as exc:
         # A broken boundary or part header is the client's mistake, not ours.
@@ -74,17 +75,18 @@ async def receive(request: web.Request, settings: Settings, user_id: str) -> Att
             "/kind", "one of " + ", ".join(k.value for k in AttachmentKind)
         ) from exc
     file, filename = stored
+    recorded = recorded_from(ctx, fields)
     return Attachment(
-        id=str(uuid.uuid4()),
+        id=recorded.new_id(),
         kind=kind,
         description=fields.get("description", "")[:2000],
         filename=filename,
         content_type=file.content_type,
         size=file.size,
         sha256=file.sha256,
-        uploaded_by=user_id,
-        uploaded_at=datetime.now(UTC),
-    )
+        uploaded_by=ctx.actor.user_id,
+        uploaded_at=recorded.at,
+    ), recorded
 
 
 async def _store(part: multipart.Part, settings: Settings) -> tuple[StoredFile, str]:
@@ -141,7 +143,7 @@ async def add_attachment(ctx: Ctx) -> web.StreamResponse:
         ctx.conn,
         ctx.actor,
         job_id(ctx),
-        lambda: receive(ctx.request, ctx.settings, ctx.actor.user_id),
+        lambda: receive(ctx),
         check=if_match(ctx),
     )
     return json_ok(

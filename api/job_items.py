@@ -18,7 +18,7 @@ from api.job_json import (
     note_view,
     task_view,
 )
-from api.job_request import if_match, job_id, load_visible, removal
+from api.job_request import if_match, job_id, load_visible, recorded_from, removal
 from jobs_domain.actors import ALL_ROLES, CREW_AND_OFFICE, OFFICE, STAFF_READERS
 from jobs_domain.job import NoteVisibility
 from jobs_domain.money import to_decimal
@@ -98,6 +98,7 @@ async def patch_task(ctx: Ctx) -> web.StreamResponse:
         ctx.request.match_info["task_id"],
         body["done"],
         check=if_match(ctx),
+        recorded=recorded_from(ctx, body),
     )
     return json_ok(task_view(task), etag=job_etag(job))
 
@@ -108,7 +109,8 @@ async def patch_task(ctx: Ctx) -> web.StreamResponse:
 async def list_expenses(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx)
     return json_ok(
-        {"items": [expense_view(e) for e in job.expenses]}, etag=job_etag(job)
+        {"items": [expense_view(e, job.attachments) for e in job.expenses]},
+        etag=job_etag(job),
     )
 
 
@@ -122,8 +124,9 @@ async def add_expense(ctx: Ctx) -> web.StreamResponse:
         amount=to_decimal(body["amount"], "/amount"),
         receipt_attachment_id=body.get("receipt_attachment_id"),
         check=if_match(ctx),
+        recorded=recorded_from(ctx, body),
     )
-    return json_ok(expense_view(expense), 201, etag=job_etag(job))
+    return json_ok(expense_view(expense, job.attachments), 201, etag=job_etag(job))
 
 
 async def profitability(ctx: Ctx) -> web.StreamResponse:
@@ -157,6 +160,7 @@ async def add_note(ctx: Ctx) -> web.StreamResponse:
         NoteVisibility(body["visibility"]),
         body["text"],
         check=if_match(ctx),
+        recorded=recorded_from(ctx, body),
     )
     return json_ok(note_view(note), 201, etag=job_etag(job))
 

@@ -11,7 +11,7 @@ from api.directory import property_json
 from api.http.context import Ctx
 from api.http.identifiers import make_etag
 from api.http.responses import json_ok
-from jobs_domain.job import Expense, Job, LineItem, Note, SiteContact, Task
+from jobs_domain.job import Attachment, Expense, Job, LineItem, Note, SiteContact, Task
 from services import jobs as service
 from services.jobs import DoubleBooking, Overview
 from storage import jobs as store
@@ -121,7 +121,8 @@ def task_view(task: Task) -> dict[str, Any]:
     }
 
 
-def expense_view(e: Expense) -> dict[str, Any]:
+def expense_view(e: Expense, attachments: Sequence[Attachment]) -> dict[str, Any]:
+    """An expense; ``receipt_status`` is ``pending`` while its photo has not synced."""
     return {
         "id": e.id,
         "description": e.description,
@@ -129,6 +130,7 @@ def expense_view(e: Expense) -> dict[str, Any]:
         "created_by": e.created_by,
         "created_at": e.created_at,
         "receipt_attachment_id": e.receipt_attachment_id,
+        "receipt_status": e.receipt_status(attachments),
     }
 
 

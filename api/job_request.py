@@ -5,7 +5,9 @@ attachments, sessions, estimates, reports, parts, invoices)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +18,7 @@ from api.job_json import job_etag
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.job import Job, SiteContact
 from services import jobs as service
+from services.clock import Recorded, recorded
 from services.jobs import Check, Removable
 
 
@@ -75,3 +78,25 @@ def removal(what: Removable, path_name: str) -> Handler:
         return no_content()
 
     return remove
+
+
+def recorded_from(ctx: Ctx, fields: Mapping[str, Any]) -> Recorded:
+    """When the client recorded this write (``recorded_at``) and the id it gave
+    what the write creates (``id``); both optional, for an offline app's outbox."""
+    raw_id = fields.get("id")
+    client_id = None if raw_id is None else _client_uuid(str(raw_id))
+    raw_at = fields.get("recorded_at")
+    return recorded(
+        None if raw_at is None else parse_time(str(raw_at), "/recorded_at"),
+        client_id,
+        timedelta(seconds=ctx.settings.max_future_skew_s),
+    )
+
+
+def _client_uuid(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError as exc:
+        raise InvalidInput(
+            "bad id", [FieldProblem("/id", "a UUID the client generated")]
+        ) from exc

@@ -20,7 +20,7 @@ from api.job_request import load_visible, parse_time
 from jobs_domain.actors import CREW_AND_OFFICE
 from jobs_domain.sessions import Position, Session, SessionKind, Unplaced
 from services import sessions as service
-from services.clock import now
+from services.clock import now, recorded
 
 
 def pending_view(u: Unplaced) -> dict[str, Any]:
@@ -98,8 +98,12 @@ async def post_session_event(ctx: Ctx) -> web.StreamResponse:
         event_id=ctx.request.headers.get("Idempotency-Key") or str(uuid.uuid4()),
         kind=kind,
         technician_id=body.get("technician_id"),
-        at=parse_time(body["at"], "/at") if "at" in body else None,
-        max_future_skew=timedelta(seconds=ctx.settings.max_future_skew_s),
+        recorded=recorded(
+            parse_time(body["at"], "/at") if "at" in body else None,
+            None,
+            timedelta(seconds=ctx.settings.max_future_skew_s),
+            pointer="/at",
+        ),
         device_id=body.get("device_id"),
         position=_position(body.get("position")),
     )

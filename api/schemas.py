@@ -8,6 +8,12 @@ from typing import Any
 S = dict[str, Any]
 TIME: S = {"type": "string", "format": "date-time"}
 UUID_S: S = {"type": "string", "format": "uuid"}
+# What an offline app's outbox entry says about a write: the id it gave what the
+# write creates (so later entries can refer to it), and when it was recorded.
+RECORDED: dict[str, S] = {
+    "id": UUID_S,
+    "recorded_at": TIME,
+}
 LAT: S = {"type": "number", "minimum": -90, "maximum": 90}
 LON: S = {"type": "number", "minimum": -180, "maximum": 180}
 DECIMAL_IN: S = {
@@ -70,7 +76,7 @@ TASK_PATCH: S = {
     "type": "object",
     "required": ["done"],
     "additionalProperties": False,
-    "properties": {"done": {"type": "boolean"}},
+    "properties": {"done": {"type": "boolean"}, "recorded_at": TIME},
 }
 _JOB_FIELDS: S = {
     "description": DESCRIPTION,
@@ -139,7 +145,8 @@ EXPENSE_IN: S = {
     "properties": {
         "description": {"type": "string", "minLength": 1, "maxLength": 500},
         "amount": DECIMAL_IN,
-        "receipt_attachment_id": {"type": "string"},
+        "receipt_attachment_id": UUID_S,
+        **RECORDED,
     },
 }
 NOTE_IN: S = {
@@ -149,6 +156,7 @@ NOTE_IN: S = {
     "properties": {
         "visibility": {"enum": ["internal", "public"]},
         "text": {"type": "string", "minLength": 1, "maxLength": 10000},
+        **RECORDED,
     },
 }
 POSITION_IN: S = {
@@ -191,6 +199,7 @@ ATTACHMENT_IN: S = {
             ]
         },
         "description": {"type": "string", "maxLength": 2000},
+        **RECORDED,
     },
 }
 JOB_FILTERS: list[S] = [
@@ -299,6 +308,7 @@ EXPENSE_OUT: S = obj(
     created_by={"type": "string"},
     created_at={"type": "string"},
     receipt_attachment_id=NULL_STR,
+    receipt_status={"enum": ["attached", "pending", None]},
 )
 EXPENSES_OUT: S = items_of(EXPENSE_OUT)
 NOTE_OUT: S = obj(

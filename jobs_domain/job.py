@@ -150,6 +150,9 @@ class Task:
     done: bool = False
     done_by: str | None = None
     done_at: datetime | None = None
+    # when ``done`` last changed (the writer's recorded time): a check-off
+    # recorded earlier than that, synced late, no longer changes it
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,14 @@ class Expense:
     created_by: str
     created_at: datetime
     receipt_attachment_id: str | None = None
+
+    def receipt_status(self, attachments: Sequence[Attachment]) -> str | None:
+        """``attached``, or ``pending`` while its photo has not synced yet."""
+        if self.receipt_attachment_id is None:
+            return None
+        if any(a.id == self.receipt_attachment_id for a in attachments):
+            return "attached"
+        return "pending"
 
 
 @dataclass(frozen=True)
@@ -766,15 +777,33 @@ class Job:
     def set_task_done(
         self, actor: Actor, now: datetime, task_id: str, done: bool
     ) -> Task:
-        """Check a task off (or back on); only the crew and the office do it."""
+        """Check a task off (or back on); only the crew and the office do it.
+
+        ``now`` is when the writer recorded it: the latest recorded change wins,
+        and one recorded before it (an offline phone's, synced late) is kept in
+        the history as superseded instead of undoing the later one.
+        """
         self._ensure_crew_or_office(actor)
         self._ensure_editable(actor, "tasks")
         index, task = self._find(self.tasks, task_id, "task")
+        if task.changed_at is not None and now < task.changed_at:
+            self._record(
+                actor,
+                now,
+                "task_change_superseded",
+                task_id=task_id,
+                title=task.title,
+                wanted_done=done,
+                kept_done=task.done,
+                kept_since=task.changed_at,
+            )
+            return task
         new = replace(
             task,
             done=done,
             done_by=actor.user_id if done else None,
             done_at=now if done else None,
+            changed_at=now,
         )
         self.tasks[index] = new
         self._record(
@@ -798,8 +827,9 @@ class Job:
     def add_expense(self, actor: Actor, now: datetime, expense: Expense) -> None:
         self.ensure_visible(actor)
         self._ensure_editable(actor, "expenses")
-        if expense.receipt_attachment_id is not None:
-            self._find(self.attachments, expense.receipt_attachment_id, "attachment")
+        # the receipt's photo may sync after the expense: see receipt_status
+        if self._replayed(self.expenses, expense):
+            return
         self.expenses.append(expense)
         self._record(
             actor,
@@ -824,6 +854,8 @@ class Job:
     ) -> None:
         self._ensure_crew_or_office(actor)
         self._ensure_editable(actor, "attachments")
+        if self._replayed(self.attachments, attachment):
+            return
         self.attachments.append(attachment)
         self._record(
             actor,
@@ -860,7 +892,10 @@ class Job:
             raise InvalidInput(
                 "empty note", [FieldProblem("/text", "must not be empty")]
             )
+        if self._replayed(self.notes, note):
+            return
         self.notes.append(note)
+        self.notes.sort(key=lambda n: n.created_at)
         self._record(
             actor, now, "note_added", note_id=note.id, visibility=note.visibility
         )
@@ -1131,6 +1166,17 @@ class Job:
         return copy
 
     # -- helpers -----------------------------------------------------------------------
+
+    @staticmethod
+    def _replayed(items: Sequence[_T], new: _T) -> bool:
+        """True when ``new`` (under a client's id) is already here, unchanged;
+        the same id for something else is a conflict."""
+        for item in items:
+            if item.id == new.id:
+                if item == new:
+                    return True
+                raise Conflict(f"id {new.id} is already used for another record")
+        return False
 
     @staticmethod
     def _find(items: Sequence[_T], item_id: str, what: str) -> tuple[int, _T]:

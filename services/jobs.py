@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -48,7 +48,7 @@ from jobs_domain.job import (
 )
 from jobs_domain.money import to_decimal
 from services import invoicing
-from services.clock import now
+from services.clock import Recorded, now
 from storage import clients as directory
 from storage import jobs as store
 from storage import online_links
@@ -81,13 +81,28 @@ async def _change(
     change: Callable[[Job], T],
     *,
     check: Check,
+    recorded: Recorded | None = None,
 ) -> tuple[Job, T]:
-    """Load the job locked, ``check`` it, apply ``change``, save. Returns its result."""
+    """Load the job locked, ``check`` it, apply ``change``, save. Returns its result.
+
+    A ``recorded`` write that arrives late says so in its history entries.
+    """
     job = await load_visible(conn, actor, job_id, for_update=True)
     check(job)
     result = change(job)
+    if recorded is not None:
+        note_arrival(job, recorded)
     await store.save(conn, job, now=now())
     return job, result
+
+
+def note_arrival(job: Job, recorded: Recorded) -> None:
+    """A late write's history entries also say when it arrived."""
+    if recorded.late:
+        job.new_history = [
+            replace(h, details={**h.details, "received_at": recorded.received_at})
+            for h in job.new_history
+        ]
 
 
 async def _changed(
@@ -636,14 +651,22 @@ async def add_task(
 
 
 async def set_task_done(
-    conn: Conn, actor: Actor, job_id: str, task_id: str, done: bool, *, check: Check
+    conn: Conn,
+    actor: Actor,
+    job_id: str,
+    task_id: str,
+    done: bool,
+    *,
+    check: Check,
+    recorded: Recorded,
 ) -> tuple[Job, Task]:
     return await _change(
         conn,
         actor,
         job_id,
-        lambda job: job.set_task_done(actor, now(), task_id, done),
+        lambda job: job.set_task_done(actor, recorded.at, task_id, done),
         check=check,
+        recorded=recorded,
     )
 
 
@@ -656,22 +679,23 @@ async def add_expense(
     amount: Decimal,
     receipt_attachment_id: str | None,
     check: Check,
+    recorded: Recorded,
 ) -> tuple[Job, Expense]:
-    moment = now()
     expense = Expense(
-        id=str(uuid.uuid4()),
+        id=recorded.new_id(),
         description=description,
         amount=amount,
         created_by=actor.user_id,
-        created_at=moment,
+        created_at=recorded.at,
         receipt_attachment_id=receipt_attachment_id,
     )
     job, _ = await _change(
         conn,
         actor,
         job_id,
-        lambda job: job.add_expense(actor, moment, expense),
+        lambda job: job.add_expense(actor, recorded.at, expense),
         check=check,
+        recorded=recorded,
     )
     return job, expense
 
@@ -697,18 +721,23 @@ async def add_note(
     text: str,
     *,
     check: Check,
+    recorded: Recorded,
 ) -> tuple[Job, Note]:
-    moment = now()
     note = Note(
-        id=str(uuid.uuid4()),
+        id=recorded.new_id(),
         visibility=visibility,
         text=text,
         author_id=actor.user_id,
         author_name=actor.name,
-        created_at=moment,
+        created_at=recorded.at,
     )
     job, _ = await _change(
-        conn, actor, job_id, lambda job: job.add_note(actor, moment, note), check=check
+        conn,
+        actor,
+        job_id,
+        lambda job: job.add_note(actor, recorded.at, note),
+        check=check,
+        recorded=recorded,
     )
     return job, note
 
@@ -720,16 +749,18 @@ async def add_attachment(
     conn: Conn,
     actor: Actor,
     job_id: str,
-    receive: Callable[[], Awaitable[Attachment]],
+    receive: Callable[[], Awaitable[tuple[Attachment, Recorded]]],
     *,
     check: Check,
 ) -> tuple[Job, Attachment]:
-    """Attach an upload; ``receive`` stores its file once the job is known."""
+    """Attach an upload; ``receive`` stores its file once the job is known (and
+    says when the phone took it: ``uploaded_at`` is that time)."""
     job = await load_visible(conn, actor, job_id, for_update=True)
     check(job)
-    attachment = await receive()
+    attachment, recorded = await receive()
     job.add_attachment(actor, attachment.uploaded_at, attachment)
-    await store.save(conn, job, now=attachment.uploaded_at)
+    note_arrival(job, recorded)
+    await store.save(conn, job, now=now())
     return job, attachment
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -32,7 +32,7 @@ from jobs_domain.errors import (
 )
 from jobs_domain.job import Job, parse_job_number
 from jobs_domain.sessions import DeviceEvent, Position, Session, SessionKind, Unplaced
-from services.clock import now
+from services.clock import Recorded
 from services.jobs import canonical_id
 from storage import job_sessions as events
 from storage import jobs as job_store
@@ -135,8 +135,7 @@ async def clock_from_app(
     event_id: str,
     kind: SessionKind,
     technician_id: str | None,
-    at: datetime | None,
-    max_future_skew: timedelta,
+    recorded: Recorded,
     device_id: str | None = None,
     position: Position | None = None,
 ) -> Session | Unplaced:
@@ -156,9 +155,7 @@ async def clock_from_app(
     else:
         technician_id = canonical_id(technician_id)
     assert technician_id is not None
-    at = at or now()
-    if at > now() + max_future_skew:
-        raise InvalidInput("time in the future", [FieldProblem("/at", "in the future")])
+    at = recorded.at
     return await apply_clock_event(
         conn,
         actor,

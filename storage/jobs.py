@@ -121,6 +121,7 @@ def _doc(job: Job) -> dict[str, Any]:
                 "done": t.done,
                 "done_by": t.done_by,
                 "done_at": _iso(t.done_at),
+                "changed_at": _iso(t.changed_at),
             }
             for t in job.tasks
         ],
@@ -262,6 +263,7 @@ def _job_from_row(row: Sequence[Any], sessions: list[Session]) -> Job:
                 done=t["done"],
                 done_by=t["done_by"],
                 done_at=_dt(t["done_at"]),
+                changed_at=_dt(t.get("changed_at", t["done_at"])),
             )
             for t in doc["tasks"]
         ],

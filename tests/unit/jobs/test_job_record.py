@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
-from jobs_domain.errors import Forbidden, InvalidInput, NotFound, TransitionRefused
+from jobs_domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    TransitionRefused,
+)
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import (
+    Attachment,
+    AttachmentKind,
     Expense,
     Job,
     JobStatus,
@@ -133,18 +141,45 @@ def test_profitability_is_revenue_minus_expenses_and_labour() -> None:
     assert result.profit == Decimal("197.50")
 
 
-def test_an_expense_receipt_must_be_one_of_the_jobs_attachments() -> None:
+def test_an_expense_receipt_not_yet_synced_is_pending_until_its_photo_arrives() -> None:
     job = in_progress_job()
+    receipt_id = new_id("att")
     expense = Expense(
         new_id("ex"),
         "Valve",
         Decimal("4"),
         MANAGER.user_id,
         at(63),
-        receipt_attachment_id="missing",
+        receipt_attachment_id=receipt_id,
     )
-    with pytest.raises(NotFound, match="attachment missing not found"):
-        job.add_expense(MANAGER, at(63), expense)
+    job.add_expense(MANAGER, at(63), expense)
+    assert job.expenses[0].receipt_status(job.attachments) == "pending"
+    job.add_attachment(
+        MANAGER,
+        at(62),
+        Attachment(
+            receipt_id,
+            AttachmentKind.RECEIPT,
+            "till receipt",
+            "r.jpg",
+            "image/jpeg",
+            10,
+            "0" * 64,
+            MANAGER.user_id,
+            at(62),
+        ),
+    )
+    assert job.expenses[0].receipt_status(job.attachments) == "attached"
+
+
+def test_an_expense_sent_twice_under_its_client_id_is_added_once() -> None:
+    job = in_progress_job()
+    expense = Expense(new_id("ex"), "Valve", Decimal("4"), MANAGER.user_id, at(63))
+    job.add_expense(MANAGER, at(63), expense)
+    job.add_expense(MANAGER, at(63), expense)
+    assert len(job.expenses) == 1
+    with pytest.raises(Conflict):
+        job.add_expense(MANAGER, at(64), replace(expense, description="Another thing"))
 
 
 def test_only_public_notes_reach_the_customer() -> None:
