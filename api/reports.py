@@ -19,7 +19,8 @@ from api.http.identifiers import make_etag
 from api.http.problems import blocker_json
 from api.http.registry import Api
 from api.http.responses import json_ok, no_content
-from api.job_request import load_visible
+from api.job_request import load_visible, recorded_from
+from api.schemas import RECORDED
 from jobs_domain.actors import (
     ALL_ROLES,
     CREW_AND_OFFICE,
@@ -187,6 +188,7 @@ async def update_fields(ctx: Ctx) -> web.StreamResponse:
         body["fields"],
         max_image_bytes=ctx.settings.max_attachment_bytes,
         check=lambda current: ctx.check_if_match(_etag(current)),
+        recorded=recorded_from(ctx, body),
     )
     return _respond(report, job)
 
@@ -202,6 +204,7 @@ async def raise_reserve(ctx: Ctx) -> web.StreamResponse:
         body["comment"],
         body.get("photos", []),
         max_image_bytes=ctx.settings.max_attachment_bytes,
+        recorded=recorded_from(ctx, body),
     )
     return json_ok(
         placed_reserve_json(reserve, job.id, report.client_id, report.site_id), 201
@@ -281,6 +284,7 @@ async def sign(ctx: Ctx) -> web.StreamResponse:
         body["signer_name"],
         body["image"],
         max_image_bytes=ctx.settings.max_attachment_bytes,
+        recorded=recorded_from(ctx, body),
     )
     return json_ok(signature_json(signature))
 
@@ -393,7 +397,8 @@ FIELDS_IN = {
                     "comment": {"type": ["string", "null"], "maxLength": 4000},
                 },
             },
-        }
+        },
+        "recorded_at": RECORDED["recorded_at"],
     },
 }
 IMAGE = {
@@ -408,6 +413,7 @@ RESERVE_IN = {
         "field_key": {"type": "string"},
         "comment": {"type": "string", "minLength": 1, "maxLength": 4000},
         "photos": {"type": "array", "maxItems": MAX_PHOTOS, "items": IMAGE},
+        **RECORDED,
     },
 }
 RESERVE_STATUS_IN = {
@@ -437,6 +443,7 @@ SIGNATURE_IN = {
     "properties": {
         "signer_name": {"type": "string", "minLength": 1, "maxLength": 200},
         "image": IMAGE,
+        "recorded_at": RECORDED["recorded_at"],
     },
 }
 REPORT_OUT = {

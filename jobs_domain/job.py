@@ -339,6 +339,13 @@ class Job:
             )
         )
 
+    def record_superseded(
+        self, actor: Actor, at: datetime, what: str, **details: Any
+    ) -> None:
+        """A late write (recorded at ``at``) that a later change outranked: it is
+        not applied, and the history keeps it beside the change that won."""
+        self._record(actor, at, f"{what}_superseded", **details)
+
     def _refuse(self, action: str, allowed: Sequence[JobStatus]) -> TransitionRefused:
         names = ", ".join(s.value for s in allowed)
         return TransitionRefused(

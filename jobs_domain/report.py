@@ -27,6 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
+from jobs_domain.actors import Actor
 from jobs_domain.errors import (
     Blocker,
     CompletionBlocked,
@@ -88,6 +89,8 @@ class ReportActor:
     user_id: str
     crew_position: CrewRole | None = None
     office: bool = False
+    # the acting user, for the job history (a superseded late write is told there)
+    who: Actor | None = None
 
 
 @dataclass(frozen=True)
@@ -224,16 +227,21 @@ class Report:
         at: datetime,
         *,
         max_image_bytes: int = MAX_IMAGE_BYTES,
-    ) -> None:
+    ) -> list[str]:
         """Set values and/or comments of several fields, all or nothing.
 
         ``changes`` maps field keys to ``{"value": ..., "comment": ...}``; a
         missing member leaves that part unchanged, ``null`` clears it.
+
+        ``at`` is when the writer recorded the change: per field, the latest
+        recorded change wins. Returns the keys of fields left as they were
+        because they had changed after ``at`` (an offline phone's late sync).
         """
         self._require_open()
         self._require_participant(actor)
         problems: list[FieldProblem] = []
         staged: dict[str, FieldEntry] = {}
+        superseded: list[str] = []
         for key, change in changes.items():
             pointer = f"/fields/{key}"
             try:
@@ -253,6 +261,9 @@ class Report:
                 )
                 continue
             entry = self.entries.get(key, FieldEntry())
+            if entry.updated_at is not None and at < entry.updated_at:
+                superseded.append(key)
+                continue
             try:
                 value = entry.value
                 if "value" in change:
@@ -277,6 +288,7 @@ class Report:
         if problems:
             raise InvalidInput("some report fields are invalid", problems)
         self.entries.update(staged)
+        return superseded
 
     def families_view(self) -> list[dict[str, JsonValue]]:
         """Families with their fields' answers, and which families show in red."""
@@ -329,6 +341,11 @@ class Report:
         except NotFound as exc:
             raise invalid("/field_key", "no such field in this report") from exc
         text = parse_text(comment, "/comment", max_len=MAX_COMMENT) or ""
+        for existing in self.reserves:
+            if existing.id == reserve_id:
+                if (existing.field_key, existing.comment) == (field_key, text):
+                    return existing  # the same reserve, sent again
+                raise Conflict(f"id {reserve_id} is already used for another reserve")
         if len(photos) > MAX_PHOTOS_PER_RESERVE:
             raise invalid("/photos", f"at most {MAX_PHOTOS_PER_RESERVE} photos")
         reserve = Reserve(
@@ -452,11 +469,17 @@ class Report:
         actor: ReportActor,
         at: datetime,
     ) -> Signature:
-        """Add (or redo) a signature; refused once it has been validated."""
+        """Add (or redo) a signature; refused once it has been validated.
+
+        A signature recorded before the current one (synced late) does not
+        replace it: the current one is returned.
+        """
         self._require_open()
         self._require_participant(actor)
         sig_role = _signature_role(role)
         current = self.signatures.get(sig_role)
+        if current is not None and at < current.signed_at:
+            return current
         if current is not None and current.validated:
             raise Conflict(
                 f"the {sig_role.value} signature is validated; it cannot change"

@@ -29,7 +29,8 @@ from jobs_domain.report import (
     new_report,
 )
 from jobs_domain.report_template import ReportTemplate, parse_template
-from services.clock import now
+from services.clock import Recorded, now
+from storage import jobs as job_store
 from storage import reports as store
 
 Conn = psycopg.AsyncConnection[Any]
@@ -43,7 +44,7 @@ def report_actor(actor: Actor, job: Job) -> ReportActor:
     """The actor's standing on this job: crew position, or back office."""
     role = job.crew_role_of(actor.technician_id) if actor.is_technician else None
     return ReportActor(
-        user_id=actor.user_id, crew_position=role, office=actor.is_office
+        user_id=actor.user_id, crew_position=role, office=actor.is_office, who=actor
     )
 
 
@@ -154,17 +155,51 @@ async def update_fields(
     *,
     max_image_bytes: int = MAX_IMAGE_BYTES,
     check: Check = _no_check,
+    recorded: Recorded | None = None,
 ) -> Report:
-    """Record answers and comments; ``check`` runs on the locked report first."""
-    report, _ = await _change(
+    """Record answers and comments; ``check`` runs on the locked report first.
+
+    Per field, the latest recorded change wins; a field changed after this
+    write was recorded keeps its value, and the job history says so.
+    """
+    when = recorded or Recorded()
+    report, superseded = await _change(
         conn,
         job,
         lambda r, _: r.update_fields(
-            fields, actor, now(), max_image_bytes=max_image_bytes
+            fields, actor, when.at, max_image_bytes=max_image_bytes
         ),
         check=check,
     )
+    for key in superseded:
+        entry = report.entries[key]
+        await _tell_superseded(
+            conn,
+            job,
+            actor,
+            when,
+            "report_field",
+            field=key,
+            kept_since=entry.updated_at,
+        )
     return report
+
+
+async def _tell_superseded(
+    conn: Conn,
+    job: Job,
+    actor: ReportActor,
+    when: Recorded,
+    what: str,
+    **details: object,
+) -> None:
+    if actor.who is None:
+        return
+    job.record_superseded(
+        actor.who, when.at, what, received_at=when.received_at, **details
+    )
+    await job_store.append_history(conn, job.id, job.new_history)
+    job.new_history = []
 
 
 async def raise_reserve(
@@ -176,8 +211,12 @@ async def raise_reserve(
     photos: Sequence[object],
     *,
     max_image_bytes: int = MAX_IMAGE_BYTES,
+    recorded: Recorded | None = None,
 ) -> tuple[Report, Reserve]:
-    """Raise a reserve on a field; the back office is alerted after the commit."""
+    """Raise a reserve on a field; the back office is alerted after the commit.
+
+    Under the client's id, sending it again answers the same reserve."""
+    when = recorded or Recorded()
     images = [
         decode_image(p, f"/photos/{i}", max_bytes=max_image_bytes)
         for i, p in enumerate(photos)
@@ -186,12 +225,12 @@ async def raise_reserve(
         conn,
         job,
         lambda r, _: r.raise_reserve(
-            str(uuid.uuid4()),
+            when.new_id(),
             field_key,
             comment,
             [img.ref for img in images],
             actor,
-            now(),
+            when.at,
         ),
         images=images,
     )
@@ -269,7 +308,11 @@ async def sign(
     image: object,
     *,
     max_image_bytes: int = MAX_IMAGE_BYTES,
+    recorded: Recorded | None = None,
 ) -> Signature:
+    """Sign (or sign again); a signature recorded before the current one, synced
+    late, leaves the current one and is told in the job history."""
+    when = recorded or Recorded()
     _, signature = await _change(
         conn,
         job,
@@ -278,9 +321,19 @@ async def sign(
             signer_name,
             _keep(images, image, "/image", max_image_bytes),
             actor,
-            now(),
+            when.at,
         ),
     )
+    if signature.signed_at > when.at:
+        await _tell_superseded(
+            conn,
+            job,
+            actor,
+            when,
+            "signature",
+            role=role,
+            kept_since=signature.signed_at,
+        )
     return signature
 
 
