@@ -30,6 +30,7 @@ from api import (
     parts,
     price_book,
     reports,
+    sync,
     tracking,
     tracking_osmand,
 )
@@ -61,6 +62,7 @@ ROUTE_MODULES: list[RouteSetup] = [
     invoices.setup,
     tracking.setup,
     tracking_osmand.setup,
+    sync.setup,
 ]
 
 

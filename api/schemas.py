@@ -410,3 +410,31 @@ DECLINE_OUT: S = obj(
 ONLINE_LINK_OUT: S = obj(
     ["token", "url"], token={"type": "string"}, url={"type": "string"}
 )
+
+# The change feed: each item is a job whole (overview, items, sessions, report,
+# parts), so an app replaces its local copy.
+CHANGES_OUT: S = obj(
+    ["items", "removed", "next_cursor", "has_more"],
+    items={
+        "type": "array",
+        "items": obj(
+            ["id", "number", "status", "etag", "sessions", "report", "parts"],
+            id={"type": "string"},
+            number={"type": "string"},
+            status={"type": "string"},
+            etag={"type": "string"},
+            line_items={"type": "array"},
+            tasks={"type": "array"},
+            expenses={"type": "array"},
+            notes={"type": "array"},
+            attachments={"type": "array"},
+            sessions={"type": "array", "items": SESSION_OUT},
+            pending_clock_events={"type": "array", "items": SESSION_PENDING_OUT},
+            report={"type": ["object", "null"]},
+            parts={"type": "object"},
+        ),
+    },
+    removed={"type": "array", "items": {"type": "string"}},
+    next_cursor={"type": "string"},
+    has_more={"type": "boolean"},
+)

@@ -566,3 +566,52 @@ async def hourly_costs(conn: Conn, technician_ids: Sequence[str]) -> dict[str, D
         (list(technician_ids),),
     )
     return {str(r[0]): r[1] for r in await cur.fetchall()}
+
+
+# -- the change feed ------------------------------------------------------------------------------
+
+
+async def oldest_running_xid(conn: Conn) -> int:
+    """The oldest transaction still running: every change below it is committed."""
+    cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def changed_since(
+    conn: Conn,
+    *,
+    floor: int,
+    after: tuple[int, str] | None,
+    technician_id: str | None,
+    limit: int,
+) -> list[tuple[int, Job]]:
+    """Jobs changed by a transaction from ``floor`` on, in change order after the
+    keyset ``after``; a technician's are their crew's jobs and the ones they were
+    taken off (so their app can drop them). Each with the change's transaction."""
+    where = ["changed_xid >= %s::text::xid8"]
+    args: list[Any] = [str(floor)]
+    if after is not None:
+        where.append("(changed_xid, id) > (%s::text::xid8, %s::uuid)")
+        args += [str(after[0]), after[1]]
+    if technician_id is not None:
+        where.append(
+            "(technician_ids @> ARRAY[%s]::uuid[] OR EXISTS (SELECT 1 FROM job_history h "
+            "WHERE h.job_id = jobs.id AND h.action = 'crew_removed' "
+            "AND h.details->>'technician_id' = %s))"
+        )
+        args += [technician_id, technician_id]
+    cur = await conn.execute(
+        f"SELECT id, changed_xid::text FROM jobs WHERE {' AND '.join(where)} "
+        "ORDER BY changed_xid, id LIMIT %s",
+        (*args, limit),
+    )
+    marks = [(str(row[0]), int(row[1])) for row in await cur.fetchall()]
+    if not marks:
+        return []
+    jobs = {
+        j.id: j
+        for j in await _select(conn, "id = ANY(%s::uuid[])", ([m[0] for m in marks],))
+    }
+    return [(xid, jobs[job_id]) for job_id, xid in marks]

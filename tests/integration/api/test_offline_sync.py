@@ -74,3 +74,63 @@ async def test_clocking_into_the_next_job_ends_the_open_one_until_its_own_clock_
     actions = [h["action"] for h in history["items"]]
     assert "clocked_out_automatically" in actions
     assert "session_clock_out" in actions
+
+
+async def _pull(client: Client, people: People, who: str, since: str | None) -> Any:
+    items: list[Any] = []
+    removed: list[str] = []
+    while True:
+        query = f"?limit=1&since={since}" if since else "?limit=1"
+        page = await ok(
+            await client.get(f"{V1}/sync/changes{query}", headers=people.auth(who))
+        )
+        items += page["items"]
+        removed += page["removed"]
+        since = page["next_cursor"]
+        if not page["has_more"]:
+            return items, removed, since
+
+
+async def test_the_change_feed_sends_a_technicians_changed_jobs_once_caught_up(
+    client: Client, people: People
+) -> None:
+    mine = await _scheduled_job_with_tess(client, people)
+    other = await _scheduled_job_with_tess(client, people)
+    everything, _, cursor = await _pull(client, people, "tess", None)
+    ids = [j["id"] for j in everything]
+    assert {mine, other} <= set(ids), "paged one job at a time, none missed"
+    assert len(ids) == len(set(ids))
+    nothing, _, cursor = await _pull(client, people, "tess", cursor)
+    assert nothing == [], "no change, nothing to pull"
+    await ok(
+        await client.post(
+            f"{V1}/jobs/{mine}/notes",
+            json={"visibility": "internal", "text": "Gate code 4711"},
+            headers=people.auth("dispatcher"),
+        ),
+        201,
+    )
+    changed, removed, cursor = await _pull(client, people, "tess", cursor)
+    assert [j["id"] for j in changed] == [mine]
+    assert [n["text"] for n in changed[0]["notes"]] == ["Gate code 4711"]
+    assert removed == []
+    tess = people.technician_ids["tess"]
+    taken_off = await client.delete(
+        f"{V1}/jobs/{other}/crew/{tess}", headers=people.auth("dispatcher")
+    )
+    assert taken_off.status == 204
+    changed, removed, _ = await _pull(client, people, "tess", cursor)
+    assert changed == []
+    assert removed == [other], "the app drops the job it was taken off"
+
+
+async def test_a_clock_event_marks_the_job_changed_in_the_feed(
+    client: Client, people: People
+) -> None:
+    jid = await _scheduled_job_with_tess(client, people)
+    _, _, cursor = await _pull(client, people, "dispatcher", None)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    await ok(await _event(client, people, jid, "clock_in", t0, "feed-in"), 201)
+    changed, _, _ = await _pull(client, people, "dispatcher", cursor)
+    assert [j["id"] for j in changed] == [jid]
+    assert changed[0]["sessions"][0]["state"] == "running"
