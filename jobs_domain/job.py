@@ -793,6 +793,8 @@ class Job:
         self._ensure_crew_or_office(actor)
         self._ensure_editable(actor, "tasks")
         index, task = self._find(self.tasks, task_id, "task")
+        if task.changed_at == now and task.done == done:
+            return task  # the same write, sent again
         if task.changed_at is not None and now < task.changed_at:
             self._record(
                 actor,
