@@ -24,6 +24,9 @@ log = logging.getLogger("crewtrack.api")
 
 PROBLEM_TYPE = "application/problem+json"
 
+# every problem type is one of ours: a domain error's code, or a protocol error's title
+PROBLEMS = "https://crewtrack.dev/problems/"
+
 
 class HttpProblem(Exception):
     """An HTTP-level refusal that is not a domain rule (401, 412, 413, 415…)."""
@@ -41,11 +44,15 @@ def problem_response(
     title: str,
     detail: str = "",
     *,
-    type_: str = "about:blank",
+    type_: str | None = None,
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> web.Response:
-    """An RFC 9457 problem response."""
+    """An RFC 9457 problem response; its ``type`` is one of ours, named after the
+    domain error's code or, for a protocol error, its title ("Payload too large"
+    is ``…/problems/payload-too-large``), so a client switches on one namespace."""
+    if type_ is None:
+        type_ = PROBLEMS + "-".join(title.lower().split())
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -64,7 +71,7 @@ def blocker_json(blocker: Blocker) -> dict[str, Any]:
 
 
 def _domain_problem(exc: DomainError) -> web.Response:
-    type_ = f"https://crewtrack.dev/problems/{exc.code}"
+    type_ = PROBLEMS + exc.code
     if isinstance(exc, NotFound):
         return problem_response(404, "Not found", exc.message, type_=type_)
     if isinstance(exc, Forbidden):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -49,4 +50,31 @@ async def test_a_seeded_token_belongs_to_its_role(
         "tess": 403,
         "alex": 403,
         "sam": 403,
+    }
+
+
+async def test_every_kind_of_error_names_a_problem_type_of_ours(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    """A client switches on one namespace, whatever layer refused."""
+    base = "https://crewtrack.dev/problems/"
+    unknown_route = await client.get("/api/v1/nothing-here")
+    no_token = await client.get("/api/v1/jobs")
+    bad_input = await client.post(
+        "/api/v1/clients", json={"name": 7}, headers=people.auth("admin")
+    )
+    too_large = await client.post(
+        "/api/v1/clients",
+        data=io.BytesIO(b"{" + b" " * (2 * 1024 * 1024) + b"}"),
+        headers={**people.auth("admin"), "Content-Type": "application/json"},
+    )
+    types = {
+        r.status: (await r.json())["type"]
+        for r in (unknown_route, no_token, bad_input, too_large)
+    }
+    assert types == {
+        404: base + "not-found",
+        401: base + "unauthorized",
+        422: base + "invalid-input",
+        413: base + "payload-too-large",
     }
