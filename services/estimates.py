@@ -203,7 +203,7 @@ async def _book(
         booking.client_id,
         dict(request),
         job.id,
-        booking.reference or "",
+        booking.reference,
     )
     return job
 

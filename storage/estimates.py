@@ -118,7 +118,7 @@ async def insert_booking(
     client_id: str,
     request: dict[str, Any],
     job_id: str,
-    reference: str,
+    reference: str | None,
 ) -> None:
     await conn.execute(
         "INSERT INTO bookings (id, client_id, request, job_id, reference) "
