@@ -75,6 +75,7 @@ BOOKING_OUT: s.S = s.obj(
     request={"type": "object"},
     job_id={"type": "string"},
     created_at={"type": "string"},
+    reference={"type": ["string", "null"]},
 )
 
 

@@ -325,6 +325,23 @@ async def add_take_back(ctx: Ctx) -> web.StreamResponse:
     return json_ok(_take_back_json(record), 201)
 
 
+async def edit_take_back(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(TAKE_BACK_EDIT_IN)
+    job = await load_visible(ctx, for_update=True)
+    take_back_id = ctx.path_id("take_back_id", "take back")
+    item_id = body.get("item_id")
+    fix = service.TakeBackCorrection(
+        serial=body.get("serial"),
+        condition=body.get("condition"),
+        item_id=None if item_id is None else str(item_id),
+        depot_id=body.get("depot_id"),
+    )
+    record = await service.correct_take_back(
+        ctx.conn, ctx.actor, job, take_back_id, fix
+    )
+    return json_ok(_take_back_json(record))
+
+
 async def delete_take_back(ctx: Ctx) -> web.StreamResponse:
     job = await load_visible(ctx, for_update=True)
     take_back_id = ctx.path_id("take_back_id", "take back")
@@ -387,6 +404,12 @@ TAKE_BACK_IN = {
         "item_id": UUID_OR_NULL,
         "depot_id": UUID_S,
     },
+}
+TAKE_BACK_EDIT_IN = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": TAKE_BACK_IN["properties"],
 }
 OBJ: dict[str, Any] = {"type": "object"}
 Q = {"in": "query", "schema": {"type": "string"}}
@@ -527,6 +550,18 @@ def setup(api: Api) -> None:
         body=TAKE_BACK_IN,
         idempotent=True,
         responses={201: OBJ},
+    )
+    r(
+        "PATCH",
+        "/jobs/{job_id}/take-backs/{take_back_id}",
+        edit_take_back,
+        summary="Correct a take back in place: serial, condition, part",
+        tag=t,
+        roles=CREW_AND_OFFICE,
+        body=TAKE_BACK_EDIT_IN,
+        responses={200: OBJ},
+        description="The units move exactly as undoing the take back and taking "
+        "the corrected serial back would; the job history records before and after.",
     )
     r(
         "DELETE",

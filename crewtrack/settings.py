@@ -148,6 +148,20 @@ class Settings:
         "Status of a job created by online booking: `pending` (office confirms) "
         "or `scheduled` (auto-confirm).",
     )
+    online_booking_limit_per_ip: int = _setting(
+        10,
+        "Public online bookings (`POST /online/bookings`, no token) one client IP "
+        "address may send per window; a household books once or twice, a script "
+        "more. Over it: 429 with Retry-After.",
+    )
+    online_booking_limit_total: int = _setting(
+        200,
+        "Public online bookings all IP addresses together may send per window, so "
+        "a flood from many addresses cannot bury the office's Pending list.",
+    )
+    online_booking_window_s: int = _setting(
+        3600, "Length of the online-booking rate-limit window (Redis counters)."
+    )
     technician_can_decline: bool = _setting(
         True, "Whether technicians may decline a job from the app (help page, step 1)."
     )

@@ -13,6 +13,9 @@
   repaired; Obsolete retires it for good.
 * Undoing a take back puts the unit back as it was; an unknown serial becomes
   unknown again (its unit is forgotten, its movements stay).
+* Editing a take back (serial, condition, part) is exactly that undo followed
+  by a new take back under the same record, so units and movements end as if
+  the technician had deleted the line and entered it again.
 * Every change of a unit's place or condition is a :class:`Movement`; movements
   are only ever appended.
 
@@ -760,3 +763,81 @@ def require_own_depot(depot: Depot, technician_id: str) -> None:
     """Technicians work from their own mobile depot."""
     if depot.kind is not DepotKind.MOBILE or depot.technician_id != technician_id:
         raise Forbidden("technicians use parts from their own mobile depot only")
+
+
+@dataclass(frozen=True)
+class TakeBackEdit:
+    """A corrected take back: the record, and the unit changes to apply in order.
+
+    Each step is a unit's new state with its movement; a step without a unit
+    forgets the movement's serial (an unknown serial is unknown again).
+    ``changes`` maps each corrected field to its value before and after.
+    """
+
+    record: TakeBack
+    steps: tuple[tuple[SerialUnit | None, Movement], ...]
+    changes: Mapping[str, tuple[str, str]]
+
+
+def edit_take_back(
+    record: TakeBack,
+    units: Mapping[str, SerialUnit | None],
+    *,
+    serial: object,
+    condition: object,
+    chosen_item: PriceBookItem | None,
+    recorded_item: PriceBookItem | None,
+    job: JobSite,
+    depot: Depot,
+    latest: Movement | None,
+    actor: str,
+    at: datetime,
+) -> TakeBackEdit:
+    """Correct a take back in place (the pencil in the app): undo it, take back again.
+
+    ``serial`` and ``condition`` are None when kept. ``units`` holds the current
+    state of the recorded serial and of the new one. ``chosen_item`` is the part
+    named in the correction; an unknown serial keeps ``recorded_item`` (the part
+    chosen before) unless another is named. ``latest`` is the recorded serial's
+    newest movement (as for :func:`cancel_take_back`). Nothing changed → no steps.
+    """
+    new_serial = record.serial if serial is None else parse_serial(serial, "/serial")
+    cond = (
+        record.condition
+        if condition is None
+        else parse_enum(Condition, condition, "/condition")
+    )
+    to_location = (
+        Location.retired() if cond is Condition.OBSOLETE else Location.depot(depot.id)
+    )
+    item_id = record.item_id if chosen_item is None else chosen_item.id
+    if (new_serial, cond, item_id, to_location) == (
+        record.serial,
+        record.condition,
+        record.item_id,
+        record.to_location,
+    ):
+        return TakeBackEdit(record, (), {})
+    current = units.get(record.serial)
+    if current is None:
+        raise Conflict(f"serial {record.serial} is no longer on record")
+    restored, undo = cancel_take_back(record, current, actor, at, latest=latest)
+    before = restored if new_serial == record.serial else units.get(new_serial)
+    # an unknown serial keeps the part chosen for it unless another is named
+    item = (
+        chosen_item if chosen_item is not None or before is not None else recorded_item
+    )
+    new_record, new_unit, again = take_back(
+        record.id, new_serial, before, item, cond.value, job, depot, actor, at
+    )
+    changes = {
+        name: (old, new)
+        for name, old, new in (
+            ("serial", record.serial, new_record.serial),
+            ("condition", record.condition.value, new_record.condition.value),
+            ("item_id", record.item_id, new_record.item_id),
+            ("to", record.to_location.describe(), new_record.to_location.describe()),
+        )
+        if old != new
+    }
+    return TakeBackEdit(new_record, ((restored, undo), (new_unit, again)), changes)

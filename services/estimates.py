@@ -9,6 +9,7 @@ converting carries every line item, price and note over to a new job, once.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,11 +18,20 @@ from typing import Any
 
 import psycopg
 
-from jobs_domain.actors import Actor
-from jobs_domain.bookings import BookingDefault, BookingRequest, job_from_booking
-from jobs_domain.errors import FieldProblem, InvalidInput, required_text
+from jobs_domain.actors import Actor, Role
+from jobs_domain.bookings import (
+    REFERENCE_BYTES,
+    BookingDefault,
+    BookingRequest,
+    OnlineContact,
+    booking_reference,
+    check_preferred_window,
+    job_from_booking,
+)
+from jobs_domain.errors import FieldProblem, InvalidInput, NotFound, required_text
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import Job, Note, NoteVisibility, SiteContact, check_window
+from services import directory as directory_service
 from services.clock import now
 from services.jobs import canonical_id, client_and_property, new_line_item
 from storage import clients as directory
@@ -160,7 +170,23 @@ async def create_booking(
         property_id=property_id,
         site_contact=new.site_contact or SiteContact(),
         technician_id=new.technician_id,
+        reference=_new_reference(),
     )
+    return await _book(conn, actor, booking, request, default_status)
+
+
+def _new_reference() -> str:
+    return booking_reference(secrets.token_bytes(REFERENCE_BYTES))
+
+
+async def _book(
+    conn: Conn,
+    actor: Actor,
+    booking: BookingRequest,
+    request: Mapping[str, Any],
+    default_status: BookingDefault,
+) -> Job:
+    """Create and store the booking's job, and the booking beside it."""
     moment = now()
     job = job_from_booking(
         booking,
@@ -171,8 +197,131 @@ async def create_booking(
         default_status=default_status,
     )
     await job_store.save(conn, job, now=moment, new=True)
-    await store.insert_booking(conn, booking.id, new.client_id, dict(request), job.id)
+    await store.insert_booking(
+        conn,
+        booking.id,
+        booking.client_id,
+        dict(request),
+        job.id,
+        booking.reference,
+    )
     return job
+
+
+# Who acts for a customer booking without a token: the company's own booking
+# desk, with an office role because auto-confirm schedules; never a login.
+ONLINE_DESK_USER_ID = "00000000-0000-0000-0000-00000000b00c"
+
+
+def online_desk(peer: str) -> Actor:
+    """The actor of a public booking from ``peer`` (the job history's source)."""
+    return Actor(
+        user_id=ONLINE_DESK_USER_ID,
+        role=Role.DISPATCHER,
+        name="Online booking",
+        source=f"online booking {peer}",
+    )
+
+
+@dataclass(frozen=True)
+class OnlineBooking:
+    """What a customer sends from the website (schema-checked, contact parsed)."""
+
+    contact: OnlineContact
+    address: Mapping[str, str]
+    preferred_start: datetime
+    preferred_end: datetime
+    price_book_item_id: str | None = None
+    description: str | None = None  # the customer's own words
+
+
+@dataclass(frozen=True)
+class OnlineBookingReceipt:
+    """What the customer is told: a reference to quote, and what happens next."""
+
+    reference: str
+    status: str
+    preferred_start: datetime
+    preferred_end: datetime
+
+
+async def book_online(
+    conn: Conn,
+    actor: Actor,
+    new: OnlineBooking,
+    *,
+    request: Mapping[str, Any],
+    default_status: BookingDefault,
+) -> OnlineBookingReceipt:
+    """A customer's booking without a token: find or make the client and the
+    property, and create the job as the company's setting says.
+
+    The client is the one with the contact's e-mail (in any case), else a new
+    one; the property is that client's with the same address, else a new one.
+    With auto-confirm the job goes to a technician free in the window (first
+    by name); when nobody is, it stays Pending and the history says why.
+    """
+    check_preferred_window(new.preferred_start, new.preferred_end, now())
+    line_items = []
+    description = new.description
+    if new.price_book_item_id is not None:
+        pointer = "/service/price_book_item_id"
+        try:
+            item = await new_line_item(
+                conn, {"price_book_item_id": new.price_book_item_id}, pointer
+            )
+        except NotFound as exc:
+            raise InvalidInput(
+                "unknown service", [FieldProblem(pointer, "no such service")]
+            ) from exc
+        line_items.append(item)
+        description = description or item.description
+    if description is None:
+        raise InvalidInput(
+            "which service?",
+            [FieldProblem("/service", "choose a service or describe the work")],
+        )
+    contact = new.contact
+    client_id = (
+        None
+        if contact.email is None
+        else await store.client_with_email(conn, contact.email)
+    )
+    if client_id is None:
+        created = await directory_service.create_client(
+            conn, {"name": contact.name, "email": contact.email, "phone": contact.phone}
+        )
+        client_id = str(created.id)
+    address = dict(new.address)
+    property_id = await store.property_at(conn, client_id, address)
+    if property_id is None:
+        site = await directory_service.create_property(
+            conn, {"client_id": client_id, "address": address}
+        )
+        property_id = str(site.id)
+    technician_id = None
+    if default_status is BookingDefault.SCHEDULED:
+        technician_id = await store.free_technician(
+            conn, new.preferred_start, new.preferred_end
+        )
+    booking = BookingRequest(
+        id=str(uuid.uuid4()),
+        client_id=client_id,
+        description=required_text(description, "/service/description"),
+        requested_start=new.preferred_start,
+        requested_end=new.preferred_end,
+        property_id=property_id,
+        site_contact=contact.site_contact(),
+        technician_id=technician_id,
+        reference=_new_reference(),
+        line_items=tuple(line_items),
+        unassigned_why="no technician is free in the preferred window",
+    )
+    job = await _book(conn, actor, booking, request, default_status)
+    assert booking.reference is not None
+    return OnlineBookingReceipt(
+        booking.reference, job.status.value, new.preferred_start, new.preferred_end
+    )
 
 
 async def load_booking(conn: Conn, booking_id: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import psycopg
 
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from jobs_domain.job import HistoryEntry as JobHistoryEntry
 from jobs_domain.job import Job
 from jobs_domain.parts import (
     Depot,
@@ -31,6 +32,7 @@ from jobs_domain.parts import (
     cancel_take_back,
     check_new_depot,
     check_take_back,
+    edit_take_back,
     parse_quantity,
     parse_serial,
     receive_unit,
@@ -44,6 +46,7 @@ from jobs_domain.parts import (
 from jobs_domain.parts import families as catalog_families
 from services.clock import now
 from services.reports import JOB_CLOSED
+from storage import jobs as job_store
 from storage import parts as store
 from storage.parts import DepotStock, HistoryEntry
 
@@ -399,3 +402,76 @@ async def undo_take_back(conn: Conn, actor: Actor, job: Job, take_back_id: str) 
         await store.forget_unit(conn, record.serial, movement)
     else:
         await store.save_unit(conn, restored, movement)
+
+
+@dataclass(frozen=True)
+class TakeBackCorrection:
+    """What the pencil in the app may correct; None keeps the recorded value."""
+
+    serial: object = None
+    condition: object = None
+    item_id: str | None = None
+    depot_id: object = None
+
+
+async def correct_take_back(
+    conn: Conn, actor: Actor, job: Job, take_back_id: str, fix: TakeBackCorrection
+) -> TakeBack:
+    """Edit a take back in place: its units move exactly as undo + add would.
+
+    The job's history records what changed, before and after.
+    """
+    _require_open(job)
+    record = await store.get_take_back(conn, job.id, take_back_id)
+    if record is None:
+        raise NotFound("take back not found on this job")
+    recorded_depot = record.to_location.depot_id
+    depot = await _working_depot(conn, actor, fix.depot_id or recorded_depot)
+    new_serial = None if fix.serial is None else parse_serial(fix.serial, "/serial")
+    units = await store.lock_units(conn, [record.serial, new_serial or record.serial])
+    chosen = None
+    if fix.item_id is not None:
+        chosen = await store.get_item(conn, fix.item_id)
+        if chosen is None:
+            raise _unknown_item()
+    history = await store.serial_history(conn, record.serial)
+    at = now()
+    edit = edit_take_back(
+        record,
+        units,
+        serial=new_serial,
+        condition=fix.condition,
+        chosen_item=chosen,
+        recorded_item=await store.get_item(conn, record.item_id),
+        job=_job_site(job),
+        depot=depot,
+        latest=history[-1].movement if history else None,
+        actor=actor.user_id,
+        at=at,
+    )
+    if not edit.steps:
+        return record
+    # the record refers to its unit: out while the units move, back in after
+    await store.delete_take_back(conn, record.id)
+    for unit, movement in edit.steps:
+        if unit is None:
+            await store.forget_unit(conn, movement.serial, movement)
+        else:
+            await store.save_unit(conn, unit, movement)
+    await store.insert_take_back(conn, edit.record)
+    entry = JobHistoryEntry(
+        at=at,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        actor_role=actor.role.value,
+        action="take_back_edited",
+        details={
+            "take_back_id": record.id,
+            "serial": edit.record.serial,
+            "before": {k: old for k, (old, _) in edit.changes.items()},
+            "after": {k: new for k, (_, new) in edit.changes.items()},
+        },
+        source=actor.source,
+    )
+    await job_store.append_history(conn, job.id, [entry])
+    return edit.record

@@ -113,21 +113,68 @@ async def search(
 
 
 async def insert_booking(
-    conn: Conn, booking_id: str, client_id: str, request: dict[str, Any], job_id: str
+    conn: Conn,
+    booking_id: str,
+    client_id: str,
+    request: dict[str, Any],
+    job_id: str,
+    reference: str | None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO bookings (id, client_id, request, job_id) VALUES (%s, %s, %s, %s)",
-        (booking_id, client_id, Jsonb(request), job_id),
+        "INSERT INTO bookings (id, client_id, request, job_id, reference) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (booking_id, client_id, Jsonb(request), job_id, reference),
     )
+
+
+_BOOKING = ("id", "client_id", "request", "job_id", "created_at", "reference")
 
 
 async def load_booking(conn: Conn, booking_id: str) -> dict[str, Any]:
     cur = await conn.execute(
-        "SELECT id, client_id, request, job_id, created_at FROM bookings WHERE id = %s",
-        (booking_id,),
+        f"SELECT {', '.join(_BOOKING)} FROM bookings WHERE id = %s", (booking_id,)
     )
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"booking {booking_id} not found")
-    keys = ("id", "client_id", "request", "job_id", "created_at")
-    return dict(zip(keys, row, strict=True))
+    return dict(zip(_BOOKING, row, strict=True))
+
+
+async def client_with_email(conn: Conn, email: str) -> str | None:
+    """The oldest client with this e-mail (in any case), the one a booking joins."""
+    cur = await conn.execute(
+        "SELECT id FROM clients WHERE lower(email) = lower(%s) "
+        "ORDER BY created_at, id LIMIT 1",
+        (email,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def property_at(
+    conn: Conn, client_id: str, address: dict[str, Any]
+) -> str | None:
+    """The client's property with exactly this address, if it has one."""
+    cur = await conn.execute(
+        "SELECT id FROM properties WHERE client_id = %s AND address = %s "
+        "ORDER BY created_at, id LIMIT 1",
+        (client_id, Jsonb(address)),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def free_technician(conn: Conn, start: datetime, end: datetime) -> str | None:
+    """A technician (first by name) with an active login and no live job overlapping
+    ``start``–``end``; None when everyone is booked."""
+    cur = await conn.execute(
+        "SELECT t.id FROM technicians t JOIN users u ON u.id = t.user_id "
+        "WHERE u.disabled_at IS NULL AND NOT EXISTS (SELECT 1 FROM jobs j "
+        "WHERE t.id = ANY (j.technician_ids) "
+        "AND j.status IN ('scheduled', 'in_progress', 'on_hold') "
+        "AND j.scheduled_start < %s AND j.scheduled_end > %s) "
+        "ORDER BY t.name, t.id LIMIT 1",
+        (end, start),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

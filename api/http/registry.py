@@ -134,8 +134,13 @@ class Api:
         responses: Mapping[int, Mapping[str, Any] | None],
         content_type: str = "application/json",
         description: str = "",
+        body: Mapping[str, Any] | None = None,
+        idempotent: bool = False,
+        problems: Sequence[int] = (),
     ) -> None:
-        """Add an operation without a bearer token (health, OpenAPI, online view)."""
+        """Add an operation without a bearer token (health, OpenAPI, online view,
+        online booking); the handler opens its own transaction if it needs one.
+        ``problems`` adds problem statuses to those documented (e.g. 429)."""
         self.app.router.add_route(method, PREFIX + path, handler)
         self._document(
             method,
@@ -143,17 +148,18 @@ class Api:
             summary=summary,
             tag=tag,
             roles=(),
-            body=None,
-            body_required=False,
+            body=body,
+            body_required=True,
             multipart=None,
             query=(),
             responses=responses,
-            idempotent=False,
+            idempotent=idempotent,
             if_match=False,
-            conflicts=False,
+            conflicts=body is not None,
             description=description,
             public=True,
             content_type=content_type,
+            extra_problems=problems,
         )
 
     def _document(
@@ -175,6 +181,7 @@ class Api:
         description: str,
         public: bool,
         content_type: str = "application/json",
+        extra_problems: Sequence[int] = (),
     ) -> None:
         params: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -240,19 +247,17 @@ class Api:
             problems += [409, 413, 415]
         if if_match:
             problems.append(412)
-        problems.append(503)
+        problems += [503, *extra_problems]
         for status in sorted(problems):
-            op["responses"].setdefault(
-                str(status),
-                {
-                    "description": _REASONS.get(status, "Problem"),
-                    "content": {
-                        PROBLEM_TYPE: {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
+            problem: dict[str, Any] = {
+                "description": _REASONS.get(status, "Problem"),
+                "content": {
+                    PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
                 },
-            )
+            }
+            if status == 429:
+                problem["headers"] = {"Retry-After": _RETRY_AFTER}
+            op["responses"].setdefault(str(status), problem)
         self.operations.append(Operation(method.lower(), PREFIX + path, op))
 
     def openapi(self) -> dict[str, Any]:
@@ -291,7 +296,14 @@ _REASONS = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Invalid input: the errors point at the fields",
+    429: "Too many requests: retry after Retry-After seconds",
     503: "Database unavailable",
+}
+
+
+_RETRY_AFTER = {
+    "description": "Seconds until the limit resets",
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
