@@ -4,7 +4,8 @@ The ingest calls :func:`enqueue_touched` in the transaction that stores fixes;
 derive workers claim queue rows with ``SKIP LOCKED`` (so any number of them can
 run), find the job sessions those fixes fall into, and store a new version of a
 session's visits only when its inputs (fixes, fence, parameters, clock state)
-changed.
+changed. A sweep adds sessions never derived, or whose clock state or site fence
+(the property's ``fence_version``, bumped by a fence edit) changed since.
 """
 
 from __future__ import annotations
