@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from api import schemas as s
-from api.http.context import Ctx
+from api.http.context import Ctx, Handler
 from api.http.identifiers import make_etag, uuid_or_404
 from api.http.pagination import (
     PAGINATION_PARAMS,
@@ -17,13 +19,16 @@ from api.http.pagination import (
     uuid_cursor,
 )
 from api.http.registry import Api
-from api.http.responses import json_ok
+from api.http.responses import json_ok, no_content
 from jobs_domain.actors import OFFICE, STAFF_READERS, Role
+from jobs_domain.errors import invalid
 from jobs_domain.properties import navigation_url
 from services import directory as service
 from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+ADMIN = (Role.ADMIN,)  # technicians are users: only an admin adds or archives them
+ARCHIVED_AT = {"type": ["string", "null"]}  # set while archived
 
 CLIENT_IN = {
     "type": "object",
@@ -53,6 +58,7 @@ CLIENT_OUT = {
         "notes": {"type": "string"},
         "version": {"type": "integer"},
         "created_at": {"type": "string"},
+        "archived_at": ARCHIVED_AT,
     },
 }
 LOCATION = {
@@ -114,6 +120,16 @@ PROPERTY_IN = {
         "geofence": GEOFENCE,
     },
 }
+PROPERTY_PATCH = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {
+        "address": ADDRESS,
+        "location": {"anyOf": [LOCATION, {"type": "null"}]},
+        "geofence": {"oneOf": [*GEOFENCE["oneOf"], {"type": "null"}]},
+    },
+}
 PROPERTY_OUT = {
     "type": "object",
     "required": ["id", "client_id", "address", "navigation_url"],
@@ -126,6 +142,7 @@ PROPERTY_OUT = {
         "navigation_url": {"type": "string"},
         "version": {"type": "integer"},
         "created_at": {"type": "string"},
+        "archived_at": ARCHIVED_AT,
     },
 }
 TECHNICIAN_EDITABLE: s.S = {
@@ -159,6 +176,7 @@ TECHNICIAN_OUT = {
         "team": {"type": "string"},
         "version": {"type": "integer"},
         "created_at": {"type": "string"},
+        "archived_at": ARCHIVED_AT,
     },
 }
 TEAMS_OUT = {
@@ -189,6 +207,7 @@ def client_json(c: ClientRecord) -> dict[str, Any]:
         "notes": c.notes,
         "version": c.version,
         "created_at": c.created_at,
+        "archived_at": c.archived_at,
     }
 
 
@@ -205,6 +224,7 @@ def property_json(p: PropertyRecord) -> dict[str, Any]:
         "navigation_url": navigation_url(lines, p.lat, p.lon),
         "version": p.version,
         "created_at": p.created_at,
+        "archived_at": p.archived_at,
     }
 
 
@@ -219,7 +239,88 @@ def technician_json(t: TechnicianRecord) -> dict[str, Any]:
         "created_at": t.created_at,
         "device_ids": list(t.device_ids),
         "team": t.team,
+        "archived_at": t.archived_at,
     }
+
+
+INCLUDE_ARCHIVED = {
+    "name": "include_archived",
+    "in": "query",
+    "schema": {"type": "boolean"},
+    "description": "true: archived records too (default false)",
+}
+
+
+def include_archived(ctx: Ctx) -> bool:
+    raw = ctx.request.query.get("include_archived", "false")
+    if raw not in ("true", "false"):
+        raise invalid("/query/include_archived", "true or false")
+    return raw == "true"
+
+
+Record = Any  # a ClientRecord, PropertyRecord or TechnicianRecord
+
+
+Change = Callable[..., Awaitable[Record]]  # (conn, id, [body,] *, check) -> record
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of directory record: how its path names it and how it is rendered."""
+
+    name: str  # "client": its ETag prefix and what a 404 calls it
+    param: str  # "client_id"
+    render: Callable[[Record], dict[str, Any]]
+
+    def answer(self, record: Record) -> web.StreamResponse:
+        etag = make_etag(self.name, record.id, record.version)
+        return json_ok(self.render(record), etag=etag)
+
+    def editor(self, action: Change, schema: s.S) -> Handler:
+        """PATCH: edit the record with the body's members (If-Match)."""
+
+        async def edit(ctx: Ctx) -> web.StreamResponse:
+            body = await ctx.json(schema)
+            record = await action(
+                ctx.conn,
+                ctx.path_id(self.param, self.name),
+                body,
+                check=self.check(ctx),
+            )
+            return self.answer(record)
+
+        return edit
+
+    def archiver(self, action: Change) -> Handler:
+        """DELETE: archive the record (204)."""
+
+        async def archive(ctx: Ctx) -> web.StreamResponse:
+            await action(
+                ctx.conn, ctx.path_id(self.param, self.name), check=self.check(ctx)
+            )
+            return no_content()
+
+        return archive
+
+    def restorer(self, action: Change) -> Handler:
+        """POST …/restore: undo the record's archive (the record)."""
+
+        async def restore(ctx: Ctx) -> web.StreamResponse:
+            record = await action(
+                ctx.conn, ctx.path_id(self.param, self.name), check=self.check(ctx)
+            )
+            return self.answer(record)
+
+        return restore
+
+    def check(self, ctx: Ctx) -> Callable[[Record], None]:
+        """What a use case runs on the locked record: If-Match against its ETag."""
+        return lambda r: ctx.check_if_match(make_etag(self.name, r.id, r.version))
+
+
+CLIENT = Kind("client", "client_id", client_json)
+PROPERTY = Kind("property", "property_id", property_json)
+TECHNICIAN = Kind("technician", "technician_id", technician_json)
 
 
 async def create_client(ctx: Ctx) -> web.StreamResponse:
@@ -239,27 +340,14 @@ async def list_clients(ctx: Ctx) -> web.StreamResponse:
         q=ctx.request.query.get("q"),
         after=uuid_cursor(ctx.request),
         limit=limit + 1,
+        include_archived=include_archived(ctx),
     )
     return json_ok(id_page([client_json(c) for c in items], limit))
 
 
 async def get_client(ctx: Ctx) -> web.StreamResponse:
-    client = await service.get_client(ctx.conn, ctx.path_id("client_id", "client"))
-    return json_ok(
-        client_json(client), etag=make_etag("client", client.id, client.version)
-    )
-
-
-async def patch_client(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(CLIENT_PATCH)
-    client = await service.update_client(
-        ctx.conn,
-        ctx.path_id("client_id", "client"),
-        body,
-        check=lambda c: ctx.check_if_match(make_etag("client", c.id, c.version)),
-    )
-    return json_ok(
-        client_json(client), etag=make_etag("client", client.id, client.version)
+    return CLIENT.answer(
+        await service.get_client(ctx.conn, ctx.path_id("client_id", "client"))
     )
 
 
@@ -274,15 +362,18 @@ async def list_properties(ctx: Ctx) -> web.StreamResponse:
     if client_id is not None:
         client_id = uuid_or_404(client_id, "client")
     items = await service.list_properties(
-        ctx.conn, client_id=client_id, after=uuid_cursor(ctx.request), limit=limit + 1
+        ctx.conn,
+        client_id=client_id,
+        after=uuid_cursor(ctx.request),
+        limit=limit + 1,
+        include_archived=include_archived(ctx),
     )
     return json_ok(id_page([property_json(p) for p in items], limit))
 
 
 async def get_property(ctx: Ctx) -> web.StreamResponse:
-    prop = await service.get_property(ctx.conn, ctx.path_id("property_id", "property"))
-    return json_ok(
-        property_json(prop), etag=make_etag("property", prop.id, prop.version)
+    return PROPERTY.answer(
+        await service.get_property(ctx.conn, ctx.path_id("property_id", "property"))
     )
 
 
@@ -290,19 +381,6 @@ async def create_technician(ctx: Ctx) -> web.StreamResponse:
     tech = await service.create_technician(ctx.conn, await ctx.json(TECHNICIAN_IN))
     return json_ok(
         technician_json(tech), 201, location=f"/api/v1/technicians/{tech.id}"
-    )
-
-
-async def patch_technician(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(TECHNICIAN_PATCH)
-    tech = await service.update_technician(
-        ctx.conn,
-        ctx.path_id("technician_id", "technician"),
-        body,
-        check=lambda t: ctx.check_if_match(make_etag("technician", t.id, t.version)),
-    )
-    return json_ok(
-        technician_json(tech), etag=make_etag("technician", tech.id, tech.version)
     )
 
 
@@ -316,17 +394,19 @@ async def list_teams(ctx: Ctx) -> web.StreamResponse:
 async def list_technicians(ctx: Ctx) -> web.StreamResponse:
     limit = page_limit(ctx.request)
     items = await service.list_technicians(
-        ctx.conn, after=uuid_cursor(ctx.request), limit=limit + 1
+        ctx.conn,
+        after=uuid_cursor(ctx.request),
+        limit=limit + 1,
+        include_archived=include_archived(ctx),
     )
     return json_ok(id_page([technician_json(t) for t in items], limit))
 
 
 async def get_technician(ctx: Ctx) -> web.StreamResponse:
-    tech = await service.get_technician(
-        ctx.conn, ctx.path_id("technician_id", "technician")
-    )
-    return json_ok(
-        technician_json(tech), etag=make_etag("technician", tech.id, tech.version)
+    return TECHNICIAN.answer(
+        await service.get_technician(
+            ctx.conn, ctx.path_id("technician_id", "technician")
+        )
     )
 
 
@@ -357,6 +437,7 @@ def setup(api: Api) -> None:
         query=[
             *PAGINATION_PARAMS,
             {"name": "q", "in": "query", "schema": {"type": "string"}},
+            INCLUDE_ARCHIVED,
         ],
         responses={200: page_schema(client)},
     )
@@ -372,7 +453,7 @@ def setup(api: Api) -> None:
     r(
         "PATCH",
         "/clients/{client_id}",
-        patch_client,
+        CLIENT.editor(service.update_client, CLIENT_PATCH),
         summary="Edit a client (name, e-mail, phone, notes)",
         tag="clients",
         roles=OFFICE,
@@ -401,6 +482,7 @@ def setup(api: Api) -> None:
         query=[
             *PAGINATION_PARAMS,
             {"name": "client_id", "in": "query", "schema": {"type": "string"}},
+            INCLUDE_ARCHIVED,
         ],
         responses={200: page_schema(prop)},
     )
@@ -419,7 +501,7 @@ def setup(api: Api) -> None:
         create_technician,
         summary="Register a technician",
         tag="clients",
-        roles=(Role.ADMIN,),
+        roles=ADMIN,
         body=TECHNICIAN_IN,
         idempotent=True,
         responses={201: {"$ref": tech}},
@@ -431,7 +513,7 @@ def setup(api: Api) -> None:
         summary="List technicians",
         tag="clients",
         roles=STAFF_READERS,
-        query=PAGINATION_PARAMS,
+        query=[*PAGINATION_PARAMS, INCLUDE_ARCHIVED],
         responses={200: page_schema(tech)},
     )
     r(
@@ -455,7 +537,7 @@ def setup(api: Api) -> None:
     r(
         "PATCH",
         "/technicians/{technician_id}",
-        patch_technician,
+        TECHNICIAN.editor(service.update_technician, TECHNICIAN_PATCH),
         summary="Edit a technician (name, phone, hourly cost, team)",
         tag="clients",
         roles=OFFICE,
@@ -463,3 +545,67 @@ def setup(api: Api) -> None:
         if_match=True,
         responses={200: {"$ref": tech}},
     )
+    r(
+        "PATCH",
+        "/properties/{property_id}",
+        PROPERTY.editor(service.update_property, PROPERTY_PATCH),
+        summary="Edit a property (address, location, geofence)",
+        description="A change of the geofence, or of the location a radius is "
+        "centred on, re-derives the visits of every session at the property.",
+        tag="clients",
+        roles=OFFICE,
+        body=PROPERTY_PATCH,
+        if_match=True,
+        responses={200: {"$ref": prop}},
+    )
+    archivable = (
+        (CLIENT, "/clients/{client_id}", client, OFFICE, ARCHIVE_CLIENT),
+        (PROPERTY, "/properties/{property_id}", prop, OFFICE, ARCHIVE_PROPERTY),
+        (TECHNICIAN, "/technicians/{technician_id}", tech, ADMIN, ARCHIVE_TECHNICIAN),
+    )
+    for kind, path, ref, roles, (archive, restore, why) in archivable:
+        r(
+            "DELETE",
+            path,
+            kind.archiver(archive),
+            summary=f"Archive a {kind.name} (never deleted: jobs and invoices "
+            "refer to it)",
+            description=why,
+            tag="clients",
+            roles=roles,
+            if_match=True,
+            conflicts=True,
+            responses={204: None},
+        )
+        r(
+            "POST",
+            path + "/restore",
+            kind.restorer(restore),
+            summary=f"Undo the archive of a {kind.name}",
+            tag="clients",
+            roles=roles,
+            if_match=True,
+            conflicts=True,
+            responses={200: {"$ref": ref}},
+        )
+
+
+ARCHIVE_CLIENT = (
+    service.archive_client,
+    service.restore_client,
+    "Refused (409, each open job a blocking item) while the client has open jobs. "
+    "Its properties are archived with it, and restored with it.",
+)
+ARCHIVE_PROPERTY = (
+    service.archive_property,
+    service.restore_property,
+    "Refused (409) while open jobs are at the property; restoring needs its "
+    "client restored.",
+)
+ARCHIVE_TECHNICIAN = (
+    service.archive_technician,
+    service.restore_technician,
+    "Refused (409) while the technician is on an open job's crew. Their user is "
+    "disabled (tokens and login refused) and their devices revoked; their "
+    "sessions, fixes and visits stay. Restoring brings back both.",
+)

@@ -72,7 +72,8 @@ def derive_session(
             last.params_digest,
             last.fence_digest,
             last.session_state,
-        ) == (digest, params.digest(), fence.digest, inputs.state)
+            last.fence_version,
+        ) == (digest, params.digest(), fence.digest, inputs.state, inputs.fence_version)
         if unchanged:
             return None
         visits = derive_visits(points, fence, params)
@@ -90,6 +91,7 @@ def derive_session(
             session_state=inputs.state,
             visits=[v.to_dict() for v in visits],
             reconciliation=_reconciliation(inputs, visits),
+            fence_version=inputs.fence_version,
         )
         store_derivation(conn, derivation)
         return derivation

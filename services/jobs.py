@@ -28,6 +28,7 @@ from jobs_domain.errors import (
     InvalidInput,
     NotFound,
     TransitionRefused,
+    invalid,
 )
 from jobs_domain.job import (
     Attachment,
@@ -53,7 +54,7 @@ from storage import clients as directory
 from storage import jobs as store
 from storage import online_links
 from storage import price_book as book
-from storage.clients import ClientRecord, PropertyRecord
+from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
 
 Conn = psycopg.AsyncConnection[Any]
 Check = Callable[[Job], None]  # runs on the locked job before the change; raises
@@ -167,18 +168,40 @@ async def crew_names(conn: Conn, job: Job) -> dict[str, str]:
 async def client_and_property(
     conn: Conn, client_id: str, property_id: str | None
 ) -> str | None:
-    """Check a client (404 if unknown) and its optional property (404 if unknown,
-    422 if another client's); return the property id."""
-    await directory.get_client(conn, client_id)
+    """Check a client (404 if unknown, 422 if archived) and its optional property
+    (404 if unknown, 422 if archived or another client's); return the property id.
+    Both stay locked, so an archive cannot slip in before the new record is saved."""
+    client = await directory.get_client(conn, client_id, for_update=True)
+    _live(client, "/client_id")
     if property_id is None:
         return None
-    prop = await directory.get_property(conn, canonical_id(property_id))
+    prop = await _live_property(conn, property_id)
     if str(prop.client_id) != client_id:
         raise InvalidInput(
             "property of another client",
             [FieldProblem("/property_id", "belongs to another client")],
         )
     return property_id
+
+
+def _live(record: ClientRecord | PropertyRecord | TechnicianRecord, at: str) -> None:
+    """Refuse new work for an archived client, property or technician (422 at ``at``)."""
+    if record.archived_at is not None:
+        kind = type(record).__name__.removesuffix("Record").lower()
+        raise invalid(at, f"the {kind} is archived")
+
+
+async def _live_property(conn: Conn, property_id: str) -> PropertyRecord:
+    prop = await directory.get_property(
+        conn, canonical_id(property_id), for_update=True
+    )
+    _live(prop, "/property_id")
+    return prop
+
+
+async def _live_technician(conn: Conn, technician_id: str, at: str) -> None:
+    tech = await directory.get_technician(conn, technician_id, for_update=True)
+    _live(tech, at)
 
 
 async def new_line_item(conn: Conn, raw: Mapping[str, Any], pointer: str) -> LineItem:
@@ -326,7 +349,7 @@ async def update_overview(
 ) -> Job:
     """Edit description, property (an existing one), site contact, custom fields."""
     if property_id is not None:
-        prop = await directory.get_property(conn, canonical_id(property_id))
+        prop = await _live_property(conn, property_id)
         property_id = str(prop.id)
     return await _changed(
         conn,
@@ -368,7 +391,7 @@ async def schedule(
     """Pending → Scheduled, with a window and a Job Manager (an existing technician);
     with the crew's double bookings (refused when ``refuse_double_booking``)."""
     if technician_id is not None:
-        await directory.get_technician(conn, canonical_id(technician_id))
+        await _live_technician(conn, canonical_id(technician_id), "/technician_id")
     job = await _changed(
         conn,
         actor,
@@ -538,8 +561,8 @@ async def assign(
     refuse_double_booking: bool = False,
     check: Check,
 ) -> tuple[Job, list[DoubleBooking]]:
-    """Put an existing technician on the crew; with the crew's double bookings."""
-    await directory.get_technician(conn, technician_id)
+    """Put an existing, live technician on the crew; with the crew's double bookings."""
+    await _live_technician(conn, technician_id, "/path/technician_id")
     job = await _changed(
         conn,
         actor,

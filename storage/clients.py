@@ -1,9 +1,14 @@
-"""Clients, their properties (job sites) and technicians, as stored records."""
+"""Clients, their properties (job sites) and technicians, as stored records.
+
+None of them is ever deleted (jobs, invoices and history refer to them): an
+archived one has ``archived_at`` set, drops out of lists unless they ask for
+archived records too, and is still read by id.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,20 +18,25 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from jobs_domain.errors import NotFound
+from jobs_domain.job import OPEN_STATUSES
 
 Conn = psycopg.AsyncConnection[Any]
 # the columns an edit may set, per table (names are never taken from a request)
 UPDATABLE = {
     "clients": frozenset({"name", "email", "phone", "notes"}),
     "technicians": frozenset({"name", "phone", "hourly_cost", "team"}),
+    "properties": frozenset({"address", "lat", "lon", "geofence"}),
 }
+_JSON_COLUMNS = frozenset({"address", "geofence"})
 
-_CLIENT = "id, name, email, phone, notes, version, created_at"
-_PROPERTY = "id, client_id, address, lat, lon, geofence, version, created_at"
+_CLIENT = "id, name, email, phone, notes, version, created_at, archived_at"
+_PROPERTY = (
+    "id, client_id, address, lat, lon, geofence, version, created_at, archived_at"
+)
 _TECH = (
-    "t.id, t.user_id, t.name, t.phone, t.hourly_cost, t.version, t.created_at, t.team, "
+    "t.id, t.user_id, t.name, t.phone, t.hourly_cost, t.version, t.created_at, "
     "COALESCE((SELECT array_agg(d.id ORDER BY d.id) FROM devices d "
-    "WHERE d.user_id = t.user_id AND d.revoked_at IS NULL), '{}')"
+    "WHERE d.user_id = t.user_id AND d.revoked_at IS NULL), '{}'), t.team, t.archived_at"
 )
 
 
@@ -39,6 +49,7 @@ class ClientRecord:
     notes: str
     version: int
     created_at: datetime
+    archived_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class PropertyRecord:
     geofence: dict[str, Any] | None
     version: int
     created_at: datetime
+    archived_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,7 @@ class TechnicianRecord:
     created_at: datetime
     device_ids: tuple[str, ...]  # the technician's active devices, by id
     team: str = ""  # crew, depot or trade the dispatcher filters by ("" = none)
+    archived_at: datetime | None = None
 
 
 def _client(row: Any) -> ClientRecord:
@@ -77,18 +90,8 @@ def _property(row: Any) -> PropertyRecord:
 
 
 def _technician(row: Any) -> TechnicianRecord:
-    tid, user_id, name, phone, hourly_cost, version, created_at, team, devices = row
-    return TechnicianRecord(
-        tid,
-        user_id,
-        name,
-        phone,
-        hourly_cost,
-        version,
-        created_at,
-        tuple(devices),
-        team,
-    )
+    record = TechnicianRecord(*row)  # the devices come as a list
+    return replace(record, device_ids=tuple(record.device_ids))
 
 
 async def insert_client(
@@ -123,16 +126,26 @@ async def update_client(
 
 
 async def _update(
-    conn: Conn, table: str, returning: str, record_id: str, changes: Mapping[str, Any]
+    conn: Conn,
+    table: str,
+    returning: str,
+    record_id: str,
+    changes: Mapping[str, Any],
+    also: str = "",
 ) -> Any:
+    """Set ``changes`` (UPDATABLE columns) and ``also`` (fixed SQL), bump the version."""
     columns = UPDATABLE[table]
     unknown = set(changes) - columns
     assert not unknown, f"not updatable: {unknown}"
     sets = "".join(f"{column} = %s, " for column in changes)
+    values = [
+        Jsonb(v) if k in _JSON_COLUMNS and v is not None else v
+        for k, v in changes.items()
+    ]
     cur = await conn.execute(
-        f"UPDATE {table} AS t SET {sets}version = version + 1 WHERE id = %s "
+        f"UPDATE {table} AS t SET {sets}{also}version = version + 1 WHERE id = %s "
         f"RETURNING {returning}",
-        (*changes.values(), record_id),
+        (*values, record_id),
     )
     row = await cur.fetchone()
     if row is None:
@@ -141,12 +154,18 @@ async def _update(
 
 
 async def list_clients(
-    conn: Conn, *, q: str | None, after: str | None, limit: int
+    conn: Conn,
+    *,
+    q: str | None,
+    after: str | None,
+    limit: int,
+    include_archived: bool = False,
 ) -> list[ClientRecord]:
     cur = await conn.execute(
         f"SELECT {_CLIENT} FROM clients WHERE (%s::text IS NULL OR name ILIKE %s) "
+        "AND (%s OR archived_at IS NULL) "
         "AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id LIMIT %s",
-        (q, f"%{q}%", after, after, limit),
+        (q, f"%{q}%", include_archived, after, after, limit),
     )
     return [_client(r) for r in await cur.fetchall()]
 
@@ -174,9 +193,12 @@ async def insert_property(
     return _property(await cur.fetchone())
 
 
-async def get_property(conn: Conn, property_id: str) -> PropertyRecord:
+async def get_property(
+    conn: Conn, property_id: str, *, for_update: bool = False
+) -> PropertyRecord:
+    lock = " FOR UPDATE" if for_update else ""
     cur = await conn.execute(
-        f"SELECT {_PROPERTY} FROM properties WHERE id = %s", (property_id,)
+        f"SELECT {_PROPERTY} FROM properties WHERE id = %s{lock}", (property_id,)
     )
     row = await cur.fetchone()
     if row is None:
@@ -184,13 +206,30 @@ async def get_property(conn: Conn, property_id: str) -> PropertyRecord:
     return _property(row)
 
 
+async def update_property(
+    conn: Conn, property_id: str, changes: Mapping[str, Any], *, fence_changed: bool
+) -> PropertyRecord:
+    """Set address, lat, lon or geofence; ``fence_changed`` bumps the fence version,
+    so the derive sweep re-derives the visits of every session at the property."""
+    also = "fence_version = fence_version + 1, " if fence_changed else ""
+    return _property(
+        await _update(conn, "properties", _PROPERTY, property_id, changes, also)
+    )
+
+
 async def list_properties(
-    conn: Conn, *, client_id: str | None, after: str | None, limit: int
+    conn: Conn,
+    *,
+    client_id: str | None,
+    after: str | None,
+    limit: int,
+    include_archived: bool = False,
 ) -> list[PropertyRecord]:
     cur = await conn.execute(
         f"SELECT {_PROPERTY} FROM properties WHERE (%s::uuid IS NULL OR client_id = %s::uuid) "
+        "AND (%s OR archived_at IS NULL) "
         "AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id LIMIT %s",
-        (client_id, client_id, after, after, limit),
+        (client_id, client_id, include_archived, after, after, limit),
     )
     return [_property(r) for r in await cur.fetchall()]
 
@@ -242,12 +281,12 @@ async def update_technician(
 
 
 async def list_technicians(
-    conn: Conn, *, after: str | None, limit: int
+    conn: Conn, *, after: str | None, limit: int, include_archived: bool = False
 ) -> list[TechnicianRecord]:
     cur = await conn.execute(
         f"SELECT {_TECH} FROM technicians t WHERE (%s::uuid IS NULL OR t.id > %s::uuid) "
-        "ORDER BY t.id LIMIT %s",
-        (after, after, limit),
+        "AND (%s OR t.archived_at IS NULL) ORDER BY t.id LIMIT %s",
+        (after, after, include_archived, limit),
     )
     return [_technician(r) for r in await cur.fetchall()]
 
@@ -256,7 +295,7 @@ async def teams(conn: Conn) -> list[tuple[str, int]]:
     """Every team with how many technicians are in it, by name."""
     cur = await conn.execute(
         "SELECT team, count(*) FROM technicians WHERE team <> '' "
-        "GROUP BY team ORDER BY team"
+        "AND archived_at IS NULL GROUP BY team ORDER BY team"
     )
     return [(str(r[0]), int(r[1])) for r in await cur.fetchall()]
 
@@ -266,3 +305,94 @@ async def technician_names(conn: Conn, ids: list[str]) -> dict[str, str]:
         "SELECT id, name FROM technicians WHERE id = ANY (%s::uuid[])", (ids,)
     )
     return {str(r[0]): r[1] for r in await cur.fetchall()}
+
+
+# -- archive and restore ---------------------------------------------------------------------
+
+_RETURNING = {"clients": _CLIENT, "properties": _PROPERTY, "technicians": _TECH}
+
+
+async def _set_archived(
+    conn: Conn, table: str, record_id: str, at: datetime | None
+) -> Any:
+    cur = await conn.execute(
+        f"UPDATE {table} AS t SET archived_at = %s, version = version + 1 "
+        f"WHERE id = %s RETURNING {_RETURNING[table]}",
+        (at, record_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"{table[:-1]} {record_id} not found")
+    return row
+
+
+async def archive_client(conn: Conn, client_id: str, at: datetime) -> ClientRecord:
+    """Archive a client and, at the same instant, its properties not yet archived."""
+    await conn.execute(
+        "UPDATE properties SET archived_at = %s, version = version + 1 "
+        "WHERE client_id = %s AND archived_at IS NULL",
+        (at, client_id),
+    )
+    return _client(await _set_archived(conn, "clients", client_id, at))
+
+
+async def restore_client(conn: Conn, client: ClientRecord) -> ClientRecord:
+    """Undo :func:`archive_client`: the properties archived with it come back too
+    (ones archived on their own before stay archived)."""
+    await conn.execute(
+        "UPDATE properties SET archived_at = NULL, version = version + 1 "
+        "WHERE client_id = %s AND archived_at = %s",
+        (client.id, client.archived_at),
+    )
+    return _client(await _set_archived(conn, "clients", str(client.id), None))
+
+
+async def set_property_archived(
+    conn: Conn, property_id: str, at: datetime | None
+) -> PropertyRecord:
+    """Archive (``at``) or restore (None) one property."""
+    return _property(await _set_archived(conn, "properties", property_id, at))
+
+
+async def set_technician_archived(
+    conn: Conn, technician_id: str, at: datetime | None
+) -> TechnicianRecord:
+    """Archive (``at``) or restore (None) a technician's profile (not their user)."""
+    return _technician(await _set_archived(conn, "technicians", technician_id, at))
+
+
+@dataclass(frozen=True)
+class OpenJob:
+    """An unfinished job that refers to a directory record."""
+
+    id: UUID
+    number: int
+    status: str
+
+
+async def open_jobs(
+    conn: Conn,
+    *,
+    client_id: str | None = None,
+    property_id: str | None = None,
+    technician_id: str | None = None,
+) -> list[OpenJob]:
+    """Open jobs (pending, scheduled, in progress, on hold) of a client, at a
+    property or with a technician on the crew, by number."""
+    cur = await conn.execute(
+        "SELECT id, number, status FROM jobs "
+        "WHERE status = ANY (%s) "
+        "AND (%s::uuid IS NULL OR client_id = %s::uuid) "
+        "AND (%s::uuid IS NULL OR property_id = %s::uuid) "
+        "AND (%s::uuid IS NULL OR %s::uuid = ANY (technician_ids)) ORDER BY number",
+        (
+            sorted(OPEN_STATUSES),
+            client_id,
+            client_id,
+            property_id,
+            property_id,
+            technician_id,
+            technician_id,
+        ),
+    )
+    return [OpenJob(*row) for row in await cur.fetchall()]

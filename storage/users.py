@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import psycopg
@@ -127,3 +128,34 @@ async def user_for_login(
     if row is None or not verify_password(password, row[4]):
         return None
     return User(row[0], row[1], row[2], row[3])
+
+
+async def disable_user(
+    conn: psycopg.AsyncConnection, user_id: UUID, at: datetime
+) -> None:
+    """Shut a user out at ``at``: their tokens and login stop working, and their
+    devices are revoked at the same instant (the broker refuses them after its
+    reload, the OsmAnd upload refuses their tokens). Stored fixes stay."""
+    await conn.execute(
+        "UPDATE users SET disabled_at = %s WHERE id = %s AND disabled_at IS NULL",
+        (at, user_id),
+    )
+    await conn.execute(
+        "UPDATE devices SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
+        (at, user_id),
+    )
+
+
+async def enable_user(
+    conn: psycopg.AsyncConnection, user_id: UUID, disabled_at: datetime
+) -> None:
+    """Undo :func:`disable_user` of ``disabled_at``: exactly what it shut out comes
+    back (a device revoked on its own, earlier or later, stays revoked)."""
+    await conn.execute(
+        "UPDATE users SET disabled_at = NULL WHERE id = %s AND disabled_at = %s",
+        (user_id, disabled_at),
+    )
+    await conn.execute(
+        "UPDATE devices SET revoked_at = NULL WHERE user_id = %s AND revoked_at = %s",
+        (user_id, disabled_at),
+    )

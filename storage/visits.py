@@ -4,7 +4,8 @@ The ingest calls :func:`enqueue_touched` in the transaction that stores fixes;
 derive workers claim queue rows with ``SKIP LOCKED`` (so any number of them can
 run), find the job sessions those fixes fall into, and store a new version of a
 session's visits only when its inputs (fixes, fence, parameters, clock state)
-changed.
+changed. A sweep adds sessions never derived, or whose clock state or site fence
+(the property's ``fence_version``, bumped by a fence edit) changed since.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class SessionInputs:
     fence: Geofence | None
     window_start: dt.datetime
     window_end: dt.datetime
+    fence_version: int = 0  # the property's, bumped by every fence edit
 
 
 def clock_events(evidence: list[dict[str, Any]]) -> list[ClockEvent]:
@@ -133,7 +135,7 @@ def claim_touched_sessions(conn: psycopg.Connection, limit: int = 500) -> list[U
 def sessions_needing_derivation(
     conn: psycopg.Connection, limit: int = 200
 ) -> list[UUID]:
-    """Derivable sessions never derived, or whose clock state changed since.
+    """Derivable sessions never derived, or whose clock state or site fence changed since.
 
     Only sessions that can be derived (a device, and a job site with a usable
     fence) are returned: one that can't would otherwise match forever and
@@ -145,12 +147,13 @@ def sessions_needing_derivation(
           JOIN jobs j ON j.id = s.job_id
           JOIN properties p ON p.id = j.property_id
           LEFT JOIN LATERAL (
-                SELECT session_state FROM visit_derivations d
+                SELECT session_state, fence_version FROM visit_derivations d
                  WHERE d.session_id = s.id ORDER BY version DESC LIMIT 1) last ON true
          WHERE s.device_id IS NOT NULL
            AND (p.geofence ? 'polygon'
                 OR (p.geofence ? 'radius_m' AND p.lat IS NOT NULL AND p.lon IS NOT NULL))
-           AND (last.session_state IS NULL OR last.session_state <> s.state)
+           AND (last.session_state IS NULL OR last.session_state <> s.state
+                OR last.fence_version <> p.fence_version)
          ORDER BY s.clocked_in_at DESC
          LIMIT %s
         """,
@@ -185,7 +188,7 @@ def load_session(
     row = conn.execute(
         """
         SELECT s.id, s.job_id, s.device_id, s.state, s.clocked_in_at, s.clocked_out_at,
-               s.intervals, s.evidence, p.lat, p.lon, p.geofence
+               s.intervals, s.evidence, p.lat, p.lon, p.geofence, p.fence_version
           FROM job_sessions s
           JOIN jobs j ON j.id = s.job_id
           LEFT JOIN properties p ON p.id = j.property_id
@@ -208,6 +211,7 @@ def load_session(
         fence=fence_of(row[8], row[9], row[10]),
         window_start=row[4] - SESSION_MARGIN,
         window_end=end + SESSION_MARGIN,
+        fence_version=row[11] or 0,
     )
 
 
@@ -257,11 +261,12 @@ class Derivation:
     session_state: str
     visits: list[dict[str, Any]]
     reconciliation: dict[str, Any]
+    fence_version: int = 0  # the property's fence version the fence came from
 
 
 _DERIVATION_COLUMNS = """session_id, version, params_digest, params, fence_digest, fence,
     input_digest, fix_count, window_start, window_end, session_state, visits,
-    reconciliation"""
+    reconciliation, fence_version"""
 _LATEST_SQL = (
     f"SELECT {_DERIVATION_COLUMNS} FROM visit_derivations WHERE session_id = %s "
     "ORDER BY version DESC LIMIT 1"
@@ -319,8 +324,8 @@ def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
         """INSERT INTO visit_derivations
                (session_id, version, params_digest, params, fence_digest, fence,
                 input_digest, fix_count, window_start, window_end, session_state,
-                visits, reconciliation)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                visits, reconciliation, fence_version)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             d.session_id,
             d.version,
@@ -335,6 +340,7 @@ def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
             d.session_state,
             json.dumps(d.visits),
             json.dumps(d.reconciliation),
+            d.fence_version,
         ),
     )
 

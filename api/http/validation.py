@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -67,8 +67,31 @@ async def read_json(
         raise InvalidInput(
             "the body is not valid JSON", [FieldProblem("/", "not valid JSON")]
         ) from exc
+    nul = list(_nul_text(data, ()))
+    if nul:
+        # PostgreSQL text and jsonb cannot hold U+0000: refused here, not a 500 later.
+        raise InvalidInput(
+            "text with a NUL character",
+            [FieldProblem(p or "/", "must not contain NUL characters") for p in nul],
+        )
     validate(plain(data), schema)
     return data
+
+
+def _nul_text(value: Any, path: tuple[str | int, ...]) -> Iterator[str]:
+    """Pointers of the strings (and member names) in ``value`` that hold U+0000."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield _pointer(path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_text(item, (*path, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                yield _pointer((*path, key))
+            else:
+                yield from _nul_text(item, (*path, key))
 
 
 def plain(value: Any) -> Any:
