@@ -10,8 +10,9 @@ from aiohttp import web
 from api.http.context import Ctx
 from api.http.registry import Api
 from api.http.responses import json_ok, no_content
-from api.job_request import load_visible
+from api.job_request import load_visible, recorded_from
 from api.reports import UUID_S
+from api.schemas import RECORDED
 from jobs_domain.actors import (
     ALL_ROLES,
     CREW_AND_OFFICE,
@@ -280,7 +281,14 @@ async def list_job_parts(ctx: Ctx) -> web.StreamResponse:
 async def add_job_part(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(PART_IN)
     job = await load_visible(ctx, for_update=True)
-    part = await service.add_part(ctx.conn, ctx.actor, job, str(body["item_id"]), body)
+    part = await service.add_part(
+        ctx.conn,
+        ctx.actor,
+        job,
+        str(body["item_id"]),
+        body,
+        recorded=recorded_from(ctx, body),
+    )
     on_job = await service.job_parts(ctx.conn, job)
     return json_ok({"item": _part_json(part), **_parts_json(job, on_job)}, 201)
 
@@ -321,6 +329,7 @@ async def add_take_back(ctx: Ctx) -> web.StreamResponse:
         body["condition"],
         item_id=str(item_id) if item_id is not None else None,
         depot_id=body.get("depot_id"),
+        recorded=recorded_from(ctx, body),
     )
     return json_ok(_take_back_json(record), 201)
 
@@ -392,24 +401,26 @@ PART_IN = {
         "serials": {"type": ["array", "null"], "maxItems": 500},
         "unit_price": NUMBER,
         "depot_id": UUID_S,
+        **RECORDED,
     },
+}
+TAKE_BACK_FIELDS: dict[str, Any] = {
+    "serial": {"type": "string"},
+    "condition": {"enum": ["ok", "needs_repair", "obsolete"]},
+    "item_id": UUID_OR_NULL,
+    "depot_id": UUID_S,
 }
 TAKE_BACK_IN = {
     "type": "object",
     "required": ["serial", "condition"],
     "additionalProperties": False,
-    "properties": {
-        "serial": {"type": "string"},
-        "condition": {"enum": ["ok", "needs_repair", "obsolete"]},
-        "item_id": UUID_OR_NULL,
-        "depot_id": UUID_S,
-    },
+    "properties": {**TAKE_BACK_FIELDS, **RECORDED},
 }
 TAKE_BACK_EDIT_IN = {
     "type": "object",
     "additionalProperties": False,
     "minProperties": 1,
-    "properties": TAKE_BACK_IN["properties"],
+    "properties": TAKE_BACK_FIELDS,
 }
 OBJ: dict[str, Any] = {"type": "object"}
 Q = {"in": "query", "schema": {"type": "string"}}

@@ -44,7 +44,7 @@ from jobs_domain.parts import (
     take_back,
 )
 from jobs_domain.parts import families as catalog_families
-from services.clock import now
+from services.clock import Recorded, now
 from services.reports import JOB_CLOSED
 from storage import jobs as job_store
 from storage import parts as store
@@ -263,9 +263,17 @@ async def job_parts(conn: Conn, job: Job) -> JobParts:
 
 
 async def add_part(
-    conn: Conn, actor: Actor, job: Job, item_id: str, body: dict[str, Any]
+    conn: Conn,
+    actor: Actor,
+    job: Job,
+    item_id: str,
+    body: dict[str, Any],
+    *,
+    recorded: Recorded | None = None,
 ) -> JobPart:
-    """Add a part or service to an open job, taking it out of the working depot."""
+    """Add a part or service to an open job, taking it out of the working depot
+    (under the client's id, at the time it was recorded, for an offline app)."""
+    when = recorded or Recorded()
     _require_open(job)
     item = await store.get_item(conn, item_id)
     if item is None:
@@ -280,7 +288,7 @@ async def add_part(
     if actor.is_technician and "unit_price" in body:
         raise Forbidden("technicians use the price-book price")
     part, moved = add_part_to_job(
-        str(uuid.uuid4()),
+        when.new_id(),
         item,
         body.get("quantity"),
         serials,
@@ -288,7 +296,7 @@ async def add_part(
         depot,
         units,
         actor.user_id,
-        now(),
+        when.at,
         unit_price=body.get("unit_price"),
     )
     if item.kind is ItemKind.PART and not item.serialized:
@@ -354,8 +362,10 @@ async def add_take_back(
     *,
     item_id: str | None,
     depot_id: object,
+    recorded: Recorded | None = None,
 ) -> TakeBack:
     """Take a unit back from the job's site into the working depot."""
+    when = recorded or Recorded()
     _require_open(job)
     depot = await _working_depot(conn, actor, depot_id)
     serial = parse_serial(raw_serial, "/serial")
@@ -366,7 +376,7 @@ async def add_take_back(
         if chosen is None:
             raise _unknown_item()
     record, new_unit, movement = take_back(
-        str(uuid.uuid4()),
+        when.new_id(),
         serial,
         current,
         chosen,
@@ -374,7 +384,7 @@ async def add_take_back(
         _job_site(job),
         depot,
         actor.user_id,
-        now(),
+        when.at,
     )
     await store.save_unit(conn, new_unit, movement)
     await store.insert_take_back(conn, record)

@@ -135,6 +135,8 @@ def outbox(run: Run, s: Seed, t0: datetime) -> list[Op]:
             "POST",
             f"{j}/parts",
             {
+                "id": run.new("pump"),
+                "recorded_at": at(240),
                 "item_id": s.items["pump"],
                 "quantity": 1,
                 "serials": [run.serials["new pump"]],
@@ -144,13 +146,20 @@ def outbox(run: Run, s: Seed, t0: datetime) -> list[Op]:
             "labour",
             "POST",
             f"{j}/parts",
-            {"item_id": s.items["labour"], "quantity": 1},
+            {
+                "id": run.new("labour"),
+                "recorded_at": at(245),
+                "item_id": s.items["labour"],
+                "quantity": 1,
+            },
         ),
         Op(
             "take back",
             "POST",
             f"{j}/take-backs",
             {
+                "id": run.new("take back"),
+                "recorded_at": at(250),
                 "serial": run.serials["old pump"],
                 "condition": "obsolete",
                 "item_id": s.items["pump"],
@@ -332,10 +341,19 @@ async def state(w: World, run: Run, invoice: dict[str, Any]) -> dict[str, Any]:
             if sig is not None
         ),
         "parts": sorted(
-            (p["item_id"], p["quantity"], [n(x) for x in p.get("serials", [])])
+            (
+                n(p["id"]),
+                p["item_id"],
+                p["quantity"],
+                [n(x) for x in p["serials"]],
+                p["added_at"],
+            )
             for p in parts["items"]
         ),
-        "take_backs": [(n(t["serial"]), t["condition"]) for t in parts["take_backs"]],
+        "take_backs": [
+            (n(t["id"]), n(t["serial"]), t["condition"], t["at"])
+            for t in parts["take_backs"]
+        ],
         "invoice": sorted(
             (x["source"], text(x["description"]), x["quantity"], x["unit_price"])
             for x in invoice["lines"]
@@ -385,6 +403,10 @@ async def test_a_day_offline_synced_shuffled_twice_ends_as_the_in_order_sync(
     assert labour[2] == "5.5"
     assert got["expenses"][0][2:] == ("receipt", "attached")
     assert got["tasks"] == [("Bleed radiators", True)]
+    assert [(p[0], p[4]) for p in got["parts"]] == [
+        ("labour", (t0 + timedelta(minutes=245)).isoformat()),
+        ("pump", (t0 + timedelta(minutes=240)).isoformat()),
+    ], "parts keep the phone's ids and times"
     assert got["fields"]["pressure"] == ("1.5", "re-measured remotely"), (
         "the later edit wins"
     )
