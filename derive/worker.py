@@ -73,7 +73,15 @@ def derive_session(
             last.fence_digest,
             last.session_state,
             last.fence_version,
-        ) == (digest, params.digest(), fence.digest, inputs.state, inputs.fence_version)
+            last.clock_digest,
+        ) == (
+            digest,
+            params.digest(),
+            fence.digest,
+            inputs.state,
+            inputs.fence_version,
+            inputs.clock_digest,
+        )
         if unchanged:
             return None
         visits = derive_visits(points, fence, params)
@@ -92,6 +100,7 @@ def derive_session(
             visits=[v.to_dict() for v in visits],
             reconciliation=_reconciliation(inputs, visits),
             fence_version=inputs.fence_version,
+            clock_digest=inputs.clock_digest,
         )
         store_derivation(conn, derivation)
         return derivation

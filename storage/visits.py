@@ -47,6 +47,7 @@ class SessionInputs:
     window_start: dt.datetime
     window_end: dt.datetime
     fence_version: int = 0  # the property's, bumped by every fence edit
+    clock_digest: str = ""  # of the clock events (late ones change them)
 
 
 def clock_events(evidence: list[dict[str, Any]]) -> list[ClockEvent]:
@@ -147,13 +148,15 @@ def sessions_needing_derivation(
           JOIN jobs j ON j.id = s.job_id
           JOIN properties p ON p.id = j.property_id
           LEFT JOIN LATERAL (
-                SELECT session_state, fence_version FROM visit_derivations d
+                SELECT session_state, fence_version, clock_digest
+                  FROM visit_derivations d
                  WHERE d.session_id = s.id ORDER BY version DESC LIMIT 1) last ON true
          WHERE s.device_id IS NOT NULL
            AND (p.geofence ? 'polygon'
                 OR (p.geofence ? 'radius_m' AND p.lat IS NOT NULL AND p.lon IS NOT NULL))
            AND (last.session_state IS NULL OR last.session_state <> s.state
-                OR last.fence_version <> p.fence_version)
+                OR last.fence_version <> p.fence_version
+                OR last.clock_digest IS DISTINCT FROM md5(s.evidence::text))
          ORDER BY s.clocked_in_at DESC
          LIMIT %s
         """,
@@ -188,7 +191,8 @@ def load_session(
     row = conn.execute(
         """
         SELECT s.id, s.job_id, s.device_id, s.state, s.clocked_in_at, s.clocked_out_at,
-               s.intervals, s.evidence, p.lat, p.lon, p.geofence, p.fence_version
+               s.intervals, s.evidence, p.lat, p.lon, p.geofence, p.fence_version,
+               md5(s.evidence::text)
           FROM job_sessions s
           JOIN jobs j ON j.id = s.job_id
           LEFT JOIN properties p ON p.id = j.property_id
@@ -212,6 +216,7 @@ def load_session(
         window_start=row[4] - SESSION_MARGIN,
         window_end=end + SESSION_MARGIN,
         fence_version=row[11] or 0,
+        clock_digest=row[12],
     )
 
 
@@ -262,11 +267,12 @@ class Derivation:
     visits: list[dict[str, Any]]
     reconciliation: dict[str, Any]
     fence_version: int = 0  # the property's fence version the fence came from
+    clock_digest: str | None = None  # the session's clock events it reconciled with
 
 
 _DERIVATION_COLUMNS = """session_id, version, params_digest, params, fence_digest, fence,
     input_digest, fix_count, window_start, window_end, session_state, visits,
-    reconciliation, fence_version"""
+    reconciliation, fence_version, clock_digest"""
 _LATEST_SQL = (
     f"SELECT {_DERIVATION_COLUMNS} FROM visit_derivations WHERE session_id = %s "
     "ORDER BY version DESC LIMIT 1"
@@ -324,8 +330,8 @@ def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
         """INSERT INTO visit_derivations
                (session_id, version, params_digest, params, fence_digest, fence,
                 input_digest, fix_count, window_start, window_end, session_state,
-                visits, reconciliation, fence_version)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                visits, reconciliation, fence_version, clock_digest)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             d.session_id,
             d.version,
@@ -341,6 +347,7 @@ def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
             json.dumps(d.visits),
             json.dumps(d.reconciliation),
             d.fence_version,
+            d.clock_digest,
         ),
     )
 
