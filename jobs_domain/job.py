@@ -311,15 +311,25 @@ class Job:
         if actor.role is Role.BILLING:
             raise Forbidden("billing staff review jobs; they do not run them")
 
-    def _ensure_editable(self, actor: Actor, what: str) -> None:
+    def _ensure_editable(
+        self, actor: Actor, what: str, recorded_at: datetime | None = None
+    ) -> None:
+        """Cancelled jobs are frozen; a completed one is for the office, except
+        what the crew recorded before it was completed (an offline phone's sync)."""
         if self.status is JobStatus.CANCELLED:
             raise TransitionRefused(
                 f"cannot change {what} of a cancelled job",
                 [Blocker("job-cancelled", "the job is cancelled", self.id)],
             )
-        if self.status is JobStatus.COMPLETED and actor.role not in (
-            *OFFICE,
-            Role.BILLING,
+        before_completion = (
+            recorded_at is not None
+            and self.completed_at is not None
+            and recorded_at <= self.completed_at
+        )
+        if (
+            self.status is JobStatus.COMPLETED
+            and actor.role not in (*OFFICE, Role.BILLING)
+            and not before_completion
         ):
             raise TransitionRefused(
                 f"only the office changes {what} of a completed job",
@@ -791,7 +801,7 @@ class Job:
         the history as superseded instead of undoing the later one.
         """
         self._ensure_crew_or_office(actor)
-        self._ensure_editable(actor, "tasks")
+        self._ensure_editable(actor, "tasks", now)
         index, task = self._find(self.tasks, task_id, "task")
         if task.changed_at == now and task.done == done:
             return task  # the same write, sent again
@@ -835,7 +845,7 @@ class Job:
 
     def add_expense(self, actor: Actor, now: datetime, expense: Expense) -> None:
         self.ensure_visible(actor)
-        self._ensure_editable(actor, "expenses")
+        self._ensure_editable(actor, "expenses", now)
         # the receipt's photo may sync after the expense: see receipt_status
         if self._replayed(self.expenses, expense):
             return
@@ -862,7 +872,7 @@ class Job:
         self, actor: Actor, now: datetime, attachment: Attachment
     ) -> None:
         self._ensure_crew_or_office(actor)
-        self._ensure_editable(actor, "attachments")
+        self._ensure_editable(actor, "attachments", now)
         if self._replayed(self.attachments, attachment):
             return
         self.attachments.append(attachment)

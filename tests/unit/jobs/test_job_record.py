@@ -202,6 +202,19 @@ def test_a_completed_job_is_frozen_for_technicians_but_not_for_the_office() -> N
     assert len(job.line_items) == 1
 
 
+def test_an_expense_the_crew_recorded_before_completion_syncs_after_it() -> None:
+    job = in_progress_job()
+    job.complete(MANAGER, at(150))
+
+    def expense(minute: int) -> Expense:
+        return Expense(new_id("ex"), "Valve", Decimal("4"), MANAGER.user_id, at(minute))
+
+    job.add_expense(MANAGER, at(140), expense(140))
+    assert len(job.expenses) == 1, "recorded while the job was open"
+    with pytest.raises(TransitionRefused):
+        job.add_expense(MANAGER, at(151), expense(151))
+
+
 def test_duplicating_copies_the_scope_into_a_new_pending_job() -> None:
     job = in_progress_job()
     job.add_line_item(MANAGER, at(62), line())
