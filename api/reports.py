@@ -262,6 +262,7 @@ async def add_attachment(ctx: Ctx) -> web.StreamResponse:
         barcode=body.get("barcode"),
         description=body.get("description"),
         max_image_bytes=ctx.settings.max_attachment_bytes,
+        recorded=recorded_from(ctx, body),
     )
     return json_ok(attachment_json(attachment), 201)
 
@@ -434,6 +435,7 @@ ATTACHMENT_IN = {
         "image": IMAGE,
         "barcode": {"type": "string"},
         "description": {"type": ["string", "null"], "maxLength": 4000},
+        **RECORDED,
     },
 }
 SIGNATURE_IN = {

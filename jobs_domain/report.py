@@ -418,8 +418,7 @@ class Report:
         attachment = Attachment(
             attachment_id, AttachmentKind.PHOTO, desc, None, image, actor.user_id, at
         )
-        self.attachments.append(attachment)
-        return attachment
+        return self._attach(attachment)
 
     def add_barcode(
         self,
@@ -448,6 +447,17 @@ class Report:
             actor.user_id,
             at,
         )
+        return self._attach(attachment)
+
+    def _attach(self, attachment: Attachment) -> Attachment:
+        """Add it; under a client's id already here, the same one is a replay."""
+        for existing in self.attachments:
+            if existing.id == attachment.id:
+                if existing == attachment:
+                    return existing
+                raise Conflict(
+                    f"id {attachment.id} is already used for another attachment"
+                )
         self.attachments.append(attachment)
         return attachment
 

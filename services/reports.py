@@ -275,19 +275,23 @@ async def add_attachment(
     barcode: object = None,
     description: str | None = None,
     max_image_bytes: int = MAX_IMAGE_BYTES,
+    recorded: Recorded | None = None,
 ) -> Attachment:
     """Attach a photo (with its image) or a barcode reading to the report."""
-    attachment_id = str(uuid.uuid4())
+    when = recorded or Recorded()
+    attachment_id = when.new_id()
 
     def attach(report: Report, images: list[Image]) -> Attachment:
         if kind != "photo":
-            return report.add_barcode(attachment_id, barcode, description, actor, now())
+            return report.add_barcode(
+                attachment_id, barcode, description, actor, when.at
+            )
         if image is ABSENT:
             raise InvalidInput(
                 "a photo needs its image", [FieldProblem("/image", "required")]
             )
         ref = _keep(images, image, "/image", max_image_bytes)
-        return report.add_photo(attachment_id, ref, description, actor, now())
+        return report.add_photo(attachment_id, ref, description, actor, when.at)
 
     _, attachment = await _change(conn, job, attach)
     return attachment

@@ -119,6 +119,18 @@ def outbox(run: Run, s: Seed, t0: datetime) -> list[Op]:
             },
         ),
         Op(
+            "meter reading",
+            "POST",
+            f"{j}/report/attachments",
+            {
+                "id": run.new("meter reading"),
+                "recorded_at": at(200),
+                "kind": "barcode",
+                "barcode": "4006381333931",
+                "description": "Gas meter",
+            },
+        ),
+        Op(
             "reserve",
             "POST",
             f"{j}/report/reserves",
@@ -332,6 +344,10 @@ async def state(w: World, run: Run, invoice: dict[str, Any]) -> dict[str, Any]:
             for fam in report["families"]
             for f in fam["fields"]
         },
+        "report_attachments": [
+            (n(a["id"]), a["kind"], a["barcode"], a["added_at"])
+            for a in report["attachments"]
+        ],
         "reserves": [
             (n(r["id"]), r["field_key"], r["comment"]) for r in report["reserves"]
         ],
@@ -403,6 +419,14 @@ async def test_a_day_offline_synced_shuffled_twice_ends_as_the_in_order_sync(
     assert labour[2] == "5.5"
     assert got["expenses"][0][2:] == ("receipt", "attached")
     assert got["tasks"] == [("Bleed radiators", True)]
+    assert got["report_attachments"] == [
+        (
+            "meter reading",
+            "barcode",
+            "4006381333931",
+            (t0 + timedelta(minutes=200)).isoformat(),
+        )
+    ]
     assert [(p[0], p[4]) for p in got["parts"]] == [
         ("labour", (t0 + timedelta(minutes=245)).isoformat()),
         ("pump", (t0 + timedelta(minutes=240)).isoformat()),
