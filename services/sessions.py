@@ -32,8 +32,8 @@ from jobs_domain.errors import (
 )
 from jobs_domain.job import Job, parse_job_number
 from jobs_domain.sessions import DeviceEvent, Position, Session, SessionKind, Unplaced
-from services.clock import Recorded
-from services.jobs import canonical_id
+from services.clock import Recorded, now
+from services.jobs import canonical_id, note_arrival
 from storage import job_sessions as events
 from storage import jobs as job_store
 from storage.job_sessions import RecordedEvent
@@ -91,6 +91,7 @@ async def apply_clock_event(
     technician_id: str,
     device_id: str | None = None,
     position: Position | None = None,
+    received_at: datetime | None = None,
 ) -> Session | Unplaced:
     """Apply one clock event to a loaded (locked) job and save it.
 
@@ -116,6 +117,7 @@ async def apply_clock_event(
         device_id=device_id,
         position=position,
     )
+    note_arrival(job, Recorded(at, received_at or now(), event_id))
     await job_store.save(conn, job, now=at)
     await _remember(conn, source, event_id, kind, _outcome(job, result))
     return result
@@ -159,6 +161,7 @@ async def clock_from_app(
     return await apply_clock_event(
         conn,
         actor,
+        received_at=recorded.received_at,
         source=f"api:{actor.user_id}",
         event_id=event_id,
         kind=kind,

@@ -42,6 +42,12 @@ async def test_a_clock_out_synced_before_its_clock_in_is_kept_then_placed(
     [session] = sessions["items"]
     assert session["state"] == "closed"
     assert session["worked_seconds"] == 7200
+    history = await ok(
+        await client.get(f"{V1}/jobs/{jid}/history", headers=people.auth("dispatcher"))
+    )
+    told = {h["action"]: h["details"] for h in history["items"]}
+    assert told["session_clock_out_pending"]["reason"] == "not-clocked-in"
+    assert "received_at" in told["clocked_in"], "it happened hours before it arrived"
 
 
 async def test_clocking_into_the_next_job_ends_the_open_one_until_its_own_clock_out_syncs(
