@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -63,7 +64,8 @@ ONLINE_OUT: s.S = s.obj(
 async def online_view(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
     async with request.app[POOL].connection() as conn:
-        job_id = await online_links.job_for(conn, token)
+        lifetime = timedelta(days=request.app[SETTINGS].online_link_days)
+        job_id = await online_links.job_for(conn, token, lifetime)
         if job_id is None:
             raise NotFound("this link is unknown or was revoked")
         job = await store.load(conn, job_id)
@@ -256,6 +258,8 @@ def setup(api: Api) -> None:
         online_view,
         tag="online",
         summary="Read-only job summary for the customer (no internal notes, no costs)",
+        description="A link works for CREWTRACK_ONLINE_LINK_DAYS after it was made; "
+        "an expired link answers 404 like a revoked one.",
         responses={200: ONLINE_OUT},
     )
     api.public_route(
