@@ -148,9 +148,7 @@ SECURITY_HEADERS = {
 }
 
 
-async def _security_headers(
-    request: web.Request, response: web.StreamResponse
-) -> None:
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
 
 

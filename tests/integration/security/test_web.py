@@ -5,23 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+import flask
 import psycopg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from flask.testing import FlaskClient
+from psycopg_pool import ConnectionPool
 
 from api.app import init_app, server_options
 from crewtrack.settings import Settings
+from dashboard import app as dashboard_app
 from tests.integration.api.conftest import People, seed_people
 from tests.integration.api.test_help_pages import (
     create_job,
     make_client_and_property,
     ok,
     post,
+)
+from tests.integration.dashboard_login import (
+    COOKIE,
+    PASSWORD,
+    csrf_in,
+    csrf_token,
+    log_in,
+    make_user,
+    post_login,
 )
 
 
@@ -179,3 +194,184 @@ async def test_an_online_link_older_than_its_lifetime_answers_404_like_a_revoked
 
     assert expired.status == 404
     assert (await expired.json())["detail"] == "this link is unknown or was revoked"
+
+
+# --- the dashboard ---------------------------------------------------------------
+
+
+@pytest.fixture
+def dashboard(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FlaskClient]]:
+    """A dashboard for the test's settings (with changes), as a Flask test client;
+    the connection pools it opens are closed afterwards."""
+    pools: list[ConnectionPool] = []
+
+    class ClosedAfter(ConnectionPool):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(dashboard_app, "ConnectionPool", ClosedAfter)
+
+    def build(settings: Settings) -> FlaskClient:
+        server = dashboard_app.create_app(settings).server
+        assert isinstance(server, flask.Flask)
+        return server.test_client()
+
+    yield build
+    for pool in pools:
+        pool.close()
+
+
+def _session_cookie(answer: Any) -> str:
+    cookies = [c for c in answer.headers.getlist("Set-Cookie") if c.startswith(COOKIE)]
+    assert len(cookies) == 1, answer.headers
+    return str(cookies[0])
+
+
+def test_wrong_passwords_lock_the_account_even_against_the_right_password(
+    dashboard: Any, settings: Settings
+) -> None:
+    client = dashboard(settings.replace(dashboard_login_limit_per_account=3))
+    user = make_user(settings.database_url)
+    for _ in range(3):
+        wrong = post_login(client, str(user.email), "guess")
+        assert wrong.status_code == 200
+        assert "Wrong e-mail or password" in wrong.get_data(as_text=True)
+
+    locked = post_login(client, str(user.email))
+
+    assert locked.status_code == 429
+    assert 1 <= int(locked.headers["Retry-After"]) <= 900
+    assert "Too many login attempts" in locked.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # not logged in
+
+
+def test_one_address_trying_many_accounts_is_limited_too(
+    dashboard: Any, settings: Settings
+) -> None:
+    user = make_user(settings.database_url)
+    client = dashboard(settings.replace(dashboard_login_limit_per_ip=4))
+    answers = [post_login(client, f"nobody{i}@example.test") for i in range(4)]
+
+    answers.append(post_login(client, str(user.email)))
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+
+
+def test_a_successful_login_starts_the_accounts_count_over(
+    dashboard: Any, settings: Settings
+) -> None:
+    client = dashboard(settings.replace(dashboard_login_limit_per_account=3))
+    user = make_user(settings.database_url)
+    post_login(client, str(user.email), "typo")
+    post_login(client, str(user.email), "typo")
+    assert post_login(client, str(user.email)).status_code == 302
+    client.get("/logout")
+    post_login(client, str(user.email), "typo")
+    post_login(client, str(user.email), "typo")
+    assert post_login(client, str(user.email)).status_code == 302
+
+
+def test_a_login_post_without_the_forms_csrf_token_is_refused(
+    dashboard: Any, settings: Settings
+) -> None:
+    client = dashboard(settings)
+    user = make_user(settings.database_url)
+    client.get("/login")  # the browser has a form, but the post comes from elsewhere
+    forged = client.post(
+        "/login", data={"email": user.email, "password": PASSWORD, "next": "/"}
+    )
+    wrong = post_login(client, str(user.email), csrf="forged")
+
+    assert (forged.status_code, wrong.status_code) == (400, 400)
+    assert client.get("/").status_code == 302  # not logged in
+
+
+def test_the_session_cookie_is_httponly_samesite_and_lives_hours_not_days(
+    dashboard: Any, settings: Settings
+) -> None:
+    client = dashboard(settings)
+    user = make_user(settings.database_url)
+
+    cookie = _session_cookie(post_login(client, str(user.email)))
+
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP: a Secure cookie would never come back
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    lifetime = expires - datetime.now(UTC)
+    assert timedelta(hours=11) < lifetime <= timedelta(hours=12)
+
+
+def test_the_session_cookie_is_secure_over_https_or_behind_a_trusted_https_proxy(
+    dashboard: Any, settings: Settings
+) -> None:
+    user = make_user(settings.database_url)
+    https = dashboard(settings)
+    proxied = dashboard(settings.replace(dashboard_trusted_proxies=1))
+    untrusted = dashboard(settings)
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+
+    form_page = https.get("/login", base_url="https://localhost").get_data(True)
+    over_https = https.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf": csrf_in(form_page)},
+        base_url="https://localhost",
+    )
+    via_proxy = proxied.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf": csrf_token(proxied)},
+        headers=forwarded,
+    )
+    spoofed = untrusted.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf": csrf_token(untrusted)},
+        headers=forwarded,
+    )
+
+    assert "Secure" in _session_cookie(over_https)
+    assert "Secure" in _session_cookie(via_proxy)
+    assert "Secure" not in _session_cookie(spoofed)
+
+
+def test_after_logout_the_old_session_cookie_no_longer_works(
+    dashboard: Any, settings: Settings
+) -> None:
+    client = dashboard(settings)
+    log_in(client, settings.database_url)
+    assert client.get("/").status_code == 200
+    stolen = client.get_cookie(COOKIE)
+    assert stolen is not None
+
+    client.get("/logout")
+    client.set_cookie(COOKIE, stolen.value)  # the cookie as it was before logout
+
+    assert client.get("/").status_code == 302
+    assert client.post("/_dash-update-component", json={}).status_code == 401
+
+
+def test_a_role_change_or_disabling_the_user_ends_their_dashboard_sessions(
+    dashboard: Any, settings: Settings
+) -> None:
+    demoted, disabled = dashboard(settings), dashboard(settings)
+    first = log_in(demoted, settings.database_url, "dispatcher")
+    second = log_in(disabled, settings.database_url, "billing")
+    assert demoted.get("/").status_code == disabled.get("/").status_code == 200
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE users SET role = 'admin' WHERE id = %s", (first.id,))
+        conn.execute("UPDATE users SET disabled_at = now() WHERE id = %s", (second.id,))
+
+    assert demoted.get("/").status_code == 302  # even a promotion: log in again
+    assert disabled.get("/").status_code == 302
+
+
+def test_dashboard_answers_refuse_framing_and_sniffing(
+    dashboard: Any, settings: Settings
+) -> None:
+    client = dashboard(settings)
+    for answer in (client.get("/login"), client.get("/"), client.get("/healthz")):
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Referrer-Policy"] == "same-origin"
