@@ -205,7 +205,9 @@ def _install_auth(
         password = flask.request.form.get("password", "")
         next_url = _safe_next(flask.request.form.get("next"))
         if not _csrf_ok():
-            page = _login_page("The form had expired; please log in again.", email)
+            page = _login_page(
+                "The form had expired; please log in again.", email, next_url
+            )
             return page, 400
         address = flask.request.remote_addr or "unknown"
         try:
@@ -219,7 +221,9 @@ def _install_auth(
             return page, 429, {"Retry-After": str(wait)}
         except (RedisError, OSError) as exc:
             log.warning("dashboard login limit unavailable: %s", exc)
-            page = _login_page("Logging in is unavailable; try again shortly.", email)
+            page = _login_page(
+                "Logging in is unavailable; try again shortly.", email, next_url
+            )
             return page, 503
         if user is None:
             return _login_page("Wrong e-mail or password.", email, next_url)
