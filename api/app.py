@@ -12,8 +12,9 @@ problem+json.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -35,7 +36,7 @@ from api import (
     tracking_osmand,
 )
 from api.http.context import POOL, PREFIX, REDIS, SETTINGS
-from api.http.problems import problem_middleware, problem_response
+from api.http.problems import HttpProblem, problem_middleware, problem_response
 from api.http.registry import API, Api
 from api.http.responses import json_ok
 from api.http.validation import photo_json_bytes
@@ -69,7 +70,7 @@ ROUTE_MODULES: list[RouteSetup] = [
 def init_app(settings: Settings) -> web.Application:
     """Build the API application for ``settings`` (nothing connects until startup)."""
     app = web.Application(
-        middlewares=[problem_middleware],
+        middlewares=[problem_middleware, _body_deadline],
         # the largest body: a multipart upload, or a photo inside JSON (base64)
         client_max_size=max(
             settings.max_attachment_bytes + 1024 * 1024,
@@ -77,6 +78,7 @@ def init_app(settings: Settings) -> web.Application:
         ),
     )
     app[SETTINGS] = settings
+    app.on_response_prepare.append(_security_headers)
     api = Api(app)
     app[API] = api
     app.cleanup_ctx.append(_database_pool)
@@ -134,6 +136,61 @@ async def _redis_client(app: web.Application) -> AsyncIterator[None]:
         await client.aclose()
 
 
+#: On every answer, errors included: JSON is never sniffed as HTML, never framed
+#: (clickjacking), and a link followed from it does not leak the URL (online
+#: links carry their token in the path). The Server header names no version.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Server": "crewtrack",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+
+
+class _BodyTimeout(asyncio.TimeoutError):
+    """Set on a request body that did not arrive in time. A TimeoutError, so
+    aiohttp's lingering read after the answer stops on it quietly and closes."""
+
+
+@web.middleware
+async def _body_deadline(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    """A body not complete CREWTRACK_API_BODY_TIMEOUT_S after its head: 408, closed.
+
+    The deadline is on the arrival of the body, not on the handler's work: once
+    the body is in, the timer does nothing.
+    """
+    if not request.body_exists:
+        return await handler(request)
+    timeout = request.app[SETTINGS].api_body_timeout_s
+    body = request.content
+
+    def cut_off() -> None:
+        if not body.is_eof():
+            body.set_exception(_BodyTimeout())
+
+    timer = asyncio.get_running_loop().call_later(timeout, cut_off)
+    try:
+        return await handler(request)
+    except _BodyTimeout:
+        log.info("request body not received in %s s: %s", timeout, request.path)
+        raise HttpProblem(
+            408,
+            "Request timeout",
+            f"the request body did not arrive within {timeout} s",
+            headers={"Connection": "close"},
+        ) from None
+    finally:
+        timer.cancel()
+
+
 HEALTH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["status", "database"],
@@ -157,14 +214,27 @@ async def _openapi(request: web.Request) -> web.StreamResponse:
     return json_ok(request.app[API].openapi())
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Options of the HTTP server itself (``web.AppRunner``), for ``run`` and tests.
+
+    aiohttp closes a connection whose request head is not complete when its
+    keep-alive timer fires (the timer starts when the connection opens and after
+    each answer), so that timer is the head timeout as well as the idle one.
+    """
+    return {
+        "keepalive_timeout": settings.api_idle_timeout_s,
+        "access_log_format": '%a "%r" %s %b %Tf',
+    }
+
+
 def run(settings: Settings) -> None:
     """Serve the API (``crewtrack api``)."""
     web.run_app(
         init_app(settings),
         host=settings.api_host,
         port=settings.api_port,
-        access_log_format='%a "%r" %s %b %Tf',
+        **server_options(settings),
     )
 
 
-__all__ = ["PREFIX", "ROUTE_MODULES", "init_app", "run"]
+__all__ = ["PREFIX", "ROUTE_MODULES", "init_app", "run", "server_options"]

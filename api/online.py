@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -31,7 +32,8 @@ from jobs_domain.errors import NotFound
 from services import estimates as bookings
 from storage import clients as directory
 from storage import jobs as store
-from storage import online_links
+from storage import online_links, rate_limits
+from storage.rate_limits import Limit
 
 ONLINE_OUT: s.S = s.obj(
     [
@@ -62,7 +64,8 @@ ONLINE_OUT: s.S = s.obj(
 async def online_view(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
     async with request.app[POOL].connection() as conn:
-        job_id = await online_links.job_for(conn, token)
+        lifetime = timedelta(days=request.app[SETTINGS].online_link_days)
+        job_id = await online_links.job_for(conn, token, lifetime)
         if job_id is None:
             raise NotFound("this link is unknown or was revoked")
         job = await store.load(conn, job_id)
@@ -110,7 +113,7 @@ log = logging.getLogger("crewtrack.api")
 # A booking form is a few hundred bytes; 16 KiB leaves room for a long
 # description and refuses anything built to fill the database.
 BOOKING_MAX_BYTES = 16 * 1024
-RATE_KEY = "crewtrack:online-booking:"  # + "ip:<address>" or "all"
+RATE_KEY = "online-booking:"  # + "ip:<address>" or "all"
 
 BOOKING_IN: s.S = {
     "type": "object",
@@ -155,39 +158,23 @@ BOOKING_OUT: s.S = s.obj(
 )
 
 
-async def _retry_after(
-    redis: aioredis.Redis, key: str, limit: int, window_s: int
-) -> int | None:
-    """Count one request under ``key``; seconds to wait when over ``limit``."""
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, window_s, nx=True)
-        pipe.ttl(key)
-        count, _, ttl = await pipe.execute()
-    if int(count) <= limit:
-        return None
-    return max(int(ttl), 1)
-
-
 async def _check_rate(request: web.Request, settings: Settings) -> None:
     """Per client IP first, then for everyone: over either is 429 + Retry-After.
 
     A client already over its own limit is not counted in the total, so one
     address cannot use up everyone's bookings.
     """
-    redis = request.app[REDIS]
     window = settings.online_booking_window_s
     try:
-        wait = await _retry_after(
-            redis,
-            f"{RATE_KEY}ip:{request.remote or 'unknown'}",
-            settings.online_booking_limit_per_ip,
-            window,
+        wait = await rate_limits.retry_after(
+            request.app[REDIS],
+            Limit(
+                f"{RATE_KEY}ip:{request.remote or 'unknown'}",
+                settings.online_booking_limit_per_ip,
+                window,
+            ),
+            Limit(f"{RATE_KEY}all", settings.online_booking_limit_total, window),
         )
-        if wait is None:
-            wait = await _retry_after(
-                redis, f"{RATE_KEY}all", settings.online_booking_limit_total, window
-            )
     except aioredis.RedisError as exc:
         log.warning("online booking rate limit unavailable: %s", exc)
         raise HttpProblem(
@@ -271,6 +258,8 @@ def setup(api: Api) -> None:
         online_view,
         tag="online",
         summary="Read-only job summary for the customer (no internal notes, no costs)",
+        description="A link works for CREWTRACK_ONLINE_LINK_DAYS after it was made; "
+        "an expired link answers 404 like a revoked one.",
         responses={200: ONLINE_OUT},
     )
     api.public_route(

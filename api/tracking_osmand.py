@@ -7,8 +7,10 @@ upload is committed *before* the answer, because Traccar Client treats an
 answer as delivered. Answers: 200 stored, 400 rejected (and recorded with its
 reason), 401 missing or unknown token (recorded as ``unknown_device`` with the
 ``id`` it claimed - never the token - at most once a minute per claimed id, so
-a phone with a revoked token shows up without flooding the table), 403 the
-``id`` names another device.
+a phone with a revoked token shows up, and at most
+CREWTRACK_OSMAND_UNKNOWN_LIMIT_PER_IP per client address and _LIMIT_TOTAL for
+everyone per window, so made-up ids cannot flood the table), 403 the ``id``
+names another device.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from core.messages import (
 from ingest.pipeline import reject_whole, validate
 from ingest.protocols import osmand
 from ingest.validate import Limits
-from storage import live
+from storage import live, rate_limits
 from storage.devices import device_for_http_token
 from storage.fixes import store_batch_async
 
@@ -48,6 +50,7 @@ LIVE_TIMEOUT_S = (
 )
 UNAUTHORIZED_RECORD_EVERY_MS = 60_000
 UNAUTHORIZED_SEEN_MAX = 10_000
+RATE_KEY = "osmand-unknown:"  # + "ip:<address>" or "all"
 # claimed device id -> when its last unauthenticated upload was recorded (ms)
 UNAUTHORIZED_SEEN = web.AppKey("osmand_unauthorized_seen", dict[str, int])
 
@@ -95,7 +98,12 @@ async def upload(request: web.Request) -> web.Response:
     if device_id is None:
         detail = "unknown or revoked device token" if token else "device token required"
         await _record_unauthorized(
-            request.app, query.get("id", ""), raw, detail, received_ms
+            request.app,
+            request.remote or "unknown",
+            query.get("id", ""),
+            raw,
+            detail,
+            received_ms,
         )
         return problem_response(401, "Unauthorized", detail)
     msg = InboundMessage(osmand.topic_for(device_id), raw, received_ms)
@@ -116,10 +124,40 @@ async def upload(request: web.Request) -> web.Response:
     )
 
 
+async def _within_recording_limits(app: web.Application, source: str) -> bool:
+    """Whether one more ``unknown_device`` row from ``source`` is within the limits
+    (per address, then for everyone); without Redis, nothing more is recorded."""
+    settings = app[SETTINGS]
+    window = settings.osmand_unknown_window_s
+    try:
+        async with asyncio.timeout(LIVE_TIMEOUT_S):
+            wait = await rate_limits.retry_after(
+                app[REDIS],
+                rate_limits.Limit(
+                    f"{RATE_KEY}ip:{source}",
+                    settings.osmand_unknown_limit_per_ip,
+                    window,
+                ),
+                rate_limits.Limit(
+                    f"{RATE_KEY}all", settings.osmand_unknown_limit_total, window
+                ),
+            )
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("OsmAnd unknown-token limit unavailable, not recording: %s", exc)
+        return False
+    return wait is None
+
+
 async def _record_unauthorized(
-    app: web.Application, claimed: str, raw: bytes, detail: str, received_ms: int
+    app: web.Application,
+    source: str,
+    claimed: str,
+    raw: bytes,
+    detail: str,
+    received_ms: int,
 ) -> None:
-    """Keep an unauthenticated upload as a rejection, once a minute per claimed id."""
+    """Keep an unauthenticated upload as a rejection, once a minute per claimed id
+    and within the per-address and global limits."""
     claimed = claimed[:64]
     seen = app[UNAUTHORIZED_SEEN]
     last = seen.get(claimed)
@@ -128,6 +166,8 @@ async def _record_unauthorized(
     if len(seen) >= UNAUTHORIZED_SEEN_MAX:
         seen.clear()  # a flood of made-up ids: start over rather than grow
     seen[claimed] = received_ms
+    if not await _within_recording_limits(app, source):
+        return
     topic = osmand.topic_for(claimed if is_device_id(claimed) else "-")
     msg = InboundMessage(topic, raw, received_ms)
     rejected = reject_whole(

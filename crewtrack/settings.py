@@ -75,6 +75,17 @@ class Settings:
     api_port: int = _setting(
         8080, "API port (README, docker-compose and the app use it)."
     )
+    api_idle_timeout_s: int = _setting(
+        15,
+        "A connection to the API that has not sent a whole request head this many "
+        "seconds after it opened (or after its last answer) is closed: slow and idle "
+        "clients cannot hold connections.",
+    )
+    api_body_timeout_s: int = _setting(
+        120,
+        "A request body must arrive within this many seconds of its head, else 408 "
+        "and the connection is closed (a 25 MB upload needs about 1.7 Mbit/s).",
+    )
     dashboard_host: str = _setting("127.0.0.1", "Dashboard bind address.")
     dashboard_port: int = _setting(8050, "Dashboard port (Dash's customary port).")
     dashboard_secret: str = _setting(
@@ -87,6 +98,30 @@ class Settings:
         "Street basemap tiles for the dashboard map, e.g. "
         "`https://tile.openstreetmap.org/{z}/{x}/{y}.png`; empty = no basemap, the "
         "map draws from local data only (works without internet).",
+    )
+    dashboard_session_hours: int = _setting(
+        12,
+        "Lifetime of a dashboard login (cookie and server-side session): a working "
+        "day; logging out, disabling the user or changing their role ends it sooner.",
+    )
+    dashboard_trusted_proxies: int = _setting(
+        0,
+        "Reverse proxies in front of the dashboard whose X-Forwarded-For/-Proto are "
+        "believed (0 = none): the client address the login limit counts, and HTTPS "
+        "(the session cookie is then `Secure`).",
+    )
+    dashboard_login_limit_per_ip: int = _setting(
+        30,
+        "Dashboard login attempts one client address may make per window; over it "
+        "the form answers 429 with Retry-After, even for the right password.",
+    )
+    dashboard_login_limit_per_account: int = _setting(
+        10,
+        "Dashboard login attempts for one e-mail address per window (a success "
+        "starts its count over), so password guessing from many addresses stops too.",
+    )
+    dashboard_login_window_s: int = _setting(
+        900, "Length of the dashboard login rate-limit window (Redis counters)."
     )
     log_level: str = _setting("INFO", "Log level of every process.")
     log_json: bool = _setting(
@@ -132,6 +167,20 @@ class Settings:
     max_future_skew_s: int = _setting(
         600, "A fix more than this far in the future is rejected (clock-skewed phone)."
     )
+    osmand_unknown_limit_per_ip: int = _setting(
+        10,
+        "OsmAnd uploads with a wrong token recorded as `unknown_device` per client "
+        "address per window (besides once a minute per claimed id); the rest are "
+        "answered 401 and not recorded.",
+    )
+    osmand_unknown_limit_total: int = _setting(
+        100,
+        "`unknown_device` rows all addresses together may add per window, so made-up "
+        "ids from many addresses cannot flood the rejected-messages table.",
+    )
+    osmand_unknown_window_s: int = _setting(
+        3600, "Length of the OsmAnd unknown-token recording window (Redis counters)."
+    )
     # --- retention ----------------------------------------------------------
     retention_days: int = _setting(
         400,
@@ -161,6 +210,11 @@ class Settings:
     )
     online_booking_window_s: int = _setting(
         3600, "Length of the online-booking rate-limit window (Redis counters)."
+    )
+    online_link_days: int = _setting(
+        90,
+        "Days a customer's online job link (`/online/jobs/{token}`) works after it "
+        "was made; then it answers 404 like a revoked one.",
     )
     technician_can_decline: bool = _setting(
         True, "Whether technicians may decline a job from the app (help page, step 1)."

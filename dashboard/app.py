@@ -3,17 +3,25 @@
 ``create_app(settings)`` builds one app with its own connection pool, Redis
 client and caches (each worker process builds its own; nothing is shared at
 module level) and composes it of the pages in :mod:`dashboard.pages`. Every
-request except the login page needs a session cookie of a dispatcher, billing
+request except the login page needs a live session of a dispatcher, billing
 user or admin; technicians and anonymous visitors get the login page (pages)
 or 401 (Dash's JSON endpoints).
+
+Sessions live on the server (``storage.dashboard_sessions``): the signed cookie
+carries only a random token, so logging out ends it for good, and every request
+re-reads the user (disabled, role changed) in one primary-key lookup. Login is
+rate limited per client address and per account (``storage.rate_limits``) and
+its form carries a CSRF token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import logging
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,19 +29,38 @@ import dash
 import flask
 import psycopg
 import redis
+import redis.asyncio as aioredis
 from dash import Input, Output, State
+from flask.sessions import SecureCookieSessionInterface
 from psycopg_pool import ConnectionPool
+from redis.exceptions import RedisError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crewtrack.settings import Settings
 from dashboard import pages, shell
 from dashboard.context import Context
 from dashboard.queries import Sources
+from storage import dashboard_sessions, rate_limits
+from storage.dashboard_sessions import SessionUser
+from storage.rate_limits import Limit
 from storage.users import User, user_for_login
 
 log = logging.getLogger(__name__)
 
 ALLOWED_ROLES = ("admin", "dispatcher", "billing")
 PUBLIC_PATHS = ("/login", "/logout", "/healthz")
+SESSION_KEY = "sid"  # the cookie's key holding the server-side session token
+CSRF_KEY = "csrf"  # the cookie's key holding the login form's CSRF token
+LOGIN_KEY = "dashboard-login:"  # + "ip:<address>" or "account:<e-mail digest>"
+REDIS_TIMEOUT_S = 2.0
+#: On every answer: never framed (clickjacking), never sniffed, and the URL
+#: (job numbers, audit queries) not sent to other sites.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 _LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>crewtrack — log in</title>
@@ -53,13 +80,65 @@ button {{ margin-top: 16px; width: 100%; padding: 8px; background: #1a365d;
 <label for="email">E-mail</label><input id="email" name="email" type="email" value="{email}" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" required>
 <input type="hidden" name="next" value="{next}">
+<input type="hidden" name="csrf" value="{csrf}">
 <button id="login" type="submit">Log in</button>
 </form></body></html>"""
 
 
-async def _check_login(dsn: str, email: str, password: str) -> User | None:
-    async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        return await user_for_login(conn, email, password)
+class _TooManyAttempts(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+async def _check_login(
+    settings: Settings, address: str, email: str, password: str
+) -> User | None:
+    """The user, after counting the attempt per address and per account
+    (:class:`_TooManyAttempts` when over either, whatever the password)."""
+    account = (
+        f"{LOGIN_KEY}account:" + hashlib.sha256(email.lower().encode()).hexdigest()
+    )
+    window = settings.dashboard_login_window_s
+    client = aioredis.from_url(
+        settings.redis_url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+    )
+    try:
+        wait = await rate_limits.retry_after(
+            client,
+            Limit(
+                f"{LOGIN_KEY}ip:{address}",
+                settings.dashboard_login_limit_per_ip,
+                window,
+            ),
+            Limit(account, settings.dashboard_login_limit_per_account, window),
+        )
+        if wait is not None:
+            raise _TooManyAttempts(wait)
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            user = await user_for_login(conn, email, password)
+        if user is not None:
+            await rate_limits.forget(client, account)
+        return user
+    finally:
+        await client.aclose()
+
+
+def _csrf_token() -> str:
+    """The login form's CSRF token, kept in the (signed) cookie until login."""
+    token = flask.session.get(CSRF_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        flask.session[CSRF_KEY] = token
+    return str(token)
+
+
+def _csrf_ok() -> bool:
+    sent = flask.request.form.get(CSRF_KEY, "")
+    kept = flask.session.get(CSRF_KEY, "")
+    return bool(kept) and secrets.compare_digest(sent, kept)
 
 
 def _login_page(error: str = "", email: str = "", next_url: str = "/") -> str:
@@ -69,7 +148,26 @@ def _login_page(error: str = "", email: str = "", next_url: str = "/") -> str:
         else "",
         email=html.escape(email),
         next=html.escape(next_url),
+        csrf=html.escape(_csrf_token()),
     )
+
+
+class _SessionCookie(SecureCookieSessionInterface):
+    """Flask's signed cookie, ``Secure`` whenever the request came over HTTPS
+    (directly, or through a trusted proxy that says so)."""
+
+    def get_cookie_secure(self, app: flask.Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (
+            flask.has_request_context() and flask.request.is_secure
+        )
+
+
+def _session_user(pool: ConnectionPool) -> SessionUser | None:
+    token = flask.session.get(SESSION_KEY)
+    if not token:
+        return None
+    with pool.connection() as conn:
+        return dashboard_sessions.alive(conn, str(token))
 
 
 def _safe_next(raw: str | None) -> str:
@@ -79,14 +177,21 @@ def _safe_next(raw: str | None) -> str:
     return raw
 
 
-def _install_auth(server: flask.Flask, settings: Settings) -> None:
+def _install_auth(
+    server: flask.Flask, settings: Settings, pool: ConnectionPool
+) -> None:
+    lifetime = timedelta(hours=settings.dashboard_session_hours)
+
     @server.before_request
     def _require_login() -> Any:
         path = flask.request.path
         if path in PUBLIC_PATHS:
             return None
-        if flask.session.get("role") in ALLOWED_ROLES:
+        user = _session_user(pool)
+        if user is not None and user.role in ALLOWED_ROLES:
+            flask.g.user = user
             return None
+        flask.session.pop(SESSION_KEY, None)  # ended, expired or refused
         if path.startswith("/_dash-") or path.startswith("/_reload"):
             return flask.Response("login required", status=401)
         target = flask.request.full_path.rstrip("?")
@@ -99,7 +204,27 @@ def _install_auth(server: flask.Flask, settings: Settings) -> None:
         email = flask.request.form.get("email", "").strip()
         password = flask.request.form.get("password", "")
         next_url = _safe_next(flask.request.form.get("next"))
-        user = asyncio.run(_check_login(settings.database_url, email, password))
+        if not _csrf_ok():
+            page = _login_page(
+                "The form had expired; please log in again.", email, next_url
+            )
+            return page, 400
+        address = flask.request.remote_addr or "unknown"
+        try:
+            user = asyncio.run(_check_login(settings, address, email, password))
+        except _TooManyAttempts as too_many:
+            wait = too_many.retry_after
+            log.warning("dashboard login limit reached from %s", address)
+            page = _login_page(
+                f"Too many login attempts; try again in {wait} s.", email, next_url
+            )
+            return page, 429, {"Retry-After": str(wait)}
+        except (RedisError, OSError) as exc:
+            log.warning("dashboard login limit unavailable: %s", exc)
+            page = _login_page(
+                "Logging in is unavailable; try again shortly.", email, next_url
+            )
+            return page, 503
         if user is None:
             return _login_page("Wrong e-mail or password.", email, next_url)
         if user.role not in ALLOWED_ROLES:
@@ -112,16 +237,26 @@ def _install_auth(server: flask.Flask, settings: Settings) -> None:
                     next_url,
                 )
             )
-        flask.session.clear()
-        flask.session["user_id"] = str(user.id)
-        flask.session["name"] = user.name
-        flask.session["role"] = user.role
+        with pool.connection() as conn:
+            token = dashboard_sessions.start(conn, user.id, user.role, lifetime)
+        flask.session.clear()  # a new session, never one the visitor brought
+        flask.session.permanent = True  # expires with the server-side session
+        flask.session[SESSION_KEY] = token
         return flask.redirect(next_url)
 
     @server.route("/logout")
     def _logout() -> Any:
+        token = flask.session.get(SESSION_KEY)
+        if token:
+            with pool.connection() as conn:
+                dashboard_sessions.end(conn, str(token))
         flask.session.clear()
         return flask.redirect("/login")
+
+    @server.after_request
+    def _security_headers(response: flask.Response) -> flask.Response:
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @server.route("/healthz")
     def _health() -> Any:
@@ -136,8 +271,18 @@ def create_app(settings: Settings) -> dash.Dash:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="crewtrack_dashboard",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.dashboard_session_hours),
+        SESSION_REFRESH_EACH_REQUEST=False,  # a fixed lifetime from login
     )
-    _install_auth(server, settings)
+    server.session_interface = _SessionCookie()
+    if settings.dashboard_trusted_proxies > 0:
+        hops = settings.dashboard_trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    pool = ConnectionPool(
+        settings.database_url, min_size=1, max_size=8, open=False, name="dashboard"
+    )
+    pool.open(wait=False)
+    _install_auth(server, settings, pool)
     app = dash.Dash(
         "crewtrack.dashboard",
         server=server,  # type: ignore[arg-type]
@@ -146,10 +291,6 @@ def create_app(settings: Settings) -> dash.Dash:
         serve_locally=True,  # every script from us: works with no internet
         update_title="",
     )
-    pool = ConnectionPool(
-        settings.database_url, min_size=1, max_size=8, open=False, name="dashboard"
-    )
-    pool.open(wait=False)
     sources = Sources(
         pool=pool,
         redis=redis.Redis.from_url(settings.redis_url),
@@ -159,9 +300,10 @@ def create_app(settings: Settings) -> dash.Dash:
     def serve_layout() -> Any:
         if not flask.has_request_context():
             return shell.shell("", "", pages.NAV)  # layout validation at start-up
-        return shell.shell(
-            flask.session.get("name", ""), flask.session.get("role", ""), pages.NAV
-        )
+        user = flask.g.get("user")
+        if user is None:
+            return shell.shell("", "", pages.NAV)
+        return shell.shell(user.name, user.role, pages.NAV)
 
     app.layout = serve_layout
     _install_pages(app, Context(sources, settings.dashboard_tile_url))

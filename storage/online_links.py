@@ -1,8 +1,10 @@
-"""Customer online-view links: an unguessable token (only its sha256 stored), revocable."""
+"""Customer online-view links: an unguessable token (only its sha256 stored),
+revocable, and working for a lifetime counted from when it was made."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -22,11 +24,12 @@ async def create(conn: Conn, job_id: str, user_id: str) -> str:
     return token
 
 
-async def job_for(conn: Conn, token: str) -> str | None:
+async def job_for(conn: Conn, token: str, lifetime: timedelta) -> str | None:
+    """The job of a link that is neither revoked nor older than ``lifetime``."""
     cur = await conn.execute(
         "SELECT job_id FROM job_online_links WHERE token_sha256 = %s "
-        "AND revoked_at IS NULL",
-        (token_digest(token),),
+        "AND revoked_at IS NULL AND created_at > now() - %s",
+        (token_digest(token), lifetime),
     )
     row = await cur.fetchone()
     return None if row is None else str(row[0])

@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 import dashboard.app
 from crewtrack.settings import Settings
+from tests.integration.dashboard_login import log_in
 
 #: The browser's request for the alerts panel (a tick of the slow interval).
 ALERTS_REQUEST = {
@@ -46,10 +47,9 @@ def build_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         pool.close()
 
 
-def _alerts_panel(app: dash.Dash) -> str:
+def _alerts_panel(app: dash.Dash, dsn: str) -> str:
     client = app.server.test_client()
-    with client.session_transaction() as session:
-        session["role"] = "dispatcher"
+    log_in(client, dsn)
     response = client.post("/_dash-update-component", json=ALERTS_REQUEST)
     assert response.status_code == 200, response.text
     return json.dumps(response.get_json()["response"]["alerts"]["children"])
@@ -71,6 +71,6 @@ def test_alerts_panel_reads_the_configured_alerts_stream(
             },
         )
     app = build_app(settings.replace(alerts_stream=stream))
-    panel = _alerts_panel(app)
+    panel = _alerts_panel(app, settings.database_url)
     assert "Reserve raised" in panel
     assert "Reserve on the boiler flue" in panel
