@@ -3,7 +3,9 @@
 Order: private servers (unless ``CREWTRACK_START_SERVERS=false``) → database
 and migrations → the admin user and the stack's secrets → broker files from
 the device registry → the processes (ingest replicas, derive, API, dashboard,
-retention, simulated fleet), each restarted with back-off if it dies. A thread
+retention, simulated fleet), each restarted with back-off if it dies - and an
+ingest replica also when it is alive but has not been connected to the broker
+for ``CREWTRACK_INGEST_RESTART_AFTER_S`` (its metrics say so). A thread
 listens for ``devices_changed`` and reloads Mosquitto's password file and ACL,
 so ``crewtrack admin add-device`` works while the stack runs.
 """
@@ -40,6 +42,7 @@ from crewtrack.servers import (
 )
 from crewtrack.settings import Settings
 from ingest.broker_auth import BrokerAccount, device_accounts, hash_mqtt_password
+from ingest.metrics import sample, samples
 from storage.devices import device_logins
 from storage.migrate import migrate
 from storage.users import create_user, issue_token
@@ -49,6 +52,60 @@ log = logging.getLogger("crewtrack.up")
 RESTART_BACKOFF_S = (1, 2, 5, 10, 30)  # a crash loop must not eat the CPU
 HEALTH_TIMEOUT_S = 60.0  # the API answers in ~2 s; 60 s covers a cold start
 ADMIN_EMAIL = "admin@crewtrack.local"
+INGEST_CHECK_INTERVAL_S = 5.0  # how often `up` asks a replica whether it is connected
+
+
+@dataclass
+class ConnectionWatch:
+    """An ingest replica must be connected; one that stays disconnected is restarted.
+
+    The replica reconnects by itself forever (ingest/mqtt.py); this is the
+    last resort for whatever that cannot cure (a wedged process, a metrics
+    server that no longer answers).
+    """
+
+    metrics_url: str
+    restart_after_s: float
+    connected_at: float = 0.0  # monotonic: when its metrics last said connected
+    checked_at: float = 0.0
+    restarting: bool = False  # asked to stop; the exit is restarted as any exit
+
+    def why_restart(self, started_at: float, now: float) -> str | None:
+        """Why the replica started at ``started_at`` must be restarted now, or None."""
+        interval = min(INGEST_CHECK_INTERVAL_S, self.restart_after_s / 4)
+        if (
+            self.restart_after_s <= 0
+            or self.restarting
+            or now - self.checked_at < interval
+        ):
+            return None
+        self.checked_at = now
+        text = read_metrics(self.metrics_url)
+        if text is not None and sample(text, "crewtrack_ingest_connected") == 1:
+            self.connected_at = now
+            return None
+        since = max(self.connected_at, started_at)
+        if now - since < self.restart_after_s:
+            return None
+        if text is None:
+            detail = f"its metrics at {self.metrics_url} do not answer"
+        else:
+            failures = samples(text, "crewtrack_ingest_connection_failures_total")
+            detail = "connection failures: " + (
+                ", ".join(f"{k} {v:g}" for k, v in sorted(failures.items()) if v)
+                or "none"
+            )
+        self.restarting = True
+        return f"not connected to the broker for {now - since:.0f} s ({detail})"
+
+
+def read_metrics(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (our own URL)
+            text: str = resp.read().decode()
+            return text
+    except OSError:
+        return None
 
 
 @dataclass
@@ -92,6 +149,7 @@ class Child:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default=0.0)
+    watch: ConnectionWatch | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +163,9 @@ class Child:
                 start_new_session=True,
             )
         self.started_at = time.monotonic()
+        if self.watch is not None:
+            self.watch.connected_at = self.watch.checked_at = 0.0
+            self.watch.restarting = False
 
     def poll(self) -> int | None:
         return None if self.proc is None else self.proc.poll()
@@ -256,6 +317,8 @@ def _children(settings: Settings, env: dict[str, str], logs: Path) -> list[Child
                 "CREWTRACK_INGEST_SHARED_SUBSCRIPTION": "true" if shared else "false",
             },
         )
+        if out and out[-1].name == f"ingest-{i}":
+            out[-1].watch = ingest_watch(settings, settings.ingest_metrics_port + i)
     add("derive", ["derive"], "derive.worker")
     add("api", ["api"], "api.app")
     add("dashboard", ["dashboard"], "dashboard.app")
@@ -402,6 +465,14 @@ def _print_banner(
     print("\n".join(lines), flush=True)
 
 
+def ingest_watch(settings: Settings, metrics_port: int) -> ConnectionWatch:
+    """The connection watch of the ingest replica serving metrics on ``metrics_port``."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "") else settings.api_host  # noqa: S104
+    return ConnectionWatch(
+        f"http://{host}:{metrics_port}/metrics", settings.ingest_restart_after_s
+    )
+
+
 def _supervise(children: list[Child], stop: threading.Event) -> None:
     """Restart children that die, with back-off; return on SIGTERM/SIGINT."""
 
@@ -410,27 +481,39 @@ def _supervise(children: list[Child], stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, _on_term)
     while not stop.is_set():
-        now = time.monotonic()
-        for child in children:
-            code = child.poll()
-            if code is None or child.proc is None:
-                continue
-            if child.next_start == 0.0:
-                if now - child.started_at > 60:
-                    child.restarts = 0  # it ran a while: start the back-off over
-                delay = RESTART_BACKOFF_S[
-                    min(child.restarts, len(RESTART_BACKOFF_S) - 1)
-                ]
+        supervise_once(children, time.monotonic())
+        time.sleep(0.5)
+
+
+def supervise_once(children: list[Child], now: float) -> None:
+    """One round: restart the dead (with back-off), stop the alive-but-useless."""
+    for child in children:
+        code = child.poll()
+        if code is None and child.proc is not None and child.watch is not None:
+            why = child.watch.why_restart(child.started_at, now)
+            if why is not None:
                 log.warning(
-                    "%s exited with %s; restarting in %ss (log: %s)",
+                    "%s is alive but %s; restarting it (log: %s)",
                     child.name,
-                    code,
-                    delay,
+                    why,
                     child.log_path,
                 )
-                child.next_start = now + delay
-            elif now >= child.next_start:
-                child.restarts += 1
-                child.next_start = 0.0
-                child.start()
-        time.sleep(0.5)
+                child.terminate()
+        if code is None or child.proc is None:
+            continue
+        if child.next_start == 0.0:
+            if now - child.started_at > 60:
+                child.restarts = 0  # it ran a while: start the back-off over
+            delay = RESTART_BACKOFF_S[min(child.restarts, len(RESTART_BACKOFF_S) - 1)]
+            log.warning(
+                "%s exited with %s; restarting in %ss (log: %s)",
+                child.name,
+                code,
+                delay,
+                child.log_path,
+            )
+            child.next_start = now + delay
+        elif now >= child.next_start:
+            child.restarts += 1
+            child.next_start = 0.0
+            child.start()

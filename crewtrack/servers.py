@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ingest.broker_auth import BrokerAccount, broker_acl
+from ingest.protocols.native import MAX_PACKET_BYTES
 
 PG_BIN = Path(os.environ.get("CREWTRACK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 START_TIMEOUT_S = 30.0  # initdb + start takes < 1 s here; 30 s covers a loaded CI box
@@ -328,6 +329,28 @@ class RedisServer(_Process):
             return False
 
 
+# Broker limits (deploy/mosquitto/mosquitto.conf repeats them; a test checks):
+# - max_packet_size: the device protocol's size limit on the whole packet, so an
+#   oversized PUBLISH is refused (the sender disconnected, "Packet too large" on
+#   MQTT 5) before any PUBACK, and never PUBACKed and then rejected by us;
+# - max_keepalive: an MQTT 5 client asking for none or more is told this one
+#   (Server Keep Alive). A client silent for 1.5 x its keepalive is dropped.
+#   3600 s leaves room for phones that ping rarely to save battery.
+#   (A connection that never sends CONNECT is dropped after 90 s by Mosquitto.)
+# - max_connections: a flood of connections cannot exhaust the broker's sockets.
+MQTT_MAX_KEEPALIVE_S = 3600
+MQTT_MAX_CONNECTIONS = 10_000
+
+
+def mosquitto_limits(max_connections: int = MQTT_MAX_CONNECTIONS) -> list[str]:
+    """The limit lines of our Mosquitto config (after the ``listener`` line)."""
+    return [
+        f"max_packet_size {MAX_PACKET_BYTES}",
+        f"max_keepalive {MQTT_MAX_KEEPALIVE_S}",
+        f"max_connections {max_connections}",
+    ]
+
+
 class MosquittoServer(_Process):
     """A private Mosquitto 2 with persistence, password file and ACL."""
 
@@ -338,10 +361,13 @@ class MosquittoServer(_Process):
     # 1000 messages per session while a worker is down.
     MAX_QUEUED_MESSAGES = 1_000_000
 
-    def __init__(self, datadir: Path, port: int) -> None:
+    def __init__(
+        self, datadir: Path, port: int, *, max_connections: int = MQTT_MAX_CONNECTIONS
+    ) -> None:
         super().__init__(datadir / "mosquitto.log")
         self.datadir = datadir
         self.port = port
+        self.max_connections = max_connections
         self.passwd_file = datadir / "passwd"
         self.acl_file = datadir / "acl"
         self.conf_file = datadir / "mosquitto.conf"
@@ -376,7 +402,7 @@ class MosquittoServer(_Process):
             f"max_queued_messages {self.MAX_QUEUED_MESSAGES}",
             "max_inflight_messages 0",
             "set_tcp_nodelay true",
-            "max_packet_size 1048576",
+            *mosquitto_limits(self.max_connections),
             "log_dest stdout",
             "log_type error",
             "log_type warning",

@@ -164,6 +164,17 @@ class Settings:
         "decoding, else paho's public path; `off`: always the public path. The "
         "choice is logged and exported as `crewtrack_ingest_mqtt_fast_path`.",
     )
+    ingest_reconnect_max_s: float = _setting(
+        10.0,
+        "Longest wait between two attempts to reach the broker: the ingest retries "
+        "forever (refused credentials, network, broker restart), starting at 50 ms "
+        "and doubling with jitter up to this.",
+    )
+    ingest_restart_after_s: float = _setting(
+        120.0,
+        "`up` restarts an ingest replica that is alive but has not been connected "
+        "and subscribed for this long (0 = never), and logs why.",
+    )
     max_future_skew_s: int = _setting(
         600, "A fix more than this far in the future is rejected (clock-skewed phone)."
     )

@@ -86,6 +86,34 @@ class Gauge:
         ]
 
 
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of sample ``name{labels}`` in Prometheus text, None if absent.
+
+    Reads sample lines only: ``# HELP`` text that happens to contain the name
+    and a number never counts (readiness once matched "connected 1" there).
+    """
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    key = f"{name}{{{want}}}" if want else name
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        name_part, _, value = line.rpartition(" ")
+        if name_part == key:
+            return float(value)
+    return None
+
+
+def samples(text: str, name: str) -> dict[str, float]:
+    """Every sample of a one-label metric: label value -> sample value."""
+    out: dict[str, float] = {}
+    prefix = name + "{"
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            labels, _, value = line.rpartition(" ")
+            out[labels[len(prefix) :].split('"')[1]] = float(value)
+    return out
+
+
 class IngestMetrics:
     """Every metric of one ingest worker."""
 
@@ -144,6 +172,17 @@ class IngestMetrics:
             "crewtrack_ingest_live_devices_total", "Device updates written to Redis."
         )
         self.gauges: list[Gauge] = []
+        self.extra: list[Counter] = []
+
+    def counter(
+        self, name: str, doc: str, label: str, labels: Sequence[str] = ()
+    ) -> Counter:
+        """A further labelled counter; ``labels`` are shown (at 0) from the start."""
+        counter = Counter(name, doc, label)
+        for value in labels:
+            counter.values[value] = 0.0
+        self.extra.append(counter)
+        return counter
 
     def gauge(self, name: str, doc: str, read: Callable[[], float]) -> None:
         self.gauges.append(Gauge(name, doc, read))
@@ -165,6 +204,7 @@ class IngestMetrics:
             self.flushes,
             self.live_rounds,
             self.live_devices,
+            *self.extra,
             *self.gauges,
         ]
         for metric in metrics:

@@ -15,6 +15,13 @@ its start-up check passes) or paho's public ``loop_read()``/``on_message``/
 Session: MQTT v5, stable client id, ``clean_start=False`` and a long session
 expiry, QoS 1 shared subscriptions - the broker queues our share while we are
 down and redelivers whatever we had not acked.
+
+Connection: one task (``_keep_connected``) owns it for the consumer's whole
+life and never gives up. Every failure - broker unreachable, credentials
+refused, subscription refused, connection lost - waits a capped exponential
+back-off with jitter (50 ms doubling up to ``ingest_reconnect_max_s``) and
+tries again; a session that got as far as subscribed starts the back-off
+over. ``connected`` is set only while the session is up *and* subscribed.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import threading
 import time
@@ -54,9 +62,12 @@ SESSION_EXPIRY_S = 7 * 86_400
 RECEIVE_MAXIMUM = 65_535
 KEEPALIVE_S = 30  # paused reading (backpressure) must not outlast 1.5 × this often
 # Reconnect fast at first: after a broker restart the (shared) subscription
-# must be back before phones publish again; back off to the maximum after that.
+# must be back before phones publish again; then double (with jitter, so a
+# fleet of replicas does not knock in step) up to ingest_reconnect_max_s.
 RECONNECT_FIRST_S = 0.05
-RECONNECT_MAX_S = 2.0
+# Why a connection attempt failed or a session ended: the label of
+# crewtrack_ingest_connection_failures_total.
+FAILURE_REASONS = ("unreachable", "refused", "subscription", "lost")
 MISC_INTERVAL_S = 1.0  # paho's loop_misc: keepalive pings and retries
 # How long one readable event may read packets. paho's loop_read() reads one
 # packet per call; draining the socket in one callback saves an event-loop
@@ -80,9 +91,11 @@ class MqttConsumer:
         *,
         topics: Iterable[str] = TOPICS,
         shared: bool = True,
+        on_failure: Callable[[str], None] = lambda _reason: None,
     ) -> None:
         self.settings = settings
         self.on_message = on_message
+        self.on_failure = on_failure
         topics = list(topics)
         shared_topics = [f"$share/{SHARE_GROUP}/{t}" for t in topics]
         self.topics = shared_topics if shared else topics
@@ -95,8 +108,13 @@ class MqttConsumer:
         self._stopping = False
         self._paused = False
         self._sock: socket.socket | None = None
-        self._reconnect_task: asyncio.Task[None] | None = None
+        self._connection_task: asyncio.Task[None] | None = None
         self._misc_task: asyncio.Task[None] | None = None
+        # set by paho's on_disconnect: the attempt or session in hand ended
+        self._lost = asyncio.Event()
+        self._failure: str | None = None  # why, when known before on_disconnect
+        self._session_up = False  # this attempt got as far as subscribed
+        self._random = random.Random()  # noqa: S311 (jitter, not a secret)
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.ingest_client_id,
@@ -127,32 +145,62 @@ class MqttConsumer:
 
     # --- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
-        """Connect (retrying until the broker answers) and keep the session alive."""
+        """Start connecting; from now on the consumer stays connected or keeps trying."""
         self._misc_task = asyncio.create_task(self._misc_loop(), name="mqtt-misc")
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect_async(
+            self.settings.mqtt_host,
+            self.settings.mqtt_port,
+            KEEPALIVE_S,
+            clean_start=False,
+            properties=props,
+        )
+        self._connection_task = asyncio.create_task(
+            self._keep_connected(), name="mqtt-connection"
+        )
+
+    def backoff_s(self, attempt: int) -> float:
+        """Wait before retry number ``attempt`` (0-based): capped doubling, jittered.
+
+        "Equal jitter": half the step is fixed, half random, so a retry never
+        comes sooner than half the step and never later than the cap.
+        """
+        cap = float(self.settings.ingest_reconnect_max_s)
+        step = min(cap, RECONNECT_FIRST_S * 2.0 ** min(attempt, 30))
+        return step / 2 + self._random.uniform(0, step / 2)
+
+    async def _keep_connected(self) -> None:
+        """Connect, wait for the session to end, back off, again - until stopped."""
+        attempt = 0
         while not self._stopping:
+            self._lost.clear()
+            self._failure = None
+            self._session_up = False
             try:
-                await self._loop.run_in_executor(
-                    None,
-                    lambda: self.client.connect(
-                        self.settings.mqtt_host,
-                        self.settings.mqtt_port,
-                        KEEPALIVE_S,
-                        clean_start=False,
-                        properties=props,
-                    ),
-                )
-                return
+                await self._loop.run_in_executor(None, self.client.reconnect)
             except OSError as exc:
-                log.warning("broker not reachable (%s); retrying", exc)
-                await asyncio.sleep(RECONNECT_MAX_S)
+                self._failure, what = "unreachable", f"broker not reachable ({exc})"
+            else:
+                # CONNACK, SUBACK and any later drop arrive through callbacks
+                await self._lost.wait()
+                if self._session_up:
+                    attempt = 0  # it was up and subscribed: start the back-off over
+                what = "connection ended"
+            if self._stopping:
+                return
+            reason = self._failure or "lost"
+            delay = self.backoff_s(attempt)
+            self.on_failure(reason)
+            log.warning("%s (%s); retrying in %.2f s", what, reason, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
 
     async def stop(self) -> None:
         """Disconnect, keeping the session (queued messages stay at the broker)."""
         self._stopping = True
-        for task in (self._reconnect_task, self._misc_task):
+        for task in (self._connection_task, self._misc_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -201,6 +249,7 @@ class MqttConsumer:
     ) -> None:
         if rc.is_failure:
             log.error("broker refused connection: %s", rc)
+            self._failure = "refused"
             return
         self.generation += 1
         if self._fast is not None:
@@ -218,30 +267,21 @@ class MqttConsumer:
     ) -> None:
         failed = [c for c in codes if c.is_failure]
         if failed:
-            log.error("subscription refused: %s", failed)
+            # e.g. an ACL not loaded yet: not usable, so start over (with back-off)
+            log.error("subscription refused: %s; disconnecting", failed)
+            self._failure = "subscription"
+            self.client.disconnect()
             return
+        self._session_up = True
         self.connected.set()
 
     def _on_disconnect(
         self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any
     ) -> None:
         self.connected.clear()
-        if self._stopping:
-            return
-        log.warning("disconnected from broker: %s; reconnecting", rc)
-        if self._reconnect_task is None or self._reconnect_task.done():
-            self._reconnect_task = self._loop.create_task(self._reconnect())
-
-    async def _reconnect(self) -> None:
-        delay = RECONNECT_FIRST_S
-        while not self._stopping:
-            await asyncio.sleep(delay)
-            try:
-                await self._loop.run_in_executor(None, self.client.reconnect)
-                return
-            except OSError as exc:
-                log.debug("reconnect failed: %s", exc)
-                delay = min(delay * 1.5, RECONNECT_MAX_S)
+        if not self._stopping:
+            log.warning("disconnected from broker: %s", rc)
+        self._lost.set()
 
     async def _misc_loop(self) -> None:
         while True:

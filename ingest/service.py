@@ -27,7 +27,7 @@ from crewtrack.settings import Settings
 from ingest.events import EventSink
 from ingest.live_state import LiveState
 from ingest.metrics import IngestMetrics
-from ingest.mqtt import MqttConsumer
+from ingest.mqtt import FAILURE_REASONS, MqttConsumer
 from ingest.pipeline import process
 from ingest.validate import Limits
 from ingest.writer import BatchWriter
@@ -68,8 +68,18 @@ class IngestService:
         self.live = LiveState(
             settings.redis_url, self.metrics, on_recovered=self._live_recovered
         )
+        self.connection_failures = self.metrics.counter(
+            "crewtrack_ingest_connection_failures_total",
+            "Broker connection attempts that failed or sessions that ended, by why "
+            "(unreachable, refused, subscription, lost); each is retried with back-off.",
+            "reason",
+            FAILURE_REASONS,
+        )
         self.consumer = MqttConsumer(
-            settings, self._on_message, shared=settings.ingest_shared_subscription
+            settings,
+            self._on_message,
+            shared=settings.ingest_shared_subscription,
+            on_failure=lambda reason: self.connection_failures.inc(1, reason),
         )
         self.writer = BatchWriter(
             settings,
@@ -82,7 +92,7 @@ class IngestService:
         )
         self.metrics.gauge(
             "crewtrack_ingest_connected",
-            "1 while connected to the broker and subscribed.",
+            "Whether the MQTT session is up and subscribed (1) or not (0).",
             lambda: 1.0 if self.consumer.connected.is_set() else 0.0,
         )
         self.metrics.gauge(

@@ -35,7 +35,14 @@ from ingest.protocols.fields import integer, number, opt_number, text
 
 PROTOCOL = "native"
 TOPIC_PREFIX = "crewtrack/v1/"
-MAX_PAYLOAD_BYTES = 256 * 1024  # the protocol's limit for an offline-sync batch
+# The protocol's size limit (docs/protocol.md): any payload up to
+# MAX_PAYLOAD_BYTES is accepted. The broker enforces it on the whole MQTT
+# packet - Mosquitto's max_packet_size, announced to MQTT 5 clients in CONNACK
+# as Maximum Packet Size - so a larger PUBLISH is refused *before* any PUBACK
+# (the broker disconnects the sender, which keeps the message). The extra KiB
+# holds the fixed header, the longest device topic and a few properties.
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024
 MAX_BATCH_FIXES = 5000  # ~4 h at one fix every 3 s; larger backlogs are split
 MAX_EVENT_ID_CHARS = 128
 MAX_JOB_ID_CHARS = 128
@@ -63,7 +70,9 @@ def unpack(payload: bytes) -> Any:
 def decode(topic: str, payload: bytes) -> Decoded:
     """Decode one native message; whole-message problems raise ``Reject``."""
     dev, kind = parse_topic(topic)
-    if len(payload) > MAX_PAYLOAD_BYTES:
+    # Only a payload the broker could not have let through is oversized here
+    # (one that passed the broker was PUBACKed: refusing it now would lose it).
+    if len(payload) > MAX_PACKET_BYTES:
         raise Reject(OVERSIZED, str(len(payload)))
     if kind == "fix":
         return decode_fixes(dev, unpack(payload))

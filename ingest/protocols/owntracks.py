@@ -30,11 +30,12 @@ from core.messages import (
 )
 from ingest.protocols.fields import device_id as check_device_id
 from ingest.protocols.fields import integer, json_object, number, opt_number, text
+from ingest.protocols.native import MAX_PACKET_BYTES
 
 PROTOCOL = "owntracks"
-MAX_PAYLOAD_BYTES = (
-    64 * 1024
-)  # a location message is < 1 KiB; cards with photos are not fixes
+# A location message is < 1 KiB; the limit is the broker's packet limit, so a
+# message the broker PUBACKed is never refused here as oversized.
+MAX_PAYLOAD_BYTES = MAX_PACKET_BYTES
 KMH_TO_MS = 1 / 3.6
 TRANSITIONS = {"enter": "geofence_enter", "leave": "geofence_leave"}
 

@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
+from ingest.metrics import sample as metric
 
 ROOT = Path(__file__).resolve().parents[3]
 _ports = PortAllocator()
@@ -70,9 +71,9 @@ class Worker:
                 metrics = self.metrics()
             except OSError:
                 metrics = ""
-            if "crewtrack_ingest_connected 1" in metrics:
-                path = f"crewtrack_ingest_mqtt_fast_path {fast}"
-                assert path in metrics, self.log()[-3000:]
+            if metric(metrics, "crewtrack_ingest_connected") == 1:
+                path = metric(metrics, "crewtrack_ingest_mqtt_fast_path")
+                assert path == fast, self.log()[-3000:]
                 return self
             time.sleep(0.05)
         raise TimeoutError("worker not ready:\n" + self.log()[-3000:])
@@ -90,6 +91,17 @@ class Worker:
         rc = self.proc.wait(timeout=40)
         self.proc = None
         return rc
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """One sample's value now (None when absent or the worker does not answer)."""
+        try:
+            return metric(self.metrics(), name, **labels)
+        except OSError:
+            return None
 
     def metrics(self) -> str:
         import urllib.request
@@ -130,6 +142,7 @@ class Phone:
         self.device_id = device_id
         self.acked: dict[int, Any] = {}
         self.sent: list[int] = []
+        self.disconnects: list[Any] = []  # reason codes, broker's and our own
         self._lock = threading.Lock()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -141,6 +154,7 @@ class Phone:
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(0.2, 1)
         client.on_publish = self._on_publish
+        client.on_disconnect = self._on_disconnect
         self.client = client
         client.connect("127.0.0.1", port, 30)
         client.loop_start()
@@ -148,6 +162,10 @@ class Phone:
     def _on_publish(self, _c: Any, _u: Any, mid: int, rc: Any, _p: Any) -> None:
         with self._lock:
             self.acked[mid] = rc
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        with self._lock:
+            self.disconnects.append(rc)
 
     def publish(
         self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False

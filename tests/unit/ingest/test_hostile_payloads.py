@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from core.messages import REASONS, InboundMessage, Processed
 from ingest.pipeline import process
+from ingest.protocols.native import MAX_PACKET_BYTES
 from ingest.validate import Limits
 from storage.fixes import encode_message
 
@@ -187,7 +188,7 @@ def test_owntracks_json_of_any_shape_is_stored_or_rejected(
 
 
 def test_an_oversized_message_is_rejected_without_decoding() -> None:
-    p = run("crewtrack/v1/van-1/fix", b"\x80" * (256 * 1024 + 1))
+    p = run("crewtrack/v1/van-1/fix", b"\x80" * (MAX_PACKET_BYTES + 1))
     assert [r.reason for r in p.rejections] == ["oversized"]
 
 
