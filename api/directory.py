@@ -22,6 +22,7 @@ from api.http.registry import Api
 from api.http.responses import json_ok, no_content
 from jobs_domain.actors import OFFICE, STAFF_READERS, Role
 from jobs_domain.errors import invalid
+from jobs_domain.money import format_money
 from jobs_domain.properties import navigation_url
 from services import directory as service
 from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
@@ -171,7 +172,7 @@ TECHNICIAN_OUT = {
         "user_id": {"type": "string"},
         "name": {"type": "string"},
         "phone": {"type": ["string", "null"]},
-        "hourly_cost": {"type": "string"},
+        "hourly_cost": s.MONEY_OUT,
         "device_ids": {"type": "array", "items": {"type": "string"}},
         "team": {"type": "string"},
         "version": {"type": "integer"},
@@ -234,7 +235,7 @@ def technician_json(t: TechnicianRecord) -> dict[str, Any]:
         "user_id": t.user_id,
         "name": t.name,
         "phone": t.phone,
-        "hourly_cost": t.hourly_cost,
+        "hourly_cost": format_money(t.hourly_cost),
         "version": t.version,
         "created_at": t.created_at,
         "device_ids": list(t.device_ids),

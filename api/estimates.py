@@ -11,7 +11,7 @@ from api.http.context import Ctx
 from api.http.identifiers import make_etag, uuid_or_404
 from api.http.pagination import PAGINATION_PARAMS, decode_cursor, page_limit, page_of
 from api.http.registry import Api
-from api.http.responses import json_ok
+from api.http.responses import amounts, json_ok
 from api.job_json import contact_view, line_item_view, note_view, respond_job
 from api.job_request import (
     contact_from,
@@ -91,7 +91,7 @@ def estimate_view(e: Estimate) -> dict[str, Any]:
         "site_contact": contact_view(e.site_contact),
         "line_items": [line_item_view(i) for i in e.line_items],
         "notes": [note_view(n) for n in e.notes],
-        "totals": {"net": t.net, "tax": t.tax, "gross": t.gross},
+        "totals": amounts(net=t.net, tax=t.tax, gross=t.gross),
         "approved_at": e.approved_at,
         "job_id": e.job_id,
         "version": e.version,

@@ -13,7 +13,7 @@ from api.http.context import POOL, SETTINGS, Ctx
 from api.http.identifiers import make_etag
 from api.http.problems import HttpProblem, problem_response
 from api.http.registry import Api
-from api.http.responses import json_ok
+from api.http.responses import json_ok, priced
 from api.invoicing.mailer import InvoiceMail, MailError, SmtpConfig, send_invoice_mail
 from api.invoicing.payments import (
     PaymentError,
@@ -27,6 +27,7 @@ from api.invoicing.pdf import Letterhead, render_invoice_pdf
 from api.job_request import load_visible
 from api.parts import totals_json
 from api.reports import query_uuid
+from api.schemas import INVOICE_LINE_OUT, TOTALS_BY_RATE
 from crewtrack.settings import Settings
 from jobs_domain.actors import Role
 from jobs_domain.invoicing import Invoice, InvoiceLine
@@ -45,10 +46,7 @@ READERS = (Role.ADMIN, Role.BILLING, Role.DISPATCHER)
 def _line_json(line: InvoiceLine) -> dict[str, Any]:
     return {
         "description": line.description,
-        "quantity": str(line.quantity),
-        "unit_price": str(line.unit_price),
-        "tax_rate": str(line.tax_rate),
-        "net": str(line.net),
+        **priced(line.quantity, line.unit_price, line.tax_rate, line.net),
         "source": line.source.value,
         "source_ref": line.source_ref,
         "serials": list(line.serials),
@@ -286,6 +284,8 @@ INVOICE_OUT = {
     "properties": {
         "status": {"enum": ["draft", "issued", "paid", "void"]},
         "number": {"type": ["string", "null"]},
+        "lines": {"type": "array", "items": INVOICE_LINE_OUT},
+        "totals": TOTALS_BY_RATE,
     },
 }
 

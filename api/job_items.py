@@ -10,7 +10,7 @@ from aiohttp import web
 from api import schemas as s
 from api.http.context import Ctx
 from api.http.registry import Api
-from api.http.responses import json_ok
+from api.http.responses import amounts, json_ok
 from api.job_json import (
     expense_view,
     job_etag,
@@ -21,7 +21,7 @@ from api.job_json import (
 from api.job_request import if_match, job_id, load_visible, recorded_from, removal
 from jobs_domain.actors import ALL_ROLES, CREW_AND_OFFICE, OFFICE, STAFF_READERS
 from jobs_domain.job import NoteVisibility
-from jobs_domain.money import to_decimal
+from jobs_domain.money import format_decimal, to_decimal
 from services import jobs as service
 from services.jobs import Removable
 
@@ -34,7 +34,7 @@ async def list_line_items(ctx: Ctx) -> web.StreamResponse:
     return json_ok(
         {
             "items": [line_item_view(i) for i in job.line_items],
-            "totals": {"net": net, "tax": tax, "gross": gross},
+            "totals": amounts(net=net, tax=tax, gross=gross),
         },
         etag=job_etag(job),
     )
@@ -133,11 +133,13 @@ async def profitability(ctx: Ctx) -> web.StreamResponse:
     result = await service.profitability(ctx.conn, await load_visible(ctx))
     return json_ok(
         {
-            "revenue": result.revenue,
-            "expenses": result.expenses,
-            "labour": result.labour,
-            "labour_hours": result.labour_hours,
-            "profit": result.profit,
+            **amounts(
+                revenue=result.revenue,
+                expenses=result.expenses,
+                labour=result.labour,
+                profit=result.profit,
+            ),
+            "labour_hours": format_decimal(result.labour_hours),
         }
     )
 

@@ -10,8 +10,9 @@ from aiohttp import web
 from api.directory import property_json
 from api.http.context import Ctx
 from api.http.identifiers import make_etag
-from api.http.responses import json_ok
+from api.http.responses import amounts, json_ok, priced
 from jobs_domain.job import Attachment, Expense, Job, LineItem, Note, SiteContact, Task
+from jobs_domain.money import format_money
 from services import jobs as service
 from services.jobs import DoubleBooking, Overview
 from storage import jobs as store
@@ -62,7 +63,7 @@ def _overview(o: Overview) -> dict[str, Any]:
         "completed_by": job.completed_by,
         "estimate_id": job.estimate_id,
         "booking_id": job.booking_id,
-        "totals": {"net": net, "tax": tax, "gross": gross},
+        "totals": amounts(net=net, tax=tax, gross=gross),
         "version": job.version,
         "created_at": job.created_at,
     }
@@ -107,7 +108,13 @@ async def respond_job(
 
 
 def line_item_view(item: LineItem) -> dict[str, Any]:
-    return {**store.line_item_to_json(item), "net": item.net}
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "description": item.description,
+        **priced(item.quantity, item.unit_price, item.tax_rate, item.net),
+        "price_book_item_id": item.price_book_item_id,
+    }
 
 
 def task_view(task: Task) -> dict[str, Any]:
@@ -126,7 +133,7 @@ def expense_view(e: Expense, attachments: Sequence[Attachment]) -> dict[str, Any
     return {
         "id": e.id,
         "description": e.description,
-        "amount": e.amount,
+        "amount": format_money(e.amount),
         "created_by": e.created_by,
         "created_at": e.created_at,
         "receipt_attachment_id": e.receipt_attachment_id,

@@ -17,7 +17,7 @@ from api.http.context import POOL, REDIS, SETTINGS, Ctx
 from api.http.idempotency import run_idempotent
 from api.http.problems import HttpProblem
 from api.http.registry import Api
-from api.http.responses import json_ok
+from api.http.responses import amounts, json_ok, priced
 from api.http.validation import read_json
 from api.job_request import parse_time
 from crewtrack.settings import Settings
@@ -54,7 +54,12 @@ ONLINE_OUT: s.S = s.obj(
     scheduled_end=s.NULL_STR,
     technicians={"type": "array", "items": {"type": "string"}},
     tasks={"type": "array"},
-    line_items={"type": "array"},
+    line_items={
+        "type": "array",
+        "items": s.obj(
+            ["description", *s.PRICED], description={"type": "string"}, **s.PRICED
+        ),
+    },
     totals=s.TOTALS,
     public_notes={"type": "array"},
     completed_at=s.NULL_STR,
@@ -92,14 +97,11 @@ async def online_view(request: web.Request) -> web.StreamResponse:
         "line_items": [
             {
                 "description": i.description,
-                "quantity": i.quantity,
-                "unit_price": i.unit_price,
-                "tax_rate": i.tax_rate,
-                "net": i.net,
+                **priced(i.quantity, i.unit_price, i.tax_rate, i.net),
             }
             for i in job.line_items
         ],
-        "totals": {"net": net, "tax": tax, "gross": gross},
+        "totals": amounts(net=net, tax=tax, gross=gross),
         "public_notes": [
             {"text": n.text, "created_at": n.created_at} for n in job.public_notes()
         ],

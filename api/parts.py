@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from api import schemas as s
 from api.http.context import Ctx
 from api.http.registry import Api
-from api.http.responses import json_ok, no_content
+from api.http.responses import amounts, json_ok, no_content, priced
 from api.job_request import load_visible, recorded_from
 from api.reports import UUID_S
 from api.schemas import RECORDED
@@ -22,7 +23,7 @@ from jobs_domain.actors import (
 )
 from jobs_domain.errors import FieldProblem, InvalidInput, parse_enum
 from jobs_domain.job import Job
-from jobs_domain.money import Totals, totals
+from jobs_domain.money import Totals, format_decimal, format_money, totals
 from jobs_domain.parts import (
     Depot,
     DepotKind,
@@ -39,11 +40,12 @@ from storage.parts import DepotStock, HistoryEntry
 def totals_json(t: Totals) -> dict[str, Any]:
     """Net, tax and gross, and the same per tax rate (parts, invoices)."""
     return {
-        "net": t.net,
-        "tax": t.tax,
-        "gross": t.gross,
+        **amounts(net=t.net, tax=t.tax, gross=t.gross),
         "by_rate": [
-            {"rate": x.rate, "net": x.net, "tax": x.tax, "gross": x.gross}
+            {
+                "rate": format_decimal(x.rate),
+                **amounts(net=x.net, tax=x.tax, gross=x.gross),
+            }
             for x in t.tax_lines
         ],
     }
@@ -55,8 +57,8 @@ def _item_json(item: PriceBookItem) -> dict[str, Any]:
         "family": item.family,
         "name": item.name,
         "kind": item.kind.value,
-        "unit_price": item.unit_price,
-        "tax_rate": item.tax_rate,
+        "unit_price": format_money(item.unit_price),
+        "tax_rate": format_decimal(item.tax_rate),
         "serialized": item.serialized,
         "sku": item.sku,
         "bill_from_sessions": item.bill_from_sessions,
@@ -76,7 +78,9 @@ def _stock_json(depot: Depot, stock: DepotStock) -> dict[str, Any]:
     return {
         **_depot_json(depot),
         "depot_id": stock.depot_id,
-        "stock": [{"item_id": i, "quantity": q} for i, q in stock.stock],
+        "stock": [
+            {"item_id": i, "quantity": format_decimal(q)} for i, q in stock.stock
+        ],
         "serials": [
             {
                 "serial": u.serial,
@@ -124,10 +128,7 @@ def _part_json(part: JobPart) -> dict[str, Any]:
         "family": part.family,
         "name": part.name,
         "kind": part.kind.value,
-        "quantity": part.quantity,
-        "unit_price": part.unit_price,
-        "tax_rate": part.tax_rate,
-        "net": part.net,
+        **priced(part.quantity, part.unit_price, part.tax_rate, part.net),
         "serials": list(part.serials),
         "depot_id": part.depot_id,
         "added_by": part.added_by,
@@ -438,7 +439,7 @@ def setup(api: Api) -> None:
         tag=t,
         roles=ALL_ROLES,
         query=[{"name": n, **Q} for n in ("q", "family", "kind", "serialized")],
-        responses={200: OBJ},
+        responses={200: s.CATALOG_OUT},
     )
     r(
         "PUT",
@@ -448,7 +449,7 @@ def setup(api: Api) -> None:
         tag=t,
         roles=(Role.ADMIN,),
         body=STOCK_SETTINGS_IN,
-        responses={200: OBJ},
+        responses={200: s.CATALOG_ITEM_OUT},
     )
     r(
         "POST",
@@ -477,7 +478,7 @@ def setup(api: Api) -> None:
         summary="A depot's stock",
         tag=t,
         roles=ALL_ROLES,
-        responses={200: OBJ},
+        responses={200: s.DEPOT_STOCK_OUT},
         description="Technicians see their own depot and only usable serials.",
     )
     r(
@@ -489,7 +490,7 @@ def setup(api: Api) -> None:
         roles=OFFICE,
         body=RECEIVE_IN,
         idempotent=True,
-        responses={201: OBJ},
+        responses={201: s.DEPOT_STOCK_OUT},
     )
     r(
         "GET",
@@ -517,7 +518,7 @@ def setup(api: Api) -> None:
         summary="A job's parts and services with totals per tax rate",
         tag=t,
         roles=ALL_ROLES,
-        responses={200: OBJ},
+        responses={200: s.JOB_PARTS_OUT},
     )
     r(
         "POST",
@@ -528,7 +529,7 @@ def setup(api: Api) -> None:
         roles=CREW_AND_OFFICE,
         body=PART_IN,
         idempotent=True,
-        responses={201: OBJ},
+        responses={201: s.JOB_PART_ADDED_OUT},
     )
     r(
         "DELETE",
@@ -549,7 +550,7 @@ def setup(api: Api) -> None:
         roles=CREW_AND_OFFICE,
         query=[{"name": "serial", "required": True, **Q}],
         conflicts=True,
-        responses={200: OBJ},
+        responses={200: s.SERIAL_CHECK_OUT},
     )
     r(
         "POST",

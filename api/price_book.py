@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from api import schemas as s
@@ -12,6 +14,7 @@ from api.http.registry import Api
 from api.http.responses import json_ok
 from jobs_domain.actors import ALL_ROLES, OFFICE
 from jobs_domain.errors import FieldProblem, InvalidInput
+from jobs_domain.money import format_decimal, format_money
 from services import price_book as service
 
 FAMILY_IN: s.S = {
@@ -50,10 +53,19 @@ ITEM_OUT: s.S = s.obj(
     name={"type": "string"},
     description={"type": "string"},
     unit_price=s.MONEY_OUT,
-    tax_rate=s.MONEY_OUT,
+    tax_rate=s.RATE_OUT,
     active={"type": "boolean"},
     created_at={"type": "string"},
 )
+
+
+def item_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A price-book item: its price as money, its tax rate as a plain decimal."""
+    return {
+        **record,
+        "unit_price": format_money(record["unit_price"]),
+        "tax_rate": format_decimal(record["tax_rate"]),
+    }
 
 
 async def create_family(ctx: Ctx) -> web.StreamResponse:
@@ -69,7 +81,9 @@ async def create_item(ctx: Ctx) -> web.StreamResponse:
     body = await ctx.json(ITEM_IN)
     body["family_id"] = uuid_or_404(body["family_id"], "family")
     item = await service.create_item(ctx.conn, body)
-    return json_ok(item, 201, location=f"/api/v1/price-book/items/{item['id']}")
+    return json_ok(
+        item_view(item), 201, location=f"/api/v1/price-book/items/{item['id']}"
+    )
 
 
 async def search_items(ctx: Ctx) -> web.StreamResponse:
@@ -87,12 +101,13 @@ async def search_items(ctx: Ctx) -> web.StreamResponse:
         after=uuid_cursor(ctx.request),
         limit=limit + 1,
     )
-    return json_ok(id_page(items, limit))
+    page = id_page(items, limit)
+    return json_ok({**page, "items": [item_view(i) for i in page["items"]]})
 
 
 async def get_item(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.path_id("item_id", "item")
-    return json_ok(await service.get_item(ctx.conn, item_id))
+    return json_ok(item_view(await service.get_item(ctx.conn, item_id)))
 
 
 def setup(api: Api) -> None:

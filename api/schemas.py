@@ -22,7 +22,37 @@ DECIMAL_IN: S = {
         {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,4})?$"},
     ]
 }
-MONEY_OUT: S = {"type": "string"}
+
+
+# How decimals are written (jobs_domain.money): money with two decimals, more only
+# when significant; quantities, hours and tax rates in their shortest exact form.
+def _decimal_out(pattern: str, description: str, examples: list[str]) -> S:
+    return {
+        "type": "string",
+        "pattern": pattern,
+        "description": description,
+        "examples": examples,
+    }
+
+
+MONEY_OUT: S = _decimal_out(
+    r"^-?(0|[1-9][0-9]*)\.[0-9]{2}([0-9]*[1-9])?$",
+    'Money: a decimal string with two decimals (`"60.00"`), more only when they '
+    'are significant (a unit price of `"0.125"`).',
+    ["60.00", "0.125"],
+)
+_PLAIN_DECIMAL = r"^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$"
+QUANTITY_OUT: S = _decimal_out(
+    _PLAIN_DECIMAL,
+    "A quantity or a number of hours: the shortest exact decimal string "
+    '(`"1"`, `"5.5"`), never an exponent.',
+    ["1", "5.5"],
+)
+RATE_OUT: S = _decimal_out(
+    _PLAIN_DECIMAL,
+    'A tax rate in percent: the shortest exact decimal string (`"20"`, `"5.5"`).',
+    ["20", "5.5"],
+)
 NULL_STR: S = {"type": ["string", "null"]}
 CONTACT: S = {
     "type": "object",
@@ -227,6 +257,30 @@ def items_of(item: S, **extra: S) -> S:
 
 
 TOTALS: S = obj(["net", "tax", "gross"], net=MONEY_OUT, tax=MONEY_OUT, gross=MONEY_OUT)
+# Totals with the same per tax rate (parts, invoices).
+TOTALS_BY_RATE: S = obj(
+    ["net", "tax", "gross", "by_rate"],
+    net=MONEY_OUT,
+    tax=MONEY_OUT,
+    gross=MONEY_OUT,
+    by_rate={
+        "type": "array",
+        "items": obj(
+            ["rate", "net", "tax", "gross"],
+            rate=RATE_OUT,
+            net=MONEY_OUT,
+            tax=MONEY_OUT,
+            gross=MONEY_OUT,
+        ),
+    },
+)
+# The priced fields of every line: line items, parts, invoice lines, the online view.
+PRICED: dict[str, S] = {
+    "quantity": QUANTITY_OUT,
+    "unit_price": MONEY_OUT,
+    "tax_rate": RATE_OUT,
+    "net": MONEY_OUT,
+}
 CREW_MEMBER: S = obj(
     ["technician_id", "role"],
     technician_id={"type": "string"},
@@ -283,10 +337,7 @@ LINE_ITEM_OUT: S = obj(
     id={"type": "string"},
     kind={"enum": ["part", "service", "custom"]},
     description={"type": "string"},
-    quantity=MONEY_OUT,
-    unit_price=MONEY_OUT,
-    tax_rate=MONEY_OUT,
-    net=MONEY_OUT,
+    **PRICED,
     price_book_item_id=NULL_STR,
 )
 LINE_ITEMS_OUT: S = items_of(LINE_ITEM_OUT, totals=TOTALS)
@@ -398,8 +449,79 @@ PROFIT_OUT: S = obj(
     revenue=MONEY_OUT,
     expenses=MONEY_OUT,
     labour=MONEY_OUT,
-    labour_hours=MONEY_OUT,
+    labour_hours=QUANTITY_OUT,
     profit=MONEY_OUT,
+)
+# Parts: the catalogue as the Add Item screen sees it, depot stock, a job's parts.
+CATALOG_ITEM_OUT: S = obj(
+    ["id", "name", "kind", "unit_price", "tax_rate"],
+    id={"type": "string"},
+    family={"type": "string"},
+    name={"type": "string"},
+    kind={"type": "string"},
+    unit_price=MONEY_OUT,
+    tax_rate=RATE_OUT,
+    serialized={"type": "boolean"},
+    sku=NULL_STR,
+    bill_from_sessions={"type": "boolean"},
+)
+CATALOG_OUT: S = obj(
+    ["families", "items"],
+    families={"type": "array"},
+    items={"type": "array", "items": CATALOG_ITEM_OUT},
+)
+SERIAL_CHECK_OUT: S = obj(
+    ["serial", "found"],
+    serial={"type": "string"},
+    found={"type": "boolean"},
+    item={"anyOf": [CATALOG_ITEM_OUT, {"type": "null"}]},
+    family=NULL_STR,
+    client_families={"type": "array", "items": {"type": "string"}},
+)
+DEPOT_STOCK_OUT: S = obj(
+    ["depot_id", "stock", "serials"],
+    depot_id={"type": "string"},
+    stock={
+        "type": "array",
+        "items": obj(
+            ["item_id", "quantity"], item_id={"type": "string"}, quantity=QUANTITY_OUT
+        ),
+    },
+    serials={"type": "array"},
+)
+JOB_PART_OUT: S = obj(
+    ["id", "item_id", "name", "kind", *PRICED],
+    id={"type": "string"},
+    job_id={"type": "string"},
+    item_id={"type": "string"},
+    family={"type": "string"},
+    name={"type": "string"},
+    kind={"type": "string"},
+    **PRICED,
+    serials={"type": "array", "items": {"type": "string"}},
+    depot_id=NULL_STR,
+    added_by={"type": "string"},
+    added_at={"type": "string"},
+)
+JOB_PARTS_OUT: S = obj(
+    ["job_id", "items", "totals", "take_backs"],
+    job_id={"type": "string"},
+    items={"type": "array", "items": JOB_PART_OUT},
+    totals=TOTALS_BY_RATE,
+    take_backs={"type": "array"},
+)
+JOB_PART_ADDED_OUT: S = {
+    **JOB_PARTS_OUT,
+    "required": ["item", *JOB_PARTS_OUT["required"]],
+    "properties": {"item": JOB_PART_OUT, **JOB_PARTS_OUT["properties"]},
+}
+INVOICE_LINE_OUT: S = obj(
+    ["description", *PRICED, "source"],
+    description={"type": "string"},
+    **PRICED,
+    source={"type": "string"},
+    source_ref=NULL_STR,
+    serials={"type": "array", "items": {"type": "string"}},
 )
 DECLINE_OUT: S = obj(
     ["declined", "job_id", "status"],
@@ -423,15 +545,15 @@ CHANGES_OUT: S = obj(
             number={"type": "string"},
             status={"type": "string"},
             etag={"type": "string"},
-            line_items={"type": "array"},
+            line_items={"type": "array", "items": LINE_ITEM_OUT},
             tasks={"type": "array"},
-            expenses={"type": "array"},
+            expenses={"type": "array", "items": EXPENSE_OUT},
             notes={"type": "array"},
             attachments={"type": "array"},
             sessions={"type": "array", "items": SESSION_OUT},
             pending_clock_events={"type": "array", "items": SESSION_PENDING_OUT},
             report={"type": ["object", "null"]},
-            parts={"type": "object"},
+            parts=JOB_PARTS_OUT,
         ),
     },
     removed={"type": "array", "items": {"type": "string"}},

@@ -1,8 +1,12 @@
-"""Exact decimal money: amounts, tax rates and per-rate totals.
+"""Exact decimal money: amounts, tax rates and per-rate totals, and how they are written.
 
 Money is never a float. Amounts are ``Decimal`` rounded half-up to the
 currency's minor unit (2 places) only at the edges that a customer sees: line
 totals and invoice totals; quantities and unit prices keep their own precision.
+
+Two text formats, whatever scale a value was stored with: money
+(:func:`format_money`, ``"60.00"``, ``"0.125"``) and a plain decimal for
+quantities, hours and tax rates (:func:`format_decimal`, ``"1"``, ``"5.5"``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,43 @@ def to_decimal(value: object, pointer: str, *, minimum: Decimal = ZERO) -> Decim
             "too large", [FieldProblem(pointer, f"must be at most {MAX_AMOUNT}")]
         )
     return result
+
+
+def _plain(value: Decimal, min_places: int) -> str:
+    """``value`` exactly, without exponent or trailing zeros, but with at least
+    ``min_places`` decimals. Integer arithmetic: no context, so no rounding."""
+    if not value.is_finite():
+        raise ValueError(f"not a finite number: {value}")
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    coefficient = int("".join(map(str, digits)) or "0")
+    while exponent < 0 and coefficient % 10 == 0:
+        coefficient //= 10
+        exponent += 1
+    if exponent > 0:
+        coefficient *= 10**exponent
+        exponent = 0
+    if -exponent < min_places:
+        coefficient *= 10 ** (min_places + exponent)
+        exponent = -min_places
+    text = str(coefficient)
+    places = -exponent
+    if places:
+        text = text.rjust(places + 1, "0")
+        text = f"{text[:-places]}.{text[-places:]}"
+    return f"-{text}" if sign and coefficient else text
+
+
+def format_money(amount: Decimal) -> str:
+    """Money as the API writes it: two decimals (``"60.00"``), more only when they
+    are significant (a unit price of ``"0.125"``); never rounded, never an exponent."""
+    return _plain(amount, 2)
+
+
+def format_decimal(value: Decimal) -> str:
+    """A quantity, a number of hours or a tax rate: its shortest exact decimal
+    (``"1"``, ``"5.5"``, ``"20"``), never an exponent (``1E+1`` is ``"10"``)."""
+    return _plain(value, 0)
 
 
 def round_money(amount: Decimal) -> Decimal:

@@ -15,6 +15,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from jobs_domain.invoicing import Invoice, InvoiceKind
+from jobs_domain.money import format_decimal, format_money
 
 DEFAULT_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -36,13 +37,10 @@ class Letterhead:
 
 
 def money(amount: Decimal, currency: str) -> str:
-    """``1,234.50 €``: two decimals, thousands separated, symbol after."""
-    return f"{amount:,.2f} {CURRENCY_SYMBOLS.get(currency, currency)}"
-
-
-def _quantity(value: Decimal) -> str:
-    normalized = value.normalize()
-    return f"{normalized:f}"
+    """``1,234.50 €``: the API's money format (two decimals, more only when
+    significant: ``0.125 €``), thousands separated, symbol after."""
+    exact = Decimal(format_money(amount))
+    return f"{exact:,f} {CURRENCY_SYMBOLS.get(currency, currency)}"
 
 
 def render_invoice_pdf(
@@ -97,9 +95,9 @@ def render_invoice_pdf(
             COLUMNS[0][1], 6, line.description, new_x=XPos.RIGHT, new_y=YPos.TOP
         )
         cells = (
-            _quantity(line.quantity),
+            format_decimal(line.quantity),
             money(line.unit_price, invoice.currency),
-            f"{_quantity(line.tax_rate)} %",
+            f"{format_decimal(line.tax_rate)} %",
             money(line.net, invoice.currency),
         )
         for (_, width), text in zip(COLUMNS[1:], cells, strict=True):
@@ -117,7 +115,7 @@ def render_invoice_pdf(
     total_row("Total without tax", totals.net)
     for tax_line in totals.tax_lines:
         total_row(
-            f"Tax {_quantity(tax_line.rate)} % on {money(tax_line.net, invoice.currency)}",
+            f"Tax {format_decimal(tax_line.rate)} % on {money(tax_line.net, invoice.currency)}",
             tax_line.tax,
         )
     pdf.set_font("DejaVu", size=12)

@@ -128,7 +128,7 @@ async def test_estimate_to_completed_job_with_a_device_clock_in(
     items = await ok(
         await client.get(f"{V1}/jobs/{jid}/line-items", headers=people.auth("admin"))
     )
-    assert [i["unit_price"] for i in items["items"]] == ["2500.00", "65"]
+    assert [i["unit_price"] for i in items["items"]] == ["2500.00", "65.00"]
     assert items["totals"]["gross"] == "3312.00"
     notes = await ok(
         await client.get(f"{V1}/jobs/{jid}/notes", headers=people.auth("admin"))

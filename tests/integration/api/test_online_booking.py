@@ -149,7 +149,7 @@ async def test_a_booked_price_book_service_is_on_the_job_at_its_price(
     [line] = (await office(api, people, f"/jobs/{job['id']}/line-items"))["items"]
     assert (line["description"], line["unit_price"]) == (
         "Annual boiler service",
-        "80.0000",
+        "80.00",
     )
     unknown = form(
         service={"price_book_item_id": "00000000-0000-4000-8000-000000000000"}
