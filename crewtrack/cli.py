@@ -8,10 +8,13 @@ and ``crewtrack admin …`` start fast and need no browser, broker or Dash.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
 
 from crewtrack.settings import Settings, SettingsError
 
@@ -124,8 +127,30 @@ def _cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
 # --- admin -------------------------------------------------------------------
 
 
+class CliError(Exception):
+    """A refusal the command prints (to stderr) before exiting with 1."""
+
+
+def _user_id_for(conn: Any, email: str | None) -> UUID | None:
+    """The id of the user with this e-mail (None when no e-mail is given)."""
+    from storage.users import find_user_by_email
+
+    if not email:
+        return None
+    user = find_user_by_email(conn, email)
+    if user is None:
+        raise CliError(f"no user with e-mail {email}")
+    return user.id
+
+
 def _print(args: argparse.Namespace, data: Mapping[str, object], text: str) -> None:
     print(json.dumps(data, default=str) if args.json else text)
+
+
+def _token_ttl(days: int) -> dt.timedelta:
+    if days <= 0:
+        raise SettingsError(f"a token's lifetime must be at least one day, not {days}")
+    return dt.timedelta(days=days)
 
 
 def _cmd_add_user(args: argparse.Namespace, settings: Settings) -> int:
@@ -133,9 +158,10 @@ def _cmd_add_user(args: argparse.Namespace, settings: Settings) -> int:
 
     from storage.users import create_user, issue_token
 
+    ttl = _token_ttl(settings.token_ttl_days)
     with psycopg.connect(settings.database_url) as conn:
         user = create_user(conn, args.name, args.role, args.email, args.password)
-        token = issue_token(conn, user.id, "cli")
+        token = issue_token(conn, user.id, "cli", ttl=ttl)
     data = {"id": str(user.id), "name": user.name, "role": user.role, "token": token}
     _print(args, data, f"user {user.id} ({user.role})\ntoken {token}")
     return 0
@@ -146,14 +172,109 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
     from storage.users import find_user_by_email, issue_token
 
+    ttl = _token_ttl(args.ttl_days or settings.token_ttl_days)
     with psycopg.connect(settings.database_url) as conn:
         user = find_user_by_email(conn, args.email)
         if user is None:
             print(f"no user with e-mail {args.email}", file=sys.stderr)
             return 1
-        token = issue_token(conn, user.id, args.label)
-    _print(args, {"id": str(user.id), "token": token}, f"token {token}")
+        token = issue_token(conn, user.id, args.label, ttl=ttl)
+    expires = dt.datetime.now(dt.UTC) + ttl
+    data = {"id": str(user.id), "token": token, "expires_at": expires.isoformat()}
+    _print(args, data, f"token {token}\nexpires {expires:%Y-%m-%d %H:%M} UTC")
     return 0
+
+
+def _cmd_list_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from storage.users import list_tokens
+
+    with psycopg.connect(settings.database_url) as conn:
+        tokens = list_tokens(conn, _user_id_for(conn, args.email))
+    if args.json:
+        print(json.dumps([vars(t) for t in tokens], default=str))
+        return 0
+    now = dt.datetime.now(dt.UTC)
+    for t in tokens:
+        if t.revoked_at is not None:
+            state = "revoked"
+        elif t.expires_at is not None and t.expires_at <= now:
+            state = "expired"
+        else:
+            state = "active"
+        used = "never used" if t.last_used_at is None else f"used {t.last_used_at:%F}"
+        until = "no expiry" if t.expires_at is None else f"expires {t.expires_at:%F}"
+        print(
+            f"{t.prefix or '(no prefix)'}\t{state}\t{t.email}\t{t.label}\t{until}\t{used}"
+        )
+    return 0
+
+
+def _cmd_revoke_token(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from storage.users import revoke_token, revoke_user_tokens
+
+    if (args.token is None) == (args.email is None):
+        print("give a token (or its prefix) or --email, not both", file=sys.stderr)
+        return 2
+    with psycopg.connect(settings.database_url) as conn:
+        if args.token is not None:
+            revoked = revoke_token(conn, args.token)
+            if revoked == 0:
+                print(
+                    "no active token with that prefix (see `crewtrack admin "
+                    "list-tokens`)",
+                    file=sys.stderr,
+                )
+                return 1
+        else:
+            user_id = _user_id_for(conn, args.email)
+            assert user_id is not None
+            revoked = revoke_user_tokens(conn, user_id)
+    _print(args, {"revoked": revoked}, f"revoked {revoked} token(s)")
+    return 0
+
+
+def _cmd_set_user_enabled(enabled: bool) -> Handler:
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        import asyncio
+
+        return asyncio.run(_set_user_enabled(settings, args.email, enabled))
+
+    return handler
+
+
+async def _set_user_enabled(settings: Settings, email: str, enabled: bool) -> int:
+    """disable-user / enable-user: the same ``disabled_at`` that archiving a
+    technician sets, so the API (401), the dashboard and the broker all see it."""
+    import psycopg
+
+    from storage.users import account_by_email, disable_user, enable_user
+
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        account = await account_by_email(conn, email)
+        if account is None:
+            print(f"no user with e-mail {email}", file=sys.stderr)
+            return 1
+        user = account.user
+        if not enabled:
+            if account.disabled_at is None:
+                await disable_user(conn, user.id, dt.datetime.now(dt.UTC))
+            print(f"disabled {email}: tokens, dashboard login and devices refused")
+            return 0
+        if account.archived_technician:
+            print(
+                f"{email} is an archived technician: restore the technician "
+                "(POST /api/v1/technicians/{id}/restore) to let them back in",
+                file=sys.stderr,
+            )
+            return 1
+        if account.disabled_at is not None:
+            await enable_user(conn, user.id, account.disabled_at)
+        print(f"enabled {email}")
+        return 0
 
 
 def _cmd_add_device(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,16 +282,9 @@ def _cmd_add_device(args: argparse.Namespace, settings: Settings) -> int:
 
     from ingest.broker_auth import hash_mqtt_password
     from storage.devices import DeviceError, add_device
-    from storage.users import find_user_by_email
 
     with psycopg.connect(settings.database_url) as conn:
-        user_id = None
-        if args.user_email:
-            user = find_user_by_email(conn, args.user_email)
-            if user is None:
-                print(f"no user with e-mail {args.user_email}", file=sys.stderr)
-                return 1
-            user_id = user.id
+        user_id = _user_id_for(conn, args.user_email)
         try:
             creds = add_device(
                 conn,
@@ -178,6 +292,7 @@ def _cmd_add_device(args: argparse.Namespace, settings: Settings) -> int:
                 hash_password=hash_mqtt_password,
                 user_id=user_id,
                 label=args.label,
+                service_users=[settings.mqtt_username],
             )
         except DeviceError as exc:
             print(str(exc), file=sys.stderr)
@@ -339,6 +454,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_admin("token", _cmd_token, "Issue a new API token for a user.")
     p.add_argument("--email", required=True)
     p.add_argument("--label", default="cli")
+    p.add_argument(
+        "--ttl-days",
+        type=int,
+        help="days until the token expires (default: CREWTRACK_TOKEN_TTL_DAYS)",
+    )
+    p = add_admin(
+        "list-tokens",
+        _cmd_list_tokens,
+        "List API tokens (prefix, state, user, label, expiry, last use); never the "
+        "tokens themselves.",
+    )
+    p.add_argument("--email", help="only this user's tokens")
+    p = add_admin(
+        "revoke-token",
+        _cmd_revoke_token,
+        "Revoke an API token (the token or its prefix from list-tokens), or every "
+        "token of a user (--email); the API refuses it (401) at once.",
+    )
+    p.add_argument("token", nargs="?", help="the token, or its prefix (ct_…)")
+    p.add_argument("--email", help="revoke every token of this user")
+    for name, enabled, help_text in (
+        (
+            "disable-user",
+            False,
+            "Shut a user out at once: their API tokens (401), dashboard session and "
+            "login, and their devices are refused.",
+        ),
+        (
+            "enable-user",
+            True,
+            "Undo disable-user: the user's tokens, login and the devices disable-user "
+            "revoked work again (an archived technician is restored in the directory).",
+        ),
+    ):
+        p = add_admin(name, _cmd_set_user_enabled(enabled), help_text)
+        p.add_argument("--email", required=True)
     p = add_admin(
         "add-device",
         _cmd_add_device,
@@ -376,5 +527,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args, settings)
+    except SettingsError as exc:
+        print(f"crewtrack: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ from crewtrack.servers import (
     ServerError,
     Stack,
     port_is_open,
+    write_private,
 )
 from crewtrack.settings import Settings
 from ingest.broker_auth import BrokerAccount, device_accounts, hash_mqtt_password
@@ -130,11 +132,7 @@ class Secrets:
         return created
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(vars(self), indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        write_private(path, json.dumps(vars(self), indent=2))
 
 
 @dataclass
@@ -243,7 +241,8 @@ def _prepare_database(stack: Stack | None, settings: Settings) -> None:
         log.info("applied migration %s", name)
 
 
-def _ensure_admin(settings: Settings, sec: Secrets, secrets_path: Path) -> None:
+def _ensure_admin(settings: Settings, sec: Secrets, secrets_path: Path) -> bool:
+    """Create the admin user and token on first start; whether it did."""
     with psycopg.connect(settings.database_url) as conn:
         row = conn.execute(
             "SELECT id FROM users WHERE email = %s", (ADMIN_EMAIL,)
@@ -252,8 +251,15 @@ def _ensure_admin(settings: Settings, sec: Secrets, secrets_path: Path) -> None:
             user = create_user(
                 conn, "Administrator", "admin", ADMIN_EMAIL, sec.admin_password
             )
-            sec.admin_token = issue_token(conn, user.id, "crewtrack up")
+            sec.admin_token = issue_token(
+                conn,
+                user.id,
+                "crewtrack up",
+                ttl=timedelta(days=settings.token_ttl_days),
+            )
             sec.save(secrets_path)
+            return True
+    return False
 
 
 def write_broker_files(mqtt: MosquittoServer, settings: Settings) -> int:
@@ -262,7 +268,7 @@ def write_broker_files(mqtt: MosquittoServer, settings: Settings) -> int:
         settings.mqtt_username, hash_mqtt_password(settings.mqtt_password), service=True
     )
     with psycopg.connect(settings.database_url) as conn:
-        devices = device_accounts(device_logins(conn))
+        devices = device_accounts(device_logins(conn), [settings.mqtt_username])
     mqtt.write_accounts([service, *devices])
     return len(devices)
 
@@ -388,7 +394,7 @@ def up(settings: Settings) -> int:
     children: list[Child] = []
     try:
         _prepare_database(stack, settings)
-        _ensure_admin(settings, sec, secrets_path)
+        first_start = _ensure_admin(settings, sec, secrets_path)
         if stack is not None:
             write_broker_files(stack.mqtt, settings)
             stack.mqtt.reload()
@@ -417,7 +423,9 @@ def up(settings: Settings) -> int:
             if c.name in health_urls
             and not _wait_http(health_urls[c.name], HEALTH_TIMEOUT_S)
         ]
-        _print_banner(settings, sec, children, api_url, unhealthy)
+        _print_banner(
+            settings, sec if first_start else None, children, api_url, unhealthy
+        )
         _supervise(children, stop)
     except KeyboardInterrupt:
         pass
@@ -434,9 +442,26 @@ def up(settings: Settings) -> int:
     return 0
 
 
+def _admin_lines(settings: Settings, created: Secrets | None) -> list[str]:
+    """The admin's password and token when just created (shown this once),
+    afterwards where they are kept and how to replace them."""
+    if created is not None:
+        return [
+            f"  admin     : {ADMIN_EMAIL} / {created.admin_password}",
+            f"  API token : {created.admin_token}",
+            f"  (shown this once; kept owner-only in {settings.home / 'secrets.json'})",
+        ]
+    return [
+        f"  admin     : {ADMIN_EMAIL} (password and first API token: "
+        f"{settings.home / 'secrets.json'}, owner-only)",
+        f"  new token : crewtrack admin token --email {ADMIN_EMAIL}",
+        "  revoke    : crewtrack admin list-tokens / revoke-token",
+    ]
+
+
 def _print_banner(
     settings: Settings,
-    sec: Secrets,
+    created: Secrets | None,
     children: list[Child],
     api_url: str,
     unhealthy: list[str],
@@ -456,8 +481,7 @@ def _print_banner(
         f"  PostgreSQL: {settings.database_url}",
         f"  Redis     : {settings.redis_url}",
         f"  MQTT      : mqtt://{settings.mqtt_host}:{settings.mqtt_port}",
-        f"  admin     : {ADMIN_EMAIL} / {sec.admin_password}",
-        f"  API token : {sec.admin_token}",
+        *_admin_lines(settings, created),
         f"  logs      : {settings.home / 'logs'}",
         "Ctrl-C stops everything; data stays in " + str(settings.home),
         "",

@@ -93,6 +93,24 @@ def _make_traversable(path: Path) -> None:
                 parent.chmod(mode | 0o005)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by the owner only (0600) from the
+    first byte: the file is created with that mode, never chmod-ed after the
+    secret is already in it, and swapped in atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a leftover tmp file keeps its old mode otherwise
+        with os.fdopen(fd, "w") as out:
+            fd = -1
+            out.write(text)
+    finally:
+        if fd != -1:
+            os.close(fd)
+    tmp.replace(path)
+
+
 class _Process:
     """A server process in its own process group."""
 
@@ -375,15 +393,13 @@ class MosquittoServer(_Process):
     def write_accounts(self, accounts: Iterable[BrokerAccount]) -> None:
         """Write the password file and ACL; ``reload()`` makes a running broker read them."""
         accounts = list(accounts)
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        tmp = self.passwd_file.with_suffix(".tmp")
-        tmp.write_text("".join(f"{a.username}:{a.password_hash}\n" for a in accounts))
-        tmp.chmod(0o600)
-        tmp.replace(self.passwd_file)
-        tmp = self.acl_file.with_suffix(".tmp")
-        tmp.write_text(broker_acl(a.username for a in accounts if a.service))
-        tmp.chmod(0o600)
-        tmp.replace(self.acl_file)
+        write_private(
+            self.passwd_file,
+            "".join(f"{a.username}:{a.password_hash}\n" for a in accounts),
+        )
+        write_private(
+            self.acl_file, broker_acl(a.username for a in accounts if a.service)
+        )
 
     def start(self) -> None:
         binary = _require("mosquitto")

@@ -127,6 +127,14 @@ class Settings:
     log_json: bool = _setting(
         True, "Structured JSON log lines (one object a line) for log shippers."
     )
+    # --- accounts -----------------------------------------------------------
+    token_ttl_days: int = _setting(
+        90,
+        "Lifetime of a new API token (`crewtrack admin add-user`/`token`, the admin "
+        "token of `up`): a leaked token stops working by itself; a quarter leaves "
+        "integrations a calendar reminder, not a weekly chore. "
+        "`crewtrack admin token --ttl-days N` overrides it per token.",
+    )
     # --- ingest -------------------------------------------------------------
     ingest_client_id: str = _setting(
         "ingest-0",

@@ -8,9 +8,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from storage.devices import is_reserved_device_id
+
+log = logging.getLogger(__name__)
+
+# PBKDF2-HMAC-SHA512 (Mosquitto's ``$7$``) at mosquitto_passwd's own count, on
+# purpose. Stretching protects guessable passwords; every device password is 144
+# random bits (storage.devices refuses shorter ones), which no count changes.
+# And here the count is paid by the broker, on its one thread: measured on this
+# machine, 210,000 iterations (OWASP 2023 for SHA-512) cost 290 ms per CONNECT,
+# wrong passwords included (a few attempts a second stall every phone), and a
+# SIGHUP re-checks every connected client's password: 6.1 s without delivering
+# anything for 21 clients, minutes for a fleet, at every registry change.
+# docs/operations.md "Accounts and tokens" has the figures.
+MQTT_PBKDF2_ITERATIONS = 101
 
 
 @dataclass(frozen=True)
@@ -22,14 +38,25 @@ class BrokerAccount:
     service: bool = False
 
 
-def device_accounts(logins: Iterable[tuple[str, str]]) -> list[BrokerAccount]:
-    """Device logins ``(device id, password hash)`` as broker accounts (own topics only)."""
-    return [
-        BrokerAccount(username, password_hash) for username, password_hash in logins
-    ]
+def device_accounts(
+    logins: Iterable[tuple[str, str]], service_users: Iterable[str] = ()
+) -> list[BrokerAccount]:
+    """Device logins ``(device id, password hash)`` as broker accounts (own topics
+    only). A login under a reserved name (a service account's) is left out, so
+    no device can stand in for the ingest even if the registry holds one."""
+    service = list(service_users)
+    accounts = []
+    for username, password_hash in logins:
+        if is_reserved_device_id(username, service):
+            log.warning("device %s has a reserved broker name: left out", username)
+            continue
+        accounts.append(BrokerAccount(username, password_hash))
+    return accounts
 
 
-def hash_mqtt_password(password: str, *, iterations: int = 101) -> str:
+def hash_mqtt_password(
+    password: str, *, iterations: int = MQTT_PBKDF2_ITERATIONS
+) -> str:
     """Hash a password the way ``mosquitto_passwd`` does (``$7$``: PBKDF2-SHA512).
 
     Generating the hash here lets the password file be written from the device

@@ -5,12 +5,16 @@ the broker's password file is written straight from this table) and the sha256
 of the HTTP token used by Traccar Client. The broker's hash function is the
 caller's (``ingest.broker_auth.hash_mqtt_password``): storage knows the column,
 not the broker.
+
+Broker names starting with ``crewtrack`` are the project's own accounts (the
+ingest's ``crewtrack-ingest`` reads every device's topics): no device may take
+one, here and in the table's check constraint alike.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
@@ -22,7 +26,20 @@ from storage.users import token_digest
 
 
 class DeviceError(ValueError):
-    """Raised when a device id is malformed or already registered."""
+    """Raised when a device id is malformed, reserved or already registered."""
+
+
+RESERVED_PREFIX = "crewtrack"
+
+
+def is_reserved_device_id(device_id: str, service_users: Iterable[str] = ()) -> bool:
+    """Whether ``device_id`` is a broker name kept for the project's own accounts:
+    any name starting with ``crewtrack`` (any case), and the configured service
+    accounts (``CREWTRACK_MQTT_USERNAME``) whatever they are called."""
+    lowered = device_id.lower()
+    return lowered.startswith(RESERVED_PREFIX) or lowered in {
+        user.lower() for user in service_users
+    }
 
 
 @dataclass(frozen=True)
@@ -50,16 +67,25 @@ def add_device(
     hash_password: Callable[[str], str],
     user_id: UUID | None = None,
     label: str = "",
-    password: str | None = None,
+    service_users: Iterable[str] = (),
 ) -> DeviceCredentials:
-    """Register a device and return its credentials (new random ones by default).
+    """Register a device and return its new random credentials.
 
     ``hash_password`` turns the clear MQTT password into what the broker's
-    password file holds; only that hash is stored.
+    password file holds; only that hash is stored. The password is always made
+    here, 144 random bits: nobody can pick a guessable one, which is what lets
+    the broker's hash stay cheap (ingest.broker_auth). ``service_users`` are the
+    broker's service accounts, refused as device ids like the reserved prefix.
     """
     if not is_device_id(device_id):
         raise DeviceError("device id must match [A-Za-z0-9_-]{1,64}")
-    mqtt_password = password or secrets.token_urlsafe(18)
+    if is_reserved_device_id(device_id, service_users):
+        raise DeviceError(
+            f"device id {device_id} is reserved for crewtrack's own broker accounts "
+            f"(names starting with {RESERVED_PREFIX!r} and the ingest's account): "
+            "choose another id"
+        )
+    mqtt_password = secrets.token_urlsafe(18)
     http_token = "dev_" + secrets.token_urlsafe(24)
     try:
         conn.execute(

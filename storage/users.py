@@ -1,6 +1,10 @@
 """Users, roles and bearer tokens.
 
-A token is 32 random bytes shown once; only its sha256 is stored.
+A token is 32 random bytes shown once; only its sha256 is stored, with the
+token's first characters (its *prefix*, e.g. ``ct_Ab3dE5gH9``) so an admin can
+tell tokens apart and revoke one. A token works until it expires, is revoked or
+its user is disabled (``disabled_at``: the one notion of a shut-out user, set by
+``crewtrack admin disable-user`` and by archiving a technician).
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import psycopg
@@ -53,6 +57,16 @@ def verify_password(password: str, stored: str | None) -> bool:
     return secrets.compare_digest(candidate.hex(), digest)
 
 
+# Long enough to tell tokens apart (54 random bits after "ct_"), far too short
+# to help guess the remaining ~200.
+TOKEN_PREFIX_LENGTH = 12
+DEFAULT_TOKEN_TTL = timedelta(days=90)
+
+
+def token_prefix(token: str) -> str:
+    return token[:TOKEN_PREFIX_LENGTH]
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -83,14 +97,73 @@ def create_user(
     return user
 
 
-def issue_token(conn: psycopg.Connection, user_id: UUID, label: str = "") -> str:
-    """Issue a new bearer token for a user; the clear text is returned only here."""
+def issue_token(
+    conn: psycopg.Connection,
+    user_id: UUID,
+    label: str = "",
+    *,
+    ttl: timedelta = DEFAULT_TOKEN_TTL,
+) -> str:
+    """Issue a new bearer token for a user, valid for ``ttl``; the clear text is
+    returned only here."""
+    if ttl <= timedelta(0):
+        raise ValueError("a token's lifetime must be positive")
     token = new_token()
     conn.execute(
-        "INSERT INTO api_tokens (token_sha256, user_id, label) VALUES (%s, %s, %s)",
-        (token_digest(token), user_id, label),
+        "INSERT INTO api_tokens (token_sha256, user_id, label, prefix, expires_at) "
+        "VALUES (%s, %s, %s, %s, now() + %s)",
+        (token_digest(token), user_id, label, token_prefix(token), ttl),
     )
     return token
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as an admin sees it: never the token itself."""
+
+    prefix: str | None
+    email: str | None
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def list_tokens(
+    conn: psycopg.Connection, user_id: UUID | None = None
+) -> list[TokenInfo]:
+    """Every token (of one user, or all), newest first."""
+    with conn.cursor(row_factory=class_row(TokenInfo)) as cur:
+        cur.execute(
+            "SELECT t.prefix, u.email, t.label, t.created_at, t.expires_at, "
+            "t.last_used_at, t.revoked_at FROM api_tokens t "
+            "JOIN users u ON u.id = t.user_id "
+            "WHERE %(user)s::uuid IS NULL OR t.user_id = %(user)s "
+            "ORDER BY t.created_at DESC",
+            {"user": user_id},
+        )
+        return cur.fetchall()
+
+
+def revoke_token(conn: psycopg.Connection, token_or_prefix: str) -> int:
+    """Revoke the token given in full or by its prefix; how many were revoked."""
+    cur = conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() "
+        "WHERE (token_sha256 = %s OR prefix = %s) AND revoked_at IS NULL",
+        (token_digest(token_or_prefix), token_or_prefix),
+    )
+    return cur.rowcount
+
+
+def revoke_user_tokens(conn: psycopg.Connection, user_id: UUID) -> int:
+    """Revoke every token of a user; how many were revoked."""
+    cur = conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() "
+        "WHERE user_id = %s AND revoked_at IS NULL",
+        (user_id,),
+    )
+    return cur.rowcount
 
 
 def find_user_by_email(conn: psycopg.Connection, email: str) -> User | None:
@@ -101,18 +174,68 @@ def find_user_by_email(conn: psycopg.Connection, email: str) -> User | None:
         return cur.fetchone()
 
 
+# The token's last use is written at most once a minute, and never waits: a
+# request that finds the row locked by another one's update skips it.
 _USER_BY_DIGEST_SQL = """
-    SELECT u.id, u.name, u.email, u.role
-      FROM api_tokens t JOIN users u ON u.id = t.user_id
-     WHERE t.token_sha256 = %s AND t.revoked_at IS NULL AND u.disabled_at IS NULL
+    WITH found AS (
+        SELECT t.token_sha256, u.id, u.name, u.email, u.role
+          FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_sha256 = %(digest)s AND t.revoked_at IS NULL
+           AND u.disabled_at IS NULL
+           AND (t.expires_at IS NULL OR t.expires_at > now())
+    ), touched AS (
+        UPDATE api_tokens SET last_used_at = now()
+         WHERE token_sha256 IN (
+            SELECT x.token_sha256 FROM api_tokens x JOIN found f USING (token_sha256)
+             WHERE x.last_used_at IS NULL
+                OR x.last_used_at < now() - interval '1 minute'
+               FOR UPDATE OF x SKIP LOCKED)
+    )
+    SELECT id, name, email, role FROM found
 """
 
 
 async def user_for_token(conn: psycopg.AsyncConnection, token: str) -> User | None:
-    """The active user a bearer token belongs to, or None."""
+    """The active user an unexpired, unrevoked bearer token belongs to, or None;
+    notes the token's use."""
     async with conn.cursor(row_factory=class_row(User)) as cur:
-        await cur.execute(_USER_BY_DIGEST_SQL, (token_digest(token),))
+        await cur.execute(_USER_BY_DIGEST_SQL, {"digest": token_digest(token)})
         return await cur.fetchone()
+
+
+def active_user(conn: psycopg.Connection, user_id: str) -> User | None:
+    """The user with this id if they are not disabled (the dashboard asks this on
+    every request, so a disabled user's session ends at once)."""
+    with conn.cursor(row_factory=class_row(User)) as cur:
+        cur.execute(
+            "SELECT id, name, email, role FROM users "
+            "WHERE id = %s::uuid AND disabled_at IS NULL",
+            (user_id,),
+        )
+        return cur.fetchone()
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user and whether they are shut out (and by an archived technician)."""
+
+    user: User
+    disabled_at: datetime | None
+    archived_technician: bool
+
+
+async def account_by_email(conn: psycopg.AsyncConnection, email: str) -> Account | None:
+    cur = await conn.execute(
+        "SELECT u.id, u.name, u.email, u.role, u.disabled_at, "
+        "EXISTS (SELECT 1 FROM technicians t "
+        "        WHERE t.user_id = u.id AND t.archived_at IS NOT NULL) "
+        "FROM users u WHERE u.email = %s",
+        (email,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return Account(User(row[0], row[1], row[2], row[3]), row[4], row[5])
 
 
 async def user_for_login(

@@ -62,7 +62,11 @@ async def authenticate(
         raise HttpProblem(401, "Unauthorized", "send Authorization: Bearer <token>")
     user = await user_for_token(conn, token.strip())
     if user is None:
-        raise HttpProblem(401, "Unauthorized", "the token is unknown or revoked")
+        raise HttpProblem(
+            401,
+            "Unauthorized",
+            "the token is unknown, expired or revoked, or its user is disabled",
+        )
     role = Role(user.role)
     technician_id: str | None = None
     if role is Role.TECHNICIAN:

@@ -156,13 +156,19 @@ def test_up_runs_the_stack_with_a_simulated_fleet_and_stops_cleanly_on_ctrl_c(
     for name, port in up.ports.items():
         assert not port_is_open(port), f"{name} still listening on {port}"
 
-    # A second `make run` reuses the data: same fixes, same admin, same token.
+    # A second `make run` reuses the data: same fixes, same admin, same token,
+    # but the secrets are not printed again: the banner says where they are.
     banner = up.start()
-    assert f"API token : {token.group(1)}" in banner
+    assert token.group(1) not in banner
+    assert "API token :" not in banner
+    assert f"{up.home / 'secrets.json'}" in banner
+    assert "crewtrack admin token --email admin@crewtrack.local" in banner
     assert _fix_count(up.dsn) >= stored
     _wait_for_fixes(up.dsn, _fix_count(up.dsn))
     secrets = json.loads((up.home / "secrets.json").read_text())
     assert secrets["admin_token"] == token.group(1)
+    for secret_file in ("secrets.json", "mosquitto/passwd", "mosquitto/acl"):
+        assert (up.home / secret_file).stat().st_mode & 0o077 == 0, secret_file
     assert up.interrupt() == 0
 
 
