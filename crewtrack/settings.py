@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CREWTRACK_"
 
@@ -278,6 +279,12 @@ class Settings:
     company_name: str = _setting(
         "crewtrack", "Company name printed on invoices and in invoice e-mails."
     )
+    company_timezone: str = _setting(
+        "Europe/Berlin",
+        "IANA time zone of the company: every time a person reads (dashboard, "
+        "audit, PDFs, e-mails, the demo day's schedule) is shown in it; exports "
+        "and the API stay UTC. The default is the demo company's (Munich).",
+    )
     invoice_font_path: Path = _setting(
         Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
         "TTF embedded in invoice PDFs; core PDF fonts lack € and most accents "
@@ -331,7 +338,20 @@ class Settings:
             if raw is None:
                 continue
             values[f.name] = _parse(f.name, f.default, raw)
-        return cls(**values)
+        settings = cls(**values)
+        settings.company_zone  # noqa: B018 - fail at start on an unknown zone
+        return settings
+
+    @property
+    def company_zone(self) -> ZoneInfo:
+        """The company's time zone (``CREWTRACK_COMPANY_TIMEZONE``)."""
+        try:
+            return ZoneInfo(self.company_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(
+                f"{env_name('company_timezone')}={self.company_timezone!r} is not an "
+                "IANA time zone (e.g. Europe/Berlin, America/Chicago)"
+            ) from exc
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some settings changed (tests, the runner)."""

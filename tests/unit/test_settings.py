@@ -62,3 +62,13 @@ def test_the_readme_lists_every_setting() -> None:
         "README's configuration table lacks these; paste settings_table()"
     )
     assert settings_table().splitlines()[0] in readme
+
+
+def test_an_unknown_company_time_zone_is_refused_at_start() -> None:
+    with pytest.raises(SettingsError, match="CREWTRACK_COMPANY_TIMEZONE"):
+        Settings.from_env({"CREWTRACK_COMPANY_TIMEZONE": "Mars/Olympus_Mons"})
+
+
+def test_the_company_time_zone_setting_names_the_zone_people_read_times_in() -> None:
+    settings = Settings.from_env({"CREWTRACK_COMPANY_TIMEZONE": "America/Chicago"})
+    assert settings.company_zone.key == "America/Chicago"
