@@ -10,7 +10,7 @@ import stripe
 from aiohttp import web
 
 from api.http.context import POOL, SETTINGS, Ctx
-from api.http.identifiers import make_etag
+from api.http.identifiers import make_etag, query_uuid
 from api.http.problems import HttpProblem, problem_response
 from api.http.registry import Api
 from api.http.responses import json_ok, priced
@@ -26,7 +26,6 @@ from api.invoicing.payments import (
 from api.invoicing.pdf import Letterhead, render_invoice_pdf
 from api.job_request import load_visible
 from api.parts import totals_json
-from api.reports import query_uuid
 from api.schemas import INVOICE_LINE_OUT, TOTALS_BY_RATE
 from crewtrack.settings import Settings
 from jobs_domain.actors import Role
@@ -160,8 +159,8 @@ async def list_invoices(ctx: Ctx) -> web.StreamResponse:
     q = ctx.request.query
     found = await service.list_invoices(
         ctx.conn,
-        client_id=query_uuid(q.get("client_id")),
-        job_id=query_uuid(q.get("job_id")),
+        client_id=query_uuid(q, "client_id"),
+        job_id=query_uuid(q, "job_id"),
     )
     return json_ok({"items": [invoice_json(s) for s in found]})
 

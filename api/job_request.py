@@ -5,7 +5,6 @@ attachments, sessions, estimates, reports, parts, invoices)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from api.http.context import Ctx, Handler
+from api.http.identifiers import uuid_or_invalid
 from api.http.responses import no_content
 from api.job_json import job_etag
 from jobs_domain.errors import FieldProblem, InvalidInput
@@ -84,19 +84,14 @@ def recorded_from(ctx: Ctx, fields: Mapping[str, Any]) -> Recorded:
     """When the client recorded this write (``recorded_at``) and the id it gave
     what the write creates (``id``); both optional, for an offline app's outbox."""
     raw_id = fields.get("id")
-    client_id = None if raw_id is None else _client_uuid(str(raw_id))
+    client_id = (
+        None
+        if raw_id is None
+        else uuid_or_invalid(str(raw_id), "/id", "a UUID the client generated")
+    )
     raw_at = fields.get("recorded_at")
     return recorded(
         None if raw_at is None else parse_time(str(raw_at), "/recorded_at"),
         client_id,
         timedelta(seconds=ctx.settings.max_future_skew_s),
     )
-
-
-def _client_uuid(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError as exc:
-        raise InvalidInput(
-            "bad id", [FieldProblem("/id", "a UUID the client generated")]
-        ) from exc

@@ -8,14 +8,13 @@ are delivered by :mod:`api.alert_relay`.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from api.http.context import Ctx
-from api.http.identifiers import make_etag
+from api.http.identifiers import make_etag, query_uuid
 from api.http.problems import blocker_json
 from api.http.registry import Api
 from api.http.responses import json_ok, no_content
@@ -28,7 +27,6 @@ from jobs_domain.actors import (
     STAFF_READERS,
     Role,
 )
-from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.images import ImageRef
 from jobs_domain.job import Job
 from jobs_domain.report import Attachment, Report, ReportActor, Reserve, Signature
@@ -229,25 +227,14 @@ async def list_reserves(ctx: Ctx) -> web.StreamResponse:
     q = ctx.request.query
     placed = await service.list_reserves(
         ctx.conn,
-        client_id=query_uuid(q.get("client_id")),
-        site_id=query_uuid(q.get("site_id")),
+        client_id=query_uuid(q, "client_id"),
+        site_id=query_uuid(q, "site_id"),
         status=q.get("status"),
     )
     items = [
         placed_reserve_json(p.reserve, p.job_id, p.client_id, p.site_id) for p in placed
     ]
     return json_ok({"items": items})
-
-
-def query_uuid(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError as exc:
-        raise InvalidInput(
-            "bad id", [FieldProblem("/query", "must be a UUID")]
-        ) from exc
 
 
 async def add_attachment(ctx: Ctx) -> web.StreamResponse:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from jobs_domain.actors import OFFICE, Actor, Role, require_role
@@ -34,6 +34,7 @@ from jobs_domain.errors import (
     required_text,
 )
 from jobs_domain.money import ZERO, line_net, round_money, totals
+from jobs_domain.replay import HasId, replay_of
 from jobs_domain.sessions import (
     Evidence,
     Position,
@@ -46,12 +47,7 @@ from jobs_domain.sessions import (
 CustomValue = str | int | float | bool | None
 
 
-class _HasId(Protocol):
-    @property
-    def id(self) -> str: ...
-
-
-_T = TypeVar("_T", bound=_HasId)
+_T = TypeVar("_T", bound=HasId)
 
 
 class JobStatus(StrEnum):
@@ -847,7 +843,7 @@ class Job:
         self.ensure_visible(actor)
         self._ensure_editable(actor, "expenses", now)
         # the receipt's photo may sync after the expense: see receipt_status
-        if self._replayed(self.expenses, expense):
+        if replay_of(self.expenses, expense.id, expense.__eq__, "expense"):
             return
         self.expenses.append(expense)
         self._record(
@@ -873,7 +869,7 @@ class Job:
     ) -> None:
         self._ensure_crew_or_office(actor)
         self._ensure_editable(actor, "attachments", now)
-        if self._replayed(self.attachments, attachment):
+        if replay_of(self.attachments, attachment.id, attachment.__eq__, "attachment"):
             return
         self.attachments.append(attachment)
         self._record(
@@ -911,7 +907,7 @@ class Job:
             raise InvalidInput(
                 "empty note", [FieldProblem("/text", "must not be empty")]
             )
-        if self._replayed(self.notes, note):
+        if replay_of(self.notes, note.id, note.__eq__, "note"):
             return
         self.notes.append(note)
         self.notes.sort(key=lambda n: n.created_at)
@@ -1185,17 +1181,6 @@ class Job:
         return copy
 
     # -- helpers -----------------------------------------------------------------------
-
-    @staticmethod
-    def _replayed(items: Sequence[_T], new: _T) -> bool:
-        """True when ``new`` (under a client's id) is already here, unchanged;
-        the same id for something else is a conflict."""
-        for item in items:
-            if item.id == new.id:
-                if item == new:
-                    return True
-                raise Conflict(f"id {new.id} is already used for another record")
-        return False
 
     @staticmethod
     def _find(items: Sequence[_T], item_id: str, what: str) -> tuple[int, _T]:

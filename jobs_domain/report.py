@@ -41,6 +41,7 @@ from jobs_domain.errors import (
 )
 from jobs_domain.images import MAX_IMAGE_BYTES, ImageRef
 from jobs_domain.job import CrewRole
+from jobs_domain.replay import replay_of
 from jobs_domain.report_template import (
     MAX_NAME,
     FieldDef,
@@ -341,11 +342,14 @@ class Report:
         except NotFound as exc:
             raise invalid("/field_key", "no such field in this report") from exc
         text = parse_text(comment, "/comment", max_len=MAX_COMMENT) or ""
-        for existing in self.reserves:
-            if existing.id == reserve_id:
-                if (existing.field_key, existing.comment) == (field_key, text):
-                    return existing  # the same reserve, sent again
-                raise Conflict(f"id {reserve_id} is already used for another reserve")
+        replayed = replay_of(
+            self.reserves,
+            reserve_id,
+            lambda r: (r.field_key, r.comment) == (field_key, text),
+            "reserve",
+        )
+        if replayed is not None:
+            return replayed  # the same reserve, sent again
         if len(photos) > MAX_PHOTOS_PER_RESERVE:
             raise invalid("/photos", f"at most {MAX_PHOTOS_PER_RESERVE} photos")
         reserve = Reserve(
@@ -451,13 +455,11 @@ class Report:
 
     def _attach(self, attachment: Attachment) -> Attachment:
         """Add it; under a client's id already here, the same one is a replay."""
-        for existing in self.attachments:
-            if existing.id == attachment.id:
-                if existing == attachment:
-                    return existing
-                raise Conflict(
-                    f"id {attachment.id} is already used for another attachment"
-                )
+        replayed = replay_of(
+            self.attachments, attachment.id, attachment.__eq__, "attachment"
+        )
+        if replayed is not None:
+            return replayed
         self.attachments.append(attachment)
         return attachment
 

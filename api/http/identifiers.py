@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
 
 from aiohttp import web
 
 from api.http.problems import HttpProblem
-from jobs_domain.errors import NotFound
+from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
 
 
 def uuid_or_404(value: str, what: str) -> str:
@@ -16,6 +17,20 @@ def uuid_or_404(value: str, what: str) -> str:
         return str(UUID(value))
     except ValueError as exc:
         raise NotFound(f"{what} {value} not found") from exc
+
+
+def uuid_or_invalid(value: str, pointer: str, hint: str = "must be a UUID") -> str:
+    """An id the client chose or names in a body or query: malformed is 422 at ``pointer``."""
+    try:
+        return str(UUID(value))
+    except ValueError as exc:
+        raise InvalidInput("bad id", [FieldProblem(pointer, hint)]) from exc
+
+
+def query_uuid(query: Mapping[str, str], name: str) -> str | None:
+    """An optional UUID query parameter (``?client_id=``), None when absent."""
+    value = query.get(name)
+    return None if value is None else uuid_or_invalid(value, f"/query/{name}")
 
 
 def make_etag(kind: str, record_id: object, version: int) -> str:

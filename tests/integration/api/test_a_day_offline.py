@@ -14,7 +14,13 @@ from typing import Any
 from aiohttp import FormData
 
 from tests.integration.api.conftest import World
-from tests.integration.api.test_perform_a_job import PHOTO, PNG, Seed, make_job, seed
+from tests.integration.api.test_perform_a_job import (
+    PHOTO,
+    PNG,
+    Seed,
+    make_job_with_report,
+    seed,
+)
 
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 20
 
@@ -262,14 +268,7 @@ async def send(w: World, who: str, run: Run, op: Op) -> Any:
 
 
 async def prepare(w: World, s: Seed, tag: str) -> Run:
-    job_id = await make_job(w, s, f"Pump replacement {tag}", auxiliary=False)
-    await w.call(
-        "dispatcher",
-        "POST",
-        f"/jobs/{job_id}/report",
-        201,
-        {"template_id": s.template_id},
-    )
+    job_id = await make_job_with_report(w, s, f"Pump replacement {tag}")
     task = await w.call(
         "dispatcher", "POST", f"/jobs/{job_id}/tasks", 201, {"title": "Bleed radiators"}
     )

@@ -248,6 +248,13 @@ async def job_with_report(
 ) -> tuple[Seed, str]:
     """A scheduled job of the seeded company with the seeded report template assigned."""
     s = await seed(w)
+    return s, await make_job_with_report(w, s, description, auxiliary=auxiliary)
+
+
+async def make_job_with_report(
+    w: World, s: Seed, description: str, *, auxiliary: bool = False
+) -> str:
+    """A scheduled job of an already seeded company, with its report template."""
     job_id = await make_job(w, s, description, auxiliary=auxiliary)
     await w.call(
         "dispatcher",
@@ -256,7 +263,7 @@ async def job_with_report(
         201,
         {"template_id": s.template_id},
     )
-    return s, job_id
+    return job_id
 
 
 async def install_old_pump(w: World, s: Seed) -> None:
