@@ -28,11 +28,11 @@ from redis.exceptions import RedisError
 from api.http.context import POOL, REDIS, SETTINGS
 from services.reports import ALERT_CHANNEL
 from storage import reports as store
+from storage.alert_stream import STREAM_MAXLEN, entry_fields
 
 log = logging.getLogger("crewtrack.api.reports")
 
 ALERT_SWEEP_S = 5.0  # retry undelivered alerts this often (Redis or webhook down)
-ALERT_STREAM_MAXLEN = 10_000  # the dashboard shows recent alerts; older ones trimmed
 WEBHOOK_TIMEOUT_S = 5.0  # a receiver slower than this is retried on the next sweep
 
 RELAY = web.AppKey("report_alert_relay", asyncio.Task[None])
@@ -64,8 +64,8 @@ async def deliver_pending_alerts(
                 try:
                     raw_id = await app[REDIS].xadd(
                         settings.alerts_stream,
-                        {"type": payload["type"], "payload": body},
-                        maxlen=ALERT_STREAM_MAXLEN,
+                        entry_fields(payload),  # type: ignore[arg-type]
+                        maxlen=STREAM_MAXLEN,
                         approximate=True,
                     )
                     stream_id = (

@@ -22,6 +22,7 @@ import html
 import logging
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,7 +31,7 @@ import flask
 import psycopg
 import redis
 import redis.asyncio as aioredis
-from dash import Input, Output, State
+from dash import Input, Output
 from flask.sessions import SecureCookieSessionInterface
 from psycopg_pool import ConnectionPool
 from redis.exceptions import RedisError
@@ -48,6 +49,7 @@ from storage.users import User, user_for_login
 log = logging.getLogger(__name__)
 
 ALLOWED_ROLES = ("admin", "dispatcher", "billing")
+ASSETS = Path(__file__).parent / "assets"  # the look (board.css), served by Dash
 PUBLIC_PATHS = ("/login", "/logout", "/healthz")
 SESSION_KEY = "sid"  # the cookie's key holding the server-side session token
 CSRF_KEY = "csrf"  # the cookie's key holding the login form's CSRF token
@@ -290,6 +292,7 @@ def create_app(settings: Settings) -> dash.Dash:
         suppress_callback_exceptions=True,  # pages are rendered by the router
         serve_locally=True,  # every script from us: works with no internet
         update_title="",
+        assets_folder=str(ASSETS),
     )
     sources = Sources(
         pool=pool,
@@ -303,10 +306,12 @@ def create_app(settings: Settings) -> dash.Dash:
         user = flask.g.get("user")
         if user is None:
             return shell.shell("", "", pages.NAV)
-        return shell.shell(user.name, user.role, pages.NAV)
+        return shell.shell(user.name, user.role, pages.NAV, settings.company_timezone)
 
     app.layout = serve_layout
-    _install_pages(app, Context(sources, settings.dashboard_tile_url))
+    _install_pages(
+        app, Context(sources, settings.dashboard_tile_url, settings.company_zone)
+    )
     return app
 
 
@@ -316,7 +321,7 @@ def _install_pages(app: dash.Dash, ctx: Context) -> None:
     @app.callback(
         Output(shell.PAGE, "children"),
         Input(shell.URL, "pathname"),
-        State(shell.URL, "search"),
+        Input(shell.URL, "search"),  # an alert's link focuses the same page
     )
     def route(pathname: str | None, search: str | None) -> Any:
         page = pages.BY_PATH.get("/" if pathname is None else pathname)
@@ -324,6 +329,11 @@ def _install_pages(app: dash.Dash, ctx: Context) -> None:
             return shell.not_found(pathname or "")
         return page.layout(parse_qs((search or "").lstrip("?")))
 
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        shell.VIEWPORT_JS,
+        Output(shell.VIEWPORT, "data"),
+        Input(shell.URL, "pathname"),
+    )
     for page in pages.PAGES:
         page.register(app, ctx)
 

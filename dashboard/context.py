@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dashboard.queries import Sources
 
@@ -51,4 +52,6 @@ class Context:
 
     sources: Sources
     tile_url: str
+    #: The company's time zone: every time a person reads on the pages.
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     views: ViewCache = field(default_factory=ViewCache)

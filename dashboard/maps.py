@@ -68,16 +68,50 @@ def fence_layers(fences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+#: MapLibre's world is 512 px wide at zoom 0.
+WORLD_PX = 512.0
+#: The share of the map the fitted points may cover (a margin around them).
+FIT_SHARE = 0.8
+
+
+def _mercator_y(lat: float) -> float:
+    lat = max(-85.0, min(85.0, lat))
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
 def fit_view(
-    lats: Sequence[float], lons: Sequence[float]
+    lats: Sequence[float],
+    lons: Sequence[float],
+    width_px: float = 900.0,
+    height_px: float = 600.0,
 ) -> tuple[dict[str, float], float]:
-    """Centre and zoom that show every point (Web Mercator, ~900 px wide map)."""
+    """Centre and zoom that show every point on a map of that size (Web Mercator)."""
     if not lats:
         return {"lat": 0.0, "lon": 0.0}, 1.0
     lat0, lat1, lon0, lon1 = min(lats), max(lats), min(lons), max(lons)
-    span = max(lat1 - lat0, (lon1 - lon0) * math.cos(math.radians((lat0 + lat1) / 2)))
-    zoom = 15.0 if span < 1e-4 else max(1.0, min(17.0, math.log2(360 / span) - 0.8))
+    zooms = [17.0]  # a single point (or all on one spot): streets-level
+    if lon1 - lon0 > 1e-9:
+        zooms.append(math.log2(width_px * FIT_SHARE * 360 / (WORLD_PX * (lon1 - lon0))))
+    dy = _mercator_y(lat1) - _mercator_y(lat0)
+    if dy > 1e-12:
+        zooms.append(math.log2(height_px * FIT_SHARE * 2 * math.pi / (WORLD_PX * dy)))
+    zoom = 15.0 if len(zooms) == 1 else max(1.0, min(zooms))
     return {"lat": (lat0 + lat1) / 2, "lon": (lon0 + lon1) / 2}, zoom
+
+
+def map_size(
+    viewport: dict[str, Any] | None,
+    beside_px: float,
+    height_share: float,
+    stack_below_px: float,
+) -> tuple[float, float]:
+    """The size a map gets in a browser window (``viewport`` = {w, h} from the
+    shell's store): the window width less the panels beside it, unless the
+    window is narrower than ``stack_below_px`` and the panels stack under it."""
+    w = float((viewport or {}).get("w") or 1400)
+    h = float((viewport or {}).get("h") or 900)
+    width = w - 32 if w < stack_below_px else w - beside_px
+    return max(width, 200.0), max(h * height_share, 200.0)
 
 
 def fence_points(fence: dict[str, Any]) -> tuple[list[float], list[float]]:

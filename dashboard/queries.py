@@ -25,6 +25,8 @@ from psycopg_pool import ConnectionPool
 from core.geofence import Geofence
 from crewtrack.settings import Settings
 from jobs_domain.job import format_job_number
+from storage.alert_stream import StreamAlert, decode_entry
+from storage.live import key as live_key
 from storage.live import live_position_sync, live_rows_sync
 from storage.visits import fence_of
 
@@ -136,48 +138,62 @@ def live_detail(r: redis.Redis, device_id: str) -> dict[str, Any] | None:
     return live_position_sync(r, device_id)
 
 
-@dataclass(frozen=True)
-class StreamAlert:
-    """One entry of the alerts stream (reserves, ingest warnings…)."""
+def batteries(r: redis.Redis, device_ids: list[str]) -> dict[str, float | None]:
+    """The last battery level of each device (the technician list's rows)."""
+    pipe = r.pipeline(transaction=False)
+    for d in device_ids:
+        pipe.hget(live_key(d), "bat")
+    return {d: _num(_text(v)) for d, v in zip(device_ids, pipe.execute(), strict=True)}
 
-    id: str
-    type: str
-    message: str
-    job: str
-    device: str
-    at_ms: int
+
+def _text(v: Any) -> str | None:
+    return v.decode() if isinstance(v, bytes) else v
 
 
 def recent_alerts(sources: Sources, count: int = 30) -> list[StreamAlert]:
     """The newest alerts from the configured stream, newest first."""
-    out: list[StreamAlert] = []
     entries: list[tuple[Any, dict[Any, Any]]] = sources.redis.xrevrange(  # type: ignore[assignment]
         sources.alerts_stream, count=count
     )
-    for entry_id, fields in entries:
-        f = {
-            (k.decode() if isinstance(k, bytes) else k): (
-                v.decode() if isinstance(v, bytes) else v
-            )
-            for k, v in fields.items()
-        }
-        eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-        at = _num(f.get("at"))
-        if at is None:
-            at = float(eid.split("-")[0])
-        elif at < 1e11:  # seconds, not milliseconds
-            at *= 1000
-        out.append(
-            StreamAlert(
-                id=eid,
-                type=f.get("type", "alert"),
-                message=f.get("message", ""),
-                job=f.get("job", ""),
-                device=f.get("device", ""),
-                at_ms=int(at),
-            )
-        )
-    return out
+    return [decode_entry(entry_id, fields) for entry_id, fields in entries]
+
+
+@dataclass(frozen=True)
+class JobBrief:
+    """What a person needs to recognise a job: its number, client and title."""
+
+    number: str
+    client: str
+    title: str
+
+
+def job_briefs(sources: Sources, job_ids: set[str]) -> dict[str, JobBrief]:
+    """Number, client and title of each job id (unknown ids are left out)."""
+    if not job_ids:
+        return {}
+    with sources.conn() as conn:
+        rows = conn.execute(
+            """SELECT j.id::text, j.number, coalesce(c.name, ''),
+                      coalesce(j.doc->>'description', '')
+                 FROM jobs j LEFT JOIN clients c ON c.id = j.client_id
+                WHERE j.id::text = ANY (%s)""",
+            (sorted(job_ids),),
+        ).fetchall()
+    return {r[0]: JobBrief(format_job_number(r[1]), r[2], r[3]) for r in rows}
+
+
+def user_names(sources: Sources, user_ids: set[str]) -> dict[str, str]:
+    """Display names of users (a technician's own name when they are one)."""
+    if not user_ids:
+        return {}
+    with sources.conn() as conn:
+        rows = conn.execute(
+            """SELECT u.id::text, coalesce(nullif(t.name, ''), u.name)
+                 FROM users u LEFT JOIN technicians t ON t.user_id = u.id
+                WHERE u.id::text = ANY (%s)""",
+            (sorted(user_ids),),
+        ).fetchall()
+    return {r[0]: r[1] for r in rows}
 
 
 # --------------------------------------------------------------- directory
@@ -189,6 +205,7 @@ class Technician:
     name: str
     team: str
     user_id: str | None
+    technician_id: str | None = None
 
 
 def technicians(sources: Sources) -> dict[str, Technician]:
@@ -202,13 +219,13 @@ def _load_technicians(sources: Sources) -> dict[str, Technician]:
             """SELECT d.id,
                       coalesce(nullif(t.name, ''), nullif(u.name, ''),
                                nullif(d.label, ''), d.id),
-                      coalesce(t.team, ''), d.user_id::text
+                      coalesce(t.team, ''), d.user_id::text, t.id::text
                  FROM devices d
                  LEFT JOIN users u ON u.id = d.user_id
                  LEFT JOIN technicians t ON t.user_id = d.user_id
                 WHERE d.revoked_at IS NULL"""
         ).fetchall()
-    return {row[0]: Technician(row[0], row[1], row[2], row[3]) for row in rows}
+    return {row[0]: Technician(*row) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -227,6 +244,7 @@ class JobSite:
     address: str
     client: str
     technician: str
+    technician_ids: tuple[str, ...] = ()
 
 
 def site_geofence(site: JobSite) -> Geofence | None:
@@ -257,7 +275,8 @@ _JOB_SITES_SQL = """
            p.lat, p.lon, p.geofence, j.scheduled_start, j.scheduled_end,
            p.address, c.name,
            coalesce((SELECT string_agg(t.name, ', ' ORDER BY t.name)
-                       FROM technicians t WHERE t.id = ANY (j.technician_ids)), '')
+                       FROM technicians t WHERE t.id = ANY (j.technician_ids)), ''),
+           coalesce(j.technician_ids::text[], '{}')
       FROM jobs j
       JOIN properties p ON p.id = j.property_id
       JOIN clients c ON c.id = j.client_id
@@ -292,6 +311,7 @@ def _job_site(row: tuple[Any, ...]) -> JobSite:
         address=_address(row[9]),
         client=row[10] or "",
         technician=row[11],
+        technician_ids=tuple(row[12]),
     )
 
 

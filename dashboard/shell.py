@@ -13,6 +13,11 @@ from dash import dcc, html
 
 URL = "url"
 PAGE = "page"
+VIEWPORT = "viewport"  # the browser window's size, {w, h}: maps fit their points to it
+#: Fills ``VIEWPORT`` when a page opens (app.py registers it).
+VIEWPORT_JS = (
+    "function (_path) { return {w: window.innerWidth, h: window.innerHeight}; }"
+)
 
 # --- the look every page shares
 PANEL = {
@@ -33,38 +38,35 @@ BLANK: Any = {
 }
 
 
-def shell(user_name: str, role: str, nav: Sequence[tuple[str, str]]) -> html.Div:
-    """Header with navigation (label, path of each page) and the logged-in user;
-    the page goes below."""
-    links = [
-        dcc.Link(label, href=href, style={"marginRight": "14px"})
-        for label, href in nav[:-1]
-    ] + [dcc.Link(label, href=href) for label, href in nav[-1:]]
+def shell(
+    user_name: str, role: str, nav: Sequence[tuple[str, str]], zone: str = ""
+) -> html.Div:
+    """Header with navigation (label, path of each page), the logged-in user and
+    the time zone every time on the page is in; the page goes below. The look is
+    dashboard/assets/board.css."""
+    links = [dcc.Link(label, href=href) for label, href in nav]
     return html.Div(
         [
             dcc.Location(id=URL),
+            dcc.Store(id=VIEWPORT),
             html.Header(
                 [
-                    html.Strong("crewtrack", style={"marginRight": "20px"}),
+                    html.Strong("crewtrack"),
                     *links,
                     html.Span(
                         [
-                            f"{user_name} · {role} · ",
+                            f"{user_name} · {role}"
+                            + (f" · times in {zone}" if zone else "")
+                            + " · ",
                             html.A("Log out", href="/logout", id="logout"),
                         ],
-                        style={"float": "right"},
+                        className="who",
                     ),
                 ],
-                style={
-                    "padding": "10px 16px",
-                    "background": "#1a365d",
-                    "color": "#fff",
-                },
                 className="topbar",
             ),
-            html.Div(id=PAGE, style={"padding": "10px 16px"}),
+            html.Div(id=PAGE, className="page"),
         ],
-        style={"fontFamily": "system-ui, sans-serif", "background": "#f7fafc"},
     )
 
 

@@ -408,7 +408,18 @@ def _watched(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Wa
         if msg.type == "error":
             errors.append(f"console: {msg.text}")
 
+    in_flight: set[Request] = set()
+    superseded: set[Request] = set()  # in flight when the page navigated away
+
+    def on_request(req: Request) -> None:
+        if req.is_navigation_request():
+            superseded.update(in_flight)
+        in_flight.add(req)
+
     def on_failed(req: Request) -> None:
+        in_flight.discard(req)
+        if req in superseded and "ERR_ABORTED" in str(req.failure):
+            return  # a reload or a link cancels the old page's requests
         errors.append(f"request failed: {req.url} {req.failure}")
 
     def on_response(resp: Any) -> None:
@@ -417,6 +428,8 @@ def _watched(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Wa
             errors.append(f"HTTP {resp.status}: {resp.url}")
 
     p.on("console", on_console)
+    p.on("request", on_request)
+    p.on("requestfinished", lambda req: in_flight.discard(req))
     p.on("requestfailed", on_failed)
     p.on("response", on_response)
     yield Watched(p, errors)

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from storage.visits import Derivation, derivation_history
 from tests.e2e.conftest import (
     FLEET,
+    LATE_SITE,
     OUTPUT,
     SITE,
     Stack,
@@ -46,6 +47,13 @@ TECH_POSITION = """([sel, device]) => {
   return null;
 }"""
 
+MAP_CENTRE = """(sel) => {
+  const gd = document.querySelector(sel + ' .js-plotly-plot');
+  if (!gd || !gd._fullLayout || !gd._fullLayout.map) return null;
+  const c = gd._fullLayout.map.center;
+  return [Math.round(c.lat * 1e4) / 1e4, Math.round(c.lon * 1e4) / 1e4];
+}"""
+
 SCREEN_POINT = """([sel, lat, lon]) => {
   const gd = document.querySelector(sel + ' .js-plotly-plot');
   const m = gd._fullLayout.map._subplot.map;
@@ -53,6 +61,14 @@ SCREEN_POINT = """([sel, lat, lon]) => {
   const box = m.getCanvas().getBoundingClientRect();
   return [box.left + p.x, box.top + p.y];
 }"""
+
+
+def drawn(technicians: int, sites: int) -> int:
+    """Circles the jobs map draws: one a technician, two a job site (its halo)."""
+    return technicians + 2 * sites
+
+
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
 def _wait_for(
@@ -92,7 +108,7 @@ def test_the_map_shows_the_fleet_and_a_marker_moves_after_a_fix_is_published(
     p = page.page
     login(p, stack.url, stack.dispatcher)
     # every technician plus the one open job site, drawn from local data only
-    _wait_for(p, RENDERED_CIRCLES, "#live-map", FLEET + 1)
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
     expect(p.locator("#alerts")).to_contain_text("Late: J-000043")
     device = stack.fleet[5]
     target = (round(SITE[0] - 0.004, 6), round(SITE[1] - 0.002, 6))
@@ -102,7 +118,7 @@ def test_the_map_shows_the_fleet_and_a_marker_moves_after_a_fix_is_published(
     latency = time.monotonic() - published
     print(f"published fix → marker moved in {latency:.2f} s")
     assert latency < 4.0  # 2 s budget + the browser's polling and rendering
-    _wait_for(p, RENDERED_CIRCLES, "#live-map", FLEET + 1)
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
     page.assert_clean()
 
 
@@ -111,14 +127,14 @@ def test_a_filter_changes_what_is_shown_and_survives_a_reload(
 ) -> None:
     p = page.page
     login(p, stack.url, stack.dispatcher)
-    _wait_for(p, RENDERED_CIRCLES, "#live-map", FLEET + 1)
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
     p.get_by_label("Travelling").uncheck()
     expect(p.locator("#shown-count")).to_have_text(f"0 of {FLEET} technicians shown")
-    _wait_for(p, RENDERED_CIRCLES, "#live-map", 1)  # only the job site is left
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(0, 1))  # only the job site
     p.reload()
     expect(p.get_by_label("Travelling")).not_to_be_checked()
     expect(p.locator("#shown-count")).to_have_text(f"0 of {FLEET} technicians shown")
-    _wait_for(p, RENDERED_CIRCLES, "#live-map", 1)
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(0, 1))
     x, y = p.evaluate(SCREEN_POINT, ["#live-map", 48.8520, 2.3600])
     p.mouse.move(x - 3, y - 3)
     p.mouse.move(x, y)  # plotly picks the clicked point from the hover state
@@ -250,13 +266,54 @@ def test_the_pdf_evidence_report_names_the_visit_record_version_and_its_digest(
 def test_the_jobs_map_and_the_audit_render_at_phone_width(
     stack: Stack, phone: Watched
 ) -> None:
-    """Both pages at 390 px: the map screenshot is taken here, the audit's after."""
+    """Both pages at 390 px, without sideways scrolling, the maps as wide as the
+    screen: the map screenshot is taken here, the audit's after."""
     p = phone.page
     login(p, stack.url, stack.dispatcher)
     expect(p.locator("#alerts")).to_contain_text("Late: J-000043")
-    _wait_for(p, RENDERED_CIRCLES, "#live-map", FLEET + 1)
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
+    expect(p.locator("#tech-list")).to_contain_text("Tech 00")
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    assert p.locator("#live-map").bounding_box()["width"] >= 360  # type: ignore[index]
     p.screenshot(path=str(OUTPUT / "phone-live-map.png"), full_page=True)
     p.goto(f"{stack.url}/audit?session={stack.session_id}")
     expect(p.locator("#audit-record")).to_contain_text("v2 of 2")
     _wait_for(p, RENDERED_CIRCLES, "#audit-map", len(stack.session_fixes) + 4)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    assert p.locator("#audit-map").bounding_box()["width"] >= 360  # type: ignore[index]
     phone.assert_clean()
+
+
+def test_a_technician_on_a_site_the_list_and_an_alert_each_lead_to_what_they_name(
+    stack: Stack, page: Watched
+) -> None:
+    p = page.page
+    login(p, stack.url, stack.dispatcher)
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
+    # a technician standing on the late job's site: a click there picks them
+    device = stack.fleet[3]
+    stack.publish_fix(device, LATE_SITE[0], LATE_SITE[1], datetime.now(UTC))
+    _wait_for(p, TECH_POSITION, ["#live-map", device], list(LATE_SITE))
+    p.wait_for_timeout(500)
+    x, y = p.evaluate(SCREEN_POINT, ["#live-map", LATE_SITE[0], LATE_SITE[1]])
+    p.mouse.move(x - 3, y - 3)
+    p.mouse.move(x, y)
+    p.wait_for_timeout(300)
+    p.mouse.click(x, y)
+    expect(p.locator("#details-title")).to_have_text("Tech 03")
+    expect(p.locator("#details")).to_contain_text("Travelling")
+    # the list: a row picks its technician (and pans the map to them)
+    p.locator("#tech-search").fill("Tech 07")
+    p.locator("#tech-search").press("Enter")
+    expect(p.locator("#tech-list tr.tech-row")).to_have_count(1)
+    p.locator("#tech-list tr.tech-row").click()
+    expect(p.locator("#details-title")).to_have_text("Tech 07")
+    seven = p.evaluate(TECH_POSITION, ["#live-map", stack.fleet[7]])
+    _wait_for(p, MAP_CENTRE, "#live-map", [round(c, 4) for c in seven])
+    # an alert leads to its job: the details and the map's centre
+    p.locator("#alerts li.alert-late").get_by_text("Show job").click()
+    expect(p.locator("#details-title")).to_have_text("Job J-000043")
+    expect(p.locator("#details")).to_contain_text("3 Quai de Bourbon")
+    _wait_for(p, MAP_CENTRE, "#live-map", [round(c, 4) for c in LATE_SITE])
+    p.screenshot(path=str(OUTPUT / "live-map-focused.png"), full_page=True)
+    page.assert_clean()

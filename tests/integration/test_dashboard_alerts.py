@@ -7,25 +7,35 @@ own endpoint, as the browser asks for it every few seconds.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
+import psycopg
 import pytest
 import redis
+from flask.testing import FlaskClient
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 import dashboard.app
 from crewtrack.settings import Settings
+from jobs_domain.job import format_job_number
+from jobs_domain.report import ReserveRaised
+from storage.alert_stream import entry_fields
+from storage.users import create_user
 from tests.integration.dashboard_login import log_in
 
 #: The browser's request for the alerts panel (a tick of the slow interval).
 ALERTS_REQUEST = {
     "output": "alerts.children",
     "outputs": {"id": "alerts", "property": "children"},
-    "inputs": [{"id": "slow-tick", "property": "n_intervals", "value": 1}],
+    "inputs": [
+        {"id": "slow-tick", "property": "n_intervals", "value": 1},
+        {"id": "ack-done", "property": "children", "value": None},
+    ],
     "changedPropIds": ["slow-tick.n_intervals"],
     "state": [],
 }
@@ -47,30 +57,129 @@ def build_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         pool.close()
 
 
-def _alerts_panel(app: dash.Dash, dsn: str) -> str:
+def _logged_in(app: dash.Dash, dsn: str) -> FlaskClient:
     client = app.server.test_client()
     log_in(client, dsn)
+    return client
+
+
+def _alerts_panel(client: FlaskClient) -> str:
     response = client.post("/_dash-update-component", json=ALERTS_REQUEST)
     assert response.status_code == 200, response.text
-    return json.dumps(response.get_json()["response"]["alerts"]["children"])
+    return json.dumps(
+        response.get_json()["response"]["alerts"]["children"], ensure_ascii=False
+    )
 
 
-def test_alerts_panel_reads_the_configured_alerts_stream(
+def _job_with_technician(dsn: str) -> tuple[str, str, str]:
+    """A job of client "Café Müller" and technician Tess Meyer's user id."""
+    suffix = uuid.uuid4().hex[:8]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tess = create_user(
+            conn, "Tess Meyer", "technician", f"tess-{suffix}@example.com", "pw-123456"
+        )
+        conn.execute(
+            "INSERT INTO technicians (user_id, name) VALUES (%s, %s)",
+            (tess.id, "Tess Meyer"),
+        )
+        client = conn.execute(
+            "INSERT INTO clients (name) VALUES ('Café Müller') RETURNING id"
+        ).fetchone()
+        assert client is not None
+        prop = conn.execute(
+            "INSERT INTO properties (client_id, address, lat, lon) "
+            "VALUES (%s, %s, 48.13, 11.57) RETURNING id",
+            (client[0], Jsonb(["Marienplatz 8", "80331 München"])),
+        ).fetchone()
+        assert prop is not None
+        row = conn.execute(
+            "INSERT INTO jobs (id, number, status, client_id, property_id, doc, "
+            "created_at, updated_at) VALUES (%s, "
+            "(SELECT coalesce(max(number), 0) + 1 FROM jobs), 'in_progress', %s, %s, "
+            "%s, now(), now()) RETURNING id::text, number",
+            (
+                uuid.uuid4().hex,
+                client[0],
+                prop[0],
+                Jsonb({"description": "Boiler service"}),
+            ),
+        ).fetchone()
+        assert row is not None
+    return row[0], format_job_number(row[1]), str(tess.id)
+
+
+def test_a_raised_reserve_shows_its_job_client_technician_field_and_comment(
     settings: Settings, redis_url: str, build_app: Any
 ) -> None:
+    job_id, number, tess = _job_with_technician(settings.database_url)
+    raised = ReserveRaised(
+        job_id=job_id,
+        client_id=str(uuid.uuid4()),
+        site_id=None,
+        reserve_id=str(uuid.uuid4()),
+        field_key="flue",
+        field_label="Flue condition",
+        family_name="Safety",
+        comment="Flue corroded, needs replacing",
+        photo_count=2,
+        raised_by=tess,
+        raised_at=datetime.now(UTC),
+    )
     stream = f"crewtrack:alerts:{uuid.uuid4().hex[:8]}"
     with redis.Redis.from_url(redis_url) as r:
-        r.xadd(
+        # exactly what the API's relay appends (api.alert_relay)
+        r.xadd(stream, entry_fields(raised.to_json()))  # type: ignore[arg-type]
+    app = build_app(settings.replace(alerts_stream=stream))
+    panel = _alerts_panel(_logged_in(app, settings.database_url))
+    assert f"Reserve on {number}: Safety \u203a Flue condition" in panel
+    assert "Café Müller" in panel
+    assert "raised by Tess Meyer" in panel
+    assert "Flue corroded, needs replacing" in panel
+    assert "2 photos" in panel
+    assert job_id in panel  # "Show job" leads to the job on the map
+    assert job_id not in panel.replace(f"job={job_id}", "")  # never shown as text
+
+
+def test_an_acknowledged_alert_leaves_every_dispatchers_panel(
+    settings: Settings, redis_url: str, build_app: Any
+) -> None:
+    job_id, number, tess = _job_with_technician(settings.database_url)
+    stream = f"crewtrack:alerts:{uuid.uuid4().hex[:8]}"
+    with redis.Redis.from_url(redis_url) as r:
+        entry = r.xadd(
             stream,
-            {
-                "type": "reserve",
-                "message": "Reserve on the boiler flue",
-                "job": "J-000042",
-                "device": "tech-07",
-                "at": int(time.time() * 1000),
-            },
+            entry_fields(  # type: ignore[arg-type]
+                {"type": "reserve.raised", "job_id": job_id, "raised_by": tess}
+            ),
         )
     app = build_app(settings.replace(alerts_stream=stream))
-    panel = _alerts_panel(app, settings.database_url)
-    assert "Reserve raised" in panel
-    assert "Reserve on the boiler flue" in panel
+    client = _logged_in(app, settings.database_url)
+    assert f"Reserve on {number}" in _alerts_panel(client)
+    key = f"stream:{entry.decode()}"
+    response = client.post(
+        "/_dash-update-component",
+        json={
+            "output": "ack-done.children",
+            "outputs": {"id": "ack-done", "property": "children"},
+            "inputs": [
+                {
+                    "id": {"type": "alert-ack", "key": ["ALL"]},
+                    "property": "n_clicks",
+                    "value": [
+                        {
+                            "id": {"type": "alert-ack", "key": key},
+                            "property": "n_clicks",
+                            "value": 1,
+                        }
+                    ],
+                }
+            ],
+            "changedPropIds": [
+                json.dumps({"key": key, "type": "alert-ack"}, separators=(",", ":"))
+                + ".n_clicks"
+            ],
+            "state": [],
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert f"Reserve on {number}" not in _alerts_panel(client)

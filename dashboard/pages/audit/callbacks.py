@@ -15,7 +15,7 @@ import dash
 from dash import Input, Output, Patch, State
 from dash.exceptions import PreventUpdate
 
-from dashboard import queries, shell
+from dashboard import maps, queries, shell
 from dashboard.context import Context
 from dashboard.pages.audit import export, figures, layout, panels
 from dashboard.pages.audit import model as audit_mod
@@ -205,9 +205,12 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.AUDIT_SHOWN, "data"),
         Input(layout.AUDIT_REQUEST, "data"),
         Input(layout.AUDIT_OPTIONS, "value"),
+        Input(shell.VIEWPORT, "data"),
     )
     def _audit(
-        request: dict[str, Any] | None, options: list[str] | None
+        request: dict[str, Any] | None,
+        options: list[str] | None,
+        viewport: dict[str, Any] | None,
     ) -> tuple[Any, ...]:
         if not request:
             raise PreventUpdate
@@ -222,6 +225,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             a.gaps,
             "accuracy" in (options or []),
             ctx.tile_url,
+            maps.map_size(viewport, 430 + 10 + 32 + 20, 0.52, 900),
         )
         timeline = figures.audit_timeline(
             list(a.fixes["time"]),

@@ -58,6 +58,7 @@ def audit_map(
     gaps: Sequence[tuple[int, int]],
     show_accuracy: bool,
     tile_url: str,
+    size: tuple[float, float] = (900.0, 500.0),
 ) -> go.Figure:
     """The location-history map: trail, fixes, gaps, fence, edges, clock events.
 
@@ -166,7 +167,7 @@ def audit_map(
     lons = all_fixes["lon"].tolist()
     if fence is not None and not lats:
         lats, lons = fence_points(fence)
-    center, zoom = fit_view(lats, lons)
+    center, zoom = fit_view(lats, lons, *size)
     fig.update_layout(
         map={"style": "white-bg", "center": center, "zoom": zoom, "layers": layers},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},

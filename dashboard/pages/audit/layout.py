@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from dash import dash_table, dcc, html
 
-from dashboard.shell import BLANK, MAP_CONFIG, PANEL
+from dashboard.shell import BLANK, MAP_CONFIG
 
 PATH = "/audit"
 
@@ -73,7 +73,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                         placeholder="Pick a session",
                     ),
                 ],
-                style={"width": "380px", "marginRight": "16px"},
+                style={"width": "380px", "maxWidth": "100%"},
             ),
             html.Div(
                 [
@@ -87,14 +87,14 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                         placeholder="Technician",
                     ),
                 ],
-                style={"width": "260px", "marginRight": "8px"},
+                style={"width": "260px", "maxWidth": "100%"},
             ),
             html.Div(
                 [
                     html.Label("at job site"),
                     dcc.Dropdown(id=AUDIT_SITE, placeholder="Job site (optional)"),
                 ],
-                style={"width": "240px", "marginRight": "8px"},
+                style={"width": "240px", "maxWidth": "100%"},
             ),
             html.Div(
                 [
@@ -103,7 +103,6 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                         id=AUDIT_START, placeholder="YYYY-MM-DD HH:MM", debounce=True
                     ),
                 ],
-                style={"marginRight": "8px"},
             ),
             html.Div(
                 [
@@ -112,17 +111,15 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                         id=AUDIT_END, placeholder="YYYY-MM-DD HH:MM", debounce=True
                     ),
                 ],
-                style={"marginRight": "8px"},
             ),
-            html.Button("Show", id=AUDIT_LOAD, style={"alignSelf": "end"}),
+            html.Button("Show", id=AUDIT_LOAD),
             dcc.Checklist(
                 id=AUDIT_OPTIONS,
                 options=[{"label": " accuracy circles", "value": "accuracy"}],
                 value=[],
-                style={"alignSelf": "end", "marginLeft": "16px"},
             ),
         ],
-        style={**PANEL, "display": "flex", "flexWrap": "wrap"},
+        className="panel audit-form",
     )
     evidence = html.Div(
         [
@@ -150,12 +147,16 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 style={"marginTop": "10px"},
             ),
         ],
-        style={**PANEL, "width": "430px", "flex": "none"},
+        className="panel audit-evidence",
     )
     map_part = html.Div(
         [
             dcc.Graph(
-                id=AUDIT_MAP, figure=BLANK, config=MAP_CONFIG, style={"height": "52vh"}
+                id=AUDIT_MAP,
+                figure=BLANK,
+                config=MAP_CONFIG,
+                className="audit-map",
+                style={"height": "52vh"},
             ),
             html.Div(
                 [
@@ -166,7 +167,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             dcc.Slider(id=AUDIT_SLIDER, min=0, max=0, step=1, value=0, marks=None),
             dcc.Graph(id=AUDIT_TIMELINE, figure=BLANK, config=MAP_CONFIG),
         ],
-        style={"flex": "1", "minWidth": "0", "marginLeft": "10px"},
+        className="audit-map-column",
     )
     table = html.Div(
         [
@@ -189,6 +190,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 ],
                 data=[],
                 page_size=25,
+                style_table={"overflowX": "auto"},
                 style_cell={"fontFamily": "monospace", "fontSize": "12px"},
                 style_data_conditional=[
                     {
@@ -198,7 +200,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 ],
             ),
         ],
-        style=PANEL,
+        className="panel",
     )
     return html.Div(
         [
@@ -206,7 +208,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             dcc.Store(id=AUDIT_TRAIL),
             dcc.Store(id=AUDIT_SHOWN),
             controls,
-            html.Div([evidence, map_part], style={"display": "flex"}),
+            html.Div([evidence, map_part], className="audit-body"),
             table,
         ]
     )

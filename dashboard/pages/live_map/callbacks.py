@@ -7,18 +7,20 @@ refresh is :func:`live_update`, a plain function the benchmark times.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Input, Output, State, no_update
+from dash import ALL, Input, Output, Patch, State, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import queries
+from dashboard import queries, shell
 from dashboard.context import Context
 from dashboard.pages.live_map import figures, layout, model, panels
+from storage import alert_stream
 
 
 def live_view(
@@ -59,6 +61,8 @@ def live_update(
     teams: list[str] | None,
     previous: dict[str, Any] | None,
     now_ms: int | None = None,
+    viewport: dict[str, Any] | None = None,
+    focus: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, Any, Any]:
     """Figure, marker delta, view store and counts for one map refresh.
 
@@ -70,10 +74,24 @@ def live_update(
     marker array when the set of markers changed; nothing (``no_update``)
     when nothing did.
     """
+    if trigger == layout.FOCUS and previous:
+        # the dispatcher picked something in the list or an alert: pan to it
+        if not focus or not focus.get("pan"):
+            return no_update, no_update, no_update, no_update
+        # a new ui revision: MapLibre's own moves count as the user's view,
+        # which an unchanged revision would keep over the new centre
+        rev = (
+            f"focus:{focus.get('kind')}:{focus.get('id')}:{focus['lat']}:{focus['lon']}"
+        )
+        patch = Patch()
+        patch["layout"]["uirevision"] = rev
+        patch["layout"]["map"]["center"] = {"lat": focus["lat"], "lon": focus["lon"]}
+        patch["layout"]["map"]["zoom"] = FOCUS_ZOOM
+        return patch, no_update, {**previous, "rev": rev}, no_update
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     f = model.Filters.from_inputs(states, tech_ids, teams, job_statuses)
     everyone, techs, sites = live_view(ctx, f, now_ms)
-    markers = figures.tech_markers(techs)
+    markers = figures.tech_markers(techs, model.site_briefs(sites))
     filters_key = repr(f)
     sites_sig = _sites_signature(sites)
     sig = _digest(
@@ -91,6 +109,7 @@ def live_update(
         "filters": filters_key,
         "sites": sites_sig,
         "counts": counts_key,
+        "rev": (previous or {}).get("rev", figures.UI_REVISION),
     }
     counts: Any = panels.counts_panel(everyone, techs)
     if (
@@ -112,8 +131,22 @@ def live_update(
                 "all": figures.tech_trace_data(markers),
             }
         return no_update, delta, store, counts
-    fig = figures.live_map(techs, sites, ctx.tile_url)
+    fig = figures.live_map(
+        techs, sites, ctx.tile_url, ctx.zone, layout.map_size(viewport)
+    )
+    fig.update_layout(uirevision=store["rev"])  # the dispatcher's pan and zoom stay
+    if focus and focus.get("pan"):  # opened from an alert's link: start there
+        fig.update_layout(
+            map={
+                "center": {"lat": focus["lat"], "lon": focus["lon"]},
+                "zoom": FOCUS_ZOOM,
+            }
+        )
     return fig, no_update, store, counts
+
+
+#: The zoom the map pans to for a picked technician or job (a few streets).
+FOCUS_ZOOM = 15.0
 
 
 #: Applies a marker delta to the figure in the browser (no round trip): copies
@@ -151,7 +184,8 @@ function (delta, fig) {
 
 
 def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
-    """Every alert beside the map: the stream's, the live state's, the records'."""
+    """Every alert beside the map not acknowledged yet: the stream's, the live
+    state's, the records'; jobs and people by name."""
     sources = ctx.sources
     now_ms = int(now.timestamp() * 1000)
     stream = queries.recent_alerts(sources)
@@ -164,25 +198,118 @@ def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
             "discrepancies", lambda: queries.recent_discrepancies(sources)
         )
     ]
-    return model.build_alerts(stream, techs, sites, on_site, discrepancies, now)
+    known = {s.job_id for s in sites}
+    wanted = {a.text("job_id") for a in stream} | {t.job for t in techs if t.job}
+    names = model.Names(
+        jobs={
+            **model.site_briefs(sites),
+            **queries.job_briefs(sources, {j for j in wanted - known if j}),
+        },
+        users=queries.user_names(
+            sources, {a.text("raised_by") for a in stream if a.text("raised_by")}
+        ),
+        zone=ctx.zone,
+    )
+    return model.build_alerts(
+        stream,
+        techs,
+        sites,
+        on_site,
+        discrepancies,
+        now,
+        names,
+        alert_stream.acknowledged_sync(sources.redis),
+    )
 
 
-def details(ctx: Context, click: dict[str, Any] | None) -> Any:
-    """The details panel for the technician or job site clicked on the map."""
-    if not click or not click.get("points"):
+def technician_list(ctx: Context, search: str | None, now: datetime) -> Any:
+    """The technician list beside the map (search by name, team, device, job)."""
+    now_ms = int(now.timestamp() * 1000)
+    techs, _, _ = live_view(ctx, model.Filters(), now_ms)
+    all_sites = queries.job_sites(ctx.sources)
+    rows = model.tech_rows(techs, all_sites, {}, now, ctx.zone, search or "")
+    shown = rows[: panels.MAX_TECH_ROWS]
+    levels = queries.batteries(ctx.sources.redis, [r.device_id for r in shown])
+    rows = [
+        dataclasses.replace(r, battery=levels.get(r.device_id)) for r in shown
+    ] + rows[panels.MAX_TECH_ROWS :]
+    return panels.tech_list(rows)
+
+
+def details(ctx: Context, focus: dict[str, Any] | None) -> Any:
+    """The details panel for what the dispatcher picked (map click or list)."""
+    if not focus or not focus.get("id"):
         return panels.nothing_picked()
-    custom = click["points"][0].get("customdata")
-    if not custom or len(custom) < 2:
-        raise PreventUpdate
-    kind, ident = custom[0], custom[1]
+    kind, ident = focus.get("kind"), str(focus["id"])
     sources = ctx.sources
     if kind == "tech":
+        techs, _, _ = live_view(
+            ctx, model.Filters(), int(datetime.now(UTC).timestamp() * 1000)
+        )
+        live = next((t for t in techs if t.device_id == ident), None)
+        jobs = model.site_briefs(queries.job_sites(sources))
+        if live is not None and live.job and live.job not in jobs:
+            jobs.update(queries.job_briefs(sources, {live.job}))
         return panels.tech_details(
             ident,
             queries.technicians(sources).get(ident),
+            live,
             queries.live_detail(sources.redis, ident),
+            jobs,
+            ctx.zone,
         )
-    return panels.site_details(ident, queries.job_site(sources, ident))
+    return panels.site_details(ident, queries.job_site(sources, ident), ctx.zone)
+
+
+def picked(click: dict[str, Any] | None) -> dict[str, str] | None:
+    """What a click on the map picked: the top-most marker's kind and id."""
+    if not click or not click.get("points"):
+        return None
+    custom = click["points"][0].get("customdata")
+    if not custom or len(custom) < 2:
+        return None
+    return {"kind": str(custom[0]), "id": str(custom[1])}
+
+
+#: Shows a browser notification for each new alert when the dispatcher asked for
+#: them (the permission is asked when the box is ticked).
+NOTIFY_JS = """
+function (children, notify, seen) {
+  const nu = window.dash_clientside.no_update;
+  const on = notify && notify.indexOf('on') >= 0;
+  const items = Array.from(document.querySelectorAll('#alerts li.alert'));
+  const keys = items.map(li => (li.querySelector('button.ack') || {}).id || '');
+  if (!on || !('Notification' in window)) { return keys; }
+  if (Notification.permission === 'default') { Notification.requestPermission(); }
+  const before = new Set(seen || []);
+  if (seen && Notification.permission === 'granted') {
+    items.forEach((li, k) => {
+      if (!before.has(keys[k])) {
+        const title = (li.querySelector('strong') || {}).textContent || 'crewtrack';
+        const body = (li.querySelector('.alert-detail') || {}).textContent || '';
+        new Notification(title, {body: body, tag: keys[k]});
+      }
+    });
+  }
+  return keys;
+}
+"""
+
+
+def focus_for(ctx: Context, focus: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The focus with where to pan the map (a technician's or job's position)."""
+    if not focus or not focus.get("id"):
+        return focus
+    ident = str(focus["id"])
+    if focus.get("kind") == "tech":
+        pos = queries.live_detail(ctx.sources.redis, ident)
+        if pos and pos.get("lat") is not None:
+            return {**focus, "pan": True, "lat": pos["lat"], "lon": pos["lon"]}
+    elif focus.get("kind") == "job":
+        site = queries.job_site(ctx.sources, ident)
+        if site is not None:
+            return {**focus, "pan": True, "lat": site.lat, "lon": site.lon}
+    return {**focus, "pan": False}
 
 
 def register(app: dash.Dash, ctx: Context) -> None:
@@ -198,6 +325,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Input(layout.FILTER_JOB_STATUS, "value"),
         Input(layout.FILTER_TECHS, "value"),
         Input(layout.FILTER_TEAMS, "value"),
+        Input(shell.VIEWPORT, "data"),
+        Input(layout.FOCUS, "data"),
         State(layout.LIVE_SIG, "data"),
     )
     def _live(
@@ -206,6 +335,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
         job_statuses: list[str] | None,
         techs: list[str] | None,
         teams: list[str] | None,
+        viewport: dict[str, Any] | None,
+        focus: dict[str, Any] | None,
         previous: dict[str, Any] | None,
     ) -> tuple[Any, Any, Any, Any]:
         trigger = dash.ctx.triggered_id
@@ -217,6 +348,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
             techs,
             teams,
             previous,
+            viewport=viewport,
+            focus=focus,
         )
 
     app.clientside_callback(  # type: ignore[no-untyped-call]
@@ -230,9 +363,39 @@ def register(app: dash.Dash, ctx: Context) -> None:
     @app.callback(
         Output(layout.ALERTS, "children"),
         Input(layout.SLOW_TICK, "n_intervals"),
+        Input(layout.ACK_DONE, "children"),
     )
-    def _alerts(_n: int | None) -> Any:
-        return panels.alerts_panel(current_alerts(ctx, datetime.now(UTC)))
+    def _alerts(_n: int | None, _acked: Any) -> Any:
+        return panels.alerts_panel(current_alerts(ctx, datetime.now(UTC)), ctx.zone)
+
+    @app.callback(
+        Output(layout.ACK_DONE, "children"),
+        Input({"type": panels.ACK, "key": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def _acknowledge(clicks: list[int | None]) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not trigger or not any(clicks):
+            raise PreventUpdate
+        key = str(trigger["key"])
+        alert_stream.acknowledge_sync(ctx.sources.redis, key, time.time())
+        return key
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        NOTIFY_JS,
+        Output(layout.NOTIFIED, "data"),
+        Input(layout.ALERTS, "children"),
+        Input(layout.NOTIFY, "value"),
+        State(layout.NOTIFIED, "data"),
+    )
+
+    @app.callback(
+        Output(layout.TECH_LIST, "children"),
+        Input(layout.SLOW_TICK, "n_intervals"),
+        Input(layout.TECH_SEARCH, "value"),
+    )
+    def _tech_list(_n: int | None, search: str | None) -> Any:
+        return technician_list(ctx, search, datetime.now(UTC))
 
     @app.callback(
         Output(layout.FILTER_TECHS, "options"),
@@ -249,8 +412,35 @@ def register(app: dash.Dash, ctx: Context) -> None:
         return tech_opts, [{"label": t, "value": t} for t in teams]
 
     @app.callback(
-        Output(layout.DETAILS, "children"),
+        Output(layout.FOCUS, "data"),
         Input(layout.LIVE_MAP, "clickData"),
+        Input({"type": panels.TECH_ROW, "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
     )
-    def _details(click: dict[str, Any] | None) -> Any:
-        return details(ctx, click)
+    def _pick(click: dict[str, Any] | None, rows: list[int | None]) -> Any:
+        trigger = dash.ctx.triggered_id
+        if isinstance(trigger, dict):  # a row of the technician list
+            if not any(rows):
+                raise PreventUpdate  # the list was redrawn, nobody clicked
+            return focus_for(ctx, {"kind": "tech", "id": str(trigger["id"])})
+        chosen = picked(click)
+        if chosen is None:
+            raise PreventUpdate
+        return {**chosen, "pan": False}  # clicked on the map: it is in view
+
+    @app.callback(
+        Output(layout.DETAILS, "children"),
+        Input(layout.FOCUS, "data"),
+    )
+    def _details(focus: dict[str, Any] | None) -> Any:
+        return details(ctx, focus)
+
+    @app.callback(
+        Output(layout.FOCUS, "data", allow_duplicate=True),
+        Input(layout.FOCUS_REQUEST, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def _focus_from_link(request: dict[str, Any] | None) -> Any:
+        if not request:
+            raise PreventUpdate
+        return focus_for(ctx, request)

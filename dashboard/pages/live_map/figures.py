@@ -8,15 +8,24 @@ the live callback's in-place updates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
 from dashboard.maps import base_layers, fence_layers, fit_view, round_coords
-from dashboard.pages.live_map.model import LiveTech
-from dashboard.queries import JobSite, site_geofence
+from dashboard.pages.live_map.model import (
+    STATE_LABELS,
+    LiveTech,
+    hhmm,
+    job_label,
+    site_briefs,
+)
+from dashboard.queries import JobBrief, JobSite, site_geofence
+
+UTC_ZONE = ZoneInfo("UTC")
 
 STATE_COLOURS = {
     "clocked_in": "#1a9850",
@@ -24,22 +33,38 @@ STATE_COLOURS = {
     "on_hold": "#e08214",
     "offline": "#8c8c8c",
 }
+#: Job sites: another family of colours than the technicians' (an in-progress
+#: site is not the green of a clocked-in technician), drawn bigger, on a white
+#: halo, below the technicians.
 JOB_COLOURS = {
-    "pending": "#b794f4",
-    "scheduled": "#6b46c1",
-    "in_progress": "#1a9850",
-    "on_hold": "#e08214",
-    "completed": "#4a5568",
+    "pending": "#d6bcfa",
+    "scheduled": "#805ad5",
+    "in_progress": "#d53f8c",
+    "on_hold": "#b7791f",
+    "completed": "#2d3748",
     "cancelled": "#a0aec0",
 }
+JOB_LABELS = {
+    "pending": "Pending",
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "on_hold": "On hold",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
 
-#: Live map trace order: every technician in one trace (coloured per marker, so
-#: a state change is a colour change, not a move between traces), the job
-#: sites. The state colours' legend is the counts panel beside the map (with
-#: the number in each state). The live callback updates the technician trace in
-#: place by index (see :func:`marker_delta`).
-TECH_TRACE = 0
+#: Live map trace order: the job sites' halo, the job sites, then every
+#: technician in one trace on top (so a technician standing on a site is what a
+#: click there picks). Technicians are coloured per marker, so a state change
+#: is a colour change, not a move between traces; the state colours' legend is
+#: the counts panel beside the map. The live callback updates the technician
+#: trace in place by index (see :func:`marker_delta`).
+#: The map's ui revision: while it stays, updates keep the dispatcher's pan and
+#: zoom (panning to a picked technician or job sets a new one).
+UI_REVISION = "live-map"
+HALO_TRACE = 0
 SITES_TRACE = 1
+TECH_TRACE = 2
 
 
 def _site_fence(site: JobSite) -> dict[str, Any] | None:
@@ -58,15 +83,22 @@ class Markers:
     hover: list[str]
 
 
-def tech_markers(techs: Sequence[LiveTech]) -> Markers:
-    """What the technician trace shows, marker by marker."""
+def tech_markers(
+    techs: Sequence[LiveTech], jobs: Mapping[str, JobBrief] | None = None
+) -> Markers:
+    """What the technician trace shows, marker by marker (jobs by number)."""
     ordered = sorted(techs, key=lambda t: t.device_id)
+    briefs = jobs or {}
     return Markers(
         ids=tuple(t.device_id for t in ordered),
         lat=round_coords([t.lat for t in ordered]),
         lon=round_coords([t.lon for t in ordered]),
         colour=[STATE_COLOURS[t.state] for t in ordered],
-        hover=[f"{t.name} · {t.job or 'no job'}" for t in ordered],
+        hover=[
+            f"{t.name} · {STATE_LABELS[t.state]}"
+            + (f" · {job_label(t.job, briefs)}" if t.job else "")
+            for t in ordered
+        ],
     )
 
 
@@ -115,35 +147,48 @@ def marker_delta(old: Markers, new: Markers) -> dict[str, Any]:
     }
 
 
-def sites_trace_data(sites: Sequence[JobSite]) -> dict[str, Any]:
+def _window(site: JobSite, zone: ZoneInfo) -> str:
+    if site.scheduled_start is None:
+        return "not scheduled"
+    return f"{hhmm(site.scheduled_start, zone)}–{hhmm(site.scheduled_end, zone)}"
+
+
+def sites_trace_data(sites: Sequence[JobSite], zone: ZoneInfo) -> dict[str, Any]:
     return {
         "lat": round_coords([s.lat for s in sites]),
         "lon": round_coords([s.lon for s in sites]),
         "customdata": [["job", s.job_id] for s in sites],
         "hovertext": [
-            f"{s.number or s.title} · {s.status.replace('_', ' ')} · {s.client}"
+            f"{s.number} · {JOB_LABELS.get(s.status, s.status)} · {s.client}"
+            f" · {_window(s, zone)} · {s.technician or 'unassigned'}"
             for s in sites
         ],
         "marker": {
-            "size": 16,
+            "size": 15,
             "color": [JOB_COLOURS.get(s.status, "#4a5568") for s in sites],
-            "opacity": 0.85,
         },
     }
 
 
 def live_map(
-    techs: Sequence[LiveTech], sites: Sequence[JobSite], tile_url: str
+    techs: Sequence[LiveTech],
+    sites: Sequence[JobSite],
+    tile_url: str,
+    zone: ZoneInfo = UTC_ZONE,
+    size: tuple[float, float] = (900.0, 600.0),
 ) -> go.Figure:
-    """The dispatcher's map: technicians by state, job sites and fences."""
+    """The dispatcher's map: job sites and fences, technicians by state on top."""
     fig = go.Figure()
+    site_data = sites_trace_data(sites, zone)
     fig.add_trace(
         go.Scattermap(
-            name="Technicians",
+            name="halo",
             mode="markers",
-            hoverinfo="text",
+            lat=site_data["lat"],
+            lon=site_data["lon"],
+            marker={"size": 21, "color": "#ffffff"},
+            hoverinfo="skip",
             showlegend=False,
-            **tech_trace_data(tech_markers(techs)),
         )
     )
     fig.add_trace(
@@ -151,7 +196,17 @@ def live_map(
             name="Job sites",
             mode="markers",
             hoverinfo="text",
-            **sites_trace_data(sites),
+            showlegend=False,
+            **site_data,
+        )
+    )
+    fig.add_trace(
+        go.Scattermap(
+            name="Technicians",
+            mode="markers",
+            hoverinfo="text",
+            showlegend=False,
+            **tech_trace_data(tech_markers(techs, site_briefs(sites))),
         )
     )
 
@@ -159,6 +214,7 @@ def live_map(
     center, zoom = fit_view(
         [t.lat for t in techs] + [s.lat for s in sites],
         [t.lon for t in techs] + [s.lon for s in sites],
+        *size,
     )
     fig.update_layout(
         map={
@@ -168,8 +224,7 @@ def live_map(
             "layers": base_layers(tile_url) + fence_layers(fences),
         },
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
-        uirevision="live-map",  # keep the dispatcher's pan/zoom across updates
+        uirevision=UI_REVISION,  # keep the dispatcher's pan/zoom across updates
         clickmode="event",
     )
     return fig

@@ -1,4 +1,5 @@
-"""The jobs map's layout (filters, map, counts, alerts, details); ids as constants."""
+"""The jobs map's layout (filters, map, details, technician list, alerts); ids as
+constants. The look (a grid that stacks on a phone) is dashboard/assets/board.css."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard import maps
 from dashboard.pages.live_map.model import JOB_STATUSES, STATE_LABELS, STATES
-from dashboard.shell import BLANK, MAP_CONFIG, PANEL
+from dashboard.shell import BLANK, MAP_CONFIG
 
 PATH = "/"
 
@@ -24,9 +26,26 @@ FILTER_TEAMS = "filter-teams"
 LIVE_COUNTS = "live-counts"
 ALERTS = "alerts"
 DETAILS = "details"
+TECH_SEARCH = "tech-search"
+TECH_LIST = "tech-list"
+FOCUS = "focus"  # what the dispatcher picked: {"kind": "tech"|"job", "id": …}
+FOCUS_REQUEST = "focus-request"  # the focus an alert's link asks for (?job=, ?tech=)
+NOTIFY = "notify"
+NOTIFIED = "notified"  # alert keys the browser already notified about
+ACK_DONE = "ack-done"
 
 LIVE_INTERVAL_MS = 1000  # a stored fix reaches the map within 2 s
 SLOW_INTERVAL_MS = 5000  # alerts and pickers change more slowly
+
+
+def map_size(viewport: dict[str, Any] | None) -> tuple[float, float]:
+    """The jobs map's size in this window (board.css: 220 px filters and a 360 px
+    side column beside it, all stacked under 760 px; 72 vh high, 58 on a phone)."""
+    narrow = (viewport or {}).get("w", 1400) < 760
+    beside = 220 + 360 + 20 + 32
+    if not narrow and (viewport or {}).get("w", 1400) < 1100:
+        beside = 320 + 10 + 32
+    return maps.map_size(viewport, beside, 0.58 if narrow else 0.72, 760)
 
 
 def _checklist(id_: str, options: list[dict[str, str]], value: list[str]) -> Any:
@@ -52,13 +71,19 @@ def _picker(id_: str, placeholder: str) -> Any:
 
 
 def page(query: Mapping[str, list[str]]) -> html.Div:
-    """The page at ``PATH`` (it takes no URL parameters)."""
-    return live_page()
+    """The page at ``PATH``; ``?job=<id>`` or ``?tech=<device>`` (where an
+    alert leads) opens it focused on that job or technician."""
+    focus = None
+    if query.get("job"):
+        focus = {"kind": "job", "id": query["job"][0]}
+    elif query.get("tech"):
+        focus = {"kind": "tech", "id": query["tech"][0]}
+    return live_page(focus)
 
 
-def live_page() -> html.Div:
-    """The dispatcher's jobs map: filters, map, counts, alerts, details."""
-    filters = html.Div(
+def live_page(focus: dict[str, str] | None = None) -> html.Div:
+    """The dispatcher's jobs map: filters, map and details, technicians, alerts."""
+    filters = html.Aside(
         [
             html.H4("Technicians"),
             _checklist(
@@ -79,31 +104,56 @@ def live_page() -> html.Div:
             _picker(FILTER_TECHS, "All technicians"),
             html.H4("Team"),
             _picker(FILTER_TEAMS, "All teams"),
-            html.Div(id=LIVE_COUNTS, style={"marginTop": "12px"}),
+            html.Div(id=LIVE_COUNTS, className="counts"),
         ],
-        style={**PANEL, "width": "220px", "flex": "none"},
+        className="panel filters",
     )
-    centre = html.Div(
+    centre = html.Main(
         [
             dcc.Graph(
                 id=LIVE_MAP,
                 figure=BLANK,
                 config=MAP_CONFIG,
-                style={"height": "72vh"},
+                className="live-map",
+                style={"height": "72vh"},  # board.css: 58 vh on a phone
             ),
-            html.Div(id=DETAILS, style=PANEL),
+            html.Div(id=DETAILS, className="panel details-panel"),
         ],
-        style={"flex": "1", "minWidth": "0", "margin": "0 10px"},
+        className="map-column",
     )
-    alerts = html.Div(
-        [html.H4("Alerts"), html.Div(id=ALERTS)],
-        style={
-            **PANEL,
-            "width": "300px",
-            "flex": "none",
-            "maxHeight": "80vh",
-            "overflowY": "auto",
-        },
+    side = html.Aside(
+        [
+            html.Div(
+                [
+                    html.H4("Technicians on the road"),
+                    dcc.Input(
+                        id=TECH_SEARCH,
+                        type="search",
+                        placeholder="Search name, team, job…",
+                        debounce=True,
+                        className="search",
+                    ),
+                    html.Div(id=TECH_LIST, className="tech-list"),
+                ],
+                className="panel",
+            ),
+            html.Div(
+                [
+                    html.H4("Alerts"),
+                    dcc.Checklist(
+                        id=NOTIFY,
+                        options=[{"label": " Browser notifications", "value": "on"}],
+                        value=[],
+                        persistence=True,
+                        persistence_type="local",
+                        className="notify",
+                    ),
+                    html.Div(id=ALERTS),
+                ],
+                className="panel alerts-panel",
+            ),
+        ],
+        className="side",
     )
     return html.Div(
         [
@@ -111,6 +161,11 @@ def live_page() -> html.Div:
             dcc.Interval(id=SLOW_TICK, interval=SLOW_INTERVAL_MS),
             dcc.Store(id=LIVE_SIG),
             dcc.Store(id=LIVE_DELTA),
-            html.Div([filters, centre, alerts], style={"display": "flex"}),
-        ]
+            dcc.Store(id=FOCUS_REQUEST, data=focus),
+            dcc.Store(id=FOCUS),
+            dcc.Store(id=NOTIFIED),
+            html.Div(id=ACK_DONE, hidden=True),
+            html.Div([filters, centre, side], className="board-grid"),
+        ],
+        className="live-page",
     )

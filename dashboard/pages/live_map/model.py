@@ -12,15 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from dashboard.queries import (
     Discrepancy,
+    JobBrief,
     JobSite,
     LivePosition,
     OpenSession,
-    StreamAlert,
     Technician,
 )
+from storage.alert_stream import StreamAlert
 
 #: Technician states on the live map, in legend order.
 CLOCKED_IN = "clocked_in"
@@ -55,6 +57,7 @@ class LiveTech(NamedTuple):
     lon: float
     job: str
     fix_ms: int
+    technician_id: str = ""
 
 
 def classify(
@@ -101,6 +104,7 @@ def live_techs(
                 lon=pos.lon,
                 job=job,
                 fix_ms=pos.fix_ms,
+                technician_id=(tech.technician_id or "") if tech else "",
             )
         )
     return out
@@ -148,35 +152,197 @@ def filter_sites(sites: Iterable[JobSite], f: Filters) -> list[JobSite]:
     return [s for s in sites if s.status in statuses]
 
 
+# ------------------------------------------------------------ job labels
+def job_label(job_id: str, briefs: Mapping[str, JobBrief]) -> str:
+    """A job as people name it: its number and client, never its UUID."""
+    if not job_id:
+        return ""
+    brief = briefs.get(job_id)
+    if brief is None:
+        return "a job not on the map"
+    return f"{brief.number} · {brief.client}" if brief.client else brief.number
+
+
+def site_briefs(sites: Iterable[JobSite]) -> dict[str, JobBrief]:
+    return {s.job_id: JobBrief(s.number, s.client, s.title) for s in sites}
+
+
+def local(t: datetime, zone: ZoneInfo) -> datetime:
+    """A time as the company reads it."""
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def hhmm(t: datetime | None, zone: ZoneInfo) -> str:
+    return "—" if t is None else f"{local(t, zone):%H:%M}"
+
+
+def ago(ms: int, now_ms: int) -> str:
+    """How long ago a fix was stored, as a person says it."""
+    s = max(0, (now_ms - ms) // 1000)
+    if s < 60:
+        return f"{s} s ago"
+    if s < 3600:
+        return f"{s // 60} min ago"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min ago"
+    return f"{s // 86400} d ago"
+
+
+# ------------------------------------------------------------ technician list
+@dataclass(frozen=True)
+class TechRow:
+    """One line of the technician list beside the map."""
+
+    device_id: str
+    name: str
+    team: str
+    state: str
+    job: str  # the job they are clocked into, as people name it
+    next_job: str  # their next booked job today, with its window
+    last_seen: str
+    battery: float | None
+    lat: float
+    lon: float
+
+
+STATE_ORDER = {s: i for i, s in enumerate(STATES)}
+
+
+def next_jobs(
+    sites: Iterable[JobSite], now: datetime, zone: ZoneInfo
+) -> dict[str, str]:
+    """Each technician's next booked job (by technician id), with its window."""
+    best: dict[str, JobSite] = {}
+    for s in sites:
+        if s.status not in ("scheduled", "pending") or s.scheduled_start is None:
+            continue
+        if s.scheduled_end is not None and s.scheduled_end < now:
+            continue
+        for tid in s.technician_ids:
+            cur = best.get(tid)
+            if cur is None or s.scheduled_start < (cur.scheduled_start or now):
+                best[tid] = s
+    return {
+        tid: f"{s.number} at {hhmm(s.scheduled_start, zone)}" for tid, s in best.items()
+    }
+
+
+def tech_rows(
+    techs: Iterable[LiveTech],
+    sites: Sequence[JobSite],
+    batteries: Mapping[str, float | None],
+    now: datetime,
+    zone: ZoneInfo,
+    search: str = "",
+) -> list[TechRow]:
+    """The technician list: matching ``search`` (name, team, device, job),
+    clocked-in first, then by name."""
+    briefs = site_briefs(sites)
+    upcoming = next_jobs(sites, now, zone)
+    now_ms = int(now.timestamp() * 1000)
+    needle = search.strip().lower()
+    rows = []
+    for t in techs:
+        job = job_label(t.job, briefs)
+        row = TechRow(
+            t.device_id,
+            t.name,
+            t.team,
+            t.state,
+            job,
+            upcoming.get(t.technician_id, ""),
+            ago(t.fix_ms, now_ms),
+            batteries.get(t.device_id),
+            t.lat,
+            t.lon,
+        )
+        if needle and not any(
+            needle in v.lower() for v in (t.name, t.team, t.device_id, job)
+        ):
+            continue
+        rows.append(row)
+    rows.sort(key=lambda r: (STATE_ORDER[r.state], r.name.lower()))
+    return rows
+
+
 # ------------------------------------------------------------------ alerts
 @dataclass(frozen=True)
 class Alert:
-    """One line of the alerts panel."""
+    """One line of the alerts panel: what happened, to which job, who, when."""
 
-    kind: str  # reserve | offline | discrepancy | late | stream type
+    key: str  # stable while the situation lasts: acknowledging hides this key
+    kind: str  # reserve | offline | discrepancy | late | another stream type
     severity: str  # warning | danger | info
     title: str
     detail: str
     at: datetime
     device_id: str = ""
     job_id: str = ""
+    session_id: str = ""
+
+
+@dataclass(frozen=True)
+class Names:
+    """What alerts need to name things as people do (read by the callbacks)."""
+
+    jobs: Mapping[str, JobBrief]
+    users: Mapping[str, str]
+    zone: ZoneInfo
 
 
 def discrepancy_alert(d: Discrepancy) -> Alert:
     """A warning flag of a session's newest visit record, as an alert line."""
     return Alert(
+        f"discrepancy:{d.session_id}:{d.code}",
         "discrepancy",
         "warning",
         f"Clock vs arrival: {d.job_number} ({d.technician})",
         d.message,
         d.derived_at,
         d.device_id,
+        "",
         d.session_id,
     )
 
 
 def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def stream_alert(a: StreamAlert, names: Names) -> Alert:
+    """An entry of the alerts stream (a reserve raised on a job report)."""
+    job_id = a.text("job_id")
+    job = job_label(job_id, names.jobs) if job_id else ""
+    number = names.jobs[job_id].number if job_id in names.jobs else job
+    if a.type == "reserve.raised":
+        who = names.users.get(a.text("raised_by"), "a technician")
+        photos = int(a.payload.get("photo_count") or 0)
+        field_name = a.text("field_label") or a.text("field_key")
+        family = a.text("family_name")
+        where = f"{family} › {field_name}" if family else field_name
+        said = f" “{a.text('comment')}”" if a.text("comment") else ""
+        extra = f" · {photos} photo{'s' if photos != 1 else ''}" if photos else ""
+        return Alert(
+            f"stream:{a.id}",
+            "reserve",
+            "warning",
+            f"Reserve on {number or 'a job'}: {where}",
+            f"{job} · raised by {who}{said}{extra}",
+            _utc(a.at_ms),
+            "",
+            job_id,
+        )
+    message = a.text("message") or a.text("comment")
+    return Alert(
+        f"stream:{a.id}",
+        a.type,
+        "info",
+        a.type.replace(".", " ").replace("_", " ").capitalize(),
+        " · ".join(p for p in (job, message) if p),
+        _utc(a.at_ms),
+        a.text("device_id"),
+        job_id,
+    )
 
 
 def build_alerts(
@@ -186,35 +352,28 @@ def build_alerts(
     on_site_jobs: set[str],
     discrepancies: Iterable[Alert],
     now: datetime,
+    names: Names,
+    acknowledged: frozenset[str] = frozenset(),
 ) -> list[Alert]:
-    """Alerts beside the map, newest first.
+    """Alerts beside the map, newest first, without the acknowledged ones.
 
     Reserves (and any other alert) come from the stream; offline-while-clocked-in
     and late arrivals are computed from the live state, so they clear by
     themselves when the situation does.
     """
-    out: list[Alert] = []
-    for a in stream:
-        label = "Reserve raised" if a.type == "reserve" else a.type.replace("_", " ")
-        out.append(
-            Alert(
-                a.type,
-                "warning" if a.type == "reserve" else "info",
-                label.capitalize(),
-                a.message,
-                _utc(a.at_ms),
-                a.device,
-                a.job,
-            )
-        )
+    sites = list(sites)
+    jobs = {**site_briefs(sites), **names.jobs}
+    zone = names.zone
+    out = [stream_alert(a, names) for a in stream]
     for t in techs:
         if t.state == OFFLINE and t.job:
             out.append(
                 Alert(
+                    f"offline:{t.device_id}:{t.job}",
                     "offline",
                     "danger",
                     f"{t.name} offline while clocked in",
-                    f"last fix {_utc(t.fix_ms):%H:%M:%S} UTC, job {t.job}",
+                    f"last fix {hhmm(_utc(t.fix_ms), zone)} · {job_label(t.job, jobs)}",
                     _utc(t.fix_ms),
                     t.device_id,
                     t.job,
@@ -230,10 +389,13 @@ def build_alerts(
             late_min = int((now - s.scheduled_start).total_seconds() // 60)
             out.append(
                 Alert(
+                    f"late:{s.job_id}:{s.scheduled_start.isoformat()}",
                     "late",
                     "warning",
-                    f"Late: {s.number or s.title}",
-                    f"scheduled {s.scheduled_start:%H:%M} UTC, nobody on site "
+                    f"Late: {s.number} · {s.client}"
+                    if s.client
+                    else f"Late: {s.number}",
+                    f"booked {hhmm(s.scheduled_start, zone)}, nobody on site "
                     f"after {late_min} min ({s.technician or 'unassigned'})",
                     s.scheduled_start,
                     "",
@@ -241,5 +403,6 @@ def build_alerts(
                 )
             )
     out.extend(discrepancies)
+    out = [a for a in out if a.key not in acknowledged]
     out.sort(key=lambda a: a.at, reverse=True)
     return out

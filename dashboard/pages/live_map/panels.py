@@ -1,21 +1,33 @@
-"""The HTML of the jobs map's side panels: counts, alerts and details.
+"""The HTML of the jobs map's side panels: counts, technician list, alerts, details.
 
 Pure functions from what the page's callbacks read and shaped to Dash
-components; no queries here.
+components; no queries here. Every time shown is in the company's time zone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
-from dash import html
+from dash import dcc, html
 
 from dashboard.pages.live_map import model
-from dashboard.pages.live_map.figures import STATE_COLOURS
-from dashboard.queries import JobSite, Technician
+from dashboard.pages.live_map.figures import JOB_COLOURS, JOB_LABELS, STATE_COLOURS
+from dashboard.queries import JobBrief, JobSite, Technician
 
 ALERT_COLOURS = {"danger": "#c53030", "warning": "#dd6b20", "info": "#2b6cb0"}
+#: Pattern-matching ids of the per-row controls (one callback serves them all).
+ACK = "alert-ack"
+TECH_ROW = "tech-row"
+#: The technician list shows this many rows (search narrows it down).
+MAX_TECH_ROWS = 200
+
+
+def _dot(colour: str) -> Any:
+    return html.Span("●", style={"color": colour, "marginRight": "4px"})
 
 
 def counts_panel(everyone: list[model.LiveTech], shown: list[model.LiveTech]) -> Any:
@@ -24,12 +36,7 @@ def counts_panel(everyone: list[model.LiveTech], shown: list[model.LiveTech]) ->
     for t in everyone:
         by_state[t.state] += 1
     items = [
-        html.Li(
-            [
-                html.Span("●", style={"color": STATE_COLOURS[s], "marginRight": "4px"}),
-                f"{model.STATE_LABELS[s]}: {by_state[s]}",
-            ]
-        )
+        html.Li([_dot(STATE_COLOURS[s]), f"{model.STATE_LABELS[s]}: {by_state[s]}"])
         for s in model.STATES
     ]
     return html.Div(
@@ -37,103 +44,231 @@ def counts_panel(everyone: list[model.LiveTech], shown: list[model.LiveTech]) ->
             html.Div(
                 f"{len(shown)} of {len(everyone)} technicians shown", id="shown-count"
             ),
-            html.Ul(items, style={"paddingLeft": "16px"}),
+            html.Ul(items, className="legend"),
+            html.Div("Job sites", className="legend-title"),
+            html.Ul(
+                [
+                    html.Li([_dot(JOB_COLOURS[s]), JOB_LABELS[s]])
+                    for s in model.JOB_STATUSES
+                ],
+                className="legend",
+            ),
         ]
     )
 
 
-def alerts_panel(alerts: list[model.Alert]) -> Any:
-    """The newest 50 alerts, each edged in its severity's colour."""
+def tech_list(rows: list[model.TechRow]) -> Any:
+    """Technicians beside the map: state, job or next job, last seen, battery.
+    A click on a row focuses the map on them and shows their details."""
+    if not rows:
+        return html.P("No technician matches.", className="muted")
+    body = [
+        html.Tr(
+            [
+                html.Td(
+                    [
+                        _dot(STATE_COLOURS[r.state]),
+                        html.Strong(r.name),
+                        html.Div(
+                            model.STATE_LABELS[r.state]
+                            + (f" · {r.team}" if r.team else ""),
+                            className="muted",
+                        ),
+                    ]
+                ),
+                html.Td(
+                    [
+                        html.Div(r.job or "—"),
+                        html.Div(
+                            f"next {r.next_job}" if r.next_job else "",
+                            className="muted",
+                        ),
+                    ]
+                ),
+                html.Td(
+                    [
+                        html.Div(r.last_seen),
+                        html.Div(
+                            "" if r.battery is None else f"🔋 {r.battery:.0f} %",
+                            className="muted",
+                        ),
+                    ]
+                ),
+            ],
+            id={"type": TECH_ROW, "id": r.device_id},
+            n_clicks=0,
+            className="tech-row",
+            title=f"Show {r.name} on the map",
+        )
+        for r in rows[:MAX_TECH_ROWS]
+    ]
+    more = (
+        [html.P(f"and {len(rows) - MAX_TECH_ROWS} more: search to narrow down")]
+        if len(rows) > MAX_TECH_ROWS
+        else []
+    )
+    return html.Div(
+        [
+            html.Table(
+                [
+                    html.Thead(
+                        html.Tr(
+                            [html.Th("Technician"), html.Th("Job"), html.Th("Seen")]
+                        )
+                    ),
+                    html.Tbody(body),
+                ],
+                className="tech-table",
+            ),
+            *more,
+        ]
+    )
+
+
+def alert_links(a: model.Alert) -> list[Any]:
+    """Where an alert leads: the job on the map, the session's audit."""
+    links: list[Any] = []
+    if a.job_id:
+        links.append(dcc.Link("Show job", href="/?" + urlencode({"job": a.job_id})))
+    elif a.device_id:
+        links.append(
+            dcc.Link("Show technician", href="/?" + urlencode({"tech": a.device_id}))
+        )
+    if a.session_id:
+        links.append(
+            dcc.Link("Audit", href="/audit?" + urlencode({"session": a.session_id}))
+        )
+    return links
+
+
+def alerts_panel(alerts: list[model.Alert], zone: ZoneInfo) -> Any:
+    """The newest 50 alerts, each edged in its severity's colour, with where it
+    leads and a button that acknowledges it for every dispatcher."""
     if not alerts:
-        return html.P("No alerts.", style={"color": "#718096"})
+        return html.P("No alerts.", className="muted")
     return html.Ul(
         [
             html.Li(
                 [
                     html.Strong(a.title),
-                    html.Br(),
-                    html.Small(f"{a.at:%H:%M:%S} UTC · {a.detail}"),
+                    html.Div(
+                        f"{model.local(a.at, zone):%H:%M:%S} · {a.detail}",
+                        className="alert-detail",
+                    ),
+                    html.Div(
+                        [
+                            *alert_links(a),
+                            html.Button(
+                                "Acknowledge",
+                                id={"type": ACK, "key": a.key},
+                                n_clicks=0,
+                                className="ack",
+                            ),
+                        ],
+                        className="alert-actions",
+                    ),
                 ],
                 className=f"alert alert-{a.kind}",
                 style={
-                    "borderLeft": f"4px solid {ALERT_COLOURS.get(a.severity, '#2b6cb0')}",
-                    "padding": "4px 8px",
-                    "marginBottom": "6px",
-                    "listStyle": "none",
+                    "borderLeft": f"4px solid {ALERT_COLOURS.get(a.severity, '#2b6cb0')}"
                 },
             )
             for a in alerts[:50]
         ],
-        style={"padding": 0},
+        className="alerts",
     )
 
 
 def nothing_picked() -> Any:
     """The details panel before a click on the map."""
-    return html.P("Click a technician or a job on the map for details.")
+    return html.P(
+        "Click a technician or a job on the map, or a technician in the list, "
+        "for details.",
+        className="muted",
+    )
 
 
 def tech_details(
-    device_id: str, tech: Technician | None, pos: dict[str, Any] | None
+    device_id: str,
+    tech: Technician | None,
+    live: model.LiveTech | None,
+    pos: dict[str, Any] | None,
+    jobs: Mapping[str, JobBrief],
+    zone: ZoneInfo,
 ) -> Any:
-    """A technician's last fix, speed, battery and job, with a link to their history."""
+    """A technician's state (the marker's), job, last fix, speed and battery,
+    with a link to their location history."""
     team = tech.team if tech and tech.team else "—"
-    rows = [("Device", device_id), ("Team", team)]
+    rows: list[tuple[str, Any]] = []
+    if live is not None:
+        rows.append(
+            (
+                "State",
+                html.Span(
+                    [_dot(STATE_COLOURS[live.state]), model.STATE_LABELS[live.state]]
+                ),
+            )
+        )
+        rows.append(
+            ("Clocked into", model.job_label(live.job, jobs) if live.job else "no job")
+        )
+    rows += [("Team", team), ("Device", device_id)]
     if pos is not None:
         fix_at = datetime.fromtimestamp((pos["t"] or 0) / 1000, tz=UTC)
         spd, bat = pos["spd"], pos["bat"]
         rows += [
-            ("Last fix", f"{fix_at:%Y-%m-%d %H:%M:%S} UTC"),
+            ("Last fix", f"{model.local(fix_at, zone):%Y-%m-%d %H:%M:%S}"),
             (
                 "Position",
                 f"{pos['lat']:.5f}, {pos['lon']:.5f} (±{pos['acc'] or 0:.0f} m)",
             ),
             ("Speed", "—" if spd is None else f"{spd * 3.6:.0f} km/h"),
             ("Battery", "—" if bat is None else f"{bat:.0f} %"),
-            ("Status", pos["status"]),
-            ("Clocked into", pos["job"] or "no job"),
         ]
     return html.Div(
         [
             html.H4(tech.name if tech else device_id, id="details-title"),
             _rows(rows),
-            dcc_link("Location history", f"/audit?device={device_id}"),
+            html.A(
+                "Location history",
+                href="/audit?" + urlencode({"device": device_id}),
+                className="details-link",
+            ),
         ]
     )
 
 
-def site_details(job_id: str, site: JobSite | None) -> Any:
-    """A job site's status, client, address, schedule and crew."""
+def site_details(job_id: str, site: JobSite | None, zone: ZoneInfo) -> Any:
+    """A job site's status, client, address, booked window and crew."""
     if site is None:
-        return html.P(f"Job {job_id} not found.")
-    rows = [
-        ("Status", site.status.replace("_", " ")),
+        return html.P("This job is not on the map any more.")
+    window = "not scheduled"
+    if site.scheduled_start is not None:
+        day = model.local(site.scheduled_start, zone)
+        window = (
+            f"{day:%a %d %b} {model.hhmm(site.scheduled_start, zone)}–"
+            f"{model.hhmm(site.scheduled_end, zone)}"
+        )
+    rows: list[tuple[str, Any]] = [
+        (
+            "Status",
+            html.Span(
+                [
+                    _dot(JOB_COLOURS.get(site.status, "#4a5568")),
+                    JOB_LABELS.get(site.status, site.status),
+                ]
+            ),
+        ),
         ("Client", site.client),
         ("Address", site.address),
-        ("Scheduled", _fmt(site.scheduled_start) + " – " + _fmt(site.scheduled_end)),
+        ("Booked", window),
         ("Technicians", site.technician or "unassigned"),
         ("Description", site.title or "—"),
     ]
     return html.Div([html.H4(f"Job {site.number}", id="details-title"), _rows(rows)])
 
 
-def dcc_link(text: str, href: str) -> Any:
-    return html.A(text, href=href, className="details-link")
-
-
-def _rows(rows: list[tuple[str, str]]) -> Any:
+def _rows(rows: list[tuple[str, Any]]) -> Any:
     return html.Table(
-        [
-            html.Tr(
-                [
-                    html.Th(k, style={"textAlign": "left", "paddingRight": "10px"}),
-                    html.Td(v),
-                ]
-            )
-            for k, v in rows
-        ]
+        [html.Tr([html.Th(k), html.Td(v)]) for k, v in rows], className="details"
     )
-
-
-def _fmt(t: datetime | None) -> str:
-    return "—" if t is None else f"{t:%Y-%m-%d %H:%M} UTC"
