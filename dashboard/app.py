@@ -39,6 +39,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crewtrack.settings import Settings
 from dashboard import pages, shell
+from dashboard.actions import Actions
 from dashboard.context import Context
 from dashboard.queries import Sources
 from storage import dashboard_sessions, rate_limits
@@ -310,7 +311,13 @@ def create_app(settings: Settings) -> dash.Dash:
 
     app.layout = serve_layout
     _install_pages(
-        app, Context(sources, settings.dashboard_tile_url, settings.company_zone)
+        app,
+        Context(
+            sources,
+            settings.dashboard_tile_url,
+            settings.company_zone,
+            actions=Actions(settings),
+        ),
     )
     return app
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dashboard.actions import Actions
 from dashboard.queries import Sources
 
 
@@ -55,3 +56,5 @@ class Context:
     #: The company's time zone: every time a person reads on the pages.
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     views: ViewCache = field(default_factory=ViewCache)
+    #: The dashboard's writes (the day board's planning); None = read-only.
+    actions: Actions | None = None

@@ -553,3 +553,124 @@ def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]
                     )
                 )
     return out
+
+
+# --------------------------------------------------------------- day board
+@dataclass(frozen=True)
+class BoardTechnician:
+    technician_id: str
+    name: str
+    team: str
+
+
+@dataclass(frozen=True)
+class BoardJob:
+    """A job the day board shows: on a technician's row, or in the tray."""
+
+    job_id: str
+    number: str
+    status: str
+    client: str
+    address: str
+    title: str
+    start: datetime | None
+    end: datetime | None
+    version: int
+    manager_id: str | None  # the Job Manager's technician id
+    crew_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BoardVisit:
+    """A derived visit of a technician at a job (newest visit record version)."""
+
+    session_id: str
+    job_id: str
+    technician_id: str
+    arrival: datetime
+    departure: datetime | None
+
+
+def board_technicians(sources: Sources) -> list[BoardTechnician]:
+    """Every technician not archived, by name."""
+    with sources.conn() as conn:
+        rows = conn.execute(
+            """SELECT id::text, name, coalesce(team, '') FROM technicians
+                WHERE archived_at IS NULL ORDER BY lower(name), id"""
+        ).fetchall()
+    return [BoardTechnician(*r) for r in rows]
+
+
+def board_jobs(sources: Sources, start: datetime, end: datetime) -> list[BoardJob]:
+    """Live jobs booked in [start, end), and the open jobs the tray holds: not
+    scheduled yet, nobody assigned, or on hold."""
+    with sources.conn() as conn:
+        rows = conn.execute(
+            """SELECT j.id::text, j.number, j.status, coalesce(c.name, ''),
+                      p.address, coalesce(j.doc->>'description', ''),
+                      j.scheduled_start, j.scheduled_end, j.version,
+                      (SELECT m->>'technician_id' FROM jsonb_array_elements(
+                              coalesce(j.doc->'crew', '[]')) m
+                        WHERE m->>'role' = 'job_manager' LIMIT 1),
+                      coalesce(j.technician_ids::text[], '{}')
+                 FROM jobs j
+                 LEFT JOIN clients c ON c.id = j.client_id
+                 LEFT JOIN properties p ON p.id = j.property_id
+                WHERE j.status <> 'cancelled'
+                  AND ((j.scheduled_start < %(end)s AND j.scheduled_end > %(start)s)
+                       OR (j.status IN ('pending', 'on_hold', 'scheduled')
+                           AND (j.scheduled_start IS NULL
+                                OR cardinality(j.technician_ids) = 0
+                                OR j.status = 'on_hold')))
+                ORDER BY j.scheduled_start NULLS LAST, j.number""",
+            {"start": start, "end": end},
+        ).fetchall()
+    return [
+        BoardJob(
+            r[0],
+            format_job_number(r[1]),
+            r[2],
+            r[3],
+            _address(r[4]),
+            r[5],
+            r[6],
+            r[7],
+            int(r[8]),
+            r[9],
+            tuple(r[10]),
+        )
+        for r in rows
+    ]
+
+
+def board_visits(sources: Sources, start: datetime, end: datetime) -> list[BoardVisit]:
+    """The visits of the newest visit record of every session in [start, end)."""
+    with sources.conn() as conn:
+        rows = conn.execute(
+            """SELECT DISTINCT ON (d.session_id)
+                      d.session_id::text, s.job_id::text, s.technician_id::text,
+                      d.visits
+                 FROM visit_derivations d
+                 JOIN job_sessions s ON s.id = d.session_id
+                WHERE s.clocked_in_at < %(end)s
+                  AND coalesce(s.clocked_out_at, now()) > %(start)s
+                ORDER BY d.session_id, d.version DESC""",
+            {"start": start, "end": end},
+        ).fetchall()
+    out: list[BoardVisit] = []
+    for sid, job_id, tech_id, visits in rows:
+        for v in visits or []:
+            arrival = v.get("arrival")
+            if not arrival:
+                continue
+            departure = v.get("departure")
+            out.append(
+                BoardVisit(
+                    sid,
+                    job_id,
+                    tech_id,
+                    datetime.fromisoformat(arrival),
+                    datetime.fromisoformat(departure) if departure else None,
+                )
+            )
+    return out

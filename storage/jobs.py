@@ -105,7 +105,8 @@ def contact_to_json(contact: SiteContact) -> dict[str, str]:
     }
 
 
-def _doc(job: Job) -> dict[str, Any]:
+def document(job: Job) -> dict[str, Any]:
+    """The ``doc`` column of a job: everything not in a column of its own."""
     return {
         "description": job.description,
         "site_contact": contact_to_json(job.site_contact),
@@ -385,7 +386,7 @@ async def save(conn: Conn, job: Job, *, now: datetime, new: bool = False) -> Non
         job.scheduled_start,
         job.scheduled_end,
         [m.technician_id for m in job.crew],
-        Jsonb(_doc(job)),
+        Jsonb(document(job)),
         now,
     )
     if new:

@@ -16,6 +16,8 @@ import dash
 from dashboard.context import Context
 from dashboard.pages.audit import callbacks as audit_callbacks
 from dashboard.pages.audit import layout as audit_layout
+from dashboard.pages.day_board import callbacks as day_board_callbacks
+from dashboard.pages.day_board import layout as day_board_layout
 from dashboard.pages.live_map import callbacks as live_map_callbacks
 from dashboard.pages.live_map import layout as live_map_layout
 
@@ -37,6 +39,12 @@ PAGES = (
         "Jobs map",
         live_map_layout.page,
         live_map_callbacks.register,
+    ),
+    Page(
+        day_board_layout.PATH,
+        "Day board",
+        day_board_layout.page,
+        day_board_callbacks.register,
     ),
     Page(
         audit_layout.PATH,

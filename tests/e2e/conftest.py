@@ -48,7 +48,9 @@ from crewtrack.settings import Settings
 from derive.worker import derive_session
 from ingest.broker_auth import BrokerAccount, hash_mqtt_password
 from ingest.protocols.native import encode_fixes
+from jobs_domain.job import CrewMember, CrewRole, Job
 from storage.devices import add_device
+from storage.jobs import document
 from storage.users import create_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +122,19 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
 
 
+def _job_doc(description: str, manager: uuid.UUID) -> Jsonb:
+    """A job's document as the API stores it (its Job Manager on the crew)."""
+    job = Job(
+        id="",
+        number=0,
+        client_id="",
+        description=description,
+        created_at=datetime.now(UTC),
+        crew=[CrewMember(str(manager), CrewRole.JOB_MANAGER)],
+    )
+    return Jsonb(document(job))
+
+
 def _seed(
     dsn: str,
 ) -> tuple[dict[str, str], str, str, list[tuple[datetime, float, float, float]]]:
@@ -183,7 +198,7 @@ def _seed(
                 start,
                 start + timedelta(hours=1),
                 [tech_ids[0]],
-                Jsonb({"description": "Boiler service"}),
+                _job_doc("Boiler service", tech_ids[0]),
             ),
         )
         # a second job, due half an hour ago, nobody there yet: a late arrival
@@ -210,7 +225,7 @@ def _seed(
                 now - timedelta(minutes=30),
                 now + timedelta(minutes=30),
                 [tech_ids[1]],
-                Jsonb({"description": "Leak repair"}),
+                _job_doc("Leak repair", tech_ids[1]),
             ),
         )
         # dev00's afternoon: walks in from 400 m east, stays 40 min, walks away.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -266,8 +266,8 @@ def test_the_pdf_evidence_report_names_the_visit_record_version_and_its_digest(
 def test_the_jobs_map_and_the_audit_render_at_phone_width(
     stack: Stack, phone: Watched
 ) -> None:
-    """Both pages at 390 px, without sideways scrolling, the maps as wide as the
-    screen: the map screenshot is taken here, the audit's after."""
+    """Every page at 390 px, without sideways scrolling, the maps as wide as the
+    screen (screenshots of the map and the audit here, the day board's after)."""
     p = phone.page
     login(p, stack.url, stack.dispatcher)
     expect(p.locator("#alerts")).to_contain_text("Late: J-000043")
@@ -281,6 +281,10 @@ def test_the_jobs_map_and_the_audit_render_at_phone_width(
     _wait_for(p, RENDERED_CIRCLES, "#audit-map", len(stack.session_fixes) + 4)
     assert p.evaluate(NO_SIDEWAYS_SCROLL)
     assert p.locator("#audit-map").bounding_box()["width"] >= 360  # type: ignore[index]
+    p.screenshot(path=str(OUTPUT / "phone-audit.png"), full_page=True)
+    p.goto(f"{stack.url}/board")
+    expect(p.locator("#board-graph")).to_contain_text("J-000043")
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
     phone.assert_clean()
 
 
@@ -316,4 +320,60 @@ def test_a_technician_on_a_site_the_list_and_an_alert_each_lead_to_what_they_nam
     expect(p.locator("#details")).to_contain_text("3 Quai de Bourbon")
     _wait_for(p, MAP_CENTRE, "#live-map", [round(c, 4) for c in LATE_SITE])
     p.screenshot(path=str(OUTPUT / "live-map-focused.png"), full_page=True)
+    page.assert_clean()
+
+
+def _job_43(stack: Stack) -> tuple[datetime, datetime]:
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT scheduled_start, scheduled_end FROM jobs WHERE number = 43"
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_the_day_board_shows_each_technicians_day_and_a_reschedule_changes_the_job(
+    stack: Stack, page: Watched
+) -> None:
+    p = page.page
+    zone = stack.settings.company_zone
+    before = _job_43(stack)
+    login(p, stack.url, stack.dispatcher)
+    p.get_by_role("link", name="Day board").click()
+    board = p.locator("#board-graph")
+    expect(board).to_contain_text("Tech 00")
+    expect(board).to_contain_text("J-000043")
+    expect(board).to_contain_text(f"times in {zone.key}")
+    # a click on the job's bar picks it for the form, with its window
+    box = board.locator("text", has_text="J-000043").first.bounding_box()
+    assert box is not None
+    p.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(p.locator("#plan-start")).to_have_value(
+        f"{before[0].astimezone(zone):%H:%M}"
+    )
+    expect(p.locator("#plan-result")).to_be_empty()
+    p.locator("#plan-start").fill("15:00")
+    p.locator("#plan-end").fill("16:30")
+    p.locator("#plan-reason").fill("customer asked for the afternoon")
+    p.locator("#plan-save").click()
+    expect(p.locator("#plan-result")).to_contain_text("J-000043 rescheduled.")
+    start, end = _job_43(stack)
+    day = datetime.now(UTC).astimezone(zone).date()
+    assert start.astimezone(zone).replace(tzinfo=None) == datetime(
+        day.year, day.month, day.day, 15, 0
+    )
+    assert end - start == timedelta(minutes=90)
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        who = conn.execute(
+            "SELECT h.actor_name, h.details->>'reason' FROM job_history h "
+            "JOIN jobs j ON j.id = h.job_id WHERE j.number = 43 "
+            "AND h.action = 'rescheduled' ORDER BY h.id DESC LIMIT 1"
+        ).fetchone()
+        assert who == ("Dana Dispatch", "customer asked for the afternoon")
+        p.screenshot(path=str(OUTPUT / "day-board.png"), full_page=True)
+        # the job goes back where the other tests expect it (late, nobody there)
+        conn.execute(
+            "UPDATE jobs SET scheduled_start = %s, scheduled_end = %s WHERE number = 43",
+            before,
+        )
     page.assert_clean()

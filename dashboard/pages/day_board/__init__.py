@@ -1,0 +1,1 @@
+"""The day board: one row per technician on a timeline, and a tray."""

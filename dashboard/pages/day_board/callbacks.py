@@ -1,0 +1,237 @@
+"""The day board's callbacks: read the day, draw it, plan a job from it.
+
+Reading goes through :mod:`dashboard.queries`; every change through
+:mod:`dashboard.actions` (the API's services and rules, the logged-in user as
+the actor).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+import flask
+from dash import ALL, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import queries
+from dashboard.actions import BoardChange
+from dashboard.context import Context
+from dashboard.pages.day_board import figures, layout, model
+
+
+def board_day(raw: str | None, ctx: Context, now: datetime) -> date:
+    """The day the board shows: the picked one, else today in the company's zone."""
+    if raw:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    return now.astimezone(ctx.zone).date()
+
+
+def _why(job: queries.BoardJob) -> str:
+    if job.status == "on_hold":
+        return "on hold"
+    if job.start is None:
+        return "not scheduled yet"
+    return "nobody assigned"
+
+
+def board_view(
+    ctx: Context, day: date, team: str | None, now: datetime
+) -> tuple[
+    Any,
+    Any,
+    list[dict[str, str]],
+    list[dict[str, str]],
+    list[dict[str, str]],
+    dict[str, int],
+]:
+    """Figure, tray, team options, job options, technician options, job versions."""
+    sources = ctx.sources
+    start, end = model.day_bounds(day, ctx.zone)
+    techs = queries.board_technicians(sources)
+    jobs = queries.board_jobs(sources, start, end)
+    visits = queries.board_visits(sources, start, end)
+    board = model.build_board(techs, jobs, visits, start, end, now, team or "")
+    tray = layout.tray_list(
+        [
+            {"job_id": j.job_id, "number": j.number, "client": j.client, "why": _why(j)}
+            for j in board.tray
+        ]
+    )
+    teams = sorted({t.team for t in techs if t.team})
+    job_options = [
+        {
+            "label": f"{j.number} · {j.client}"
+            + (f" · {j.start.astimezone(ctx.zone):%a %H:%M}" if j.start else ""),
+            "value": j.job_id,
+        }
+        for j in jobs
+        if j.status in ("pending", "scheduled", "on_hold", "in_progress")
+    ]
+    tech_options = [
+        {"label": t.name + (f" ({t.team})" if t.team else ""), "value": t.technician_id}
+        for t in techs
+    ]
+    return (
+        figures.board_figure(board, now, ctx.zone),
+        tray,
+        [{"label": t, "value": t} for t in teams],
+        job_options,
+        tech_options,
+        {j.job_id: j.version for j in jobs},
+    )
+
+
+def _hhmm(t: datetime | None, ctx: Context) -> str | None:
+    return None if t is None else f"{t.astimezone(ctx.zone):%H:%M}"
+
+
+def register(app: dash.Dash, ctx: Context) -> None:
+    """Attach the day board's callbacks to ``app``."""
+
+    @app.callback(
+        Output(layout.BOARD_GRAPH, "figure"),
+        Output(layout.BOARD_TRAY, "children"),
+        Output(layout.BOARD_TEAM, "options"),
+        Output(layout.PLAN_JOB, "options"),
+        Output(layout.PLAN_TECH, "options"),
+        Output(layout.PLAN_SEEN, "data"),
+        Input(layout.BOARD_TICK, "n_intervals"),
+        Input(layout.BOARD_DAY, "value"),
+        Input(layout.BOARD_TEAM, "value"),
+        Input(layout.BOARD_DONE, "data"),
+    )
+    def _board(_n: Any, day: str | None, team: str | None, _done: Any) -> Any:
+        now = datetime.now(UTC)
+        return board_view(ctx, board_day(day, ctx, now), team, now)
+
+    @app.callback(
+        Output(layout.BOARD_DAY, "value"),
+        Input(layout.BOARD_PREV, "n_clicks"),
+        Input(layout.BOARD_NEXT, "n_clicks"),
+        Input(layout.BOARD_TODAY, "n_clicks"),
+        State(layout.BOARD_DAY, "value"),
+        prevent_initial_call=True,
+    )
+    def _move_day(_p: Any, _n: Any, _t: Any, day: str | None) -> str:
+        now = datetime.now(UTC)
+        trigger = dash.ctx.triggered_id
+        if trigger == layout.BOARD_TODAY:
+            return now.astimezone(ctx.zone).date().isoformat()
+        step = timedelta(days=-1 if trigger == layout.BOARD_PREV else 1)
+        return (board_day(day, ctx, now) + step).isoformat()
+
+    @app.callback(
+        Output(layout.PLAN_JOB, "value"),
+        Input(layout.BOARD_GRAPH, "clickData"),
+        Input({"type": "tray-job", "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def _pick(click: dict[str, Any] | None, tray: list[int | None]) -> Any:
+        trigger = dash.ctx.triggered_id
+        if isinstance(trigger, dict):
+            if not any(tray):
+                raise PreventUpdate  # the tray was redrawn, nobody clicked
+            return str(trigger["id"])
+        points = (click or {}).get("points") or []
+        custom = points[0].get("customdata") if points else None
+        if not custom or custom[0] != "job":
+            raise PreventUpdate
+        return custom[1]
+
+    @app.callback(
+        Output(layout.PLAN_TECH, "value"),
+        Output(layout.PLAN_START, "value"),
+        Output(layout.PLAN_END, "value"),
+        Output(layout.PLAN_LINKS, "children"),
+        Output(layout.PLAN_RESULT, "children", allow_duplicate=True),
+        Input(layout.PLAN_JOB, "value"),
+        State(layout.BOARD_DAY, "value"),
+        prevent_initial_call=True,
+    )
+    def _fill(job_id: str | None, day: str | None) -> Any:
+        if not job_id:
+            raise PreventUpdate
+        now = datetime.now(UTC)
+        start, end = model.day_bounds(board_day(day, ctx, now), ctx.zone)
+        job = next(
+            (
+                j
+                for j in queries.board_jobs(ctx.sources, start, end)
+                if j.job_id == job_id
+            ),
+            None,
+        )
+        if job is None:
+            raise PreventUpdate
+        links = html.Div(
+            [
+                dcc.Link("Show on the map", href="/?" + urlencode({"job": job_id})),
+                html.Span(f" · {job.address}" if job.address else ""),
+            ],
+            className="muted",
+        )
+        return job.manager_id, _hhmm(job.start, ctx), _hhmm(job.end, ctx), links, ""
+
+    @app.callback(
+        Output(layout.PLAN_RESULT, "children"),
+        Output(layout.BOARD_DONE, "data"),
+        Input(layout.PLAN_SAVE, "n_clicks"),
+        State(layout.PLAN_JOB, "value"),
+        State(layout.PLAN_TECH, "value"),
+        State(layout.PLAN_START, "value"),
+        State(layout.PLAN_END, "value"),
+        State(layout.PLAN_REASON, "value"),
+        State(layout.BOARD_DAY, "value"),
+        State(layout.PLAN_SEEN, "data"),
+        State(layout.BOARD_DONE, "data"),
+        prevent_initial_call=True,
+    )
+    def _save(
+        clicks: int | None,
+        job_id: str | None,
+        tech_id: str | None,
+        start: str | None,
+        end: str | None,
+        reason: str | None,
+        day: str | None,
+        seen: dict[str, int] | None,
+        done: int | None,
+    ) -> Any:
+        if not clicks:
+            raise PreventUpdate
+        if not job_id:
+            return html.P("Pick a job first.", className="refused"), dash.no_update
+        if not start or not end:
+            return html.P(
+                "Give the window: From and To.", className="refused"
+            ), dash.no_update
+        user = flask.g.get("user")
+        if user is None or ctx.actions is None:
+            raise PreventUpdate
+        the_day = board_day(day, ctx, datetime.now(UTC))
+        try:
+            window = model.window_from_form(the_day, start, end, ctx.zone)
+        except ValueError as exc:
+            return html.P(str(exc), className="refused"), dash.no_update
+        outcome = ctx.actions.plan(
+            str(user.user_id),
+            user.name,
+            user.role,
+            BoardChange(
+                job_id,
+                int((seen or {}).get(job_id, -1)),
+                tech_id,
+                window[0],
+                window[1],
+                reason or "",
+            ),
+        )
+        lines = [html.P(outcome.message, className="ok" if outcome.ok else "refused")]
+        lines += [html.P(f"⚠ {w}", className="warning") for w in outcome.warnings]
+        return html.Div(lines), (done or 0) + 1

@@ -1,0 +1,217 @@
+"""The day board's timeline: a row per technician, time across, in the company's zone.
+
+Each row holds the technician's booked windows (upper half, coloured by job
+status, labelled with the job number), their time on site from the derived
+visits and the travel between sites (lower half), late/early flags, and a
+line at "now". Pure: from a :class:`~dashboard.pages.day_board.model.Board`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import plotly.graph_objects as go
+
+from dashboard.pages.day_board.model import Board, Segment
+from dashboard.pages.live_map.figures import JOB_COLOURS, JOB_LABELS, STATE_COLOURS
+
+ON_SITE_COLOUR = STATE_COLOURS["clocked_in"]
+TRAVEL_COLOUR = STATE_COLOURS["travelling"]
+FLAG_COLOURS = {"late": "#c53030", "early": "#dd6b20"}
+ROW_PX = 44
+
+
+def _local(t: datetime, zone: ZoneInfo) -> str:
+    return t.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _bars(
+    segments: Sequence[tuple[str, Segment]],
+    zone: ZoneInfo,
+    *,
+    name: str,
+    colours: list[str],
+    offset: float,
+    width: float,
+    text: bool,
+    kind: str,
+) -> go.Bar:
+    hover = [
+        f"{who} · {s.label}"
+        + (f" · {JOB_LABELS.get(s.status, s.status)}" if s.status else "")
+        + f"<br>{s.start.astimezone(zone):%H:%M}–{s.end.astimezone(zone):%H:%M}"
+        for who, s in segments
+    ]
+    return go.Bar(
+        name=name,
+        orientation="h",
+        y=[who for who, _ in segments],
+        base=[_local(s.start, zone) for _, s in segments],
+        x=[(s.end - s.start).total_seconds() * 1000 for _, s in segments],
+        offset=offset,
+        width=width,
+        marker={"color": colours, "line": {"width": 0}},
+        text=[s.label for _, s in segments] if text else None,
+        textposition="inside",
+        insidetextanchor="start",
+        textfont={"color": "#fff", "size": 11},
+        hovertext=hover,
+        hoverinfo="text",
+        customdata=[[kind, s.ref] for _, s in segments],
+    )
+
+
+#: The hours a day shows unless something happens outside them.
+DAY_FROM_H, DAY_TO_H = 6, 20
+
+
+def working_hours(board: Board, now: datetime) -> tuple[datetime, datetime]:
+    """06:00–20:00 of the board's day, widened to every bar on it and to "now"."""
+    start = board.start.replace(hour=DAY_FROM_H)
+    end = board.start.replace(hour=DAY_TO_H)
+    if board.start <= now < board.end:
+        start = max(min(start, now - timedelta(hours=1)), board.start)
+        end = min(max(end, now + timedelta(hours=1)), board.end)
+    for r in board.rows:
+        for s in r.segments:
+            start = min(start, max(s.start, board.start))
+            end = max(end, min(s.end, board.end))
+    return start, end
+
+
+def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
+    """The whole day for every row of ``board``."""
+    names = [r.technician.name for r in board.rows]
+    booked = [
+        (r.technician.name, s)
+        for r in board.rows
+        for s in r.segments
+        if s.kind == "booked"
+    ]
+    on_site = [
+        (r.technician.name, s)
+        for r in board.rows
+        for s in r.segments
+        if s.kind == "on_site"
+    ]
+    travel = [
+        (r.technician.name, s)
+        for r in board.rows
+        for s in r.segments
+        if s.kind == "travel"
+    ]
+    flags = [(r.technician.name, f) for r in board.rows for f in r.flags]
+    fig = go.Figure()
+    span = working_hours(board, now)
+    fig.add_trace(  # every technician gets a row, booked or not
+        go.Scatter(
+            name="rows",
+            x=[_local(span[0], zone)] * len(names),
+            y=names,
+            mode="markers",
+            marker={"opacity": 0},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig.add_trace(
+        _bars(
+            booked,
+            zone,
+            name="Booked",
+            colours=[JOB_COLOURS.get(s.status, "#4a5568") for _, s in booked],
+            offset=-0.42,
+            width=0.44,
+            text=True,
+            kind="job",
+        )
+    )
+    fig.add_trace(
+        _bars(
+            on_site,
+            zone,
+            name="On site",
+            colours=[ON_SITE_COLOUR] * len(on_site),
+            offset=0.06,
+            width=0.3,
+            text=False,
+            kind="session",
+        )
+    )
+    fig.add_trace(
+        _bars(
+            travel,
+            zone,
+            name="Travel",
+            colours=[TRAVEL_COLOUR] * len(travel),
+            offset=0.14,
+            width=0.14,
+            text=False,
+            kind="travel",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            name="Late / left early",
+            mode="markers",
+            x=[_local(f.at, zone) for _, f in flags],
+            y=[who for who, _ in flags],
+            marker={
+                "symbol": "triangle-down",
+                "size": 13,
+                "color": [FLAG_COLOURS[f.kind] for _, f in flags],
+                "line": {"width": 1, "color": "#fff"},
+            },
+            hovertext=[f"{who} · {f.text}" for who, f in flags],
+            hoverinfo="text",
+            customdata=[["job", f.job_id] for _, f in flags],
+        )
+    )
+    shapes: list[dict[str, Any]] = []
+    if board.start <= now < board.end:
+        x = _local(now, zone)
+        shapes.append(
+            {
+                "type": "line",
+                "x0": x,
+                "x1": x,
+                "yref": "paper",
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": "#e53e3e", "width": 2},
+            }
+        )
+    day = board.start.astimezone(zone)
+    fig.update_layout(
+        title={
+            "text": f"{day:%A %d %B %Y} · times in {zone.key}",
+            "x": 0,
+            "font": {"size": 14},
+        },
+        barmode="overlay",
+        height=90 + ROW_PX * max(len(names), 1),
+        margin={"l": 10, "r": 10, "t": 60, "b": 30},
+        xaxis={
+            "type": "date",
+            "range": [_local(t, zone) for t in span],
+            "side": "top",
+            "tickformat": "%H:%M",
+            "gridcolor": "#edf2f7",
+        },
+        yaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": names,
+            "autorange": "reversed",
+            "automargin": True,
+        },
+        legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0},
+        plot_bgcolor="#fff",
+        shapes=shapes,
+        clickmode="event",
+        uirevision="day-board",
+    )
+    return fig

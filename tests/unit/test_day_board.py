@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dashboard.pages.day_board import figures, model
+from dashboard.queries import BoardJob, BoardTechnician, BoardVisit
+
+ZONE = ZoneInfo("Europe/Berlin")
+DAY = date(2026, 3, 4)
+START, END = model.day_bounds(DAY, ZONE)
+TESS = BoardTechnician("t-1", "Tess Meyer", "North")
+OLE = BoardTechnician("t-2", "Ole Berg", "South")
+
+
+def at(hh: int, mm: int = 0) -> datetime:
+    return datetime(2026, 3, 4, hh, mm, tzinfo=ZONE).astimezone(UTC)
+
+
+def job(
+    job_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    crew: tuple[str, ...] = ("t-1",),
+    status: str = "scheduled",
+) -> BoardJob:
+    return BoardJob(
+        job_id,
+        f"J-{job_id}",
+        status,
+        "Café Müller",
+        "",
+        "",
+        start,
+        end,
+        3,
+        crew[0] if crew else None,
+        crew,
+    )
+
+
+def test_the_company_day_is_midnight_to_midnight_in_its_zone() -> None:
+    start, end = model.day_bounds(DAY, ZONE)
+    assert start == datetime(2026, 3, 3, 23, 0, tzinfo=UTC)
+    assert end - start == timedelta(hours=24)
+
+
+def test_a_row_holds_booked_windows_time_on_site_and_travel_between_sites() -> None:
+    jobs = [job("1", at(8), at(9), status="completed"), job("2", at(10), at(11))]
+    visits = [
+        BoardVisit("s-1", "1", "t-1", at(8, 5), at(8, 50)),
+        BoardVisit("s-2", "2", "t-1", at(9, 20), None),
+    ]
+    board = model.build_board([TESS, OLE], jobs, visits, START, END, at(9, 40))
+    tess, ole = board.rows
+    kinds = [(s.kind, s.label, s.start, s.end) for s in tess.segments]
+    assert ("booked", "J-1", at(8), at(9)) in kinds
+    assert ("on_site", "J-1", at(8, 5), at(8, 50)) in kinds
+    assert ("on_site", "J-2", at(9, 20), at(9, 40)) in kinds  # still there: until now
+    assert ("travel", "travel 30 min", at(8, 50), at(9, 20)) in kinds
+    assert ole.segments == ()
+
+
+def test_a_late_arrival_and_an_early_departure_are_flagged_where_they_happened() -> (
+    None
+):
+    jobs = [job("1", at(8), at(10), status="completed")]
+    visits = [BoardVisit("s-1", "1", "t-1", at(8, 25), at(9, 30))]
+    board = model.build_board([TESS], jobs, visits, START, END, at(12))
+    flags = [(f.kind, f.at, f.text) for f in board.rows[0].flags]
+    assert flags == [
+        ("late", at(8, 25), "J-1: arrived 25 min after the booked start"),
+        ("early", at(9, 30), "J-1: left 30 min before the booked end"),
+    ]
+
+
+def test_arriving_within_the_grace_is_not_late() -> None:
+    jobs = [job("1", at(8), at(10), status="in_progress")]
+    visits = [BoardVisit("s-1", "1", "t-1", at(8, 9), None)]
+    board = model.build_board([TESS], jobs, visits, START, END, at(9))
+    assert board.rows[0].flags == ()
+
+
+def test_the_tray_holds_unscheduled_unassigned_and_on_hold_jobs() -> None:
+    jobs = [
+        job("1", None, None, crew=(), status="pending"),
+        job("2", at(10), at(11), crew=()),
+        job("3", at(12), at(13), status="on_hold"),
+        job("4", at(14), at(15)),
+    ]
+    board = model.build_board([TESS], jobs, [], START, END, at(9))
+    assert [j.job_id for j in board.tray] == ["1", "2", "3"]
+
+
+def test_a_team_filter_keeps_only_its_technicians_rows() -> None:
+    board = model.build_board([TESS, OLE], [], [], START, END, at(9), team="South")
+    assert [r.technician.name for r in board.rows] == ["Ole Berg"]
+
+
+def test_a_window_typed_on_the_board_is_local_time_on_the_boards_day() -> None:
+    start, end = model.window_from_form(DAY, "09:30", "11:00", ZONE)
+    assert (start, end) == (at(9, 30), at(11))
+    with pytest.raises(ValueError, match="end after it starts"):
+        model.window_from_form(DAY, "11:00", "09:30", ZONE)
+    with pytest.raises(ValueError, match="HH:MM"):
+        model.window_from_form(DAY, "half past nine", "11:00", ZONE)
+
+
+def test_the_figure_shows_local_times_a_now_line_and_the_working_day() -> None:
+    jobs = [job("1", at(5, 30), at(7))]
+    board = model.build_board([TESS], jobs, [], START, END, at(9))
+    fig = figures.board_figure(board, at(9), ZONE)
+    rows, booked = fig.data[0], fig.data[1]
+    assert list(rows.y) == ["Tess Meyer"]  # a row even with nothing booked
+    assert list(booked.base) == ["2026-03-04 05:30:00"]  # Berlin time, not UTC
+    assert list(fig.layout.xaxis.range) == [
+        "2026-03-04 05:30:00",
+        "2026-03-04 20:00:00",
+    ]
+    assert fig.layout.shapes[0].x0 == "2026-03-04 09:00:00"
+    assert "times in Europe/Berlin" in fig.layout.title.text
+
+
+def test_the_board_widens_to_show_now_before_the_working_day() -> None:
+    board = model.build_board([TESS], [], [], START, END, at(2, 30))
+    fig = figures.board_figure(board, at(2, 30), ZONE)
+    assert list(fig.layout.xaxis.range) == [
+        "2026-03-04 01:30:00",
+        "2026-03-04 20:00:00",
+    ]
