@@ -33,6 +33,7 @@ from playwright.sync_api import (
     Page,
     Request,
     ViewportSize,
+    expect,
     sync_playwright,
 )
 from psycopg import sql
@@ -408,6 +409,9 @@ class Watched:
         assert self.errors == []
 
 
+#: How long a step may wait for the page (a loaded 2-core machine renders
+#: slowly; what is measured is asserted separately, e.g. marker latency).
+BROWSER_WAIT_MS = 20_000
 DESKTOP: ViewportSize = {"width": 1400, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}  # a current phone's CSS pixels
 
@@ -416,6 +420,9 @@ PHONE: ViewportSize = {"width": 390, "height": 844}  # a current phone's CSS pix
 def _watched(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Watched]:
     """A page of the given size; a full-page screenshot ``<name>.png`` at the end."""
     context = browser.new_context(viewport=viewport, accept_downloads=True)
+    # a 2-core machine shared with the rest of the suite: waits, not budgets
+    context.set_default_timeout(BROWSER_WAIT_MS)
+    expect.set_options(timeout=BROWSER_WAIT_MS)
     p = context.new_page()
     errors: list[str] = []
 
@@ -424,12 +431,19 @@ def _watched(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Wa
             errors.append(f"console: {msg.text}")
 
     in_flight: set[Request] = set()
-    superseded: set[Request] = set()  # in flight when the page navigated away
+    superseded: set[Request] = set()  # in flight while the page navigated away
+    navigating = [False]
 
     def on_request(req: Request) -> None:
         if req.is_navigation_request():
+            navigating[0] = True
             superseded.update(in_flight)
+        elif navigating[0]:
+            superseded.add(req)  # the old page's last callbacks, cancelled by it
         in_flight.add(req)
+
+    def on_loaded(_page: Any) -> None:
+        navigating[0] = False
 
     def on_failed(req: Request) -> None:
         in_flight.discard(req)
@@ -444,6 +458,7 @@ def _watched(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Wa
 
     p.on("console", on_console)
     p.on("request", on_request)
+    p.on("domcontentloaded", on_loaded)
     p.on("requestfinished", lambda req: in_flight.discard(req))
     p.on("requestfailed", on_failed)
     p.on("response", on_response)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
+from crewtrack.settings import Settings
 from storage.visits import Derivation, derivation_history
 from tests.e2e.conftest import (
     FLEET,
@@ -156,9 +157,14 @@ def _stored(stack: Stack, version: int | None = None) -> Derivation:
     return history[-1] if version is None else history[version - 1]
 
 
+#: The company's zone the e2e stack runs with (the setting's default).
+ZONE = Settings().company_zone
+
+
 def _edge(raw: str | None) -> str:
+    """A stored UTC time as the pages print it: in the company's zone."""
     assert raw is not None
-    return datetime.fromisoformat(raw).strftime(FMT)
+    return datetime.fromisoformat(raw).astimezone(ZONE).strftime(FMT)
 
 
 def test_the_audit_of_a_session_shows_its_stored_visit_record_and_older_versions(
@@ -172,12 +178,11 @@ def test_the_audit_of_a_session_shows_its_stored_visit_record_and_older_versions
     visit = v2.visits[0]
     arrival, departure = _edge(visit["arrival"]), _edge(visit["departure"])
     expect(p.locator("#audit-record")).to_contain_text(
-        f"v2 of 2, derived {_derived_at(stack, 2)} UTC, input digest {v2.input_digest}"
+        f"v2 of 2, derived {_derived_at(stack, 2)}, input digest {v2.input_digest}"
     )
-    expect(p.locator(".audit-arrival")).to_contain_text(f"Arrival 1: {arrival} UTC")
-    expect(p.locator(".audit-departure")).to_contain_text(
-        f"Departure 1: {departure} UTC"
-    )
+    expect(p.locator("#audit-zone")).to_have_text(f"Times in {ZONE.key}.")
+    expect(p.locator(".audit-arrival")).to_contain_text(f"Arrival 1: {arrival} ")
+    expect(p.locator(".audit-departure")).to_contain_text(f"Departure 1: {departure}")
     codes = {f["code"] for f in v2.reconciliation["flags"]}
     assert {"clocked_in_before_arrival", "clocked_out_after_departure"} <= codes
     for flag in v2.reconciliation["flags"]:
@@ -204,7 +209,7 @@ def test_the_audit_of_a_session_shows_its_stored_visit_record_and_older_versions
     expect(p.locator("#audit-record")).to_contain_text(
         f"v1 of 2, derived {_derived_at(stack, 1)}"
     )
-    expect(p.locator(".audit-departure")).to_contain_text("Departure 1: — UTC")
+    expect(p.locator(".audit-departure")).to_have_text("Departure 1: —")
     expect(p.locator("#recon-table")).to_contain_text("still on site")
     assert v1.visits[0]["departure"] is None
     assert "clocked_out_after_departure" not in {
@@ -222,7 +227,7 @@ def _derived_at(stack: Stack, version: int) -> str:
             (stack.session_id, version),
         ).fetchone()
     assert row is not None
-    return str(row[0].astimezone(UTC).strftime(FMT))
+    return str(row[0].astimezone(ZONE).strftime(FMT))
 
 
 def test_the_pdf_evidence_report_names_the_visit_record_version_and_its_digest(
@@ -255,6 +260,7 @@ def test_the_pdf_evidence_report_names_the_visit_record_version_and_its_digest(
     assert "Job J-000042" in text
     assert "Café Müller" in text
     assert "Visit record version 2 of 2" in text
+    assert f"All times in {ZONE.key}" in text
     flat = "".join(text.split())  # the digest may wrap across lines
     assert f"Inputdigest(fromthevisitrecord):{v2.input_digest}" in flat
     assert "digestsmatch" in flat

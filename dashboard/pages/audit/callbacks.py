@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
 from dash import Input, Output, Patch, State
@@ -24,14 +25,15 @@ from storage.visits import SESSION_MARGIN  # the derive worker's window
 DEFAULT_AUDIT_SPAN = timedelta(hours=12)
 
 
-def _parse_time(raw: str | None) -> datetime | None:
+def _parse_time(raw: str | None, zone: ZoneInfo) -> datetime | None:
+    """A time typed on the page: the company's local time unless it names a zone."""
     if not raw:
         return None
     try:
         t = datetime.fromisoformat(raw.strip().replace("T", " "))
     except ValueError:
         return None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return (t.replace(tzinfo=zone) if t.tzinfo is None else t).astimezone(UTC)
 
 
 def resolve_request(
@@ -42,6 +44,7 @@ def resolve_request(
     now: datetime,
     site_id: str | None = None,
     version: int | None = None,
+    zone: ZoneInfo = audit_mod.UTC_ZONE,
 ) -> dict[str, Any] | None:
     """What to audit: a session (a stored version, default the newest), or a
     device over a range (default: last 12 h), optionally against a job site."""
@@ -52,8 +55,8 @@ def resolve_request(
         return req
     if not device_id:
         return None
-    end = _parse_time(end_raw) or now
-    start = _parse_time(start_raw) or end - DEFAULT_AUDIT_SPAN
+    end = _parse_time(end_raw, zone) or now
+    start = _parse_time(start_raw, zone) or end - DEFAULT_AUDIT_SPAN
     req = {"device": device_id, "start": start.isoformat(), "end": end.isoformat()}
     if site_id:
         req["site"] = site_id
@@ -101,7 +104,7 @@ def build_audit(
         frame = queries.fixes(sources, row.device_id, start, end)
         fence = queries.site_geofence(site) if site is not None else None
         audit = audit_mod.session_audit(
-            frame, record, fence, row.device_id, start, end, info
+            frame, record, fence, row.device_id, start, end, info, ctx.zone
         )
         return audit, title, versions
     device = request["device"]
@@ -116,7 +119,8 @@ def build_audit(
             fence = queries.site_geofence(site)
             title += f" · job {site.number} · {site.address}"
     frame = queries.fixes(sources, device, start, end)
-    return audit_mod.range_audit(frame, fence, device, start, end), title, []
+    audit = audit_mod.range_audit(frame, fence, device, start, end, ctx.zone)
+    return audit, title, []
 
 
 def register(app: dash.Dash, ctx: Context) -> None:
@@ -134,7 +138,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         sessions = [
             {
                 "label": f"{s.job_number} · {s.technician} · "
-                f"{s.clocked_in_at:%Y-%m-%d %H:%M}",
+                f"{s.clocked_in_at.astimezone(ctx.zone):%Y-%m-%d %H:%M}",
                 "value": s.session_id,
             }
             for s in queries.recent_sessions(ctx.sources)
@@ -184,7 +188,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
         elif trigger == layout.AUDIT_SESSION:
             version = None  # another session: its newest version
         request = resolve_request(
-            session_id, device_id, start, end, datetime.now(UTC), site_id, version
+            session_id,
+            device_id,
+            start,
+            end,
+            datetime.now(UTC),
+            site_id,
+            version,
+            ctx.zone,
         )
         if request is None:
             raise PreventUpdate
@@ -220,21 +231,25 @@ def register(app: dash.Dash, ctx: Context) -> None:
             a.trail,
             a.fixes,
             fence_geo,
-            audit_mod.edges_for_map(a.visits),
-            audit_mod.clock_for_map(a.session),
+            audit_mod.edges_for_map(a.visits, a.zone),
+            audit_mod.clock_for_map(a.session, a.zone),
             a.gaps,
             "accuracy" in (options or []),
             ctx.tile_url,
             maps.map_size(viewport, 430 + 10 + 32 + 20, 0.52, 900),
+            a.zone,
         )
         timeline = figures.audit_timeline(
             list(a.fixes["time"]),
             [float(d) for d in a.fixes["distance_m"].fillna(0.0)],
             audit_mod.edge_windows(a.visits),
             audit_mod.clock_for_timeline(a.session),
+            a.zone,
         )
         trail = {
-            "t": [t.strftime("%Y-%m-%d %H:%M:%S") for t in a.fixes["time"]],
+            "t": [
+                audit_mod.fmt_time(t.to_pydatetime(), a.zone) for t in a.fixes["time"]
+            ],
             "lat": [round(float(x), 6) for x in a.fixes["lat"]],
             "lon": [round(float(x), 6) for x in a.fixes["lon"]],
         }
@@ -250,7 +265,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             max(len(a.fixes) - 1, 0),
             0,
             trail,
-            panels.version_options(versions),
+            panels.version_options(versions, ctx.zone),
             shown,
             box,
             remembered,
@@ -274,7 +289,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         patch["data"][figures.AUDIT_REPLAY]["lon"] = [trail["lon"][i]]
         patch["data"][figures.AUDIT_TRAIL]["lat"] = trail["lat"][: i + 1]
         patch["data"][figures.AUDIT_TRAIL]["lon"] = trail["lon"][: i + 1]
-        return patch, f"{trail['t'][i]} UTC (fix {i + 1} of {len(trail['t'])})"
+        return patch, f"{trail['t'][i]} (fix {i + 1} of {len(trail['t'])})"
 
     @app.callback(
         Output(layout.DOWNLOAD, "data"),

@@ -20,7 +20,7 @@ from typing import Any
 from fpdf import FPDF
 
 from dashboard.maps import fence_points
-from dashboard.pages.audit.model import Audit, coverage_lines, hms
+from dashboard.pages.audit.model import Audit, coverage_lines, fmt_time, hms
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 CSV_COLUMNS = ("time", "lat", "lon", "accuracy", "speed", "heading", "battery")
@@ -34,7 +34,7 @@ def provenance(audit: Audit) -> list[str]:
     if rec is not None:
         lines = [
             f"Visit record version {rec.version} of {rec.of}, derived "
-            f"{_t(rec.derived_at)}, session {rec.session_state}",
+            f"{fmt_time(rec.derived_at, audit.zone)}, session {rec.session_state}",
             f"Input digest (from the visit record): {rec.input_digest} "
             f"({rec.fix_count} fixes)",
             f"Parameters digest: {rec.params_digest} · fence digest: "
@@ -81,10 +81,6 @@ def fixes_csv(audit: Audit) -> str:
         row.append("yes" if rec.get("inside") else "no")
         writer.writerow(row)
     return out.getvalue()
-
-
-def _t(value: datetime | None) -> str:
-    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class _Report(FPDF):
@@ -185,9 +181,10 @@ def evidence_pdf(audit: Audit, title: str, now: datetime | None = None) -> bytes
     pdf.set_font("DejaVu", size=9)
     lines = [
         title,
-        f"Device {audit.device_id} · fixes from {_t(audit.start)} to {_t(audit.end)}",
-        f"Report generated {_t(now or datetime.now(UTC))}",
-        *("Coverage: " + line for line in coverage_lines(audit.coverage)),
+        f"Device {audit.device_id} · fixes from {fmt_time(audit.start, audit.zone)} to {fmt_time(audit.end, audit.zone)}",
+        f"Report generated {fmt_time(now or datetime.now(UTC), audit.zone)}",
+        f"All times in {audit.zone.key} (the CSV export holds UTC).",
+        *("Coverage: " + line for line in coverage_lines(audit.coverage, audit.zone)),
     ]
     for line in lines:
         pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
@@ -219,10 +216,12 @@ def evidence_pdf(audit: Audit, title: str, now: datetime | None = None) -> bytes
         visit_rows.append(
             [
                 str(n),
-                _t(v.arrival),
-                f"{_t(v.arrival_window.earliest)} – {_t(v.arrival_window.latest)}",
-                _t(v.departure),
-                "—" if dw is None else f"{_t(dw.earliest)} – {_t(dw.latest)}",
+                fmt_time(v.arrival, audit.zone),
+                f"{fmt_time(v.arrival_window.earliest, audit.zone)} – {fmt_time(v.arrival_window.latest, audit.zone)}",
+                fmt_time(v.departure, audit.zone),
+                "—"
+                if dw is None
+                else f"{fmt_time(dw.earliest, audit.zone)} – {fmt_time(dw.latest, audit.zone)}",
             ]
         )
     if not visit_rows:
@@ -235,7 +234,7 @@ def evidence_pdf(audit: Audit, title: str, now: datetime | None = None) -> bytes
     _table(
         pdf,
         ["#", "arrival", "arrival window", "departure", "departure window"],
-        [[c.replace(" UTC", "") for c in r] for r in visit_rows],
+        visit_rows,
         [8, 34, 64, 34, 50],
     )
     if audit.recon:
@@ -266,7 +265,7 @@ def evidence_pdf(audit: Audit, title: str, now: datetime | None = None) -> bytes
     pdf.cell(0, 6, "Fixes behind each edge", new_x="LMARGIN", new_y="NEXT")
     _table(
         pdf,
-        ["edge", "time (UTC)", "lat", "lon", "±m", "to edge m", "side", "cited as"],
+        ["edge", "time", "lat", "lon", "±m", "to edge m", "side", "cited as"],
         [
             [
                 r["edge"],

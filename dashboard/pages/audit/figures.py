@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,15 @@ def accuracy_circles(
     return out
 
 
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def _wall(t: datetime, zone: ZoneInfo) -> datetime:
+    """The company's wall-clock time, naive (Plotly draws naive times as given)."""
+    aware = t if t.tzinfo is not None else t.replace(tzinfo=UTC_ZONE)
+    return aware.astimezone(zone).replace(tzinfo=None)
+
+
 def audit_map(
     trail: pd.DataFrame,
     all_fixes: pd.DataFrame,
@@ -59,6 +69,7 @@ def audit_map(
     show_accuracy: bool,
     tile_url: str,
     size: tuple[float, float] = (900.0, 500.0),
+    zone: ZoneInfo = UTC_ZONE,
 ) -> go.Figure:
     """The location-history map: trail, fixes, gaps, fence, edges, clock events.
 
@@ -76,7 +87,7 @@ def audit_map(
             hoverinfo="skip",
         )
     )
-    times = [t.strftime("%H:%M:%S") for t in all_fixes["time"]]
+    times = [f"{_wall(t, zone):%H:%M:%S}" for t in all_fixes["time"]]
     acc = all_fixes["accuracy"].tolist()
     fig.add_trace(
         go.Scattermap(
@@ -86,7 +97,7 @@ def audit_map(
             lon=round_coords(all_fixes["lon"].tolist()),
             marker={"size": 6, "color": "#1a365d"},
             hovertext=[
-                f"{t} UTC · ±{a:.0f} m" if a == a else f"{t} UTC · accuracy unknown"
+                f"{t} · ±{a:.0f} m" if a == a else f"{t} · accuracy unknown"
                 for t, a in zip(times, acc, strict=True)
             ],
             hoverinfo="text",
@@ -182,6 +193,7 @@ def audit_timeline(
     distance_m: Sequence[float],
     windows: Sequence[dict[str, Any]],
     clock: Sequence[dict[str, Any]],
+    zone: ZoneInfo = UTC_ZONE,
 ) -> go.Figure:
     """Distance to the fence edge over time, edge windows shaded, clock events marked.
 
@@ -191,7 +203,7 @@ def audit_timeline(
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
-            x=list(times),
+            x=[_wall(t, zone) for t in times],
             y=[round(d, 1) for d in distance_m],
             mode="lines+markers",
             name="Distance to fence edge (m, < 0 inside)",
@@ -202,21 +214,24 @@ def audit_timeline(
     for w in windows:
         if w["earliest"] is not None and w["latest"] is not None:
             fig.add_vrect(
-                x0=w["earliest"],
-                x1=w["latest"],
+                x0=_wall(w["earliest"], zone),
+                x1=_wall(w["latest"], zone),
                 fillcolor=w["colour"],
                 opacity=0.2,
                 line_width=0,
             )
-        fig.add_vline(x=w["at"], line={"color": w["colour"], "width": 2})
+        fig.add_vline(x=_wall(w["at"], zone), line={"color": w["colour"], "width": 2})
     for c in clock:
-        fig.add_vline(x=c["at"], line={"color": "#805ad5", "width": 2, "dash": "dash"})
+        fig.add_vline(
+            x=_wall(c["at"], zone),
+            line={"color": "#805ad5", "width": 2, "dash": "dash"},
+        )
     fig.add_hline(y=0, line={"color": "#6b46c1", "width": 1})
     fig.update_layout(
         margin={"l": 40, "r": 10, "t": 10, "b": 30},
         height=220,
         showlegend=False,
         yaxis_title="m from edge",
-        xaxis_title="UTC",
+        xaxis_title=zone.key,
     )
     return fig

@@ -98,7 +98,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Label("From (UTC)"),
+                    html.Label("From (company time)"),
                     dcc.Input(
                         id=AUDIT_START, placeholder="YYYY-MM-DD HH:MM", debounce=True
                     ),
@@ -106,7 +106,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Label("To (UTC)"),
+                    html.Label("To (company time)"),
                     dcc.Input(
                         id=AUDIT_END, placeholder="YYYY-MM-DD HH:MM", debounce=True
                     ),

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,8 @@ from core.reconcile import ClockEvent, Flag, Reconciliation
 from core.visits import Visit, Window, derive_visits
 from dashboard.queries import DerivationRow, SessionRow
 from storage.visits import clock_events, input_digest
+
+UTC_ZONE = ZoneInfo("UTC")
 
 #: Douglas-Peucker tolerance of the drawn line, metres: finer than any phone fix
 #: is accurate, so the simplified line never hides a real turn.
@@ -80,11 +83,10 @@ class StoredRecord:
     visits: tuple[Visit, ...]
     reconciliation: Reconciliation
 
-    @property
-    def label(self) -> str:
-        """``v2 of 2, derived 2025-… UTC, input digest fx1-…``."""
+    def label(self, zone: ZoneInfo = UTC_ZONE) -> str:
+        """``v2 of 2, derived 2025-…, input digest fx1-…`` (time in ``zone``)."""
         return (
-            f"v{self.version} of {self.of}, derived {_fmt(self.derived_at)} UTC, "
+            f"v{self.version} of {self.of}, derived {fmt_time(self.derived_at, zone)}, "
             f"input digest {self.input_digest}"
         )
 
@@ -120,6 +122,8 @@ class Audit:
     recon: list[ReconRow] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     edge_rows: list[dict[str, Any]] = field(default_factory=list)
+    #: The company's time zone: every time the page and the PDF show.
+    zone: ZoneInfo = UTC_ZONE
 
     @property
     def gaps(self) -> list[tuple[int, int]]:
@@ -201,8 +205,12 @@ def gap_pairs(
     return out
 
 
-def _fmt(t: datetime | None) -> str:
-    return "—" if t is None else t.strftime("%Y-%m-%d %H:%M:%S")
+def fmt_time(t: datetime | None, zone: ZoneInfo = UTC_ZONE) -> str:
+    """A time as the company reads it (the page says which zone, once)."""
+    if t is None:
+        return "—"
+    aware = t if t.tzinfo is not None else t.replace(tzinfo=UTC_ZONE)
+    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def hms(seconds: float | None) -> str:
@@ -219,13 +227,15 @@ def duration(seconds: float | None) -> str:
     return "—" if seconds is None else hms(seconds)[1:]
 
 
-def _window_text(w: Window | None) -> str:
+def _window_text(w: Window | None, zone: ZoneInfo = UTC_ZONE) -> str:
     if w is None:
         return ""
-    return f" [{_fmt(w.earliest)} – {_fmt(w.latest)}]"
+    return f" [{fmt_time(w.earliest, zone)} – {fmt_time(w.latest, zone)}]"
 
 
-def recon_rows(rec: Reconciliation, visits: Sequence[Visit]) -> list[ReconRow]:
+def recon_rows(
+    rec: Reconciliation, visits: Sequence[Visit], zone: ZoneInfo = UTC_ZONE
+) -> list[ReconRow]:
     """The stored reconciliation as three rows, each with its stored flags.
 
     Every figure is read from the record: clock times, GPS edges, the deltas
@@ -242,20 +252,21 @@ def recon_rows(rec: Reconciliation, visits: Sequence[Visit]) -> list[ReconRow]:
     return [
         ReconRow(
             "Clock-in vs arrival",
-            _fmt(rec.clock_in),
+            fmt_time(rec.clock_in, zone),
             "no visit"
             if first is None
-            else _fmt(rec.arrival) + _window_text(first.arrival_window),
+            else fmt_time(rec.arrival, zone) + _window_text(first.arrival_window, zone),
             rec.clock_in_delta_s,
             flags("clock_in"),
         ),
         ReconRow(
             "Clock-out vs departure",
-            _fmt(rec.clock_out),
+            fmt_time(rec.clock_out, zone),
             "no visit"
             if last is None
             else (
-                _fmt(rec.departure) + _window_text(last.departure_window)
+                fmt_time(rec.departure, zone)
+                + _window_text(last.departure_window, zone)
                 if rec.departure is not None
                 else "still on site"
             ),
@@ -294,7 +305,9 @@ def _evidence_roles(visits: Sequence[Visit]) -> dict[tuple[str, datetime], str]:
     return roles
 
 
-def _edge_rows(frame: pd.DataFrame, visits: Sequence[Visit]) -> list[dict[str, Any]]:
+def _edge_rows(
+    frame: pd.DataFrame, visits: Sequence[Visit], zone: ZoneInfo = UTC_ZONE
+) -> list[dict[str, Any]]:
     """The fixes behind each edge: those inside its window widened by a margin.
 
     ``evidence`` names the fixes the derivation cited (before/after the
@@ -319,7 +332,7 @@ def _edge_rows(frame: pd.DataFrame, visits: Sequence[Visit]) -> list[dict[str, A
             rows.append(
                 {
                     "edge": label,
-                    "time": t.strftime("%Y-%m-%d %H:%M:%S"),
+                    "time": fmt_time(t.to_pydatetime(), zone),
                     "lat": round(float(rec["lat"]), 6),
                     "lon": round(float(rec["lon"]), 6),
                     "accuracy_m": None if acc != acc else round(float(acc), 1),
@@ -337,7 +350,7 @@ def _edge_rows(frame: pd.DataFrame, visits: Sequence[Visit]) -> list[dict[str, A
     return rows
 
 
-def coverage_lines(c: history.Coverage) -> list[str]:
+def coverage_lines(c: history.Coverage, zone: ZoneInfo = UTC_ZONE) -> list[str]:
     """The coverage figures in words, for the page and the PDF."""
     pct = c.accuracy_percentiles_m
     acc = (
@@ -358,7 +371,7 @@ def coverage_lines(c: history.Coverage) -> list[str]:
         ),
     ]
     lines += [
-        f"gap {_fmt(g.start)} – {_fmt(g.end)} UTC ({duration(g.seconds)})"
+        f"gap {fmt_time(g.start, zone)} – {fmt_time(g.end, zone)} ({duration(g.seconds)})"
         for g in c.gaps
     ]
     return lines
@@ -373,7 +386,8 @@ def stop_lines(audit: Audit) -> list[str]:
             d = float(audit.fence.signed_distance_m([stop.lat], [stop.lon])[0])
             where = " inside the fence" if d <= 0 else f", {d:.0f} m outside the fence"
         out.append(
-            f"{_fmt(stop.start)} – {_fmt(stop.end)} UTC ({duration(stop.seconds)}, "
+            f"{fmt_time(stop.start, audit.zone)} – {fmt_time(stop.end, audit.zone)} "
+            f"({duration(stop.seconds)}, "
             f"{stop.fix_count} fixes){where}"
         )
     return out
@@ -399,6 +413,7 @@ def session_audit(
     start: datetime,
     end: datetime,
     session: SessionInfo,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Audit:
     """A job session's audit from its stored visit record (or none: not derived yet).
 
@@ -411,7 +426,15 @@ def session_audit(
     )
     visits = list(record.visits) if record is not None else []
     return _audit(
-        frame, fence, visits, device_id, start, end, session=session, record=record
+        frame,
+        fence,
+        visits,
+        device_id,
+        start,
+        end,
+        session=session,
+        record=record,
+        zone=zone,
     )
 
 
@@ -421,11 +444,19 @@ def range_audit(
     device_id: str,
     start: datetime,
     end: datetime,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Audit:
     """A technician's fixes over a range; visits derived now against ``fence``."""
     visits = derive_visits(frame, fence) if fence is not None and len(frame) else []
     return _audit(
-        frame, fence, visits, device_id, start, end, derived_now=fence is not None
+        frame,
+        fence,
+        visits,
+        device_id,
+        start,
+        end,
+        derived_now=fence is not None,
+        zone=zone,
     )
 
 
@@ -440,6 +471,7 @@ def _audit(
     session: SessionInfo | None = None,
     record: StoredRecord | None = None,
     derived_now: bool = False,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Audit:
     """What both views show: the fixes against the fence, the trail, coverage,
     stops and digest, the visits with the fixes behind their edges, and the
@@ -460,14 +492,17 @@ def _audit(
         digest=fixes_digest(frame),
         record=record,
         derived_now=derived_now,
-        recon=[] if record is None else recon_rows(record.reconciliation, visits),
+        recon=[] if record is None else recon_rows(record.reconciliation, visits, zone),
         flags=[] if record is None else list(record.reconciliation.flags),
-        edge_rows=_edge_rows(frame, visits),
+        edge_rows=_edge_rows(frame, visits, zone),
+        zone=zone,
     )
 
 
 # ----------------------------------------------------------------- drawing
-def edges_for_map(visits: Sequence[Visit]) -> list[dict[str, Any]]:
+def edges_for_map(
+    visits: Sequence[Visit], zone: ZoneInfo = UTC_ZONE
+) -> list[dict[str, Any]]:
     """Arrival (green) and departure (red) markers at the fix after/before the edge."""
     out: list[dict[str, Any]] = []
     for n, v in enumerate(visits, start=1):
@@ -478,8 +513,8 @@ def edges_for_map(visits: Sequence[Visit]) -> list[dict[str, Any]]:
                     "lat": ref.lat,
                     "lon": ref.lon,
                     "colour": "#1a9850",
-                    "label": f"Arrival {n}: {_fmt(v.arrival)} UTC"
-                    + _window_text(v.arrival_window),
+                    "label": f"Arrival {n}: {fmt_time(v.arrival, zone)}"
+                    + _window_text(v.arrival_window, zone),
                 }
             )
         dep = v.departure_evidence
@@ -491,8 +526,8 @@ def edges_for_map(visits: Sequence[Visit]) -> list[dict[str, Any]]:
                         "lat": ref.lat,
                         "lon": ref.lon,
                         "colour": "#c53030",
-                        "label": f"Departure {n}: {_fmt(v.departure)} UTC"
-                        + _window_text(v.departure_window),
+                        "label": f"Departure {n}: {fmt_time(v.departure, zone)}"
+                        + _window_text(v.departure_window, zone),
                     }
                 )
     return out
@@ -523,7 +558,9 @@ def edge_windows(visits: Sequence[Visit]) -> list[dict[str, Any]]:
     return out
 
 
-def clock_for_map(session: SessionInfo | None) -> list[dict[str, Any]]:
+def clock_for_map(
+    session: SessionInfo | None, zone: ZoneInfo = UTC_ZONE
+) -> list[dict[str, Any]]:
     if session is None:
         return []
     return [
@@ -531,7 +568,7 @@ def clock_for_map(session: SessionInfo | None) -> list[dict[str, Any]]:
             "lat": e.lat,
             "lon": e.lon,
             "at": e.time,
-            "label": f"{e.kind.replace('_', ' ')} {_fmt(e.time)} UTC",
+            "label": f"{e.kind.replace('_', ' ')} {fmt_time(e.time, zone)}",
         }
         for e in session.events
         if e.lat is not None and e.lon is not None

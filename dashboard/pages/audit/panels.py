@@ -7,6 +7,7 @@ Dash components; no queries here.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dash import html
 
@@ -79,8 +80,9 @@ def recon_table(a: audit_mod.Audit) -> Any:
 def summary(a: audit_mod.Audit, title: str) -> Any:
     items: list[Any] = [
         html.H4(title),
+        html.P(f"Times in {a.zone.key}.", className="muted", id="audit-zone"),
         html.Ul(
-            [html.Li(line) for line in audit_mod.coverage_lines(a.coverage)],
+            [html.Li(line) for line in audit_mod.coverage_lines(a.coverage, a.zone)],
             id="audit-coverage",
             style={"paddingLeft": "16px", "fontSize": "13px"},
         ),
@@ -96,7 +98,7 @@ def summary(a: audit_mod.Audit, title: str) -> Any:
             )
         )
     if a.record is not None:
-        items.append(html.P(a.record.label, id="audit-record"))
+        items.append(html.P(a.record.label(a.zone), id="audit-record"))
         if not a.digest_matches:
             items.append(
                 html.P(
@@ -130,18 +132,20 @@ def summary(a: audit_mod.Audit, title: str) -> Any:
             html.Div(
                 [
                     html.Div(
-                        f"Arrival {n}: {audit_mod._fmt(v.arrival)} UTC "
-                        f"(window {audit_mod._fmt(v.arrival_window.earliest)} – "
-                        f"{audit_mod._fmt(v.arrival_window.latest)})",
+                        f"Arrival {n}: {audit_mod.fmt_time(v.arrival, a.zone)} "
+                        "(window "
+                        f"{audit_mod.fmt_time(v.arrival_window.earliest, a.zone)} – "
+                        f"{audit_mod.fmt_time(v.arrival_window.latest, a.zone)})",
                         className="audit-arrival",
                     ),
                     html.Div(
-                        f"Departure {n}: {audit_mod._fmt(v.departure)} UTC"
+                        f"Departure {n}: {audit_mod.fmt_time(v.departure, a.zone)}"
                         + (
                             ""
                             if dw is None
-                            else f" (window {audit_mod._fmt(dw.earliest)} – "
-                            f"{audit_mod._fmt(dw.latest)})"
+                            else " (window "
+                            f"{audit_mod.fmt_time(dw.earliest, a.zone)} – "
+                            f"{audit_mod.fmt_time(dw.latest, a.zone)})"
                         ),
                         className="audit-departure",
                     ),
@@ -158,12 +162,13 @@ def summary(a: audit_mod.Audit, title: str) -> Any:
 
 
 def version_options(
-    versions: list[queries.VersionRow],
+    versions: list[queries.VersionRow], zone: ZoneInfo
 ) -> list[dict[str, Any]]:
     return [
         {
-            "label": f"v{v.version} of {len(versions)} · {v.derived_at:%Y-%m-%d %H:%M:%S}"
-            f" UTC · {v.fix_count} fixes · {v.input_digest[:16]}…",
+            "label": f"v{v.version} of {len(versions)} · "
+            f"{audit_mod.fmt_time(v.derived_at, zone)}"
+            f" · {v.fix_count} fixes · {v.input_digest[:16]}…",
             "value": v.version,
         }
         for v in reversed(versions)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, Patch, State, no_update
+from dash import ALL, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import queries, shell
@@ -83,11 +83,16 @@ def live_update(
         rev = (
             f"focus:{focus.get('kind')}:{focus.get('id')}:{focus['lat']}:{focus['lon']}"
         )
-        patch = Patch()
-        patch["layout"]["uirevision"] = rev
-        patch["layout"]["map"]["center"] = {"lat": focus["lat"], "lon": focus["lon"]}
-        patch["layout"]["map"]["zoom"] = FOCUS_ZOOM
-        return patch, no_update, {**previous, "rev": rev}, no_update
+        # through the same clientside step as the marker deltas, so a delta
+        # applied at the same moment cannot put the old view back
+        view = {
+            "view": {
+                "center": {"lat": focus["lat"], "lon": focus["lon"]},
+                "zoom": FOCUS_ZOOM,
+                "rev": rev,
+            }
+        }
+        return no_update, view, {**previous, "rev": rev}, no_update
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     f = model.Filters.from_inputs(states, tech_ids, teams, job_statuses)
     everyone, techs, sites = live_view(ctx, f, now_ms)
@@ -150,10 +155,17 @@ FOCUS_ZOOM = 15.0
 
 
 #: Applies a marker delta to the figure in the browser (no round trip): copies
-#: of the changed arrays, so Plotly.react sees new arrays and redraws.
+#: of the changed arrays, so Plotly.react sees new arrays and redraws; or a new
+#: view (centre, zoom, ui revision) when the dispatcher picked something.
 APPLY_DELTA_JS = """
 function (delta, fig) {
   const nu = window.dash_clientside.no_update;
+  if (delta && delta.view && fig && fig.layout) {
+    const map = Object.assign({}, fig.layout.map,
+                              {center: delta.view.center, zoom: delta.view.zoom});
+    const layout = Object.assign({}, fig.layout, {map: map, uirevision: delta.view.rev});
+    return Object.assign({}, fig, {layout: layout});
+  }
   if (!delta || !fig || !fig.data || !fig.data[delta.trace]) { return nu; }
   const data = fig.data.slice();
   const tr = Object.assign({}, data[delta.trace]);
