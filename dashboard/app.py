@@ -66,7 +66,9 @@ SECURITY_HEADERS = {
 }
 
 _LOGIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>crewtrack — log in</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>crewtrack — log in</title>
 <style>
 body {{ font-family: system-ui, sans-serif; background: #f7fafc; }}
 form {{ max-width: 320px; margin: 12vh auto; background: #fff; padding: 24px;

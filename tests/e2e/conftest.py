@@ -419,7 +419,14 @@ PHONE: ViewportSize = {"width": 390, "height": 844}  # a current phone's CSS pix
 @contextmanager
 def _watched(browser: Browser, viewport: ViewportSize, name: str) -> Iterator[Watched]:
     """A page of the given size; a full-page screenshot ``<name>.png`` at the end."""
-    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    phone = viewport["width"] < 500
+    context = browser.new_context(
+        viewport=viewport,
+        accept_downloads=True,
+        # a phone lays the page out at the width its viewport meta tag asks for
+        is_mobile=phone,
+        has_touch=phone,
+    )
     # a 2-core machine shared with the rest of the suite: waits, not budgets
     context.set_default_timeout(BROWSER_WAIT_MS)
     expect.set_options(timeout=BROWSER_WAIT_MS)

@@ -70,6 +70,9 @@ def drawn(technicians: int, sites: int) -> int:
 
 
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+#: The width a page is laid out at: a phone's own (390) only with a viewport
+#: meta tag; without one a phone lays it out at 980 px and shrinks it.
+LAYOUT_WIDTH = "window.innerWidth"
 
 
 def _wait_for(
@@ -91,6 +94,7 @@ def test_technicians_are_refused_and_dispatchers_get_the_jobs_map(
     p = page.page
     p.goto(stack.url + "/audit")
     expect(p).to_have_url(stack.url + "/login?next=/audit")
+    p.screenshot(path=str(OUTPUT / "login.png"), full_page=True)
     login(p, stack.url, stack.technician)
     expect(p.locator("#login-error")).to_contain_text("technicians use the mobile app")
     login(p, stack.url, stack.dispatcher, "wrong password")
@@ -275,10 +279,15 @@ def test_the_jobs_map_and_the_audit_render_at_phone_width(
     """Every page at 390 px, without sideways scrolling, the maps as wide as the
     screen (screenshots of the map and the audit here, the day board's after)."""
     p = phone.page
+    p.goto(stack.url + "/login")
+    assert p.evaluate(LAYOUT_WIDTH) == 390
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    p.screenshot(path=str(OUTPUT / "phone-login.png"), full_page=True)
     login(p, stack.url, stack.dispatcher)
     expect(p.locator("#alerts")).to_contain_text("Late: J-000043")
     _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
     expect(p.locator("#tech-list")).to_contain_text("Tech 00")
+    assert p.evaluate(LAYOUT_WIDTH) == 390
     assert p.evaluate(NO_SIDEWAYS_SCROLL)
     assert p.locator("#live-map").bounding_box()["width"] >= 360  # type: ignore[index]
     p.screenshot(path=str(OUTPUT / "phone-live-map.png"), full_page=True)
