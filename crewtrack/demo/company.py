@@ -165,21 +165,29 @@ class ItemSpec:
 FAMILIES = ("Labour", "Call-out", "Services", "Pumps", "Valves & fittings", "Sensors")
 
 ITEMS: tuple[ItemSpec, ...] = (
-    ItemSpec("LAB-H", "Labour (per hour)", "Labour", "service", "72.00", "19", False, True),
+    ItemSpec(
+        "LAB-H", "Labour (per hour)", "Labour", "service", "72.00", "19", False, True
+    ),
     ItemSpec("CALL-M", "Call-out fee Munich", "Call-out", "service", "49.00"),
     ItemSpec("SRV-BOIL", "Annual boiler service", "Services", "service", "139.00"),
     ItemSpec("SRV-LEAK", "Leak detection", "Services", "service", "95.00"),
-    ItemSpec("PMP-CIRC", "Circulator pump 25-60", "Pumps", "part", "289.00", "19", True),
-    ItemSpec("VLV-BALL", "Ball valve ¾\"", "Valves & fittings", "part", "14.90"),
+    ItemSpec(
+        "PMP-CIRC", "Circulator pump 25-60", "Pumps", "part", "289.00", "19", True
+    ),
+    ItemSpec("VLV-BALL", 'Ball valve ¾"', "Valves & fittings", "part", "14.90"),
     ItemSpec("GSK-SET", "Gasket set", "Valves & fittings", "part", "6.50"),
-    ItemSpec("TRV-HEAD", "Thermostatic radiator head", "Valves & fittings", "part", "24.90"),
+    ItemSpec(
+        "TRV-HEAD", "Thermostatic radiator head", "Valves & fittings", "part", "24.90"
+    ),
     ItemSpec("SNS-FLUE", "Flue gas sensor", "Sensors", "part", "119.00", "19", True),
 )
 PLAIN_PARTS = ("VLV-BALL", "GSK-SET", "TRV-HEAD")  # what the phones add on site
 SERIALIZED_PARTS = ("PMP-CIRC", "SNS-FLUE")
 
 
-def _field(key: str, label: str, kind: str, mandatory: bool = False) -> dict[str, object]:
+def _field(
+    key: str, label: str, kind: str, mandatory: bool = False
+) -> dict[str, object]:
     return {"key": key, "label": label, "type": kind, "mandatory": mandatory}
 
 
@@ -242,7 +250,7 @@ WORK = {
     "Radiator check": ("Radiators cold upstairs", "CALL-M"),
 }
 # the values a technician fills in (the remarks carry a reserve's reason)
-ANSWERS = {
+ANSWERS: dict[str, dict[str, object]] = {
     "Boiler service": {"flue_ok": True, "pressure": "1.6", "co_ppm": "38"},
     "Leak repair": {"leak_found": True, "repaired": True},
     "Radiator check": {"bled": "6", "pressure": "1.4"},
@@ -273,12 +281,40 @@ OFFICE = (
     Person("Thomas Keller", "billing", "thomas.keller"),
 )
 TECHNICIANS = (
-    Person("Anna Berger", "technician", "anna.berger", "Heating North", "+49 160 111 0001"),
-    Person("Lukas Maier", "technician", "lukas.maier", "Heating North", "+49 160 111 0002"),
-    Person("Sophie Wagner", "technician", "sophie.wagner", "Heating North", "+49 160 111 0003"),
-    Person("Jonas Fischer", "technician", "jonas.fischer", "Heating South", "+49 160 111 0004"),
-    Person("Lea Hoffmann", "technician", "lea.hoffmann", "Heating South", "+49 160 111 0005"),
-    Person("Felix Schneider", "technician", "felix.schneider", "Heating South", "+49 160 111 0006"),
+    Person(
+        "Anna Berger", "technician", "anna.berger", "Heating North", "+49 160 111 0001"
+    ),
+    Person(
+        "Lukas Maier", "technician", "lukas.maier", "Heating North", "+49 160 111 0002"
+    ),
+    Person(
+        "Sophie Wagner",
+        "technician",
+        "sophie.wagner",
+        "Heating North",
+        "+49 160 111 0003",
+    ),
+    Person(
+        "Jonas Fischer",
+        "technician",
+        "jonas.fischer",
+        "Heating South",
+        "+49 160 111 0004",
+    ),
+    Person(
+        "Lea Hoffmann",
+        "technician",
+        "lea.hoffmann",
+        "Heating South",
+        "+49 160 111 0005",
+    ),
+    Person(
+        "Felix Schneider",
+        "technician",
+        "felix.schneider",
+        "Heating South",
+        "+49 160 111 0006",
+    ),
     Person("Mia Bauer", "technician", "mia.bauer", "Plumbing", "+49 160 111 0007"),
     Person("Paul Koch", "technician", "paul.koch", "Plumbing", "+49 160 111 0008"),
 )

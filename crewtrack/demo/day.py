@@ -42,8 +42,10 @@ import msgpack
 
 from crewtrack.demo import company as co
 from crewtrack.demo.seed import fleet_path
+from crewtrack.runner import read_metrics
 from crewtrack.settings import Settings
 from crewtrack.simulator import M_PER_DEG, MAX_BATCH, FleetLoop, SimDevice
+from ingest.metrics import sample
 
 log = logging.getLogger("crewtrack.demo")
 
@@ -53,7 +55,7 @@ TRAIL_BEFORE_S = 240.0  # on site this long before the seed's clock-in
 TRAIL_AFTER_S = 120.0  # … and after its clock-out
 TRAIL_DRIVE_S = 600.0  # the drive before that, from the previous site
 REFRESH_IDLE_S = 60.0  # an idle technician asks for new jobs this often
-LIVE_STATUSES = ("scheduled", "in_progress")
+STACK_READY_TIMEOUT_S = 90.0  # `up` starts the API and the ingest alongside us
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class Api:
             headers["Content-Type"] = "application/json"
         if key:
             headers["Idempotency-Key"] = key
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310 (our own API's URL)
             self.base + path, data=data, method=method, headers=headers
         )
         try:
@@ -146,7 +148,9 @@ class DayStats:
 
 
 def _event_id(job_id: str, tech_id: str, kind: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"crewtrack-demo-day:{job_id}:{tech_id}:{kind}"))
+    return str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"crewtrack-demo-day:{job_id}:{tech_id}:{kind}")
+    )
 
 
 def publish(tech: Tech, channel: str, payload: dict[str, Any], now: float) -> None:
@@ -196,7 +200,9 @@ def site_of(job: dict[str, Any]) -> tuple[float, float]:
     return float(loc["lat"]), float(loc["lon"])
 
 
-def _offset(lat: float, lon: float, bearing: float, metres: float) -> tuple[float, float]:
+def _offset(
+    lat: float, lon: float, bearing: float, metres: float
+) -> tuple[float, float]:
     return (
         lat + metres * math.cos(bearing) / M_PER_DEG,
         lon + metres * math.sin(bearing) / (M_PER_DEG * math.cos(math.radians(lat))),
@@ -286,7 +292,9 @@ def _trail_fix(
     rng: random.Random, pos: tuple[float, float], at: datetime, speed: float
 ) -> dict[str, Any]:
     acc = rng.uniform(4.0, 12.0)
-    lat, lon = _offset(pos[0], pos[1], rng.random() * 2 * math.pi, rng.gauss(0, acc / 1.5))
+    lat, lon = _offset(
+        pos[0], pos[1], rng.random() * 2 * math.pi, rng.gauss(0, acc / 1.5)
+    )
     return {
         "t": int(at.timestamp() * 1000),
         "lat": round(lat, 7),
@@ -455,7 +463,12 @@ class Day:
         steps = tech.done_steps
         if tech.script == "hold" and now - tech.phase_at >= self.params.hold_after_s:
             tech.script = ""
-            self._call(tech, "POST", f"/jobs/{job['id']}/hold", {"reason": "Boiler room locked: caretaker on holiday until Thursday"})
+            self._call(
+                tech,
+                "POST",
+                f"/jobs/{job['id']}/hold",
+                {"reason": "Boiler room locked: caretaker on holiday until Thursday"},
+            )
             self.stats.held.append(job["number"])
             job["status"] = "on_hold"
             self._next(tech, now)
@@ -523,20 +536,32 @@ class Day:
 
     def _fill_report(self, tech: Tech, job: dict[str, Any]) -> None:
         template = next(
-            (name for name in co.TEMPLATE_NAMES if co.WORK[name][0] == job["description"]),
+            (
+                name
+                for name in co.TEMPLATE_NAMES
+                if co.WORK[name][0] == job["description"]
+            ),
             None,
         )
         if template is None:
             return
         fields = {k: {"value": v} for k, v in co.ANSWERS[template].items()}
-        if self._call(tech, "PATCH", f"/jobs/{job['id']}/report/fields", {"fields": fields}):
+        if self._call(
+            tech, "PATCH", f"/jobs/{job['id']}/report/fields", {"fields": fields}
+        ):
             self.stats.reports += 1
         if tech.script == "reserve":
             tech.script = ""
             key, comment = co.RESERVE
             body = {"field_key": key, "comment": comment, "photos": []}
             rid = _event_id(job["id"], tech.technician_id, "reserve")
-            if self._call(tech, "POST", f"/jobs/{job['id']}/report/reserves", {**body, "id": rid}, key=rid):
+            if self._call(
+                tech,
+                "POST",
+                f"/jobs/{job['id']}/report/reserves",
+                {**body, "id": rid},
+                key=rid,
+            ):
                 self.stats.reserves += 1
 
     def _add_part(self, tech: Tech, job: dict[str, Any]) -> None:
@@ -546,7 +571,13 @@ class Day:
         if not items:
             return
         key = _event_id(job["id"], tech.technician_id, "part")
-        if self._call(tech, "POST", f"/jobs/{job['id']}/parts", {"item_id": items[0]["id"], "quantity": 1}, key=key):
+        if self._call(
+            tech,
+            "POST",
+            f"/jobs/{job['id']}/parts",
+            {"item_id": items[0]["id"], "quantity": 1},
+            key=key,
+        ):
             self.stats.parts += 1
 
     def _call(
@@ -589,7 +620,9 @@ class Day:
                 self.net.run_for(0)
         finally:
             for tech in self.techs:
-                if tech.dev.client is not None and (tech.dev.backlog or tech.queued_events):
+                if tech.dev.client is not None and (
+                    tech.dev.backlog or tech.queued_events
+                ):
                     sync_backlog(tech, self.stats)
             self.net.close(timeout_s=10)
         return self.stats
@@ -598,6 +631,37 @@ class Day:
 def api_base(settings: Settings) -> str:
     host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "") else settings.api_host  # noqa: S104
     return f"http://{host}:{settings.api_port}/api/v1"
+
+
+def wait_for_stack(settings: Settings, api_url: str, timeout_s: float) -> bool:
+    """Wait until the API answers and the first ingest replica is subscribed:
+    a phone's first messages must not reach a broker nobody reads yet."""
+    metrics = f"http://127.0.0.1:{settings.ingest_metrics_port}/metrics"
+    deadline = time.monotonic() + timeout_s
+    api_ok = ingest_ok = False
+    while time.monotonic() < deadline:
+        api_ok = api_ok or _answers(api_url + "/health")
+        text = read_metrics(metrics) if not ingest_ok else None
+        ingest_ok = ingest_ok or (
+            text is not None and sample(text, "crewtrack_ingest_connected") == 1
+        )
+        if api_ok and ingest_ok:
+            return True
+        time.sleep(0.5)
+    log.warning(
+        "starting the demo day before the stack is ready (api %s, ingest %s)",
+        api_ok,
+        ingest_ok,
+    )
+    return False
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (our API)
+            return bool(resp.status == 200)
+    except OSError:
+        return False
 
 
 def run_day(
@@ -612,7 +676,9 @@ def run_day(
     if not fleet_path(settings).exists():
         log.error("no demo fleet in %s: run `crewtrack seed-demo` first", settings.home)
         return 1
-    day = Day(settings, api_url or api_base(settings), params or DayParams())
+    url = api_url or api_base(settings)
+    wait_for_stack(settings, url, STACK_READY_TIMEOUT_S)
+    day = Day(settings, url, params or DayParams())
     try:
         stats = day.run(duration_s, stop)
     except KeyboardInterrupt:

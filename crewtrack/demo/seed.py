@@ -53,6 +53,9 @@ FLEET_FILE = "demo-fleet.json"
 TOKEN_TTL = timedelta(days=90)
 
 
+TechInput = tuple[co.Person, User, str, tuple[str, ...]]  # person, user, tech, devices
+
+
 class SeedError(RuntimeError):
     """The demo cannot be seeded as asked (lost phone credentials, …)."""
 
@@ -117,7 +120,9 @@ async def _seed(settings: Settings, now: datetime) -> SeedReport:
         tomorrow = today + timedelta(days=1)
         await _ensure_day(conn, company, today.isoformat(), now, now, True, report)
         anchor = datetime.combine(tomorrow, time(co.TOMORROW_START_HOUR), zone)
-        await _ensure_day(conn, company, tomorrow.isoformat(), anchor, now, False, report)
+        await _ensure_day(
+            conn, company, tomorrow.isoformat(), anchor, now, False, report
+        )
         await _catch_up(conn, company, now, report)
     return report
 
@@ -134,13 +139,17 @@ def _ensure_users(settings: Settings, report: SeedReport) -> dict[str, User]:
             user = find_user_by_email(conn, person.email)
             if user is None:
                 password = secrets.token_urlsafe(9)
-                user = create_user(conn, person.name, person.role, person.email, password)
+                user = create_user(
+                    conn, person.name, person.role, person.email, password
+                )
                 logins[person.email] = {
                     "name": person.name,
                     "role": person.role,
                     "password": password,
                 }
-                report.new_logins.append({"email": person.email, **logins[person.email]})
+                report.new_logins.append(
+                    {"email": person.email, **logins[person.email]}
+                )
                 report.count("users")
             found[person.email] = user
     if report.new_logins:
@@ -178,7 +187,9 @@ def _ensure_devices(
                     f"revoke it (crewtrack admin revoke-device {dev}) or restore the file"
                 )
             if "api_token" not in entry:
-                entry["api_token"] = issue_token(conn, user.id, "demo day", ttl=TOKEN_TTL)
+                entry["api_token"] = issue_token(
+                    conn, user.id, "demo day", ttl=TOKEN_TTL
+                )
             entry.update(
                 technician_id=tech_id,
                 user_id=str(user.id),
@@ -225,9 +236,6 @@ async def _ensure_company(
     )
 
 
-TechInput = tuple[co.Person, User, str, tuple[str, ...]]
-
-
 async def _ensure_technicians(
     conn: AConn, users: dict[str, User], report: SeedReport
 ) -> tuple[list[Actor], list[TechInput]]:
@@ -259,20 +267,24 @@ async def _ensure_technicians(
                 Role.TECHNICIAN,
                 person.name,
                 technician_id=str(tech.id),
-                source=f"device {person.device_id}",
+                source=f"{SOURCE} ({person.device_id})",
             )
         )
         fleet_input.append((person, user, str(tech.id), tech.device_ids))
     return technicians, fleet_input
 
 
-async def _ensure_clients(conn: AConn, report: SeedReport) -> tuple[list[str], list[str]]:
+async def _ensure_clients(
+    conn: AConn, report: SeedReport
+) -> tuple[list[str], list[str]]:
     clients: list[str] = []
     sites: list[str] = []
     for spec in co.CLIENTS:
         same = [
             c
-            for c in await directory.list_clients(conn, q=spec.name, after=None, limit=50)
+            for c in await directory.list_clients(
+                conn, q=spec.name, after=None, limit=50
+            )
             if c.name == spec.name
         ]
         if same:
@@ -383,7 +395,9 @@ async def _ensure_depots(
                 serials=_serials(f"{code.split('-')[0]}-{tag}", count),
                 quantity=None,
             )
-            report.created["serial_units"] = report.created.get("serial_units", 0) + count
+            report.created["serial_units"] = (
+                report.created.get("serial_units", 0) + count
+            )
         for code in co.PLAIN_PARTS:
             await parts.receive_stock(
                 conn, office, made, items[code], serials=None, quantity=co.VAN_PARTS
@@ -396,7 +410,9 @@ async def _ensure_depots(
     for person, actor in zip(co.TECHNICIANS, technicians, strict=True):
         tag = person.device_id.removeprefix("demo-").upper()
         vans.append(
-            await depot(f"Van {person.name}", DepotKind.MOBILE, actor.technician_id, tag)
+            await depot(
+                f"Van {person.name}", DepotKind.MOBILE, actor.technician_id, tag
+            )
         )
     return vans
 
@@ -487,10 +503,14 @@ async def _create_planned(
         check=_no_check,
     )
     if plan.state == "completed":
-        await live_as_history(conn, company, job.id, plan.technician, start, plan.reserve)
+        await live_as_history(
+            conn, company, job.id, plan.technician, start, plan.reserve
+        )
         report.lived_as_history += 1
     elif plan.state == "on_hold":
-        await _clock(conn, company, job.id, plan.technician, "in", start + timedelta(minutes=8))
+        await _clock(
+            conn, company, job.id, plan.technician, "in", start + timedelta(minutes=8)
+        )
         await jobs_service.hold(
             conn,
             tech,
@@ -499,7 +519,9 @@ async def _create_planned(
             check=_no_check,
         )
     elif plan.state == "in_progress":
-        await _clock(conn, company, job.id, plan.technician, "in", now - timedelta(minutes=15))
+        await _clock(
+            conn, company, job.id, plan.technician, "in", now - timedelta(minutes=15)
+        )
 
 
 async def _clock(
@@ -607,7 +629,12 @@ async def _catch_up(
             continue
         async with conn.transaction():
             await live_as_history(
-                conn, company, job.id, by_tech[job.job_manager], job.scheduled_start, False
+                conn,
+                company,
+                job.id,
+                by_tech[job.job_manager],
+                job.scheduled_start,
+                False,
             )
         report.lived_as_history += 1
 

@@ -112,7 +112,8 @@ async def test_a_compressed_day_lives_the_schedule_through_mqtt_and_the_api(
         started,
     )
     assert completed_live >= 1
-    assert stats.reports >= 1 and stats.parts >= 1
+    assert stats.reports >= 1
+    assert stats.parts >= 1
     # a reserve raised by a technician's app
     assert one(db, "SELECT count(*) FROM report_alerts") > alerts_before
     # the late technician clocked in after the window
@@ -127,15 +128,21 @@ async def test_a_compressed_day_lives_the_schedule_through_mqtt_and_the_api(
     assert one(db, "SELECT count(*) FROM jobs WHERE status = 'on_hold'") >= 2
     # the offline phone: its fixes from the offline minutes arrived as a backlog,
     # and the clock-in it queued was applied at the time it happened
-    (device, (off_from, off_until)), = stats.offline.items()
+    ((device, (off_from, off_until)),) = stats.offline.items()
     assert stats.synced_backlogs >= 1
-    window = (datetime.fromtimestamp(off_from, UTC), datetime.fromtimestamp(off_until, UTC))
-    assert await settled(
-        db,
-        "SELECT count(*) FROM fixes WHERE device_id = %s AND time >= %s AND time < %s",
-        device,
-        *window,
-    ) >= 10
+    window = (
+        datetime.fromtimestamp(off_from, UTC),
+        datetime.fromtimestamp(off_until, UTC),
+    )
+    assert (
+        await settled(
+            db,
+            "SELECT count(*) FROM fixes WHERE device_id = %s AND time >= %s AND time < %s",
+            device,
+            *window,
+        )
+        >= 10
+    )
     assert await settled(
         db,
         "SELECT count(*) FROM job_sessions WHERE device_id = %s "
@@ -148,8 +155,11 @@ async def test_a_compressed_day_lives_the_schedule_through_mqtt_and_the_api(
     with psycopg.connect(db, autocommit=True) as conn:
         stored = derive_pending(conn)
     assert stored >= 1
-    assert one(
-        db,
-        "SELECT count(*) FROM visit_derivations d "
-        "WHERE jsonb_array_length(d.visits) >= 1",
-    ) >= 1
+    assert (
+        one(
+            db,
+            "SELECT count(*) FROM visit_derivations d "
+            "WHERE jsonb_array_length(d.visits) >= 1",
+        )
+        >= 1
+    )

@@ -56,25 +56,33 @@ def test_seeding_twice_creates_nothing_the_second_time(settings: Settings) -> No
     after_one = counts(settings.database_url)
     second = seed_demo(settings, now=MORNING + timedelta(minutes=5))
     assert counts(settings.database_url) == after_one
-    assert second.created == {} and second.new_logins == []
-    assert first.new_logins and len(first.days_planned) == 2
+    assert second.created == {}
+    assert second.new_logins == []
+    assert first.new_logins
+    assert len(first.days_planned) == 2
 
 
 def test_the_company_has_every_kind_of_thing_with_its_rules(settings: Settings) -> None:
     seed_demo(settings, now=MORNING)
     n = counts(settings.database_url)
-    assert n["clients"] >= 12 and n["technicians"] == 8 and n["devices"] == 8
-    assert n["families"] >= 4 and n["depots"] >= 2 and n["templates"] >= 2
+    assert n["clients"] >= 12
+    assert n["technicians"] == 8
+    assert n["devices"] == 8
+    assert n["families"] >= 4
+    assert n["depots"] >= 2
+    assert n["templates"] >= 2
     db = settings.database_url
 
     polygons = rows(db, "SELECT count(*) FROM properties WHERE geofence ? 'polygon'")
     circles = rows(db, "SELECT count(*) FROM properties WHERE geofence ? 'radius_m'")
-    assert polygons[0][0] >= 4 and circles[0][0] > polygons[0][0]
+    assert polygons[0][0] >= 4
+    assert circles[0][0] > polygons[0][0]
     # spread over the town: the sites span several kilometres each way
-    (lat_span, lon_span), = rows(
+    ((lat_span, lon_span),) = rows(
         db, "SELECT max(lat) - min(lat), max(lon) - min(lon) FROM properties"
     )
-    assert lat_span * 111 > 5 and lon_span * 74 > 5
+    assert lat_span * 111 > 5
+    assert lon_span * 74 > 5
 
     roles = {r[0] for r in rows(db, "SELECT DISTINCT role FROM users")}
     assert roles == set(ROLES)
@@ -84,9 +92,11 @@ def test_the_company_has_every_kind_of_thing_with_its_rules(settings: Settings) 
         "jsonb_path_query(t.body, '$.families[*].fields[*] ? (@.mandatory == true)') f "
         "GROUP BY t.name",
     )
-    assert len(mandatory) >= 2 and all(count >= 2 for _, count in mandatory)
+    assert len(mandatory) >= 2
+    assert all(count >= 2 for _, count in mandatory)
     serial_depots = rows(
-        db, "SELECT count(DISTINCT depot_id) FROM serial_units WHERE location_kind = 'depot'"
+        db,
+        "SELECT count(DISTINCT depot_id) FROM serial_units WHERE location_kind = 'depot'",
     )
     assert serial_depots[0][0] >= 2
     teams = rows(db, "SELECT count(DISTINCT team) FROM technicians WHERE team <> ''")
@@ -103,7 +113,8 @@ def test_today_is_under_way_and_tomorrow_is_booked(settings: Settings) -> None:
     db = settings.database_url
     status = dict(rows(db, "SELECT status, count(*) FROM jobs GROUP BY status"))
     assert status["completed"] >= 4  # history: done earlier today
-    assert status["in_progress"] >= 1 and status["on_hold"] == 1
+    assert status["in_progress"] >= 1
+    assert status["on_hold"] == 1
     assert status["pending"] >= 2  # unassigned
     assert status["scheduled"] >= 16
     per_tech_day = rows(
@@ -122,7 +133,8 @@ def test_today_is_under_way_and_tomorrow_is_booked(settings: Settings) -> None:
         "FROM jobs j WHERE j.status = 'completed'",
         MORNING,
     )
-    assert done and all(p >= 1 and s == 1 for _, p, s in done)
+    assert done
+    assert all(p >= 1 and s == 1 for _, p, s in done)
     assert counts(db)["reserves"] >= 1
 
 
@@ -132,19 +144,27 @@ def test_a_new_day_extends_the_schedule_and_catches_up(settings: Settings) -> No
     later = seed_demo(settings, now=MORNING + timedelta(days=1, hours=5))
     after = counts(settings.database_url)
     assert later.days_planned == ["2026-12-09"]
-    assert after["jobs"] > before["jobs"] and after["users"] == before["users"]
+    assert after["jobs"] > before["jobs"]
+    assert after["users"] == before["users"]
     assert later.lived_as_history > 0  # the morning of the 8th went by
 
 
 def test_logins_are_printed_once_and_kept_owner_only(
-    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name, value in settings.as_env().items():
         monkeypatch.setenv(name, value)
     assert cli(["seed-demo"]) == 0
     first = capsys.readouterr().out
     logins = json.loads(logins_path(settings).read_text())
-    assert {v["role"] for v in logins.values()} == {"admin", "dispatcher", "billing", "technician"}
+    assert {v["role"] for v in logins.values()} == {
+        "admin",
+        "dispatcher",
+        "billing",
+        "technician",
+    }
     for email, login in logins.items():
         assert f"{email} / {login['password']}" in first
     for path in (logins_path(settings), fleet_path(settings)):
