@@ -72,5 +72,6 @@ def test_make_run_shows_the_demo_company_living_its_day(up: Up) -> None:
         if seen["phones"] == 8 and all(seen.values()):
             break
         time.sleep(2)
-    assert seen["phones"] == 8 and all(seen.values()), seen
+    assert seen["phones"] == 8, seen
+    assert all(seen.values()), seen
     assert up.interrupt() == 0
