@@ -6,11 +6,9 @@ own credentials, a `crewtrack ingest` process, the API on a TCP port, PostgreSQL
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -25,7 +23,9 @@ from derive.worker import derive_pending
 from ingest.broker_auth import device_accounts
 from storage.devices import device_logins
 from tests.conftest import INGEST_USER, Broker
-from tests.integration.ingest.helpers import Worker
+from tests.integration.api.test_clock_in_over_mqtt import (  # the fixture
+    ingest_worker,  # noqa: F401
+)
 
 FAST = DayParams(
     rate_hz=4.0,
@@ -39,19 +39,6 @@ FAST = DayParams(
 )
 DAY_S = 22.0
 SETTLE_S = 15.0
-
-
-@pytest.fixture
-def ingest(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
-    worker = Worker(settings, "ingest-demo-test", tmp_path / "ingest.log").start()
-    try:
-        worker.wait_ready(30)
-        yield worker
-    finally:
-        try:
-            worker.stop()
-        except subprocess.TimeoutExpired:
-            worker.kill()
 
 
 @pytest.fixture
@@ -79,8 +66,9 @@ async def settled(db_url: str, query: str, *args: Any) -> Any:
         await asyncio.sleep(0.3)
 
 
+@pytest.mark.usefixtures("ingest_worker")
 async def test_a_compressed_day_lives_the_schedule_through_mqtt_and_the_api(
-    settings: Settings, broker: Broker, ingest: Worker, api_url: str
+    settings: Settings, broker: Broker, api_url: str
 ) -> None:
     db = settings.database_url
     await asyncio.to_thread(seed_demo, settings)
