@@ -153,9 +153,16 @@ def _event_id(job_id: str, tech_id: str, kind: str) -> str:
     )
 
 
+def send(dev: SimDevice, channel: str, payload: dict[str, Any]) -> None:
+    """Put one message on the wire (``channel`` fix or event, protocol v1): the
+    one place a demo phone touches its MQTT client, to switch to an outbox."""
+    assert dev.client is not None
+    topic = f"crewtrack/v1/{dev.device_id}/{channel}"
+    dev.client.publish(topic, msgpack.packb(payload), qos=1)
+
+
 def publish(tech: Tech, channel: str, payload: dict[str, Any], now: float) -> None:
-    """Send one message from the phone (``channel`` fix or event), or keep it for
-    later while the phone is offline: the one place a phone publishes."""
+    """Send from the phone, or keep it for later while the phone is offline."""
     dev = tech.dev
     if dev.offline_from <= now < dev.offline_until:
         if channel == "fix":
@@ -163,21 +170,16 @@ def publish(tech: Tech, channel: str, payload: dict[str, Any], now: float) -> No
         else:
             tech.queued_events.append(payload)
         return
-    assert dev.client is not None
-    topic = f"crewtrack/v1/{dev.device_id}/{channel}"
-    dev.client.publish(topic, msgpack.packb(payload), qos=1)
+    send(dev, channel, payload)
 
 
 def sync_backlog(tech: Tech, stats: DayStats) -> None:
     """Back online: the fixes as batches first, then the queued events."""
     dev = tech.dev
-    assert dev.client is not None
-    topic = f"crewtrack/v1/{dev.device_id}"
     for i in range(0, len(dev.backlog), MAX_BATCH):
-        batch = {"fixes": dev.backlog[i : i + MAX_BATCH]}
-        dev.client.publish(f"{topic}/fix", msgpack.packb(batch), qos=1)
+        send(dev, "fix", {"fixes": dev.backlog[i : i + MAX_BATCH]})
     for event in tech.queued_events:
-        dev.client.publish(f"{topic}/event", msgpack.packb(event), qos=1)
+        send(dev, "event", event)
     if dev.backlog or tech.queued_events:
         stats.synced_backlogs += 1
         log.info(
