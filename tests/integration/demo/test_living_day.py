@@ -6,6 +6,7 @@ own credentials, a `crewtrack ingest` process, the API on a TCP port, PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from api.app import init_app
 from crewtrack.demo.day import Day, DayParams
-from crewtrack.demo.seed import seed_demo
+from crewtrack.demo.seed import fleet_path, seed_demo
 from crewtrack.settings import Settings
 from derive.worker import derive_pending
 from ingest.broker_auth import device_accounts
@@ -26,6 +27,7 @@ from tests.conftest import INGEST_USER, Broker
 from tests.integration.api.test_clock_in_over_mqtt import (  # the fixture
     ingest_worker,  # noqa: F401
 )
+from tests.integration.ingest.helpers import Phone
 
 FAST = DayParams(
     rate_hz=4.0,
@@ -47,6 +49,19 @@ async def api_url(settings: Settings) -> AsyncIterator[str]:
     await server.start_server()
     yield str(server.make_url("/api/v1"))
     await server.close()
+
+
+def clear_retained_status(settings: Settings, broker: Broker) -> None:
+    """Take the phones' retained online/offline status off the session's broker,
+    so later tests' subscribers do not receive it."""
+    fleet = json.loads(fleet_path(settings).read_text())
+    for device_id, entry in fleet.items():
+        phone = Phone(broker.port, device_id, entry["mqtt_password"])
+        try:
+            phone.publish(f"crewtrack/v1/{device_id}/status", b"", retain=True)
+            phone.wait_acked(10)
+        finally:
+            phone.close()
 
 
 def one(db_url: str, query: str, *args: Any) -> Any:
@@ -78,7 +93,10 @@ async def test_a_compressed_day_lives_the_schedule_through_mqtt_and_the_api(
     started = datetime.now(UTC)
 
     day = Day(settings, api_url, FAST)
-    stats = await asyncio.to_thread(day.run, DAY_S)
+    try:
+        stats = await asyncio.to_thread(day.run, DAY_S)
+    finally:
+        await asyncio.to_thread(clear_retained_status, settings, broker)
     assert stats.api_errors == 0
 
     # clocked in over MQTT: the job went In Progress from the phone's event
