@@ -96,6 +96,26 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return simulate(list(args.simulator_args), settings)
 
 
+def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from crewtrack.demo.seed import SeedError, seed_demo, summary
+
+    try:
+        report = seed_demo(settings)
+    except SeedError as exc:
+        raise CliError(str(exc)) from exc
+    for line in summary(report):
+        print(line)
+    return 0
+
+
+def _cmd_demo_day(args: argparse.Namespace, settings: Settings) -> int:
+    from crewtrack.demo.day import run_day
+    from crewtrack.logs import setup_logging
+
+    setup_logging(settings, "demo")
+    return run_day(settings, duration_s=args.duration)
+
+
 def _cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     import datetime as dt
     import logging
@@ -416,6 +436,21 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. --devices N --rate HZ --duration S --offline-burst …).",
     )
     p.set_defaults(passes_unknown=True)
+    add(
+        "seed-demo",
+        _cmd_seed_demo,
+        "Create (or extend) the demo company through the services: clients and "
+        "sites, price book, report templates, depots, technicians with phones, "
+        "users of every role (new logins printed once), today's and tomorrow's "
+        "jobs. Idempotent.",
+    )
+    p = add(
+        "demo-day",
+        _cmd_demo_day,
+        "Live the demo company's day: each technician's phone drives to their "
+        "next job, clocks in over MQTT, reports and completes through the API.",
+    )
+    p.add_argument("--duration", type=float, default=0, help="seconds; 0 = forever")
     p = add(
         "retention",
         _cmd_retention,

@@ -1,9 +1,11 @@
 """``crewtrack up``: the whole stack on one machine, stopped cleanly by Ctrl-C.
 
 Order: private servers (unless ``CREWTRACK_START_SERVERS=false``) → database
-and migrations → the admin user and the stack's secrets → broker files from
+and migrations → the admin user and the stack's secrets → the demo company
+(``crewtrack seed-demo``, unless ``CREWTRACK_DEMO=false``) → broker files from
 the device registry → the processes (ingest replicas, derive, API, dashboard,
-retention, simulated fleet), each restarted with back-off if it dies - and an
+retention, and the demo company's living day - or anonymous simulated phones
+when the demo is off), each restarted with back-off if it dies - and an
 ingest replica also when it is alive but has not been connected to the broker
 for ``CREWTRACK_INGEST_RESTART_AFTER_S`` (its metrics say so). A thread
 listens for ``devices_changed`` and reloads Mosquitto's password file and ACL,
@@ -262,6 +264,14 @@ def _ensure_admin(settings: Settings, sec: Secrets, secrets_path: Path) -> bool:
     return False
 
 
+def _seed_demo(settings: Settings) -> None:
+    """Seed (or extend) the demo company; its new logins are printed this once."""
+    from crewtrack.demo.seed import seed_demo, summary
+
+    for line in summary(seed_demo(settings)):
+        print(line, flush=True)
+
+
 def write_broker_files(mqtt: MosquittoServer, settings: Settings) -> int:
     """Write the broker's password file and ACL from the registry; the device count."""
     service = BrokerAccount(
@@ -329,7 +339,9 @@ def _children(settings: Settings, env: dict[str, str], logs: Path) -> list[Child
     add("api", ["api"], "api.app")
     add("dashboard", ["dashboard"], "dashboard.app")
     add("retention", ["retention"], "storage.retention")
-    if settings.simulate_devices > 0:
+    if settings.demo:
+        add("demo", ["demo-day"], "crewtrack.demo.day")
+    elif settings.simulate_devices > 0:
         add(
             "simulate",
             [
@@ -395,6 +407,8 @@ def up(settings: Settings) -> int:
     try:
         _prepare_database(stack, settings)
         first_start = _ensure_admin(settings, sec, secrets_path)
+        if settings.demo:
+            _seed_demo(settings)
         if stack is not None:
             write_broker_files(stack.mqtt, settings)
             stack.mqtt.reload()

@@ -320,8 +320,16 @@ class Settings:
         "Where customers reach this service; Stripe sends them back here after paying.",
     )
     # --- demo ---------------------------------------------------------------
+    demo: bool = _setting(
+        True,
+        "`up` seeds the demo company (`crewtrack seed-demo`) and runs its living "
+        "day: the technicians' phones work the schedule. Turn it off in "
+        "production; CREWTRACK_SIMULATE_DEVICES then starts anonymous phones.",
+    )
     simulate_devices: int = _setting(
-        20, "Simulated phones that `up` starts (0 = none)."
+        20,
+        "Anonymous simulated phones that `up` starts when CREWTRACK_DEMO is off "
+        "(0 = none); `crewtrack simulate` takes it too (load tests).",
     )
     simulate_rate_hz: float = _setting(
         0.2,

@@ -9,6 +9,7 @@ same question inside their transaction, so they always agree.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -34,10 +35,13 @@ async def blockers(conn: Conn, job: Job) -> list[Blocker]:
     return job.completion_blockers(await other_blockers(conn, job))
 
 
-async def complete(conn: Conn, actor: Actor, job_id: str, *, check: Check) -> Job:
-    """In Progress → Completed, refused while anything blocks it."""
+async def complete(
+    conn: Conn, actor: Actor, job_id: str, *, check: Check, at: datetime | None = None
+) -> Job:
+    """In Progress → Completed, refused while anything blocks it; ``at`` is when
+    (now unless a replayed day says otherwise, e.g. the demo's morning)."""
     job = await load_visible(conn, actor, job_id, for_update=True)
     check(job)
-    job.complete(actor, now(), extra_blockers=await other_blockers(conn, job))
+    job.complete(actor, at or now(), extra_blockers=await other_blockers(conn, job))
     await store.save(conn, job, now=now())
     return job
