@@ -522,8 +522,14 @@ class Discrepancy:
     derived_at: datetime
 
 
+#: An open session's flags wait this long: its first fixes on site are still
+#: arriving, and "never seen on site" a minute after clocking in is noise.
+OPEN_SESSION_GRACE_MIN = 10
+
+
 def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]:
-    """Warning flags of the newest derivation of sessions derived in the last hours."""
+    """Warning flags of the newest derivation of sessions derived in the last
+    hours: closed sessions, and open ones clocked in for a while."""
     with sources.conn() as conn:
         rows = conn.execute(
             """SELECT DISTINCT ON (d.session_id)
@@ -534,8 +540,10 @@ def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]
                  JOIN jobs j ON j.id = s.job_id
                  JOIN technicians t ON t.id = s.technician_id
                 WHERE d.derived_at > now() - make_interval(hours => %s)
+                  AND (s.clocked_out_at IS NOT NULL
+                       OR s.clocked_in_at < now() - make_interval(mins => %s))
                 ORDER BY d.session_id, d.version DESC""",
-            (hours,),
+            (hours, OPEN_SESSION_GRACE_MIN),
         ).fetchall()
     out: list[Discrepancy] = []
     for sid, number, tech, device, recon, at in rows:

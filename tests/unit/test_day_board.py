@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dashboard.clock import localize_text
 from dashboard.pages.day_board import figures, model
 from dashboard.queries import BoardJob, BoardTechnician, BoardVisit
 
@@ -130,3 +131,10 @@ def test_the_board_widens_to_show_now_before_the_working_day() -> None:
         "2026-03-04 01:30:00",
         "2026-03-04 20:00:00",
     ]
+
+
+def test_stored_messages_name_their_times_in_the_company_zone() -> None:
+    text = "27 min on site while not clocked in (visit from 2026-03-04T08:32:00+00:00)"
+    assert localize_text(text, ZONE) == (
+        "27 min on site while not clocked in (visit from 2026-03-04 09:32:00)"
+    )

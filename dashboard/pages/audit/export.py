@@ -19,6 +19,7 @@ from typing import Any
 
 from fpdf import FPDF
 
+from dashboard.clock import localize_text
 from dashboard.maps import fence_points
 from dashboard.pages.audit.model import Audit, coverage_lines, fmt_time, hms
 
@@ -254,7 +255,7 @@ def evidence_pdf(audit: Audit, title: str, now: datetime | None = None) -> bytes
                 pdf.multi_cell(
                     0,
                     4,
-                    f"{f.severity} · {f.code}: {f.message}",
+                    f"{f.severity} · {f.code}: {localize_text(f.message, audit.zone)}",
                     new_x="LMARGIN",
                     new_y="NEXT",
                 )

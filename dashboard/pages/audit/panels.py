@@ -13,15 +13,16 @@ from dash import html
 
 from core.reconcile import Flag
 from dashboard import queries
+from dashboard.clock import localize_text
 from dashboard.pages.audit import model as audit_mod
 
 
-def flag_text(flags: tuple[Flag, ...]) -> Any:
+def flag_text(flags: tuple[Flag, ...], zone: ZoneInfo) -> Any:
     """A reconciliation row's flags in one line, red if any is a warning."""
     if not flags:
         return html.Span("no flag", style={"color": "#1a9850"})
     return html.Span(
-        "; ".join(f.message for f in flags),
+        "; ".join(localize_text(f.message, zone) for f in flags),
         style={
             "color": "#c53030"
             if any(f.severity == "warning" for f in flags)
@@ -49,7 +50,7 @@ def recon_table(a: audit_mod.Audit) -> Any:
                 html.Td(r.clock),
                 html.Td(r.gps),
                 html.Td(audit_mod.hms(r.delta_s)),
-                html.Td(flag_text(r.flags), className="recon-flag"),
+                html.Td(flag_text(r.flags, a.zone), className="recon-flag"),
             ]
         )
         for r in a.recon
@@ -58,7 +59,10 @@ def recon_table(a: audit_mod.Audit) -> Any:
         html.Ul(
             [
                 html.Li(
-                    [html.Strong(f"{f.severity} · {f.code}: "), f.message],
+                    [
+                        html.Strong(f"{f.severity} · {f.code}: "),
+                        localize_text(f.message, a.zone),
+                    ],
                     className=f"recon-flag-{f.severity}",
                 )
                 for f in a.flags

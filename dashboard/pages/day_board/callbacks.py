@@ -32,12 +32,17 @@ def board_day(raw: str | None, ctx: Context, now: datetime) -> date:
     return now.astimezone(ctx.zone).date()
 
 
-def _why(job: queries.BoardJob) -> str:
+def _why(job: queries.BoardJob, ctx: Context) -> str:
+    when = (
+        ""
+        if job.start is None
+        else f" · booked {job.start.astimezone(ctx.zone):%a %d %b %H:%M}"
+    )
     if job.status == "on_hold":
-        return "on hold"
+        return "on hold" + when
     if job.start is None:
         return "not scheduled yet"
-    return "nobody assigned"
+    return "nobody assigned" + when
 
 
 def board_view(
@@ -59,7 +64,12 @@ def board_view(
     board = model.build_board(techs, jobs, visits, start, end, now, team or "")
     tray = layout.tray_list(
         [
-            {"job_id": j.job_id, "number": j.number, "client": j.client, "why": _why(j)}
+            {
+                "job_id": j.job_id,
+                "number": j.number,
+                "client": j.client,
+                "why": _why(j, ctx),
+            }
             for j in board.tray
         ]
     )

@@ -205,7 +205,7 @@ def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
     techs, _, _ = live_view(ctx, model.Filters(), now_ms)
     on_site = {t.job for t in techs if t.job and t.state != model.OFFLINE}
     discrepancies = [
-        model.discrepancy_alert(d)
+        model.discrepancy_alert(d, ctx.zone)
         for d in sources.cache.get(
             "discrepancies", lambda: queries.recent_discrepancies(sources)
         )

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from dashboard.clock import hhmm
 from dashboard.maps import base_layers, fence_layers, fit_view, round_coords
 from dashboard.pages.live_map.model import (
     STATE_LABELS,
     LiveTech,
-    hhmm,
     job_label,
     site_briefs,
 )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from dashboard.clock import hhmm, localize_text
 from dashboard.queries import (
     Discrepancy,
     JobBrief,
@@ -167,15 +168,6 @@ def site_briefs(sites: Iterable[JobSite]) -> dict[str, JobBrief]:
     return {s.job_id: JobBrief(s.number, s.client, s.title) for s in sites}
 
 
-def local(t: datetime, zone: ZoneInfo) -> datetime:
-    """A time as the company reads it."""
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(zone)
-
-
-def hhmm(t: datetime | None, zone: ZoneInfo) -> str:
-    return "—" if t is None else f"{local(t, zone):%H:%M}"
-
-
 def ago(ms: int, now_ms: int) -> str:
     """How long ago a fix was stored, as a person says it."""
     s = max(0, (now_ms - ms) // 1000)
@@ -290,14 +282,14 @@ class Names:
     zone: ZoneInfo
 
 
-def discrepancy_alert(d: Discrepancy) -> Alert:
+def discrepancy_alert(d: Discrepancy, zone: ZoneInfo) -> Alert:
     """A warning flag of a session's newest visit record, as an alert line."""
     return Alert(
         f"discrepancy:{d.session_id}:{d.code}",
         "discrepancy",
         "warning",
         f"Clock vs arrival: {d.job_number} ({d.technician})",
-        d.message,
+        localize_text(d.message, zone),
         d.derived_at,
         d.device_id,
         "",

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from dashboard import clock
 from dashboard.pages.live_map import model
 from dashboard.pages.live_map.figures import JOB_COLOURS, JOB_LABELS, STATE_COLOURS
 from dashboard.queries import JobBrief, JobSite, Technician
@@ -87,9 +88,9 @@ def tech_list(rows: list[model.TechRow]) -> Any:
                 ),
                 html.Td(
                     [
-                        html.Div(r.last_seen),
+                        html.Div(r.last_seen, className="nowrap"),
                         html.Div(
-                            "" if r.battery is None else f"🔋 {r.battery:.0f} %",
+                            "" if r.battery is None else f"battery {r.battery:.0f} %",
                             className="muted",
                         ),
                     ]
@@ -152,7 +153,7 @@ def alerts_panel(alerts: list[model.Alert], zone: ZoneInfo) -> Any:
                 [
                     html.Strong(a.title),
                     html.Div(
-                        f"{model.local(a.at, zone):%H:%M:%S} · {a.detail}",
+                        f"{clock.local(a.at, zone):%H:%M:%S} · {a.detail}",
                         className="alert-detail",
                     ),
                     html.Div(
@@ -217,7 +218,7 @@ def tech_details(
         fix_at = datetime.fromtimestamp((pos["t"] or 0) / 1000, tz=UTC)
         spd, bat = pos["spd"], pos["bat"]
         rows += [
-            ("Last fix", f"{model.local(fix_at, zone):%Y-%m-%d %H:%M:%S}"),
+            ("Last fix", f"{clock.local(fix_at, zone):%Y-%m-%d %H:%M:%S}"),
             (
                 "Position",
                 f"{pos['lat']:.5f}, {pos['lon']:.5f} (±{pos['acc'] or 0:.0f} m)",
@@ -244,10 +245,10 @@ def site_details(job_id: str, site: JobSite | None, zone: ZoneInfo) -> Any:
         return html.P("This job is not on the map any more.")
     window = "not scheduled"
     if site.scheduled_start is not None:
-        day = model.local(site.scheduled_start, zone)
+        day = clock.local(site.scheduled_start, zone)
         window = (
-            f"{day:%a %d %b} {model.hhmm(site.scheduled_start, zone)}–"
-            f"{model.hhmm(site.scheduled_end, zone)}"
+            f"{day:%a %d %b} {clock.hhmm(site.scheduled_start, zone)}–"
+            f"{clock.hhmm(site.scheduled_end, zone)}"
         )
     rows: list[tuple[str, Any]] = [
         (
