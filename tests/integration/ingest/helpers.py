@@ -146,6 +146,12 @@ class Phone:
         self.disconnects: list[Any] = []  # reason codes, broker's and our own
         self.received: list[tuple[str, bytes]] = []  # messages on subscribed topics
         self._lock = threading.Lock()
+        self._login = (device_id, password, v5)
+        self.connect(port)
+
+    def connect(self, port: int) -> None:
+        """Connect with a new client (a closed one cannot restart its loop cleanly)."""
+        device_id, password, v5 = self._login
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"phone-{device_id}",
@@ -159,12 +165,11 @@ class Phone:
         client.on_disconnect = self._on_disconnect
         client.on_connect = self._on_connect
         client.on_message = self._on_message
+        with self._lock:
+            self.sent, self.acked = [], {}  # message ids are the client's
         self.client = client
-        self.connect(port)
-
-    def connect(self, port: int) -> None:
-        self.client.connect("127.0.0.1", port, 30)
-        self.client.loop_start()
+        client.connect("127.0.0.1", port, 30)
+        client.loop_start()
 
     def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         """Runs on paho's thread after each (re)connect."""
