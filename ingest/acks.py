@@ -54,14 +54,24 @@ def device_acks(batch: Iterable[Processed]) -> list[tuple[str, bytes]]:
     and event messages are acked (OwnTracks and status messages are not).
     """
     per_device: dict[str, _DeviceAck] = {}
+    protocol = native.PROTOCOL
     for p in batch:
-        if p.protocol != native.PROTOCOL or _kind(p) not in ("fix", "event"):
+        device = p.device_id
+        if p.protocol != protocol or not device:
+            continue  # not ours to ack, or no device to tell
+        fixes = p.fixes
+        if len(fixes) == 1 and not p.rejections and not p.events:
+            ack = per_device.get(device)  # a live phone's single fix: most messages
+            if ack is None:
+                ack = per_device[device] = _DeviceAck()
+            t = fixes[0].t_ms
+            ack.ranges.append([t, t])
             continue
-        if not p.device_id:
-            continue  # no device to tell (a topic that names none)
-        ack = per_device.get(p.device_id)
+        if _kind(p) not in ("fix", "event"):
+            continue  # status messages are retained state, not outbox items
+        ack = per_device.get(device)
         if ack is None:
-            ack = per_device[p.device_id] = _DeviceAck()
+            ack = per_device[device] = _DeviceAck()
         ack.add(p)
     out: list[tuple[str, bytes]] = []
     for device, ack in per_device.items():
@@ -89,7 +99,11 @@ class _DeviceAck:
             self.events[e.event_id] = None
 
     def payloads(self) -> list[bytes]:
-        entries: list[tuple[str, Any]] = [("fixes", r) for r in _merge(self.ranges)]
+        ranges = _merge(self.ranges)
+        if len(ranges) + len(self.events) + len(self.rejected) <= MAX_ACK_ENTRIES:
+            whole = {"fixes": ranges, "events": list(self.events)}
+            return [msgpack.packb({**whole, "rejected": self.rejected})]
+        entries: list[tuple[str, Any]] = [("fixes", r) for r in ranges]
         entries += [("events", e) for e in self.events]
         entries += [("rejected", r) for r in self.rejected]
         out: list[bytes] = []
@@ -122,6 +136,8 @@ def _runs(times: Sequence[int], breaks: Sequence[int]) -> list[list[int]]:
 
 def _merge(ranges: list[list[int]]) -> list[list[int]]:
     """Merge overlapping or touching ranges (each stays exact: see the module doc)."""
+    if len(ranges) == 1:
+        return ranges
     merged: list[list[int]] = []
     for lo, hi in sorted(ranges):
         if merged and lo <= merged[-1][1] + 1:
