@@ -6,6 +6,13 @@ on arrival and out on departure, and publishes with its own broker
 credentials, exactly as the app does: single fixes while online, and after an
 ``--offline-burst`` the whole backlog as ``{"fixes": [...]}`` batches.
 
+Every fix and clock event stays in the phone's :class:`~crewtrack.outbox.Outbox`
+until the ingest's end-to-end ack on ``crewtrack/v1/<id>/ack`` says it is
+stored (a PUBACK is not enough: docs/protocol.md "End-to-end ack"); after a
+reconnect, and when an ack is overdue, whatever is unacked is sent again. At
+the end of ``--duration`` each phone waits up to :data:`DRAIN_S` for its last
+acks.
+
 Credentials are kept in ``<home>/sim-devices.json`` so a second run reuses
 them; ``--register`` adds missing devices to the registry.
 """
@@ -25,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from crewtrack.outbox import Outbox
 from crewtrack.settings import Settings
 from ingest.broker_auth import hash_mqtt_password
 from storage.devices import DeviceError, add_device
@@ -41,8 +48,9 @@ SITE_SPREAD_M = 8_000  # job sites within ~8 km of the centre: a day's service a
 DRIVE_SPEED_MS = 11.0  # ~40 km/h average in town
 DWELL_S = (120.0, 600.0)  # on site between 2 and 10 minutes (compressed for a demo)
 GPS_NOISE_M = (3.0, 15.0)  # 68 % accuracy of a phone outdoors … near buildings
-MAX_BATCH = 5000  # the protocol's batch limit
 M_PER_DEG = 111_320.0
+DRAIN_S = 10.0  # at the end, wait this long for the last acks
+RESEND_CHECK_S = 1.0  # how often phones look for overdue acks
 
 
 @dataclass
@@ -60,8 +68,29 @@ class SimDevice:
     battery: float = 100.0
     offline_from: float = math.inf
     offline_until: float = -math.inf
-    backlog: list[dict[str, Any]] = field(default_factory=list)
+    outbox: Outbox = field(default_factory=Outbox)
     client: mqtt.Client | None = None
+
+    @property
+    def topic(self) -> str:
+        return f"crewtrack/v1/{self.device_id}"
+
+    def offline(self, now: float) -> bool:
+        """Whether the simulated phone has no signal (``--offline-burst``)."""
+        return self.offline_from <= now < self.offline_until
+
+    def send(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish outbox messages (``(kind, payload)``) at QoS 1."""
+        assert self.client is not None
+        for kind, payload in messages:
+            self.client.publish(f"{self.topic}/{kind}", payload, qos=1)
+
+    def flush(self, now: float, *, resend: bool = False) -> None:
+        """Send what the outbox holds unsent (everything unacked if ``resend``)."""
+        if self.client is None or not self.client.is_connected():
+            return  # the outbox keeps it; the reconnect resends
+        box = self.outbox
+        self.send(box.resend(now) if resend else box.outgoing(now))
 
     def pick_site(self) -> None:
         r = SITE_SPREAD_M * math.sqrt(self.rng.random())
@@ -222,22 +251,39 @@ class FleetLoop:
             CallbackAPIVersion.VERSION2,
             client_id=f"phone-{dev.device_id}",
             protocol=mqtt.MQTTv5,
+            userdata=dev,
         )
         client.username_pw_set(dev.device_id, dev.password)
         client.max_queued_messages_set(0)
         client.will_set(
             f"crewtrack/v1/{dev.device_id}/status", b"offline", qos=1, retain=True
         )
+        client.on_connect = self._connected
+        client.on_message = self._acked
         client.on_socket_open = self._opened
         client.on_socket_close = self._closed
         client.on_socket_register_write = self._want_write
         client.on_socket_unregister_write = self._wrote
         self.clients.append(client)
         self._connect(client, self.RECONNECT_S[0])
-        client.publish(
-            f"crewtrack/v1/{dev.device_id}/status", b"online", qos=1, retain=True
-        )
         return client
+
+    @staticmethod
+    def _connected(
+        client: mqtt.Client, dev: SimDevice, _f: Any, rc: Any, _p: Any
+    ) -> None:
+        """Subscribe to the acks, say online, resend everything unacked."""
+        if rc.is_failure:
+            return
+        client.subscribe(f"{dev.topic}/ack", qos=1)
+        client.publish(f"{dev.topic}/status", b"online", qos=1, retain=True)
+        now = time.time()
+        if not dev.offline(now):
+            dev.flush(now, resend=True)
+
+    @staticmethod
+    def _acked(_c: mqtt.Client, dev: SimDevice, message: mqtt.MQTTMessage) -> None:
+        dev.outbox.on_ack(bytes(message.payload))
 
     def _connect(self, client: mqtt.Client, backoff: float) -> None:
         try:
@@ -317,15 +363,6 @@ class FleetLoop:
         self.selector.close()
 
 
-def publish_backlog(dev: SimDevice) -> None:
-    assert dev.client is not None
-    topic = f"crewtrack/v1/{dev.device_id}/fix"
-    for i in range(0, len(dev.backlog), MAX_BATCH):
-        body = {"fixes": dev.backlog[i : i + MAX_BATCH]}
-        dev.client.publish(topic, msgpack.packb(body), qos=1)
-    dev.backlog.clear()
-
-
 def main(argv: list[str] | None, settings: Settings) -> int:
     """Run the simulated fleet; returns 0 when ``--duration`` is over."""
     args = parse_args(argv)
@@ -359,10 +396,16 @@ def main(argv: list[str] | None, settings: Settings) -> int:
     interval = 1.0 / rate
     next_at = {d.device_id: start + d.rng.random() * interval for d in fleet}
     published = 0
+    resend_at = 0.0
     log.info("simulating %d phones at %.2f Hz", n, rate)
     try:
         while not args.duration or time.time() - start < args.duration:
             now = time.time()
+            if now >= resend_at:
+                resend_at = now + RESEND_CHECK_S
+                for d in fleet:
+                    if not d.offline(now) and d.outbox.due_for_resend(now):
+                        d.flush(now, resend=True)
             due = min(next_at.values())
             if due > now:
                 net.run_for(min(due - now, 0.05))
@@ -371,32 +414,37 @@ def main(argv: list[str] | None, settings: Settings) -> int:
                 if next_at[d.device_id] > now:
                     continue
                 next_at[d.device_id] += interval
-                assert d.client is not None
-                events = d.step(interval, now)
-                fix = d.fix(now)
-                offline = d.offline_from <= now < d.offline_until
-                if offline:
-                    d.backlog.append(fix)
-                    continue
-                if d.backlog:
-                    publish_backlog(d)
-                topic = f"crewtrack/v1/{d.device_id}"
-                d.client.publish(f"{topic}/fix", msgpack.packb(fix), qos=1)
-                for e in events:
-                    d.client.publish(f"{topic}/event", msgpack.packb(e), qos=1)
+                for e in d.step(interval, now):
+                    d.outbox.add_event(e)
+                d.outbox.add_fix(d.fix(now))
                 published += 1
+                if not d.offline(now):
+                    d.flush(now)  # a fix, or the backlog after an offline burst
             net.run_for(0)  # send what this tick queued
     except KeyboardInterrupt:
         pass
     finally:
+        unacked = drain(fleet, net, DRAIN_S)
         for d in fleet:
-            if d.client is None:
-                continue
-            if d.backlog:
-                publish_backlog(d)
-            d.client.publish(
-                f"crewtrack/v1/{d.device_id}/status", b"offline", qos=1, retain=True
-            )
+            if d.client is not None:
+                d.client.publish(f"{d.topic}/status", b"offline", qos=1, retain=True)
         net.close(timeout_s=10)
-    log.info("published %d fixes", published)
+    log.info("published %d fixes; %d items never acked", published, unacked)
     return 0
+
+
+def drain(fleet: list[SimDevice], net: FleetLoop, timeout_s: float) -> int:
+    """Send every outbox's rest, wait up to ``timeout_s`` for the acks; unacked left."""
+    deadline = time.monotonic() + timeout_s
+    for d in fleet:
+        d.offline_until = -math.inf  # the burst is over: send what was held
+        d.flush(time.time())
+    while time.monotonic() < deadline:
+        if not any(d.outbox.unacked().total for d in fleet):
+            break
+        now = time.time()
+        for d in fleet:
+            if d.outbox.due_for_resend(now):
+                d.flush(now, resend=True)
+        net.run_for(0.05)
+    return sum(d.outbox.unacked().total for d in fleet)

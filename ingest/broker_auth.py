@@ -1,7 +1,9 @@
 """Broker credentials: Mosquitto password hashes and the ACL that confines devices.
 
-A device may publish only under its own id: the ACL's ``%u`` patterns tie the
-topic's id level to the authenticated username.
+A device may publish only under its own id, and read only its own ack and
+command topics: the ACL's ``%u`` patterns tie the topic's id level to the
+authenticated username. Service accounts (the ingest) read every device's
+topics and write every device's ack topic (docs/protocol.md "End-to-end ack").
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def hash_mqtt_password(
 
 
 def broker_acl(service_users: Iterable[str]) -> str:
-    """The ACL: devices write only under their own id; services read everything.
+    """The ACL: devices write only under their own id and read their own acks;
+    services read everything and write the acks.
 
     ``%u`` is the authenticated username, and device usernames are restricted
     to ``[A-Za-z0-9_-]`` so a ``/`` can never reach another device's topics.
@@ -78,6 +81,7 @@ def broker_acl(service_users: Iterable[str]) -> str:
         "pattern write crewtrack/v1/%u/#",
         "pattern write owntracks/%u/#",
         "pattern read crewtrack/v1/%u/cmd/#",
+        "pattern read crewtrack/v1/%u/ack",
         "",
     ]
     for user in sorted(service_users):
@@ -86,6 +90,7 @@ def broker_acl(service_users: Iterable[str]) -> str:
             "topic read crewtrack/v1/#",
             "topic read owntracks/#",
             "topic read $share/#",
+            "topic write crewtrack/v1/+/ack",
             "",
         ]
     return "\n".join(lines)

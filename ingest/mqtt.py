@@ -75,6 +75,15 @@ MISC_INTERVAL_S = 1.0  # paho's loop_misc: keepalive pings and retries
 # single fixes but ~400 ms of 500-fix batches), so acks, live state and
 # metrics get the loop back within a few ms.
 READ_SLICE_S = 0.003
+# Device acks (ingest.acks) we publish at QoS 1: how many may await the
+# broker's PUBACK (paho's default is 20; one commit can ack hundreds of
+# devices) and how many may wait behind those before more are dropped (a
+# dropped ack costs a resend by the phone, never data).
+ACK_MAX_INFLIGHT = 1_000
+ACK_MAX_QUEUED = 100_000
+# Why a device ack was not handed to paho: the label of
+# crewtrack_ingest_device_acks_total (with "published").
+ACK_OUTCOMES = ("published", "not_connected", "queue_full")
 
 
 def now_ms() -> int:
@@ -122,6 +131,8 @@ class MqttConsumer:
             manual_ack=True,
         )
         client.username_pw_set(settings.mqtt_username, settings.mqtt_password or None)
+        client.max_inflight_messages_set(ACK_MAX_INFLIGHT)
+        client.max_queued_messages_set(ACK_MAX_QUEUED)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
@@ -242,6 +253,30 @@ class MqttConsumer:
             for mid in mids:
                 self.client.ack(mid, 1)
         return len(mids)
+
+    def publish(self, messages: Iterable[tuple[str, bytes]]) -> dict[str, int]:
+        """Publish ``(topic, payload)`` at QoS 1, not retained (device acks).
+
+        Nothing is queued while the session is down: an ack that is not sent
+        costs the phone a resend (then acked as a duplicate), while one queued
+        for a long outage would only hold memory. Returns counts by outcome.
+        """
+        counts = dict.fromkeys(ACK_OUTCOMES, 0)
+        messages = list(messages)
+        if self._sock is None or not self.connected.is_set():
+            counts["not_connected"] = len(messages)
+            return counts
+        if self._fast is not None:
+            self._fast.queue_publishes(messages)  # one write, no paho bookkeeping
+            counts["published"] = len(messages)
+            return counts
+        for topic, payload in messages:
+            info = self.client.publish(topic, payload, qos=1)
+            if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+                counts["queue_full"] += 1
+            else:
+                counts["published"] += 1
+        return counts
 
     # --- paho callbacks (all on the loop thread, except socket open) -------
     def _on_connect(

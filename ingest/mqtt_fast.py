@@ -5,7 +5,10 @@ message, topic matching under a lock, debug formatting) cost over half of the
 event loop's time per message at 5,000 messages/s. :class:`FastReader` drives
 paho's private reader instead: socket reads go through a read-ahead buffer,
 QoS 0/1 PUBLISH packets are decoded here straight into an
-:class:`InboundMessage`, and a batch's PUBACKs are queued as one packet.
+:class:`InboundMessage`, a batch's PUBACKs are queued as one packet, and so
+are a commit's device acks (QoS 1 PUBLISH packets built here; the broker's
+PUBACKs for them are dropped unread, as paho drops a PUBACK for a message id
+it does not track).
 
 Private methods change without notice, so :func:`check` decides once, at
 start, whether the fast path may run: the setting allows it, the installed
@@ -25,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, _ConnectionState
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -47,6 +50,8 @@ RECV_CHUNK = 256 * 1024
 PUBACK_HEADER = 0x4002_0000
 
 _U16 = struct.Struct(">H")
+_ID_NO_PROPS = struct.Struct(">HB").pack  # packet id, then a zero properties length
+_QOS1_PUBLISH = bytes((mqtt.PUBLISH | 1 << 1,))  # fixed header: QoS 1, not retained
 
 
 def decode_publish(
@@ -136,6 +141,11 @@ class FastReader:
 
     def _packet_handle(self) -> MQTTErrorCode:
         packet = self.client._in_packet
+        if packet["command"] & 0xF0 == mqtt.PUBACK and not self.client._out_messages:
+            # the broker's PUBACK of a device ack: paho tracks no message of
+            # ours (the consumer publishes nothing through paho) and would
+            # only decode and log it before dropping it
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
         msg = decode_publish(
             packet["command"],
             packet["packet"],
@@ -171,6 +181,26 @@ class FastReader:
         """PUBACK these QoS 1 messages as one queued packet (one send())."""
         packets = struct.pack(f">{len(mids)}I", *[PUBACK_HEADER | mid for mid in mids])
         self._queue(mqtt.PUBACK, packets, 0, 0)
+
+    def queue_publishes(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish ``(topic, payload)`` at QoS 1, not retained, as one queued write.
+
+        Message ids come from paho's own counter, so they never clash with its
+        subscribe/unsubscribe ids. Nothing is retransmitted after a lost
+        connection: a device ack that is lost costs the phone a resend.
+        """
+        mid = self.client._mid_generate
+        parts: list[bytes] = []
+        add = parts.append
+        for topic, payload in messages:
+            t = topic.encode()
+            n = len(t) + len(payload) + 5  # topic length, topic, id, no properties
+            head = bytes((n,)) if n < 128 else _remaining_length(n)
+            add(_QOS1_PUBLISH + head + _U16.pack(len(t)) + t + _ID_NO_PROPS(mid(), 0))
+            add(payload)
+        data = b"".join(parts)
+        if data:
+            self._queue(mqtt.PUBLISH, data, 0, 1)
 
 
 # --- the start-up check -----------------------------------------------------
@@ -390,8 +420,43 @@ def read_fast(stream: bytes, piece: int = RECV_CHUNK) -> Outcome:
     return got, bytes(sock.sent), end
 
 
+def publish_public(topic: str, payload: bytes) -> tuple[bytes, int]:
+    """The bytes paho itself writes for a QoS 1 publish, and its message id."""
+    client, sock = _probe_client(b"", RECV_CHUNK, [])
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+    info = client.publish(topic, payload, qos=1)
+    client.loop_write()
+    return bytes(sock.sent), info.mid
+
+
+def publish_fast(topic: str, payload: bytes, mid: int) -> bytes:
+    """The bytes :meth:`FastReader.queue_publishes` writes for the same publish."""
+    client, sock = _probe_client(b"", RECV_CHUNK, [])
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+    client._last_mid = mid - 1
+    FastReader(client, lambda _m: None).queue_publishes([(topic, payload)])
+    client.loop_write()
+    return bytes(sock.sent)
+
+
 def self_test(piece: int = 7) -> str | None:
-    """Probe packets through both paths (in ``piece``-byte reads); None if alike."""
+    """Probe packets through both paths (in ``piece``-byte reads); None if alike.
+
+    Also: a device ack's PUBLISH bytes equal paho's own, and a PUBACK for a
+    message id paho does not track is read without delivering anything.
+    """
+    topic, payload = "crewtrack/v1/probe/ack", b"\x83\xa5fixes\x90"
+    public, mid = publish_public(topic, payload)
+    fast = publish_fast(topic, payload, mid)
+    if public != fast:
+        return f"a device ack's PUBLISH is {fast!r}, paho writes {public!r}"
+    puback = struct.pack(">I", PUBACK_HEADER | 4242)
+    for name, outcome in (
+        ("paho's public path", read_public(puback, piece)),
+        ("the fast path", read_fast(puback, piece)),
+    ):
+        if outcome != ([], b"", "ok"):
+            return f"{name} read a PUBACK of an unknown id as {outcome!r}"
     probes = probe_packets()
     stream = b"".join(packet for packet, _ in probes)
     expected = [message for _, message in probes]

@@ -12,7 +12,10 @@
                   (device, event id) (``storage.fixes``).
 5. **commit**
 6. **ack**      - only now is each MQTT message acknowledged: a crash before this
-                  point makes the broker redeliver, and step 4 makes that harmless.
+                  point makes the broker redeliver, and step 4 makes that harmless;
+                  then each native phone is told what is stored
+                  (``ingest.acks``: its end-to-end ack, since the broker's
+                  PUBACK only means the broker has it).
 7. **events**   - handlers registered in ``ingest.events`` apply new device
                   events (the jobs module's seam), exactly once via ``applied_at``.
 8. **live**     - the newest fix per device goes to Redis (``storage.live``),

@@ -24,10 +24,11 @@ from aiohttp import web
 
 from core.messages import InboundMessage, Processed
 from crewtrack.settings import Settings
+from ingest.acks import device_acks
 from ingest.events import EventSink
 from ingest.live_state import LiveState
 from ingest.metrics import IngestMetrics
-from ingest.mqtt import FAILURE_REASONS, MqttConsumer
+from ingest.mqtt import ACK_OUTCOMES, FAILURE_REASONS, MqttConsumer
 from ingest.pipeline import process
 from ingest.validate import Limits
 from ingest.writer import BatchWriter
@@ -75,6 +76,13 @@ class IngestService:
             "reason",
             FAILURE_REASONS,
         )
+        self.device_acks = self.metrics.counter(
+            "crewtrack_ingest_device_acks_total",
+            "End-to-end acks to phones after a commit (crewtrack/v1/<device>/ack), "
+            "by outcome (published, not_connected, queue_full).",
+            "outcome",
+            ACK_OUTCOMES,
+        )
         self.consumer = MqttConsumer(
             settings,
             self._on_message,
@@ -108,7 +116,11 @@ class IngestService:
         self.writer.add(p)
 
     def _ack(self, batch: Sequence[Processed]) -> None:
+        """Step 6, after the commit: PUBACK the broker, then tell the phones."""
         self.metrics.acks.inc(self.consumer.ack(p.message for p in batch))
+        for outcome, n in self.consumer.publish(device_acks(batch)).items():
+            if n:
+                self.device_acks.inc(n, outcome)
 
     def _live_recovered(self) -> None:
         self.writer.forget_jobs()

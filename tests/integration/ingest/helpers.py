@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from crewtrack.outbox import Outbox
 from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
 from ingest.metrics import sample as metric
@@ -143,7 +144,14 @@ class Phone:
         self.acked: dict[int, Any] = {}
         self.sent: list[int] = []
         self.disconnects: list[Any] = []  # reason codes, broker's and our own
+        self.received: list[tuple[str, bytes]] = []  # messages on subscribed topics
         self._lock = threading.Lock()
+        self._login = (device_id, password, v5)
+        self.connect(port)
+
+    def connect(self, port: int) -> None:
+        """Connect with a new client (a closed one cannot restart its loop cleanly)."""
+        device_id, password, v5 = self._login
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"phone-{device_id}",
@@ -155,9 +163,28 @@ class Phone:
         client.reconnect_delay_set(0.2, 1)
         client.on_publish = self._on_publish
         client.on_disconnect = self._on_disconnect
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        with self._lock:
+            self.sent, self.acked = [], {}  # message ids are the client's
         self.client = client
         client.connect("127.0.0.1", port, 30)
         client.loop_start()
+
+    def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        """Runs on paho's thread after each (re)connect."""
+
+    def _on_message(self, _c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.received.append((m.topic, bytes(m.payload)))
+
+    def subscribe(self, topic: str) -> None:
+        """Subscribe at QoS 1 and wait for the broker's SUBACK."""
+        done = threading.Event()
+        self.client.on_subscribe = lambda *_a: done.set()
+        self.client.subscribe(topic, qos=1)
+        if not done.wait(10):
+            raise TimeoutError(f"no SUBACK for {topic}")
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, rc: Any, _p: Any) -> None:
         with self._lock:
@@ -189,6 +216,78 @@ class Phone:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class OutboxPhone(Phone):
+    """A native phone as ``crewtrack simulate`` runs one: an :class:`Outbox`
+    keeps every fix and event until the end-to-end ack; each (re)connect
+    subscribes to the ack topic and resends everything unacked, and so does an
+    overdue ack (:meth:`tick`)."""
+
+    def __init__(
+        self, port: int, device_id: str, password: str, *, ack_timeout_s: float = 5
+    ) -> None:
+        self.outbox = Outbox(ack_timeout_s=ack_timeout_s, max_ack_timeout_s=10)
+        self.topic = f"crewtrack/v1/{device_id}"
+        self.box_lock = threading.Lock()  # paho's thread and the test's
+        self.resends = 0
+        super().__init__(port, device_id, password)
+
+    def _on_connect(self, c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            return
+        c.subscribe(f"{self.topic}/ack", qos=1)
+        with self.box_lock:
+            messages = self.outbox.resend(time.time())
+            self.resends += bool(messages)
+        self._send(messages)
+
+    def _on_message(self, _c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+        with self.box_lock:
+            self.outbox.on_ack(bytes(m.payload))
+
+    def add_fix(self, fix: dict[str, Any]) -> None:
+        with self.box_lock:
+            assert self.outbox.add_fix(fix)
+        self.flush()
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        with self.box_lock:
+            self.outbox.add_event(event)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what was never sent (kept for the reconnect while offline)."""
+        if not self.client.is_connected():
+            return
+        with self.box_lock:
+            messages = self.outbox.outgoing(time.time())
+        self._send(messages)
+
+    def tick(self) -> None:
+        """Resend everything unacked when an ack is overdue."""
+        now = time.time()
+        with self.box_lock:
+            due = self.client.is_connected() and self.outbox.due_for_resend(now)
+            messages = self.outbox.resend(now) if due else []
+        self._send(messages)
+
+    def _send(self, messages: list[tuple[str, bytes]]) -> None:
+        for kind, payload in messages:
+            self.publish(f"{self.topic}/{kind}", payload)
+
+    def unacked(self) -> int:
+        with self.box_lock:
+            return self.outbox.unacked().total
+
+    def wait_all_acked(self, timeout_s: float = 60) -> None:
+        """Until the outbox is empty (resending when acks are overdue)."""
+        deadline = time.monotonic() + timeout_s
+        while self.unacked():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.device_id}: {self.unacked()} never acked")
+            self.tick()
+            time.sleep(0.05)
 
 
 def device_client(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from crewtrack import simulator
 from crewtrack.settings import Settings
@@ -16,7 +18,10 @@ from tests.integration.ingest.helpers import count, wait_until, workers
 
 
 def test_simulated_phones_register_publish_and_sync_an_offline_backlog(
-    settings: Settings, broker: Broker, tmp_path: Path
+    settings: Settings,
+    broker: Broker,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     ids = [f"simt-{i:04d}" for i in range(3)]
     creds = simulator.load_credentials(settings, ids, register=True)
@@ -25,7 +30,7 @@ def test_simulated_phones_register_publish_and_sync_an_offline_backlog(
     assert saved == creds
     with psycopg.connect(settings.database_url) as conn:
         broker.write_accounts(device_accounts(device_logins(conn)))
-    with workers(settings, tmp_path):
+    with workers(settings, tmp_path), caplog.at_level(logging.INFO, "crewtrack"):
         rc = simulator.main(
             [
                 "--devices",
@@ -42,6 +47,8 @@ def test_simulated_phones_register_publish_and_sync_an_offline_backlog(
             settings,
         )
         assert rc == 0
+        # every fix and event left the phones' outboxes by the end-to-end ack
+        assert "; 0 items never acked" in caplog.text
         # 3 phones × 5 Hz × 4 s, the backlogs included (a tick may fall at the edge)
         wait_until(
             lambda: count(settings.database_url, "SELECT count(*) FROM fixes") >= 57

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crewtrack.servers import mosquitto_limits
+from crewtrack.servers import MOSQUITTO_DURABILITY, mosquitto_limits
 from ingest.mqtt_fast import publish_packet
 from ingest.protocols.native import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES
 
@@ -32,3 +32,13 @@ def test_the_documented_size_limit_is_the_one_the_code_enforces() -> None:
     protocol = (ROOT / "docs/protocol.md").read_text()
     assert f"{MAX_PAYLOAD_BYTES // 1024} KiB" in protocol
     assert f"{MAX_PACKET_BYTES:,} bytes" in protocol
+
+
+def test_the_docker_compose_broker_saves_its_queue_as_often_as_the_one_up_starts() -> (
+    None
+):
+    lines = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text().splitlines()
+    for line in MOSQUITTO_DURABILITY:
+        assert line in lines
+    autosave = [ln for ln in lines if ln.startswith("autosave")]
+    assert sorted(autosave) == sorted(MOSQUITTO_DURABILITY)

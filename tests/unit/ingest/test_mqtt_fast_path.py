@@ -339,6 +339,30 @@ def test_a_changed_public_decoding_uses_the_public_path(
     assert "paho's public path gave" in reason
 
 
+def test_a_device_ack_is_written_as_the_qos1_publish_paho_would_write() -> None:
+    topic, payload = "crewtrack/v1/van-1/ack", b"\x83\xa5fixes\x91\x92\x01\x02"
+    public, mid = mqtt_fast.publish_public(topic, payload)
+    assert public[0] == 0x32  # PUBLISH, QoS 1, not retained
+    assert mqtt_fast.publish_fast(topic, payload, mid) == public
+
+
+def test_the_brokers_puback_of_a_device_ack_is_read_and_delivers_nothing() -> None:
+    puback = mqtt_fast.publish_packet(b"crewtrack/v1/x/fix", b"{}", qos=1, mid=9)
+    puback += bytes([0x40, 2, 0, 77])  # PUBACK for an id paho does not track
+    messages, acks, end = mqtt_fast.read_fast(puback, piece=3)
+    assert [m.mid for m in messages] == [9]
+    assert end == "ok"
+    assert acks == bytes([0x40, 2, 0, 9])
+
+
+def test_a_fast_ack_publisher_that_differs_from_paho_uses_the_public_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mqtt_fast, "_QOS1_PUBLISH", b"\x33")  # retained
+    reason = public_path_reason()
+    assert "a device ack's PUBLISH is" in reason
+
+
 @pytest.mark.parametrize(
     ("mode", "line", "on"),
     [
