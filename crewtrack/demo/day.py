@@ -19,8 +19,9 @@ after the window (the seed left that job late), one phone is offline for a
 while and syncs its backlog (fixes batch, then the queued clock events), one
 technician leaves the site before clocking out, one job goes On Hold.
 
-Every message goes through :func:`publish`, the one place to switch to an
-outbox kept until the end-to-end ack.
+Every message goes through :func:`publish`: into the phone's
+:class:`~crewtrack.outbox.Outbox`, kept until the ingest's end-to-end ack
+(resent after a reconnect or when an ack is overdue), as the app does.
 """
 
 from __future__ import annotations
@@ -38,13 +39,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgpack
-
 from crewtrack.demo import company as co
 from crewtrack.demo.seed import fleet_path
 from crewtrack.runner import read_metrics
 from crewtrack.settings import Settings
-from crewtrack.simulator import M_PER_DEG, MAX_BATCH, FleetLoop, SimDevice
+from crewtrack.simulator import M_PER_DEG, FleetLoop, SimDevice, drain
 from ingest.metrics import sample
 
 log = logging.getLogger("crewtrack.demo")
@@ -124,7 +123,6 @@ class Tech:
     phase_at: float = 0.0  # when the phase started (monotonic-free: wall time)
     dwell: float = 0.0
     done_steps: set[str] = field(default_factory=set)
-    queued_events: list[dict[str, Any]] = field(default_factory=list)
     leaving_job: dict[str, Any] | None = None
     refresh_at: float = 0.0
     script: str = ""  # late | offline | leaves_early | hold | reserve | ""
@@ -144,6 +142,7 @@ class DayStats:
     held: list[str] = field(default_factory=list)
     offline: dict[str, tuple[float, float]] = field(default_factory=dict)
     synced_backlogs: int = 0
+    unacked: int = 0  # fixes and events no ingest acked by the end
     api_errors: int = 0
 
 
@@ -153,45 +152,34 @@ def _event_id(job_id: str, tech_id: str, kind: str) -> str:
     )
 
 
-def send(dev: SimDevice, channel: str, payload: dict[str, Any]) -> None:
-    """Put one message on the wire (``channel`` fix or event, protocol v1): the
-    one place a demo phone touches its MQTT client, to switch to an outbox."""
-    assert dev.client is not None
-    topic = f"crewtrack/v1/{dev.device_id}/{channel}"
-    dev.client.publish(topic, msgpack.packb(payload), qos=1)
-
-
 def publish(tech: Tech, channel: str, payload: dict[str, Any], now: float) -> None:
-    """Send from the phone, or keep it for later while the phone is offline."""
+    """Into the phone's outbox, kept until the end-to-end ack (docs/protocol.md);
+    sent at once unless the phone is offline (then it waits there: its backlog)."""
     dev = tech.dev
-    if dev.offline_from <= now < dev.offline_until:
-        if channel == "fix":
-            dev.backlog.append(payload)
-        else:
-            tech.queued_events.append(payload)
-        return
-    send(dev, channel, payload)
+    if channel == "fix":
+        for fix in payload.get("fixes", [payload]):
+            dev.outbox.add_fix(fix)
+    else:
+        dev.outbox.add_event(payload)
+    if not dev.offline(now):
+        dev.flush(now)
 
 
-def sync_backlog(tech: Tech, stats: DayStats) -> None:
-    """Back online: the fixes as batches first, then the queued events."""
+def sync_backlog(tech: Tech, stats: DayStats, now: float) -> None:
+    """Back online: what the outbox kept goes out (fixes as batches, then events)."""
     dev = tech.dev
-    for i in range(0, len(dev.backlog), MAX_BATCH):
-        send(dev, "fix", {"fixes": dev.backlog[i : i + MAX_BATCH]})
-    for event in tech.queued_events:
-        send(dev, "event", event)
-    if dev.backlog or tech.queued_events:
+    held = dev.outbox.unacked()
+    dev.flush(now)
+    if held.total:
         stats.synced_backlogs += 1
         log.info(
             "phone back online: synced its backlog",
             extra={
                 "device_id": dev.device_id,
-                "fixes": len(dev.backlog),
-                "events": len(tech.queued_events),
+                "fixes": held.fixes,
+                "events": held.events,
             },
         )
-    dev.backlog.clear()
-    tech.queued_events.clear()
 
 
 # -- geometry -------------------------------------------------------------------------------
@@ -354,8 +342,7 @@ class Day:
                 log.warning("%s: no jobs (%s)", tech.name, exc)
                 self.stats.api_errors += 1
                 jobs, trail = [], []
-            for i in range(0, len(trail), MAX_BATCH):
-                publish(tech, "fix", {"fixes": trail[i : i + MAX_BATCH]}, now)
+            publish(tech, "fix", {"fixes": trail}, now)  # the outbox batches it
             self.stats.trail_fixes += len(trail)
             tech.jobs = jobs
             self._place(tech, jobs, now)
@@ -415,11 +402,12 @@ class Day:
             log.warning("%s: %s", tech.name, exc)
         dev = tech.dev
         dev.battery = max(5.0, dev.battery - dt * 0.0005)
-        was_offline = bool(dev.backlog or tech.queued_events)
+        if dev.offline(now - dt) and not dev.offline(now):
+            sync_backlog(tech, self.stats, now)
+        elif dev.outbox.due_for_resend(now) and not dev.offline(now):
+            dev.flush(now, resend=True)  # an ack is overdue: resend what is unacked
         publish(tech, "fix", dev.fix(now), now)
         self.stats.fixes += 1
-        if was_offline and not dev.offline_from <= now < dev.offline_until:
-            sync_backlog(tech, self.stats)
 
     def _advance(self, tech: Tech, now: float, dt: float) -> None:
         p = self.params
@@ -621,11 +609,10 @@ class Day:
                     self.tick(tech, now, interval)
                 self.net.run_for(0)
         finally:
-            for tech in self.techs:
-                if tech.dev.client is not None and (
-                    tech.dev.backlog or tech.queued_events
-                ):
-                    sync_backlog(tech, self.stats)
+            left = drain([t.dev for t in self.techs], self.net, timeout_s=10)
+            self.stats.unacked = left
+            if left:
+                log.warning("%d fixes and events never acked", left)
             self.net.close(timeout_s=10)
         return self.stats
 

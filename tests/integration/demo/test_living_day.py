@@ -136,6 +136,7 @@ async def test_a_compressed_day_lives_the_schedule_through_mqtt_and_the_api(
     # and the clock-in it queued was applied at the time it happened
     ((device, (off_from, off_until)),) = stats.offline.items()
     assert stats.synced_backlogs >= 1
+    assert stats.unacked == 0  # every fix and event acked end to end
     window = (
         datetime.fromtimestamp(off_from, UTC),
         datetime.fromtimestamp(off_until, UTC),
