@@ -12,6 +12,10 @@ carries only a random token, so logging out ends it for good, and every request
 re-reads the user (disabled, role changed) in one primary-key lookup. Login is
 rate limited per client address and per account (``storage.rate_limits``) and
 its form carries a CSRF token.
+
+Files and answers are compressed and cached as :mod:`dashboard.serving` says;
+``dashboard/assets/`` holds the partial plotly.js bundle that replaces Dash's
+full one (dcc.Graph uses ``window.Plotly`` when the page has it).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import html
 import logging
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,7 +42,7 @@ from redis.exceptions import RedisError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crewtrack.settings import Settings
-from dashboard import pages, shell
+from dashboard import pages, serving, shell
 from dashboard.context import Context
 from dashboard.queries import Sources
 from storage import dashboard_sessions, rate_limits
@@ -46,6 +51,8 @@ from storage.rate_limits import Limit
 from storage.users import User, user_for_login
 
 log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 ALLOWED_ROLES = ("admin", "dispatcher", "billing")
 PUBLIC_PATHS = ("/login", "/logout", "/healthz")
@@ -283,12 +290,15 @@ def create_app(settings: Settings) -> dash.Dash:
     )
     pool.open(wait=False)
     _install_auth(server, settings, pool)
+    serving.install(server)
     app = dash.Dash(
         "crewtrack.dashboard",
         server=server,  # type: ignore[arg-type]
         title="crewtrack",
         suppress_callback_exceptions=True,  # pages are rendered by the router
         serve_locally=True,  # every script from us: works with no internet
+        # the partial plotly.js bundle (scripts/build-plotly.js) and the glyphs
+        assets_folder=str(ASSETS),
         update_title="",
     )
     sources = Sources(
