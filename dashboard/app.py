@@ -290,7 +290,7 @@ def create_app(settings: Settings) -> dash.Dash:
     )
     pool.open(wait=False)
     _install_auth(server, settings, pool)
-    serving.install(server)
+    serving.install(server, ASSETS / "glyphs")
     app = dash.Dash(
         "crewtrack.dashboard",
         server=server,  # type: ignore[arg-type]

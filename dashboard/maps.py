@@ -1,11 +1,16 @@
 """Map building blocks every page's figures share. Pure functions; no queries, no Dash.
 
-Maps are ``go.Scattermap`` (MapLibre) on the ``white-bg`` style with the job
-sites, fences and positions drawn from our own data as circle markers and
-GeoJSON layers, so they render with no tile server and no internet. A tile URL
-(``dashboard_tile_url``) adds a raster street basemap underneath when set.
-Only circle markers are used: text labels and other symbols make MapLibre
-fetch glyphs and sprites from the network.
+Maps are ``go.Scattermap`` (MapLibre) with the job sites, fences and positions
+drawn from our own data as markers, text labels and GeoJSON layers.
+
+- :func:`map_style` is the style for ``layout.map.style``: a white background,
+  the street basemap (raster tiles of ``dashboard_tile_url``, OpenStreetMap by
+  default) unless the URL says offline (:data:`OFFLINE`), and ``glyphs`` from
+  the dashboard's own ``/glyphs/`` route, so text labels (``mode="markers+text"``
+  with ``textfont=label_font()``) need no network. When tiles cannot load,
+  MapLibre leaves the background white and draws everything else.
+- Markers stay circles: other ``marker.symbol`` values make plotly.js fetch
+  icons from a CDN.
 """
 
 from __future__ import annotations
@@ -25,16 +30,72 @@ def round_coords(values: Sequence[float]) -> list[float]:
     return [round(v, COORD_DECIMALS) for v in values]
 
 
+#: ``dashboard_tile_url`` values that mean "no basemap" (offline mode).
+OFFLINE = frozenset({"", "none", "off", "offline"})
+ATTRIBUTION = (
+    '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+#: Where the dashboard serves glyph ranges (``dashboard.serving``), for MapLibre.
+GLYPHS_URL = "/glyphs/{fontstack}/{range}.pbf"
+#: The font the glyphs are built from (scripts/build-glyphs.js); any other
+#: font stack asked of the route is answered with it too.
+LABEL_FONT = "DejaVu Sans Bold"
+BACKGROUND = "#ffffff"
+TILE_MAXZOOM = 19  # OpenStreetMap's standard tiles stop at 19
+
+
+def has_basemap(tile_url: str) -> bool:
+    """Whether ``tile_url`` names a tile server (not :data:`OFFLINE`)."""
+    return tile_url.strip().lower() not in OFFLINE
+
+
+def map_style(tile_url: str, glyphs_url: str = GLYPHS_URL) -> dict[str, Any]:
+    """A MapLibre style: background, the street basemap if any, our own glyphs.
+
+    Its ``id`` changes with the basemap, so plotly.js swaps the style only
+    when the basemap does (not on every figure update).
+    """
+    style: dict[str, Any] = {
+        "version": 8,
+        "id": "crewtrack-streets" if has_basemap(tile_url) else "crewtrack-plain",
+        "glyphs": glyphs_url,
+        "sources": {},
+        "layers": [
+            {
+                "id": "background",
+                "type": "background",
+                "paint": {"background-color": BACKGROUND},
+            }
+        ],
+    }
+    if has_basemap(tile_url):
+        style["sources"]["streets"] = {
+            "type": "raster",
+            "tiles": [tile_url.strip()],
+            "tileSize": 256,
+            "maxzoom": TILE_MAXZOOM,
+            "attribution": ATTRIBUTION,
+        }
+        style["layers"].append({"id": "streets", "type": "raster", "source": "streets"})
+    return style
+
+
+def label_font(size: int = 11, color: str = "#1a202c") -> dict[str, Any]:
+    """``textfont`` of a Scattermap trace whose labels use our glyphs."""
+    return {"family": LABEL_FONT, "size": size, "color": color}
+
+
 def base_layers(tile_url: str) -> list[dict[str, Any]]:
-    """The raster basemap layer when a tile URL is configured, else nothing."""
-    if not tile_url:
+    """The raster basemap as a plotly layer (for figures on a named style such
+    as ``white-bg``; :func:`map_style` carries it itself), else nothing."""
+    if not has_basemap(tile_url):
         return []
     return [
         {
             "sourcetype": "raster",
-            "source": [tile_url],
+            "source": [tile_url.strip()],
             "below": "traces",
-            "sourceattribution": "Map data © OpenStreetMap contributors",
+            "sourceattribution": ATTRIBUTION,
         }
     ]
 

@@ -14,6 +14,12 @@
   ETag); callback answers are compressed as they go at ``DYNAMIC_LEVEL``
   (docs/performance.md, "Dashboard weight", has the measurements).
 
+``/glyphs/<font stack>/<range>.pbf`` serves the map's text glyphs (built by
+scripts/build-glyphs.js into ``dashboard/assets/glyphs/<font>/``): the first
+font of the stack that was built, else :data:`dashboard.maps.LABEL_FONT`; a
+range the font does not cover is an empty (valid) PBF, so MapLibre draws the
+rest of the label without an error.
+
 A compressed answer carries a weak ETag (the same bytes, another encoding)
 and ``Vary: Accept-Encoding``; a conditional request matching it is answered
 304 here, whichever encoding it was first sent in.
@@ -22,11 +28,15 @@ and ``Vary: Accept-Encoding``; a conditional request matching it is answered
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import flask
 from dash.fingerprint import check_fingerprint
+
+from dashboard.maps import LABEL_FONT
 
 #: Smaller answers gain less than the gzip header and a round of CPU cost.
 MIN_SIZE = 1024
@@ -55,6 +65,9 @@ COMPRESSIBLE = frozenset(
 )
 SUITES = "/_dash-component-suites/"
 ASSETS = "/assets/"
+GLYPHS = "/glyphs/"
+PBF = "application/x-protobuf"
+_RANGE = re.compile(r"\d{1,5}-\d{1,5}")
 
 
 class _FileCache:
@@ -82,7 +95,7 @@ class _FileCache:
 def cache_control(path: str, query: str) -> str:
     """The ``Cache-Control`` of an answer to ``path`` (``query``: its query string)."""
     if path.startswith(SUITES):
-        _, fingerprinted = check_fingerprint(path[len(SUITES) :])
+        _, fingerprinted = check_fingerprint(path[len(SUITES) :])  # type: ignore[no-untyped-call]
         return IMMUTABLE if fingerprinted else REVALIDATE
     if path.startswith(ASSETS):
         return IMMUTABLE if query.startswith("m=") else REVALIDATE
@@ -90,7 +103,7 @@ def cache_control(path: str, query: str) -> str:
 
 
 def _is_file(path: str) -> bool:
-    return path.startswith(SUITES) or path.startswith(ASSETS)
+    return path.startswith((SUITES, ASSETS, GLYPHS))
 
 
 def _not_modified(response: flask.Response) -> bool:
@@ -112,9 +125,31 @@ def _materialise(response: flask.Response) -> bytes:
     return body
 
 
-def install(server: flask.Flask) -> None:
-    """Compress and set caching headers on every answer of ``server``."""
+def glyph_file(glyphs: Path, fontstack: str, range_name: str) -> Path | None:
+    """The PBF answering MapLibre's request for ``fontstack``/``range_name``."""
+    if not _RANGE.fullmatch(range_name) or not glyphs.is_dir():
+        return None
+    built = {p.name for p in glyphs.iterdir() if p.is_dir()}
+    for font in [f.strip() for f in fontstack.split(",")] + [LABEL_FONT]:
+        if font in built:  # a name we built, never a path from the URL
+            candidate = glyphs / font / f"{range_name}.pbf"
+            return candidate if candidate.is_file() else None
+    return None
+
+
+def install(server: flask.Flask, glyphs: Path) -> None:
+    """Compress and set caching headers on every answer of ``server``; serve
+    the glyphs built into ``glyphs``."""
     files = _FileCache(FILE_CACHE_ENTRIES)
+
+    @server.route(GLYPHS + "<fontstack>/<range_name>.pbf")
+    def _glyphs(fontstack: str, range_name: str) -> flask.Response:
+        found = glyph_file(glyphs, fontstack, range_name)
+        if found is None:
+            if not _RANGE.fullmatch(range_name):
+                flask.abort(404)
+            return flask.Response(b"", mimetype=PBF)  # no glyphs in this range
+        return flask.send_file(found, mimetype=PBF, conditional=True, etag=True)
 
     @server.after_request
     def _weigh(response: flask.Response) -> flask.Response:

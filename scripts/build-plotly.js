@@ -29,6 +29,46 @@ const inlineCss = {
   },
 };
 
+// A street basemap that cannot load (no internet, tile server down) must not
+// break the map: plotly.js rejects the plot on MapLibre's first error of any
+// kind, after which the figure no longer updates. Tile errors (they name a
+// source) are let through instead: the map stays white under the fences,
+// markers and labels, and a repaint lets plotly's "rendered" promise see the
+// map loaded (else dcc.Graph, which queues each update after the previous
+// one, would wait for ever). The listener stays, so MapLibre does not print each
+// failed tile as an error either. The exact text is checked: a plotly.js
+// upgrade that changes it fails the build instead of silently losing this.
+const REJECT_ON_ERROR = `    function handler() {
+        reject(new Error(constants.mapOnErrorMsg));
+    }
+
+    map.once('error', handler);`;
+const TOLERATE_TILE_ERRORS = `    function handler(e) {
+        if (e && e.sourceId) {
+            if (!map._crewtrackTileWarned) {
+                map._crewtrackTileWarned = true;
+                console.warn('crewtrack: map tiles of "' + e.sourceId + '" did not load; drawing without them');
+            }
+            map.triggerRepaint(); // a render after the failure lets the plot resolve
+            return;
+        }
+        reject(new Error(constants.mapOnErrorMsg));
+    }
+
+    map.on('error', handler);`;
+const basemapTolerant = {
+  name: 'basemap-tolerant',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]plots[\\/]map[\\/]map\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      if (!source.includes(REJECT_ON_ERROR)) {
+        throw new Error(`${args.path}: rejectOnError changed; review the basemap patch`);
+      }
+      return { contents: source.replace(REJECT_ON_ERROR, TOLERATE_TILE_ERRORS), loader: 'js' };
+    });
+  },
+};
+
 const traces = pkg.plotlyTraces.map((t) => `require('plotly.js/lib/${t}')`);
 const entry =
   "var Plotly = require('plotly.js/lib/core');\n" +
@@ -44,7 +84,7 @@ esbuild
     bundle: true,
     minify: true,
     legalComments: 'none',
-    plugins: [inlineCss],
+    plugins: [inlineCss, basemapTolerant],
     // the same settings as plotly.js' esbuild-config.js
     alias: { regl: '@plotly/regl', stream: 'stream-browserify' },
     define: { global: 'window', 'define.amd': 'false', 'process.env.NODE_DEBUG': 'false' },

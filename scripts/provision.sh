@@ -93,8 +93,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/pip" install -q -e ".[dev]"
   touch "$stamp"
 fi
-# The dashboard's partial plotly.js bundle (only the trace types its pages draw),
-# built from the npm packages pinned in package-lock.json. Dependencies are
+# The dashboard's partial plotly.js bundle (only the trace types its pages draw)
+# and the map's text glyphs, built from the npm packages pinned in package-lock.json. Dependencies are
 # reinstalled only when the lock file changed, the bundle rebuilt only when the
 # lock file or the build script changed; install scripts never run.
 if ! command -v npm >/dev/null 2>&1; then
@@ -112,5 +112,10 @@ if [ ! -f "$bundle" ] || [ package-lock.json -nt "$bundle" ] || [ package.json -
    || [ scripts/build-plotly.js -nt "$bundle" ]; then
   log "building $bundle"
   node scripts/build-plotly.js
+fi
+glyphs="dashboard/assets/glyphs/DejaVu Sans Bold/0-255.pbf"
+if [ ! -f "$glyphs" ] || [ package-lock.json -nt "$glyphs" ] || [ scripts/build-glyphs.js -nt "$glyphs" ]; then
+  log "building the map's glyphs (dashboard/assets/glyphs)"
+  node scripts/build-glyphs.js
 fi
 log "ready"
