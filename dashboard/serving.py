@@ -99,6 +99,8 @@ def cache_control(path: str, query: str) -> str:
         return IMMUTABLE if fingerprinted else REVALIDATE
     if path.startswith(ASSETS):
         return IMMUTABLE if query.startswith("m=") else REVALIDATE
+    if path.startswith(GLYPHS):
+        return REVALIDATE
     return PER_USER
 
 

@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import plotly.graph_objects as go
@@ -120,7 +122,15 @@ def street_dashboard(
     settings = stack.settings.replace(
         dashboard_port=PortAllocator().free_port(), dashboard_tile_url=STREET_TILES
     )
-    log_path = tmp_path_factory.mktemp("street") / "dashboard.log"
+    with running_dashboard(settings, tmp_path_factory.mktemp("street")) as url:
+        yield url
+
+
+@contextmanager
+def running_dashboard(settings: Settings, folder: Path) -> Iterator[str]:
+    """``crewtrack dashboard`` with ``settings`` (log in ``folder``), its URL
+    while it runs; stopped afterwards. The bench uses it too."""
+    log_path = folder / "dashboard.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "crewtrack", "dashboard"],

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from crewtrack.settings import Settings
 from dashboard import serving
 from dashboard.app import ASSETS
+from dashboard.maps import LABEL_FONT
 from tests.integration.dashboard_login import log_in
 from tests.integration.security.test_web import dashboard  # noqa: F401  (fixture)
 
@@ -130,3 +131,43 @@ def test_every_trace_type_the_dashboard_draws_is_in_the_bundle() -> None:
     traces = json.loads((root / "package.json").read_text())["plotlyTraces"]
     assert used, "the dashboard draws something"
     assert used <= set(traces), used - set(traces)
+
+
+GLYPHS = ASSETS / "glyphs"
+
+
+def test_the_glyph_route_answers_any_font_stack_with_the_built_font(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    built = (GLYPHS / LABEL_FONT / "0-255.pbf").read_bytes()
+    ours = client.get("/glyphs/DejaVu%20Sans%20Bold/0-255.pbf", buffered=True)
+    assert ours.status_code == 200
+    assert ours.mimetype == "application/x-protobuf"
+    assert ours.get_data() == built
+    # plotly.js' default stack for text: answered with ours, not a 404
+    default = "/glyphs/Open%20Sans%20Regular,Arial%20Unicode%20MS%20Regular/0-255.pbf"
+    other = client.get(default, headers=GZIP, buffered=True)
+    assert other.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(other.get_data()) == built
+    assert other.headers["Cache-Control"] == "no-cache"
+
+
+def test_a_range_the_font_lacks_is_an_empty_pbf_and_a_malformed_one_404(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    assert not (GLYPHS / LABEL_FONT / "19968-20223.pbf").exists()  # CJK
+    cjk = client.get("/glyphs/DejaVu%20Sans%20Bold/19968-20223.pbf", buffered=True)
+    assert cjk.status_code == 200
+    assert cjk.get_data() == b""
+    bad = client.get("/glyphs/DejaVu%20Sans%20Bold/0-255x.pbf", buffered=True)
+    assert bad.status_code == 404
+
+
+def test_a_font_stack_never_names_a_path_outside_the_glyphs() -> None:
+    found = serving.glyph_file(GLYPHS, "../../../etc", "0-255")
+    assert found == GLYPHS / LABEL_FONT / "0-255.pbf"  # the default font, not a path
+    assert serving.glyph_file(GLYPHS, "DejaVu Sans Bold", "../x") is None
