@@ -90,7 +90,7 @@ from tests.e2e.test_dashboard_weight import running_dashboard  # noqa: E402
 TECHNICIANS = 2000
 SITES = 1000
 RUNS = int(os.environ.get("BENCH_RUNS", "40"))  # server-side runs per case
-BROWSER_RUNS = 3  # page loads per case (each ~2-6 s)
+BROWSER_RUNS = 2  # page loads per case (each up to 2 x PAINT_TIMEOUT_S)
 MOVES = 5  # fixes published, one at a time
 DISPATCHER = ("bench-dispatch@example.com", "bench password 1")
 BUNDLE = "plotly-crewtrack.min.js"
@@ -282,6 +282,7 @@ def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int]
         context.close()
         return None
     painted = time.perf_counter() - t0  # from the click
+    print(f"  (load: painted in {painted:.2f} s)", flush=True)
     first = int(page.evaluate(TRANSFERRED))
     t0 = time.perf_counter()
     page.reload()
@@ -318,7 +319,11 @@ def _moves(
     page.fill("#email", DISPATCHER[0])
     page.fill("#password", DISPATCHER[1])
     page.click("#login")
-    _poll(page, RENDERED_CIRCLES, "#live-map", _painted)
+    try:
+        _poll(page, RENDERED_CIRCLES, "#live-map", _painted)
+    except TimeoutError:
+        page.close()
+        return []
     rng = random.Random(5)
     took = []
     for n in range(MOVES):
@@ -334,6 +339,7 @@ def _moves(
         except TimeoutError:
             continue
         took.append(time.perf_counter() - t0)
+        print(f"  (fix -> marker moved in {took[-1]:.2f} s)", flush=True)
     page.close()
     return took
 
