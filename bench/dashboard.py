@@ -1,7 +1,7 @@
-"""Benchmark: the live-map refresh callback with 2,000 technicians.
+"""Benchmark: the live map with 2,000 technicians and 1,000 jobs, server and browser.
 
 Starts a private PostgreSQL + Redis, registers 2,000 technicians with devices,
-40 job sites, and writes their live state with the ingest's own Redis writer.
+1,000 job sites, and writes their live state with the ingest's own Redis writer.
 Then times ``dashboard.pages.live_map.callbacks.live_update`` (server time of
 one map refresh, exactly what the Dash callback runs) and measures the bytes of
 its JSON answer, for:
@@ -20,12 +20,31 @@ fields of the same 2,000 keys (what any Python reader of the hashes pays), the
 server-side read the dashboard uses (``storage.live.live_rows_sync``), the old
 read (pipelined HGETALL + parse, ``live_positions_sync``), and a bare
 ``json.dumps`` of the same 2,000 rows (the floor for serialising them).
+
+Then in headless Chromium (Playwright, Debian's chromium) against a real
+``crewtrack dashboard`` process on the same data (``BENCH_BROWSER=0`` skips it):
+
+- **login → map painted**: from the click on "Log in" until MapLibre has drawn
+  the markers (``queryRenderedFeatures``, at least 90 % of them: a few may fall
+  outside the viewport), with the **bytes transferred** (Resource Timing) —
+  *before* (as shipped until now: no compression, Dash's full plotly.js; the
+  browser is sent ``Accept-Encoding: identity`` and the partial bundle is
+  answered empty, so dcc.Graph loads the full one) and *after*; then a reload
+  with the browser's cache (the fingerprinted files are not asked for again).
+  Raw baseline: the same figure's JSON drawn by ``Plotly.newPlot`` on a bare
+  page with the same bundle (no Dash, no login, no network).
+- **fix → marker moved**: a fix written with the ingest's Redis writer until
+  the marker is at its new place in the browser's figure (the ingest's own
+  publish → Redis latency is bench/ingest.py's); baseline: the map's poll
+  interval.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -47,9 +66,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crewtrack.servers import PortAllocator, PostgresServer, RedisServer  # noqa: E402
+from crewtrack.settings import Settings  # noqa: E402
+from dashboard.app import ASSETS  # noqa: E402
 from dashboard.context import Context  # noqa: E402
 from dashboard.pages.live_map.callbacks import live_update  # noqa: E402
-from dashboard.pages.live_map.layout import LIVE_TICK  # noqa: E402
+from dashboard.pages.live_map.layout import LIVE_INTERVAL_MS, LIVE_TICK  # noqa: E402
 from dashboard.queries import (  # noqa: E402
     MAP_FIELDS,
     Sources,
@@ -61,10 +82,25 @@ from storage.live import (  # noqa: E402
     write_updates_sync,
 )
 from storage.migrate import migrate  # noqa: E402
+from storage.users import create_user  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.e2e.test_dashboard import RENDERED_CIRCLES, TECH_POSITION  # noqa: E402
+from tests.e2e.test_dashboard_weight import running_dashboard  # noqa: E402
 
 TECHNICIANS = 2000
-SITES = 40
-RUNS = 40
+SITES = 1000
+RUNS = int(os.environ.get("BENCH_RUNS", "40"))  # server-side runs per case
+BROWSER_RUNS = 2  # page loads per case (each up to 2 x PAINT_TIMEOUT_S)
+MOVES = 5  # fixes published, one at a time
+DISPATCHER = ("bench-dispatch@example.com", "bench password 1")
+BUNDLE = "plotly-crewtrack.min.js"
+PAINTED = 0.9  # share of the markers MapLibre must have drawn
+#: A map not painted by then never will be: when a full refresh takes longer
+#: than the 1 s poll, Dash drops each answer for the newer request (livelock).
+PAINT_TIMEOUT_S = 30
+#: Between two looks at the map: queryRenderedFeatures over 3,000 features
+#: runs on the page's main thread, and looking every 20 ms slowed the drawing.
+POLL_MS = 200
 CENTRE = (51.5074, -0.1278)  # a city-sized fleet
 
 
@@ -168,6 +204,232 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18]
 
 
+TRANSFERRED = """() => performance.getEntriesByType('navigation')
+  .concat(performance.getEntriesByType('resource'))
+  .reduce((a, e) => a + e.transferSize, 0)"""
+
+BARE_PLOT = """(fig) => {
+  const div = document.createElement('div');
+  div.id = 'live-map';
+  div.style.cssText = 'width:1000px;height:700px';
+  const inner = document.createElement('div');
+  div.appendChild(inner);
+  document.body.appendChild(div);
+  Plotly.newPlot(inner, fig.data, fig.layout);
+}"""
+
+
+def _dashboard_settings(dsn: str, redis_url: str, home: Path) -> Settings:
+    """A dashboard on the bench's data, and its dispatcher account."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        create_user(conn, "Bench Dispatch", "dispatcher", *DISPATCHER)
+    home.mkdir(parents=True, exist_ok=True)
+    return Settings(
+        home=home,
+        database_url=dsn,
+        redis_url=redis_url,
+        start_servers=False,
+        dashboard_port=PortAllocator().free_port(),
+        dashboard_secret=secrets.token_hex(16),
+        dashboard_tile_url="none",  # no street tiles: the bench has no internet
+        log_json=False,
+    )
+
+
+def _poll(page: Any, script: str, arg: Any, done: Callable[[Any], bool]) -> float:
+    """Seconds until ``done(page.evaluate(script, arg))`` (every ``POLL_MS``;
+    :class:`TimeoutError` after ``PAINT_TIMEOUT_S``)."""
+    from playwright.sync_api import Error
+
+    t0 = time.perf_counter()
+    value = None
+    while time.perf_counter() - t0 < PAINT_TIMEOUT_S:
+        try:
+            value = page.evaluate(script, arg)
+        except Error:  # the page is navigating (login → map)
+            value = None
+        if done(value):
+            return time.perf_counter() - t0
+        page.wait_for_timeout(POLL_MS)
+    raise TimeoutError(f"not done after {PAINT_TIMEOUT_S} s (last value {value!r})")
+
+
+def _painted(value: Any) -> bool:
+    return isinstance(value, int) and value >= PAINTED * (TECHNICIANS + SITES)
+
+
+def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int] | None:
+    """Login → painted (s) and bytes, then a reload from the browser's cache
+    (None: never painted)."""
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900},
+        extra_http_headers={"Accept-Encoding": "identity"} if before else None,
+    )
+    page = context.new_page()
+    if before:  # dcc.Graph then loads Dash's full plotly.js, as before
+        page.route(
+            f"**/assets/{BUNDLE}*",
+            lambda route: route.fulfill(body="", content_type="text/javascript"),
+        )
+    page.goto(url + "/login")
+    page.fill("#email", DISPATCHER[0])
+    page.fill("#password", DISPATCHER[1])
+    t0 = time.perf_counter()
+    page.click("#login")
+    try:
+        _poll(page, RENDERED_CIRCLES, "#live-map", _painted)
+    except TimeoutError:
+        context.close()
+        return None
+    painted = time.perf_counter() - t0  # from the click
+    print(f"  (load: painted in {painted:.2f} s)", flush=True)
+    first = int(page.evaluate(TRANSFERRED))
+    t0 = time.perf_counter()
+    page.reload()
+    _poll(page, RENDERED_CIRCLES, "#live-map", _painted)
+    again = time.perf_counter() - t0
+    cached = int(page.evaluate(TRANSFERRED))
+    context.close()
+    return painted, first, again, cached
+
+
+def _bare(browser: Any, url: str, figure: Any) -> float:
+    """The same figure drawn by plotly.js on a bare page (no Dash, no network;
+    on the dashboard's origin, so the style's relative URLs resolve)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(url + "/healthz")
+    page.set_content("<html><body></body></html>")
+    page.add_script_tag(path=str(ASSETS / BUNDLE))
+    fig = json.loads(json.dumps(figure, cls=plotly.utils.PlotlyJSONEncoder))
+    t0 = time.perf_counter()
+    page.evaluate(BARE_PLOT, fig)
+    _poll(page, RENDERED_CIRCLES, "#live-map", _painted)
+    took = time.perf_counter() - t0
+    page.close()
+    return took
+
+
+def _moves(
+    browser: Any, url: str, r: redis.Redis, devices: list[str], t_ms: int
+) -> list[float]:
+    """Seconds from a fix written to Redis until its marker moved, ``MOVES``
+    times (fixes newer than ``t_ms``, the last the bench wrote; None: not moved)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(url + "/login")
+    page.fill("#email", DISPATCHER[0])
+    page.fill("#password", DISPATCHER[1])
+    page.click("#login")
+    try:
+        _poll(page, RENDERED_CIRCLES, "#live-map", _painted)
+    except TimeoutError:
+        page.close()
+        return []
+    rng = random.Random(5)
+    took = []
+    for n in range(MOVES):
+        device = devices[n * 97]
+        fix = _positions([device], rng, t_ms + 1000 * (n + 1), 1.0)
+        target = [round(fix[0]["lat"], 6), round(fix[0]["lon"], 6)]
+        t0 = time.perf_counter()
+        write_updates_sync(r, fix)
+        try:
+            _poll(
+                page, TECH_POSITION, ["#live-map", device], lambda v, t=target: v == t
+            )
+        except TimeoutError:
+            continue
+        took.append(time.perf_counter() - t0)
+        print(f"  (fix -> marker moved in {took[-1]:.2f} s)", flush=True)
+    page.close()
+    return took
+
+
+def _browser_figures(
+    dsn: str,
+    redis_url: str,
+    home: Path,
+    figure: Any,
+    r: redis.Redis,
+    devices: list[str],
+    t_ms: int,
+) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    settings = _dashboard_settings(dsn, redis_url, home)
+    with running_dashboard(settings, home) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        out: dict[str, Any] = {"bare": [_bare(browser, url, figure)]}
+        first = _load(browser, url, False)
+        if first is None:  # never painted: nothing else to measure
+            out.update(after=[], before=[], moves=[])
+        else:
+            out["after"] = [first] + [
+                load
+                for _ in range(BROWSER_RUNS - 1)
+                if (load := _load(browser, url, False)) is not None
+            ]
+            out["before"] = [
+                load
+                for _ in range(BROWSER_RUNS)
+                if (load := _load(browser, url, True)) is not None
+            ]
+            out["bare"] += [
+                _bare(browser, url, figure) for _ in range(BROWSER_RUNS - 1)
+            ]
+            out["moves"] = _moves(browser, url, r, devices, t_ms)
+        browser.close()
+        return out
+
+
+def _print_browser(b: dict[str, Any]) -> None:
+    bare = statistics.median(b["bare"]) * 1000
+    print(
+        f"\nin headless Chromium, {TECHNICIANS} technicians + {SITES} job sites, "
+        f"up to {BROWSER_RUNS} page loads each (median)"
+    )
+    print(f"{'case':52} {'ms':>8} {'x bare':>8} {'bytes':>12}")
+    print(f"{'bare page: Plotly.newPlot of the same figure':52} {bare:8.0f} {1:8.2f}")
+    if not b["after"]:
+        print(
+            f"login -> map painted: NOT PAINTED within {PAINT_TIMEOUT_S} s (each "
+            "full refresh outlasts the 1 s poll, so Dash drops every answer)"
+        )
+        return
+    for name, case in (
+        ("after", "after"),
+        ("before (identity, full plotly.js)", "before"),
+    ):
+        loads = b[case]
+        if not loads:
+            print(
+                f"login -> map painted, {name}: not painted within {PAINT_TIMEOUT_S} s"
+            )
+            continue
+        painted = statistics.median(x[0] for x in loads) * 1000
+        first = int(statistics.median(x[1] for x in loads))
+        again = statistics.median(x[2] for x in loads) * 1000
+        cached = int(statistics.median(x[3] for x in loads))
+        label = f"login -> map painted, {name}"
+        print(f"{label:52} {painted:8.0f} {painted / bare:8.2f} {first:12,d}")
+        label = f"  reload with the cache, {name}"
+        print(f"{label:52} {again:8.0f} {again / bare:8.2f} {cached:12,d}")
+    if b["before"]:
+        before = statistics.median(x[1] for x in b["before"])
+        after = statistics.median(x[1] for x in b["after"])
+        print(f"first-load bytes after / before: {after / before:.2f}")
+    moves = [m * 1000 for m in b["moves"]]
+    if not moves:
+        print(f"fix written -> marker moved: not within {PAINT_TIMEOUT_S} s")
+        return
+    print(
+        f"fix written -> marker moved: p50 {statistics.median(moves):.0f} ms, "
+        f"max {max(moves):.0f} ms ({len(moves)} of {MOVES} fixes; the map polls every "
+        f"{LIVE_INTERVAL_MS} ms: x poll {statistics.median(moves) / LIVE_INTERVAL_MS:.2f})"
+    )
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -223,6 +485,11 @@ def main() -> None:
             idle_times, idle_out = _timed(
                 lambda: live_update(ctx, LIVE_TICK, *args, store, t_ms), RUNS
             )
+            browser = None
+            if os.environ.get("BENCH_BROWSER", "1") != "0":
+                browser = _browser_figures(
+                    dsn, rs.url, base / "home", full_out[0], r, devices, t_ms
+                )
             pool.close()
             r.close()
         finally:
@@ -254,6 +521,8 @@ def main() -> None:
             f"{name:44} {statistics.median(times):8.1f} {p95:8.1f} "
             f"{p95 / hmget_p95:8.2f} {size:10,d}"
         )
+    if browser is not None:
+        _print_browser(browser)
 
 
 if __name__ == "__main__":

@@ -95,10 +95,12 @@ class Settings:
         "under home. Empty = a random key per process (logins end on restart).",
     )
     dashboard_tile_url: str = _setting(
-        "",
-        "Street basemap tiles for the dashboard map, e.g. "
-        "`https://tile.openstreetmap.org/{z}/{x}/{y}.png`; empty = no basemap, the "
-        "map draws from local data only (works without internet).",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "Street basemap under the dashboard maps (raster tiles, fetched by the "
+        "browser; OpenStreetMap's standard tiles, attributed on the map). `none` "
+        "or empty = offline mode: no basemap, everything drawn from local data. "
+        "When the tiles cannot load, the map stays white and still draws fences, "
+        "markers and labels.",
     )
     dashboard_session_hours: int = _setting(
         12,

@@ -12,6 +12,10 @@ carries only a random token, so logging out ends it for good, and every request
 re-reads the user (disabled, role changed) in one primary-key lookup. Login is
 rate limited per client address and per account (``storage.rate_limits``) and
 its form carries a CSRF token.
+
+Files and answers are compressed and cached as :mod:`dashboard.serving` says;
+``dashboard/assets/`` holds the partial plotly.js bundle that replaces Dash's
+full one (dcc.Graph uses ``window.Plotly`` when the page has it).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from redis.exceptions import RedisError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crewtrack.settings import Settings
-from dashboard import pages, shell
+from dashboard import pages, serving, shell
 from dashboard.actions import Actions
 from dashboard.context import Context
 from dashboard.queries import Sources
@@ -49,8 +53,11 @@ from storage.users import User, user_for_login
 
 log = logging.getLogger(__name__)
 
+#: Served by Dash: the look (board.css, in git) and what provision builds (the
+#: partial plotly.js bundle, the glyphs; not in git).
+ASSETS = Path(__file__).resolve().parent / "assets"
+
 ALLOWED_ROLES = ("admin", "dispatcher", "billing")
-ASSETS = Path(__file__).parent / "assets"  # the look (board.css), served by Dash
 PUBLIC_PATHS = ("/login", "/logout", "/healthz")
 SESSION_KEY = "sid"  # the cookie's key holding the server-side session token
 CSRF_KEY = "csrf"  # the cookie's key holding the login form's CSRF token
@@ -288,14 +295,16 @@ def create_app(settings: Settings) -> dash.Dash:
     )
     pool.open(wait=False)
     _install_auth(server, settings, pool)
+    serving.install(server, ASSETS / "glyphs")
     app = dash.Dash(
         "crewtrack.dashboard",
         server=server,  # type: ignore[arg-type]
         title="crewtrack",
         suppress_callback_exceptions=True,  # pages are rendered by the router
         serve_locally=True,  # every script from us: works with no internet
-        update_title="",
+        # board.css, the partial plotly.js bundle (scripts/build-plotly.js), glyphs
         assets_folder=str(ASSETS),
+        update_title="",
     )
     sources = Sources(
         pool=pool,

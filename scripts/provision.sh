@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Provision a Debian 12 machine for crewtrack: system packages, TimescaleDB, .venv.
+# Provision a Debian 12 machine for crewtrack: system packages, TimescaleDB, .venv,
+# the dashboard's plotly.js bundle (npm).
 #
 # Idempotent: every step checks whether its result already exists, so a second
 # run takes seconds. Run by `make run` and `make test` (through the Makefile's
@@ -91,5 +92,30 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing crewtrack and its dev extra into $VENV"
   "$VENV/bin/pip" install -q -e ".[dev]"
   touch "$stamp"
+fi
+# The dashboard's partial plotly.js bundle (only the trace types its pages draw)
+# and the map's text glyphs, built from the npm packages pinned in package-lock.json. Dependencies are
+# reinstalled only when the lock file changed, the bundle rebuilt only when the
+# lock file or the build script changed; install scripts never run.
+if ! command -v npm >/dev/null 2>&1; then
+  log "installing Debian packages: nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing the dashboard's npm build dependencies (package-lock.json)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
+bundle=dashboard/assets/plotly-crewtrack.min.js
+if [ ! -f "$bundle" ] || [ package-lock.json -nt "$bundle" ] || [ package.json -nt "$bundle" ] \
+   || [ scripts/build-plotly.js -nt "$bundle" ]; then
+  log "building $bundle"
+  node scripts/build-plotly.js
+fi
+glyphs="dashboard/assets/glyphs/DejaVu Sans Bold/0-255.pbf"
+if [ ! -f "$glyphs" ] || [ package-lock.json -nt "$glyphs" ] || [ scripts/build-glyphs.js -nt "$glyphs" ]; then
+  log "building the map's glyphs (dashboard/assets/glyphs)"
+  node scripts/build-glyphs.js
 fi
 log "ready"

@@ -337,6 +337,9 @@ def stack(
             ingest_metrics_port=ports.free_port(),
             dashboard_port=dash_port,
             dashboard_secret=secrets.token_hex(16),
+            # offline mode: this machine cannot reach the default street tiles
+            # (their fallback is tested in test_dashboard_weight.py)
+            dashboard_tile_url="none",
             log_json=False,
         )
         env = {**os.environ, **settings.as_env()}

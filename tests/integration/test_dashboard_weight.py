@@ -1,0 +1,173 @@
+"""The dashboard's first load: compressed, cacheable files and the partial plotly bundle."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from crewtrack.settings import Settings
+from dashboard import serving
+from dashboard.app import ASSETS
+from dashboard.maps import LABEL_FONT
+from tests.integration.dashboard_login import log_in
+from tests.integration.security.test_web import dashboard  # noqa: F401  (fixture)
+
+GZIP = {"Accept-Encoding": "gzip, deflate, br"}
+_SCRIPT = re.compile(r'<script src="([^"]+)"')
+BUNDLE = "plotly-crewtrack.min.js"
+
+
+def _logged_in(dashboard: Any, settings: Settings) -> FlaskClient:  # noqa: F811
+    client: FlaskClient = dashboard(settings)
+    log_in(client, settings.database_url)
+    return client
+
+
+def _scripts(client: FlaskClient) -> list[str]:
+    page = client.get("/", headers=GZIP, buffered=True)
+    assert page.status_code == 200
+    html = gzip.decompress(page.get_data()).decode()
+    return _SCRIPT.findall(html)
+
+
+def test_every_script_of_the_first_load_is_gzipped_and_fingerprinted_ones_kept_a_year(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    scripts = _scripts(client)
+    assert scripts, "the page names its scripts"
+    for url in scripts:
+        answer = client.get(url, headers=GZIP, buffered=True)
+        assert answer.status_code == 200, url
+        assert answer.headers["Content-Encoding"] == "gzip", url
+        assert "Accept-Encoding" in answer.headers["Vary"]
+        plain = client.get(url, buffered=True).get_data()  # the same file, uncompressed
+        assert gzip.decompress(answer.get_data()) == plain, url
+        assert answer.headers["Cache-Control"] == serving.IMMUTABLE, url
+
+
+def test_the_page_loads_the_partial_plotly_bundle_and_never_the_full_one(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    scripts = _scripts(client)
+    bundles = [u for u in scripts if BUNDLE in u]
+    assert len(bundles) == 1, scripts
+    assert not any("package_data/plotly.min.js" in u for u in scripts)
+    body = client.get(bundles[0], buffered=True).get_data()
+    assert body == (ASSETS / BUNDLE).read_bytes()
+    full = client.get(
+        "/_dash-component-suites/plotly/package_data/plotly.min.js", buffered=True
+    )
+    assert len(body) < 0.7 * len(full.get_data())  # the full bundle: 4.8 MB
+
+
+def test_a_file_without_fingerprint_is_revalidated_and_answers_304_when_unchanged(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    url = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+    first = client.get(url, headers=GZIP, buffered=True)
+    assert first.headers["Cache-Control"] == "no-cache"
+    assert first.headers["Content-Encoding"] == "gzip"
+    etag = first.headers["ETag"]
+    again = client.get(url, headers={**GZIP, "If-None-Match": etag}, buffered=True)
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    asset = client.get(
+        f"/assets/{BUNDLE}", headers=GZIP, buffered=True
+    )  # no ?m= fingerprint
+    assert asset.headers["Cache-Control"] == "no-cache"
+    again = client.get(
+        f"/assets/{BUNDLE}",
+        headers={**GZIP, "If-None-Match": asset.headers["ETag"]},
+        buffered=True,
+    )
+    assert again.status_code == 304
+
+
+def test_a_callback_answer_is_gzipped_and_never_cached_for_others(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    layout = client.get("/_dash-layout", headers=GZIP, buffered=True)
+    assert layout.status_code == 200
+    assert layout.headers["Content-Encoding"] == "gzip"
+    assert layout.headers["Cache-Control"] == serving.PER_USER
+    assert json.loads(gzip.decompress(layout.get_data()))["type"]
+    plain = client.get("/_dash-layout", buffered=True)
+    assert "Content-Encoding" not in plain.headers  # a client that did not ask
+    assert json.loads(plain.get_data())["type"]
+
+
+def test_the_bundle_is_the_pinned_plotly_js_that_python_plotly_writes_figures_for() -> (
+    None
+):
+    from plotly.offline import get_plotlyjs_version
+
+    root = ASSETS.parents[1]
+    pinned = json.loads((root / "package.json").read_text())
+    assert pinned["devDependencies"]["plotly.js"] == get_plotlyjs_version()
+    head = (ASSETS / BUNDLE).read_bytes()[:300].decode()
+    assert f"plotly.js {get_plotlyjs_version()}" in head
+
+
+def test_every_trace_type_the_dashboard_draws_is_in_the_bundle() -> None:
+    root = ASSETS.parents[1]
+    used = set()
+    for source in (root / "dashboard").rglob("*.py"):
+        used |= {
+            m.lower() for m in re.findall(r"\bgo\.([A-Z]\w+)\(", source.read_text())
+        }
+    used -= {"figure"}
+    traces = json.loads((root / "package.json").read_text())["plotlyTraces"]
+    assert used, "the dashboard draws something"
+    assert used <= set(traces), used - set(traces)
+
+
+GLYPHS = ASSETS / "glyphs"
+
+
+def test_the_glyph_route_answers_any_font_stack_with_the_built_font(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    built = (GLYPHS / LABEL_FONT / "0-255.pbf").read_bytes()
+    ours = client.get("/glyphs/DejaVu%20Sans%20Bold/0-255.pbf", buffered=True)
+    assert ours.status_code == 200
+    assert ours.mimetype == "application/x-protobuf"
+    assert ours.get_data() == built
+    # plotly.js' default stack for text: answered with ours, not a 404
+    default = "/glyphs/Open%20Sans%20Regular,Arial%20Unicode%20MS%20Regular/0-255.pbf"
+    other = client.get(default, headers=GZIP, buffered=True)
+    assert other.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(other.get_data()) == built
+    assert other.headers["Cache-Control"] == "no-cache"
+
+
+def test_a_range_the_font_lacks_is_an_empty_pbf_and_a_malformed_one_404(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    assert not (GLYPHS / LABEL_FONT / "19968-20223.pbf").exists()  # CJK
+    cjk = client.get("/glyphs/DejaVu%20Sans%20Bold/19968-20223.pbf", buffered=True)
+    assert cjk.status_code == 200
+    assert cjk.get_data() == b""
+    bad = client.get("/glyphs/DejaVu%20Sans%20Bold/0-255x.pbf", buffered=True)
+    assert bad.status_code == 404
+
+
+def test_a_font_stack_never_names_a_path_outside_the_glyphs() -> None:
+    found = serving.glyph_file(GLYPHS, "../../../etc", "0-255")
+    assert found == GLYPHS / LABEL_FONT / "0-255.pbf"  # the default font, not a path
+    assert serving.glyph_file(GLYPHS, "DejaVu Sans Bold", "../x") is None
