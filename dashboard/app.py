@@ -295,7 +295,7 @@ def create_app(settings: Settings) -> dash.Dash:
     )
     pool.open(wait=False)
     _install_auth(server, settings, pool)
-    serving.install(server, ASSETS / "glyphs")
+    serving.install(server, ASSETS / "glyphs", settings.dashboard_tile_url)
     app = dash.Dash(
         "crewtrack.dashboard",
         server=server,  # type: ignore[arg-type]

@@ -82,24 +82,25 @@ def map_style(tile_url: str, glyphs_url: str = GLYPHS_URL) -> dict[str, Any]:
     return style
 
 
+#: Where the dashboard serves :func:`map_style` for its configured basemap.
+STYLE_PATH = "/map-style.json"
+
+
+def map_style_url(tile_url: str) -> str:
+    """What the figures name as their map style: the URL of :func:`map_style`.
+
+    A URL, not the style object itself: plotly.js 4.1 compares a style object
+    with the one it first gave MapLibre (which MapLibre has changed since), so
+    an object looks new on every update and the map's style is reloaded each
+    time, leaving the old points of an emptied trace on the map. A string
+    compares equal. The query names the style (and changes with the basemap).
+    """
+    return f"{STYLE_PATH}?v={map_style(tile_url)['id']}"
+
+
 def label_font(size: int = 11, color: str = "#1a202c") -> dict[str, Any]:
     """``textfont`` of a Scattermap trace whose labels use our glyphs."""
     return {"family": LABEL_FONT, "size": size, "color": color}
-
-
-def base_layers(tile_url: str) -> list[dict[str, Any]]:
-    """The raster basemap as a plotly layer (for figures on a named style such
-    as ``white-bg``; :func:`map_style` carries it itself), else nothing."""
-    if not has_basemap(tile_url):
-        return []
-    return [
-        {
-            "sourcetype": "raster",
-            "source": [tile_url.strip()],
-            "below": "traces",
-            "sourceattribution": ATTRIBUTION,
-        }
-    ]
 
 
 def _drawn(geometry: dict[str, Any]) -> dict[str, Any]:

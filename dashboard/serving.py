@@ -28,6 +28,7 @@ and ``Vary: Accept-Encoding``; a conditional request matching it is answered
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -36,7 +37,7 @@ from pathlib import Path
 import flask
 from dash.fingerprint import check_fingerprint
 
-from dashboard.maps import LABEL_FONT
+from dashboard.maps import LABEL_FONT, STYLE_PATH, map_style
 
 #: Smaller answers gain less than the gzip header and a round of CPU cost.
 MIN_SIZE = 1024
@@ -139,10 +140,15 @@ def glyph_file(glyphs: Path, fontstack: str, range_name: str) -> Path | None:
     return None
 
 
-def install(server: flask.Flask, glyphs: Path) -> None:
+def install(server: flask.Flask, glyphs: Path, tile_url: str) -> None:
     """Compress and set caching headers on every answer of ``server``; serve
-    the glyphs built into ``glyphs``."""
+    the glyphs built into ``glyphs`` and the map style for ``tile_url``."""
     files = _FileCache(FILE_CACHE_ENTRIES)
+    style = json.dumps(map_style(tile_url))
+
+    @server.route(STYLE_PATH)
+    def _style() -> flask.Response:
+        return flask.Response(style, mimetype="application/json")
 
     @server.route(GLYPHS + "<fontstack>/<range_name>.pbf")
     def _glyphs(fontstack: str, range_name: str) -> flask.Response:

@@ -31,7 +31,7 @@ from tests.e2e.conftest import (
     _wait_http,
     login,
 )
-from tests.e2e.test_dashboard import RENDERED_CIRCLES, TECH_POSITION, _wait_for
+from tests.e2e.test_dashboard import RENDERED_CIRCLES, TECH_POSITION, _wait_for, drawn
 
 pytestmark = pytest.mark.e2e
 
@@ -163,7 +163,7 @@ def test_the_first_load_is_compressed_uses_the_partial_plotly_and_stays_on_the_d
         lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")),
     )
     login(p, stack.url, stack.dispatcher)
-    _wait_for(p, RENDERED_CIRCLES, "#live-map", FLEET + 1)
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
     assert p.evaluate("() => window.Plotly.version") == get_plotlyjs_version()
     assert not [u for u in recorded.urls if "package_data/plotly.min.js" in u]
     scripts = [u for u in encodings if urlsplit(u).path.endswith(".js")]
@@ -187,7 +187,7 @@ def test_a_text_label_renders_from_the_dashboards_own_glyphs(
         lambda r: glyphs.__setitem__(r.url, r.status) if "/glyphs/" in r.url else None,
     )
     login(p, stack.url, stack.dispatcher)
-    _wait_for(p, RENDERED_CIRCLES, "#live-map", FLEET + 1)
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
     fig = go.Figure(
         go.Scattermap(
             lat=[SITE[0], SITE[0] + 0.002],
@@ -236,7 +236,7 @@ def test_with_the_street_tiles_unreachable_the_map_still_draws_and_updates(
     p = rec.page
     try:
         login(p, street_dashboard, stack.dispatcher)
-        _wait_for(p, RENDERED_CIRCLES, "#live-map", FLEET + 1)
+        _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
         assert p.evaluate(STYLE_SOURCES, "#live-map") == [STREET_TILES]
         assert p.evaluate(RENDERED_FILLS, "#live-map") > 0  # the job site's fence
         device = stack.fleet[7]

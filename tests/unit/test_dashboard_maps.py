@@ -9,7 +9,6 @@ from crewtrack.settings import Settings
 from dashboard.maps import (
     ATTRIBUTION,
     GLYPHS_URL,
-    base_layers,
     fence_layers,
     label_font,
     map_style,
@@ -31,7 +30,6 @@ def test_none_or_empty_is_offline_mode_with_the_glyphs_still_local() -> None:
         assert style["sources"] == {}
         assert [layer["id"] for layer in style["layers"]] == ["background"]
         assert style["glyphs"] == GLYPHS_URL
-        assert base_layers(offline) == []
     assert map_style("none")["id"] != map_style(Settings().dashboard_tile_url)["id"]
 
 

@@ -17,10 +17,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.maps import (
-    base_layers,
     fence_layers,
     fence_points,
     fit_view,
+    map_style_url,
     round_coords,
 )
 
@@ -151,7 +151,7 @@ def audit_map(
             hoverinfo="skip",
         )
     )
-    layers = base_layers(tile_url)
+    layers: list[dict[str, Any]] = []
     if show_accuracy and len(all_fixes):
         circles = accuracy_circles(
             all_fixes["lat"].tolist(), all_fixes["lon"].tolist(), acc
@@ -180,7 +180,12 @@ def audit_map(
         lats, lons = fence_points(fence)
     center, zoom = fit_view(lats, lons, *size)
     fig.update_layout(
-        map={"style": "white-bg", "center": center, "zoom": zoom, "layers": layers},
+        map={
+            "style": map_style_url(tile_url),
+            "center": center,
+            "zoom": zoom,
+            "layers": layers,
+        },
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
         uirevision="audit-map",

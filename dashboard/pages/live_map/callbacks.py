@@ -139,14 +139,10 @@ def live_update(
     fig = figures.live_map(
         techs, sites, ctx.tile_url, ctx.zone, layout.map_size(viewport)
     )
-    fig.update_layout(uirevision=store["rev"])  # the dispatcher's pan and zoom stay
+    fig["layout"]["uirevision"] = store["rev"]  # the dispatcher's pan and zoom stay
     if focus and focus.get("pan"):  # opened from an alert's link: start there
-        fig.update_layout(
-            map={
-                "center": {"lat": focus["lat"], "lon": focus["lon"]},
-                "zoom": FOCUS_ZOOM,
-            }
-        )
+        fig["layout"]["map"]["center"] = {"lat": focus["lat"], "lon": focus["lon"]}
+        fig["layout"]["map"]["zoom"] = FOCUS_ZOOM
     return fig, no_update, store, counts
 
 
@@ -175,6 +171,7 @@ function (delta, fig) {
     tr.lon = delta.all.lon;
     tr.customdata = delta.all.customdata;
     tr.hovertext = delta.all.hovertext;
+    tr.text = delta.all.text;
     tr.marker.color = delta.all.marker.color;
   } else {
     if (!tr.lat || tr.lat.length !== delta.n) { return nu; }

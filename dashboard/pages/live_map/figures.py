@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import plotly.graph_objects as go
-
 from dashboard.clock import hhmm
-from dashboard.maps import base_layers, fence_layers, fit_view, round_coords
+from dashboard.maps import (
+    fence_layers,
+    fit_view,
+    label_font,
+    map_style_url,
+    round_coords,
+)
 from dashboard.pages.live_map.model import (
     STATE_LABELS,
     LiveTech,
@@ -81,6 +85,7 @@ class Markers:
     lon: list[float]
     colour: list[str]
     hover: list[str]
+    label: list[str]
 
 
 def tech_markers(
@@ -99,7 +104,21 @@ def tech_markers(
             + (f" · {job_label(t.job, briefs)}" if t.job else "")
             for t in ordered
         ],
+        label=[initials(t.name) for t in ordered],
     )
+
+
+def initials(name: str) -> str:
+    """``Anna Berger`` → ``AB``: the label beside a technician's marker."""
+    parts = [p for p in name.replace("-", " ").split() if p[:1].isalpha()]
+    if not parts:
+        return name[:2].upper()
+    return (parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")).upper()
+
+
+#: Above this many markers of a kind the map drops their text labels: a city of
+#: labels is unreadable and costs the browser more than the markers.
+LABEL_LIMIT = 400
 
 
 def tech_trace_data(m: Markers) -> dict[str, Any]:
@@ -109,7 +128,8 @@ def tech_trace_data(m: Markers) -> dict[str, Any]:
         "lon": m.lon,
         "customdata": [["tech", d] for d in m.ids],
         "hovertext": m.hover,
-        "marker": {"size": 11, "color": m.colour},
+        "text": m.label if len(m.ids) <= LABEL_LIMIT else [],
+        "marker": {"size": 12, "color": m.colour},
     }
 
 
@@ -176,55 +196,68 @@ def live_map(
     tile_url: str,
     zone: ZoneInfo = UTC_ZONE,
     size: tuple[float, float] = (900.0, 600.0),
-) -> go.Figure:
-    """The dispatcher's map: job sites and fences, technicians by state on top."""
-    fig = go.Figure()
-    site_data = sites_trace_data(sites, zone)
-    fig.add_trace(
-        go.Scattermap(
-            name="halo",
-            mode="markers",
-            lat=site_data["lat"],
-            lon=site_data["lon"],
-            marker={"size": 21, "color": "#ffffff"},
-            hoverinfo="skip",
-            showlegend=False,
-        )
-    )
-    fig.add_trace(
-        go.Scattermap(
-            name="Job sites",
-            mode="markers",
-            hoverinfo="text",
-            showlegend=False,
-            **site_data,
-        )
-    )
-    fig.add_trace(
-        go.Scattermap(
-            name="Technicians",
-            mode="markers",
-            hoverinfo="text",
-            showlegend=False,
-            **tech_trace_data(tech_markers(techs, site_briefs(sites))),
-        )
-    )
+) -> dict[str, Any]:
+    """The dispatcher's map: job sites (numbered) and fences, technicians by
+    state (with their initials) on top, over the street basemap.
 
+    A plain figure dict, not a ``go.Figure``: plotly.py validates and deep-copies
+    every array and layer it is given, which was most of a first load's time at
+    2,000 technicians and 1,000 job sites (docs/performance.md, "Dashboard
+    weight"). Dash sends a dict as it is; the browser validates.
+    """
+    site_data = sites_trace_data(sites, zone)
+    # an empty trace in "markers+text" mode keeps its old points on the map
+    # (plotly.js 4.1): text only when there is some
+    labelled_sites = 0 < len(sites) <= LABEL_LIMIT
+    halo = {
+        "type": "scattermap",
+        "name": "halo",
+        "mode": "markers",
+        "lat": site_data["lat"],
+        "lon": site_data["lon"],
+        "marker": {"size": 21, "color": "#ffffff"},
+        "hoverinfo": "skip",
+        "showlegend": False,
+    }
+    job_sites = {
+        "type": "scattermap",
+        "name": "Job sites",
+        "mode": "markers+text" if labelled_sites else "markers",
+        "hoverinfo": "text",
+        "showlegend": False,
+        "text": [s.number for s in sites] if labelled_sites else [],
+        "textposition": "bottom center",
+        "textfont": label_font(10, "#44337a"),
+        **site_data,
+    }
+    markers = tech_markers(techs, site_briefs(sites))
+    technicians = {
+        "type": "scattermap",
+        "name": "Technicians",
+        "mode": "markers+text" if 0 < len(markers.ids) <= LABEL_LIMIT else "markers",
+        "hoverinfo": "text",
+        "showlegend": False,
+        "textposition": "top right",
+        "textfont": label_font(11, "#1a202c"),
+        **tech_trace_data(markers),
+    }
     fences = [f for f in (_site_fence(s) for s in sites) if f is not None]
     center, zoom = fit_view(
         [t.lat for t in techs] + [s.lat for s in sites],
         [t.lon for t in techs] + [s.lon for s in sites],
         *size,
     )
-    fig.update_layout(
-        map={
-            "style": "white-bg",
-            "center": center,
-            "zoom": zoom,
-            "layers": base_layers(tile_url) + fence_layers(fences),
+    return {
+        "data": [halo, job_sites, technicians],
+        "layout": {
+            "map": {
+                "style": map_style_url(tile_url),
+                "center": center,
+                "zoom": zoom,
+                "layers": fence_layers(fences),
+            },
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "uirevision": UI_REVISION,  # keep the dispatcher's pan/zoom across updates
+            "clickmode": "event",
         },
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        uirevision=UI_REVISION,  # keep the dispatcher's pan/zoom across updates
-        clickmode="event",
-    )
-    return fig
+    }
