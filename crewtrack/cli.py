@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from crewtrack.settings import Settings, SettingsError
+from crewtrack.settings import Settings, SettingsError, with_stack_secrets
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -555,7 +555,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        settings = Settings.from_env()
+        # `crewtrack admin …` next to `make run` uses the passwords `up` made.
+        settings = with_stack_secrets(Settings.from_env())
     except SettingsError as exc:
         print(f"crewtrack: {exc}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,10 +41,20 @@ from crewtrack.servers import (
     RedisServer,
     ServerError,
     Stack,
+    new_password,
+    open_private_log,
     port_is_open,
+    private_dir,
+    scram_verifier,
     write_private,
 )
-from crewtrack.settings import Settings
+from crewtrack.settings import (
+    APP_DB_ROLE,
+    SECRETS_FILE,
+    Settings,
+    redact_url,
+    with_stack_secrets,
+)
 from ingest.broker_auth import BrokerAccount, device_accounts, hash_mqtt_password
 from ingest.metrics import sample, samples
 from storage.devices import device_logins
@@ -114,24 +124,27 @@ def read_metrics(url: str) -> str | None:
 
 @dataclass
 class Secrets:
-    """Generated once per ``CREWTRACK_HOME`` and reused: the stack's credentials."""
+    """Generated once per ``CREWTRACK_HOME`` and reused: the stack's credentials.
 
-    ingest_mqtt_password: str
-    dashboard_secret: str
-    admin_password: str
+    A secrets file from an older version gains the ones it lacks (the server
+    passwords) on the next start.
+    """
+
+    ingest_mqtt_password: str = field(default_factory=new_password)
+    dashboard_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     admin_token: str = ""
+    db_superuser_password: str = field(default_factory=new_password)  # `postgres`
+    db_password: str = field(default_factory=new_password)  # the app role
+    redis_password: str = field(default_factory=new_password)
 
     @classmethod
     def load_or_create(cls, path: Path) -> Secrets:
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        created = cls(
-            ingest_mqtt_password=secrets.token_urlsafe(18),
-            dashboard_secret=secrets.token_urlsafe(32),
-            admin_password=secrets.token_urlsafe(12),
-        )
-        created.save(path)
-        return created
+        stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        loaded = cls(**stored)
+        if set(stored) != {f.name for f in fields(cls)}:
+            loaded.save(path)
+        return loaded
 
     def save(self, path: Path) -> None:
         write_private(path, json.dumps(vars(self), indent=2))
@@ -152,8 +165,10 @@ class Child:
     watch: ConnectionWatch | None = None
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as out:
+        private_dir(self.log_path.parent)
+        out = open_private_log(self.log_path)
+        try:
+            # umask 077: what the process writes (attachments…) is the owner's only.
             self.proc = subprocess.Popen(
                 self.argv,
                 env=self.env,
@@ -161,7 +176,10 @@ class Child:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                umask=0o077,
             )
+        finally:
+            os.close(out)
         self.started_at = time.monotonic()
         if self.watch is not None:
             self.watch.connected_at = self.watch.checked_at = 0.0
@@ -200,31 +218,62 @@ def _port_of(url: str) -> int:
     return port
 
 
-def _stack_for(settings: Settings) -> Stack:
+def prepare_home(settings: Settings) -> tuple[Settings, Secrets]:
+    """The home (owner-only), its secrets, and settings that use them: the
+    broker and server passwords filled in where the user gave none."""
+    home = private_dir(settings.home.resolve())
+    sec = Secrets.load_or_create(home / SECRETS_FILE)
+    settings = with_stack_secrets(
+        settings.replace(
+            home=home,
+            mqtt_password=settings.mqtt_password or sec.ingest_mqtt_password,
+            attachments_dir=settings.attachments_dir.resolve(),
+        ),
+        vars(sec),
+    )
+    private_dir(settings.attachments_dir)
+    return settings, sec
+
+
+def _stack_for(settings: Settings, sec: Secrets) -> Stack:
     home = settings.home.resolve()
     return Stack(
-        PostgresServer(home / "pg" / "data", _port_of(settings.database_url)),
-        RedisServer(home / "redis", _port_of(settings.redis_url), persist=True),
+        PostgresServer(
+            home / "pg" / "data",
+            _port_of(settings.database_url),
+            password=sec.db_superuser_password,
+        ),
+        RedisServer(
+            home / "redis",
+            _port_of(settings.redis_url),
+            password=urlsplit(settings.redis_url).password or sec.redis_password,
+            persist=True,
+        ),
         MosquittoServer(home / "mosquitto", settings.mqtt_port),
     )
 
 
 def _prepare_database(stack: Stack | None, settings: Settings) -> None:
-    """Create the role and database on first run, then apply migrations."""
+    """Create the role and database on first run, then apply migrations.
+
+    The app role's password is (re)set at every start, so a role made before
+    passwords, or a password changed in the URL, takes effect.
+    """
     if stack is not None:
         parts = urlsplit(settings.database_url)
-        user = parts.username or "crewtrack"
+        user = parts.username or APP_DB_ROLE
         dbname = parts.path.lstrip("/") or "crewtrack"
+        password = sql.Literal(scram_verifier(parts.password or ""))
         with psycopg.connect(stack.pg.dsn(), autocommit=True) as conn:
-            if (
-                conn.execute(
-                    "SELECT 1 FROM pg_roles WHERE rolname=%s", (user,)
-                ).fetchone()
-                is None
-            ):
-                conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(user))
+            exists = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname=%s", (user,)
+            ).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(
+                sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(user), password
                 )
+            )
             if (
                 conn.execute(
                     "SELECT 1 FROM pg_database WHERE datname=%s", (dbname,)
@@ -374,19 +423,13 @@ def _wait_http(url: str, timeout: float) -> bool:
 
 def up(settings: Settings) -> int:
     setup_logging(settings.replace(log_json=False), "up")
-    home = settings.home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    secrets_path = home / "secrets.json"
-    sec = Secrets.load_or_create(secrets_path)
-    settings = settings.replace(
-        home=home,
-        mqtt_password=settings.mqtt_password or sec.ingest_mqtt_password,
-        attachments_dir=settings.attachments_dir.resolve(),
-    )
+    settings, sec = prepare_home(settings)
+    home = settings.home
+    secrets_path = home / SECRETS_FILE
 
     stack: Stack | None = None
     if settings.start_servers:
-        stack = _stack_for(settings)
+        stack = _stack_for(settings, sec)
         busy = [s.name for s in stack.servers if port_is_open(s.port)]  # type: ignore[attr-defined]
         if busy:
             print(
@@ -463,11 +506,11 @@ def _admin_lines(settings: Settings, created: Secrets | None) -> list[str]:
         return [
             f"  admin     : {ADMIN_EMAIL} / {created.admin_password}",
             f"  API token : {created.admin_token}",
-            f"  (shown this once; kept owner-only in {settings.home / 'secrets.json'})",
+            f"  (shown this once; kept owner-only in {settings.home / SECRETS_FILE})",
         ]
     return [
         f"  admin     : {ADMIN_EMAIL} (password and first API token: "
-        f"{settings.home / 'secrets.json'}, owner-only)",
+        f"{settings.home / SECRETS_FILE}, owner-only)",
         f"  new token : crewtrack admin token --email {ADMIN_EMAIL}",
         "  revoke    : crewtrack admin list-tokens / revoke-token",
     ]
@@ -492,8 +535,8 @@ def _print_banner(
         f"  processes : {names}",
         f"  API       : {api_url}/api/v1  (health: {api_url}/api/v1/health)",
         f"  dashboard : http://{settings.dashboard_host}:{settings.dashboard_port}/",
-        f"  PostgreSQL: {settings.database_url}",
-        f"  Redis     : {settings.redis_url}",
+        f"  PostgreSQL: {redact_url(settings.database_url)}",
+        f"  Redis     : {redact_url(settings.redis_url)}",
         f"  MQTT      : mqtt://{settings.mqtt_host}:{settings.mqtt_port}",
         *_admin_lines(settings, created),
         f"  logs      : {settings.home / 'logs'}",

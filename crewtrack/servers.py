@@ -5,13 +5,22 @@ classes: data under a folder of ours, ports of our choosing, never the
 machine's shared services. Each server runs in the foreground as a child in its
 own process group, so ``stop()`` (graceful) and ``kill()`` (SIGKILL, for fault
 tests) reach it and nothing it spawned outlives us.
+
+Locked down (docs/operations.md, "Threat model"): PostgreSQL accepts SCRAM
+passwords only (no ``trust``, also not on its socket), Redis requires a password
+(from an owner-only config file, never argv), and every file and folder the
+servers or we create is the owner's only (umask 077, logs 0600).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -19,6 +28,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from ingest.broker_auth import BrokerAccount, broker_acl
 from ingest.protocols.native import MAX_PACKET_BYTES
@@ -74,6 +84,11 @@ def _running_as_root() -> bool:
     return os.geteuid() == 0
 
 
+def _chown_file(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
 def _chown_tree(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
     for root, dirs, files in os.walk(path):
@@ -82,15 +97,63 @@ def _chown_tree(path: Path, user: str) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
 
 
-def _make_traversable(path: Path) -> None:
-    """Let a server that runs as another user reach ``path`` (parents need o+x)."""
+def _make_traversable(path: Path, user: str) -> None:
+    """Let a server that runs as ``user`` reach ``path``, and nobody else.
+
+    A private folder of ours on the way (mode 0700, like the home) is given to
+    the server's group with search permission only (0710): it can pass through,
+    not list. Anything else without search for others gets o+x, never o+r.
+    """
+    gid = pwd.getpwnam(user).pw_gid
     for parent in [path, *path.parents]:
         if str(parent) in ("/", ""):
             break
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
-            with contextlib.suppress(PermissionError):
-                parent.chmod(mode | 0o005)
+        st = parent.stat()
+        if st.st_mode & 0o001 or (st.st_gid == gid and st.st_mode & 0o010):
+            continue
+        with contextlib.suppress(PermissionError):
+            if st.st_uid == os.geteuid() and not st.st_mode & 0o077:
+                os.chown(parent, -1, gid)
+                parent.chmod((st.st_mode & 0o7777) | 0o010)
+            else:
+                parent.chmod((st.st_mode & 0o7777) | 0o001)
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if missing and make it the owner's only (0700)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def open_private_log(path: Path) -> int:
+    """Open ``path`` for appending, owner-only (0600) even if it existed before."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def new_password() -> str:
+    """A generated server password: URL- and config-safe, 144 random bits."""
+    return secrets.token_urlsafe(18)
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """PostgreSQL's SCRAM-SHA-256 verifier of ``password`` (RFC 5802/7677).
+
+    ``ALTER ROLE … PASSWORD '<verifier>'`` stores it as is, so the plain
+    password never reaches the server, its logs or ``pg_stat_activity``.
+    """
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    stored_key = hashlib.sha256(client_key).digest()
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 def write_private(path: Path, text: str) -> None:
@@ -122,20 +185,24 @@ class _Process:
 
     def _spawn(self, argv: Sequence[str], user: str | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
+        log = open_private_log(self.log_path)
         # Switching user in the child (not through runuser) keeps the server our
         # direct child, so wait() sees it exit and a restart never races it.
-        self.proc = subprocess.Popen(
-            list(argv),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            user=user,
-            group=user,
-            extra_groups=[] if user else None,
-        )
-        log.close()
+        # umask 077: whatever the server writes is its owner's only.
+        try:
+            self.proc = subprocess.Popen(
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                user=user,
+                group=user,
+                extra_groups=[] if user else None,
+                umask=0o077,
+            )
+        finally:
+            os.close(log)
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -185,25 +252,69 @@ class _Process:
         self.stop(signal.SIGKILL)
 
 
+# Only password (SCRAM) logins, for every user and every way in: no `trust`,
+# no `peer` (root or the postgres OS user would otherwise skip the password).
+PG_HBA = """\
+# crewtrack: SCRAM passwords only, on the socket and on loopback TCP.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+PG_AUTH_CONF = [
+    "password_encryption = 'scram-sha-256'",
+    "unix_socket_permissions = 0700",
+]
+
+
 class PostgresServer(_Process):
-    """A private PostgreSQL 15 cluster with TimescaleDB preloaded."""
+    """A private PostgreSQL 15 cluster with TimescaleDB preloaded.
+
+    The superuser ``postgres`` logs in with ``password`` (generated when not
+    given; ``crewtrack up`` keeps it in the home's secrets file). A cluster
+    made before passwords (``trust``) is upgraded when it starts.
+    """
 
     name = "postgresql"
 
-    def __init__(self, datadir: Path, port: int, *, for_tests: bool = False) -> None:
+    def __init__(
+        self, datadir: Path, port: int, *, password: str = "", for_tests: bool = False
+    ) -> None:
         super().__init__(datadir.parent / f"{datadir.name}.log")
         self.datadir = datadir
         self.port = port
+        self.password = password or new_password()
         self.for_tests = for_tests
         self.socket_dir = datadir.parent / f"{datadir.name}-socket"
 
-    def dsn(self, dbname: str = "postgres", user: str = "postgres") -> str:
-        return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
+    def dsn(self, dbname: str = "postgres") -> str:
+        """The superuser's URL, password included: never print or log it."""
+        return (
+            f"postgresql://postgres:{quote(self.password, safe='')}"
+            f"@127.0.0.1:{self.port}/{dbname}"
+        )
 
     @property
     def _server_user(self) -> str | None:
         """PostgreSQL refuses to run as root: switch to its own user then."""
         return "postgres" if _running_as_root() else None
+
+    def _run_as_server(
+        self, argv: Sequence[str], stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        user = self._server_user
+        return subprocess.run(
+            list(argv),
+            input=stdin,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+            cwd=self.datadir,
+            umask=0o077,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     def init(self) -> None:
         """Create the cluster once (kept between runs)."""
@@ -220,24 +331,23 @@ class PostgresServer(_Process):
             )
         if (self.datadir / "PG_VERSION").exists():
             return
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        self.datadir.chmod(0o700)
-        _make_traversable(self.datadir.parent)
+        self._private_parent()
+        private_dir(self.datadir)
         if _running_as_root():
             _chown_tree(self.datadir, "postgres")
-        user = self._server_user
-        initdb_argv = [str(initdb), "--no-sync", "-A", "trust", "-E", "UTF8"]
-        initdb_argv += ["--locale=C.UTF-8", "-U", "postgres", "-D", str(self.datadir)]
-        result = subprocess.run(
-            initdb_argv,
-            user=user,
-            group=user,
-            extra_groups=[] if user else None,
-            cwd=self.datadir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        # The superuser's password reaches initdb through a private file that
+        # only lives while initdb runs (argv would show it in `ps`).
+        pwfile = self.datadir.parent / f"{self.datadir.name}.pwfile"
+        write_private(pwfile, self.password + "\n")
+        if _running_as_root():
+            _chown_file(pwfile, "postgres")
+        initdb_argv = [str(initdb), "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
+        initdb_argv += ["--auth-local=scram-sha-256", "--auth-host=scram-sha-256"]
+        initdb_argv += [f"--pwfile={pwfile}", "-U", "postgres", "-D", str(self.datadir)]
+        try:
+            result = self._run_as_server(initdb_argv)
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise ServerError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
         conf = [
@@ -247,6 +357,7 @@ class PostgresServer(_Process):
             "timescaledb.telemetry_level = off",
             "max_connections = 200",
             "log_min_messages = warning",
+            *PG_AUTH_CONF,
         ]
         if self.for_tests:
             # Test data is thrown away, so skip fsync (a killed server's writes
@@ -255,10 +366,55 @@ class PostgresServer(_Process):
             conf += ["fsync = off", "full_page_writes = off"]
         with (self.datadir / "postgresql.conf").open("a") as fh:
             fh.write("\n# crewtrack\n" + "\n".join(conf) + "\n")
+        (self.datadir / "pg_hba.conf").write_text(PG_HBA)
+
+    def passwords_only(self) -> bool:
+        """Whether every pg_hba.conf rule asks for a SCRAM password."""
+        rules = [
+            line.split()
+            for line in (self.datadir / "pg_hba.conf").read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+        return all("scram-sha-256" in fields for fields in rules)
+
+    def lock_down(self) -> None:
+        """Upgrade a cluster made before passwords (``trust``): give the superuser
+        ``password`` and allow SCRAM logins only.
+
+        The password is set in single-user mode (no network, no other session),
+        as a SCRAM verifier: the plain password never reaches the server.
+        """
+        statement = f"ALTER ROLE postgres PASSWORD '{scram_verifier(self.password)}'\n"
+        single = [str(PG_BIN / "postgres"), "--single", "-D", str(self.datadir)]
+        result = self._run_as_server([*single, "postgres"], stdin=statement)
+        if result.returncode != 0 or "ERROR" in result.stderr:
+            raise ServerError(
+                f"could not set the superuser password of {self.datadir}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+        conf_path = self.datadir / "postgresql.conf"
+        conf = conf_path.read_text()
+        missing = [line for line in PG_AUTH_CONF if line not in conf]
+        if missing:
+            with conf_path.open("a") as fh:
+                fh.write("\n# crewtrack: passwords only\n" + "\n".join(missing) + "\n")
+        write_private(self.datadir / "pg_hba.conf", PG_HBA)
+        if _running_as_root():
+            _chown_file(self.datadir / "pg_hba.conf", "postgres")
+
+    def _private_parent(self) -> None:
+        """The folder of the cluster, its log and socket: ours only, but
+        passable for the server's user when we are root."""
+        private_dir(self.datadir.parent)
+        if _running_as_root():
+            _make_traversable(self.datadir.parent, "postgres")
 
     def start(self) -> None:
         self.init()
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self._private_parent()  # also an older home's folders (0755 then)
+        if not self.passwords_only():
+            self.lock_down()
+        private_dir(self.socket_dir)
         if _running_as_root():
             _chown_tree(self.socket_dir, "postgres")
         self._spawn(
@@ -279,6 +435,8 @@ class PostgresServer(_Process):
         super().stop(sig)
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
+        """Run ``sql`` as the superuser (the password goes through the
+        environment, not argv)."""
         result = subprocess.run(
             [
                 "psql",
@@ -287,10 +445,11 @@ class PostgresServer(_Process):
                 "-At",
                 "-v",
                 "ON_ERROR_STOP=1",
-                self.dsn(dbname),
+                f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}",
                 "-c",
                 sql,
             ],
+            env={**os.environ, "PGPASSWORD": self.password},
             capture_output=True,
             text=True,
             check=False,
@@ -300,49 +459,71 @@ class PostgresServer(_Process):
         return result.stdout
 
 
+def _resp(*args: str) -> bytes:
+    """A Redis command in RESP (binary-safe, unlike inline commands)."""
+    out = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        raw = arg.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
+    return b"".join(out)
+
+
+def _redis_quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class RedisServer(_Process):
-    """A private Redis; ``persist`` keeps an append-only file in ``datadir``."""
+    """A private Redis; ``persist`` keeps an append-only file in ``datadir``.
+
+    Clients authenticate with ``password`` (generated when not given), which
+    sits in an owner-only ``redis.conf``, not in argv where ``ps`` shows it.
+    """
 
     name = "redis"
 
-    def __init__(self, datadir: Path, port: int, *, persist: bool = True) -> None:
+    def __init__(
+        self, datadir: Path, port: int, *, password: str = "", persist: bool = True
+    ) -> None:
         super().__init__(datadir / "redis.log")
         self.datadir = datadir
         self.port = port
+        self.password = password or new_password()
         self.persist = persist
+        self.conf_file = datadir / "redis.conf"
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The URL with the password: never print or log it."""
+        return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         binary = _require("redis-server")
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--dir",
-            str(self.datadir),
-            "--save",
-            "",
-            "--appendonly",
-            "yes" if self.persist else "no",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "yes",
+        private_dir(self.datadir)
+        conf = [
+            "bind 127.0.0.1",
+            f"port {self.port}",
+            f"dir {_redis_quote(str(self.datadir))}",
+            'save ""',
+            f"appendonly {'yes' if self.persist else 'no'}",
+            "daemonize no",
+            "protected-mode yes",
+            f"requirepass {_redis_quote(self.password)}",
         ]
-        self._spawn(argv)
+        write_private(self.conf_file, "\n".join(conf) + "\n")
+        self._spawn([binary, str(self.conf_file)])
         self._wait_ready(self._is_ready)
 
     def _is_ready(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
+                s.sendall(_resp("AUTH", self.password) + _resp("PING"))
+                answer = b""
+                while b"\r\n" not in answer.partition(b"\r\n")[2]:
+                    chunk = s.recv(256)
+                    if not chunk:
+                        break
+                    answer += chunk
+                return answer.startswith(b"+OK\r\n+PONG")
         except OSError:
             return False
 
@@ -423,7 +604,7 @@ class MosquittoServer(_Process):
 
     def start(self) -> None:
         binary = _require("mosquitto")
-        self.datadir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.datadir)
         if not self.passwd_file.exists():
             self.write_accounts([])
         conf = [
@@ -446,7 +627,7 @@ class MosquittoServer(_Process):
         ]
         if _running_as_root():
             conf.insert(0, "user root")  # keep write access to the persistence folder
-        self.conf_file.write_text("\n".join(conf) + "\n")
+        write_private(self.conf_file, "\n".join(conf) + "\n")
         self._spawn([binary, "-c", str(self.conf_file)])
         self._wait_ready(lambda: port_is_open(self.port))
 

@@ -11,14 +11,20 @@ against these declarations.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CREWTRACK_"
+SECRETS_FILE = (
+    "secrets.json"  # under CREWTRACK_HOME, owner-only; see with_stack_secrets
+)
+APP_DB_ROLE = "crewtrack"  # the role `up` creates; its password is in the secrets file
 
 
 def _setting(default: Any, doc: str) -> Any:
@@ -43,12 +49,14 @@ class Settings:
     database_url: str = _setting(
         "postgresql://crewtrack@127.0.0.1:55432/crewtrack",
         "PostgreSQL + TimescaleDB DSN. The port is not 5432 so the stack never "
-        "touches a PostgreSQL the machine already runs.",
+        "touches a PostgreSQL the machine already runs. Without a password in it, "
+        "the password `up` generated (home's secrets.json) is used.",
     )
     redis_url: str = _setting(
         "redis://127.0.0.1:56379/0",
         "Redis for live positions, the GEO set, pub/sub and alert streams; "
-        "private port for the same reason.",
+        "private port for the same reason. Without a password (`redis://:pw@…`), "
+        "the one `up` generated is used.",
     )
     mqtt_host: str = _setting("127.0.0.1", "MQTT broker host (Mosquitto, or EMQX).")
     mqtt_port: int = _setting(
@@ -377,6 +385,60 @@ class Settings:
             else:
                 out[env_name(f.name)] = str(value)
         return out
+
+
+def _with_password(url: str, password: str, user: str | None = None) -> str:
+    """``url`` with ``password`` (and ``user``, else the URL's own user)."""
+    parts = urlsplit(url)
+    user = quote(unquote(parts.username or "") if user is None else user, safe="")
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def with_stack_secrets(
+    settings: Settings, stack_secrets: Mapping[str, str] | None = None
+) -> Settings:
+    """Fill in the passwords of the servers ``crewtrack up`` runs.
+
+    When the servers are ours (``start_servers``), a database URL (the app
+    role's, ``crewtrack`` unless it names another) and a Redis URL that carry
+    no password get the ones generated in the
+    home's secrets file (``stack_secrets``, read from there when not given). A
+    password the user put in a URL wins; without a secrets file nothing changes.
+    Every process of the stack (``up``'s children, ``crewtrack admin …`` in
+    another shell) thus connects the same way.
+    """
+    if not settings.start_servers:
+        return settings
+    if stack_secrets is None:
+        path = settings.home / SECRETS_FILE
+        try:
+            stack_secrets = json.loads(path.read_text())
+        except OSError:  # none yet, or another user's: no password to add
+            return settings
+    changes: dict[str, str] = {}
+    db = urlsplit(settings.database_url)
+    db_password = stack_secrets.get("db_password", "")
+    if db.password is None and db_password:
+        changes["database_url"] = _with_password(
+            settings.database_url, db_password, unquote(db.username or APP_DB_ROLE)
+        )
+    redis_password = stack_secrets.get("redis_password", "")
+    if urlsplit(settings.redis_url).password is None and redis_password:
+        changes["redis_url"] = _with_password(settings.redis_url, redis_password)
+    return settings.replace(**changes) if changes else settings
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for banners and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return _with_password(url, "***").replace(quote("***", safe=""), "***")
 
 
 def env_name(field_name: str) -> str:

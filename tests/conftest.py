@@ -5,6 +5,11 @@ temporary folder, and stop at the end. Each test that asks for ``db_url`` gets
 a fresh database cloned from a migrated template (about 0.1 s). Fixtures are
 lazy: unit tests that ask for none of them start no server.
 
+The servers are locked down as under ``crewtrack up``: PostgreSQL takes SCRAM
+passwords only and Redis requires one (each server generates its own); the
+password travels in ``pg_server.dsn()``, ``db_url``, ``redis_server.url`` and
+``redis_url``, so tests connect exactly like the stack does.
+
 A missing server binary fails the test with the reason; nothing here skips.
 """
 

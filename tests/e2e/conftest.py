@@ -48,6 +48,7 @@ from crewtrack.servers import (
 from crewtrack.settings import Settings
 from derive.worker import derive_session
 from ingest.broker_auth import BrokerAccount, hash_mqtt_password
+from ingest.metrics import sample
 from ingest.protocols.native import encode_fixes
 from jobs_domain.job import CrewMember, CrewRole, Job
 from storage.devices import add_device
@@ -134,6 +135,24 @@ def _job_doc(description: str, manager: uuid.UUID) -> Jsonb:
         crew=[CrewMember(str(manager), CrewRole.JOB_MANAGER)],
     )
     return Jsonb(document(job))
+
+
+def _wait_subscribed(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the ingest is connected and subscribed: a fix published before
+    its first subscription has no subscriber and is dropped by the broker."""
+    deadline = time.monotonic() + 60
+    url = f"http://127.0.0.1:{port}/metrics"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ingest exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if sample(resp.read().decode(), "crewtrack_ingest_connected") == 1:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"ingest not subscribed:\n{log.read_text()[-3000:]}")
 
 
 def _seed(
@@ -361,6 +380,7 @@ def stack(
                 )
         url = f"http://127.0.0.1:{dash_port}"
         _wait_http(url + "/healthz", procs[1], base / "dashboard.log")
+        _wait_subscribed(settings.ingest_metrics_port, procs[0], base / "ingest.log")
         s = Stack(
             url=url,
             settings=settings,

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from crewtrack.servers import PortAllocator, port_is_open
+from crewtrack.settings import Settings, with_stack_secrets
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +51,11 @@ class Up:
 
     @property
     def dsn(self) -> str:
-        return self.env["CREWTRACK_DATABASE_URL"]
+        """The app role's URL with the password `up` generated (as the CLI sees it)."""
+        configured = Settings(
+            home=self.home, database_url=self.env["CREWTRACK_DATABASE_URL"]
+        )
+        return with_stack_secrets(configured).database_url
 
     def start(self) -> str:
         """Start `crewtrack up` and return its banner once it prints one."""

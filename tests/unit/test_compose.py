@@ -5,8 +5,10 @@ There is no Docker engine on the build machines, so the file is checked here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 import pytest
 import yaml
@@ -66,7 +68,12 @@ def test_published_ports_match_the_configured_ports(compose: dict[str, Any]) -> 
     assert any(p.endswith(f":{mqtt_port}") for p in svc["mosquitto"]["ports"])
     assert env["CREWTRACK_MQTT_HOST"] == "mosquitto"
     assert "timescaledb:5432" in env["CREWTRACK_DATABASE_URL"]
-    assert env["CREWTRACK_REDIS_URL"].startswith("redis://redis:6379")
+    redis_url = _split(env["CREWTRACK_REDIS_URL"])
+    assert (redis_url.scheme, redis_url.hostname, redis_url.port) == (
+        "redis",
+        "redis",
+        6379,
+    )
 
 
 def test_published_host_ports_are_the_same_as_make_run(compose: dict[str, Any]) -> None:
@@ -113,3 +120,46 @@ def test_the_broker_reads_the_files_that_broker_files_writes(
     assert f"password_file {mount}/passwd" in conf
     assert f"acl_file {mount}/acl" in conf
     assert "max_queued_messages 1000000" in conf
+
+
+REFERENCE = r"\$\{([A-Z_]+):\?[^}]+\}"
+
+
+def _split(url: str) -> SplitResult:
+    """``urlsplit`` of a URL holding ``${VAR:?why}`` references (kept as ``$VAR``:
+    the ``?`` of the reference would start the URL's query)."""
+    return urlsplit(re.sub(REFERENCE, r"$\1", url))
+
+
+def _required_variable(value: str) -> str:
+    """The variable a value requires from .env (``${VAR:?why}``), else fail."""
+    match = re.fullmatch(REFERENCE, value) or re.fullmatch(r"\$([A-Z_]+)", value)
+    assert match is not None, f"{value!r} is not a required ${{VAR:?…}} reference"
+    return match.group(1)
+
+
+def test_no_password_is_written_in_the_compose_file(compose: dict[str, Any]) -> None:
+    svc = compose["services"]
+    env = compose["x-crewtrack-env"]
+    db = _split(env["CREWTRACK_DATABASE_URL"])
+    redis_url = _split(env["CREWTRACK_REDIS_URL"])
+    db_var = _required_variable(db.password or "")
+    redis_var = _required_variable(redis_url.password or "")
+    assert db_var == _required_variable(
+        svc["timescaledb"]["environment"]["POSTGRES_PASSWORD"]
+    )
+    assert redis_var == _required_variable(
+        svc["redis"]["environment"]["REDIS_PASSWORD"]
+    )
+    _required_variable(env["CREWTRACK_MQTT_PASSWORD"])
+    _required_variable(svc["dashboard"]["environment"]["CREWTRACK_DASHBOARD_SECRET"])
+    # Redis reads the password from a config file, not from its argv (`ps`).
+    command = " ".join(svc["redis"]["command"])
+    assert "--requirepass" not in command
+    assert "requirepass" in command
+    assert "redis-server /tmp/redis.conf" in command
+    # Every variable the file requires is made by the documented one-liner.
+    text = (ROOT / "docker-compose.yml").read_text()
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    one_liner = text.split("for v in", 1)[1].split("; do", 1)[0]
+    assert required == set(one_liner.replace("#", " ").replace("\\", " ").split())
