@@ -264,6 +264,9 @@ host    all       all   ::1/128       scram-sha-256
 PG_AUTH_CONF = [
     "password_encryption = 'scram-sha-256'",
     "unix_socket_permissions = 0700",
+    # a client gone in the middle of its SCRAM exchange holds a backend (and
+    # blocks DROP DATABASE … FORCE) until this runs out; the default is 1 min
+    "authentication_timeout = 10s",
 ]
 
 
@@ -364,6 +367,8 @@ class PostgresServer(_Process):
             # still sit in the OS cache). Commits stay synchronous: fault tests
             # SIGKILL the server and rely on "committed means kept".
             conf += ["fsync = off", "full_page_writes = off"]
+            # each test drops its database: an abandoned login must not hold it
+            conf += ["authentication_timeout = 2s"]
         with (self.datadir / "postgresql.conf").open("a") as fh:
             fh.write("\n# crewtrack\n" + "\n".join(conf) + "\n")
         (self.datadir / "pg_hba.conf").write_text(PG_HBA)

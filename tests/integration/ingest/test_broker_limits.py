@@ -49,12 +49,15 @@ def _fixes(device: str, n: int, base_ms: int) -> list[dict[str, Any]]:
 
 def _batch_of_exactly(size: int, fixes: list[dict[str, Any]]) -> bytes:
     """``{"fixes": …}`` padded with a key the ingest does not read to ``size`` bytes."""
-    for pad in range(size):
+    bare = len(msgpack.packb({"fixes": fixes, "note": ""}))
+    if bare > size:
+        raise AssertionError("fixes alone are larger than the size asked for")
+    # the padding's own length header grows by up to 4 bytes (fixstr → str32)
+    for pad in range(max(0, size - bare - 4), size - bare + 1):
         payload: bytes = msgpack.packb({"fixes": fixes, "note": "x" * pad})
-        if len(payload) >= size:
-            assert len(payload) == size
+        if len(payload) == size:
             return payload
-    raise AssertionError("fixes alone are larger than the size asked for")
+    raise AssertionError(f"no padding makes exactly {size} bytes")
 
 
 def _refused_as_too_large(phone: Any) -> bool:
