@@ -136,8 +136,12 @@ def live_update(
                 "all": figures.tech_trace_data(markers),
             }
         return no_update, delta, store, counts
+    fences = ctx.fences.get(sites_sig)
+    if fences is None:
+        fences = figures.site_fence_layers(sites)
+        ctx.fences.put(sites_sig, fences)
     fig = figures.live_map(
-        techs, sites, ctx.tile_url, ctx.zone, layout.map_size(viewport)
+        techs, sites, ctx.tile_url, ctx.zone, layout.map_size(viewport), fences
     )
     fig["layout"]["uirevision"] = store["rev"]  # the dispatcher's pan and zoom stay
     if focus and focus.get("pan"):  # opened from an alert's link: start there
