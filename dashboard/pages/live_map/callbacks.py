@@ -74,25 +74,6 @@ def live_update(
     marker array when the set of markers changed; nothing (``no_update``)
     when nothing did.
     """
-    if trigger == layout.FOCUS and previous:
-        # the dispatcher picked something in the list or an alert: pan to it
-        if not focus or not focus.get("pan"):
-            return no_update, no_update, no_update, no_update
-        # a new ui revision: MapLibre's own moves count as the user's view,
-        # which an unchanged revision would keep over the new centre
-        rev = (
-            f"focus:{focus.get('kind')}:{focus.get('id')}:{focus['lat']}:{focus['lon']}"
-        )
-        # through the same clientside step as the marker deltas, so a delta
-        # applied at the same moment cannot put the old view back
-        view = {
-            "view": {
-                "center": {"lat": focus["lat"], "lon": focus["lon"]},
-                "zoom": FOCUS_ZOOM,
-                "rev": rev,
-            }
-        }
-        return no_update, view, {**previous, "rev": rev}, no_update
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     f = model.Filters.from_inputs(states, tech_ids, teams, job_statuses)
     everyone, techs, sites = live_view(ctx, f, now_ms)
@@ -155,15 +136,23 @@ FOCUS_ZOOM = 15.0
 
 
 #: Applies a marker delta to the figure in the browser (no round trip): copies
-#: of the changed arrays, so Plotly.react sees new arrays and redraws; or a new
-#: view (centre, zoom, ui revision) when the dispatcher picked something.
-APPLY_DELTA_JS = """
-function (delta, fig) {
+#: of the changed arrays, so Plotly.react sees new arrays and redraws; or pans
+#: to what the dispatcher picked (the focus store holds where). One clientside
+#: step for both, so neither can apply to a figure the other already replaced,
+#: and the pan is no server answer that a newer tick could supersede.
+APPLY_DELTA_JS_TEMPLATE = """
+function (delta, focus, fig) {
   const nu = window.dash_clientside.no_update;
-  if (delta && delta.view && fig && fig.layout) {
+  const ctx = window.dash_clientside.callback_context;
+  const picked = (ctx.triggered || []).some((t) => t.prop_id.startsWith('focus.'));
+  if (picked) {
+    if (!focus || !focus.pan || !fig || !fig.layout || !fig.layout.map) { return nu; }
+    // a new ui revision: MapLibre's own moves count as the user's view, which
+    // an unchanged revision would keep over the new centre
+    const rev = ['focus', focus.kind, focus.id, focus.lat, focus.lon].join(':');
     const map = Object.assign({}, fig.layout.map,
-                              {center: delta.view.center, zoom: delta.view.zoom});
-    const layout = Object.assign({}, fig.layout, {map: map, uirevision: delta.view.rev});
+                              {center: {lat: focus.lat, lon: focus.lon}, zoom: %(zoom)s});
+    const layout = Object.assign({}, fig.layout, {map: map, uirevision: rev});
     return Object.assign({}, fig, {layout: layout});
   }
   if (!delta || !fig || !fig.data || !fig.data[delta.trace]) { return nu; }
@@ -194,6 +183,7 @@ function (delta, fig) {
   return Object.assign({}, fig, {data: data});
 }
 """
+APPLY_DELTA_JS = APPLY_DELTA_JS_TEMPLATE % {"zoom": FOCUS_ZOOM}
 
 
 def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
@@ -339,7 +329,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Input(layout.FILTER_TECHS, "value"),
         Input(layout.FILTER_TEAMS, "value"),
         Input(shell.VIEWPORT, "data"),
-        Input(layout.FOCUS, "data"),
+        State(layout.FOCUS, "data"),  # a figure drawn after a pick starts there
         State(layout.LIVE_SIG, "data"),
     )
     def _live(
@@ -369,6 +359,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         APPLY_DELTA_JS,
         Output(layout.LIVE_MAP, "figure", allow_duplicate=True),
         Input(layout.LIVE_DELTA, "data"),
+        Input(layout.FOCUS, "data"),
         State(layout.LIVE_MAP, "figure"),
         prevent_initial_call=True,
     )
