@@ -22,6 +22,16 @@ def local(t: datetime, zone: ZoneInfo) -> datetime:
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(zone)
 
 
+def wall(t: datetime, zone: ZoneInfo) -> datetime:
+    """The company's wall-clock time, naive (Plotly draws naive times as given)."""
+    return local(t, zone).replace(tzinfo=None)
+
+
+def stamp(t: datetime | None, zone: ZoneInfo) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in the company's zone (the page names the zone once)."""
+    return "—" if t is None else f"{local(t, zone):%Y-%m-%d %H:%M:%S}"
+
+
 def hhmm(t: datetime | None, zone: ZoneInfo) -> str:
     return "—" if t is None else f"{local(t, zone):%H:%M}"
 

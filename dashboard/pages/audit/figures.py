@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.clock import wall
 from dashboard.maps import (
     fence_layers,
     fence_points,
@@ -53,12 +54,6 @@ def accuracy_circles(
 UTC_ZONE = ZoneInfo("UTC")
 
 
-def _wall(t: datetime, zone: ZoneInfo) -> datetime:
-    """The company's wall-clock time, naive (Plotly draws naive times as given)."""
-    aware = t if t.tzinfo is not None else t.replace(tzinfo=UTC_ZONE)
-    return aware.astimezone(zone).replace(tzinfo=None)
-
-
 def audit_map(
     trail: pd.DataFrame,
     all_fixes: pd.DataFrame,
@@ -87,7 +82,7 @@ def audit_map(
             hoverinfo="skip",
         )
     )
-    times = [f"{_wall(t, zone):%H:%M:%S}" for t in all_fixes["time"]]
+    times = [f"{wall(t, zone):%H:%M:%S}" for t in all_fixes["time"]]
     acc = all_fixes["accuracy"].tolist()
     fig.add_trace(
         go.Scattermap(
@@ -208,7 +203,7 @@ def audit_timeline(
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
-            x=[_wall(t, zone) for t in times],
+            x=[wall(t, zone) for t in times],
             y=[round(d, 1) for d in distance_m],
             mode="lines+markers",
             name="Distance to fence edge (m, < 0 inside)",
@@ -219,16 +214,16 @@ def audit_timeline(
     for w in windows:
         if w["earliest"] is not None and w["latest"] is not None:
             fig.add_vrect(
-                x0=_wall(w["earliest"], zone),
-                x1=_wall(w["latest"], zone),
+                x0=wall(w["earliest"], zone),
+                x1=wall(w["latest"], zone),
                 fillcolor=w["colour"],
                 opacity=0.2,
                 line_width=0,
             )
-        fig.add_vline(x=_wall(w["at"], zone), line={"color": w["colour"], "width": 2})
+        fig.add_vline(x=wall(w["at"], zone), line={"color": w["colour"], "width": 2})
     for c in clock:
         fig.add_vline(
-            x=_wall(c["at"], zone),
+            x=wall(c["at"], zone),
             line={"color": "#805ad5", "width": 2, "dash": "dash"},
         )
     fig.add_hline(y=0, line={"color": "#6b46c1", "width": 1})

@@ -24,6 +24,7 @@ from core import history
 from core.geofence import Geofence
 from core.reconcile import ClockEvent, Flag, Reconciliation
 from core.visits import Visit, Window, derive_visits
+from dashboard.clock import stamp
 from dashboard.queries import DerivationRow, SessionRow
 from storage.visits import clock_events, input_digest
 
@@ -207,10 +208,7 @@ def gap_pairs(
 
 def fmt_time(t: datetime | None, zone: ZoneInfo = UTC_ZONE) -> str:
     """A time as the company reads it (the page says which zone, once)."""
-    if t is None:
-        return "—"
-    aware = t if t.tzinfo is not None else t.replace(tzinfo=UTC_ZONE)
-    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    return stamp(t, zone)
 
 
 def hms(seconds: float | None) -> str:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from dashboard.clock import stamp
 from dashboard.pages.day_board.model import Board, Segment
 from dashboard.pages.live_map.figures import JOB_COLOURS, JOB_LABELS, STATE_COLOURS
 
@@ -25,7 +26,7 @@ ROW_PX = 44
 
 
 def _local(t: datetime, zone: ZoneInfo) -> str:
-    return t.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    return stamp(t, zone)
 
 
 def _bars(
