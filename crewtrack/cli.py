@@ -97,14 +97,13 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from crewtrack.demo.seed import SeedError, seed_demo, summary
+    from crewtrack.demo.seed import SeedError
+    from crewtrack.runner import seed_demo_and_print
 
     try:
-        report = seed_demo(settings)
+        seed_demo_and_print(settings)
     except SeedError as exc:
         raise CliError(str(exc)) from exc
-    for line in summary(report):
-        print(line)
     return 0
 
 
@@ -378,6 +377,9 @@ def _cmd_broker_files(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.seed_demo and settings.demo:
+        # The demo's phones must be in the password file the broker reads.
+        _cmd_seed_demo(args, settings)
     devices = write_broker_files(
         MosquittoServer(Path(args.out), settings.mqtt_port), settings
     )
@@ -543,6 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(for brokers that `crewtrack up` does not run; send the broker SIGHUP after).",
     )
     p.add_argument("--out", required=True, help="folder for passwd and acl")
+    p.add_argument(
+        "--seed-demo",
+        action="store_true",
+        help="when CREWTRACK_DEMO is on, seed (or extend) the demo company first",
+    )
     return parser
 
 

@@ -313,7 +313,7 @@ def _ensure_admin(settings: Settings, sec: Secrets, secrets_path: Path) -> bool:
     return False
 
 
-def _seed_demo(settings: Settings) -> None:
+def seed_demo_and_print(settings: Settings) -> None:
     """Seed (or extend) the demo company; its new logins are printed this once."""
     from crewtrack.demo.seed import seed_demo, summary
 
@@ -451,7 +451,7 @@ def up(settings: Settings) -> int:
         _prepare_database(stack, settings)
         first_start = _ensure_admin(settings, sec, secrets_path)
         if settings.demo:
-            _seed_demo(settings)
+            seed_demo_and_print(settings)
         if stack is not None:
             write_broker_files(stack.mqtt, settings)
             stack.mqtt.reload()

@@ -96,3 +96,29 @@ def test_broker_files_hold_every_active_device_and_the_ingest_account(
     ]
     assert sorted(users) == ["crewtrack-ingest", "phone-a"]
     assert "user crewtrack-ingest" in (tmp_path / "acl").read_text()
+
+
+def test_broker_files_seed_the_demo_first_only_when_the_demo_is_on(
+    db_url: str, tmp_path: Path
+) -> None:
+    def broker_users(demo: str) -> list[str]:
+        out = _crewtrack(
+            db_url,
+            "admin",
+            "broker-files",
+            "--seed-demo",
+            "--out",
+            str(tmp_path),
+            CREWTRACK_MQTT_PASSWORD="s3cret",
+            CREWTRACK_HOME=str(tmp_path / "home"),
+            CREWTRACK_DEMO=demo,
+        )
+        assert out.returncode == 0, out.stderr
+        passwd = (tmp_path / "passwd").read_text().splitlines()
+        return sorted(line.split(":")[0] for line in passwd)
+
+    assert broker_users("false") == ["crewtrack-ingest"]
+    with_demo = broker_users("true")
+    fleet = json.loads((tmp_path / "home" / "demo-fleet.json").read_text())
+    assert len(fleet) >= 5
+    assert with_demo == sorted(["crewtrack-ingest", *fleet])
