@@ -347,6 +347,30 @@ def _job_43(stack: Stack) -> tuple[datetime, datetime]:
     return row[0], row[1]
 
 
+def _drag_window(p: Page, label: str, to_row: str, later: timedelta) -> None:
+    """Drag the booked window labelled ``label`` by ``later`` onto ``to_row``."""
+    ends = p.evaluate(
+        """([label, row, laterMs]) => {
+          const gd = document.querySelector('#board-graph .js-plotly-plot');
+          const L = gd._fullLayout, box = gd.getBoundingClientRect();
+          const s = gd.layout.shapes.find((s) => s.label && s.label.text === label);
+          const rows = L.yaxis.categoryarray, mid = (s.y0 + s.y1) / 2;
+          const x = (t) => box.left + L.xaxis._offset + L.xaxis.l2p(t);
+          const y = (v) => box.top + L.yaxis._offset + L.yaxis.l2p(v);
+          const t0 = (L.xaxis.d2l(s.x0) + L.xaxis.d2l(s.x1)) / 2;
+          const to = rows.indexOf(row) + (mid - Math.round(mid));
+          return [x(t0), y(mid), x(t0 + laterMs), y(to)];
+        }""",
+        [label, to_row, later.total_seconds() * 1000],
+    )
+    x0, y0, x1, y1 = ends
+    p.mouse.move(x0, y0)
+    p.mouse.down()
+    for k in range(1, 11):
+        p.mouse.move(x0 + (x1 - x0) * k / 10, y0 + (y1 - y0) * k / 10)
+    p.mouse.up()
+
+
 def test_the_day_board_shows_each_technicians_day_and_a_reschedule_changes_the_job(
     stack: Stack, page: Watched
 ) -> None:
@@ -386,9 +410,33 @@ def test_the_day_board_shows_each_technicians_day_and_a_reschedule_changes_the_j
         ).fetchone()
         assert who == ("Dana Dispatch", "customer asked for the afternoon")
         p.screenshot(path=str(OUTPUT / "day-board.png"), full_page=True)
+        crew = conn.execute(
+            "SELECT technician_ids FROM jobs WHERE number = 43"
+        ).fetchone()
+    assert crew is not None
+    # drag the window an hour later and up onto Tech 00's row: moved and reassigned
+    _drag_window(p, "J-000043", "Tech 00", timedelta(hours=1))
+    expect(p.locator("#plan-result")).to_contain_text(
+        "J-000043 rescheduled and reassigned."
+    )
+    expect(p.locator("#plan-start")).to_have_value("16:00")  # the form follows
+    expect(p.locator("#plan-technician")).to_contain_text("Tech 00")
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT j.scheduled_start, j.scheduled_end, t.name FROM jobs j "
+            "JOIN technicians t ON t.id = j.technician_ids[1] WHERE j.number = 43"
+        ).fetchone()
+        assert row is not None
+        assert row[2] == "Tech 00"
+        assert row[0].astimezone(zone).replace(tzinfo=None) == datetime(
+            day.year, day.month, day.day, 16, 0
+        )
+        assert row[1] - row[0] == timedelta(minutes=90)
+        p.screenshot(path=str(OUTPUT / "day-board-dragged.png"), full_page=True)
         # the job goes back where the other tests expect it (late, nobody there)
         conn.execute(
-            "UPDATE jobs SET scheduled_start = %s, scheduled_end = %s WHERE number = 43",
-            before,
+            "UPDATE jobs SET scheduled_start = %s, scheduled_end = %s, "
+            "technician_ids = %s WHERE number = 43",
+            (*before, crew[0]),
         )
     page.assert_clean()

@@ -113,14 +113,15 @@ def test_the_figure_shows_local_times_a_now_line_and_the_working_day() -> None:
     jobs = [job("1", at(5, 30), at(7))]
     board = model.build_board([TESS], jobs, [], START, END, at(9))
     fig = figures.board_figure(board, at(9), ZONE)
-    rows, booked = fig.data[0], fig.data[1]
+    rows = fig.data[0]
     assert list(rows.y) == ["Tess Meyer"]  # a row even with nothing booked
-    assert list(booked.base) == ["2026-03-04 05:30:00"]  # Berlin time, not UTC
+    booked, now_line = fig.layout.shapes
+    assert (booked.x0, booked.x1) == ("2026-03-04 05:30:00", "2026-03-04 07:00:00")
     assert list(fig.layout.xaxis.range) == [
         "2026-03-04 05:30:00",
         "2026-03-04 20:00:00",
     ]
-    assert fig.layout.shapes[0].x0 == "2026-03-04 09:00:00"
+    assert now_line.x0 == "2026-03-04 09:00:00"
     assert "times in Europe/Berlin" in fig.layout.title.text
 
 
@@ -138,3 +139,53 @@ def test_stored_messages_name_their_times_in_the_company_zone() -> None:
     assert localize_text(text, ZONE) == (
         "27 min on site while not clocked in (visit from 2026-03-04 09:32:00)"
     )
+
+
+def test_booked_windows_are_draggable_on_their_own_row_and_named_by_job() -> None:
+    jobs = [job("1", at(9), at(10)), job("2", at(11), at(12), crew=("t-2",))]
+    board = model.build_board([TESS, OLE], jobs, [], START, END, at(8))
+    fig = figures.board_figure(board, at(8), ZONE)
+    shapes = {s.name: s for s in fig.layout.shapes if s.name}
+    assert set(shapes) == {"job:1", "job:2"}
+    assert all(s.editable for s in shapes.values())
+    rows = list(fig.layout.yaxis.categoryarray)
+    ole = rows.index("Ole Berg")
+    assert shapes["job:2"].y0 < ole < shapes["job:2"].y1 + 0.5
+    assert shapes["job:2"].label.text == "J-2"
+    assert fig.layout.editrevision  # a redraw puts a refused drag back
+
+
+def test_a_drop_on_another_row_reassigns_and_snaps_the_window_to_five_minutes() -> (
+    None
+):
+    rows = ["t-1", "t-2"]
+    drop = model.drop_from_board(
+        {
+            "job_id": "j",
+            "x0": "2026-03-04 10:07:59.1",
+            "x1": "2026-03-04 11:08:01.7",
+            "y": 1 - 0.15,  # the middle of the window, dragged a little low
+        },
+        rows,
+        ZONE,
+    )
+    assert drop == model.Drop("j", "t-2", at(10, 10), at(11, 10))
+
+
+def test_a_drop_above_the_first_row_or_below_the_last_stays_on_the_board() -> None:
+    rows = ["t-1", "t-2"]
+    high = {"job_id": "j", "x0": "2026-03-04 09:00", "x1": "2026-03-04 10:00"}
+    assert model.drop_from_board({**high, "y": -3}, rows, ZONE).technician_id == "t-1"
+    assert model.drop_from_board({**high, "y": 9}, rows, ZONE).technician_id == "t-2"
+
+
+def test_a_drop_squeezed_to_nothing_or_garbled_is_refused() -> None:
+    rows = ["t-1"]
+    with pytest.raises(ValueError, match="end after it starts"):
+        model.drop_from_board(
+            {"job_id": "j", "x0": "2026-03-04 09:01", "x1": "2026-03-04 09:02", "y": 0},
+            rows,
+            ZONE,
+        )
+    with pytest.raises(ValueError, match="cannot read"):
+        model.drop_from_board({"job_id": "j", "x0": "noon"}, rows, ZONE)

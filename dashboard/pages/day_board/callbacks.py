@@ -54,8 +54,10 @@ def board_view(
     list[dict[str, str]],
     list[dict[str, str]],
     dict[str, int],
+    list[str],
 ]:
-    """Figure, tray, team options, job options, technician options, job versions."""
+    """Figure, tray, team options, job options, technician options, job versions,
+    the technician of each row."""
     sources = ctx.sources
     start, end = model.day_bounds(day, ctx.zone)
     techs = queries.board_technicians(sources)
@@ -94,6 +96,7 @@ def board_view(
         job_options,
         tech_options,
         {j.job_id: j.version for j in jobs},
+        [r.technician.technician_id for r in board.rows],
     )
 
 
@@ -111,6 +114,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.PLAN_JOB, "options"),
         Output(layout.PLAN_TECH, "options"),
         Output(layout.PLAN_SEEN, "data"),
+        Output(layout.BOARD_ROWS, "data"),
         Input(layout.BOARD_TICK, "n_intervals"),
         Input(layout.BOARD_DAY, "value"),
         Input(layout.BOARD_TEAM, "value"),
@@ -221,18 +225,12 @@ def register(app: dash.Dash, ctx: Context) -> None:
             return html.P(
                 "Give the window: From and To.", className="refused"
             ), dash.no_update
-        user = flask.g.get("user")
-        if user is None or ctx.actions is None:
-            raise PreventUpdate
         the_day = board_day(day, ctx, datetime.now(UTC))
         try:
             window = model.window_from_form(the_day, start, end, ctx.zone)
         except ValueError as exc:
             return html.P(str(exc), className="refused"), dash.no_update
-        outcome = ctx.actions.plan(
-            str(user.user_id),
-            user.name,
-            user.role,
+        return _apply(
             BoardChange(
                 job_id,
                 int((seen or {}).get(job_id, -1)),
@@ -241,7 +239,66 @@ def register(app: dash.Dash, ctx: Context) -> None:
                 window[1],
                 reason or "",
             ),
+            done,
+        )[:2]
+
+    @app.callback(
+        Output(layout.PLAN_RESULT, "children", allow_duplicate=True),
+        Output(layout.BOARD_DONE, "data", allow_duplicate=True),
+        Output(layout.PLAN_TECH, "value", allow_duplicate=True),
+        Output(layout.PLAN_START, "value", allow_duplicate=True),
+        Output(layout.PLAN_END, "value", allow_duplicate=True),
+        Input(layout.BOARD_DROP, "data"),
+        State(layout.BOARD_ROWS, "data"),
+        State(layout.PLAN_SEEN, "data"),
+        State(layout.BOARD_DONE, "data"),
+        State(layout.PLAN_JOB, "value"),
+        prevent_initial_call=True,
+    )
+    def _drop(
+        raw: dict[str, Any] | None,
+        rows: list[str] | None,
+        seen: dict[str, int] | None,
+        done: int | None,
+        in_form: str | None,
+    ) -> Any:
+        if not raw:
+            raise PreventUpdate
+        unchanged = (dash.no_update,) * 3
+        try:
+            drop = model.drop_from_board(raw, rows or [], ctx.zone)
+        except ValueError as exc:  # the board redraws: the window springs back
+            return html.P(str(exc), className="refused"), (done or 0) + 1, *unchanged
+        result, redraw, ok = _apply(
+            BoardChange(
+                drop.job_id,
+                int((seen or {}).get(drop.job_id, -1)),
+                drop.technician_id,
+                drop.start,
+                drop.end,
+                "moved on the day board",
+            ),
+            done,
         )
+        if not ok or in_form != drop.job_id:
+            return result, redraw, *unchanged
+        # the form holds this job: it shows where the job now is
+        return (
+            result,
+            redraw,
+            drop.technician_id,
+            _hhmm(drop.start, ctx),
+            _hhmm(drop.end, ctx),
+        )
+
+    def _apply(change: BoardChange, done: int | None) -> tuple[Any, int, bool]:
+        """Plan through the API's rules as the logged-in user: the message, the
+        redraw counter (the board redraws either way: a refused drag springs
+        back), whether it was done."""
+        user = flask.g.get("user")
+        if user is None or ctx.actions is None:
+            raise PreventUpdate
+        outcome = ctx.actions.plan(str(user.user_id), user.name, user.role, change)
         lines = [html.P(outcome.message, className="ok" if outcome.ok else "refused")]
         lines += [html.P(f"⚠ {w}", className="warning") for w in outcome.warnings]
-        return html.Div(lines), (done or 0) + 1
+        return html.Div(lines), (done or 0) + 1, outcome.ok

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import plotly.graph_objects as go
 
 from dashboard.clock import stamp
-from dashboard.pages.day_board.model import Board, Segment
+from dashboard.pages.day_board.model import BOOKED_BAND, Board, Segment
 from dashboard.pages.live_map.figures import JOB_COLOURS, JOB_LABELS, STATE_COLOURS
 
 ON_SITE_COLOUR = STATE_COLOURS["clocked_in"]
@@ -37,7 +37,6 @@ def _bars(
     colours: list[str],
     offset: float,
     width: float,
-    text: bool,
     kind: str,
 ) -> go.Bar:
     hover = [
@@ -55,10 +54,6 @@ def _bars(
         offset=offset,
         width=width,
         marker={"color": colours, "line": {"width": 0}},
-        text=[s.label for _, s in segments] if text else None,
-        textposition="inside",
-        insidetextanchor="start",
-        textfont={"color": "#fff", "size": 11},
         hovertext=hover,
         hoverinfo="text",
         customdata=[[kind, s.ref] for _, s in segments],
@@ -81,6 +76,38 @@ def working_hours(board: Board, now: datetime) -> tuple[datetime, datetime]:
             start = min(start, max(s.start, board.start))
             end = max(end, min(s.end, board.end))
     return start, end
+
+
+def booked_shapes(
+    booked: Sequence[tuple[str, Segment]], names: Sequence[str], zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """The booked windows as editable rectangles: the dispatcher drags one sideways
+    to reschedule it, to another row to reassign it, by an edge to resize it
+    (``assets/board-drag.js`` sends the drop to the server). The job id is the
+    shape's name."""
+    rows = {name: i for i, name in enumerate(names)}
+    return [
+        {
+            "type": "rect",
+            "name": f"job:{s.ref}",
+            "editable": True,
+            "layer": "between",
+            "xref": "x",
+            "yref": "y",
+            "x0": _local(s.start, zone),
+            "x1": _local(s.end, zone),
+            "y0": rows[who] + BOOKED_BAND[0],
+            "y1": rows[who] + BOOKED_BAND[1],
+            "fillcolor": JOB_COLOURS.get(s.status, "#4a5568"),
+            "line": {"width": 0},
+            "label": {
+                "text": s.label,
+                "textposition": "middle left",
+                "font": {"color": "#fff", "size": 11},
+            },
+        }
+        for who, s in booked
+    ]
 
 
 def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
@@ -118,16 +145,14 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
             showlegend=False,
         )
     )
-    fig.add_trace(
-        _bars(
-            booked,
-            zone,
-            name="Booked",
-            colours=[JOB_COLOURS.get(s.status, "#4a5568") for _, s in booked],
-            offset=-0.42,
-            width=0.44,
-            text=True,
-            kind="job",
+    fig.add_trace(  # the legend's entry for the booked windows (drawn as shapes)
+        go.Bar(
+            name="Booked (drag to move)",
+            orientation="h",
+            x=[None],
+            y=[names[0]] if names else [],
+            marker={"color": JOB_COLOURS["scheduled"]},
+            hoverinfo="skip",
         )
     )
     fig.add_trace(
@@ -138,7 +163,6 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
             colours=[ON_SITE_COLOUR] * len(on_site),
             offset=0.06,
             width=0.3,
-            text=False,
             kind="session",
         )
     )
@@ -150,7 +174,6 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
             colours=[TRAVEL_COLOUR] * len(travel),
             offset=0.14,
             width=0.14,
-            text=False,
             kind="travel",
         )
     )
@@ -171,7 +194,7 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
             customdata=[["job", f.job_id] for _, f in flags],
         )
     )
-    shapes: list[dict[str, Any]] = []
+    shapes = booked_shapes(booked, names, zone)
     if board.start <= now < board.end:
         x = _local(now, zone)
         shapes.append(
@@ -214,5 +237,9 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
         shapes=shapes,
         clickmode="event",
         uirevision="day-board",
+        # a dragged window's new place is the server's to give: every drawing
+        # resets it (a refused move springs back; zoom stays, per uirevision)
+        editrevision=now.isoformat(),
+        activeshape={"fillcolor": "#2b6cb0", "opacity": 0.7},
     )
     return fig

@@ -29,6 +29,8 @@ PLAN_SAVE = "plan-save"
 PLAN_RESULT = "plan-result"
 PLAN_SEEN = "plan-seen"  # {job_id: version} of the jobs the board shows
 PLAN_LINKS = "plan-links"
+BOARD_DROP = "board-drop"  # a dragged window let go (assets/board-drag.js)
+BOARD_ROWS = "board-rows"  # the technician id of each row, top to bottom
 
 BOARD_INTERVAL_MS = 15_000  # visits and statuses change every few minutes
 
@@ -77,6 +79,8 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
             dcc.Interval(id=BOARD_TICK, interval=BOARD_INTERVAL_MS),
             dcc.Store(id=BOARD_DONE, data=0),
             dcc.Store(id=PLAN_SEEN),
+            dcc.Store(id=BOARD_DROP),
+            dcc.Store(id=BOARD_ROWS),
             html.Div(
                 [
                     html.Button("◀", id=BOARD_PREV, title="The day before"),

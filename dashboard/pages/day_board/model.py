@@ -20,6 +20,8 @@ LATE_GRACE = timedelta(minutes=10)
 EARLY_GRACE = timedelta(minutes=10)
 #: A gap between two visits longer than this is not travel (a break, the night).
 MAX_TRAVEL = timedelta(hours=2)
+#: Where a booked window sits on its row: category position + (from, to).
+BOOKED_BAND = (-0.42, 0.02)
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -173,3 +175,49 @@ def window_from_form(
     if end <= start:
         raise ValueError("the window must end after it starts")
     return start, end
+
+
+#: A dragged window snaps to this grid (local time).
+DROP_SNAP = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Where a dragged booked window was let go: its job, new row, new window."""
+
+    job_id: str
+    technician_id: str | None
+    start: datetime
+    end: datetime
+
+
+def _snap(t: datetime) -> datetime:
+    midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
+    steps = round((t - midnight) / DROP_SNAP)
+    return midnight + steps * DROP_SNAP
+
+
+def drop_from_board(
+    raw: dict[str, object], row_technicians: Sequence[str], zone: ZoneInfo
+) -> Drop:
+    """The change a drag on the board asks for.
+
+    ``raw`` is what ``assets/board-drag.js`` sends: the shape's job id, its new
+    ``x0``/``x1`` (local wall times, as the figure draws them) and the middle of
+    its new vertical extent (category position). The row under that middle is the
+    new technician; the times snap to :data:`DROP_SNAP`."""
+    try:
+        job_id = str(raw["job_id"])
+        start = datetime.fromisoformat(str(raw["x0"])).replace(tzinfo=zone)
+        end = datetime.fromisoformat(str(raw["x1"])).replace(tzinfo=zone)
+        middle = float(str(raw["y"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError("the board sent a drop it cannot read") from exc
+    if not row_technicians:
+        raise ValueError("the board has no rows")
+    start, end = sorted((_snap(start), _snap(end)))
+    if end <= start:
+        raise ValueError("the window must end after it starts")
+    row = round(middle - sum(BOOKED_BAND) / 2)
+    row = min(max(row, 0), len(row_technicians) - 1)
+    return Drop(job_id, row_technicians[row], start, end)
