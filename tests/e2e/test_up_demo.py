@@ -13,9 +13,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
+from crewtrack.demo.company import TECHNICIANS
+from tests.e2e.conftest import OUTPUT, Watched, login
+from tests.e2e.conftest import browser as browser  # the fixtures
+from tests.e2e.conftest import page as page
+from tests.e2e.conftest import phone as phone
+from tests.e2e.test_dashboard import LAYOUT_WIDTH, NO_SIDEWAYS_SCROLL
 from tests.e2e.test_up import Up
-from tests.e2e.test_up import up as up  # the fixture
+from tests.e2e.test_up import up as up
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +46,59 @@ def _positions(up: Up, token: str) -> list[dict[str, Any]]:
     return list(body["items"])
 
 
-def test_make_run_shows_the_demo_company_living_its_day(up: Up) -> None:
+#: The street tiles are the default basemap; this machine cannot reach them, and
+#: the map draws without them (tests/e2e/test_dashboard_weight.py checks how).
+TILE_HOST = "tile.openstreetmap.org"
+
+
+#: The browser's own line for such a request (it names no URL; our stack is on
+#: 127.0.0.1, so only an outside host fails to resolve).
+UNRESOLVED = "console: Failed to load resource: net::ERR_NAME_NOT_RESOLVED"
+
+
+def _own_errors(watched: Watched) -> list[str]:
+    return [e for e in watched.errors if TILE_HOST not in e and e != UNRESOLVED]
+
+
+def _dashboard_as_a_dispatcher_sees_it(
+    up: Up, banner: str, page: Watched, phone: Watched
+) -> None:
+    """The demo company on the jobs map and the day board, by name, at a desk and on
+    a phone (screenshots demo-*.png)."""
+    found = re.search(r"^  dispatcher +(\S+@\S+) / (\S+)$", banner, re.M)
+    assert found is not None, banner
+    email, password = found.groups()
+    url = f"http://127.0.0.1:{up.ports['dashboard']}"
+    on_board = _one(
+        up.dsn,
+        "SELECT 'J-' || lpad(min(number)::text, 6, '0') FROM jobs "
+        "WHERE status = 'in_progress'",
+    )
+    phones = [t.name for t in TECHNICIANS][:8]
+    for watched, wide in ((page, True), (phone, False)):
+        p = watched.page
+        login(p, url, email, password)
+        tech_list = p.locator("#tech-list")
+        for name in phones:
+            expect(tech_list).to_contain_text(name)
+        expect(p.locator("#shown-count")).to_contain_text("8 of 8 technicians")
+        assert p.evaluate(NO_SIDEWAYS_SCROLL)
+        which = "desktop" if wide else "phone"
+        p.screenshot(path=str(OUTPUT / f"demo-{which}-live-map.png"), full_page=True)
+        p.goto(url + "/board")
+        board = p.locator("#board-graph")
+        expect(board).to_contain_text(phones[0])
+        expect(board).to_contain_text(on_board)
+        if not wide:
+            assert p.evaluate(LAYOUT_WIDTH) == 390
+        assert p.evaluate(NO_SIDEWAYS_SCROLL)
+        p.screenshot(path=str(OUTPUT / f"demo-{which}-board.png"), full_page=True)
+        assert _own_errors(watched) == []
+
+
+def test_make_run_shows_the_demo_company_living_its_day(
+    up: Up, page: Watched, phone: Watched
+) -> None:
     banner = up.start()
     assert "demo company Isartal Haustechnik GmbH" in banner
     for role in ("admin", "dispatcher", "billing", "technician"):
@@ -74,4 +133,5 @@ def test_make_run_shows_the_demo_company_living_its_day(up: Up) -> None:
         time.sleep(2)
     assert seen["phones"] == 8, seen
     assert all(seen.values()), seen
+    _dashboard_as_a_dispatcher_sees_it(up, banner, page, phone)
     assert up.interrupt() == 0
