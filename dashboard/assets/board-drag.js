@@ -60,29 +60,37 @@
         }
       }
     });
-    gd.addEventListener('mousedown', function (ev) {
-      down = {x: ev.clientX, y: ev.clientY, moved: false};
-    }, true);
-    document.addEventListener('mouseup', function (ev) {
-      if (!down) return;
-      var d = down;
-      down = null;
-      var still = Math.abs(ev.clientX - d.x) < CLICK_PX && Math.abs(ev.clientY - d.y) < CLICK_PX;
-      if (still && !d.moved && gd.contains(ev.target)) {
-        var s = shapeAt(gd, ev.clientX, ev.clientY);
-        if (s) window.dash_clientside.set_props('plan-job', {value: s.name.slice(4)});
-      }
-      later();
-    }, true);
+    return {
+      press: function (ev) { down = {x: ev.clientX, y: ev.clientY, moved: false}; },
+      release: function (ev) {
+        if (!down) return;
+        var d = down;
+        down = null;
+        var still = Math.abs(ev.clientX - d.x) < CLICK_PX &&
+                    Math.abs(ev.clientY - d.y) < CLICK_PX;
+        if (still && !d.moved) {
+          var s = shapeAt(gd, ev.clientX, ev.clientY);
+          if (s) window.dash_clientside.set_props('plan-job', {value: s.name.slice(4)});
+        }
+        later();
+      },
+    };
   }
 
-  // Dash draws (and redraws) the graph after this script runs.
-  setInterval(function () {
+  // Found from the event itself (Dash draws and redraws the graph after this
+  // script runs), so the very first press on a freshly drawn board counts.
+  var active = null;
+  document.addEventListener('mousedown', function (ev) {
     var host = document.getElementById(GRAPH);
-    var gd = host && host.querySelector('.js-plotly-plot');
-    if (gd && gd.on && !gd.__crewtrackDrag) {
-      gd.__crewtrackDrag = true;
-      attach(gd);
-    }
-  }, 500);
+    var gd = host && ev.target instanceof Element && host.contains(ev.target)
+      ? host.querySelector('.js-plotly-plot') : null;
+    if (!gd || !gd.on || !gd._fullLayout) return;
+    if (!gd.__crewtrackDrag) gd.__crewtrackDrag = attach(gd);
+    active = gd.__crewtrackDrag;
+    active.press(ev);
+  }, true);
+  document.addEventListener('mouseup', function (ev) {
+    if (active) active.release(ev);
+    active = null;
+  }, true);
 })();

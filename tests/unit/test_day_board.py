@@ -155,9 +155,7 @@ def test_booked_windows_are_draggable_on_their_own_row_and_named_by_job() -> Non
     assert fig.layout.editrevision  # a redraw puts a refused drag back
 
 
-def test_a_drop_on_another_row_reassigns_and_snaps_the_window_to_five_minutes() -> (
-    None
-):
+def test_a_drop_on_another_row_reassigns_and_snaps_the_window_to_five_minutes() -> None:
     rows = ["t-1", "t-2"]
     drop = model.drop_from_board(
         {
