@@ -193,9 +193,13 @@ def _process(
     try:
         if is_json:
             osmand.check_id(params.get("id"), device_id)
-            decoded = osmand.decode_json(device_id, msg.payload)
+            decoded = osmand.decode_json(
+                device_id, msg.payload, received_ms=msg.received_ms
+            )
         else:
-            decoded = osmand.decode_params(device_id, params)
+            decoded = osmand.decode_params(
+                device_id, params, received_ms=msg.received_ms
+            )
     except Reject as r:
         return reject_whole(msg, osmand.PROTOCOL, digest, r.reason, r.detail)
     return validate(msg, decoded, digest, limits)

@@ -111,6 +111,10 @@ class Fix(NamedTuple):
     src: str | None = None
     mock: bool | None = None
     ping: bool = False
+    # what is uncertain about this fix, comma-separated (docs/protocol.md):
+    # ``receive_time`` (the device sent no time), ``dropped:<field>`` (an
+    # implausible optional field was dropped); None when all is as sent
+    flags: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,7 @@ class Decoded(NamedTuple):
     rejections: list[Rejection] = []  # noqa: RUF012
     status: str | None = None
     carried: int = 0  # fixes the message carried (valid or not)
+    odd: tuple[str, ...] = ()  # odd-but-kept inputs, counted per reason
 
 
 class Processed(NamedTuple):
@@ -171,6 +176,7 @@ class Processed(NamedTuple):
     rejections: list[Rejection] = []  # noqa: RUF012
     status: str | None = None
     carried: int = 0
+    odd: tuple[str, ...] = ()  # odd-but-kept inputs, counted per reason
 
     @property
     def accepted(self) -> bool:

@@ -353,7 +353,8 @@ def fixes(
     """Every stored fix of a device in [start, end], oldest first."""
     with sources.conn() as conn:
         cur = conn.execute(
-            """SELECT time, lat, lon, accuracy, speed, heading, battery, received_at
+            """SELECT time, lat, lon, accuracy, speed, heading, battery, received_at,
+                      fix_flags
                  FROM fixes
                 WHERE device_id = %s AND time >= %s AND time <= %s
                 ORDER BY time""",
@@ -369,6 +370,7 @@ def fixes(
         "heading",
         "battery",
         "received_at",
+        "fix_flags",  # e.g. "receive_time": the device sent no time (issue 18)
     ]
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:

@@ -12,6 +12,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from core.messages import Processed
+
 # Batch commit latency buckets (seconds): a 2,000-row COPY commits in 5-20 ms
 # here; the tail buckets catch a database under load or restarting.
 COMMIT_BUCKETS = (
@@ -114,6 +116,15 @@ def samples(text: str, name: str) -> dict[str, float]:
     return out
 
 
+def odd_inputs(p: Processed) -> list[str]:
+    """The odd-input reasons of one processed message (one per occurrence)."""
+    reasons = list(p.odd)
+    for fix in p.fixes:
+        if fix.flags:
+            reasons += fix.flags.split(",")
+    return reasons
+
+
 class IngestMetrics:
     """Every metric of one ingest worker."""
 
@@ -133,6 +144,12 @@ class IngestMetrics:
         )
         self.rejected = Counter(
             "crewtrack_ingest_rejected_total", "Rejected messages or fixes.", "reason"
+        )
+        self.odd_inputs = Counter(
+            "crewtrack_ingest_odd_inputs_total",
+            "Odd inputs kept (a sentinel, a dropped field, a receive-time fix, "
+            "a placeholder position, a retained clear), per reason.",
+            "reason",
         )
         self.acks = Counter(
             "crewtrack_ingest_acks_total", "MQTT messages acknowledged."
@@ -184,6 +201,11 @@ class IngestMetrics:
         self.extra.append(counter)
         return counter
 
+    def count_odd_inputs(self, p: Processed) -> None:
+        """Count what was odd about a stored or cleared message, per reason."""
+        for reason in odd_inputs(p):
+            self.odd_inputs.inc(1, reason)
+
     def gauge(self, name: str, doc: str, read: Callable[[], float]) -> None:
         self.gauges.append(Gauge(name, doc, read))
 
@@ -194,6 +216,7 @@ class IngestMetrics:
             self.fixes_stored,
             self.events_stored,
             self.rejected,
+            self.odd_inputs,
             self.acks,
             self.db_errors,
             self.redis_errors,

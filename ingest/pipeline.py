@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from core.messages import (
     BAD_TOPIC,
@@ -43,7 +44,7 @@ from core.messages import (
     is_device_id,
 )
 from ingest.protocols import native, owntracks
-from ingest.validate import Limits, check_event, check_fix
+from ingest.validate import Limits, check_event, check_fix, in_window
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +96,26 @@ def validate(
     received = msg.received_ms
     fixes: list[Fix] = []
     rejections = list(decoded.rejections)
+    odd = list(decoded.odd)
     batch = decoded.carried > 1
     for i, fix in enumerate(decoded.fixes):
         try:
-            check_fix(fix, received, limits)
+            fixes.append(check_fix(fix, received, limits))
         except Reject as r:
             rejections.append(Rejection(r.reason, r.detail, i if batch else -1))
-            continue
-        fixes.append(fix)
     if batch and decoded.rejections:
         # indices of decode-time rejections refer to the original list; keep them
         # and renumber validation rejections to the original positions too
         rejections = _renumber(decoded, rejections)
     events: list[DeviceEvent] = []
     for event in decoded.events:
+        if decoded.protocol == owntracks.PROTOCOL and not in_window(
+            event.t_ms, received, limits
+        ):
+            # an OwnTracks transition with a bogus time (an iBeacon's 0) is
+            # still a transition the phone meant to send: it happened about now
+            event = replace(event, t_ms=received)
+            odd.append("receive_time")
         try:
             check_event(event, received, limits)
         except Reject as r:
@@ -129,6 +136,7 @@ def validate(
         rejections,
         decoded.status,
         decoded.carried,
+        tuple(odd),
     )
 
 

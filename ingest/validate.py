@@ -1,5 +1,8 @@
 """Checks every protocol shares: coordinate ranges and the fix-time window.
 
+A bad time or position rejects the fix; an implausible optional field (a
+battery of 43,628 %) is dropped from it and flagged, the fix is kept.
+
 A fix is stored only if its time lies between the retention horizon and a
 little after its receive time; a phone with a skewed clock must not write
 evidence into the future, and a fix older than retention would be dropped by
@@ -27,21 +30,35 @@ class Limits:
         return cls(max_future_skew_s * 1000, retention_days * DAY_MS)
 
 
-def check_fix(fix: Fix, received_ms: int, limits: Limits) -> None:
-    """Raise ``Reject`` unless ``fix`` is in range and inside the time window."""
+# optional fields and their plausible domains; a value outside is dropped
+# (the field becomes absent, the fix is flagged ``dropped:<field>``), never the fix
+OPTIONAL_RANGES = (
+    ("acc", 0.0, 1e6),
+    ("alt", -1e5, 1e6),
+    ("spd", 0.0, 1e4),
+    ("hdg", 0.0, 360.0),
+    ("bat", 0.0, 100.0),
+)
+
+
+def check_fix(fix: Fix, received_ms: int, limits: Limits) -> Fix:
+    """The fix to store: ``Reject`` unless its time and position are valid.
+
+    Implausible optional fields are dropped and named in ``fix.flags``.
+    """
     check_time(fix.t_ms, received_ms, limits)
     if not (-90.0 <= fix.lat <= 90.0 and -180.0 <= fix.lon <= 180.0):
         raise Reject(OUT_OF_RANGE, "lat/lon")
-    if fix.acc is not None and not 0.0 <= fix.acc <= 1e6:
-        raise Reject(OUT_OF_RANGE, "acc")
-    if fix.spd is not None and not 0.0 <= fix.spd <= 1e4:
-        raise Reject(OUT_OF_RANGE, "spd")
-    if fix.hdg is not None and not 0.0 <= fix.hdg <= 360.0:
-        raise Reject(OUT_OF_RANGE, "hdg")
-    if fix.bat is not None and not 0.0 <= fix.bat <= 100.0:
-        raise Reject(OUT_OF_RANGE, "bat")
-    if fix.alt is not None and not -1e5 <= fix.alt <= 1e6:
-        raise Reject(OUT_OF_RANGE, "alt")
+    dropped: dict[str, None] = {}
+    for name, lo, hi in OPTIONAL_RANGES:
+        value = getattr(fix, name)
+        if value is not None and not lo <= value <= hi:
+            dropped[name] = None
+    if not dropped:
+        return fix
+    flags = [fix.flags] if fix.flags else []
+    flags += [f"dropped:{name}" for name in dropped]
+    return fix._replace(**dropped, flags=",".join(flags))  # type: ignore[arg-type]
 
 
 def check_event(event: DeviceEvent, received_ms: int, limits: Limits) -> None:
@@ -62,3 +79,10 @@ def check_time(t_ms: int, received_ms: int, limits: Limits) -> None:
         raise Reject(FUTURE, str(t_ms))
     if t_ms < received_ms - limits.retention_ms:
         raise Reject(TOO_OLD, str(t_ms))
+
+
+def in_window(t_ms: int, received_ms: int, limits: Limits) -> bool:
+    """Whether ``t_ms`` passes ``check_time``."""
+    return (
+        received_ms - limits.retention_ms <= t_ms <= received_ms + limits.max_future_ms
+    )

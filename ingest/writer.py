@@ -296,6 +296,7 @@ class BatchWriter:
             lag.observe((now - p.message.received_ms) / 1000)
             for r in p.rejections:
                 m.rejected.inc(1, r.reason)
+            m.count_odd_inputs(p)
         t1 = time.perf_counter()
         self.ack(batch)  # step 6: only after the commit
         t2 = time.perf_counter()

@@ -45,6 +45,7 @@ FIX_COLUMNS = (
     "source",
     "mock",
     "ping",
+    "fix_flags",
     "received_at",
     "message_sha256",
 )
@@ -63,6 +64,7 @@ FIX_TYPES = (
     "text",
     "bool",
     "bool",
+    "text",
     "timestamptz",
     "bytea",
 )
@@ -186,7 +188,7 @@ def encode_message(p: Processed) -> EncodedMessage:
     lo = hi = p.fixes[0].t_ms
     no_extras = _NULL * 4
     sources, bools = _SOURCE, _BOOL
-    for dev, t, lat, lon, acc, alt, spd, hdg, bat, src, mock, ping in p.fixes:
+    for dev, t, lat, lon, acc, alt, spd, hdg, bat, src, mock, ping, fl in p.fixes:
         if dedup:
             k = (dev, t)
             if k in seen:
@@ -222,6 +224,7 @@ def encode_message(p: Processed) -> EncodedMessage:
             + source
             + bools[mock]
             + bools[ping]
+            + (_NULL if fl is None else _text(fl))
             + tail
         )
         if t < lo:

@@ -41,6 +41,20 @@ def topic_for(device_id: str) -> str:
     return f"http/osmand/{device_id}"
 
 
+RECEIVE_TIME = "receive_time"  # the fix flag of a fix timed by its arrival
+
+
+def fix_time(value: object, received_ms: int | None) -> tuple[int, str | None]:
+    """The fix time and its flag: the device's, or (as Traccar does) the receive time.
+
+    Older Traccar Clients, firmware and hand-made ``curl`` tests send no
+    ``timestamp``; the fix is kept at its receive time, flagged ``receive_time``.
+    """
+    if (value is None or value == "") and received_ms is not None:
+        return received_ms, RECEIVE_TIME
+    return parse_time(value), None
+
+
 def parse_time(value: object) -> int:
     """Epoch ms from epoch s, epoch ms or ISO 8601 (with zone; naive = UTC)."""
     if value is None or value == "":
@@ -90,7 +104,9 @@ def check_id(claimed: object, dev: str) -> None:
         raise Reject(DEVICE_MISMATCH, str(claimed)[:80])
 
 
-def decode_params(dev: str, params: Mapping[str, str]) -> Decoded:
+def decode_params(
+    dev: str, params: Mapping[str, str], *, received_ms: int | None = None
+) -> Decoded:
     """Query-string / form upload of one fix by the authenticated device ``dev``."""
     check_id(params.get("id", params.get("deviceid")), dev)
     lat = _float_param(params, "lat")
@@ -107,9 +123,10 @@ def decode_params(dev: str, params: Mapping[str, str]) -> Decoded:
         raise Reject(MISSING_FIELD, "lat/lon")
     speed = _float_param(params, "speed")
     hdg = _float_param(params, "bearing", "heading")
+    t_ms, flags = fix_time(params.get("timestamp"), received_ms)
     fix = Fix(
         dev,
-        parse_time(params.get("timestamp")),
+        t_ms,
         lat,
         lon,
         _float_param(params, "accuracy"),
@@ -117,11 +134,12 @@ def decode_params(dev: str, params: Mapping[str, str]) -> Decoded:
         None if speed is None or speed < 0 else speed * KNOTS_TO_MS,
         None if hdg is None or hdg < 0 else hdg,
         _float_param(params, "batt"),
+        flags=flags,
     )
     return Decoded(PROTOCOL, dev, fixes=[fix], carried=1)
 
 
-def decode_json(dev: str, payload: bytes) -> Decoded:
+def decode_json(dev: str, payload: bytes, *, received_ms: int | None = None) -> Decoded:
     """JSON upload (``{"location": {...} | [...], "device_id": ...}``)."""
     obj = json_object(payload, MAX_PAYLOAD_BYTES, "body")
     check_id(obj.get("device_id"), dev)
@@ -135,7 +153,7 @@ def decode_json(dev: str, payload: bytes) -> Decoded:
     rejections: list[Rejection] = []
     for i, item in enumerate(items):
         try:
-            fixes.append(_json_fix(dev, item))
+            fixes.append(_json_fix(dev, item, received_ms))
         except Reject as r:
             rejections.append(
                 Rejection(r.reason, r.detail, i if len(items) > 1 else -1)
@@ -145,7 +163,7 @@ def decode_json(dev: str, payload: bytes) -> Decoded:
     )
 
 
-def _json_fix(dev: str, loc: Any) -> Fix:
+def _json_fix(dev: str, loc: Any, received_ms: int | None) -> Fix:
     if type(loc) is not dict:
         raise Reject(BAD_SHAPE if loc is not None else MISSING_FIELD, "location")
     coords = loc.get("coords")
@@ -155,9 +173,10 @@ def _json_fix(dev: str, loc: Any) -> Fix:
     level = opt_number(battery, "level") if type(battery) is dict else None
     speed = opt_number(coords, "speed")
     hdg = opt_number(coords, "heading")
+    t_ms, flags = fix_time(loc.get("timestamp"), received_ms)
     return Fix(
         dev,
-        parse_time(loc.get("timestamp")),
+        t_ms,
         number(coords, "latitude"),
         number(coords, "longitude"),
         opt_number(coords, "accuracy"),
@@ -167,4 +186,5 @@ def _json_fix(dev: str, loc: Any) -> Fix:
         None if level is None or level < 0 else level * 100.0,
         None,
         loc.get("mock") if type(loc.get("mock")) is bool else None,
+        flags=flags,
     )

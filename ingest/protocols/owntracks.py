@@ -11,6 +11,12 @@ device name and is ignored. Mapping onto our model:
   ``geofence_enter`` / ``geofence_leave`` event whose id is derived from the
   payload, so the retained copy that re-arrives on subscribe is the same event.
 - ``_type: lwt`` → status ``offline``.
+- ``_type: encrypted`` → ``unsupported_type`` (not yet decrypted, see docs).
+- ``-1`` in ``vel``/``cog``/``batt``/``acc``/``alt`` is iOS's "unknown": absent.
+- A transition at ``lat 0, lon 0`` (an iBeacon region has no position) keeps
+  its event without a position and stores no fix.
+- An empty payload is the app clearing its retained message: kind ``clear``,
+  nothing stored, nothing rejected (counted as ``retained_clear``).
 - Any other ``_type`` (card, waypoints, cmd …) is accounted as ``unsupported_type``.
 """
 
@@ -51,6 +57,8 @@ def parse_topic(topic: str) -> str:
 def decode(topic: str, payload: bytes) -> Decoded:
     """Decode one OwnTracks message; whole-message problems raise ``Reject``."""
     dev = parse_topic(topic)
+    if not payload:
+        return Decoded(PROTOCOL, dev, "clear", odd=("retained_clear",))
     obj = json_object(payload, MAX_PAYLOAD_BYTES, "message")
     claimed = obj.get("topic")  # HTTP mode and some relays include the topic
     if claimed is not None and (
@@ -59,7 +67,8 @@ def decode(topic: str, payload: bytes) -> Decoded:
         raise Reject(DEVICE_MISMATCH, str(claimed)[:200])
     kind = obj.get("_type")
     if kind == "location":
-        return Decoded(PROTOCOL, dev, fixes=[decode_location(dev, obj)], carried=1)
+        fix, odd = decode_location(dev, obj)
+        return Decoded(PROTOCOL, dev, fixes=[fix], carried=1, odd=odd)
     if kind == "transition":
         return decode_transition(dev, obj)
     if kind == "lwt":
@@ -67,23 +76,43 @@ def decode(topic: str, payload: bytes) -> Decoded:
     raise Reject(UNSUPPORTED_TYPE, str(kind)[:40])
 
 
-def decode_location(dev: str, m: dict[str, Any]) -> Fix:
-    vel = opt_number(m, "vel")
-    batt = opt_number(m, "batt")
-    return Fix(
+# iOS sends -1 for a value CoreLocation / UIDevice does not know
+SENTINEL_FIELDS = ("vel", "cog", "batt", "acc", "alt")
+SENTINEL = -1
+
+
+def _known(m: dict[str, Any], key: str, odd: list[str]) -> float | None:
+    """An optional number, None for the iOS "unknown" sentinel (counted in ``odd``)."""
+    v = opt_number(m, key)
+    if v == SENTINEL and key in SENTINEL_FIELDS and key != "alt":
+        odd.append(f"sentinel:{key}")
+        return None
+    return v
+
+
+def decode_location(dev: str, m: dict[str, Any]) -> tuple[Fix, tuple[str, ...]]:
+    odd: list[str] = []
+    vel = _known(m, "vel", odd)
+    fix = Fix(
         dev,
         integer(m, "tst") * 1000,
         number(m, "lat"),
         number(m, "lon"),
-        opt_number(m, "acc"),
-        opt_number(m, "alt"),
+        _known(m, "acc", odd),
+        opt_number(m, "alt"),  # -1 m is a real altitude (below sea level)
         None if vel is None else vel * KMH_TO_MS,
-        opt_number(m, "cog"),
-        batt,
+        _known(m, "cog", odd),
+        _known(m, "batt", odd),
         None,
         None,
         m.get("t") == "p",
     )
+    return fix, tuple(odd)
+
+
+def is_placeholder(lat: float, lon: float) -> bool:
+    """The 0,0 an iBeacon transition carries instead of a position."""
+    return lat == 0.0 and lon == 0.0
 
 
 def decode_transition(dev: str, m: dict[str, Any]) -> Decoded:
@@ -91,9 +120,16 @@ def decode_transition(dev: str, m: dict[str, Any]) -> Decoded:
     kind = TRANSITIONS.get(event or "")
     if kind is None:
         raise Reject(BAD_EVENT, f"event {str(event)[:20]!r}")
-    t_ms = integer(m, "tst") * 1000
-    lat, lon = number(m, "lat"), number(m, "lon")
+    tst = m.get("tst")
+    t_ms = integer(m, "tst") * 1000 if tst is not None else 0  # 0: bogus time
+    lat: float | None = number(m, "lat")
+    lon: float | None = number(m, "lon")
     acc = opt_number(m, "acc")
+    fixes = [Fix(dev, t_ms, lat, lon, acc)]  # type: ignore[arg-type]
+    odd: tuple[str, ...] = ()
+    if is_placeholder(lat, lon):  # type: ignore[arg-type]
+        lat = lon = acc = None
+        fixes, odd = [], ("placeholder_position",)
     region = text(m, "rid", required=False) or text(m, "desc", required=False) or ""
     job = (text(m, "desc", required=False) or "")[:128]
     event_id = f"ot-{event}-{t_ms}-{region}"[:128]
@@ -101,7 +137,8 @@ def decode_transition(dev: str, m: dict[str, Any]) -> Decoded:
         PROTOCOL,
         dev,
         "event",
-        fixes=[Fix(dev, t_ms, lat, lon, acc)],
+        fixes=fixes,
         events=[DeviceEvent(dev, event_id, kind, t_ms, job, lat, lon, acc)],
-        carried=1,
+        carried=len(fixes),
+        odd=odd,
     )

@@ -78,6 +78,15 @@ def test_hand_encoded_fix_and_provenance_rows_equal_psycopgs_own(db_url: str) ->
         native("van-1", shapes[: len(shapes) // 2], NOW_MS),
         native("van-2", shapes[len(shapes) // 2 :], NOW_MS + 17),
         native("v", [{"t": NOW_MS - 5, "lat": 1.5, "lon": -2.5}], NOW_MS + 1),
+        process(  # an implausible battery: dropped, the row flagged
+            InboundMessage(
+                "owntracks/ann/phone-7",
+                b'{"_type":"location","tst":%d,"lat":52.5,"lon":13.4,"batt":43628}'
+                % (NOW_MS // 1000 - 90),
+                NOW_MS + 3,
+            ),
+            Limits(),
+        ),
         process(
             InboundMessage(
                 "owntracks/ann/phone-7",
@@ -99,6 +108,7 @@ def test_hand_encoded_fix_and_provenance_rows_equal_psycopgs_own(db_url: str) ->
         ),
     ]
     assert messages[-1].fixes[0].ping
+    assert messages[-2].fixes[0].flags == "dropped:bat"
     with psycopg.connect(db_url, autocommit=True) as conn:
         result = store_batch(conn, messages)
         assert not result.fallback

@@ -1,0 +1,114 @@
+"""Issue 18 end to end: real phones' odd payloads through the real broker and API."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from psycopg_pool import ConnectionPool
+
+from api.app import init_app
+from crewtrack.settings import Settings
+from dashboard import queries
+from ingest.broker_auth import hash_mqtt_password
+from storage.devices import add_device
+from tests.conftest import Broker
+from tests.integration.ingest.helpers import (
+    count,
+    device_client,
+    publish_all,
+    wait_until,
+    workers,
+)
+
+PAYLOADS = Path(__file__).resolve().parents[2] / "fixtures" / "payloads" / "owntracks"
+
+
+def _now(name: str, tst: int) -> bytes:
+    """A captured payload with its time moved to now (the broker path checks it)."""
+    obj = json.loads((PAYLOADS / name).read_text())
+    obj["tst"] = tst
+    return json.dumps(obj).encode()
+
+
+@pytest.mark.parametrize("fast_path", ["auto", "off"])
+def test_owntracks_odd_payloads_are_kept_cleared_and_counted_on_both_mqtt_paths(
+    settings: Settings, broker: Broker, tmp_path: Path, fast_path: str
+) -> None:
+    password = broker.add_device("ip-1")
+    now_s = int(time.time())
+    settings = settings.replace(ingest_mqtt_fast_path=fast_path)
+    with workers(settings, tmp_path) as (worker,):
+        phone = device_client(broker.port, "ip-1", password)
+        publish_all(
+            phone,
+            [
+                ("owntracks/ip-1/iphone", _now("ios_sentinels.json", now_s - 30)),
+                ("owntracks/ip-1/iphone", _now("implausible_battery.json", now_s - 20)),
+                ("owntracks/ip-1/iphone", _now("beacon_placeholder.json", now_s - 10)),
+                ("owntracks/ip-1/iphone/event", b""),
+            ],
+        )
+        wait_until(
+            lambda: worker.metric(
+                "crewtrack_ingest_odd_inputs_total", reason="retained_clear"
+            )
+        )
+        wait_until(
+            lambda: count(settings.database_url, "SELECT count(*) FROM device_events")
+        )
+        odd = {
+            reason: worker.metric("crewtrack_ingest_odd_inputs_total", reason=reason)
+            for reason in (
+                "sentinel:vel",
+                "dropped:bat",
+                "placeholder_position",
+                "retained_clear",
+            )
+        }
+        phone.close()
+    assert odd == dict.fromkeys(odd, 1.0)
+    with psycopg.connect(settings.database_url) as conn:
+        fixes = conn.execute(
+            "SELECT speed, heading, battery, fix_flags FROM fixes ORDER BY time"
+        ).fetchall()
+        events = conn.execute("SELECT type, lat FROM device_events").fetchall()
+        rejected = conn.execute("SELECT reason FROM rejected_messages").fetchall()
+    assert fixes == [
+        (None, None, None, None),
+        (pytest.approx(3 / 3.6), None, None, "dropped:bat"),
+    ]
+    assert events == [("geofence_leave", None)]
+    assert rejected == []
+
+
+async def test_a_traccar_upload_without_timestamp_is_stored_at_receive_time_and_the_audit_sees_it(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        creds = add_device(conn, "tc-9", hash_password=hash_mqtt_password)
+    client = await aiohttp_client(init_app(settings))
+    before = datetime.now(UTC)
+    r = await client.get(
+        f"/api/v1/osmand?id=tc-9&lat=48.1&lon=11.5&token={creds.http_token}"
+    )
+    assert r.status == 200
+    pool = ConnectionPool(settings.database_url, open=True)
+    sources = queries.Sources(pool=pool, redis=redis.Redis(port=1))
+    try:
+        frame = queries.fixes(
+            sources,
+            "tc-9",
+            before - timedelta(minutes=1),
+            before + timedelta(minutes=1),
+        )
+    finally:
+        sources.close()
+    assert list(frame["fix_flags"]) == ["receive_time"]
+    assert frame["time"].iloc[0] >= before - timedelta(seconds=1)

@@ -1,0 +1,149 @@
+"""Issue 18: what real OwnTracks and Traccar Client builds send is kept, not rejected.
+
+Each test goes through ``ingest.pipeline.process`` (what both MQTT paths, paho's
+and ``ingest.mqtt_fast``, call per message) or the OsmAnd decoders the HTTP
+endpoint calls, on captured-style payloads in tests/fixtures/payloads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from core.messages import InboundMessage, Processed
+from ingest.metrics import IngestMetrics
+from ingest.pipeline import process, validate
+from ingest.protocols import osmand
+from ingest.validate import Limits
+
+PAYLOADS = Path(__file__).resolve().parents[2] / "fixtures" / "payloads"
+T = 1709539200000  # 2024-03-04T08:00:00Z, the captures' time
+RECEIVED = T + 60_000
+LIMITS = Limits()
+TOPIC = "owntracks/van-1/iphone"
+
+
+def run(name: str, topic: str = TOPIC, received_ms: int = RECEIVED) -> Processed:
+    payload = (PAYLOADS / name).read_bytes()
+    return process(InboundMessage(topic, payload, received_ms), LIMITS)
+
+
+def test_ios_minus_one_sentinels_mean_absent_fields_and_the_fix_is_kept() -> None:
+    p = run("owntracks/ios_sentinels.json")
+    assert p.rejections == []
+    (f,) = p.fixes
+    assert (f.t_ms, f.lat, f.lon, f.acc, f.alt) == (
+        T,
+        48.137154,
+        11.576124,
+        65.0,
+        519.0,
+    )
+    assert (f.spd, f.hdg, f.bat) == (None, None, None)
+    assert f.flags is None  # absent is not uncertain
+
+
+def test_an_implausible_battery_is_dropped_and_flagged_but_the_fix_is_kept() -> None:
+    p = run("owntracks/implausible_battery.json")
+    assert p.rejections == []
+    (f,) = p.fixes
+    assert (f.lat, f.lon, f.acc, f.bat) == (48.137154, 11.576124, 12.0, None)
+    assert f.flags == "dropped:bat"
+
+
+def test_an_out_of_range_position_still_rejects_the_fix() -> None:
+    payload = b'{"_type":"location","lat":91.5,"lon":11.5,"tst":1709539200}'
+    p = process(InboundMessage(TOPIC, payload, RECEIVED), LIMITS)
+    assert p.fixes == []
+    assert [r.reason for r in p.rejections] == ["out_of_range"]
+
+
+def _osmand_query(params: str, received_ms: int = RECEIVED) -> Processed:
+    msg = InboundMessage(osmand.topic_for("van-1"), params.encode(), received_ms)
+    decoded = osmand.decode_params(
+        "van-1", dict(parse_qsl(params)), received_ms=received_ms
+    )
+    return validate(msg, decoded, b"", LIMITS)
+
+
+def test_an_osmand_query_without_timestamp_takes_the_receive_time_flagged() -> None:
+    p = _osmand_query((PAYLOADS / "osmand/no_timestamp.txt").read_text())
+    assert p.rejections == []
+    (f,) = p.fixes
+    assert (f.t_ms, f.lat, f.lon, f.bat) == (RECEIVED, 48.137154, 11.576124, 87.0)
+    assert f.flags == "receive_time"
+
+
+def test_an_osmand_json_location_without_timestamp_takes_the_receive_time_flagged() -> (
+    None
+):
+    payload = (PAYLOADS / "osmand/no_timestamp.json").read_bytes()
+    msg = InboundMessage(osmand.topic_for("van-1"), payload, RECEIVED)
+    decoded = osmand.decode_json("van-1", payload, received_ms=RECEIVED)
+    p = validate(msg, decoded, b"", LIMITS)
+    assert p.rejections == []
+    (f,) = p.fixes
+    assert (f.t_ms, f.acc, f.hdg, f.flags) == (RECEIVED, 8.0, None, "receive_time")
+
+
+def test_an_osmand_fix_with_its_own_timestamp_is_not_flagged() -> None:
+    p = _osmand_query((PAYLOADS / "osmand/query.txt").read_text())
+    (f,) = p.fixes
+    assert (f.t_ms, f.flags) == (T, None)
+
+
+def test_a_beacon_transition_at_0_0_keeps_the_event_and_stores_no_fix() -> None:
+    p = run("owntracks/beacon_placeholder.json")
+    assert p.rejections == []
+    assert p.fixes == []
+    (e,) = p.events
+    assert (e.type, e.t_ms, e.lat, e.lon, e.acc) == (
+        "geofence_leave",
+        T + 60_000,
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_beacon_transition_without_a_real_time_takes_the_receive_time() -> None:
+    p = run("owntracks/beacon_placeholder_no_time.json")
+    assert p.rejections == []
+    assert p.fixes == []
+    (e,) = p.events
+    assert (e.type, e.t_ms, e.lat) == ("geofence_enter", RECEIVED, None)
+    # a redelivered retained copy is the same event, whenever it arrives
+    again = run("owntracks/beacon_placeholder_no_time.json", received_ms=RECEIVED + 5)
+    assert again.events[0].event_id == e.event_id
+
+
+def test_a_geofence_transition_with_a_real_position_still_stores_its_fix() -> None:
+    p = run("owntracks/transition_enter.json")
+    assert len(p.fixes) == 1
+    assert p.events[0].lat == 48.137154
+
+
+def test_an_empty_retained_owntracks_message_is_a_quiet_clear() -> None:
+    p = run("owntracks/retained_clear.json")
+    assert (p.kind, p.rejections, p.fixes, p.events) == ("clear", [], [], [])
+
+
+def test_odd_inputs_are_counted_per_reason() -> None:
+    m = IngestMetrics()
+    batch = [
+        run("owntracks/retained_clear.json"),
+        run("owntracks/implausible_battery.json"),
+        _osmand_query((PAYLOADS / "osmand/no_timestamp.txt").read_text()),
+        run("owntracks/beacon_placeholder.json"),
+    ]
+    for p in batch:
+        m.count_odd_inputs(p)
+    text = m.render()
+    assert 'crewtrack_ingest_odd_inputs_total{reason="retained_clear"} 1' in text
+    assert 'crewtrack_ingest_odd_inputs_total{reason="dropped:bat"} 1' in text
+    assert 'crewtrack_ingest_odd_inputs_total{reason="receive_time"} 1' in text
+    assert 'crewtrack_ingest_odd_inputs_total{reason="placeholder_position"} 1' in text
+    sentinels = m.render()
+    m.count_odd_inputs(run("owntracks/ios_sentinels.json"))
+    assert 'odd_inputs_total{reason="sentinel:vel"} 1' in m.render()
+    assert "sentinel:vel" not in sentinels
