@@ -44,6 +44,7 @@ VISIT: s.S = {
         "departure": s.NULL_STR,
         "arrival_window": WINDOW,
         "departure_window": {"anyOf": [WINDOW, {"type": "null"}]},
+        "departure_provisional": {"type": "boolean"},
     },
 }
 DERIVATION_OUT: s.S = {
@@ -62,6 +63,9 @@ DERIVATION_OUT: s.S = {
         "window_start": s.TIME,
         "window_end": s.TIME,
         "session_state": {"type": "string"},
+        "status": {"enum": ["provisional", "final"]},
+        "result_digest": s.NULL_STR,
+        "latest_inputs": {"anyOf": [{"type": "object"}, {"type": "null"}]},
         "visits": {"type": "array", "items": VISIT},
         "reconciliation": {"type": "object"},
     },
@@ -114,6 +118,10 @@ async def session_visits(ctx: Ctx) -> web.StreamResponse:
     body: dict[str, Any] = dict(vars(derivation))
     body["session_id"] = str(derivation.session_id)
     body["versions"] = await store.aversions(ctx.conn, session_id)
+    latest = await store.alatest_inputs(ctx.conn, session_id)
+    body["latest_inputs"] = None if latest is None else dict(vars(latest))
+    if latest is not None:
+        body["latest_inputs"]["session_id"] = str(latest.session_id)
     return json_ok(body)
 
 

@@ -101,6 +101,13 @@ class VisitParams:
         Metres per second. A fix reached from its predecessor and left to its
         successor faster than this (beyond both accuracies) is a spike — multipath or
         garbage — and is ignored. Default 50 (180 km/h).
+    drive_off_m : float
+        Metres beyond the edge. When the data ends with fewer clear outside fixes than
+        it takes to change state, the visit still closes if those fixes were reached
+        from the last position on site at a speed a vehicle can drive and agree with
+        travel away from it, and one of them lies this far out (two or more agreeing
+        fixes: half of it). Clear outside fixes that do not meet this bar close the
+        visit *provisionally*. Default 1000.
     """
 
     min_dwell_s: float = 180.0
@@ -117,6 +124,7 @@ class VisitParams:
     driving_speed_mps: float = 8.0
     walk_distance_m: float = 100.0
     spike_speed_mps: float = 50.0
+    drive_off_m: float = 1000.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.outlier_probability < 0.5:
@@ -139,6 +147,7 @@ class VisitParams:
             "max_blind_gap_s",
             "clear_sigma",
             "walk_distance_m",
+            "drive_off_m",
         ):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must not be negative")
@@ -292,6 +301,11 @@ class Visit:
         Short absences (shorter than ``max_absence_s``) that were bridged.
     fence_digest, params_digest : str
         Versions of the fence geometry and parameters it was derived with.
+    departure_provisional : bool
+        True when the departure rests on the last fixes of the data, which show the
+        technician outside but cannot settle it (too few, too close, or not agreeing
+        with travel away): the departure lies in ``departure_window``, and more data
+        may move or remove it.
     """
 
     arrival: datetime
@@ -308,6 +322,7 @@ class Visit:
     absences: tuple[Window, ...] = field(default=())
     fence_digest: str = ""
     params_digest: str = ""
+    departure_provisional: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -341,6 +356,7 @@ class Visit:
                 if self.departure_window is None
                 else _window_dict(self.departure_window)
             ),
+            "departure_provisional": self.departure_provisional,
             "duration_s": self.duration_s(),
             "evidence": {
                 "arrival": self.arrival_evidence.to_dict(),
@@ -388,6 +404,7 @@ class Visit:
             absences=tuple(window_from_dict(w) for w in ev.get("absences", [])),
             fence_digest=str(raw.get("fence_digest", "")),
             params_digest=str(raw.get("params_digest", "")),
+            departure_provisional=bool(raw.get("departure_provisional", False)),
         )
 
 
@@ -618,6 +635,7 @@ class _Prepared:
     lat: FloatArray
     lon: FloatArray
     acc: FloatArray  # reported accuracy (NaN unknown)
+    eff: FloatArray  # effective accuracy, metres
     inside: BoolArray
     hits: IntArray
     all_t_s: FloatArray  # every canonical fix, for counts and gaps
@@ -659,6 +677,7 @@ def _prepare(fx: FixArrays, fence: Geofence, params: VisitParams) -> _Prepared:
         lat=lat,
         lon=lon,
         acc=acc[idx],
+        eff=eff[idx],
         inside=inside,
         hits=hits,
         all_t_s=all_t,
@@ -678,6 +697,7 @@ class _Edge:
     clear_after: int | None
     confirmed: int | None
     blind: bool = False  # placed at a silence longer than max_blind_gap_s
+    provisional: bool = False  # from the last fixes of the data, not settled
 
 
 @dataclass(frozen=True)
@@ -824,9 +844,67 @@ def _pieces(p: _Prepared, params: VisitParams) -> list[_Piece]:
                     conf,
                 )
             else:
-                departure = None
+                departure = _track_end_departure(p, params, lo, hi, clear_in)
             pieces.append(_Piece(lo, hi, arrival, departure))
     return pieces
+
+
+def _track_end_departure(
+    p: _Prepared, params: VisitParams, lo: int, hi: int, clear_in: IntArray
+) -> _Edge | None:
+    """The departure shown by the clear outside fixes that end the data, if any.
+
+    The state machine keeps the technician on site until ``confirm_fixes`` clear
+    outside fixes say otherwise, so one or two fixes from the road before the data
+    ends are out-voted.  Here they are weighed instead: each must have been reached
+    from the last fix on site (and from the tail fix before it) no faster than
+    ``spike_speed_mps`` beyond both accuracies, successive ones must not come back
+    towards the site, and one must lie ``drive_off_m`` out (half that with two or
+    more agreeing fixes).  Then the visit closes; clear outside fixes that fail the
+    bar close it provisionally; fixes no vehicle could have reached are ignored.
+    """
+    b = hi + 1
+    while b > lo + 1 and p.z[b - 1] >= params.clear_sigma:
+        b -= 1
+    if b > hi:
+        return None
+    a = b - 1
+    x, y = project_local(p.lat[a : hi + 1], p.lon[a : hi + 1], p.lat[a], p.lon[a])
+    t, acc = p.t_s[a : hi + 1], p.eff[a : hi + 1]
+    dt = np.maximum(t[1:] - t[0], 1e-3)
+    reach = np.maximum(np.hypot(x[1:], y[1:]) - acc[1:] - acc[0], 0.0) / dt
+    reachable = reach <= params.spike_speed_mps
+    if not bool(reachable.any()):
+        return None
+    step_dt = np.maximum(np.diff(t[1:]), 1e-3)
+    step = np.hypot(np.diff(x[1:]), np.diff(y[1:]))
+    steps_ok = np.maximum(step - acc[2:] - acc[1:-1], 0.0) / step_dt
+    dist = p.dist[b : hi + 1]
+    away = np.diff(dist) >= -(acc[2:] + acc[1:-1])
+    agree = bool(reachable.all() and (steps_ok <= params.spike_speed_mps).all())
+    agree = agree and bool(away.all())
+    far = params.drive_off_m if len(dist) == 1 else params.drive_off_m / 2
+    settled = agree and float(dist.max()) >= far
+    at = _crossing_s(
+        float(p.t_s[b]),
+        float(p.dist[b]),
+        float(p.t_s[a]),
+        float(p.dist[a]),
+        params,
+        False,
+    )
+    c_before = _last_in(clear_in, lo, a)
+    return _Edge(
+        at,
+        float(p.t_s[c_before if c_before is not None else a]),
+        float(p.t_s[b]),
+        a,
+        b,
+        c_before,
+        b,
+        hi if settled else None,
+        provisional=not settled,
+    )
 
 
 def _merge(pieces: list[_Piece], params: VisitParams) -> list[list[_Piece]]:
@@ -928,6 +1006,7 @@ def _visit(
         absences=absences,
         fence_digest=fence.digest,
         params_digest=params_digest,
+        departure_provisional=dep is not None and dep.provisional,
     )
 
 

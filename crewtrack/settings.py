@@ -286,6 +286,11 @@ class Settings:
         "HMAC-SHA256 key of the reserve webhook's `X-Crewtrack-Signature` "
         "(`t=<unix>,v1=<hex of t.body>`).",
     )
+    derive_settle_s: float = _setting(
+        3600.0,
+        "Seconds after clock-out, and after a closed session's fixes last changed, "
+        "until its visit record is marked final (late offline backlogs settle).",
+    )
     company_name: str = _setting(
         "crewtrack", "Company name printed on invoices and in invoice e-mails."
     )

@@ -3,9 +3,12 @@
 The ingest calls :func:`enqueue_touched` in the transaction that stores fixes;
 derive workers claim queue rows with ``SKIP LOCKED`` (so any number of them can
 run), find the job sessions those fixes fall into, and store a new version of a
-session's visits only when its inputs (fixes, fence, parameters, clock state)
-changed. A sweep adds sessions never derived, or whose clock state or site fence
-(the property's ``fence_version``, bumped by a fence edit) changed since.
+session's visits only when what they say changed (:func:`result_digest`) or the
+meaning of their inputs did (fence, parameters, clock events, session state,
+provisional → final); the newest inputs' digest and count are kept in place in
+``visit_derivation_inputs``. A sweep adds sessions never derived, whose clock state
+or site fence (the property's ``fence_version``, bumped by a fence edit) changed
+since, or closed sessions whose late data has settled and whose record is not final.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from core.reconcile import ClockEvent
 # Fixes this long before clock-in and after clock-out still count: arrival often
 # precedes the clock-in (or follows it, when the technician clocks in en route).
 SESSION_MARGIN = dt.timedelta(hours=2)
+# A closed session's record is final once this long has passed since clock-out and
+# since its fixes last changed (settings: CREWTRACK_DERIVE_SETTLE_S).
+SETTLE = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -134,33 +140,44 @@ def claim_touched_sessions(conn: psycopg.Connection, limit: int = 500) -> list[U
 
 
 def sessions_needing_derivation(
-    conn: psycopg.Connection, limit: int = 200
+    conn: psycopg.Connection,
+    limit: int = 200,
+    *,
+    now: dt.datetime | None = None,
+    settle: dt.timedelta = SETTLE,
 ) -> list[UUID]:
-    """Derivable sessions never derived, or whose clock state or site fence changed since.
+    """Derivable sessions never derived, whose clock state or site fence changed
+    since, or closed ones settled (``settle`` after clock-out and after their
+    fixes last changed) whose newest record is still provisional.
 
     Only sessions that can be derived (a device, and a job site with a usable
     fence) are returned: one that can't would otherwise match forever and
     crowd the others out of ``limit``.
     """
+    when = now or dt.datetime.now(dt.UTC)
     rows = conn.execute(
         """
         SELECT s.id FROM job_sessions s
           JOIN jobs j ON j.id = s.job_id
           JOIN properties p ON p.id = j.property_id
           LEFT JOIN LATERAL (
-                SELECT session_state, fence_version, clock_digest
+                SELECT session_state, fence_version, clock_digest, status
                   FROM visit_derivations d
                  WHERE d.session_id = s.id ORDER BY version DESC LIMIT 1) last ON true
+          LEFT JOIN visit_derivation_inputs inp ON inp.session_id = s.id
          WHERE s.device_id IS NOT NULL
            AND (p.geofence ? 'polygon'
                 OR (p.geofence ? 'radius_m' AND p.lat IS NOT NULL AND p.lon IS NOT NULL))
            AND (last.session_state IS NULL OR last.session_state <> s.state
                 OR last.fence_version <> p.fence_version
-                OR last.clock_digest IS DISTINCT FROM md5(s.evidence::text))
+                OR last.clock_digest IS DISTINCT FROM md5(s.evidence::text)
+                OR (last.status = 'provisional' AND s.state = 'closed'
+                    AND s.clocked_out_at + %s <= %s
+                    AND coalesce(inp.inputs_changed_at, s.clocked_out_at) + %s <= %s))
          ORDER BY s.clocked_in_at DESC
          LIMIT %s
         """,
-        (limit,),
+        (settle, when, settle, when, limit),
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -220,23 +237,75 @@ def load_session(
     )
 
 
-def load_fixes(
-    conn: psycopg.Connection, device_id: str, start: dt.datetime, end: dt.datetime
-) -> pd.DataFrame:
-    """A device's fixes in a time range as the DataFrame ``core.visits`` takes."""
-    with conn.cursor(binary=True) as cur:
-        cur.execute(
-            "SELECT time, lat, lon, accuracy FROM fixes "
-            "WHERE device_id = %s AND time >= %s AND time <= %s",
-            (device_id, start, end),
-        )
-        rows = cur.fetchall()
+_FIXES_SQL = (
+    "SELECT time, lat, lon, accuracy FROM fixes "
+    "WHERE device_id = %s AND time >= %s AND time <= %s"
+)
+
+
+def _fix_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["time", "lat", "lon", "accuracy"])
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["accuracy"] = pd.to_numeric(frame["accuracy"], errors="coerce").astype(float)
     frame["lat"] = frame["lat"].astype(float)
     frame["lon"] = frame["lon"].astype(float)
     return frame
+
+
+def load_fixes(
+    conn: psycopg.Connection, device_id: str, start: dt.datetime, end: dt.datetime
+) -> pd.DataFrame:
+    """A device's fixes in a time range as the DataFrame ``core.visits`` takes."""
+    with conn.cursor(binary=True) as cur:
+        cur.execute(_FIXES_SQL, (device_id, start, end))
+        return _fix_frame(cur.fetchall())
+
+
+async def aload_fixes(
+    conn: psycopg.AsyncConnection, device_id: str, start: dt.datetime, end: dt.datetime
+) -> pd.DataFrame:
+    """Async twin of :func:`load_fixes` (the presence endpoint)."""
+    async with conn.cursor(binary=True) as cur:
+        await cur.execute(_FIXES_SQL, (device_id, start, end))
+        return _fix_frame(await cur.fetchall())
+
+
+@dataclass(frozen=True)
+class PlaceRow:
+    """A property as a place to ask about: its fence and how people name it."""
+
+    fence: Geofence | None
+    name: str
+
+
+async def aproperty_place(
+    conn: psycopg.AsyncConnection, property_id: str
+) -> PlaceRow | None:
+    cur = await conn.execute(
+        "SELECT lat, lon, geofence, address FROM properties WHERE id = %s",
+        (property_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    address = row[3]
+    lines = address if isinstance(address, list) else [str(address or "")]
+    return PlaceRow(fence_of(row[0], row[1], row[2]), ", ".join(map(str, lines)))
+
+
+async def atechnician_devices(
+    conn: psycopg.AsyncConnection, technician_id: str
+) -> tuple[str, list[str]] | None:
+    """A technician's name and the ids of the devices of their user account."""
+    cur = await conn.execute(
+        "SELECT t.name, coalesce(array_agg(d.id ORDER BY d.id) "
+        "FILTER (WHERE d.id IS NOT NULL), '{}') "
+        "FROM technicians t LEFT JOIN devices d ON d.user_id = t.user_id "
+        "WHERE t.id = %s GROUP BY t.name",
+        (technician_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else (str(row[0]), list(row[1]))
 
 
 def input_digest(points: pd.DataFrame) -> str:
@@ -268,11 +337,123 @@ class Derivation:
     reconciliation: dict[str, Any]
     fence_version: int = 0  # the property's fence version the fence came from
     clock_digest: str | None = None  # the session's clock events it reconciled with
+    status: str = "provisional"  # or "final": closed and late data settled
+    result_digest: str | None = None  # of what the record says (result_digest)
 
 
 _DERIVATION_COLUMNS = """session_id, version, params_digest, params, fence_digest, fence,
     input_digest, fix_count, window_start, window_end, session_state, visits,
-    reconciliation, fence_version, clock_digest"""
+    reconciliation, fence_version, clock_digest, status, result_digest"""
+
+#: Per-visit figures that move with every fix while nothing derived changes: they
+#: describe the input (kept in ``visit_derivation_inputs``), not the result.
+_INPUT_FIGURES = frozenset(
+    {"fix_count", "usable_fix_count", "ignored_fix_count", "gap_s", "longest_gap_s"}
+)
+
+
+def result_digest(visits: list[dict[str, Any]], reconciliation: dict[str, Any]) -> str:
+    """sha256 of what a record says: visits, windows, evidence edges, flags, the
+    reconciliation — without the fix counts and gap figures of the evidence."""
+    meaning = []
+    for v in visits:
+        ev = {
+            k: x
+            for k, x in (v.get("evidence") or {}).items()
+            if k not in _INPUT_FIGURES
+        }
+        meaning.append({**v, "evidence": ev})
+    blob = json.dumps(
+        {"visits": meaning, "reconciliation": reconciliation},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "rs1-" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LatestInputs:
+    """The inputs a session was last derived from, and the version they gave."""
+
+    session_id: UUID
+    version: int
+    input_digest: str
+    fix_count: int
+    params_digest: str
+    fence_digest: str
+    fence_version: int
+    clock_digest: str | None
+    session_state: str
+    inputs_changed_at: dt.datetime
+    checked_at: dt.datetime
+
+    def key(self) -> tuple[object, ...]:
+        """What a re-derivation depends on (compare with the same of new inputs)."""
+        return (
+            self.input_digest,
+            self.params_digest,
+            self.fence_digest,
+            self.fence_version,
+            self.clock_digest,
+            self.session_state,
+        )
+
+
+_INPUTS_COLUMNS = """session_id, version, input_digest, fix_count, params_digest,
+    fence_digest, fence_version, clock_digest, session_state, inputs_changed_at,
+    checked_at"""
+
+
+def latest_inputs(conn: psycopg.Connection, session_id: UUID) -> LatestInputs | None:
+    row = conn.execute(
+        f"SELECT {_INPUTS_COLUMNS} FROM visit_derivation_inputs WHERE session_id = %s",
+        (session_id,),
+    ).fetchone()
+    return None if row is None else LatestInputs(*row)
+
+
+async def alatest_inputs(
+    conn: psycopg.AsyncConnection, session_id: str
+) -> LatestInputs | None:
+    cur = await conn.execute(
+        f"SELECT {_INPUTS_COLUMNS} FROM visit_derivation_inputs WHERE session_id = %s",
+        (session_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else LatestInputs(*row)
+
+
+def store_inputs(conn: psycopg.Connection, i: LatestInputs) -> None:
+    """Record (in place) the inputs a session was just derived from."""
+    conn.execute(
+        f"""INSERT INTO visit_derivation_inputs ({_INPUTS_COLUMNS})
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (session_id) DO UPDATE SET
+              version = EXCLUDED.version, input_digest = EXCLUDED.input_digest,
+              fix_count = EXCLUDED.fix_count, params_digest = EXCLUDED.params_digest,
+              fence_digest = EXCLUDED.fence_digest,
+              fence_version = EXCLUDED.fence_version,
+              clock_digest = EXCLUDED.clock_digest,
+              session_state = EXCLUDED.session_state,
+              inputs_changed_at = EXCLUDED.inputs_changed_at,
+              checked_at = EXCLUDED.checked_at""",
+        (
+            i.session_id,
+            i.version,
+            i.input_digest,
+            i.fix_count,
+            i.params_digest,
+            i.fence_digest,
+            i.fence_version,
+            i.clock_digest,
+            i.session_state,
+            i.inputs_changed_at,
+            i.checked_at,
+        ),
+    )
+
+
 _LATEST_SQL = (
     f"SELECT {_DERIVATION_COLUMNS} FROM visit_derivations WHERE session_id = %s "
     "ORDER BY version DESC LIMIT 1"
@@ -307,9 +488,9 @@ async def aderivation(
 async def aversions(
     conn: psycopg.AsyncConnection, session_id: str
 ) -> list[dict[str, Any]]:
-    """Every version of a session's visits: number, time and input digest."""
+    """Every version of a session's visits: number, time, input digest, status."""
     cur = await conn.execute(
-        "SELECT version, derived_at, input_digest, fix_count, session_state "
+        "SELECT version, derived_at, input_digest, fix_count, session_state, status "
         "FROM visit_derivations WHERE session_id = %s ORDER BY version",
         (session_id,),
     )
@@ -320,6 +501,7 @@ async def aversions(
             "input_digest": r[2],
             "fix_count": r[3],
             "session_state": r[4],
+            "status": r[5],
         }
         for r in await cur.fetchall()
     ]
@@ -330,8 +512,10 @@ def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
         """INSERT INTO visit_derivations
                (session_id, version, params_digest, params, fence_digest, fence,
                 input_digest, fix_count, window_start, window_end, session_state,
-                visits, reconciliation, fence_version, clock_digest)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                visits, reconciliation, fence_version, clock_digest, status,
+                result_digest)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                   %s)""",
         (
             d.session_id,
             d.version,
@@ -348,6 +532,8 @@ def store_derivation(conn: psycopg.Connection, d: Derivation) -> None:
             json.dumps(d.reconciliation),
             d.fence_version,
             d.clock_digest,
+            d.status,
+            d.result_digest,
         ),
     )
 

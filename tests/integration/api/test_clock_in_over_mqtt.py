@@ -218,10 +218,11 @@ async def test_fixes_stored_by_the_ingest_queue_their_session_for_re_derivation(
         with psycopg.connect(db_url, autocommit=True) as conn:
             assert derive_pending(conn) == 1  # first version: the session is new
             assert derive_pending(conn) == 0
-        # An offline backlog of on-site fixes arrives (one sync message).
+        # An offline backlog of five minutes on site arrives (one sync message):
+        # a visit appears, so the record says something new (a new version).
         backlog = [
-            {"t": now_ms - 60_000 + i * 5_000, "lat": 53.8, "lon": -1.55, "acc": 6}
-            for i in range(12)
+            {"t": now_ms - 300_000 + i * 5_000, "lat": 53.8, "lon": -1.55, "acc": 6}
+            for i in range(60)
         ]
         phone.publish(
             "crewtrack/v1/tess-phone-3/fix", msgpack.packb({"fixes": backlog})
@@ -241,6 +242,6 @@ async def test_fixes_stored_by_the_ingest_queue_their_session_for_re_derivation(
                 "SELECT version, fix_count FROM visit_derivations ORDER BY version"
             ).fetchall()
         assert [v[0] for v in versions] == [1, 2]
-        assert versions[-1][1] == 12
+        assert versions[-1][1] == 60
     finally:
         phone.close()

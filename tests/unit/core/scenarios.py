@@ -67,6 +67,8 @@ class Phone:
     cell_rate: float = 0.0  # share of fixes that are cell-tower guesses
     gaps: list[tuple[float, float]] = field(default_factory=list)  # no fix (s, s)
     unknown_accuracy_rate: float = 0.0
+    silent_from: float | None = None  # no fix after this (s) ...
+    tail_fixes: int = 0  # ... except the last few of the track
 
 
 class Track:
@@ -245,6 +247,9 @@ def sample(
     keep = np.ones(len(t), dtype=bool)
     for a, b in phone.gaps:
         keep &= ~((t >= a) & (t < b))
+    if phone.silent_from is not None:
+        after = np.flatnonzero(t > phone.silent_from)
+        keep[after[: max(len(after) - phone.tail_fixes, 0)]] = False
     t = t[keep]
     n = len(t)
     tx = np.interp(t, tr.t, tr.x)
@@ -465,6 +470,24 @@ def sc_still_on_site(
     return tr
 
 
+def sc_drive_off_end(
+    rng: np.random.Generator, site: Site, phone: Phone, iv: float
+) -> Track:
+    """The phone goes quiet as the technician walks out; the data ends with one or
+    two fixes from the road, kilometres away (issue 15)."""
+    tr = _start(rng, site)
+    tr.begin_visit()
+    arrive(tr, site, rng.uniform(10, 40), rng.uniform(0, 90), from_far=False)
+    work(tr, site, rng.uniform(30, 90) * 60)
+    phone.silent_from = tr.now
+    leave(tr, site, rng.uniform(10, 40), rng.uniform(0, 60))
+    tr.end_visit()
+    ang = math.atan2(tr.y[-1], tr.x[-1])
+    tr.go(tr.x[-1] + 1500 * math.cos(ang), tr.y[-1] + 1500 * math.sin(ang), 12.0)
+    phone.tail_fixes = int(rng.integers(1, 3))
+    return tr
+
+
 def sc_hard_day(rng: np.random.Generator, site: Site, phone: Phone, iv: float) -> Track:
     """Everything at once: multipath, cell fixes, unknown accuracies, an indoor gap."""
     phone.multipath_rate = 0.02
@@ -478,6 +501,9 @@ class Spec:
     build: Builder
     polygon: bool = False
     backlog: bool = False  # shuffle and duplicate like a late offline sync
+    #: the data cannot place the departure within seconds (only its window): scored
+    #: on its own, not in the per-interval error percentiles
+    ragged_end: bool = False
 
 
 SCENARIOS: dict[str, Spec] = {
@@ -494,6 +520,7 @@ SCENARIOS: dict[str, Spec] = {
     "polygon_site": Spec(sc_polygon, polygon=True),
     "still_on_site": Spec(sc_still_on_site),
     "hard_day": Spec(sc_hard_day, backlog=True),
+    "drive_off_end": Spec(sc_drive_off_end, ragged_end=True),
 }
 
 INTERVALS_S = (5.0, 60.0)
