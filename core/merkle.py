@@ -42,23 +42,7 @@ def _split(n: int) -> int:
 
 def root(leaves: Sequence[bytes]) -> bytes:
     """The Merkle tree hash of the leaf hashes ``leaves`` (MTH)."""
-    if not leaves:
-        return EMPTY_ROOT
-    # Bottom-up over a stack of complete subtrees: the same tree as the recursive
-    # definition (the right edge is folded from the smallest subtree up).
-    stack: list[tuple[int, bytes]] = []
-    for h in leaves:
-        size, cur = 1, h
-        while stack and stack[-1][0] == size:
-            _, left = stack.pop()
-            cur = node_hash(left, cur)
-            size <<= 1
-        stack.append((size, cur))
-    _, cur = stack.pop()
-    while stack:
-        _, left = stack.pop()
-        cur = node_hash(left, cur)
-    return cur
+    return roots_at(leaves, [len(leaves)])[len(leaves)]
 
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
@@ -175,3 +159,60 @@ def verify_consistency(
         raise ProofError("the consistency proof does not lead to the old root")
     if sr != new_root:
         raise ProofError("the consistency proof does not lead to the new root")
+
+
+def roots_at(leaves: Sequence[bytes], sizes: Sequence[int]) -> dict[int, bytes]:
+    """The roots of the trees of the first ``size`` leaves, for every size in
+    ``sizes`` (sizes beyond ``len(leaves)`` are left out), in one pass."""
+    wanted = set(sizes)
+    out: dict[int, bytes] = {}
+    if 0 in wanted:
+        out[0] = EMPTY_ROOT
+    stack: list[tuple[int, bytes]] = []
+    for n, h in enumerate(leaves, start=1):
+        size, cur = 1, h
+        while stack and stack[-1][0] == size:
+            _, left = stack.pop()
+            cur = node_hash(left, cur)
+            size <<= 1
+        stack.append((size, cur))
+        if n in wanted:
+            top = stack[-1][1]
+            for _, left in reversed(stack[:-1]):
+                top = node_hash(left, top)
+            out[n] = top
+    return out
+
+
+class Tree:
+    """Every level of the tree over ``leaves``, for many proofs at O(log n) each.
+
+    The RFC 6962 tree is the one built by hashing neighbours pairwise, level by
+    level, and carrying an odd last node up unchanged.
+    """
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.size = len(leaves)
+        self.levels: list[list[bytes]] = [list(leaves)]
+        while len(self.levels[-1]) > 1:
+            low = self.levels[-1]
+            up = [node_hash(low[i], low[i + 1]) for i in range(0, len(low) - 1, 2)]
+            if len(low) % 2:
+                up.append(low[-1])
+            self.levels.append(up)
+
+    @property
+    def root(self) -> bytes:
+        return self.levels[-1][0] if self.size else EMPTY_ROOT
+
+    def proof(self, index: int) -> list[bytes]:
+        """The audit path of leaf ``index`` (the same as :func:`inclusion_proof`)."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"leaf {index} is not in a tree of {self.size}")
+        out: list[bytes] = []
+        for level in self.levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                out.append(level[sibling])
+            index >>= 1
+        return out

@@ -172,3 +172,19 @@ def test_a_rewritten_history_fails_the_consistency_proof(
         merkle.verify_consistency(
             old, new, merkle.root(leaves[:old]), merkle.root(forged), proof
         )
+
+
+def test_roots_of_every_prefix_in_one_pass_equal_the_roots_of_each_prefix() -> None:
+    leaves = [merkle.leaf_hash(bytes([i])) for i in range(37)]
+    sizes = [0, 1, 2, 3, 7, 8, 9, 16, 31, 37, 40]
+    got = merkle.roots_at(leaves, sizes)
+    assert got == {s: merkle.root(leaves[:s]) for s in sizes if s <= len(leaves)}
+
+
+def test_the_level_tree_gives_the_same_root_and_proofs_as_the_definition() -> None:
+    for size in range(1, 40):
+        leaves = [merkle.leaf_hash(bytes([i])) for i in range(size)]
+        tree = merkle.Tree(leaves)
+        assert tree.root == merkle.root(leaves)
+        for index in range(size):
+            assert tree.proof(index) == merkle.inclusion_proof(index, leaves)
