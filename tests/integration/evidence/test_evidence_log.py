@@ -21,7 +21,10 @@ from derive.worker import derive_pending
 from storage import evidence_log
 from tests.integration.derive.test_derive_worker import _seed_session, _store, _track
 
-LATER = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+
+def _later() -> dt.datetime:
+    """A notary pass a minute from now: every row stored so far is past the lag."""
+    return dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -48,7 +51,7 @@ def _bundle(
 ) -> bytes:
     key = evidence.signing_key(home)
     shown = evidence.presentation(db_url, redis_url, sid, ZoneInfo("Europe/Berlin"))
-    evidence_log.append_pending(conn, now=LATER)
+    evidence_log.append_pending(conn, now=_later())
     return evidence.export_session(conn, sid, key, shown)
 
 
@@ -147,7 +150,7 @@ def test_the_audit_finds_a_fix_changed_deleted_or_inserted_in_the_database(
     conn: psycopg.Connection, session: uuid.UUID, tmp_path: Path
 ) -> None:
     key = evidence.signing_key(tmp_path)
-    evidence_log.append_pending(conn, now=LATER)
+    evidence_log.append_pending(conn, now=_later())
     evidence_log.sign_checkpoint(conn, key)
     assert evidence_log.audit(conn, key.public_key()).ok
     first, last = _fix_ref(conn, "ASC"), _fix_ref(conn, "DESC")
@@ -175,7 +178,7 @@ def test_the_audit_finds_a_rewritten_log_against_its_signed_checkpoint(
     conn: psycopg.Connection, session: uuid.UUID, tmp_path: Path
 ) -> None:
     key = evidence.signing_key(tmp_path)
-    evidence_log.append_pending(conn, now=LATER)
+    evidence_log.append_pending(conn, now=_later())
     evidence_log.sign_checkpoint(conn, key)
     conn.execute("UPDATE evidence_leaves SET leaf_hash = sha256('x') WHERE seq = 3")
     report = evidence_log.audit(conn, key.public_key())
@@ -185,9 +188,9 @@ def test_the_audit_finds_a_rewritten_log_against_its_signed_checkpoint(
 def test_appending_twice_logs_each_row_once(
     conn: psycopg.Connection, session: uuid.UUID
 ) -> None:
-    first = evidence_log.append_pending(conn, now=LATER)
+    first = evidence_log.append_pending(conn, now=_later())
     assert first == conn.execute("SELECT count(*) FROM fixes").fetchone()[0] + 2
-    assert evidence_log.append_pending(conn, now=LATER) == 0
+    assert evidence_log.append_pending(conn, now=_later()) == 0
 
 
 def test_the_cli_exports_verifies_and_audits_with_exit_codes_that_say_so(
@@ -205,7 +208,7 @@ def test_the_cli_exports_verifies_and_audits_with_exit_codes_that_say_so(
     monkeypatch.setenv("CREWTRACK_REDIS_URL", redis_url)
     monkeypatch.setenv("CREWTRACK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CREWTRACK_START_SERVERS", "false")
-    evidence_log.append_pending(conn, now=LATER)
+    evidence_log.append_pending(conn, now=_later())
     out, pem = tmp_path / "e.zip", tmp_path / "key.pem"
     assert main(["evidence", "export", "--session", str(session), "-o", str(out)]) == 0
     assert main(["evidence", "public-key"]) == 0
