@@ -268,6 +268,11 @@ def export_session(
         assert checkpoint is not None
     found = session_items(conn, session_id)
     found = [i for i in found if i.seq < checkpoint.tree_size]
+    if not found:
+        raise EvidenceError(
+            f"nothing of session {session_id} is in the evidence log yet "
+            "(rows newer than a few seconds wait for the next notary pass)"
+        )
     tree = merkle.Tree(log.leaf_hashes(conn, checkpoint.tree_size))
     if tree.root != checkpoint.root:
         raise EvidenceError(
