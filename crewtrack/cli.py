@@ -172,6 +172,72 @@ def _token_ttl(days: int) -> dt.timedelta:
     return dt.timedelta(days=days)
 
 
+def _cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
+    """``crewtrack evidence …``: the tamper-evident log (docs/evidence.md)."""
+    from pathlib import Path
+
+    import psycopg
+
+    from crewtrack import evidence
+    from storage import evidence_log
+
+    action = args.evidence_command
+    if action == "verify":
+        pinned = evidence.load_public(Path(args.key).read_bytes()) if args.key else None
+        problems = evidence.verify(Path(args.bundle).read_bytes(), pinned)
+        for line in problems:
+            print(f"FAIL: {line}")
+        if not problems:
+            note = "" if pinned else " (no --key given: the signer is not pinned)"
+            print(f"OK: {args.bundle} verifies{note}")
+        return 1 if problems else 0
+    key = evidence.signing_key(settings.home)
+    if action == "public-key":
+        sys.stdout.write(evidence_log.public_pem(key.public_key()).decode())
+        return 0
+    if action == "notary":
+        from crewtrack.logs import setup_logging
+
+        setup_logging(settings, "notary")
+        evidence.run_notary(settings.database_url, settings.home, args.interval)
+        return 0
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if action == "checkpoint":
+            appended, cp = evidence.notarize(conn, key)
+            size = cp.tree_size if cp else "unchanged"
+            print(f"appended {appended}; checkpoint {size}")
+            return 0
+        if action == "export":
+            session = UUID(args.session)
+            try:
+                shown = evidence.presentation(
+                    settings.database_url,
+                    settings.redis_url,
+                    session,
+                    settings.company_zone,
+                )
+                data = evidence.export_session(conn, session, key, shown)
+            except evidence.EvidenceError as exc:
+                raise CliError(f"crewtrack: {exc}") from exc
+            Path(args.output).write_bytes(data)
+            print(f"wrote {args.output} ({len(data)} bytes)")
+            return 0
+        report = evidence_log.audit(conn, key.public_key())
+    for kind, ref in report.changed:
+        print(f"CHANGED: {kind} {ref}")
+    for kind, ref in report.deleted:
+        print(f"DELETED: {kind} {ref}")
+    for kind, ref in report.inserted:
+        print(f"INSERTED (never logged): {kind} {ref}")
+    for line in report.checkpoint_problems:
+        print(f"CHECKPOINT: {line}")
+    print(
+        f"{'OK' if report.ok else 'FAIL'}: {report.rows} rows against "
+        f"{report.leaves} leaves"
+    )
+    return 0 if report.ok else 1
+
+
 def _cmd_add_user(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
@@ -459,6 +525,27 @@ def build_parser() -> argparse.ArgumentParser:
         "Drop chunks of fixes older than CREWTRACK_RETENTION_DAYS, on a schedule.",
     )
     p.add_argument("--once", action="store_true", help="run once and exit")
+
+    ev = sub.add_parser(
+        "evidence",
+        help="The tamper-evident evidence log: export, verify, audit.",
+        description="The tamper-evident evidence log (docs/evidence.md).",
+    )
+    ev.set_defaults(handler=_cmd_evidence)
+    ev_sub = ev.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
+    p = ev_sub.add_parser("export", help="A job session's evidence bundle (zip).")
+    p.add_argument("--session", required=True, help="job session id")
+    p.add_argument("-o", "--output", required=True, help="FILE.zip")
+    p = ev_sub.add_parser(
+        "verify", help="Check a bundle offline; non-zero if it fails."
+    )
+    p.add_argument("bundle")
+    p.add_argument("--key", help="the company's public key (PEM) to pin")
+    ev_sub.add_parser("audit", help="Re-hash the database against its log.")
+    ev_sub.add_parser("public-key", help="Print the evidence signing key (PEM).")
+    ev_sub.add_parser("checkpoint", help="Append pending rows and sign once.")
+    p = ev_sub.add_parser("notary", help="Append and sign checkpoints at an interval.")
+    p.add_argument("--interval", type=float, default=30.0, help="seconds")
 
     admin = sub.add_parser(
         "admin",

@@ -122,6 +122,12 @@ def read_metrics(url: str) -> str | None:
         return None
 
 
+def _new_evidence_key() -> str:
+    from crewtrack.evidence import new_key_text
+
+    return new_key_text()
+
+
 @dataclass
 class Secrets:
     """Generated once per ``CREWTRACK_HOME`` and reused: the stack's credentials.
@@ -137,6 +143,8 @@ class Secrets:
     db_superuser_password: str = field(default_factory=new_password)  # `postgres`
     db_password: str = field(default_factory=new_password)  # the app role
     redis_password: str = field(default_factory=new_password)
+    #: Ed25519 key signing the evidence log's checkpoints (crewtrack/evidence.py).
+    evidence_signing_key: str = field(default_factory=_new_evidence_key)
 
     @classmethod
     def load_or_create(cls, path: Path) -> Secrets:
@@ -388,6 +396,8 @@ def _children(settings: Settings, env: dict[str, str], logs: Path) -> list[Child
     add("api", ["api"], "api.app")
     add("dashboard", ["dashboard"], "dashboard.app")
     add("retention", ["retention"], "storage.retention")
+    # appends what was received and derived to the evidence log, signs checkpoints
+    add("notary", ["evidence", "notary"], "storage.evidence_log")
     if settings.demo:
         add("demo", ["demo-day"], "crewtrack.demo.day")
     elif settings.simulate_devices > 0:
