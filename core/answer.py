@@ -66,7 +66,9 @@ class Answer:
             "departure_vs_window_s": self.departure_vs_window_s,
             "on_site_s": self.on_site_s,
             "clocked_s": self.clocked_s,
-            "billed_hours": None if self.billed_hours is None else str(self.billed_hours),
+            "billed_hours": None
+            if self.billed_hours is None
+            else str(self.billed_hours),
         }
 
 

@@ -100,7 +100,8 @@ def test_a_technician_still_on_site_has_no_departure_yet() -> None:
         "booked window opened; still on site at the last fix, 10:40:00; "
         "on site 36 min; not clocked; not billed yet"
     )
-    assert answer.still_on_site and not answer.provisional
+    assert answer.still_on_site
+    assert not answer.provisional
 
 
 def test_a_departure_while_the_session_is_open_is_provisional() -> None:
