@@ -22,9 +22,11 @@ from api.http.problems import HttpProblem
 from api.http.registry import Api
 from api.http.responses import json_ok
 from core.messages import is_device_id
+from core.reconcile import Reconciliation
+from core.visits import Visit
 from jobs_domain.actors import STAFF_READERS
 from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
-from storage import live
+from storage import live, session_answer
 from storage import visits as store
 
 MAX_RANGE = dt.timedelta(
@@ -68,6 +70,14 @@ DERIVATION_OUT: s.S = {
         "latest_inputs": {"anyOf": [{"type": "object"}, {"type": "null"}]},
         "visits": {"type": "array", "items": VISIT},
         "reconciliation": {"type": "object"},
+        "summary": {
+            "type": "object",
+            "description": "The answer in plain words (core.answer): `sentence` in "
+            "the company's time zone, and the figures behind it (UTC times, seconds, "
+            "labour hours billed as a decimal string).",
+            "required": ["sentence"],
+            "properties": {"sentence": {"type": "string"}},
+        },
     },
 }
 FIX_OUT: s.S = {
@@ -122,6 +132,17 @@ async def session_visits(ctx: Ctx) -> web.StreamResponse:
     body["latest_inputs"] = None if latest is None else dict(vars(latest))
     if latest is not None:
         body["latest_inputs"]["session_id"] = str(latest.session_id)
+    facts = await session_answer.asession_facts(ctx.conn, session_id)
+    if facts is not None:
+        body["summary"] = session_answer.answer(
+            facts,
+            sorted(
+                (Visit.from_dict(v) for v in derivation.visits), key=lambda v: v.arrival
+            ),
+            Reconciliation.from_dict(derivation.reconciliation),
+            derivation.session_state,
+            ctx.settings.company_zone,
+        ).to_dict()
     return json_ok(body)
 
 

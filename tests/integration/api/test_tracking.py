@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ from derive.worker import derive_pending
 from tests.integration.api.conftest import People
 from tests.integration.derive.test_derive_worker import (
     ARRIVAL,
+    T0,
     _seed_session,
     _store,
     _track,
@@ -139,3 +141,84 @@ async def test_a_fix_range_without_a_utc_offset_is_refused_with_a_pointer(
     assert resp.status == 422
     body = await resp.json()
     assert [e["pointer"] for e in body["errors"]] == ["/query/from"]
+
+
+def _book_and_bill(db_url: str, session: uuid.UUID, labour_hours: str | None) -> None:
+    """Book the session's job 08:00–09:00 UTC; invoice ``labour_hours`` of labour."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        job, client = conn.execute(
+            "UPDATE jobs SET scheduled_start = %s, scheduled_end = %s "
+            "WHERE id = (SELECT job_id FROM job_sessions WHERE id = %s) "
+            "RETURNING id, client_id",
+            (T0, T0 + dt.timedelta(hours=1), session),
+        ).fetchone() or (None, None)
+        if labour_hours is None:
+            return
+        lines = [
+            {
+                "description": "Call-out",
+                "quantity": "1",
+                "unit_price": "40",
+                "tax_rate": "19",
+                "source": "line_item",
+                "source_ref": None,
+                "serials": [],
+            },
+            {
+                "description": "Labour",
+                "quantity": labour_hours,
+                "unit_price": "60",
+                "tax_rate": "19",
+                "source": "labour",
+                "source_ref": None,
+                "serials": [],
+            },
+        ]
+        conn.execute(
+            "INSERT INTO invoices (id, kind, job_id, client_id, client_name, status, "
+            "currency, lines, public_notes, net, tax, gross, version, created_at) "
+            "VALUES (%s, 'invoice', %s, %s, 'Acme', 'draft', 'EUR', %s, '[]', 0, 0, 0, "
+            "1, now())",
+            (uuid.uuid4(), job, client, json.dumps(lines)),
+        )
+
+
+SUMMARY = re.compile(
+    r"Tom arrived at 1 Main St at 09:(09|10):\d\d \(±\d+ s\), 10 min after the "
+    r"booked window opened; left at 09:(49|50):\d\d \(±\d+ s\), provisional while "
+    r"the session is open, 10 min before it closed; on site (39|40|41) min; "
+    r"(not clocked|clocked [^;]+); (?P<billed>.+)"
+)
+
+
+async def test_the_visits_carry_the_answer_in_words_against_the_booking_and_invoice(
+    client: TestClient[Any, Any], people: People, db_url: str
+) -> None:
+    session = _derived_session(db_url)
+    _book_and_bill(db_url, session, "1.50")
+    resp = await client.get(
+        f"/api/v1/sessions/{session}/visits", headers=people.auth("billing")
+    )
+    summary = (await resp.json())["summary"]
+    match = SUMMARY.fullmatch(summary["sentence"])
+    assert match, summary["sentence"]
+    assert match["billed"] == "billed 1.5 h"
+    assert summary["billed_hours"] == "1.50"
+    assert summary["scheduled_start"] == T0.isoformat()
+    assert 570 <= summary["arrival_vs_window_s"] <= 630
+    assert summary["provisional"] is True
+
+
+async def test_a_job_not_invoiced_yet_reads_not_billed_yet(
+    client: TestClient[Any, Any], people: People, db_url: str
+) -> None:
+    session = _derived_session(db_url)
+    _book_and_bill(db_url, session, None)
+    resp = await client.get(
+        f"/api/v1/sessions/{session}/visits", headers=people.auth("billing")
+    )
+    summary = (await resp.json())["summary"]
+    match = SUMMARY.fullmatch(summary["sentence"])
+    assert match, summary["sentence"]
+    assert match["billed"] == "not billed yet"
+    assert summary["billed_hours"] is None
