@@ -17,9 +17,6 @@ from playwright.sync_api import expect
 
 from crewtrack.demo.company import TECHNICIANS
 from tests.e2e.conftest import OUTPUT, Watched, login
-from tests.e2e.conftest import browser as browser  # the fixtures
-from tests.e2e.conftest import page as page
-from tests.e2e.conftest import phone as phone
 from tests.e2e.test_dashboard import LAYOUT_WIDTH, NO_SIDEWAYS_SCROLL
 from tests.e2e.test_up import Up
 from tests.e2e.test_up import up as up
