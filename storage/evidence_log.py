@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from core import merkle
-from storage.fixes import EPOCH, FIX_COLUMNS
+from storage.fixes import EPOCH, FIX_COLUMNS, MESSAGE_COLUMNS
 
 LOCK_KEY = 0x65766C6F67  # "evlog": one appender at a time
 #: Rows this recent are left for the next pass (their transaction may be open).
@@ -68,17 +68,7 @@ KINDS: tuple[Kind, ...] = (
         "ingest_messages",
         "received_at",
         "device_id || ':' || encode(payload_sha256, 'hex')",
-        (
-            "device_id",
-            "payload_sha256",
-            "received_at",
-            "topic",
-            "protocol",
-            "kind",
-            "fix_count",
-            "rejected_count",
-            "payload_size",
-        ),
+        MESSAGE_COLUMNS,
     ),
     Kind(
         "fix",
