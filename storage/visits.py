@@ -261,53 +261,6 @@ def load_fixes(
         return _fix_frame(cur.fetchall())
 
 
-async def aload_fixes(
-    conn: psycopg.AsyncConnection, device_id: str, start: dt.datetime, end: dt.datetime
-) -> pd.DataFrame:
-    """Async twin of :func:`load_fixes` (the presence endpoint)."""
-    async with conn.cursor(binary=True) as cur:
-        await cur.execute(_FIXES_SQL, (device_id, start, end))
-        return _fix_frame(await cur.fetchall())
-
-
-@dataclass(frozen=True)
-class PlaceRow:
-    """A property as a place to ask about: its fence and how people name it."""
-
-    fence: Geofence | None
-    name: str
-
-
-async def aproperty_place(
-    conn: psycopg.AsyncConnection, property_id: str
-) -> PlaceRow | None:
-    cur = await conn.execute(
-        "SELECT lat, lon, geofence, address FROM properties WHERE id = %s",
-        (property_id,),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    address = row[3]
-    lines = address if isinstance(address, list) else [str(address or "")]
-    return PlaceRow(fence_of(row[0], row[1], row[2]), ", ".join(map(str, lines)))
-
-
-async def atechnician_devices(
-    conn: psycopg.AsyncConnection, technician_id: str
-) -> tuple[str, list[str]] | None:
-    """A technician's name and the ids of the devices of their user account."""
-    cur = await conn.execute(
-        "SELECT t.name, coalesce(array_agg(d.id ORDER BY d.id) "
-        "FILTER (WHERE d.id IS NOT NULL), '{}') "
-        "FROM technicians t LEFT JOIN devices d ON d.user_id = t.user_id "
-        "WHERE t.id = %s GROUP BY t.name",
-        (technician_id,),
-    )
-    row = await cur.fetchone()
-    return None if row is None else (str(row[0]), list(row[1]))
-
-
 def input_digest(points: pd.DataFrame) -> str:
     """sha256 of the canonical fixes (sorted, de-duplicated): order-independent."""
     fx = fix_arrays(points)
