@@ -14,6 +14,7 @@ from datetime import datetime, tzinfo
 import numpy as np
 import pandas as pd
 
+from core.answer import half_width_s, plus_minus, span
 from core.fixes import fix_arrays
 from core.geofence import Geofence
 from core.visits import Visit, VisitParams, derive_visits_from_arrays
@@ -47,35 +48,32 @@ class Presence:
         def day(t: datetime) -> str:
             return t.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
-        span = f"between {day(self.start)} and {day(self.end)}"
+        asked = f"between {day(self.start)} and {day(self.end)}"
         if self.fix_count == 0 and not self.visits:
             return (
-                f"There are no fixes from {who} {span}, so the data cannot say "
+                f"There are no fixes from {who} {asked}, so the data cannot say "
                 f"whether they were at {place}."
             )
         if not self.visits:
             return (
-                f"{who} was not at {place} {span} ({self.fix_count} fixes, none "
+                f"{who} was not at {place} {asked} ({self.fix_count} fixes, none "
                 "showing a stay on site)."
             )
         parts = []
-        for v in self.visits:
-            text = f"arrived {hms(v.arrival)}"
+        for v in self.visits:  # worded as core.answer words a session's visits
+            text = f"arrived {hms(v.arrival)} ({plus_minus(half_width_s(v.arrival_window))})"
             if v.departure is None:
                 text += ", still there at the last fix"
-            elif v.departure_provisional:
-                text += f", probably left {hms(v.departure)}"
-                w = v.departure_window
-                if w is not None and w.earliest is not None and w.latest is not None:
-                    text += f" (between {hms(w.earliest)} and {hms(w.latest)})"
             else:
-                text += f", left {hms(v.departure)}"
+                pm = plus_minus(half_width_s(v.departure_window))
+                left = "probably left" if v.departure_provisional else "left"
+                text += f", {left} {hms(v.departure)} ({pm})"
             on_site = v.duration_s()
             if on_site is not None:
-                text += f", on site {round((on_site - v.absent_s) / 60)} min"
+                text += f", on site {span(on_site - v.absent_s)}"
             parts.append(text)
         return (
-            f"{who} was at {place} {span}: {'; then '.join(parts)} "
+            f"{who} was at {place} {asked}: {'; then '.join(parts)} "
             f"({self.fix_count} fixes)."
         )
 
