@@ -44,7 +44,7 @@ from core.messages import (
     is_device_id,
 )
 from ingest.protocols import native, owntracks
-from ingest.validate import Limits, check_event, check_fix, in_window
+from ingest.validate import Limits, check_event, check_fix
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,10 @@ def validate(
         rejections = _renumber(decoded, rejections)
     events: list[DeviceEvent] = []
     for event in decoded.events:
-        if decoded.protocol == owntracks.PROTOCOL and not in_window(
-            event.t_ms, received, limits
-        ):
-            # an OwnTracks transition with a bogus time (an iBeacon's 0) is
-            # still a transition the phone meant to send: it happened about now
+        if event.t_ms <= 0:
+            # no time (an iBeacon transition's tst 0, decoded as 0): still an
+            # event the phone meant to send, and it happened about now. A real
+            # time, however old, stays what it is (too old is rejected below).
             event = replace(event, t_ms=received)
             odd.append("receive_time")
         try:

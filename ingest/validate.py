@@ -79,10 +79,3 @@ def check_time(t_ms: int, received_ms: int, limits: Limits) -> None:
         raise Reject(FUTURE, str(t_ms))
     if t_ms < received_ms - limits.retention_ms:
         raise Reject(TOO_OLD, str(t_ms))
-
-
-def in_window(t_ms: int, received_ms: int, limits: Limits) -> bool:
-    """Whether ``t_ms`` passes ``check_time``."""
-    return (
-        received_ms - limits.retention_ms <= t_ms <= received_ms + limits.max_future_ms
-    )

@@ -117,6 +117,18 @@ def test_a_beacon_transition_without_a_real_time_takes_the_receive_time() -> Non
     assert again.events[0].event_id == e.event_id
 
 
+def test_a_transition_with_a_real_but_too_old_time_is_not_retimed_to_now() -> None:
+    # only a missing time takes the receive time; a real one stays what it is
+    old = RECEIVED - LIMITS.retention_ms - 86_400_000
+    payload = (
+        '{"_type":"transition","event":"enter","desc":"Site","lat":48.1,"lon":11.5,'
+        f'"acc":10,"tst":{old // 1000},"wtst":1709400000,"t":"c","tid":"ip"}}'
+    ).encode()
+    p = process(InboundMessage(TOPIC, payload, RECEIVED), LIMITS)
+    assert p.events == []
+    assert {r.reason for r in p.rejections} == {"too_old"}
+
+
 def test_a_geofence_transition_with_a_real_position_still_stores_its_fix() -> None:
     p = run("owntracks/transition_enter.json")
     assert len(p.fixes) == 1
