@@ -171,3 +171,67 @@ def test_a_font_stack_never_names_a_path_outside_the_glyphs() -> None:
     found = serving.glyph_file(GLYPHS, "../../../etc", "0-255")
     assert found == GLYPHS / LABEL_FONT / "0-255.pbf"  # the default font, not a path
     assert serving.glyph_file(GLYPHS, "DejaVu Sans Bold", "../x") is None
+
+
+#: The browser's first request for the jobs map (page load: no tick yet).
+MAP_REQUEST = {
+    "output": (
+        "..live-figure.data...live-delta.data...live-signature.data"
+        "...live-counts.children.."
+    ),
+    "outputs": [
+        {"id": "live-figure", "property": "data"},
+        {"id": "live-delta", "property": "data"},
+        {"id": "live-signature", "property": "data"},
+        {"id": "live-counts", "property": "children"},
+    ],
+    "inputs": [
+        {"id": "live-tick", "property": "n_intervals", "value": None},
+        {"id": "filter-states", "property": "value", "value": None},
+        {"id": "filter-job-status", "property": "value", "value": None},
+        {"id": "filter-technicians", "property": "value", "value": None},
+        {"id": "filter-teams", "property": "value", "value": None},
+        {"id": "viewport", "property": "data", "value": {"w": 1400, "h": 900}},
+    ],
+    "state": [
+        {"id": "focus", "property": "data", "value": None},
+        {"id": "live-signature", "property": "data", "value": None},
+    ],
+}
+
+
+def test_the_map_callback_answers_a_reference_and_the_browser_fetches_the_figure(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    answer = client.post("/_dash-update-component", json=MAP_REQUEST)
+    assert answer.status_code == 200, answer.text
+    ref = answer.get_json()["response"]["live-figure"]["data"]
+    signature = answer.get_json()["response"]["live-signature"]["data"]
+    # Dash carries only the reference; the figure is fetched beside it
+    assert set(ref) == {"key", "url", "sig"}
+    assert ref["sig"] == signature["sig"]
+    fetched = client.get("/" + ref["url"], buffered=True)
+    assert fetched.status_code == 200
+    # named by its digest: the browser may keep it, nobody else may
+    assert fetched.headers["Cache-Control"] == "private, max-age=86400, immutable"
+    figure = json.loads(fetched.get_data())
+    assert [t["name"] for t in figure["data"]] == ["halo", "Job sites", "Technicians"]
+    assert figure["layout"]["map"]["style"].startswith("/map-style.json")
+    again = client.post("/_dash-update-component", json=MAP_REQUEST)
+    assert again.get_json()["response"]["live-figure"]["data"]["key"] == ref["key"]
+    assert client.get("/live-map/figure/" + "0" * 32 + ".json").status_code == 404
+
+
+def test_a_figure_is_only_for_a_logged_in_user(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings)
+    answer = client.post("/_dash-update-component", json=MAP_REQUEST)
+    url = "/" + answer.get_json()["response"]["live-figure"]["data"]["url"]
+    stranger: FlaskClient = dashboard(settings)
+    refused = stranger.get(url)
+    assert refused.status_code == 302
+    assert refused.headers["Location"].startswith("/login")

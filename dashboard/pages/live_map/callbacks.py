@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, no_update
+import flask
+from dash import ALL, ClientsideFunction, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import queries, shell
@@ -52,6 +54,22 @@ def _sites_signature(sites: list[queries.JobSite]) -> str:
     return _digest([(s.job_id, s.status, s.lat, s.lon, repr(s.fence)) for s in sites])
 
 
+#: Where the browser fetches a figure the map callback answered a reference to
+#: (relative: the map is the page at ``/``; the key is the figure's digest).
+FIGURE_URL = "live-map/figure/"
+#: A figure's key is the digest of its bytes: the browser may keep it.
+FIGURE_CACHE = "private, max-age=86400, immutable"
+
+
+def figure_ref(ctx: Context, fig: dict[str, Any], sig: str) -> dict[str, str]:
+    """Keep the figure's JSON for the browser to fetch; its reference
+    ``{key, url, sig}`` is what the callback answers (docs/dashboard.md)."""
+    body = json.dumps(fig, separators=(",", ":")).encode()
+    key = hashlib.blake2b(body, digest_size=16).hexdigest()
+    ctx.figures.put(key, body)
+    return {"key": key, "url": f"{FIGURE_URL}{key}.json", "sig": sig}
+
+
 def live_update(
     ctx: Context,
     trigger: str | None,
@@ -64,9 +82,11 @@ def live_update(
     viewport: dict[str, Any] | None = None,
     focus: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, Any, Any]:
-    """Figure, marker delta, view store and counts for one map refresh.
+    """Figure reference, marker delta, view store and counts for one map refresh.
 
-    On load, a filter change or a change of the job sites: the whole figure.
+    On load, a filter change or a change of the job sites: the whole figure,
+    kept in ``ctx.figures`` for the browser to fetch (its reference is what
+    the callback answers: Dash never carries the figure itself).
     On a tick: only what changed since the view the browser holds (its store
     carries that view's signature; the markers behind it are in
     ``ctx.views``): the moved markers' coordinates and the restyled markers'
@@ -116,6 +136,8 @@ def live_update(
                 "trace": figures.TECH_TRACE,
                 "all": figures.tech_trace_data(markers),
             }
+        # the view it applies to and the one it makes (live-map.js checks)
+        delta.update(base=previous.get("sig"), sig=sig)
         return no_update, delta, store, counts
     fences = ctx.fences.get(sites_sig)
     if fences is None:
@@ -128,62 +150,11 @@ def live_update(
     if focus and focus.get("pan"):  # opened from an alert's link: start there
         fig["layout"]["map"]["center"] = {"lat": focus["lat"], "lon": focus["lon"]}
         fig["layout"]["map"]["zoom"] = FOCUS_ZOOM
-    return fig, no_update, store, counts
+    return figure_ref(ctx, fig, sig), no_update, store, counts
 
 
 #: The zoom the map pans to for a picked technician or job (a few streets).
 FOCUS_ZOOM = 15.0
-
-
-#: Applies a marker delta to the figure in the browser (no round trip): copies
-#: of the changed arrays, so Plotly.react sees new arrays and redraws; or pans
-#: to what the dispatcher picked (the focus store holds where). One clientside
-#: step for both, so neither can apply to a figure the other already replaced,
-#: and the pan is no server answer that a newer tick could supersede.
-APPLY_DELTA_JS_TEMPLATE = """
-function (delta, focus, fig) {
-  const nu = window.dash_clientside.no_update;
-  const ctx = window.dash_clientside.callback_context;
-  const picked = (ctx.triggered || []).some((t) => t.prop_id.startsWith('focus.'));
-  if (picked) {
-    if (!focus || !focus.pan || !fig || !fig.layout || !fig.layout.map) { return nu; }
-    // a new ui revision: MapLibre's own moves count as the user's view, which
-    // an unchanged revision would keep over the new centre
-    const rev = ['focus', focus.kind, focus.id, focus.lat, focus.lon].join(':');
-    const map = Object.assign({}, fig.layout.map,
-                              {center: {lat: focus.lat, lon: focus.lon}, zoom: %(zoom)s});
-    const layout = Object.assign({}, fig.layout, {map: map, uirevision: rev});
-    return Object.assign({}, fig, {layout: layout});
-  }
-  if (!delta || !fig || !fig.data || !fig.data[delta.trace]) { return nu; }
-  const data = fig.data.slice();
-  const tr = Object.assign({}, data[delta.trace]);
-  tr.marker = Object.assign({}, tr.marker);
-  if (delta.all) {
-    tr.lat = delta.all.lat;
-    tr.lon = delta.all.lon;
-    tr.customdata = delta.all.customdata;
-    tr.hovertext = delta.all.hovertext;
-    tr.text = delta.all.text;
-    tr.marker.color = delta.all.marker.color;
-  } else {
-    if (!tr.lat || tr.lat.length !== delta.n) { return nu; }
-    const lat = tr.lat.slice(), lon = tr.lon.slice();
-    delta.i.forEach((j, k) => { lat[j] = delta.lat[k]; lon[j] = delta.lon[k]; });
-    tr.lat = lat;
-    tr.lon = lon;
-    if (delta.si.length) {
-      const c = tr.marker.color.slice(), h = tr.hovertext.slice();
-      delta.si.forEach((j, k) => { c[j] = delta.c[k]; h[j] = delta.h[k]; });
-      tr.marker.color = c;
-      tr.hovertext = h;
-    }
-  }
-  data[delta.trace] = tr;
-  return Object.assign({}, fig, {data: data});
-}
-"""
-APPLY_DELTA_JS = APPLY_DELTA_JS_TEMPLATE % {"zoom": FOCUS_ZOOM}
 
 
 def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
@@ -299,6 +270,10 @@ function (children, notify, seen) {
 """
 
 
+def _pan(lat: float, lon: float) -> dict[str, Any]:
+    return {"pan": True, "lat": lat, "lon": lon, "zoom": FOCUS_ZOOM}
+
+
 def focus_for(ctx: Context, focus: dict[str, Any] | None) -> dict[str, Any] | None:
     """The focus with where to pan the map (a technician's or job's position)."""
     if not focus or not focus.get("id"):
@@ -307,19 +282,30 @@ def focus_for(ctx: Context, focus: dict[str, Any] | None) -> dict[str, Any] | No
     if focus.get("kind") == "tech":
         pos = queries.live_detail(ctx.sources.redis, ident)
         if pos and pos.get("lat") is not None:
-            return {**focus, "pan": True, "lat": pos["lat"], "lon": pos["lon"]}
+            return {**focus, **_pan(pos["lat"], pos["lon"])}
     elif focus.get("kind") == "job":
         site = queries.job_site(ctx.sources, ident)
         if site is not None:
-            return {**focus, "pan": True, "lat": site.lat, "lon": site.lon}
+            return {**focus, **_pan(site.lat, site.lon)}
     return {**focus, "pan": False}
 
 
 def register(app: dash.Dash, ctx: Context) -> None:
     """Attach the jobs map's callbacks to ``app``."""
 
+    server: flask.Flask = app.server
+
+    @server.route(f"/{FIGURE_URL}<key>.json")
+    def _figure(key: str) -> flask.Response:
+        body = ctx.figures.get(key)
+        if body is None:  # evicted, or another process made it: the map asks again
+            return flask.Response("no such figure", status=404, mimetype="text/plain")
+        response = flask.Response(body, mimetype="application/json")
+        response.headers["Cache-Control"] = FIGURE_CACHE
+        return response
+
     @app.callback(
-        Output(layout.LIVE_MAP, "figure"),
+        Output(layout.LIVE_FIGURE, "data"),
         Output(layout.LIVE_DELTA, "data"),
         Output(layout.LIVE_SIG, "data"),
         Output(layout.LIVE_COUNTS, "children"),
@@ -355,12 +341,18 @@ def register(app: dash.Dash, ctx: Context) -> None:
             focus=focus,
         )
 
+    # dashboard/assets/live-map.js: fetch and draw the figure; apply a tick's
+    # marker delta, or pan to what the dispatcher picked, in place
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        APPLY_DELTA_JS,
-        Output(layout.LIVE_MAP, "figure", allow_duplicate=True),
+        ClientsideFunction("live_map", "draw"),
+        Output(layout.LIVE_DRAWN, "data"),
+        Input(layout.LIVE_FIGURE, "data"),
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("live_map", "apply"),
+        Output(layout.LIVE_APPLIED, "data"),
         Input(layout.LIVE_DELTA, "data"),
         Input(layout.FOCUS, "data"),
-        State(layout.LIVE_MAP, "figure"),
         prevent_initial_call=True,
     )
 
@@ -417,7 +409,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.FOCUS, "data"),
-        Input(layout.LIVE_MAP, "clickData"),
+        Input(layout.LIVE_CLICK, "data"),
         Input({"type": panels.TECH_ROW, "id": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )

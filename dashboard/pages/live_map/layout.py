@@ -10,7 +10,6 @@ from dash import dcc, html
 
 from dashboard import maps
 from dashboard.pages.live_map.model import JOB_STATUSES, STATE_LABELS, STATES
-from dashboard.shell import BLANK, MAP_CONFIG
 
 PATH = "/"
 
@@ -18,6 +17,10 @@ LIVE_MAP = "live-map"
 LIVE_TICK = "live-tick"
 LIVE_SIG = "live-signature"
 LIVE_DELTA = "live-delta"
+LIVE_FIGURE = "live-figure"  # the reference of the figure to draw: {key, url, sig}
+LIVE_DRAWN = "live-drawn"  # the key of the figure drawn (dashboard/assets/live-map.js)
+LIVE_APPLIED = "live-applied"  # written by nothing: the delta step's output
+LIVE_CLICK = "live-click"  # a click on the map: {points: [{customdata}], at}
 SLOW_TICK = "slow-tick"
 FILTER_STATES = "filter-states"
 FILTER_JOB_STATUS = "filter-job-status"
@@ -110,10 +113,11 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
     )
     centre = html.Main(
         [
-            dcc.Graph(
+            # drawn by dashboard/assets/live-map.js with plotly.js, outside
+            # Dash's props (a dcc.Graph's ~2 MB figure cost seconds in Dash)
+            html.Div(
+                html.P("Loading the map…", className="map-loading"),
                 id=LIVE_MAP,
-                figure=BLANK,
-                config=MAP_CONFIG,
                 className="live-map",
                 style={"height": "72vh"},  # board.css: 58 vh on a phone
             ),
@@ -161,6 +165,10 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
             dcc.Interval(id=SLOW_TICK, interval=SLOW_INTERVAL_MS),
             dcc.Store(id=LIVE_SIG),
             dcc.Store(id=LIVE_DELTA),
+            dcc.Store(id=LIVE_FIGURE),
+            dcc.Store(id=LIVE_DRAWN),
+            dcc.Store(id=LIVE_APPLIED),
+            dcc.Store(id=LIVE_CLICK),
             dcc.Store(id=FOCUS_REQUEST, data=focus),
             dcc.Store(id=FOCUS),
             dcc.Store(id=NOTIFIED),

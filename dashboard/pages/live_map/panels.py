@@ -24,7 +24,12 @@ ALERT_COLOURS = {"danger": "#c53030", "warning": "#dd6b20", "info": "#2b6cb0"}
 ACK = "alert-ack"
 TECH_ROW = "tech-row"
 #: The technician list shows this many rows (search narrows it down).
-MAX_TECH_ROWS = 200
+#: Rows the technician list draws (search narrows the rest down). Each row is
+#: about ten Dash components, and Dash's renderer re-runs a selector for every
+#: component on every store update: at 200 rows (2,200 components) that was
+#: ~15 s of the browser's main thread before the map could draw
+#: (docs/performance.md, "Dashboard weight").
+MAX_TECH_ROWS = 30
 
 
 def _dot(colour: str) -> Any:

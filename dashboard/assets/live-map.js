@@ -1,0 +1,157 @@
+// The jobs map, drawn by plotly.js directly, outside Dash's props.
+//
+// At 2,000 technicians and 1,000 sites the figure is ~2 MB of JSON. Carried as
+// a dcc.Graph `figure` prop, Dash's renderer and dcc.Graph spent ~20 s of the
+// main thread on it before plotly.js drew (0.24 s); every tick's in-place
+// update passed the whole figure through Dash again (docs/performance.md,
+// "Dashboard weight"). So the server callback answers only a reference
+// ({key, url, sig}); `draw` fetches the figure (gzipped, like any answer)
+// and hands it to Plotly.react; `apply` moves and restyles markers with
+// Plotly.restyle, and pans to what the dispatcher picked with Plotly.relayout.
+//
+// The view the server believes the browser shows is a signature: a figure
+// carries one, a tick's delta names the one it was computed against (`base`)
+// and the one it makes (`sig`). A delta that arrives while its figure is still
+// on its way waits for it; one that does not fit what is drawn (a lost
+// answer, a reload of the server) clears the signature store, and the next
+// tick sends the whole figure again.
+(function () {
+  'use strict';
+  var HOST = 'live-map';
+  var SIG_STORE = 'live-signature';
+  var CLICK_STORE = 'live-click';
+  var CONFIG = {scrollZoom: true, displaylogo: false, responsive: true};
+  var MAX_WAITING = 30;
+
+  function nu() { return window.dash_clientside.no_update; }
+
+  function state() {
+    var host = document.getElementById(HOST);
+    if (!host) return null;
+    if (!host.__liveMap) {
+      var gd = document.createElement('div');
+      gd.className = 'live-map-plot';
+      host.appendChild(gd);
+      host.__liveMap = {
+        gd: gd, key: null, wanted: null, sig: null, waiting: [], bound: false, pan: null
+      };
+    }
+    return host.__liveMap;
+  }
+
+  function resync() {  // the next tick sends the whole figure
+    window.dash_clientside.set_props(SIG_STORE, {data: null});
+  }
+
+  function bindClicks(s) {
+    if (s.bound) return;
+    s.bound = true;
+    s.gd.on('plotly_click', function (ev) {
+      var point = ev && ev.points && ev.points[0];
+      if (!point || !point.customdata) return;
+      window.dash_clientside.set_props(CLICK_STORE, {
+        data: {points: [{customdata: point.customdata}], at: Date.now()}
+      });
+    });
+  }
+
+  function applyDelta(s, delta) {
+    var tr = s.gd.data && s.gd.data[delta.trace];
+    if (!tr) return false;
+    var update;
+    if (delta.all) {
+      update = {
+        lat: [delta.all.lat], lon: [delta.all.lon], customdata: [delta.all.customdata],
+        hovertext: [delta.all.hovertext], text: [delta.all.text],
+        'marker.color': [delta.all.marker.color]
+      };
+    } else {
+      if (!tr.lat || tr.lat.length !== delta.n) return false;
+      var lat = tr.lat.slice(), lon = tr.lon.slice();
+      delta.i.forEach(function (j, k) { lat[j] = delta.lat[k]; lon[j] = delta.lon[k]; });
+      update = {lat: [lat], lon: [lon]};
+      if (delta.si.length) {
+        var c = tr.marker.color.slice(), h = tr.hovertext.slice();
+        delta.si.forEach(function (j, k) { c[j] = delta.c[k]; h[j] = delta.h[k]; });
+        update['marker.color'] = [c];
+        update.hovertext = [h];
+      }
+    }
+    window.Plotly.restyle(s.gd, update, [delta.trace]);
+    s.sig = delta.sig;
+    return true;
+  }
+
+  // a new ui revision: MapLibre's own moves count as the user's view, which an
+  // unchanged revision would keep over the new centre
+  function panTo(s) {
+    var focus = s.pan;
+    s.pan = null;
+    if (!focus || !s.gd.layout || !s.gd.layout.map) return;
+    window.Plotly.relayout(s.gd, {
+      'map.center': {lat: focus.lat, lon: focus.lon},
+      'map.zoom': focus.zoom,
+      uirevision: ['focus', focus.kind, focus.id, focus.lat, focus.lon].join(':')
+    });
+  }
+
+  // the deltas that came while the figure was on its way, in their order: those
+  // computed against it apply; older ones are already in it
+  function drainWaiting(s) {
+    var waiting = s.waiting;
+    s.waiting = [];
+    waiting.forEach(function (delta) {
+      if (delta.base === s.sig && !applyDelta(s, delta)) resync();
+    });
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    live_map: {
+      // the figure reference the server answered -> the key drawn
+      draw: function (ref) {
+        var s = state();
+        if (!s || !ref || !ref.url || ref.key === s.wanted) return nu();
+        s.wanted = ref.key;
+        return fetch(ref.url, {credentials: 'same-origin'}).then(function (res) {
+          if (s.wanted !== ref.key) return nu();  // a newer figure is on its way
+          if (!res.ok) { resync(); return nu(); }
+          return res.json().then(function (fig) {
+            if (s.wanted !== ref.key) return nu();
+            return window.Plotly.react(s.gd, fig.data, fig.layout, CONFIG).then(function () {
+              s.key = ref.key;
+              s.sig = ref.sig;
+              bindClicks(s);
+              drainWaiting(s);
+              panTo(s);
+              return ref.key;
+            });
+          });
+        }).catch(function () { s.wanted = s.key; resync(); return nu(); });
+      },
+      // a tick's marker delta, or the dispatcher's pick -> nothing to store
+      apply: function (delta, focus) {
+        var s = state();
+        var ctx = window.dash_clientside.callback_context;
+        var picked = (ctx.triggered || []).some(function (t) {
+          return t.prop_id.indexOf('focus.') === 0;
+        });
+        if (!s) return nu();
+        if (picked) {
+          if (focus && focus.pan) {
+            s.pan = focus;  // panned to now, or once the figure is drawn
+            if (s.key) panTo(s);
+          }
+          return nu();
+        }
+        if (!delta) return nu();
+        if (s.wanted !== s.key) {  // its figure is still on its way
+          s.waiting.push(delta);
+          if (s.waiting.length > MAX_WAITING) s.waiting.shift();
+          return nu();
+        }
+        if (delta.base !== s.sig || !applyDelta(s, delta)) resync();
+        return nu();
+      }
+    }
+  });
+})();
