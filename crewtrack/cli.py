@@ -447,57 +447,48 @@ def _read_passphrase(args: argparse.Namespace) -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _cmd_set_owntracks_key(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
+def _cmd_owntracks_key(set_key: bool) -> Handler:
+    """set-owntracks-key / clear-owntracks-key: the same functions the API calls."""
 
-    import psycopg
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        import asyncio
 
-    from ingest.device_keys import set_passphrase
+        import psycopg
 
-    passphrase = _read_passphrase(args)
+        from ingest.device_keys import set_passphrase
+        from storage.devices import clear_owntracks_key
 
-    async def run() -> bool:
-        async with await psycopg.AsyncConnection.connect(
-            settings.database_url, autocommit=True
-        ) as conn:
-            return await set_passphrase(conn, settings.home, args.device_id, passphrase)
+        passphrase = _read_passphrase(args) if set_key else ""
 
-    try:
-        if not asyncio.run(run()):
-            raise CliError(f"no active device {args.device_id}")
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    _print(
-        args,
-        {"device_id": args.device_id, "owntracks_key": True},
-        f"{args.device_id}: OwnTracks key set; its encrypted messages are opened "
-        "from now on",
-    )
-    return 0
+        async def run() -> bool:
+            async with await psycopg.AsyncConnection.connect(
+                settings.database_url, autocommit=True
+            ) as conn:
+                if set_key:
+                    return await set_passphrase(
+                        conn, settings.home, args.device_id, passphrase
+                    )
+                return await clear_owntracks_key(conn, args.device_id)
 
+        try:
+            if not asyncio.run(run()):
+                raise CliError(f"no active device {args.device_id}")
+        except ValueError as exc:  # an empty passphrase
+            raise CliError(str(exc)) from None
+        done = (
+            "OwnTracks key set; its encrypted messages are opened from now on"
+            if set_key
+            else "OwnTracks key removed; its encrypted messages are rejected "
+            "(encrypted_without_key)"
+        )
+        _print(
+            args,
+            {"device_id": args.device_id, "owntracks_key": set_key},
+            f"{args.device_id}: {done}",
+        )
+        return 0
 
-def _cmd_clear_owntracks_key(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
-    import psycopg
-
-    from storage.devices import clear_owntracks_key
-
-    async def run() -> bool:
-        async with await psycopg.AsyncConnection.connect(
-            settings.database_url, autocommit=True
-        ) as conn:
-            return await clear_owntracks_key(conn, args.device_id)
-
-    if not asyncio.run(run()):
-        raise CliError(f"no device {args.device_id}")
-    _print(
-        args,
-        {"device_id": args.device_id, "owntracks_key": False},
-        f"{args.device_id}: OwnTracks key removed; its encrypted messages are "
-        "rejected (encrypted_without_key)",
-    )
-    return 0
+    return handler
 
 
 def _cmd_broker_files(args: argparse.Namespace, settings: Settings) -> int:
@@ -696,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin("list-devices", _cmd_list_devices, "List registered devices.")
     p = add_admin(
         "set-owntracks-key",
-        _cmd_set_owntracks_key,
+        _cmd_owntracks_key(True),
         "Set the encryption key a device's OwnTracks app encrypts with (the app's "
         "Encryption key setting); read from --passphrase-file, a prompt or one "
         "line of standard input, stored sealed, never shown again.",
@@ -705,7 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase-file", help="a file holding the passphrase")
     p = add_admin(
         "clear-owntracks-key",
-        _cmd_clear_owntracks_key,
+        _cmd_owntracks_key(False),
         "Remove a device's OwnTracks key (its encrypted messages are then rejected).",
     )
     p.add_argument("device_id")

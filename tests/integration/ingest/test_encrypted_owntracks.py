@@ -10,15 +10,19 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from nacl.exceptions import CryptoError
 
+from api.app import init_app
 from crewtrack import cli
 from crewtrack.settings import Settings
 from ingest.broker_auth import hash_mqtt_password
 from ingest.protocols.owntracks import encrypt, key_from_passphrase
-from storage.devices import add_device
+from storage.devices import add_device, key_sealer
+from storage.users import create_user, issue_token
 from tests.conftest import Broker
 from tests.integration.ingest.helpers import (
     count,
@@ -55,6 +59,14 @@ def _admin(
     return rc, capsys.readouterr().out
 
 
+def _registered(settings: Settings, broker: Broker, *devices: str) -> dict[str, str]:
+    """Devices in the registry (for their keys) and on the broker: passwords."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        for device in devices:
+            add_device(conn, device, hash_password=hash_mqtt_password)
+    return {device: broker.add_device(device) for device in devices}
+
+
 def test_a_key_set_with_the_cli_opens_the_next_encrypted_message_and_failures_are_counted(
     settings: Settings,
     broker: Broker,
@@ -62,10 +74,7 @@ def test_a_key_set_with_the_cli_opens_the_next_encrypted_message_and_failures_ar
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        for device in ("enc-1", "enc-2"):
-            add_device(conn, device, hash_password=hash_mqtt_password)
-    passwords = {d: broker.add_device(d) for d in ("enc-1", "enc-2")}
+    passwords = _registered(settings, broker, "enc-1", "enc-2")
     now_s = int(time.time())
     with workers(settings, tmp_path) as (worker,):
         # the key is set while the worker runs, just before the phone sends
@@ -151,9 +160,7 @@ def test_clearing_a_key_rejects_the_devices_encrypted_messages_again(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        add_device(conn, "enc-3", hash_password=hash_mqtt_password)
-    password = broker.add_device("enc-3")
+    password = _registered(settings, broker, "enc-3")["enc-3"]
     passphrase_file = tmp_path / "passphrase"
     passphrase_file.write_text(PASSPHRASE + "\n")
     os.chmod(passphrase_file, 0o600)
@@ -198,3 +205,53 @@ def test_clearing_a_key_rejects_the_devices_encrypted_messages_again(
         rows = conn.execute("SELECT reason FROM rejected_messages").fetchall()
         assert conn.execute("SELECT count(*) FROM fixes").fetchone() == (0,)
     assert rows == [("encrypted_without_key",)]
+
+
+async def test_only_an_admin_sets_or_removes_a_key_over_the_api_and_it_is_never_shown(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        add_device(conn, "enc-4", hash_password=hash_mqtt_password)
+        tokens = {
+            role: issue_token(
+                conn, create_user(conn, role, role, email=f"{role}@x.test").id, "t"
+            )
+            for role in ("admin", "dispatcher")
+        }
+    client = await aiohttp_client(init_app(settings))
+
+    def auth(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[role]}"}
+
+    path = "/api/v1/devices/enc-4/owntracks-key"
+    body = {"passphrase": PASSPHRASE}
+    r = await client.put(path, json=body, headers=auth("dispatcher"))
+    assert r.status == 403
+    r = await client.put(path, json={"passphrase": ""}, headers=auth("admin"))
+    assert r.status == 422
+    r = await client.put(
+        "/api/v1/devices/nope/owntracks-key", json=body, headers=auth("admin")
+    )
+    assert r.status == 404
+    assert r.content_type == "application/problem+json"
+    r = await client.put(path, json=body, headers=auth("admin"))
+    assert (r.status, await r.read()) == (204, b"")
+    with psycopg.connect(settings.database_url) as conn:
+        (sealed,) = conn.execute(
+            "SELECT owntracks_key_sealed FROM devices WHERE id = 'enc-4'"
+        ).fetchone()
+        # what the ingest reads back is the app's key
+        sealer = key_sealer(settings.home)
+        assert sealer is not None
+        assert sealer.open("enc-4", bytes(sealed)) == key_from_passphrase(PASSPHRASE)
+        # a sealed key copied onto another device's row does not open
+        with pytest.raises(CryptoError):
+            sealer.open("enc-5", bytes(sealed))
+    r = await client.delete(path, headers=auth("dispatcher"))
+    assert r.status == 403
+    r = await client.delete(path, headers=auth("admin"))
+    assert r.status == 204
+    with psycopg.connect(settings.database_url) as conn:
+        assert conn.execute(
+            "SELECT owntracks_key_sealed FROM devices WHERE id = 'enc-4'"
+        ).fetchone() == (None,)
