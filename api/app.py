@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api import (
     alert_relay,
+    devices,
     directory,
     estimates,
     invoices,
@@ -63,6 +64,7 @@ ROUTE_MODULES: list[RouteSetup] = [
     invoices.setup,
     tracking.setup,
     tracking_osmand.setup,
+    devices.setup,
     sync.setup,
 ]
 

@@ -46,6 +46,10 @@ EMPTY_BATCH = "empty_batch"  # a batch with no fixes
 BAD_EVENT = "bad_event"  # unknown event type or malformed id/job
 UNSUPPORTED_TYPE = "unsupported_type"  # a well-formed message we do not store
 UNKNOWN_DEVICE = "unknown_device"  # HTTP upload for a device not in the registry
+ENCRYPTED_WITHOUT_KEY = (
+    "encrypted_without_key"  # an encrypted OwnTracks payload; the device has no key
+)
+DECRYPT_FAILED = "decrypt_failed"  # the device's key does not open the payload
 DECODER_ERROR = (
     "decoder_error"  # a bug in a decoder: recorded, never crashes the worker
 )
@@ -68,6 +72,8 @@ REASONS = (
     BAD_EVENT,
     UNSUPPORTED_TYPE,
     UNKNOWN_DEVICE,
+    ENCRYPTED_WITHOUT_KEY,
+    DECRYPT_FAILED,
     DECODER_ERROR,
 )
 

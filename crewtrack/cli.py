@@ -410,7 +410,8 @@ def _cmd_list_devices(args: argparse.Namespace, settings: Settings) -> int:
 
     with psycopg.connect(settings.database_url) as conn:
         rows = conn.execute(
-            "SELECT id, label, user_id, created_at, revoked_at FROM devices ORDER BY id"
+            "SELECT id, label, user_id, created_at, revoked_at, "
+            "owntracks_key_sealed IS NOT NULL FROM devices ORDER BY id"
         ).fetchall()
     items = [
         {
@@ -419,6 +420,7 @@ def _cmd_list_devices(args: argparse.Namespace, settings: Settings) -> int:
             "user_id": r[2],
             "created_at": r[3],
             "revoked_at": r[4],
+            "owntracks_key": r[5],  # whether one is set; never the key
         }
         for r in rows
     ]
@@ -427,8 +429,66 @@ def _cmd_list_devices(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for item in items:
             state = "revoked" if item["revoked_at"] else "active"
-            print(f"{item['id']}\t{state}\t{item['label']}")
+            key = "\towntracks-key" if item["owntracks_key"] else ""
+            print(f"{item['id']}\t{state}\t{item['label']}{key}")
     return 0
+
+
+def _read_passphrase(args: argparse.Namespace) -> str:
+    """The passphrase from a file, a prompt, or one line of standard input
+    (never an argument: it would show in ``ps`` and the shell's history)."""
+    import getpass
+    from pathlib import Path
+
+    if args.passphrase_file:
+        return Path(args.passphrase_file).read_text().rstrip("\r\n")
+    if sys.stdin.isatty():
+        return getpass.getpass("OwnTracks encryption key (as typed in the app): ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _cmd_owntracks_key(set_key: bool) -> Handler:
+    """set-owntracks-key / clear-owntracks-key: the same functions the API calls."""
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        import asyncio
+
+        import psycopg
+
+        from ingest.device_keys import set_passphrase
+        from storage.devices import clear_owntracks_key
+
+        passphrase = _read_passphrase(args) if set_key else ""
+
+        async def run() -> bool:
+            async with await psycopg.AsyncConnection.connect(
+                settings.database_url, autocommit=True
+            ) as conn:
+                if set_key:
+                    return await set_passphrase(
+                        conn, settings.home, args.device_id, passphrase
+                    )
+                return await clear_owntracks_key(conn, args.device_id)
+
+        try:
+            if not asyncio.run(run()):
+                raise CliError(f"no active device {args.device_id}")
+        except ValueError as exc:  # an empty passphrase
+            raise CliError(str(exc)) from None
+        done = (
+            "OwnTracks key set; its encrypted messages are opened from now on"
+            if set_key
+            else "OwnTracks key removed; its encrypted messages are rejected "
+            "(encrypted_without_key)"
+        )
+        _print(
+            args,
+            {"device_id": args.device_id, "owntracks_key": set_key},
+            f"{args.device_id}: {done}",
+        )
+        return 0
+
+    return handler
 
 
 def _cmd_broker_files(args: argparse.Namespace, settings: Settings) -> int:
@@ -625,6 +685,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_admin("revoke-device", _cmd_revoke_device, "Revoke a device's credentials.")
     p.add_argument("device_id")
     add_admin("list-devices", _cmd_list_devices, "List registered devices.")
+    p = add_admin(
+        "set-owntracks-key",
+        _cmd_owntracks_key(True),
+        "Set the encryption key a device's OwnTracks app encrypts with (the app's "
+        "Encryption key setting); read from --passphrase-file, a prompt or one "
+        "line of standard input, stored sealed, never shown again.",
+    )
+    p.add_argument("device_id")
+    p.add_argument("--passphrase-file", help="a file holding the passphrase")
+    p = add_admin(
+        "clear-owntracks-key",
+        _cmd_owntracks_key(False),
+        "Remove a device's OwnTracks key (its encrypted messages are then rejected).",
+    )
+    p.add_argument("device_id")
     p = add_admin(
         "broker-files",
         _cmd_broker_files,

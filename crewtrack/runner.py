@@ -128,6 +128,12 @@ def _new_evidence_key() -> str:
     return new_key_text()
 
 
+def _new_sealing_secret() -> str:
+    from storage.devices import new_sealing_secret
+
+    return new_sealing_secret()
+
+
 @dataclass
 class Secrets:
     """Generated once per ``CREWTRACK_HOME`` and reused: the stack's credentials.
@@ -145,6 +151,8 @@ class Secrets:
     redis_password: str = field(default_factory=new_password)
     #: Ed25519 key signing the evidence log's checkpoints (crewtrack/evidence.py).
     evidence_signing_key: str = field(default_factory=_new_evidence_key)
+    #: Seals devices' OwnTracks payload keys in the database (storage/devices.py).
+    owntracks_key_secret: str = field(default_factory=_new_sealing_secret)
 
     @classmethod
     def load_or_create(cls, path: Path) -> Secrets:

@@ -72,15 +72,23 @@ def _device_from_topic(topic: str) -> str | None:
     return None
 
 
-def process(msg: InboundMessage, limits: Limits) -> Processed:
-    """Steps 1-2 for an MQTT message. Never raises: failures become rejections."""
+def process(
+    msg: InboundMessage, limits: Limits, keys: owntracks.KeyLookup | None = None
+) -> Processed:
+    """Steps 1-2 for an MQTT message. Never raises: failures become rejections.
+
+    ``keys`` gives a device's OwnTracks payload key (``ingest.device_keys``).
+    """
     digest = hashlib.sha256(msg.payload).digest()
     try:
         protocol, decoder = route(msg.topic)
     except Reject as r:
         return reject_whole(msg, "unknown", digest, r.reason, r.detail)
     try:
-        decoded = decoder(msg.topic, msg.payload)
+        if protocol == owntracks.PROTOCOL:
+            decoded = owntracks.decode(msg.topic, msg.payload, keys)
+        else:
+            decoded = decoder(msg.topic, msg.payload)
     except Reject as r:
         return reject_whole(msg, protocol, digest, r.reason, r.detail)
     except Exception as exc:  # a decoder bug must not stop the worker

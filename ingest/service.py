@@ -20,11 +20,13 @@ import threading
 import time
 from collections.abc import Awaitable, Sequence
 
+import psycopg
 from aiohttp import web
 
 from core.messages import InboundMessage, Processed
 from crewtrack.settings import Settings
 from ingest.acks import device_acks
+from ingest.device_keys import DeviceKeys, decided_by_keys
 from ingest.events import EventSink
 from ingest.live_state import LiveState
 from ingest.metrics import IngestMetrics
@@ -32,6 +34,7 @@ from ingest.mqtt import ACK_OUTCOMES, FAILURE_REASONS, MqttConsumer
 from ingest.pipeline import process
 from ingest.validate import Limits
 from ingest.writer import BatchWriter
+from storage.devices import key_sealer, owntracks_keys
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +112,34 @@ class IngestService:
             lambda: 1.0 if self.consumer.fast_path else 0.0,
         )
         self._runner: web.AppRunner | None = None
+        self.keys = DeviceKeys(self._load_keys)
+        self._keys_refresh: asyncio.Task[None] | None = None
+        # messages waiting for a fresh read of the keys (ingest.device_keys)
+        self._held: set[asyncio.Task[None]] = set()
+
+    async def _load_keys(self) -> dict[str, bytes]:
+        # the sealer is read each time: the first key set creates its secret
+        sealer = key_sealer(self.settings.home)
+        async with await psycopg.AsyncConnection.connect(
+            self.settings.database_url
+        ) as conn:
+            return await owntracks_keys(conn, sealer)
 
     def _on_message(self, msg: InboundMessage) -> None:
-        p = process(msg, self.limits)
+        p = process(msg, self.limits, self.keys.get)
+        if decided_by_keys(p) and self.keys.read_from_ms < msg.received_ms:
+            task = asyncio.get_running_loop().create_task(self._with_fresh_keys(msg))
+            self._held.add(task)
+            task.add_done_callback(self._held.discard)
+            return
+        self._accept(p)
+
+    async def _with_fresh_keys(self, msg: InboundMessage) -> None:
+        """Decode ``msg`` again once the keys were read after it arrived."""
+        await self.keys.fresh_since(msg.received_ms)
+        self._accept(process(msg, self.limits, self.keys.get))
+
+    def _accept(self, p: Processed) -> None:
         self.metrics.messages.inc(1, p.protocol)
         self.writer.add(p)
 
@@ -145,6 +173,7 @@ class IngestService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
         await self._serve_metrics()
+        self._keys_refresh = loop.create_task(self.keys.refresh_forever())
         self.live.start()
         self.writer.start()
         await self.consumer.start()
@@ -161,6 +190,10 @@ class IngestService:
     async def shutdown(self) -> None:
         """Stop reading, commit + ack what is held, disconnect: every step bounded."""
         self.consumer.pause()
+        # held messages are not acked: the broker redelivers them
+        for task in (*self._held, self._keys_refresh):
+            if task is not None:
+                task.cancel()
         if not await _bounded("batch writer", self.writer.close(), SHUTDOWN_TIMEOUT_S):
             log.error("unacked messages will be redelivered")
             self.writer.abandon()

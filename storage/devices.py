@@ -6,6 +6,12 @@ of the HTTP token used by Traccar Client. The broker's hash function is the
 caller's (``ingest.broker_auth.hash_mqtt_password``): storage knows the column,
 not the broker.
 
+A device's OwnTracks payload key (the app's "encryption key" setting) is
+needed in clear to open its messages, so it cannot be hashed: it is stored
+sealed (:class:`KeySealer`) with the server's own secret, kept in the home's
+secrets file beside the evidence signing key, never in the database. No API,
+CLI or log shows a key; they say only whether a device has one.
+
 Broker names starting with ``crewtrack`` are the project's own accounts (the
 ingest's ``crewtrack-ingest`` reads every device's topics): no device may take
 one, here and in the table's check constraint alike.
@@ -13,16 +19,27 @@ one, here and in the table's check constraint alike.
 
 from __future__ import annotations
 
+import base64
+import fcntl
+import json
+import logging
+import os
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 from uuid import UUID
 
 import psycopg
+from nacl import bindings
+from nacl.exceptions import CryptoError
 
 from core.messages import is_device_id
+from crewtrack.settings import SECRETS_FILE
 from storage.users import token_digest
+
+log = logging.getLogger(__name__)
 
 
 class DeviceError(ValueError):
@@ -138,3 +155,120 @@ async def device_for_http_token(
     )
     row = await cur.fetchone()
     return None if row is None else str(row[0])
+
+
+# ------------------------------------------------------- OwnTracks payload keys
+
+SEALING_FIELD = "owntracks_key_secret"  # in the home's secrets file (base64)
+SEALING_KEY_BYTES = bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES  # 32
+SEAL_NONCE_BYTES = bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES  # 24
+
+
+class KeySealer:
+    """Seal device payload keys for the database with the server's own secret.
+
+    XChaCha20-Poly1305 with a random nonce and the device id as associated
+    data: the column holds nonce + box, and a box moved to another device's row
+    does not open.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) != SEALING_KEY_BYTES:
+            raise ValueError(f"the sealing secret must be {SEALING_KEY_BYTES} bytes")
+        self._secret = secret
+
+    def seal(self, device_id: str, key: bytes) -> bytes:
+        nonce = secrets.token_bytes(SEAL_NONCE_BYTES)
+        box = bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            key, device_id.encode(), nonce, self._secret
+        )
+        return nonce + box
+
+    def open(self, device_id: str, sealed: bytes) -> bytes:
+        """The key; ``CryptoError`` when another secret or device sealed it."""
+        nonce, box = sealed[:SEAL_NONCE_BYTES], sealed[SEAL_NONCE_BYTES:]
+        return bytes(
+            bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                box, device_id.encode(), nonce, self._secret
+            )
+        )
+
+
+def new_sealing_secret() -> str:
+    """A fresh sealing secret as the secrets file keeps it (base64)."""
+    return base64.b64encode(secrets.token_bytes(SEALING_KEY_BYTES)).decode()
+
+
+def key_sealer(home: Path) -> KeySealer | None:
+    """The sealer of the home's secrets file; None when it has no secret yet
+    (then there is no sealed key it could open: sealing makes the secret)."""
+    try:
+        stored = json.loads((home / SECRETS_FILE).read_text())
+    except FileNotFoundError:
+        return None
+    text = stored.get(SEALING_FIELD)
+    return KeySealer(base64.b64decode(text)) if text else None
+
+
+def ensure_key_sealer(home: Path) -> KeySealer:
+    """The sealer of the home's secrets file, its secret made there on first use
+    (under a file lock, so two first uses cannot each write their own)."""
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / SECRETS_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
+        content = f.read()
+        stored = json.loads(content) if content.strip() else {}
+        if not stored.get(SEALING_FIELD):
+            stored[SEALING_FIELD] = new_sealing_secret()
+            f.seek(0)
+            f.truncate()
+            f.write(json.dumps(stored, indent=2))
+        return KeySealer(base64.b64decode(stored[SEALING_FIELD]))
+
+
+async def set_owntracks_key(
+    conn: psycopg.AsyncConnection, device_id: str, key: bytes, sealer: KeySealer
+) -> bool:
+    """Set an active device's payload key; False when there is no such device."""
+    cur = await conn.execute(
+        "UPDATE devices SET owntracks_key_sealed = %s "
+        "WHERE id = %s AND revoked_at IS NULL",
+        (sealer.seal(device_id, key), device_id),
+    )
+    return cur.rowcount == 1
+
+
+async def clear_owntracks_key(conn: psycopg.AsyncConnection, device_id: str) -> bool:
+    """Remove a device's payload key; False when there is no such device."""
+    cur = await conn.execute(
+        "UPDATE devices SET owntracks_key_sealed = NULL WHERE id = %s", (device_id,)
+    )
+    return cur.rowcount == 1
+
+
+async def owntracks_keys(
+    conn: psycopg.AsyncConnection, sealer: KeySealer | None
+) -> dict[str, bytes]:
+    """Every active device's payload key, by device id (for the ingest).
+
+    A key the sealer cannot open (the secrets file was replaced, or the row
+    was copied from another device) is left out and logged by device id.
+    """
+    cur = await conn.execute(
+        "SELECT id, owntracks_key_sealed FROM devices "
+        "WHERE owntracks_key_sealed IS NOT NULL AND revoked_at IS NULL"
+    )
+    keys: dict[str, bytes] = {}
+    for device_id, sealed in await cur.fetchall():
+        try:
+            if sealer is None:
+                raise CryptoError("no sealing secret in the home's secrets file")
+            keys[device_id] = sealer.open(device_id, bytes(sealed))
+        except CryptoError:
+            log.error(
+                "the OwnTracks key of device %s cannot be opened with this home's "
+                "secret: set it again (crewtrack admin set-owntracks-key)",
+                device_id,
+            )
+    return keys

@@ -11,7 +11,10 @@ device name and is ignored. Mapping onto our model:
   ``geofence_enter`` / ``geofence_leave`` event whose id is derived from the
   payload, so the retained copy that re-arrives on subscribe is the same event.
 - ``_type: lwt`` → status ``offline``.
-- ``_type: encrypted`` → ``unsupported_type`` (not yet decrypted, see docs).
+- ``_type: encrypted`` (the app's payload encryption, libsodium secretbox) is
+  opened with the device's key (:func:`key_from_passphrase`) and the message
+  inside is decoded as if sent in the clear; no key for the device →
+  ``encrypted_without_key``, a key that does not open it → ``decrypt_failed``.
 - ``-1`` in ``vel``/``cog``/``batt``/``acc``/``alt`` is iOS's "unknown": absent.
 - A transition at ``lat 0, lon 0`` (an iBeacon region has no position) keeps
   its event without a position and stores no fix.
@@ -22,12 +25,22 @@ device name and is ignored. Mapping onto our model:
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Callable
 from typing import Any
 
+from nacl.exceptions import CryptoError
+from nacl.secret import SecretBox
+
 from core.messages import (
+    BAD_ENCODING,
     BAD_EVENT,
+    BAD_SHAPE,
     BAD_TOPIC,
+    DECRYPT_FAILED,
     DEVICE_MISMATCH,
+    ENCRYPTED_WITHOUT_KEY,
     UNSUPPORTED_TYPE,
     Decoded,
     DeviceEvent,
@@ -44,6 +57,8 @@ PROTOCOL = "owntracks"
 MAX_PAYLOAD_BYTES = MAX_PACKET_BYTES
 KMH_TO_MS = 1 / 3.6
 TRANSITIONS = {"enter": "geofence_enter", "leave": "geofence_leave"}
+# A device's payload key (32 bytes) by device id; None = the device has none.
+KeyLookup = Callable[[str], bytes | None]
 
 
 def parse_topic(topic: str) -> str:
@@ -54,12 +69,20 @@ def parse_topic(topic: str) -> str:
     return check_device_id(parts[1])
 
 
-def decode(topic: str, payload: bytes) -> Decoded:
-    """Decode one OwnTracks message; whole-message problems raise ``Reject``."""
+def decode(topic: str, payload: bytes, keys: KeyLookup | None = None) -> Decoded:
+    """Decode one OwnTracks message; whole-message problems raise ``Reject``.
+
+    ``keys`` gives a device's payload key, for ``_type: encrypted``.
+    """
     dev = parse_topic(topic)
     if not payload:
         return Decoded(PROTOCOL, dev, "clear", odd=("retained_clear",))
     obj = json_object(payload, MAX_PAYLOAD_BYTES, "message")
+    if obj.get("_type") == "encrypted":
+        key = keys(dev) if keys is not None else None
+        obj = json_object(decrypt(obj, key), MAX_PAYLOAD_BYTES, "decrypted message")
+        if obj.get("_type") == "encrypted":
+            raise Reject(BAD_SHAPE, "encrypted inside encrypted")
     claimed = obj.get("topic")  # HTTP mode and some relays include the topic
     if claimed is not None and (
         type(claimed) is not str or claimed.split("/")[1:2] != [dev]
@@ -74,6 +97,48 @@ def decode(topic: str, payload: bytes) -> Decoded:
     if kind == "lwt":
         return Decoded(PROTOCOL, dev, "status", status="offline")
     raise Reject(UNSUPPORTED_TYPE, str(kind)[:40])
+
+
+KEY_BYTES = SecretBox.KEY_SIZE  # 32
+NONCE_BYTES = SecretBox.NONCE_SIZE  # 24
+
+
+def key_from_passphrase(passphrase: str) -> bytes:
+    """The secretbox key the apps make of the passphrase a user types.
+
+    OwnTracks Android (``EncryptionProvider``) and iOS take the passphrase's
+    UTF-8 bytes, zero-padded or truncated to 32 bytes; the recorder keeps the
+    same 32 bytes per user and device. An empty passphrase turns encryption off
+    in the apps, so it is no key here either.
+    """
+    raw = passphrase.encode("utf-8")
+    if not raw:
+        raise ValueError("an empty passphrase is no key (the app does not encrypt)")
+    return raw[:KEY_BYTES].ljust(KEY_BYTES, b"\0")
+
+
+def decrypt(obj: dict[str, Any], key: bytes | None) -> bytes:
+    """The plaintext of ``{"_type": "encrypted", "data": base64(nonce + box)}``."""
+    data = text(obj, "data") or ""
+    if key is None:
+        raise Reject(ENCRYPTED_WITHOUT_KEY, "no OwnTracks key set for this device")
+    try:
+        wire = base64.b64decode(data)  # the apps' standard alphabet, padded
+    except (binascii.Error, ValueError):
+        raise Reject(BAD_ENCODING, "data is not base64") from None
+    if len(wire) <= NONCE_BYTES:
+        raise Reject(DECRYPT_FAILED, f"{len(wire)} bytes, shorter than a nonce")
+    try:
+        return bytes(SecretBox(key).decrypt(wire[NONCE_BYTES:], wire[:NONCE_BYTES]))
+    except CryptoError:
+        raise Reject(DECRYPT_FAILED, "wrong key, or the payload was altered") from None
+
+
+def encrypt(plaintext: bytes, key: bytes, nonce: bytes) -> bytes:
+    """Encrypt a message the way the apps do (for tools and test fixtures)."""
+    box = SecretBox(key).encrypt(plaintext, nonce)
+    data = base64.b64encode(bytes(box)).decode()  # nonce + ciphertext, no wrap
+    return b'{"_type":"encrypted","data":"' + data.encode() + b'"}'
 
 
 # iOS sends -1 for a value CoreLocation / UIDevice does not know
