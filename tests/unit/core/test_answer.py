@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from core.answer import plus_minus, span, summarize
-from core.visits import Visit, derive_visits
+from core.visits import Visit, Window, derive_visits
 from tests.unit.core.builders import START, Leg, make_track, site
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -142,3 +142,47 @@ def test_uncertainty_and_durations_are_rounded_for_reading() -> None:
         "± unknown",
     ]
     assert [span(s) for s in (45, 3420, 3900)] == ["45 s", "57 min", "1 h 05 min"]
+
+
+def test_a_departure_the_track_end_cannot_settle_reads_as_provisional_with_its_window() -> (
+    None
+):
+    visit = _day()[0]
+    assert visit.departure_window is not None
+    unsettled = replace(
+        visit,
+        departure_provisional=True,
+        departure_window=Window(
+            visit.departure_window.earliest,
+            visit.departure_window.earliest + timedelta(minutes=6),
+        ),
+    )
+    answer = summarize(
+        technician="Tess Meyer",
+        site="Marienplatz 8",
+        visits=[unsettled],
+        zone=BERLIN,
+        scheduled_start=BOOKED[0],
+        scheduled_end=BOOKED[1],
+    )
+    assert "left at 11:00:30 (±3 min), provisional: between 11:00:20 and 11:06:20" in (
+        answer.sentence
+    )
+    assert answer.provisional
+    assert answer.to_dict()["departure_window"] == {
+        "earliest": (T0 + timedelta(minutes=60, seconds=20)).isoformat(),
+        "latest": (T0 + timedelta(minutes=66, seconds=20)).isoformat(),
+    }
+
+
+def test_the_booked_window_is_worded_in_company_time_across_midnight() -> None:
+    from core.answer import booked_window
+
+    start = datetime(2026, 3, 1, 22, 30, tzinfo=BERLIN)
+    assert booked_window(start, start + timedelta(hours=2), BERLIN) == (
+        "2026-03-01 22:30 – 2026-03-02 00:30"
+    )
+    assert booked_window(start, start + timedelta(hours=1), BERLIN) == (
+        "2026-03-01 22:30 – 23:30"
+    )
+    assert booked_window(None, None, BERLIN) == "no booked window"
