@@ -139,8 +139,12 @@ def _table(
     rows: list[list[str]],
     widths: list[float],
     size: float = 8,
+    styles: list[FontFace | None] | None = None,
 ) -> None:
-    """A bordered table as wide as the page; long cells wrap, headings repeat."""
+    """A bordered table as wide as the page; long cells wrap, headings repeat.
+
+    ``styles`` gives a row its own face (fill, colour), e.g. a fix in the window.
+    """
     pdf.set_font("DejaVu", size=size)
     with pdf.table(
         col_widths=widths,
@@ -150,8 +154,9 @@ def _table(
         headings_style=FontFace(emphasis="BOLD", fill_color=(237, 242, 247)),
         padding=0.8,
     ) as table:
-        for cells in [header, *rows]:
-            line = table.row()
+        faces = [None, *(styles or [None] * len(rows))]
+        for cells, face in zip([header, *rows], faces, strict=True):
+            line = table.row(style=face)
             for text in cells:
                 line.cell(text)
 
@@ -164,11 +169,26 @@ def _heading(pdf: FPDF, text: str) -> None:
 
 def _para(pdf: FPDF, text: str, size: float = 8, bold: bool = False) -> None:
     pdf.set_font("DejaVu", "B" if bold else "", size)
-    pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
 
 
-def _span(a: datetime | None, b: datetime | None, audit: Audit) -> str:
-    return f"{fmt_time(a, audit.zone)} – {fmt_time(b, audit.zone)}"
+def _span(
+    a: datetime | None, b: datetime | None, audit: Audit, at: datetime | None = None
+) -> str:
+    """``10:04:30 – 10:04:50``: the date only where it is not the edge's (``at``)."""
+    day = None if at is None else f"{fmt_time(at, audit.zone)[:10]} "
+
+    def one(t: datetime | None) -> str:
+        text = fmt_time(t, audit.zone)
+        return text[11:] if day and text.startswith(day) else text
+
+    return f"{one(a)} – {one(b)}"
+
+
+#: The appendix's rows: a fix inside the edge's window, a less certain fix.
+IN_WINDOW = FontFace(fill_color=(254, 252, 191))
+LESS_CERTAIN = FontFace(color=(192, 86, 33), emphasis="ITALICS")
+BOTH = FontFace(color=(192, 86, 33), emphasis="ITALICS", fill_color=(254, 252, 191))
 
 
 def evidence_pdf(
@@ -183,6 +203,7 @@ def evidence_pdf(
     pdf = _Report(orientation="P", unit="mm", format="A4")
     pdf.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.add_font("DejaVu", "I", str(FONT_DIR / "DejaVuSans-Oblique.ttf"))
     pdf.set_margins(10, 12, 10)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
@@ -228,9 +249,13 @@ def evidence_pdf(
             [
                 str(n),
                 fmt_time(v.arrival, audit.zone),
-                _span(v.arrival_window.earliest, v.arrival_window.latest, audit),
+                _span(
+                    v.arrival_window.earliest, v.arrival_window.latest, audit, v.arrival
+                ),
                 fmt_time(v.departure, audit.zone) + provisional(v),
-                "—" if dw is None else _span(dw.earliest, dw.latest, audit),
+                "—"
+                if dw is None
+                else _span(dw.earliest, dw.latest, audit, v.departure),
             ]
         )
     if not visit_rows:
@@ -244,7 +269,7 @@ def evidence_pdf(
         pdf,
         ["#", "arrival", "arrival window", "departure", "departure window"],
         visit_rows,
-        [6, 30, 52, 38, 64],
+        [6, 34, 46, 58, 46],
     )
     if audit.recon:
         _heading(pdf, "Clock vs GPS")
@@ -278,6 +303,12 @@ def evidence_pdf(
     return bytes(pdf.output())
 
 
+def _row_face(in_window: bool, less_certain: bool) -> FontFace | None:
+    if in_window and less_certain:
+        return BOTH
+    return IN_WINDOW if in_window else LESS_CERTAIN if less_certain else None
+
+
 def _appendix(pdf: FPDF, audit: Audit) -> None:
     """The fixes behind each edge, one table per edge (window widened by 3 min)."""
     pdf.add_page()
@@ -290,7 +321,7 @@ def _appendix(pdf: FPDF, audit: Audit) -> None:
         "Every fix in each edge's window widened by 3 minutes; highlighted rows lie "
         'in the window. "cited as" names the fixes the derivation used (before or '
         'after the crossing, the clear fixes bounding the window); "certainty" '
-        "names what is less certain about a fix (its fix flags).",
+        "names what is less certain about a fix (its fix flags, in orange italics).",
     )
     rows = audit.edge_rows[:PDF_MAX_FIXES]
     if not rows:
@@ -327,6 +358,11 @@ def _appendix(pdf: FPDF, audit: Audit) -> None:
             ],
             [31, 20, 20, 9, 15, 14, 14, 30, 37],
             size=7,
+            styles=[
+                _row_face(r["in_window"] == "yes", bool(r["fix_flags"]))
+                for r in rows
+                if r["edge"] == edge
+            ],
         )
     if len(audit.edge_rows) > PDF_MAX_FIXES:
         _para(pdf, f"… {len(audit.edge_rows) - PDF_MAX_FIXES} more in the CSV export.")
