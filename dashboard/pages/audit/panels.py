@@ -19,6 +19,8 @@ from services.evidence import EVIDENCE_ROLES
 
 #: Where the audit page's evidence bundles are served (a Flask route).
 BUNDLE_PATH = "/audit/evidence"
+#: The answer is what the reader came for: larger than the evidence around it.
+ANSWER_STYLE = {"fontSize": "16px", "fontWeight": 600, "lineHeight": 1.45}
 
 
 def flag_text(flags: tuple[Flag, ...], zone: ZoneInfo) -> Any:
@@ -89,7 +91,7 @@ def lead(a: audit_mod.Audit, title: str) -> Any:
     """What the page leads with: the answer in plain words, the booked window."""
     items: list[Any] = [html.H3(title, className="audit-title")]
     if a.answer is not None:
-        items.append(html.P(a.answer.sentence, id="audit-answer"))
+        items.append(html.P(a.answer.sentence, id="audit-answer", style=ANSWER_STYLE))
     elif a.session is not None:
         items.append(
             html.P(
