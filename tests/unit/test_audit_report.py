@@ -24,6 +24,7 @@ from PIL import Image
 from core.answer import summarize
 from dashboard.pages.audit import export, pdf_map
 from dashboard.pages.audit.model import Audit, range_audit
+from tests.integration.api.test_perform_a_job import pdf_text
 from tests.unit.core.builders import START, Leg, make_track, site
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -122,17 +123,6 @@ def _near(image: Image.Image, colour: tuple[int, int, int], tol: int = 30) -> in
     return int((diff <= tol).all(axis=2).sum())
 
 
-def _text(pdf: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "text.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 def test_the_pdf_map_is_drawn_on_street_tiles_fetched_from_the_tile_server(
     tile_server: tuple[str, list[str]], tmp_path: Path
 ) -> None:
@@ -146,7 +136,7 @@ def test_the_pdf_map_is_drawn_on_street_tiles_fetched_from_the_tile_server(
     # the map box (190 x 100 mm = ~374 x 197 px at 50 dpi) is mostly basemap
     assert _near(image, MAGENTA) > 0.5 * 374 * 197
     assert _near(image, FENCE_PURPLE, 40) > 50  # the fence drawn over it
-    assert "Basemap: 127.0.0.1" in _text(pdf, tmp_path)
+    assert "Basemap: 127.0.0.1" in pdf_text(pdf, tmp_path)
 
 
 def test_without_tiles_the_pdf_map_falls_back_to_the_fence_and_trail_on_plain_ground(
@@ -157,7 +147,7 @@ def test_without_tiles_the_pdf_map_falls_back_to_the_fence_and_trail_on_plain_gr
     assert _near(image, MAGENTA) == 0
     assert _near(image, FENCE_PURPLE, 40) > 50
     assert _near(image, pdf_map.BACKGROUND, 3) > 0.5 * 374 * 197
-    assert "no street basemap (tiles not available)" in _text(pdf, tmp_path)
+    assert "no street basemap (tiles not available)" in pdf_text(pdf, tmp_path)
 
 
 def test_offline_mode_draws_the_map_without_asking_for_any_tile(
@@ -166,7 +156,7 @@ def test_offline_mode_draws_the_map_without_asking_for_any_tile(
     _, asked = tile_server
     pdf = export.evidence_pdf(_audit(), "Job J-1", "none")
     assert asked == []
-    assert "no street basemap" in _text(pdf, tmp_path)
+    assert "no street basemap" in pdf_text(pdf, tmp_path)
 
 
 def test_the_pdf_map_is_framed_on_the_site_not_on_the_whole_trail() -> None:
@@ -183,7 +173,7 @@ def test_the_pdf_leads_with_the_answer_and_the_booked_window(tmp_path: Path) -> 
     audit = _audit()
     assert audit.answer is not None
     text = " ".join(
-        _text(export.evidence_pdf(audit, "Job J-1", "none"), tmp_path).split()
+        pdf_text(export.evidence_pdf(audit, "Job J-1", "none"), tmp_path).split()
     )
     first = text.index("Arrival and departure evidence")
     assert text.index(" ".join(audit.answer.sentence.split())) > first
@@ -197,12 +187,7 @@ def test_every_word_of_the_pdf_lies_inside_the_page_margins(tmp_path: Path) -> N
     pdf = export.evidence_pdf(_audit(), f"Job J-1 · {LONG_NAME} · " * 3, "none")
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
-    html = subprocess.run(
-        ["pdftotext", "-bbox", str(path), "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    html = subprocess.check_output(["pdftotext", "-bbox", str(path), "-"], text=True)
     width = float(re.search(r'<page width="([\d.]+)"', html).group(1))  # type: ignore[union-attr]
     right = [float(x) for x in re.findall(r'xMax="([\d.]+)"', html)]
     left = [float(x) for x in re.findall(r'xMin="([\d.]+)"', html)]
@@ -217,7 +202,7 @@ def test_the_appendix_lists_the_fixes_behind_each_edge_with_their_certainty(
 ) -> None:
     audit = _audit()
     pdf = export.evidence_pdf(audit, "Job J-1", "none")
-    text = _text(pdf, tmp_path)
+    text = pdf_text(pdf, tmp_path)
     appendix = text[text.index("Appendix: the fixes behind each edge") :]
     assert "Arrival 1" in appendix
     assert "Departure 1" in appendix

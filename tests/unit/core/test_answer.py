@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from core.answer import plus_minus, span, summarize
+from core.answer import Answer, plus_minus, span, summarize
 from core.visits import Visit, Window, derive_visits
 from tests.unit.core.builders import START, Leg, make_track, site
 
@@ -22,7 +22,7 @@ def _day() -> list[Visit]:
     return derive_visits(track, site())
 
 
-def _say(visits: list[Visit], **kw: object) -> str:
+def _answer(visits: list[Visit], **kw: object) -> Answer:
     args: dict[str, object] = {
         "technician": "Tess Meyer",
         "site": "Marienplatz 8",
@@ -34,7 +34,11 @@ def _say(visits: list[Visit], **kw: object) -> str:
         "billed_hours": Decimal("1.00"),
     }
     args.update(kw)
-    return summarize(**args).sentence  # type: ignore[arg-type]
+    return summarize(**args)  # type: ignore[arg-type]
+
+
+def _say(visits: list[Visit], **kw: object) -> str:
+    return _answer(visits, **kw).sentence
 
 
 def test_a_booked_clocked_and_billed_visit_reads_as_one_sentence_in_company_time() -> (
@@ -157,14 +161,7 @@ def test_a_departure_the_track_end_cannot_settle_reads_as_provisional_with_its_w
             visit.departure_window.earliest + timedelta(minutes=6),
         ),
     )
-    answer = summarize(
-        technician="Tess Meyer",
-        site="Marienplatz 8",
-        visits=[unsettled],
-        zone=BERLIN,
-        scheduled_start=BOOKED[0],
-        scheduled_end=BOOKED[1],
-    )
+    answer = _answer([unsettled])
     assert "left at 11:00:30 (±3 min), provisional: between 11:00:20 and 11:06:20" in (
         answer.sentence
     )
