@@ -26,6 +26,7 @@ from api import (
     devices,
     directory,
     estimates,
+    evidence,
     invoices,
     jobs,
     online,
@@ -42,6 +43,7 @@ from api.http.registry import API, Api
 from api.http.responses import json_ok
 from api.http.validation import photo_json_bytes
 from crewtrack.settings import Settings
+from services.evidence import Presenter
 
 log = logging.getLogger("crewtrack.api")
 
@@ -66,11 +68,19 @@ ROUTE_MODULES: list[RouteSetup] = [
     tracking_osmand.setup,
     devices.setup,
     sync.setup,
+    evidence.setup,
 ]
 
 
-def init_app(settings: Settings) -> web.Application:
-    """Build the API application for ``settings`` (nothing connects until startup)."""
+def init_app(
+    settings: Settings, *, evidence_presenter: Presenter | None = None
+) -> web.Application:
+    """Build the API application for ``settings`` (nothing connects until startup).
+
+    ``evidence_presenter`` builds the audit's PDF and CSV for evidence bundles
+    (the composition root passes ``crewtrack.evidence.presenter(settings)``);
+    without it ``GET /sessions/{id}/evidence.zip`` answers 503.
+    """
     app = web.Application(
         middlewares=[problem_middleware, _body_deadline],
         # the largest body: a multipart upload, or a photo inside JSON (base64)
@@ -80,6 +90,8 @@ def init_app(settings: Settings) -> web.Application:
         ),
     )
     app[SETTINGS] = settings
+    if evidence_presenter is not None:
+        app[evidence.PRESENTER] = evidence_presenter
     app.on_response_prepare.append(_security_headers)
     api = Api(app)
     app[API] = api

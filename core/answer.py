@@ -46,6 +46,8 @@ class Answer:
     on_site_s: float | None
     clocked_s: float | None
     billed_hours: Decimal | None
+    #: The last departure's window (earliest, latest; UTC), None without one.
+    departure_window: tuple[datetime | None, datetime | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def iso(t: datetime | None) -> str | None:
@@ -69,6 +71,12 @@ class Answer:
             "billed_hours": None
             if self.billed_hours is None
             else str(self.billed_hours),
+            "departure_window": None
+            if self.departure_window is None
+            else {
+                "earliest": iso(self.departure_window[0]),
+                "latest": iso(self.departure_window[1]),
+            },
         }
 
 
@@ -108,6 +116,15 @@ def hours(value: Decimal) -> str:
     """``1.0 h``, ``1.25 h``: at least one decimal, as many as the invoice has."""
     text = f"{value.normalize():f}"
     return f"{text if '.' in text else text + '.0'} h"
+
+
+def booked_window(start: datetime | None, end: datetime | None, zone: ZoneInfo) -> str:
+    """``2026-03-01 22:30 – 23:30`` in ``zone`` (the date again if it changes)."""
+    if start is None or end is None:
+        return "no booked window"
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    tail = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%Y-%m-%d %H:%M}"
+    return f"{a:%Y-%m-%d %H:%M} – {tail}"
 
 
 def _relative(delta_s: float, edge: str, first: bool) -> str:
@@ -182,7 +199,13 @@ def summarize(
         else:
             dep_pm = half_width_s(last.departure_window)
             text = f"left at {clock(departure)} ({plus_minus(dep_pm)})"
-            if session_open:
+            window = last.departure_window
+            if last.departure_provisional and window is not None:
+                # the end of the track cannot settle it: say where it may lie
+                lo = "?" if window.earliest is None else clock(window.earliest)
+                hi = "?" if window.latest is None else clock(window.latest)
+                text += f", provisional: between {lo} and {hi}"
+            elif session_open:
                 text += ", provisional while the session is open"
             if scheduled_end is not None:
                 departure_vs = (departure - scheduled_end).total_seconds()
@@ -210,7 +233,8 @@ def summarize(
         departure=departure,
         departure_uncertainty_s=dep_pm,
         still_on_site=still,
-        provisional=session_open and departure is not None,
+        provisional=departure is not None
+        and (session_open or (last is not None and last.departure_provisional)),
         scheduled_start=scheduled_start,
         scheduled_end=scheduled_end,
         arrival_vs_window_s=arrival_vs,
@@ -218,4 +242,7 @@ def summarize(
         on_site_s=on_site_s if ordered else None,
         clocked_s=clocked_s,
         billed_hours=billed_hours,
+        departure_window=None
+        if departure is None or last is None or last.departure_window is None
+        else (last.departure_window.earliest, last.departure_window.latest),
     )

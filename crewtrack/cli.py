@@ -68,11 +68,12 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from api.app import init_app
+    from crewtrack.evidence import presenter
     from crewtrack.logs import setup_logging
 
     setup_logging(settings, "api")
     web.run_app(
-        init_app(settings),
+        init_app(settings, evidence_presenter=presenter(settings)),
         host=settings.api_host,
         port=settings.api_port,
         print=None,
@@ -178,7 +179,8 @@ def _cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
 
     import psycopg
 
-    from crewtrack import evidence
+    from crewtrack import evidence as glue
+    from services import evidence
     from storage import evidence_log
 
     action = args.evidence_command
@@ -199,7 +201,7 @@ def _cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
         from crewtrack.logs import setup_logging
 
         setup_logging(settings, "notary")
-        evidence.run_notary(settings.database_url, settings.home, args.interval)
+        glue.run_notary(settings.database_url, settings.home, args.interval)
         return 0
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         if action == "checkpoint":
@@ -210,13 +212,9 @@ def _cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
         if action == "export":
             session = UUID(args.session)
             try:
-                shown = evidence.presentation(
-                    settings.database_url,
-                    settings.redis_url,
-                    session,
-                    settings.company_zone,
+                data = evidence.export_session(
+                    conn, session, key, glue.presenter(settings)
                 )
-                data = evidence.export_session(conn, session, key, shown)
             except evidence.EvidenceError as exc:
                 raise CliError(f"crewtrack: {exc}") from exc
             Path(args.output).write_bytes(data)

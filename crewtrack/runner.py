@@ -123,7 +123,7 @@ def read_metrics(url: str) -> str | None:
 
 
 def _new_evidence_key() -> str:
-    from crewtrack.evidence import new_key_text
+    from services.evidence import new_key_text
 
     return new_key_text()
 
@@ -149,7 +149,7 @@ class Secrets:
     db_superuser_password: str = field(default_factory=new_password)  # `postgres`
     db_password: str = field(default_factory=new_password)  # the app role
     redis_password: str = field(default_factory=new_password)
-    #: Ed25519 key signing the evidence log's checkpoints (crewtrack/evidence.py).
+    #: Ed25519 key signing the evidence log's checkpoints (services/evidence.py).
     evidence_signing_key: str = field(default_factory=_new_evidence_key)
     #: Seals devices' OwnTracks payload keys in the database (storage/devices.py).
     owntracks_key_secret: str = field(default_factory=_new_sealing_secret)

@@ -33,6 +33,9 @@ from urllib.parse import quote
 from ingest.broker_auth import BrokerAccount, broker_acl
 from ingest.protocols.native import MAX_PACKET_BYTES
 
+# re-exported: the stack's other secrets (runner, demo seed) write through it
+from storage.private_files import write_private as write_private
+
 PG_BIN = Path(os.environ.get("CREWTRACK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 START_TIMEOUT_S = 30.0  # initdb + start takes < 1 s here; 30 s covers a loaded CI box
 STOP_TIMEOUT_S = 20.0
@@ -154,24 +157,6 @@ def scram_verifier(password: str, iterations: int = 4096) -> str:
 
     stored_key = hashlib.sha256(client_key).digest()
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
-
-
-def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``, readable by the owner only (0600) from the
-    first byte: the file is created with that mode, never chmod-ed after the
-    secret is already in it, and swapped in atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # a leftover tmp file keeps its old mode otherwise
-        with os.fdopen(fd, "w") as out:
-            fd = -1
-            out.write(text)
-    finally:
-        if fd != -1:
-            os.close(fd)
-    tmp.replace(path)
 
 
 class _Process:

@@ -105,7 +105,8 @@ class Settings:
     dashboard_tile_url: str = _setting(
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         "Street basemap under the dashboard maps (raster tiles, fetched by the "
-        "browser; OpenStreetMap's standard tiles, attributed on the map). `none` "
+        "browser, and by the server for the evidence PDF's site map, 3 s a tile; "
+        "OpenStreetMap's standard tiles, attributed on the map). `none` "
         "or empty = offline mode: no basemap, everything drawn from local data. "
         "When the tiles cannot load, the map stays white and still draws fences, "
         "markers and labels.",

@@ -328,6 +328,7 @@ def create_app(settings: Settings) -> dash.Dash:
             settings.dashboard_tile_url,
             settings.company_zone,
             actions=Actions(settings),
+            home=settings.home,
         ),
     )
     return app

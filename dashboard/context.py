@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,3 +65,6 @@ class Context:
     figures: ViewCache = field(default_factory=lambda: ViewCache(size=8))
     #: The dashboard's writes (the day board's planning); None = read-only.
     actions: Actions | None = None
+    #: The stack's home (its secrets file holds the evidence signing key); None:
+    #: this app offers no evidence bundles.
+    home: Path | None = None

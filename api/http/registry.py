@@ -81,12 +81,13 @@ class Api:
         if_match: bool = False,
         conflicts: bool = False,
         description: str = "",
+        content_type: str = "application/json",
     ) -> None:
         """Add one authenticated operation (``path`` is relative to ``/api/v1``).
 
         ``responses`` maps success statuses to a response schema (``None`` for no
-        body); the problem responses (401, 403, 404, 422, and 409/412 when
-        ``conflicts``/``if_match``) are documented automatically.
+        body) of ``content_type``; the problem responses (401, 403, 404, 422, and
+        409/412 when ``conflicts``/``if_match``) are documented automatically.
         """
         allowed = tuple(roles)
         has_body = body is not None or multipart is not None
@@ -121,6 +122,7 @@ class Api:
             conflicts=conflicts or has_body,
             description=description,
             public=False,
+            content_type=content_type,
         )
 
     def public_route(

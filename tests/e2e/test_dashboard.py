@@ -11,7 +11,10 @@ import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.reconcile import Reconciliation
+from core.visits import Visit
 from crewtrack.settings import Settings
+from storage import session_answer
 from storage.visits import Derivation, derivation_history
 from tests.e2e.conftest import (
     FLEET,
@@ -185,6 +188,33 @@ def test_the_audit_of_a_session_shows_its_stored_visit_record_and_older_versions
         f"v2 of 2, derived {_derived_at(stack, 2)}, input digest {v2.input_digest}"
     )
     expect(p.locator("#audit-zone")).to_have_text(f"Times in {ZONE.key}.")
+    # the page leads with the answer in plain words (core.answer), company time
+    sentence, booked = _answer(stack, v2)
+    expect(p.locator("#audit-answer")).to_have_text(sentence)
+    assert sentence.startswith(
+        f"Tech 00 arrived at 12 Rue de Rivoli at {arrival[11:]} (±"
+    )
+    assert "after the booked window opened; left at " + departure[11:] in sentence
+    assert "before it closed" in sentence
+    assert sentence.endswith("; clocked 1 h 03 min; not billed yet")
+    start, end = (t.astimezone(ZONE) for t in booked)
+    expect(p.locator("#audit-booked")).to_have_text(
+        f"Booked window: {start:%Y-%m-%d %H:%M} – {end:%H:%M} ({ZONE.key})"
+    )
+    expect(p.locator("#audit-timeline")).to_contain_text("booked")
+    expect(p.locator("#audit-evidence")).to_have_count(0)  # dispatchers: no bundle
+    answer_box = p.locator("#audit-answer").bounding_box()
+    map_box = p.locator("#audit-map").bounding_box()
+    assert answer_box is not None
+    assert map_box is not None
+    assert answer_box["y"] < map_box["y"]  # the answer first, above the evidence
+    p.screenshot(path=str(OUTPUT / "audit-answer-desktop.png"), full_page=True)
+    p.set_viewport_size({"width": 390, "height": 844})
+    expect(p.locator("#audit-answer")).to_have_text(sentence)
+    p.wait_for_timeout(300)  # the map relayouts to the narrow window
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    p.screenshot(path=str(OUTPUT / "audit-answer-phone.png"), full_page=True)
+    p.set_viewport_size({"width": 1400, "height": 900})
     expect(p.locator(".audit-arrival")).to_contain_text(f"Arrival 1: {arrival} ")
     expect(p.locator(".audit-departure")).to_contain_text(f"Departure 1: {departure}")
     codes = {f["code"] for f in v2.reconciliation["flags"]}
@@ -221,6 +251,31 @@ def test_the_audit_of_a_session_shows_its_stored_visit_record_and_older_versions
     }
     expect(p.locator("#recon-flags")).not_to_contain_text("clocked_out_after_departure")
     page.assert_clean()
+
+
+def _answer(stack: Stack, record: Derivation) -> tuple[str, tuple[datetime, datetime]]:
+    """The session's answer as core.answer words it from the stored record, and
+    the job's booked window (UTC)."""
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        facts = session_answer.session_facts(conn, stack.session_id)
+        last = conn.execute(
+            "SELECT max(time) FROM fixes WHERE device_id = 'dev00' "
+            "AND time BETWEEN %s AND %s",
+            (record.window_start, record.window_end),
+        ).fetchone()
+    assert facts is not None
+    assert last is not None
+    assert facts.scheduled_start is not None
+    assert facts.scheduled_end is not None
+    answer = session_answer.answer(
+        facts,
+        sorted((Visit.from_dict(v) for v in record.visits), key=lambda v: v.arrival),
+        Reconciliation.from_dict(record.reconciliation),
+        record.session_state,
+        ZONE,
+        last[0],
+    )
+    return answer.sentence, (facts.scheduled_start, facts.scheduled_end)
 
 
 def _derived_at(stack: Stack, version: int) -> str:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import dash
+import flask
+import psycopg
 from dash import Input, Output, Patch, State
 from dash.exceptions import PreventUpdate
 
@@ -20,6 +23,9 @@ from dashboard import maps, queries, shell
 from dashboard.context import Context
 from dashboard.pages.audit import export, figures, layout, panels
 from dashboard.pages.audit import model as audit_mod
+from services import evidence
+from services.evidence import NoSuchSession, Presentation
+from storage import session_answer
 from storage.visits import SESSION_MARGIN  # the derive worker's window
 
 DEFAULT_AUDIT_SPAN = timedelta(hours=12)
@@ -103,8 +109,10 @@ def build_audit(
         )
         frame = queries.fixes(sources, row.device_id, start, end)
         fence = queries.site_geofence(site) if site is not None else None
+        with sources.conn() as conn:
+            facts = session_answer.session_facts(conn, row.session_id)
         audit = audit_mod.session_audit(
-            frame, record, fence, row.device_id, start, end, info, ctx.zone
+            frame, record, fence, row.device_id, start, end, info, ctx.zone, facts
         )
         return audit, title, versions
     device = request["device"]
@@ -123,8 +131,62 @@ def build_audit(
     return audit, title, []
 
 
+def session_presentation(ctx: Context, session_id: UUID) -> Presentation:
+    """A session's PDF and CSV exactly as the audit page exports them: what its
+    evidence bundle carries (the dashboard's download, the CLI and the API)."""
+    try:
+        audit, title, _ = build_audit(ctx, {"session": str(session_id)})
+    except PreventUpdate as e:
+        raise NoSuchSession(f"no job session {session_id}") from e
+    return Presentation(
+        export.evidence_pdf(audit, title, ctx.tile_url), export.fixes_csv(audit)
+    )
+
+
+def evidence_bundle(ctx: Context, session_id: UUID) -> bytes:
+    """The session's evidence bundle, as ``crewtrack evidence export`` makes it
+    (:func:`services.evidence.export_session`, with this page's PDF and CSV)."""
+    if ctx.home is None:
+        raise evidence.EvidenceError("this dashboard has no home for the signing key")
+    key = evidence.signing_key(ctx.home)
+    conninfo = ctx.sources.pool.conninfo
+    assert isinstance(conninfo, str)  # the dashboard's pool is built from a URL
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return evidence.export_session(
+            conn, session_id, key, lambda sid: session_presentation(ctx, sid)
+        )
+
+
+def _role() -> str | None:
+    """The signed-in user's role (the login hook put the user on ``flask.g``)."""
+    user = flask.g.get("user") if flask.has_request_context() else None
+    return None if user is None else str(user.role)
+
+
 def register(app: dash.Dash, ctx: Context) -> None:
-    """Attach the audit page's callbacks to ``app``."""
+    """Attach the audit page's callbacks (and its bundle download) to ``app``."""
+
+    server: flask.Flask = app.server
+
+    @server.route(f"{panels.BUNDLE_PATH}/<raw>.zip")
+    def _evidence_zip(raw: str) -> flask.Response:
+        if _role() not in {r.value for r in evidence.EVIDENCE_ROLES}:
+            return flask.Response("evidence bundles are for billing and admin", 403)
+        session_id = layout.canonical_uuid(raw)
+        if session_id is None:
+            return flask.Response("no such session", 404)
+        try:
+            data = evidence_bundle(ctx, UUID(session_id))
+        except NoSuchSession:
+            return flask.Response("no such session", 404)
+        except evidence.EvidenceError as exc:
+            return flask.Response(str(exc), 409, mimetype="text/plain")
+        name = evidence.bundle_name(UUID(session_id))
+        return flask.Response(
+            data,
+            mimetype="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     @app.callback(
         Output(layout.AUDIT_SESSION, "options"),
@@ -202,6 +264,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
         return request
 
     @app.callback(
+        Output(layout.AUDIT_LEAD, "children"),
+        Output(layout.AUDIT_EVIDENCE_BOX, "children"),
         Output(layout.AUDIT_SUMMARY, "children"),
         Output(layout.AUDIT_RECON, "children"),
         Output(layout.AUDIT_MAP, "figure"),
@@ -245,6 +309,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             audit_mod.edge_windows(a.visits),
             audit_mod.clock_for_timeline(a.session),
             a.zone,
+            a.booked,
         )
         trail = {
             "t": [
@@ -257,7 +322,9 @@ def register(app: dash.Dash, ctx: Context) -> None:
         box = {"display": "block" if len(versions) > 1 else "none"}
         remembered = {"session": request.get("session"), "version": shown}
         return (
-            panels.summary(a, title),
+            panels.lead(a, title),
+            panels.evidence_link(a, _role()),
+            panels.summary(a),
             panels.recon_table(a),
             fig,
             timeline,
@@ -315,4 +382,6 @@ def register(app: dash.Dash, ctx: Context) -> None:
             # export the version on screen, even if a newer one was stored since
             request = {**request, "version": shown["version"]}
         a, title, _ = build_audit(ctx, request)
-        return export.download(a, title, dash.ctx.triggered_id == layout.EXPORT_CSV)
+        return export.download(
+            a, title, dash.ctx.triggered_id == layout.EXPORT_CSV, ctx.tile_url
+        )

@@ -24,6 +24,12 @@ from dashboard.maps import (
     map_style_url,
     round_coords,
 )
+from dashboard.pages.audit.model import fix_flag_words
+
+#: A less certain fix (its ``fix_flags``) on the map and the timeline.
+FLAGGED_COLOUR = "#dd6b20"
+#: The booked window's band on the timeline.
+BOOKED_COLOUR = "#a0aec0"
 
 #: Audit map trace order.
 AUDIT_TRAIL, AUDIT_FIXES, AUDIT_GAPS, AUDIT_EDGES, AUDIT_CLOCK, AUDIT_REPLAY = range(6)
@@ -84,16 +90,26 @@ def audit_map(
     )
     times = [f"{wall(t, zone):%H:%M:%S}" for t in all_fixes["time"]]
     acc = all_fixes["accuracy"].tolist()
+    raw_flags = (
+        all_fixes["fix_flags"].tolist()
+        if "fix_flags" in all_fixes
+        else [None] * len(times)
+    )
+    flags = [fix_flag_words(f) for f in raw_flags]
     fig.add_trace(
         go.Scattermap(
-            name="Fixes",
+            name="Fixes (orange: less certain)",
             mode="markers",
             lat=round_coords(all_fixes["lat"].tolist()),
             lon=round_coords(all_fixes["lon"].tolist()),
-            marker={"size": 6, "color": "#1a365d"},
+            marker={
+                "size": [9 if f else 6 for f in flags],
+                "color": [FLAGGED_COLOUR if f else "#1a365d" for f in flags],
+            },
             hovertext=[
-                f"{t} · ±{a:.0f} m" if a == a else f"{t} · accuracy unknown"
-                for t, a in zip(times, acc, strict=True)
+                (f"{t} · ±{a:.0f} m" if a == a else f"{t} · accuracy unknown")
+                + (f" · {f}" if f else "")
+                for t, a, f in zip(times, acc, flags, strict=True)
             ],
             hoverinfo="text",
         )
@@ -194,13 +210,27 @@ def audit_timeline(
     windows: Sequence[dict[str, Any]],
     clock: Sequence[dict[str, Any]],
     zone: ZoneInfo = UTC_ZONE,
+    booked: tuple[datetime | None, datetime | None] | None = None,
 ) -> go.Figure:
     """Distance to the fence edge over time, edge windows shaded, clock events marked.
 
     Negative distance is inside the site: the reader sees the crossing, its
-    uncertainty window and the clock time on one time axis.
+    uncertainty window and the clock time on one time axis. ``booked`` (the
+    job's scheduled start and end) is a grey band labelled "booked"; a
+    provisional departure is a dotted line.
     """
     fig = go.Figure()
+    if booked is not None and booked[0] is not None and booked[1] is not None:
+        fig.add_vrect(
+            x0=wall(booked[0], zone),
+            x1=wall(booked[1], zone),
+            fillcolor=BOOKED_COLOUR,
+            opacity=0.18,
+            line={"color": BOOKED_COLOUR, "width": 1, "dash": "dot"},
+            annotation_text="booked",
+            annotation_position="top left",
+            layer="below",
+        )
     fig.add_trace(
         go.Scatter(
             x=[wall(t, zone) for t in times],
@@ -220,7 +250,10 @@ def audit_timeline(
                 opacity=0.2,
                 line_width=0,
             )
-        fig.add_vline(x=wall(w["at"], zone), line={"color": w["colour"], "width": 2})
+        dash = "dot" if w.get("provisional") else "solid"
+        fig.add_vline(
+            x=wall(w["at"], zone), line={"color": w["colour"], "width": 2, "dash": dash}
+        )
     for c in clock:
         fig.add_vline(
             x=wall(c["at"], zone),

@@ -24,6 +24,11 @@ AUDIT_END = "audit-end"
 AUDIT_LOAD = "audit-load"
 AUDIT_OPTIONS = "audit-options"
 AUDIT_SUMMARY = "audit-summary"
+AUDIT_LEAD = "audit-lead"  # the answer and the booked window, first on the page
+AUDIT_ANSWER = "audit-answer"
+AUDIT_BOOKED = "audit-booked"
+AUDIT_EVIDENCE_BOX = "audit-evidence-box"
+AUDIT_EVIDENCE = "audit-evidence"
 AUDIT_RECON = "audit-recon"
 AUDIT_MAP = "audit-map"
 AUDIT_TIMELINE = "audit-timeline"
@@ -40,12 +45,12 @@ DOWNLOAD = "download"
 def page(query: Mapping[str, list[str]]) -> html.Div:
     """The audit for a link's ``?session=`` or ``?device=`` (empty pickers without)."""
     return audit_page(
-        _canonical_uuid(query.get("session", [None])[0]),
+        canonical_uuid(query.get("session", [None])[0]),
         query.get("device", [None])[0],
     )
 
 
-def _canonical_uuid(raw: str | None) -> str | None:
+def canonical_uuid(raw: str | None) -> str | None:
     """A session id as PostgreSQL prints it (links may carry other spellings)."""
     if not raw:
         return None
@@ -142,9 +147,15 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                         id=EXPORT_PDF,
                         style={"marginLeft": "8px"},
                     ),
+                    html.Span(id=AUDIT_EVIDENCE_BOX),
                     dcc.Download(id=DOWNLOAD),
                 ],
-                style={"marginTop": "10px"},
+                style={
+                    "marginTop": "10px",
+                    "display": "flex",
+                    "flexWrap": "wrap",
+                    "gap": "8px 0",
+                },
             ),
         ],
         className="panel audit-evidence",
@@ -186,6 +197,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                         "side",
                         "in_window",
                         "evidence",
+                        "fix_flags",
                     )
                 ],
                 data=[],
@@ -196,7 +208,14 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                     {
                         "if": {"filter_query": "{in_window} = 'yes'"},
                         "backgroundColor": "#fefcbf",
-                    }
+                    },
+                    {
+                        # a less certain fix (every fix_flags wording has a space;
+                        # a fix as the device sent it has none): orange italics
+                        "if": {"filter_query": "{fix_flags} contains ' '"},
+                        "color": "#c05621",
+                        "fontStyle": "italic",
+                    },
                 ],
             ),
         ],
@@ -208,6 +227,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             dcc.Store(id=AUDIT_TRAIL),
             dcc.Store(id=AUDIT_SHOWN),
             controls,
+            html.Div(id=AUDIT_LEAD, className="panel audit-lead"),
             html.Div([evidence, map_part], className="audit-body"),
             table,
         ]

@@ -21,11 +21,14 @@ import numpy as np
 import pandas as pd
 
 from core import history
+from core.answer import Answer, booked_window
 from core.geofence import Geofence
 from core.reconcile import ClockEvent, Flag, Reconciliation
 from core.visits import Visit, Window, derive_visits
 from dashboard.clock import stamp
 from dashboard.queries import DerivationRow, SessionRow
+from storage.session_answer import SessionFacts
+from storage.session_answer import answer as session_answer
 from storage.visits import clock_events, input_digest
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -50,6 +53,28 @@ ROW_FLAGS = {
     ),
     "time": ("billed_exceeds_on_site", "no_visit", "on_site_without_clock"),
 }
+
+#: How a stored ``fix_flags`` code reads (migration 0170): what is less certain.
+FIX_FLAG_WORDS = {
+    "receive_time": "timed on receipt (the phone sent no time)",
+}
+
+
+def fix_flag_words(raw: Any) -> str:
+    """A fix's stored ``fix_flags`` in words; empty when the fix is as sent.
+
+    ``receive_time`` → "timed on receipt …", ``dropped:speed`` → "speed dropped
+    (implausible)"; a code this page does not know is shown as stored.
+    """
+    if not isinstance(raw, str) or not raw:
+        return ""
+    words = []
+    for code in (c.strip() for c in raw.split(",")):
+        if code.startswith("dropped:"):
+            words.append(f"{code.removeprefix('dropped:')} dropped (implausible)")
+        elif code:
+            words.append(FIX_FLAG_WORDS.get(code, code))
+    return "; ".join(words)
 
 
 @dataclass(frozen=True)
@@ -125,6 +150,29 @@ class Audit:
     edge_rows: list[dict[str, Any]] = field(default_factory=list)
     #: The company's time zone: every time the page and the PDF show.
     zone: ZoneInfo = UTC_ZONE
+    #: The plain-words answer (core.answer) of the record shown; session mode.
+    answer: Answer | None = None
+    #: The job's booked window (scheduled start, end; UTC); session mode.
+    booked: tuple[datetime | None, datetime | None] | None = None
+    #: What the answer is worded from besides the record (who, where, booked).
+    facts: SessionFacts | None = None
+
+    def answer_in(self, zone: ZoneInfo) -> Answer | None:
+        """The answer worded in another zone (the CSV's UTC); None without one."""
+        if self.answer is None or self.facts is None or self.record is None:
+            return None
+        return _answer(self.facts, self.record, self.fixes, zone)
+
+    def booked_text(self, zone: ZoneInfo | None = None) -> str:
+        """The booked window in words (``zone``: the company's unless given)."""
+        start, end = self.booked or (None, None)
+        return booked_window(start, end, zone or self.zone)
+
+    @property
+    def flagged_fixes(self) -> int:
+        """How many fixes shown carry a ``fix_flags`` (less certain evidence)."""
+        flags = self.fixes.get("fix_flags")
+        return 0 if flags is None else int(flags.fillna("").astype(bool).sum())
 
     @property
     def gaps(self) -> list[tuple[int, int]]:
@@ -223,6 +271,13 @@ def hms(seconds: float | None) -> str:
 def duration(seconds: float | None) -> str:
     """``h:mm:ss`` without a sign."""
     return "—" if seconds is None else hms(seconds)[1:]
+
+
+def provisional(v: Visit) -> str:
+    """`` (provisional)`` for a departure the end of the track cannot settle."""
+    return (
+        " (provisional)" if v.departure is not None and v.departure_provisional else ""
+    )
 
 
 def _window_text(w: Window | None, zone: ZoneInfo = UTC_ZONE) -> str:
@@ -343,9 +398,21 @@ def _edge_rows(
                     )
                     else "",
                     "evidence": roles.get((label, t.to_pydatetime()), ""),
+                    "fix_flags": fix_flag_words(rec.get("fix_flags")),
                 }
             )
     return rows
+
+
+def flag_lines(frame: pd.DataFrame) -> list[str]:
+    """How many fixes are less certain, by what (``fix_flags``), for the page and PDF."""
+    if "fix_flags" not in frame or frame.empty:
+        return []
+    counts: dict[str, int] = {}
+    for raw in frame["fix_flags"]:
+        for words in filter(None, fix_flag_words(raw).split("; ")):
+            counts[words] = counts.get(words, 0) + 1
+    return [f"{n} fixes {words}" for words, n in sorted(counts.items())]
 
 
 def coverage_lines(c: history.Coverage, zone: ZoneInfo = UTC_ZONE) -> list[str]:
@@ -412,18 +479,21 @@ def session_audit(
     end: datetime,
     session: SessionInfo,
     zone: ZoneInfo = UTC_ZONE,
+    facts: SessionFacts | None = None,
 ) -> Audit:
     """A job session's audit from its stored visit record (or none: not derived yet).
 
     ``frame`` holds the device's fixes over the record's window, so its digest
     can be checked against the record's ``input_digest``. The fence drawn is
-    the one the record was derived with.
+    the one the record was derived with. ``facts`` (who, where, the booked
+    window, hours billed) give the plain-words answer of the record, worded by
+    :mod:`core.answer` as the API's ``summary`` is.
     """
     fence = (
         Geofence.from_geojson(record.fence) if record is not None else fallback_fence
     )
     visits = list(record.visits) if record is not None else []
-    return _audit(
+    audit = _audit(
         frame,
         fence,
         visits,
@@ -433,6 +503,27 @@ def session_audit(
         session=session,
         record=record,
         zone=zone,
+    )
+    if facts is not None:
+        audit.facts = facts
+        audit.booked = (facts.scheduled_start, facts.scheduled_end)
+        if record is not None:
+            audit.answer = _answer(facts, record, audit.fixes, zone)
+    return audit
+
+
+def _answer(
+    facts: SessionFacts, record: StoredRecord, frame: pd.DataFrame, zone: ZoneInfo
+) -> Answer:
+    """The record's answer in words (core.answer via storage.session_answer)."""
+    last_fix = frame["time"].max() if len(frame) else None
+    return session_answer(
+        facts,
+        list(record.visits),
+        record.reconciliation,
+        record.session_state,
+        zone,
+        None if last_fix is None else last_fix.to_pydatetime(),
     )
 
 
@@ -524,7 +615,8 @@ def edges_for_map(
                         "lat": ref.lat,
                         "lon": ref.lon,
                         "colour": "#c53030",
-                        "label": f"Departure {n}: {fmt_time(v.departure, zone)}"
+                        "label": f"Departure {n}{provisional(v)}: "
+                        f"{fmt_time(v.departure, zone)}"
                         + _window_text(v.departure_window, zone),
                     }
                 )
@@ -551,6 +643,7 @@ def edge_windows(visits: Sequence[Visit]) -> list[dict[str, Any]]:
                     "earliest": w.earliest if w else None,
                     "latest": w.latest if w else None,
                     "colour": "#c53030",
+                    "provisional": v.departure_provisional,
                 }
             )
     return out

@@ -15,6 +15,12 @@ from core.reconcile import Flag
 from dashboard import queries
 from dashboard.clock import localize_text
 from dashboard.pages.audit import model as audit_mod
+from services.evidence import EVIDENCE_ROLES
+
+#: Where the audit page's evidence bundles are served (a Flask route).
+BUNDLE_PATH = "/audit/evidence"
+#: The answer is what the reader came for: larger than the evidence around it.
+ANSWER_STYLE = {"fontSize": "16px", "fontWeight": 600, "lineHeight": 1.45}
 
 
 def flag_text(flags: tuple[Flag, ...], zone: ZoneInfo) -> Any:
@@ -81,9 +87,61 @@ def recon_table(a: audit_mod.Audit) -> Any:
     )
 
 
-def summary(a: audit_mod.Audit, title: str) -> Any:
+def lead(a: audit_mod.Audit, title: str) -> Any:
+    """What the page leads with: the answer in plain words, the booked window."""
+    items: list[Any] = [html.H3(title, className="audit-title")]
+    if a.answer is not None:
+        items.append(html.P(a.answer.sentence, id="audit-answer", style=ANSWER_STYLE))
+    elif a.session is not None:
+        items.append(
+            html.P(
+                "Not derived yet: no visit record is stored for this session.",
+                id="audit-answer",
+            )
+        )
+    else:
+        items.append(
+            html.P(
+                "Pick a job session for the answer against its booked window; "
+                "a technician's range shows the fixes and visits only.",
+                id="audit-answer",
+                className="muted",
+            )
+        )
+    if a.booked is not None:
+        items.append(
+            html.P(
+                f"Booked window: {a.booked_text()} ({a.zone.key})", id="audit-booked"
+            )
+        )
+    flagged = audit_mod.flag_lines(a.fixes)
+    if flagged:
+        items.append(
+            html.P(
+                "Less certain: " + "; ".join(flagged) + " (orange on the map and "
+                "in the table).",
+                id="audit-fix-flags",
+                className="audit-less-certain",
+            )
+        )
+    return items
+
+
+def evidence_link(a: audit_mod.Audit, role: str | None) -> Any:
+    """The evidence bundle's download, for the roles that may take it."""
+    if a.session is None or role not in {r.value for r in EVIDENCE_ROLES}:
+        return None
+    return html.A(
+        "Evidence bundle (zip)",
+        href=f"{BUNDLE_PATH}/{a.session.session_id}.zip",
+        id="audit-evidence",
+        className="button",
+        style={"marginLeft": "8px"},
+    )
+
+
+def summary(a: audit_mod.Audit) -> Any:
     items: list[Any] = [
-        html.H4(title),
         html.P(f"Times in {a.zone.key}.", className="muted", id="audit-zone"),
         html.Ul(
             [html.Li(line) for line in audit_mod.coverage_lines(a.coverage, a.zone)],
@@ -143,7 +201,8 @@ def summary(a: audit_mod.Audit, title: str) -> Any:
                         className="audit-arrival",
                     ),
                     html.Div(
-                        f"Departure {n}: {audit_mod.fmt_time(v.departure, a.zone)}"
+                        f"Departure {n}{audit_mod.provisional(v)}: "
+                        f"{audit_mod.fmt_time(v.departure, a.zone)}"
                         + (
                             ""
                             if dw is None

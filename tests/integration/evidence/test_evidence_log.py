@@ -10,14 +10,15 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crewtrack import evidence
+from crewtrack import evidence as glue
+from crewtrack.settings import Settings
 from derive.worker import derive_pending
+from services import evidence
 from storage import evidence_log
 from tests.integration.derive.test_derive_worker import _seed_session, _store, _track
 
@@ -50,9 +51,15 @@ def _bundle(
     conn: psycopg.Connection, db_url: str, redis_url: str, sid: uuid.UUID, home: Path
 ) -> bytes:
     key = evidence.signing_key(home)
-    shown = evidence.presentation(db_url, redis_url, sid, ZoneInfo("Europe/Berlin"))
+    stack = Settings(
+        home=home,
+        database_url=db_url,
+        redis_url=redis_url,
+        company_timezone="Europe/Berlin",
+        start_servers=False,
+    )
     evidence_log.append_pending(conn, now=_later())
-    return evidence.export_session(conn, sid, key, shown)
+    return evidence.export_session(conn, sid, key, glue.presenter(stack))
 
 
 def _offsets(bundle: bytes) -> list[int]:

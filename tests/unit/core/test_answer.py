@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from core.answer import plus_minus, span, summarize
-from core.visits import Visit, derive_visits
+from core.answer import Answer, plus_minus, span, summarize
+from core.visits import Visit, Window, derive_visits
 from tests.unit.core.builders import START, Leg, make_track, site
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -22,7 +22,7 @@ def _day() -> list[Visit]:
     return derive_visits(track, site())
 
 
-def _say(visits: list[Visit], **kw: object) -> str:
+def _answer(visits: list[Visit], **kw: object) -> Answer:
     args: dict[str, object] = {
         "technician": "Tess Meyer",
         "site": "Marienplatz 8",
@@ -34,7 +34,11 @@ def _say(visits: list[Visit], **kw: object) -> str:
         "billed_hours": Decimal("1.00"),
     }
     args.update(kw)
-    return summarize(**args).sentence  # type: ignore[arg-type]
+    return summarize(**args)  # type: ignore[arg-type]
+
+
+def _say(visits: list[Visit], **kw: object) -> str:
+    return _answer(visits, **kw).sentence
 
 
 def test_a_booked_clocked_and_billed_visit_reads_as_one_sentence_in_company_time() -> (
@@ -142,3 +146,40 @@ def test_uncertainty_and_durations_are_rounded_for_reading() -> None:
         "± unknown",
     ]
     assert [span(s) for s in (45, 3420, 3900)] == ["45 s", "57 min", "1 h 05 min"]
+
+
+def test_a_departure_the_track_end_cannot_settle_reads_as_provisional_with_its_window() -> (
+    None
+):
+    visit = _day()[0]
+    assert visit.departure_window is not None
+    unsettled = replace(
+        visit,
+        departure_provisional=True,
+        departure_window=Window(
+            visit.departure_window.earliest,
+            visit.departure_window.earliest + timedelta(minutes=6),
+        ),
+    )
+    answer = _answer([unsettled])
+    assert "left at 11:00:30 (±3 min), provisional: between 11:00:20 and 11:06:20" in (
+        answer.sentence
+    )
+    assert answer.provisional
+    assert answer.to_dict()["departure_window"] == {
+        "earliest": (T0 + timedelta(minutes=60, seconds=20)).isoformat(),
+        "latest": (T0 + timedelta(minutes=66, seconds=20)).isoformat(),
+    }
+
+
+def test_the_booked_window_is_worded_in_company_time_across_midnight() -> None:
+    from core.answer import booked_window
+
+    start = datetime(2026, 3, 1, 22, 30, tzinfo=BERLIN)
+    assert booked_window(start, start + timedelta(hours=2), BERLIN) == (
+        "2026-03-01 22:30 – 2026-03-02 00:30"
+    )
+    assert booked_window(start, start + timedelta(hours=1), BERLIN) == (
+        "2026-03-01 22:30 – 23:30"
+    )
+    assert booked_window(None, None, BERLIN) == "no booked window"
