@@ -1,0 +1,540 @@
+"""The Job page's callbacks: load the job into its tabs, and each edit.
+
+Reads go through the services the API reads with (``load`` below), as the
+logged-in user; every edit through :class:`dashboard.actions.Office` with the
+version the page showed, so a stale page is told so instead of overwriting.
+After an edit the page reloads the job (``JOB_REFRESH``): it shows its own
+change, and a refused or stale one shows the job as it now is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, html
+from dash.exceptions import PreventUpdate
+
+from core.reconcile import Reconciliation
+from dashboard import queries
+from dashboard.actions import Conn, Done
+from dashboard.context import Context
+from dashboard.pages.job import figures, layout, model, panels
+from dashboard.pages.jobs.callbacks import current_user, field_messages, result_view
+from dashboard.pages.jobs.model import (
+    NewJobForm,
+    address_text,
+    planned_window,
+    window_text,
+)
+from dashboard.shell import BLANK
+from jobs_domain.actors import Actor, Role
+from jobs_domain.errors import Blocker, DomainError, InvalidInput
+from jobs_domain.job import (
+    CrewRole,
+    Job,
+    NoteVisibility,
+    Profitability,
+    parse_job_number,
+)
+from jobs_domain.permissions import Act, allowed
+from services import completion, directory, price_book
+from services import jobs as service
+from services.jobs import Overview
+from storage.clients import TechnicianRecord
+
+LINE_ITEM_SLOTS = [
+    layout.LI_ITEM,
+    layout.LI_QTY,
+    layout.LI_DESC,
+    layout.LI_CQTY,
+    layout.LI_PRICE,
+    layout.LI_TAX,
+]
+HISTORY_LIMIT = 500  # entries the History tab shows (newest first)
+CHOICES = 500  # technicians / price-book items a drop-down lists
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything the Job page shows, read in one transaction."""
+
+    overview: Overview
+    other_blockers: list[Blocker]
+    history: list[dict[str, Any]]
+    profit: Profitability | None
+    families: list[dict[str, Any]]
+    technicians: list[TechnicianRecord]
+
+
+async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
+    """The job with that number, as the API's services read it for ``actor``."""
+    job = await service.load_visible_by_number(conn, actor, number)
+    (overview,) = await service.overviews(conn, [job])
+    return Loaded(
+        overview=overview,
+        other_blockers=await completion.other_blockers(conn, job),
+        history=await service.history(conn, job, after=0, limit=HISTORY_LIMIT),
+        profit=await service.profitability(conn, job)
+        if allowed(actor.role, Act.SEE_PROFITABILITY)
+        else None,
+        families=await price_book.list_families(conn),
+        technicians=await directory.list_technicians(conn, after=None, limit=CHOICES),
+    )
+
+
+def _overview_facts(loaded: Loaded, ctx: Context) -> list[tuple[str, Any]]:
+    ov = loaded.overview
+    job = ov.job
+    site = "no property" if ov.property is None else address_text(ov.property.address)
+    contact = job.site_contact
+    facts: list[tuple[str, Any]] = [
+        ("Client", ov.client.name),
+        ("Property", site),
+        (
+            "Scheduled",
+            window_text(job.scheduled_start, job.scheduled_end, ctx.zone) or "not yet",
+        ),
+        ("Crew", panels.crew(model.crew_rows(job, ov.names))),
+    ]
+    if contact.name or contact.phone:
+        facts.append(("Site contact", f"{contact.name} {contact.phone}".strip()))
+    if job.hold_reason:
+        facts.append(("On hold because", job.hold_reason))
+    if job.cancellation is not None:
+        facts.append(("Cancelled because", job.cancellation.reason))
+    for name, value in job.custom_fields.items():
+        facts.append((name.replace("_", " ").capitalize(), str(value)))
+    return facts
+
+
+def _derived(ctx: Context, job: Job) -> dict[str, Reconciliation | None]:
+    """Each session's newest derived arrival/departure (None: not derived yet)."""
+    found: dict[str, Reconciliation | None] = {}
+    for s in job.sessions:
+        row = queries.derivation(ctx.sources, s.id)
+        found[s.id] = (
+            None if row is None else Reconciliation.from_dict(row.reconciliation)
+        )
+    return found
+
+
+def _tech_options(techs: list[TechnicianRecord]) -> list[dict[str, str]]:
+    return sorted(
+        (
+            {"label": t.name + (f" ({t.team})" if t.team else ""), "value": str(t.id)}
+            for t in techs
+        ),
+        key=lambda o: o["label"],
+    )
+
+
+def _fields(pointers: Mapping[str, str]) -> list[str]:
+    return list(dict.fromkeys(pointers.values()))
+
+
+def _done_view(
+    done: Done, pointers: Mapping[str, str], fields: Sequence[str] | None = None
+) -> tuple[Any, list[str | None]]:
+    """The result line and each field's message, for one form."""
+    rest, messages = field_messages(done, pointers, fields or _fields(pointers))
+    return result_view(done, [html.P(r, className="refused") for r in rest]), messages
+
+
+def _slots_out(fields: Sequence[str]) -> list[Output]:
+    return [Output(layout.error_slot(f), "children") for f in fields]
+
+
+def _bump(done: Done, refresh: int | None) -> Any:
+    """Reload after a change, and after a stale refusal (to show the new state)."""
+    return (refresh or 0) + 1 if done.ok or done.stale else dash.no_update
+
+
+def register(app: dash.Dash, ctx: Context) -> None:
+    """Attach the Job page's callbacks to ``app``."""
+    tabs = [v for v, _ in model.TABS]
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        "function (tab) { return "
+        + str(tabs).replace("'", '"')
+        + ".map(t => t !== tab); }",
+        [Output(layout.panel_id(t), "hidden") for t in tabs],
+        Input(layout.TAB_BAR, "value"),
+    )
+
+    @app.callback(
+        Output(layout.HEADER, "children"),
+        Output(layout.LOAD_ERROR, "children"),
+        Output(layout.JOB_SEEN, "data"),
+        Output(layout.body_id("overview"), "children"),
+        Output(layout.SITE_MAP, "figure"),
+        Output(layout.SITE_MAP, "style"),
+        Output(layout.ACTIONS, "children"),
+        Output(layout.SCHEDULE_FORM, "hidden"),
+        Output(layout.SCHED_TECH, "options"),
+        Output(layout.CREW_FORM, "hidden"),
+        Output(layout.CREW_TECH, "options"),
+        Output(layout.body_id("line-items"), "children"),
+        Output(layout.LI_FORM, "hidden"),
+        Output(layout.LI_FAMILY, "options"),
+        Output(layout.body_id("tasks"), "children"),
+        Output(layout.TASK_STATE, "data"),
+        Output(layout.TASK_FORM, "hidden"),
+        Output(layout.body_id("expenses"), "children"),
+        Output(layout.body_id("photos"), "children"),
+        Output(layout.body_id("notes"), "children"),
+        Output(layout.NOTE_FORM, "hidden"),
+        Output(layout.body_id("sessions"), "children"),
+        Output(layout.body_id("history"), "children"),
+        Input(layout.JOB_REF, "data"),
+        Input(layout.JOB_REFRESH, "data"),
+    )
+    def _load(ref: dict[str, str] | None, _refresh: Any) -> Any:
+        user, office = current_user(ctx)
+        number = parse_job_number((ref or {}).get("number") or "")
+        nothing = (dash.no_update,) * 21
+        if number is None:
+            return html.H3("No job"), "Open a job from the Jobs list.", *nothing
+        try:
+            loaded = office.read(user, lambda c, a: load(c, a, number))
+        except DomainError as exc:
+            return html.H3("No job"), exc.message, *nothing
+        actor = user.actor()
+        ov = loaded.overview
+        job = ov.job
+        now = datetime.now(UTC)
+        role = Role(user.role)
+        offered = model.offered_actions(job, actor, now, loaded.other_blockers)
+        fig = (
+            None if ov.property is None else figures.site_map(ov.property, ctx.tile_url)
+        )
+        names = {**{str(t.id): t.name for t in loaded.technicians}, **ov.names}
+        li_rows, totals = model.line_item_rows(job)
+        profit = (
+            None
+            if loaded.profit is None
+            else {
+                "revenue": model.money(loaded.profit.revenue),
+                "expenses": model.money(loaded.profit.expenses),
+                "labour": model.money(loaded.profit.labour),
+                "hours": str(loaded.profit.labour_hours),
+                "profit": model.money(loaded.profit.profit),
+            }
+        )
+        techs = _tech_options(loaded.technicians)
+        may_tick = allowed(role, Act.TICK_TASK)
+        return (
+            panels.header(
+                job.display_number,
+                job.status.value,
+                model.status_label(job.status),
+                ov.client.name,
+                job.description,
+            ),
+            None,
+            {"id": job.id, "version": job.version, "number": job.display_number},
+            panels.facts(_overview_facts(loaded, ctx)),
+            BLANK if fig is None else fig,
+            {"height": "240px"} if fig is not None else {"display": "none"},
+            panels.actions(offered),
+            not any(o.act is Act.SCHEDULE for o in offered),
+            techs,
+            not allowed(role, Act.ASSIGN_CREW),
+            techs,
+            panels.line_items(li_rows, totals),
+            not allowed(role, Act.ADD_LINE_ITEM),
+            [{"label": f["name"], "value": str(f["id"])} for f in loaded.families],
+            panels.tasks(model.task_rows(job, ctx.zone), may_tick),
+            {t.id: t.done for t in job.tasks},
+            not allowed(role, Act.ADD_TASK),
+            panels.expenses(model.expense_rows(job, ctx.zone), profit),
+            panels.attachments(model.attachment_rows(job, ctx.zone)),
+            panels.notes(model.note_rows(job, ctx.zone)),
+            not allowed(role, Act.ADD_NOTE),
+            panels.sessions(
+                model.session_rows(job, names, _derived(ctx, job), ctx.zone, now)
+            ),
+            panels.history(model.history_rows(loaded.history, names, ctx.zone)),
+        )
+
+    # -- status actions ---------------------------------------------------------
+
+    @app.callback(
+        Output(layout.ACT_RESULT, "children"),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        *_slots_out(_fields(layout.SCHEDULE_FIELDS)),
+        Input({"type": layout.ACT_BUTTON, "act": ALL}, "n_clicks"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.REASON, "value"),
+        State(layout.SCHED_DAY, "value"),
+        State(layout.SCHED_START, "value"),
+        State(layout.SCHED_END, "value"),
+        State(layout.SCHED_TECH, "value"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _act(
+        clicks: list[int | None],
+        seen: dict[str, Any] | None,
+        reason: str | None,
+        day: str | None,
+        start: str | None,
+        end: str | None,
+        tech: str | None,
+        refresh: int | None,
+    ) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not any(clicks) or not isinstance(trigger, Mapping) or not seen:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        act = Act[str(trigger["act"])]
+        if act is Act.SCHEDULE:
+            try:
+                window = planned_window(
+                    NewJobForm(None, None, "", day, start, end, None), ctx.zone
+                )
+            except InvalidInput as exc:
+                done = Done(
+                    False,
+                    f"Not scheduled: {exc.message}",
+                    problems={p.pointer: p.message for p in exc.problems},
+                )
+            else:
+                done = office.schedule(
+                    user,
+                    seen["id"],
+                    int(seen["version"]),
+                    start=None if window is None else window[0],
+                    end=None if window is None else window[1],
+                    technician_id=tech or None,
+                )
+        else:
+            done = office.status(
+                user, seen["id"], int(seen["version"]), act, reason or ""
+            )
+        result, slots = _done_view(done, layout.SCHEDULE_FIELDS)
+        return result, _bump(done, refresh), *slots
+
+    @app.callback(
+        Output(layout.CREW_RESULT, "children"),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        *_slots_out(_fields(layout.CREW_FIELDS)),
+        Input(layout.CREW_SAVE, "n_clicks"),
+        State(layout.CREW_TECH, "value"),
+        State(layout.CREW_ROLE, "value"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _crew(
+        clicks: int | None,
+        tech: str | None,
+        role: str | None,
+        seen: dict[str, Any] | None,
+        refresh: int | None,
+    ) -> Any:
+        if not clicks or not seen:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        if not tech:
+            done = Done(
+                False,
+                "Not saved: pick a technician",
+                problems={"/path/technician_id": "pick a technician"},
+            )
+        else:
+            done = office.assign(
+                user,
+                seen["id"],
+                int(seen["version"]),
+                tech,
+                CrewRole(role or "auxiliary"),
+            )
+        result, slots = _done_view(done, layout.CREW_FIELDS)
+        return result, _bump(done, refresh), *slots
+
+    # -- line items -------------------------------------------------------------
+
+    @app.callback(
+        Output(layout.LI_ITEM, "options"),
+        Input(layout.LI_FAMILY, "value"),
+        Input(layout.LI_SEARCH, "value"),
+    )
+    def _price_book(family: str | None, text: str | None) -> Any:
+        user, office = current_user(ctx)
+
+        async def read(conn: Conn, _actor: Actor) -> list[dict[str, Any]]:
+            return await price_book.search_items(
+                conn,
+                q=(text or "").strip() or None,
+                family_id=family or None,
+                kind=None,
+                after=None,
+                limit=CHOICES,
+            )
+
+        items = office.read(user, read)
+        return [
+            {
+                "label": f"{i['name']} · {model.money(i['unit_price'])} · {i['kind']}",
+                "value": str(i["id"]),
+            }
+            for i in items
+        ]
+
+    @app.callback(
+        Output(layout.LI_RESULT, "children"),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        *_slots_out(LINE_ITEM_SLOTS),
+        Input(layout.LI_ADD, "n_clicks"),
+        Input(layout.LI_CADD, "n_clicks"),
+        State(layout.LI_ITEM, "value"),
+        State(layout.LI_QTY, "value"),
+        State(layout.LI_DESC, "value"),
+        State(layout.LI_CQTY, "value"),
+        State(layout.LI_PRICE, "value"),
+        State(layout.LI_TAX, "value"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _add_line_item(
+        _book: Any,
+        _custom: Any,
+        item: str | None,
+        qty: str | None,
+        desc: str | None,
+        cqty: str | None,
+        price: str | None,
+        tax: str | None,
+        seen: dict[str, Any] | None,
+        refresh: int | None,
+    ) -> Any:
+        if not seen or dash.ctx.triggered_id not in (layout.LI_ADD, layout.LI_CADD):
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        raw: dict[str, Any]
+        if dash.ctx.triggered_id == layout.LI_ADD:
+            pointers = layout.BOOK_ITEM_FIELDS
+            raw = {"price_book_item_id": item, "quantity": (qty or "1").strip()}
+            if not item:
+                done = Done(
+                    False,
+                    "Not saved: pick an item of the price book",
+                    problems={"/price_book_item_id": "pick an item"},
+                )
+                result, shown = _done_view(done, pointers, LINE_ITEM_SLOTS)
+                return result, dash.no_update, *shown
+        else:
+            pointers = layout.CUSTOM_ITEM_FIELDS
+            raw = {
+                key: value.strip()
+                for key, value in (
+                    ("description", desc),
+                    ("quantity", cqty or "1"),
+                    ("unit_price", price),
+                    ("tax_rate", tax or "0"),
+                )
+                if value and value.strip()
+            }
+        done = office.add_line_item(user, seen["id"], int(seen["version"]), raw)
+        result, shown = _done_view(done, pointers, LINE_ITEM_SLOTS)
+        return result, _bump(done, refresh), *shown
+
+    # -- tasks ------------------------------------------------------------------
+
+    @app.callback(
+        Output(layout.TASK_RESULT, "children"),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        Input({"type": layout.TASK_BOX, "task": ALL}, "value"),
+        State(layout.TASK_STATE, "data"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _tick(
+        _values: Any,
+        shown: dict[str, bool] | None,
+        seen: dict[str, Any] | None,
+        refresh: int | None,
+    ) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not isinstance(trigger, Mapping) or not seen or shown is None:
+            raise PreventUpdate
+        task_id = str(trigger["task"])
+        done_now = "done" in (dash.ctx.triggered[0]["value"] or [])
+        if shown.get(task_id) == done_now:
+            raise PreventUpdate  # the page drew it so: not a click
+        user, office = current_user(ctx)
+        done = office.tick_task(
+            user, seen["id"], int(seen["version"]), task_id, done_now
+        )
+        return result_view(done), (refresh or 0) + 1  # redraw: a refusal unticks
+
+    @app.callback(
+        Output(layout.TASK_RESULT, "children", allow_duplicate=True),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        Output(layout.TASK_TITLE, "value"),
+        *_slots_out(_fields(layout.TASK_FIELDS)),
+        Input(layout.TASK_ADD, "n_clicks"),
+        State(layout.TASK_TITLE, "value"),
+        State(layout.TASK_REQUIRED, "value"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _add_task(
+        clicks: int | None,
+        title: str | None,
+        required: list[str] | None,
+        seen: dict[str, Any] | None,
+        refresh: int | None,
+    ) -> Any:
+        if not clicks or not seen:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        done = office.add_task(
+            user,
+            seen["id"],
+            int(seen["version"]),
+            title or "",
+            "yes" in (required or []),
+        )
+        result, slots = _done_view(done, layout.TASK_FIELDS)
+        return result, _bump(done, refresh), "" if done.ok else dash.no_update, *slots
+
+    # -- notes ------------------------------------------------------------------
+
+    @app.callback(
+        Output(layout.NOTE_RESULT, "children"),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        Output(layout.NOTE_TEXT, "value"),
+        *_slots_out(_fields(layout.NOTE_FIELDS)),
+        Input(layout.NOTE_ADD, "n_clicks"),
+        State(layout.NOTE_TEXT, "value"),
+        State(layout.NOTE_VIS, "value"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _add_note(
+        clicks: int | None,
+        text: str | None,
+        visibility: str | None,
+        seen: dict[str, Any] | None,
+        refresh: int | None,
+    ) -> Any:
+        if not clicks or not seen:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        done = office.add_note(
+            user,
+            seen["id"],
+            int(seen["version"]),
+            NoteVisibility(visibility or "internal"),
+            text or "",
+        )
+        result, slots = _done_view(done, layout.NOTE_FIELDS)
+        return result, _bump(done, refresh), "" if done.ok else dash.no_update, *slots

@@ -1,0 +1,283 @@
+"""The Job page's model: what each tab shows, and which actions the user has.
+
+Pure: no I/O. Which status actions a job offers is not a second copy of the
+lifecycle: each action is tried on a copy of the job with the domain's own
+method (:func:`offered_actions`); the role comes from the API's matrix
+(``jobs_domain.permissions``), the completion blockers from
+``services.completion``. Times are in the company's time zone.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from core.reconcile import Reconciliation
+from dashboard.pages.jobs.model import STATUS_LABELS
+from jobs_domain.actors import Actor
+from jobs_domain.errors import Blocker, DomainError, TransitionRefused
+from jobs_domain.job import Job, JobStatus, NoteVisibility
+from jobs_domain.money import format_decimal, format_money
+from jobs_domain.permissions import Act, allowed
+
+PATH = "/job"
+AUDIT_PATH = "/audit"  # the audit page takes ?session=<session id>
+
+#: The help page's tabs, in its order (value, label).
+TABS: tuple[tuple[str, str], ...] = (
+    ("overview", "Overview"),
+    ("line-items", "Line Items"),
+    ("tasks", "Tasks"),
+    ("expenses", "Expenses"),
+    ("photos", "Photos & Documents"),
+    ("notes", "Notes"),
+    ("sessions", "Sessions"),
+    ("history", "History"),
+)
+TAB_VALUES = frozenset(v for v, _ in TABS)
+#: The status actions, in lifecycle order, with their buttons' words.
+STATUS_ACTS: tuple[tuple[Act, str], ...] = (
+    (Act.SCHEDULE, "Schedule"),
+    (Act.START, "Start"),
+    (Act.HOLD, "Hold"),
+    (Act.RESUME, "Resume"),
+    (Act.COMPLETE, "Complete"),
+    (Act.CANCEL, "Cancel"),
+)
+NEEDS_REASON = frozenset({Act.HOLD, Act.CANCEL})
+_TRIAL_REASON = "trying whether the action is offered"
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A status action the job offers now: enabled, or with what blocks it."""
+
+    act: Act
+    label: str
+    blockers: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return not self.blockers
+
+
+def _trial(
+    job: Job, act: Act, actor: Actor, now: datetime, extra: Sequence[Blocker]
+) -> None:
+    """Run ``act`` on ``job`` (a copy) with the domain's own method."""
+    if act is Act.SCHEDULE:
+        job.schedule(actor, now)
+    elif act is Act.START:
+        job.start(actor, now)
+    elif act is Act.HOLD:
+        job.hold(actor, now, _TRIAL_REASON)
+    elif act is Act.RESUME:
+        job.resume(actor, now)
+    elif act is Act.COMPLETE:
+        job.complete(actor, now, extra_blockers=extra)
+    elif act is Act.CANCEL:
+        job.cancel(actor, now, _TRIAL_REASON)
+
+
+def offered_actions(
+    job: Job, actor: Actor, now: datetime, other_blockers: Sequence[Blocker] = ()
+) -> list[Offered]:
+    """The status actions the lifecycle offers ``actor`` on ``job`` now.
+
+    An action the role may not do, or whose only refusal is the job's status, is
+    not offered. Schedule is offered to a Pending job even while it lacks a Job
+    Manager or window: its form supplies them. The others are offered with the
+    blockers their own rule names (Complete: every completion blocker, the
+    report's included via ``other_blockers``), so the page lists them before the
+    click.
+    """
+    offered: list[Offered] = []
+    for act, label in STATUS_ACTS:
+        if not allowed(actor.role, act):
+            continue
+        try:
+            _trial(copy.deepcopy(job), act, actor, now, other_blockers)
+        except TransitionRefused as refused:
+            if any(b.code == "wrong-status" for b in refused.items):
+                continue
+            if act is Act.SCHEDULE:
+                offered.append(Offered(act, label))
+                continue
+            offered.append(Offered(act, label, tuple(b.message for b in refused.items)))
+            continue
+        except DomainError:
+            continue  # e.g. Forbidden by the job's own rule for this actor
+        offered.append(Offered(act, label))
+    return offered
+
+
+# -- the tabs' contents ----------------------------------------------------------------
+
+
+def when(t: datetime | None, zone: ZoneInfo) -> str:
+    return "" if t is None else f"{t.astimezone(zone):%a %d %b %Y %H:%M}"
+
+
+def money(value: Decimal) -> str:
+    """An amount as the API writes money (``60.00``)."""
+    return format_money(value)
+
+
+def status_label(status: JobStatus) -> str:
+    return STATUS_LABELS[status]
+
+
+def crew_rows(job: Job, names: Mapping[str, str]) -> list[dict[str, str]]:
+    """The crew, Job Manager first."""
+    ordered = sorted(job.crew, key=lambda m: m.role.value != "job_manager")
+    return [
+        {
+            "technician_id": m.technician_id,
+            "name": names.get(m.technician_id, "?"),
+            "role": "Job Manager" if m.role.value == "job_manager" else "Auxiliary",
+        }
+        for m in ordered
+    ]
+
+
+def line_item_rows(job: Job) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Each line item with its net amount, and the totals (net, tax, gross)."""
+    rows = [
+        {
+            "description": i.description,
+            "kind": i.kind.value.replace("_", " "),
+            "quantity": format_decimal(i.quantity),
+            "unit_price": money(i.unit_price),
+            "tax_rate": format_decimal(i.tax_rate) + " %",
+            "net": money(i.net),
+        }
+        for i in job.line_items
+    ]
+    net, tax, gross = job.totals()
+    return rows, {"net": money(net), "tax": money(tax), "gross": money(gross)}
+
+
+def task_rows(job: Job, zone: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": t.id,
+            "title": t.title,
+            "required": t.required,
+            "done": t.done,
+            "done_at": when(t.done_at, zone) if t.done else "",
+        }
+        for t in job.tasks
+    ]
+
+
+NOTE_KINDS: Mapping[NoteVisibility, str] = {
+    NoteVisibility.INTERNAL: "Internal — staff only",
+    NoteVisibility.PUBLIC: "Public — on the invoice",
+}
+
+
+def note_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
+    """Newest first; each says whether the customer sees it."""
+    return [
+        {
+            "visibility": n.visibility.value,
+            "kind": NOTE_KINDS[n.visibility],
+            "text": n.text,
+            "by": n.author_name,
+            "at": when(n.created_at, zone),
+        }
+        for n in sorted(job.notes, key=lambda n: n.created_at, reverse=True)
+    ]
+
+
+def expense_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
+    return [
+        {
+            "description": e.description,
+            "amount": money(e.amount),
+            "at": when(e.created_at, zone),
+            "receipt": e.receipt_status(job.attachments) or "no receipt",
+        }
+        for e in job.expenses
+    ]
+
+
+def attachment_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
+    return [
+        {
+            "kind": a.kind.value.replace("_", " "),
+            "description": a.description or a.filename,
+            "filename": a.filename,
+            "size": f"{a.size / 1024:.0f} KiB",
+            "at": when(a.uploaded_at, zone),
+        }
+        for a in job.attachments
+    ]
+
+
+def _hours(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def session_rows(
+    job: Job,
+    names: Mapping[str, str],
+    derived: Mapping[str, Reconciliation | None],
+    zone: ZoneInfo,
+    now: datetime,
+) -> list[dict[str, str]]:
+    """Clock times, time worked and the derived arrival/departure of each session,
+    with its audit page's link."""
+    rows = []
+    for s in job.sessions:
+        rec = derived.get(s.id)
+        rows.append(
+            {
+                "technician": names.get(s.technician_id, "?"),
+                "clock_in": when(s.clocked_in_at, zone),
+                "clock_out": when(s.clocked_out_at, zone) or "still clocked in",
+                "worked": _hours(s.worked(now)),
+                "arrival": "not derived yet"
+                if rec is None
+                else (when(rec.arrival, zone) or "no visit"),
+                "departure": "not derived yet"
+                if rec is None
+                else (when(rec.departure, zone) or "—"),
+                "audit": f"{AUDIT_PATH}?{urlencode({'session': s.id})}",
+            }
+        )
+    return rows
+
+
+def _details(details: Mapping[str, Any], names: Callable[[str], str]) -> str:
+    parts = []
+    for key, value in details.items():
+        if key.endswith("technician_id") or key == "job_manager":
+            value = names(str(value))
+        if isinstance(value, dict):
+            value = f"{value.get('from')} → {value.get('to')}"
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return "; ".join(parts)
+
+
+def history_rows(
+    entries: Sequence[Mapping[str, Any]], names: Mapping[str, str], zone: ZoneInfo
+) -> list[dict[str, str]]:
+    """Who, when, what and from where, newest first."""
+    return [
+        {
+            "at": when(e["at"], zone),
+            "who": f"{e['actor_name'] or 'system'} ({e['actor_role']})",
+            "what": e["action"].replace("_", " ").capitalize(),
+            "details": _details(e["details"] or {}, lambda t: names.get(t, t)),
+            "source": e["source"],
+        }
+        for e in sorted(entries, key=lambda e: e["id"], reverse=True)
+    ]
