@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -248,10 +248,27 @@ def _refused(exc: DomainError) -> Done:
     return Done(False, f"Not changed: {exc.message}")
 
 
+#: What the page says an edit did ("J-000042 started.").
+DONE_WORDS: Mapping[Act, str] = {
+    Act.CREATE_JOB: "created",
+    Act.SCHEDULE: "scheduled",
+    Act.START: "started",
+    Act.HOLD: "put on hold",
+    Act.RESUME: "resumed",
+    Act.COMPLETE: "completed",
+    Act.CANCEL: "cancelled",
+    Act.ASSIGN_CREW: "crew changed",
+    Act.ADD_LINE_ITEM: "line item added",
+    Act.ADD_TASK: "task added",
+    Act.TICK_TASK: "task updated",
+    Act.ADD_NOTE: "note added",
+}
+
+
 def _outcome(act: Act, job: Job, clashes: Sequence[DoubleBooking] = ()) -> Done:
     return Done(
         True,
-        f"{job.display_number}: {act.value} done.",
+        f"{job.display_number} {DONE_WORDS.get(act, act.value)}.",
         warnings=tuple(c.message for c in clashes),
         job_number=job.display_number,
     )
@@ -330,10 +347,7 @@ class Office:
                 )
             return job, clashes
 
-        done = self.edit(user, Act.CREATE_JOB, None, create)
-        if done.ok:
-            return replace(done, message=f"{done.job_number} created.")
-        return done
+        return self.edit(user, Act.CREATE_JOB, None, create)
 
     def schedule(
         self,

@@ -162,7 +162,7 @@ def test_a_session_row_links_its_audit_page_and_says_when_not_derived() -> None:
     assert row["arrival"] == "not derived yet"
 
 
-def test_history_rows_name_the_technician_and_read_newest_first() -> None:
+def test_history_rows_name_technicians_read_times_in_the_zone_newest_first() -> None:
     job = scheduled_job()
     entries = [
         {
@@ -178,7 +178,10 @@ def test_history_rows_name_the_technician_and_read_newest_first() -> None:
     ]
     rows = job_model.history_rows(entries, {"t1": "Tess", "t2": "Alex"}, PARIS)
     assert rows[0]["what"] == "Scheduled"
-    assert "job manager: Tess" in rows[0]["details"]
+    assert rows[0]["details"] == (  # 09:00 and 11:00 UTC, read in Paris (CEST)
+        "start: Mon 06 May 2024 11:00; end: Mon 06 May 2024 13:00; job manager: Tess"
+    )
+    assert rows[1]["details"] == "technician: Alex; role: auxiliary"
     assert rows[-1]["what"] == "Created"
     assert rows[-1]["who"] == "Dan Dispatch (dispatcher)"
 

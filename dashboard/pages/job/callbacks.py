@@ -9,6 +9,7 @@ change, and a refused or stale one shows the job as it now is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -89,7 +90,7 @@ async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
 def _overview_facts(loaded: Loaded, ctx: Context) -> list[tuple[str, Any]]:
     ov = loaded.overview
     job = ov.job
-    site = "no property" if ov.property is None else address_text(ov.property.address)
+    site = "no property" if ov.property is None else address_text(ov.property)
     contact = job.site_contact
     facts: list[tuple[str, Any]] = [
         ("Client", ov.client.name),
@@ -157,11 +158,23 @@ def register(app: dash.Dash, ctx: Context) -> None:
     """Attach the Job page's callbacks to ``app``."""
     tabs = [v for v, _ in model.TABS]
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        "function (tab) { return "
-        + str(tabs).replace("'", '"')
-        + ".map(t => t !== tab); }",
-        [Output(layout.panel_id(t), "hidden") for t in tabs],
-        Input(layout.TAB_BAR, "value"),
+        """function (_clicks) {
+            const t = dash_clientside.callback_context.triggered_id;
+            if (!t || !t.tab) { return dash_clientside.no_update; }
+            return t.tab;
+        }""",
+        Output(layout.TAB_STATE, "data"),
+        Input({"type": layout.TAB_BUTTON, "tab": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        "function (tab) { const tabs = "
+        + json.dumps(tabs)
+        + "; return [tabs.map(t => t === tab ? 'job-tab active' : 'job-tab'),"
+        " ...tabs.map(t => t !== tab)]; }",
+        Output({"type": layout.TAB_BUTTON, "tab": ALL}, "className"),
+        *[Output(layout.panel_id(t), "hidden") for t in tabs],
+        Input(layout.TAB_STATE, "data"),
     )
 
     @app.callback(
@@ -173,6 +186,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.SITE_MAP, "style"),
         Output(layout.ACTIONS, "children"),
         Output(layout.SCHEDULE_FORM, "hidden"),
+        Output(layout.REASON_FIELD, "hidden"),
         Output(layout.SCHED_TECH, "options"),
         Output(layout.CREW_FORM, "hidden"),
         Output(layout.CREW_TECH, "options"),
@@ -194,7 +208,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
     def _load(ref: dict[str, str] | None, _refresh: Any) -> Any:
         user, office = current_user(ctx)
         number = parse_job_number((ref or {}).get("number") or "")
-        nothing = (dash.no_update,) * 21
+        nothing = (dash.no_update,) * 22
         if number is None:
             return html.H3("No job"), "Open a job from the Jobs list.", *nothing
         try:
@@ -240,6 +254,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             {"height": "240px"} if fig is not None else {"display": "none"},
             panels.actions(offered),
             not any(o.act is Act.SCHEDULE for o in offered),
+            not any(o.act in model.NEEDS_REASON for o in offered),
             techs,
             not allowed(role, Act.ASSIGN_CREW),
             techs,

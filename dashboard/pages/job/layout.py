@@ -23,6 +23,8 @@ JOB_REFRESH = "job-refresh"  # bumps after an edit: the page shows its change
 TASK_STATE = "job-task-state"  # {task id: done} as shown
 HEADER = "job-header"
 TAB_BAR = "job-tabs"
+TAB_BUTTON = "job-tab"  # pattern id type: {"type": TAB_BUTTON, "tab": <tab>}
+TAB_STATE = "job-tab-state"  # the tab shown
 LOAD_ERROR = "job-load-error"
 SMALL_MAP_CONFIG: Any = {**MAP_CONFIG, "scrollZoom": False}  # the page scrolls
 
@@ -43,6 +45,7 @@ def error_slot(field_id: str) -> str:
 ACTIONS = "job-actions"  # the status buttons and their blockers
 ACT_BUTTON = "job-act"  # pattern id type: {"type": ACT_BUTTON, "act": <Act.name>}
 REASON = "job-reason"
+REASON_FIELD = "job-reason-field"  # shown while Hold or Cancel is offered
 SCHEDULE_FORM = "job-schedule-form"
 SCHED_DAY = "job-sched-day"
 SCHED_START = "job-sched-start"
@@ -151,10 +154,14 @@ def _overview() -> list[Any]:
             className="office-form",
             hidden=True,
         ),
-        field(
-            "Reason (Hold, Cancel)",
-            REASON,
-            dcc.Input(id=REASON, className="office-wide", placeholder="Why"),
+        html.Div(
+            field(
+                "Reason (Hold, Cancel)",
+                REASON,
+                dcc.Input(id=REASON, className="office-wide", placeholder="Why"),
+            ),
+            id=REASON_FIELD,
+            hidden=True,
         ),
         html.Div(id=ACT_RESULT),
         html.Div(
@@ -334,13 +341,19 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
             dcc.Store(id=TASK_STATE),
             html.Div(id=HEADER, className="job-header"),
             html.Div(id=LOAD_ERROR, className="field-error"),
-            dcc.RadioItems(
+            dcc.Store(id=TAB_STATE, data=tab),
+            html.Nav(
+                [
+                    html.Button(
+                        label,
+                        id={"type": TAB_BUTTON, "tab": value},
+                        className="job-tab" + (" active" if value == tab else ""),
+                        n_clicks=0,
+                    )
+                    for value, label in TABS
+                ],
                 id=TAB_BAR,
-                options=[{"label": label, "value": value} for value, label in TABS],
-                value=tab,
                 className="job-tabs",
-                inputClassName="job-tab-input",
-                labelClassName="job-tab",
             ),
             *panels,
         ],

@@ -256,13 +256,35 @@ def session_rows(
     return rows
 
 
-def _details(details: Mapping[str, Any], names: Callable[[str], str]) -> str:
+def _value(value: Any, zone: ZoneInfo) -> str:
+    """A history detail as a person reads it: times in the company's zone."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return when(moment, zone)
+    return str(value)
+
+
+def _details(
+    details: Mapping[str, Any], names: Callable[[str], str], zone: ZoneInfo
+) -> str:
+    """``key: value`` pairs; technicians by name, times in the zone, and the ids
+    of the job's own parts (notes, tasks, items) left out: the rest names them."""
     parts = []
     for key, value in details.items():
         if key.endswith("technician_id") or key == "job_manager":
-            value = names(str(value))
-        if isinstance(value, dict):
-            value = f"{value.get('from')} → {value.get('to')}"
+            key, value = key.removesuffix("_id"), names(str(value))
+        elif key.endswith("_id"):
+            continue
+        elif isinstance(value, dict):
+            value = (
+                f"{_value(value.get('from'), zone)} → {_value(value.get('to'), zone)}"
+            )
+        else:
+            value = _value(value, zone)
         parts.append(f"{key.replace('_', ' ')}: {value}")
     return "; ".join(parts)
 
@@ -276,7 +298,7 @@ def history_rows(
             "at": when(e["at"], zone),
             "who": f"{e['actor_name'] or 'system'} ({e['actor_role']})",
             "what": e["action"].replace("_", " ").capitalize(),
-            "details": _details(e["details"] or {}, lambda t: names.get(t, t)),
+            "details": _details(e["details"] or {}, lambda t: names.get(t, t), zone),
             "source": e["source"],
         }
         for e in sorted(entries, key=lambda e: e["id"], reverse=True)

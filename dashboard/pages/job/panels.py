@@ -11,13 +11,28 @@ from dashboard.pages.job import layout
 from dashboard.pages.job.model import Offered
 
 
+def _label(heading: str) -> Any:
+    """The cell's column heading, shown beside it where the table stacks (phone)."""
+    return {"data-label": heading}
+
+
 def _table(
     head: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = ""
 ) -> html.Table:
     return html.Table(
         [
             html.Thead(html.Tr([html.Th(h) for h in head])),
-            html.Tbody([html.Tr([html.Td(cell) for cell in r]) for r in rows]),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(cell, **_label(h))
+                            for h, cell in zip(head, r, strict=True)
+                        ]
+                    )
+                    for r in rows
+                ]
+            ),
         ],
         className=f"office-table {cls}".strip(),
     )

@@ -153,7 +153,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             )
             return [
                 {
-                    "label": model.address_text(p.address) or "(no address)",
+                    "label": model.address_text(p) or "(no address)",
                     "value": str(p.id),
                 }
                 for p in found

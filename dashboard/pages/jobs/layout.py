@@ -156,6 +156,11 @@ def filters() -> html.Div:
     )
 
 
+def _label(heading: str) -> Any:
+    """The cell's column heading, shown beside it where the table stacks (phone)."""
+    return {"data-label": heading}
+
+
 def table(rows: Sequence[Mapping[str, str]]) -> Any:
     """The list: each job's number links its Job page."""
     if not rows:
@@ -168,17 +173,19 @@ def table(rows: Sequence[Mapping[str, str]]) -> Any:
                 [
                     html.Tr(
                         [
-                            html.Td(dcc.Link(r["number"], href=r["href"])),
+                            html.Td(
+                                dcc.Link(r["number"], href=r["href"]), **_label("Job")
+                            ),
                             html.Td(
                                 html.Span(
                                     r["status_label"], className=f"status {r['status']}"
                                 )
                             ),
-                            html.Td(r["client"]),
-                            html.Td(r["site"]),
-                            html.Td(r["when"]),
-                            html.Td(r["manager"]),
-                            html.Td(r["auxiliary"]),
+                            html.Td(r["client"], **_label("Client")),
+                            html.Td(r["site"], **_label("Site")),
+                            html.Td(r["when"], **_label("When")),
+                            html.Td(r["manager"], **_label("Job Manager")),
+                            html.Td(r["auxiliary"], **_label("Auxiliary")),
                         ],
                         className="job-row",
                     )

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from dashboard.queries import _address
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.job import JobStatus
 from services.jobs import Overview
+from storage.clients import PropertyRecord
 
 #: The help page's names of the statuses, in lifecycle order.
 STATUS_LABELS: Mapping[JobStatus, str] = {
@@ -32,9 +32,9 @@ PAGE_SIZE = 25  # a screenful at desktop height; more is a click on "Next"
 JOB_PATH = "/job"
 
 
-def address_text(raw: Any) -> str:
-    """A property's stored address on one line (as the jobs map writes it)."""
-    return _address(raw)
+def address_text(prop: PropertyRecord) -> str:
+    """A property's address on one line, in reading order."""
+    return ", ".join(line for line in prop.address_lines() if line)
 
 
 def job_href(number: str) -> str:
@@ -133,9 +133,7 @@ def row(overview: Overview, zone: ZoneInfo) -> dict[str, str]:
         "status": job.status.value,
         "status_label": STATUS_LABELS[job.status],
         "client": overview.client.name,
-        "site": ""
-        if overview.property is None
-        else address_text(overview.property.address),
+        "site": "" if overview.property is None else address_text(overview.property),
         "when": window_text(job.scheduled_start, job.scheduled_end, zone),
         "manager": "" if manager is None else overview.names.get(manager, "?"),
         "auxiliary": ", ".join(others),
