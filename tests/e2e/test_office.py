@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,8 +29,8 @@ from psycopg.types.json import Jsonb
 
 from crewtrack.servers import PortAllocator
 from dashboard.pages.job.model import TABS
-from storage.users import issue_token
-from tests.e2e.conftest import OUTPUT, ROOT, Stack, Watched, login
+from storage.users import create_user, issue_token
+from tests.e2e.conftest import OUTPUT, PASSWORD, ROOT, Stack, Watched, login
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +43,35 @@ class Api:
 
     url: str
     token: str
+
+    def upload(self, path: str, kind: str, description: str, png: bytes) -> Any:
+        """POST a photo as the phone app does (multipart: kind, description, file)."""
+        boundary = "crewtrack-e2e-boundary"
+        fields = [("kind", kind), ("description", description)]
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+            f"\r\n\r\n{value}\r\n".encode()
+            for name, value in fields
+        )
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="{kind}.png"\r\nContent-Type: image/png\r\n\r\n'
+            ).encode()
+            + png
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(  # noqa: S310 (our own http URL)
+            self.url + "/api/v1" + path,
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read())
 
     def get(self, path: str) -> Any:
         request = urllib.request.Request(  # noqa: S310 (our own http URL)
@@ -87,6 +118,24 @@ def api(stack: Stack) -> Iterator[Api]:
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=15)
+
+
+def _png(rgb: tuple[int, int, int], size: int = 48) -> bytes:
+    """A small solid-colour PNG (what a phone's photo is, to the page)."""
+    row = b"\x00" + bytes(rgb) * size
+    raw = zlib.compress(row * size)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 def _office_data(stack: Stack) -> None:
@@ -189,6 +238,23 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     number = p.locator("#new-job-link").inner_text().removeprefix("Open ")
     expect(p.locator("#jobs-list")).to_contain_text(number)  # no reload needed
     _shot(p, "new-job")
+    # the technician's before and after photos, as the phone uploads them
+    before = _png((200, 60, 40))
+    (made,) = [
+        j for j in api.get("/jobs?status=pending")["items"] if j["number"] == number
+    ]
+    api.upload(
+        f"/jobs/{made['id']}/attachments",
+        "photo_before",
+        "Old valve",
+        before,
+    )
+    api.upload(
+        f"/jobs/{made['id']}/attachments",
+        "photo_after",
+        "New valve",
+        _png((40, 160, 80)),
+    )
     p.locator("#new-job-link").click()
     # 2. The Job page: Overview with the crew, the site map, Schedule
     expect(p.locator("#job-header")).to_contain_text(number)
@@ -254,6 +320,25 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     )
     assert internal != public
     _shot(p, "notes")
+    # Photos & Documents: before/after thumbnails, served to the logged-in office
+    _tab(p, "Photos & Documents")
+    photos = p.locator("#job-body-photos")
+    expect(photos).to_contain_text("Before")
+    expect(photos).to_contain_text("After")
+    expect(photos.locator("img")).to_have_count(2)
+    p.wait_for_function(
+        "() => [...document.querySelectorAll('#job-body-photos img')]"
+        ".every(i => i.complete && i.naturalWidth === 48)"
+    )
+    link = photos.get_by_role("link", name="Download").first.get_attribute("href")
+    assert link is not None
+    saved = p.request.get(stack.url + link)  # the browser's session: logged in
+    assert saved.status == 200
+    assert saved.headers["content-disposition"].startswith("attachment;")
+    assert "photo_before.png" in saved.headers["content-disposition"]
+    assert saved.body() == before
+    assert p.request.get(stack.url + link.replace(number, "J-000042")).status == 404
+    _shot(p, "photos")
     # Hold and Resume, then Complete
     _tab(p, "Overview")
     p.locator("#job-reason").fill("waiting for the customer")
@@ -319,4 +404,22 @@ def test_every_tab_of_a_job_works_at_a_phone_width(
     _tab(p, "Sessions")
     p.locator("#job-body-sessions a", has_text="Location history").click()
     expect(p.locator("#audit-record")).to_contain_text("v2 of 2")
+    # billing reviews the job: no crew form, no status action, line items allowed
+    email = "billing-office@example.com"
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        if (
+            conn.execute("SELECT 1 FROM users WHERE email = %s", (email,)).fetchone()
+            is None
+        ):
+            create_user(conn, "Bea Billing", "billing", email, PASSWORD)
+    p.goto(stack.url + "/logout")
+    login(p, stack.url, email, next_path=f"/job?number={stack.job_number}")
+    expect(p.locator("#job-header")).to_contain_text(stack.job_number)
+    expect(p.locator("#job-actions")).to_contain_text("No status action")
+    expect(p.locator("#job-crew-form")).to_be_hidden()
+    _tab(p, "Line Items")
+    expect(p.locator("#job-li-form")).to_be_visible()
+    _tab(p, "Tasks")
+    expect(p.locator("#job-task-form")).to_be_hidden()
+    _shot(p, "billing-phone")
     phone.assert_clean()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,8 +12,17 @@ import pytest
 from dashboard.pages.job import model as job_model
 from dashboard.pages.jobs import model
 from jobs_domain.errors import Blocker, InvalidInput
-from jobs_domain.job import JobStatus, Note, NoteVisibility, Task
+from jobs_domain.job import (
+    Attachment,
+    AttachmentKind,
+    Expense,
+    JobStatus,
+    Note,
+    NoteVisibility,
+    Task,
+)
 from jobs_domain.permissions import Act
+from storage.clients import PropertyRecord
 from tests.unit.jobs.builders import (
     BILLING,
     DISPATCHER,
@@ -198,3 +209,64 @@ def test_a_job_row_links_its_page_by_number_never_by_id() -> None:
     assert model.job_href("J-000042") == "/job?number=J-000042"
     assert JobStatus.ON_HOLD in model.STATUS_LABELS
     assert T0.tzinfo is UTC
+
+
+def _attachment(kind: AttachmentKind, minutes: float, content_type: str) -> Attachment:
+    return Attachment(
+        id=f"a-{kind.value}-{minutes}",
+        kind=kind,
+        description="",
+        filename=f"{kind.value}.bin",
+        content_type=content_type,
+        size=2048,
+        sha256="0" * 64,
+        uploaded_by="u",
+        uploaded_at=at(minutes),
+    )
+
+
+def test_photos_group_before_and_after_and_documents_are_listed_by_name() -> None:
+    job = pending_job()
+    job.attachments = [
+        _attachment(AttachmentKind.PHOTO_AFTER, 3, "image/jpeg"),
+        _attachment(AttachmentKind.PERMIT, 1, "application/pdf"),
+        _attachment(AttachmentKind.PHOTO_BEFORE, 2, "image/png"),
+    ]
+    groups = job_model.attachment_groups(job, PARIS)
+    assert [(title, [r["kind"] for r in rows]) for title, rows in groups] == [
+        ("Before", ["photo before"]),
+        ("After", ["photo after"]),
+        ("Documents", ["permit"]),
+    ]
+    (before,) = groups[0][1]
+    assert before["image"] is True
+    assert before["url"] == "/job-files/J-000042/a-photo_before-2"
+    assert before["download"] == "/job-files/J-000042/a-photo_before-2?download=1"
+    assert groups[2][1][0]["image"] is False
+
+
+def test_an_expense_links_its_receipt_only_once_the_photo_has_synced() -> None:
+    job = pending_job()
+    receipt = _attachment(AttachmentKind.RECEIPT, 1, "image/jpeg")
+    job.expenses = [
+        Expense("e1", "Valve", Decimal("24.50"), "u", at(1), receipt.id),
+        Expense("e2", "Tape", Decimal("3"), "u", at(2), "not-synced-yet"),
+        Expense("e3", "Parking", Decimal("4"), "u", at(3)),
+    ]
+    job.attachments = [receipt]
+    rows = job_model.expense_rows(job, PARIS)
+    assert [(r["amount"], r["receipt"], r["receipt_url"]) for r in rows] == [
+        ("24.50", "attached", f"/job-files/J-000042/{receipt.id}"),
+        ("3.00", "pending", ""),
+        ("4.00", "no receipt", ""),
+    ]
+
+
+def test_an_address_reads_in_line_order_whatever_order_it_was_stored_in() -> None:
+    stored = {"city": "Paris", "line1": "8 Rue des Lilas", "postcode": "75020"}
+    prop = PropertyRecord(uuid4(), uuid4(), stored, None, None, None, 0, T0)
+    assert model.address_text(prop) == "8 Rue des Lilas, Paris, 75020"
+    lines = PropertyRecord(
+        uuid4(), uuid4(), ["12 Rue de Rivoli", "75004 Paris"], 1.0, 2.0, None, 0, T0
+    )  # type: ignore[arg-type]
+    assert model.address_text(lines) == "12 Rue de Rivoli, 75004 Paris"

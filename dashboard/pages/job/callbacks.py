@@ -13,15 +13,17 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dash
+import flask
 from dash import ALL, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from core.reconcile import Reconciliation
 from dashboard import queries
-from dashboard.actions import Conn, Done
+from dashboard.actions import Conn, Done, OfficeUser
 from dashboard.context import Context
 from dashboard.pages.job import figures, layout, model, panels
 from dashboard.pages.jobs.callbacks import current_user, field_messages, result_view
@@ -35,6 +37,7 @@ from dashboard.shell import BLANK
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import Blocker, DomainError, InvalidInput
 from jobs_domain.job import (
+    Attachment,
     CrewRole,
     Job,
     NoteVisibility,
@@ -45,6 +48,7 @@ from jobs_domain.permissions import Act, allowed
 from services import completion, directory, price_book
 from services import jobs as service
 from services.jobs import Overview
+from storage import attachments as files
 from storage.clients import TechnicianRecord
 
 LINE_ITEM_SLOTS = [
@@ -154,8 +158,44 @@ def _bump(done: Done, refresh: int | None) -> Any:
     return (refresh or 0) + 1 if done.ok or done.stale else dash.no_update
 
 
+def serve_files(app: dash.Dash, ctx: Context) -> None:
+    """Serve a job's photos and documents at ``model.FILES_PATH`` to whoever may
+    see the job (the login check runs first, as for every dashboard path)."""
+
+    def job_file(number: str, attachment_id: str) -> Any:
+        user = flask.g.get("user")
+        n = parse_job_number(number)
+        if user is None or ctx.actions is None or n is None:
+            flask.abort(404)
+        office = ctx.actions.office
+        me = OfficeUser(str(user.user_id), user.name, user.role)
+
+        async def find(conn: Conn, actor: Actor) -> Attachment:
+            job = await service.load_visible_by_number(conn, actor, n)
+            return service.attachment_of(job, attachment_id)
+
+        try:
+            found = office.read(me, find)
+        except DomainError:
+            flask.abort(404)
+        root = Path(office.settings.attachments_dir)
+        return flask.send_file(
+            files.path_for(root, found.sha256),
+            mimetype=found.content_type,
+            as_attachment=flask.request.args.get("download") == "1",
+            download_name=found.filename,
+            etag=found.sha256,
+            max_age=3600,
+        )
+
+    app.server.add_url_rule(
+        model.FILES_PATH + "/<number>/<attachment_id>", "job_file", job_file
+    )
+
+
 def register(app: dash.Dash, ctx: Context) -> None:
-    """Attach the Job page's callbacks to ``app``."""
+    """Attach the Job page's callbacks (and its file route) to ``app``."""
+    serve_files(app, ctx)
     tabs = [v for v, _ in model.TABS]
     app.clientside_callback(  # type: ignore[no-untyped-call]
         """function (_clicks) {
@@ -265,7 +305,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             {t.id: t.done for t in job.tasks},
             not allowed(role, Act.ADD_TASK),
             panels.expenses(model.expense_rows(job, ctx.zone), profit),
-            panels.attachments(model.attachment_rows(job, ctx.zone)),
+            panels.attachments(model.attachment_groups(job, ctx.zone)),
             panels.notes(model.note_rows(job, ctx.zone)),
             not allowed(role, Act.ADD_NOTE),
             panels.sessions(

@@ -22,7 +22,7 @@ from core.reconcile import Reconciliation
 from dashboard.pages.jobs.model import STATUS_LABELS
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Blocker, DomainError, TransitionRefused
-from jobs_domain.job import Job, JobStatus, NoteVisibility
+from jobs_domain.job import AttachmentKind, Job, JobStatus, NoteVisibility
 from jobs_domain.money import format_decimal, format_money
 from jobs_domain.permissions import Act, allowed
 
@@ -196,29 +196,75 @@ def note_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
     ]
 
 
+FILES_PATH = "/job-files"  # /job-files/<job number>/<attachment id>[?download=1]
+
+
+def file_url(number: str, attachment_id: str, *, download: bool = False) -> str:
+    """Where the dashboard serves one of a job's files (inline, or to save)."""
+    url = f"{FILES_PATH}/{number}/{attachment_id}"
+    return url + "?download=1" if download else url
+
+
 def expense_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
+    """Each expense; ``receipt_url`` is its receipt photo's ("" until it synced)."""
+    synced = {a.id for a in job.attachments}
     return [
         {
             "description": e.description,
             "amount": money(e.amount),
             "at": when(e.created_at, zone),
             "receipt": e.receipt_status(job.attachments) or "no receipt",
+            "receipt_url": file_url(job.display_number, e.receipt_attachment_id)
+            if e.receipt_attachment_id is not None and e.receipt_attachment_id in synced
+            else "",
         }
         for e in job.expenses
     ]
 
 
-def attachment_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
-    return [
-        {
-            "kind": a.kind.value.replace("_", " "),
-            "description": a.description or a.filename,
-            "filename": a.filename,
-            "size": f"{a.size / 1024:.0f} KiB",
-            "at": when(a.uploaded_at, zone),
-        }
-        for a in job.attachments
-    ]
+#: The Photos & Documents tab's groups, in the help page's words.
+ATTACHMENT_GROUPS: tuple[tuple[str, frozenset[AttachmentKind]], ...] = (
+    ("Before", frozenset({AttachmentKind.PHOTO_BEFORE})),
+    ("After", frozenset({AttachmentKind.PHOTO_AFTER})),
+    ("Photos", frozenset({AttachmentKind.PHOTO, AttachmentKind.RECEIPT})),
+    (
+        "Documents",
+        frozenset(
+            {
+                AttachmentKind.MANUAL,
+                AttachmentKind.PERMIT,
+                AttachmentKind.WAIVER,
+                AttachmentKind.DOCUMENT,
+            }
+        ),
+    ),
+)
+
+
+def attachment_groups(
+    job: Job, zone: ZoneInfo
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The job's files by group (empty groups left out), oldest first, each with
+    its inline and download URLs and whether it is an image (a thumbnail)."""
+    groups = []
+    for title, kinds in ATTACHMENT_GROUPS:
+        rows = [
+            {
+                "kind": a.kind.value.replace("_", " "),
+                "description": a.description or a.filename,
+                "filename": a.filename,
+                "size": f"{max(1, round(a.size / 1024))} KiB",
+                "at": when(a.uploaded_at, zone),
+                "image": a.content_type.startswith("image/"),
+                "url": file_url(job.display_number, a.id),
+                "download": file_url(job.display_number, a.id, download=True),
+            }
+            for a in sorted(job.attachments, key=lambda a: a.uploaded_at)
+            if a.kind in kinds
+        ]
+        if rows:
+            groups.append((title, rows))
+    return groups
 
 
 def _hours(d: timedelta) -> str:

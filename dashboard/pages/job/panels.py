@@ -165,7 +165,17 @@ def expenses(
     parts: list[Any] = [
         _table(
             ["Expense", "Amount", "When", "Receipt"],
-            [[r["description"], r["amount"], r["at"], r["receipt"]] for r in rows],
+            [
+                [
+                    r["description"],
+                    r["amount"],
+                    r["at"],
+                    html.A("receipt photo", href=r["receipt_url"], target="_blank")
+                    if r["receipt_url"]
+                    else r["receipt"],
+                ]
+                for r in rows
+            ],
         )
         if rows
         else empty("No expenses logged.")
@@ -184,16 +194,42 @@ def expenses(
     return parts
 
 
-def attachments(rows: Sequence[Mapping[str, str]]) -> Any:
-    if not rows:
+def attachments(groups: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> Any:
+    """Before/after photos as thumbnails, documents by name; each downloadable."""
+    if not groups:
         return empty("No photos or documents yet.")
-    return _table(
-        ["Kind", "Description", "File", "Size", "Uploaded"],
-        [
-            [r["kind"], r["description"], r["filename"], r["size"], r["at"]]
-            for r in rows
-        ],
-    )
+    parts: list[Any] = []
+    for title, rows in groups:
+        parts.append(html.H5(title))
+        parts.append(
+            html.Ul(
+                [
+                    html.Li(
+                        [
+                            html.A(
+                                html.Img(src=r["url"], alt=r["description"])
+                                if r["image"]
+                                else html.Span(r["filename"], className="file-name"),
+                                href=r["url"],
+                                target="_blank",
+                            ),
+                            html.Div(r["description"], className="file-caption"),
+                            html.Div(
+                                [
+                                    f"{r['at']} · {r['size']} · ",
+                                    html.A("Download", href=r["download"]),
+                                ],
+                                className="muted",
+                            ),
+                        ],
+                        className="file",
+                    )
+                    for r in rows
+                ],
+                className="files",
+            )
+        )
+    return parts
 
 
 def notes(rows: Sequence[Mapping[str, str]]) -> Any:
