@@ -278,6 +278,14 @@ async def _no_clashes(job: Awaitable[Job]) -> tuple[Job, Sequence[DoubleBooking]
     return await job, ()
 
 
+async def _job_of(
+    change: Awaitable[tuple[Job, object]],
+) -> tuple[Job, Sequence[DoubleBooking]]:
+    """The changed job of a service that also returns the part it made."""
+    job, _part = await change
+    return job, ()
+
+
 class Office:
     """The office pages' reads and writes, for one app (its settings)."""
 
@@ -434,14 +442,14 @@ class Office:
         """A price-book item (``price_book_item_id``, ``quantity``) or a custom one
         (``description``, ``quantity``, ``unit_price``, ``tax_rate``), as the API
         reads its body."""
-
-        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
-            job, _item = await service.add_line_item(
-                conn, actor, job_id, raw, check=check
-            )
-            return job, ()
-
-        return self.edit(user, Act.ADD_LINE_ITEM, seen_version, run)
+        return self.edit(
+            user,
+            Act.ADD_LINE_ITEM,
+            seen_version,
+            lambda conn, actor, check: _job_of(
+                service.add_line_item(conn, actor, job_id, raw, check=check)
+            ),
+        )
 
     def add_task(
         self,
@@ -451,29 +459,35 @@ class Office:
         title: str,
         required: bool,
     ) -> Done:
-        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
-            job, _task = await service.add_task(
-                conn,
-                actor,
-                job_id,
-                required_text(title, "/title"),
-                required,
-                check=check,
-            )
-            return job, ()
-
-        return self.edit(user, Act.ADD_TASK, seen_version, run)
+        return self.edit(
+            user,
+            Act.ADD_TASK,
+            seen_version,
+            lambda conn, actor, check: _job_of(
+                service.add_task(
+                    conn,
+                    actor,
+                    job_id,
+                    required_text(title, "/title"),
+                    required,
+                    check=check,
+                )
+            ),
+        )
 
     def tick_task(
         self, user: OfficeUser, job_id: str, seen_version: int, task_id: str, done: bool
     ) -> Done:
-        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
-            job, _task = await service.set_task_done(
-                conn, actor, job_id, task_id, done, check=check, recorded=Recorded()
-            )
-            return job, ()
-
-        return self.edit(user, Act.TICK_TASK, seen_version, run)
+        return self.edit(
+            user,
+            Act.TICK_TASK,
+            seen_version,
+            lambda conn, actor, check: _job_of(
+                service.set_task_done(
+                    conn, actor, job_id, task_id, done, check=check, recorded=Recorded()
+                )
+            ),
+        )
 
     def add_note(
         self,
@@ -483,16 +497,19 @@ class Office:
         visibility: NoteVisibility,
         text: str,
     ) -> Done:
-        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
-            job, _note = await service.add_note(
-                conn,
-                actor,
-                job_id,
-                visibility,
-                required_text(text, "/text"),
-                check=check,
-                recorded=Recorded(),
-            )
-            return job, ()
-
-        return self.edit(user, Act.ADD_NOTE, seen_version, run)
+        return self.edit(
+            user,
+            Act.ADD_NOTE,
+            seen_version,
+            lambda conn, actor, check: _job_of(
+                service.add_note(
+                    conn,
+                    actor,
+                    job_id,
+                    visibility,
+                    required_text(text, "/text"),
+                    check=check,
+                    recorded=Recorded(),
+                )
+            ),
+        )

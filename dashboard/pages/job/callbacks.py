@@ -10,7 +10,7 @@ change, and a refused or stale one shows the job as it now is.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from dash.exceptions import PreventUpdate
 
 from core.reconcile import Reconciliation
 from dashboard import queries
-from dashboard.actions import Conn, Done, OfficeUser
+from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.pages.job import figures, layout, model, panels
 from dashboard.pages.jobs.callbacks import current_user, field_messages, result_view
@@ -156,6 +156,53 @@ def _slots_out(fields: Sequence[str]) -> list[Output]:
 def _bump(done: Done, refresh: int | None) -> Any:
     """Reload after a change, and after a stale refusal (to show the new state)."""
     return (refresh or 0) + 1 if done.ok or done.stale else dash.no_update
+
+
+Seen = tuple[str, int]  # the job's id and the version the page showed
+FormRun = Callable[..., Done]  # (office, user, seen, *values) -> Done
+
+
+def edit_form(
+    app: dash.Dash,
+    ctx: Context,
+    *,
+    button: str,
+    result: str,
+    pointers: Mapping[str, str],
+    values: Sequence[tuple[str, str]],
+    run: FormRun,
+    clear: str | None = None,
+    duplicate_result: bool = False,
+) -> None:
+    """One form's edit: on ``button``, ``run`` it with the form's ``values`` and
+    the job the page shows; the answer next to its fields (``pointers``), the
+    page reloaded after a change (or a stale refusal), ``clear`` emptied once
+    saved."""
+    fields = _fields(pointers)
+    outputs = [
+        Output(result, "children", allow_duplicate=duplicate_result),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        *([Output(clear, "value")] if clear else []),
+        *_slots_out(fields),
+    ]
+
+    @app.callback(
+        *outputs,
+        Input(button, "n_clicks"),
+        *[State(i, prop) for i, prop in values],
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _submit(clicks: int | None, *rest: Any) -> Any:
+        *typed, seen, refresh = rest
+        if not clicks or not seen:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        done = run(office, user, (seen["id"], int(seen["version"])), *typed)
+        shown, slots = _done_view(done, pointers, fields)
+        cleared = ["" if done.ok else dash.no_update] if clear else []
+        return shown, _bump(done, refresh), *cleared, *slots
 
 
 def serve_files(app: dash.Dash, ctx: Context) -> None:
@@ -372,43 +419,26 @@ def register(app: dash.Dash, ctx: Context) -> None:
         result, slots = _done_view(done, layout.SCHEDULE_FIELDS)
         return result, _bump(done, refresh), *slots
 
-    @app.callback(
-        Output(layout.CREW_RESULT, "children"),
-        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
-        *_slots_out(_fields(layout.CREW_FIELDS)),
-        Input(layout.CREW_SAVE, "n_clicks"),
-        State(layout.CREW_TECH, "value"),
-        State(layout.CREW_ROLE, "value"),
-        State(layout.JOB_SEEN, "data"),
-        State(layout.JOB_REFRESH, "data"),
-        prevent_initial_call=True,
-    )
-    def _crew(
-        clicks: int | None,
-        tech: str | None,
-        role: str | None,
-        seen: dict[str, Any] | None,
-        refresh: int | None,
-    ) -> Any:
-        if not clicks or not seen:
-            raise PreventUpdate
-        user, office = current_user(ctx)
+    def crew(
+        office: Office, user: OfficeUser, seen: Seen, tech: Any, role: Any
+    ) -> Done:
         if not tech:
-            done = Done(
+            return Done(
                 False,
                 "Not saved: pick a technician",
                 problems={"/path/technician_id": "pick a technician"},
             )
-        else:
-            done = office.assign(
-                user,
-                seen["id"],
-                int(seen["version"]),
-                tech,
-                CrewRole(role or "auxiliary"),
-            )
-        result, slots = _done_view(done, layout.CREW_FIELDS)
-        return result, _bump(done, refresh), *slots
+        return office.assign(user, *seen, tech, CrewRole(role or "auxiliary"))
+
+    edit_form(
+        app,
+        ctx,
+        button=layout.CREW_SAVE,
+        result=layout.CREW_RESULT,
+        pointers=layout.CREW_FIELDS,
+        values=[(layout.CREW_TECH, "value"), (layout.CREW_ROLE, "value")],
+        run=crew,
+    )
 
     # -- line items -------------------------------------------------------------
 
@@ -528,68 +558,31 @@ def register(app: dash.Dash, ctx: Context) -> None:
         )
         return result_view(done), (refresh or 0) + 1  # redraw: a refusal unticks
 
-    @app.callback(
-        Output(layout.TASK_RESULT, "children", allow_duplicate=True),
-        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
-        Output(layout.TASK_TITLE, "value"),
-        *_slots_out(_fields(layout.TASK_FIELDS)),
-        Input(layout.TASK_ADD, "n_clicks"),
-        State(layout.TASK_TITLE, "value"),
-        State(layout.TASK_REQUIRED, "value"),
-        State(layout.JOB_SEEN, "data"),
-        State(layout.JOB_REFRESH, "data"),
-        prevent_initial_call=True,
+    edit_form(
+        app,
+        ctx,
+        button=layout.TASK_ADD,
+        result=layout.TASK_RESULT,
+        pointers=layout.TASK_FIELDS,
+        values=[(layout.TASK_TITLE, "value"), (layout.TASK_REQUIRED, "value")],
+        run=lambda office, user, seen, title, required: office.add_task(
+            user, *seen, title or "", "yes" in (required or [])
+        ),
+        clear=layout.TASK_TITLE,
+        duplicate_result=True,
     )
-    def _add_task(
-        clicks: int | None,
-        title: str | None,
-        required: list[str] | None,
-        seen: dict[str, Any] | None,
-        refresh: int | None,
-    ) -> Any:
-        if not clicks or not seen:
-            raise PreventUpdate
-        user, office = current_user(ctx)
-        done = office.add_task(
-            user,
-            seen["id"],
-            int(seen["version"]),
-            title or "",
-            "yes" in (required or []),
-        )
-        result, slots = _done_view(done, layout.TASK_FIELDS)
-        return result, _bump(done, refresh), "" if done.ok else dash.no_update, *slots
 
     # -- notes ------------------------------------------------------------------
 
-    @app.callback(
-        Output(layout.NOTE_RESULT, "children"),
-        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
-        Output(layout.NOTE_TEXT, "value"),
-        *_slots_out(_fields(layout.NOTE_FIELDS)),
-        Input(layout.NOTE_ADD, "n_clicks"),
-        State(layout.NOTE_TEXT, "value"),
-        State(layout.NOTE_VIS, "value"),
-        State(layout.JOB_SEEN, "data"),
-        State(layout.JOB_REFRESH, "data"),
-        prevent_initial_call=True,
+    edit_form(
+        app,
+        ctx,
+        button=layout.NOTE_ADD,
+        result=layout.NOTE_RESULT,
+        pointers=layout.NOTE_FIELDS,
+        values=[(layout.NOTE_TEXT, "value"), (layout.NOTE_VIS, "value")],
+        run=lambda office, user, seen, text, visibility: office.add_note(
+            user, *seen, NoteVisibility(visibility or "internal"), text or ""
+        ),
+        clear=layout.NOTE_TEXT,
     )
-    def _add_note(
-        clicks: int | None,
-        text: str | None,
-        visibility: str | None,
-        seen: dict[str, Any] | None,
-        refresh: int | None,
-    ) -> Any:
-        if not clicks or not seen:
-            raise PreventUpdate
-        user, office = current_user(ctx)
-        done = office.add_note(
-            user,
-            seen["id"],
-            int(seen["version"]),
-            NoteVisibility(visibility or "internal"),
-            text or "",
-        )
-        result, slots = _done_view(done, layout.NOTE_FIELDS)
-        return result, _bump(done, refresh), "" if done.ok else dash.no_update, *slots

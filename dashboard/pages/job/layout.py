@@ -13,9 +13,10 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard.pages.job.model import PATH, TAB_VALUES, TABS
+from dashboard.pages.jobs.layout import error_slot, field
 from dashboard.shell import MAP_CONFIG
 
-__all__ = ["PATH", "page"]
+__all__ = ["PATH", "error_slot", "field", "page"]
 
 JOB_REF = "job-ref"  # {"number": "J-000042"}: the job the URL names
 JOB_SEEN = "job-seen"  # {"id", "version"}: what the page shows (edits send it)
@@ -35,10 +36,6 @@ def panel_id(tab: str) -> str:
 
 def body_id(tab: str) -> str:
     return f"job-body-{tab}"
-
-
-def error_slot(field_id: str) -> str:
-    return f"{field_id}-error"
 
 
 # -- Overview: status actions, schedule form, crew form
@@ -106,17 +103,6 @@ CUSTOM_ITEM_FIELDS: Mapping[str, str] = {
 }
 TASK_FIELDS: Mapping[str, str] = {"/title": TASK_TITLE}
 NOTE_FIELDS: Mapping[str, str] = {"/text": NOTE_TEXT}
-
-
-def field(label: str, field_id: str, control: Any) -> html.Div:
-    return html.Div(
-        [
-            html.Label(label, htmlFor=field_id),
-            control,
-            html.Div(id=error_slot(field_id), className="field-error"),
-        ],
-        className="office-field",
-    )
 
 
 def _overview() -> list[Any]:

@@ -56,7 +56,8 @@ def error_slot(field_id: str) -> str:
     return f"{field_id}-error"
 
 
-def _field(label: str, field_id: str, control: Any) -> html.Div:
+def field(label: str, field_id: str, control: Any) -> html.Div:
+    """A labelled form control with the slot its problem is shown in."""
     return html.Div(
         [
             html.Label(label, htmlFor=field_id),
@@ -73,32 +74,32 @@ def new_job_form() -> html.Div:
             html.H4("New Job"),
             html.Div(
                 [
-                    _field("Client", NEW_CLIENT, dcc.Dropdown(id=NEW_CLIENT)),
-                    _field(
+                    field("Client", NEW_CLIENT, dcc.Dropdown(id=NEW_CLIENT)),
+                    field(
                         "Property (job site)",
                         NEW_PROPERTY,
                         dcc.Dropdown(
                             id=NEW_PROPERTY, placeholder="Pick a client first"
                         ),
                     ),
-                    _field(
+                    field(
                         "Description",
                         NEW_DESCRIPTION,
                         dcc.Textarea(id=NEW_DESCRIPTION, className="office-text"),
                     ),
-                    _field(
+                    field(
                         "Day", NEW_DAY, dcc.Input(id=NEW_DAY, placeholder="YYYY-MM-DD")
                     ),
-                    _field(
+                    field(
                         "From", NEW_START, dcc.Input(id=NEW_START, placeholder="HH:MM")
                     ),
-                    _field("To", NEW_END, dcc.Input(id=NEW_END, placeholder="HH:MM")),
-                    _field(
+                    field("To", NEW_END, dcc.Input(id=NEW_END, placeholder="HH:MM")),
+                    field(
                         "Job Manager",
                         NEW_MANAGER,
                         dcc.Dropdown(id=NEW_MANAGER, placeholder="Technician"),
                     ),
-                    _field(
+                    field(
                         "Auxiliary",
                         NEW_AUX,
                         dcc.Dropdown(id=NEW_AUX, multi=True, placeholder="Optional"),
