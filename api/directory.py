@@ -213,9 +213,7 @@ def client_json(c: ClientRecord) -> dict[str, Any]:
 
 
 def property_json(p: PropertyRecord) -> dict[str, Any]:
-    lines = [
-        p.address.get(k, "") for k in ("line1", "line2", "city", "postcode", "country")
-    ]
+    lines = p.address_lines()
     return {
         "id": p.id,
         "client_id": p.client_id,

@@ -19,9 +19,10 @@ from api.job_json import (
     task_view,
 )
 from api.job_request import if_match, job_id, load_visible, recorded_from, removal
-from jobs_domain.actors import ALL_ROLES, CREW_AND_OFFICE, OFFICE, STAFF_READERS
+from jobs_domain.actors import OFFICE
 from jobs_domain.job import NoteVisibility
 from jobs_domain.money import format_decimal, to_decimal
+from jobs_domain.permissions import MATRIX, Act
 from services import jobs as service
 from services.jobs import Removable
 
@@ -194,7 +195,7 @@ def setup(api: Api) -> None:
         jid + "/line-items",
         add_line_item,
         tag="jobs",
-        roles=ALL_ROLES,
+        roles=MATRIX[Act.ADD_LINE_ITEM],
         summary="Add a line item (price book or custom)",
         body=s.LINE_ITEM_IN,
         idempotent=True,
@@ -235,7 +236,7 @@ def setup(api: Api) -> None:
         add_task,
         summary="Add a task",
         tag="jobs",
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.ADD_TASK],
         body=s.TASK_IN,
         idempotent=True,
         if_match=True,
@@ -247,7 +248,7 @@ def setup(api: Api) -> None:
         patch_task,
         summary="Check a task off (or on)",
         tag="jobs",
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.TICK_TASK],
         body=s.TASK_PATCH,
         if_match=True,
         responses={200: s.TASK_OUT},
@@ -297,7 +298,7 @@ def setup(api: Api) -> None:
         jid + "/profitability",
         profitability,
         tag="jobs",
-        roles=STAFF_READERS,
+        roles=MATRIX[Act.SEE_PROFITABILITY],
         summary="Revenue minus expenses and labour",
         responses={200: s.PROFIT_OUT},
     )

@@ -40,6 +40,7 @@ from api.job_request import (
 from jobs_domain.actors import CREW_AND_OFFICE, OFFICE, Role
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.job import CrewRole, Job, JobStatus
+from jobs_domain.permissions import MATRIX, Act
 from services import completion
 from services import jobs as service
 from services.jobs import DoubleBooking
@@ -327,7 +328,7 @@ def setup(api: Api) -> None:
         create_job,
         summary="Create a job (manually)",
         tag="jobs",
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.CREATE_JOB],
         body=s.JOB_IN,
         idempotent=True,
         responses={201: job_ref},
@@ -339,7 +340,7 @@ def setup(api: Api) -> None:
         create_client_job,
         tag="jobs",
         summary="Create a job from a client's profile",
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.CREATE_JOB],
         body=s.CLIENT_JOB_IN,
         idempotent=True,
         responses={201: job_ref},
@@ -376,7 +377,7 @@ def setup(api: Api) -> None:
         jid + "/schedule",
         schedule,
         summary="Pending → Scheduled",
-        roles=OFFICE,
+        roles=MATRIX[Act.SCHEDULE],
         body=s.SCHEDULE_IN,
         **act,
     )
@@ -385,7 +386,7 @@ def setup(api: Api) -> None:
         jid + "/start",
         start,
         summary="Scheduled → In Progress",
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.START],
         **act,
     )
     r(
@@ -393,7 +394,7 @@ def setup(api: Api) -> None:
         jid + "/hold",
         hold,
         summary="In Progress → On Hold (with a reason)",
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.HOLD],
         body=s.REASON_IN,
         **act,
     )
@@ -402,7 +403,7 @@ def setup(api: Api) -> None:
         jid + "/resume",
         resume,
         summary="On Hold → In Progress",
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.RESUME],
         **act,
     )
     r(
@@ -410,7 +411,7 @@ def setup(api: Api) -> None:
         jid + "/complete",
         complete,
         summary="In Progress → Completed",
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.COMPLETE],
         description="Only the Job Manager among technicians.",
         **act,
     )
@@ -419,7 +420,7 @@ def setup(api: Api) -> None:
         jid + "/cancel",
         cancel,
         summary="Cancel (archives, keeps history)",
-        roles=OFFICE,
+        roles=MATRIX[Act.CANCEL],
         body=s.REASON_IN,
         **act,
     )
@@ -476,7 +477,7 @@ def setup(api: Api) -> None:
         jid + "/crew/{technician_id}",
         put_crew,
         tag="jobs",
-        roles=OFFICE,
+        roles=MATRIX[Act.ASSIGN_CREW],
         summary="Assign a technician (Job Manager or Auxiliary)",
         body=s.CREW_IN,
         if_match=True,

@@ -12,18 +12,28 @@ own connection.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
 from crewtrack.settings import Settings
 from jobs_domain.actors import Actor, Role
-from jobs_domain.errors import Conflict, DomainError, InvalidInput, TransitionRefused
-from jobs_domain.job import CrewRole, Job, JobStatus
+from jobs_domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    TransitionRefused,
+    required_text,
+)
+from jobs_domain.job import CrewRole, Job, JobStatus, NoteVisibility
+from jobs_domain.permissions import Act, require
+from services import completion
 from services import jobs as service
-from services.jobs import DoubleBooking
+from services.clock import Recorded
+from services.jobs import Check, DoubleBooking
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class Actions:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.office = Office(settings)  # the Jobs and Job pages' reads and edits
 
     def plan(self, user_id: str, name: str, role: str, change: BoardChange) -> Outcome:
         """Schedule a pending job, or move a scheduled one (window, Job Manager)."""
@@ -159,3 +170,346 @@ def _refusal(exc: DomainError) -> str:
     elif isinstance(exc, InvalidInput):
         details = "; ".join(p.message for p in exc.problems)
     return f"Not changed: {exc.message}" + (f" ({details})" if details else "")
+
+
+# -- the office's Jobs and Job pages --------------------------------------------------
+#
+# Every edit is one service call of ``services.jobs`` / ``services.completion`` in
+# one transaction, with the page's user as the actor. The role is checked first
+# against the API's own matrix (``jobs_domain.permissions``), then the job is
+# loaded locked and compared with the version the page showed: a newer one is
+# refused as stale instead of overwritten (the API's If-Match, as a version).
+
+Conn = psycopg.AsyncConnection[Any]
+T = TypeVar("T")
+
+STALE = "This job changed since you opened it; its page now shows the new state."
+
+
+@dataclass(frozen=True)
+class OfficeUser:
+    """The logged-in dashboard user, as the actor of what they do."""
+
+    id: str
+    name: str
+    role: str
+
+    def actor(self) -> Actor:
+        return Actor(self.id, Role(self.role), self.name, None, "dashboard")
+
+
+@dataclass(frozen=True)
+class Done:
+    """What an office edit did, for the page to show next to what it concerns.
+
+    ``problems`` maps a JSON pointer (``/description``) to what is wrong there;
+    ``blockers`` are what refused a status action; ``stale`` says the page was
+    showing an older version of the job.
+    """
+
+    ok: bool
+    message: str
+    problems: Mapping[str, str] = field(default_factory=dict)
+    blockers: tuple[str, ...] = ()
+    stale: bool = False
+    warnings: tuple[str, ...] = ()
+    job_number: str | None = None
+
+
+Edit = Callable[[Conn, Actor, Check], Awaitable[tuple[Job, Sequence[DoubleBooking]]]]
+
+
+def _unchanged_since(seen_version: int | None) -> Check:
+    def check(job: Job) -> None:
+        if seen_version is not None and job.version != seen_version:
+            raise _Stale(STALE)
+
+    return check
+
+
+class _Stale(Conflict):
+    """The page showed an older version of the job than the one loaded."""
+
+
+def _refused(exc: DomainError) -> Done:
+    if isinstance(exc, _Stale):
+        return Done(False, exc.message, stale=True)
+    if isinstance(exc, InvalidInput):
+        problems = {p.pointer: p.message for p in exc.problems}
+        return Done(False, f"Not saved: {exc.message}", problems=problems)
+    if isinstance(exc, TransitionRefused):
+        return Done(
+            False,
+            f"Not changed: {exc.message}",
+            blockers=tuple(b.message for b in exc.items),
+        )
+    if isinstance(exc, Conflict):  # saved by someone else between load and save
+        return Done(False, STALE, stale=True)
+    return Done(False, f"Not changed: {exc.message}")
+
+
+#: What the page says an edit did ("J-000042 started.").
+DONE_WORDS: Mapping[Act, str] = {
+    Act.CREATE_JOB: "created",
+    Act.SCHEDULE: "scheduled",
+    Act.START: "started",
+    Act.HOLD: "put on hold",
+    Act.RESUME: "resumed",
+    Act.COMPLETE: "completed",
+    Act.CANCEL: "cancelled",
+    Act.ASSIGN_CREW: "crew changed",
+    Act.ADD_LINE_ITEM: "line item added",
+    Act.ADD_TASK: "task added",
+    Act.TICK_TASK: "task updated",
+    Act.ADD_NOTE: "note added",
+}
+
+
+def _outcome(act: Act, job: Job, clashes: Sequence[DoubleBooking] = ()) -> Done:
+    return Done(
+        True,
+        f"{job.display_number} {DONE_WORDS.get(act, act.value)}.",
+        warnings=tuple(c.message for c in clashes),
+        job_number=job.display_number,
+    )
+
+
+async def _no_clashes(job: Awaitable[Job]) -> tuple[Job, Sequence[DoubleBooking]]:
+    return await job, ()
+
+
+async def _job_of(
+    change: Awaitable[tuple[Job, object]],
+) -> tuple[Job, Sequence[DoubleBooking]]:
+    """The changed job of a service that also returns the part it made."""
+    job, _part = await change
+    return job, ()
+
+
+class Office:
+    """The office pages' reads and writes, for one app (its settings)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def _in_transaction(
+        self, actor: Actor, work: Callable[[Conn], Awaitable[T]]
+    ) -> T:
+        async with (
+            await psycopg.AsyncConnection.connect(self.settings.database_url) as conn,
+            conn.transaction(),
+        ):
+            return await work(conn)
+
+    def read(self, user: OfficeUser, work: Callable[[Conn, Actor], Awaitable[T]]) -> T:
+        """Run a read (services' own queries and visibility rules) as ``user``."""
+        actor = user.actor()
+        return asyncio.run(self._in_transaction(actor, lambda c: work(c, actor)))
+
+    def edit(
+        self, user: OfficeUser, act: Act, seen_version: int | None, edit: Edit
+    ) -> Done:
+        """Run one edit as ``user``: the role matrix, the stale check, the rules."""
+        actor = user.actor()
+        try:
+            require(actor, act)
+            job, clashes = asyncio.run(
+                self._in_transaction(
+                    actor, lambda c: edit(c, actor, _unchanged_since(seen_version))
+                )
+            )
+        except DomainError as exc:
+            return _refused(exc)
+        return _outcome(act, job, clashes)
+
+    # -- the edits the pages make (each one service call) ---------------------------
+
+    def create_job(
+        self,
+        user: OfficeUser,
+        new: service.NewJob,
+        crew: Sequence[tuple[str, CrewRole]] = (),
+    ) -> Done:
+        """A Pending job (``services.jobs.create_job``) and its crew, if given,
+        in one transaction: a refused crew member leaves no job behind."""
+        s = self.settings
+
+        async def create(
+            conn: Conn, actor: Actor, _check: Check
+        ) -> tuple[Job, Sequence[DoubleBooking]]:
+            if crew:
+                require(actor, Act.ASSIGN_CREW)
+            job = await service.create_job(
+                conn, actor, new, technicians_may_create=s.technician_can_create_jobs
+            )
+            clashes: Sequence[DoubleBooking] = ()
+            for technician_id, role in crew:
+                job, clashes = await service.assign(
+                    conn,
+                    actor,
+                    job.id,
+                    technician_id,
+                    role,
+                    refuse_double_booking=s.refuse_double_booking,
+                    check=lambda _job: None,
+                )
+            return job, clashes
+
+        return self.edit(user, Act.CREATE_JOB, None, create)
+
+    def schedule(
+        self,
+        user: OfficeUser,
+        job_id: str,
+        seen_version: int,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        technician_id: str | None,
+    ) -> Done:
+        s = self.settings
+
+        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
+            return await service.schedule(
+                conn,
+                actor,
+                job_id,
+                start=start,
+                end=end,
+                technician_id=technician_id,
+                refuse_double_booking=s.refuse_double_booking,
+                check=check,
+            )
+
+        return self.edit(user, Act.SCHEDULE, seen_version, run)
+
+    def status(
+        self, user: OfficeUser, job_id: str, seen_version: int, act: Act, reason: str
+    ) -> Done:
+        """Start, hold (with ``reason``), resume, complete or cancel (``reason``)."""
+
+        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
+            if act is Act.START:
+                return await _no_clashes(
+                    service.start(conn, actor, job_id, check=check)
+                )
+            if act is Act.HOLD:
+                return await _no_clashes(
+                    service.hold(conn, actor, job_id, reason, check=check)
+                )
+            if act is Act.RESUME:
+                return await _no_clashes(
+                    service.resume(conn, actor, job_id, check=check)
+                )
+            if act is Act.COMPLETE:
+                return await _no_clashes(
+                    completion.complete(conn, actor, job_id, check=check)
+                )
+            if act is Act.CANCEL:
+                return await _no_clashes(
+                    service.cancel(conn, actor, job_id, reason, check=check)
+                )
+            raise ValueError(f"not a status action: {act}")
+
+        return self.edit(user, act, seen_version, run)
+
+    def assign(
+        self,
+        user: OfficeUser,
+        job_id: str,
+        seen_version: int,
+        technician_id: str,
+        role: CrewRole,
+    ) -> Done:
+        s = self.settings
+
+        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
+            return await service.assign(
+                conn,
+                actor,
+                job_id,
+                technician_id,
+                role,
+                refuse_double_booking=s.refuse_double_booking,
+                check=check,
+            )
+
+        return self.edit(user, Act.ASSIGN_CREW, seen_version, run)
+
+    def add_line_item(
+        self, user: OfficeUser, job_id: str, seen_version: int, raw: Mapping[str, Any]
+    ) -> Done:
+        """A price-book item (``price_book_item_id``, ``quantity``) or a custom one
+        (``description``, ``quantity``, ``unit_price``, ``tax_rate``), as the API
+        reads its body."""
+        return self.edit(
+            user,
+            Act.ADD_LINE_ITEM,
+            seen_version,
+            lambda conn, actor, check: _job_of(
+                service.add_line_item(conn, actor, job_id, raw, check=check)
+            ),
+        )
+
+    def add_task(
+        self,
+        user: OfficeUser,
+        job_id: str,
+        seen_version: int,
+        title: str,
+        required: bool,
+    ) -> Done:
+        return self.edit(
+            user,
+            Act.ADD_TASK,
+            seen_version,
+            lambda conn, actor, check: _job_of(
+                service.add_task(
+                    conn,
+                    actor,
+                    job_id,
+                    required_text(title, "/title"),
+                    required,
+                    check=check,
+                )
+            ),
+        )
+
+    def tick_task(
+        self, user: OfficeUser, job_id: str, seen_version: int, task_id: str, done: bool
+    ) -> Done:
+        return self.edit(
+            user,
+            Act.TICK_TASK,
+            seen_version,
+            lambda conn, actor, check: _job_of(
+                service.set_task_done(
+                    conn, actor, job_id, task_id, done, check=check, recorded=Recorded()
+                )
+            ),
+        )
+
+    def add_note(
+        self,
+        user: OfficeUser,
+        job_id: str,
+        seen_version: int,
+        visibility: NoteVisibility,
+        text: str,
+    ) -> Done:
+        return self.edit(
+            user,
+            Act.ADD_NOTE,
+            seen_version,
+            lambda conn, actor, check: _job_of(
+                service.add_note(
+                    conn,
+                    actor,
+                    job_id,
+                    visibility,
+                    required_text(text, "/text"),
+                    check=check,
+                    recorded=Recorded(),
+                )
+            ),
+        )

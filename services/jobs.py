@@ -46,6 +46,7 @@ from jobs_domain.job import (
     Task,
     check_window,
     format_job_number,
+    parse_job_number,
 )
 from jobs_domain.money import to_decimal
 from services import invoicing
@@ -71,6 +72,13 @@ async def load_visible(
 ) -> Job:
     """The job, if the actor may see it (else :class:`NotFound`)."""
     job = await store.load(conn, job_id, for_update=for_update)
+    job.ensure_visible(actor)
+    return job
+
+
+async def load_visible_by_number(conn: Conn, actor: Actor, number: int) -> Job:
+    """The job with that number, if the actor may see it (else :class:`NotFound`)."""
+    job = await store.load_by_number(conn, number)
     job.ensure_visible(actor)
     return job
 
@@ -319,10 +327,20 @@ async def search_jobs(
     date_to: datetime | None,
     after_number: int | None,
     limit: int,
+    team: str | None = None,
+    text: str | None = None,
 ) -> list[Job]:
-    """Jobs by number matching the filters; a technician sees only their own."""
+    """Jobs by number matching the filters; a technician sees only their own.
+
+    ``team``: someone of that team is on the crew; ``text``: a job number
+    (``J-000042`` or ``42``) or part of the client's name.
+    """
+    text = (text or "").strip() or None
     return await store.search(
         conn,
+        team=team or None,
+        text=text,
+        number=_job_number_in(text),
         technician_id=technician_id,
         status=[s.value for s in statuses],
         client_id=client_id,
@@ -334,6 +352,12 @@ async def search_jobs(
         if actor.is_technician
         else None,
     )
+
+
+def _job_number_in(text: str | None) -> int | None:
+    """The job number a search text names, if it names one a job can have."""
+    number = None if text is None else parse_job_number(text)
+    return number if number is not None and number < 2**63 else None
 
 
 async def update_overview(

@@ -28,6 +28,8 @@ UPDATABLE = {
     "properties": frozenset({"address", "lat", "lon", "geofence"}),
 }
 _JSON_COLUMNS = frozenset({"address", "geofence"})
+#: A property address's lines, in the order they are read (and navigated to).
+ADDRESS_LINES = ("line1", "line2", "city", "postcode", "country")
 
 _CLIENT = "id, name, email, phone, notes, version, created_at, archived_at"
 _PROPERTY = (
@@ -65,6 +67,12 @@ class PropertyRecord:
     version: int
     created_at: datetime
     archived_at: datetime | None = None
+
+    def address_lines(self) -> list[str]:
+        """The address's lines in reading order (``ADDRESS_LINES``; "" where absent)."""
+        if isinstance(self.address, list):  # stored as plain lines by older seeds
+            return [str(line) for line in self.address]
+        return [str(self.address.get(k) or "") for k in ADDRESS_LINES]
 
 
 @dataclass(frozen=True)

@@ -496,10 +496,31 @@ async def search(
     after_number: int | None,
     limit: int,
     only_technician: str | None,
+    team: str | None = None,
+    text: str | None = None,
+    number: int | None = None,
 ) -> list[Job]:
-    """Jobs matching the filters, by job number, one page (keyset after a number)."""
+    """Jobs matching the filters, by job number, one page (keyset after a number).
+
+    ``team``: a crew member is in that team; ``text``: the client's name
+    contains it, or (with ``number``, the text read as a job number) the job is
+    that one.
+    """
     where = ["true"]
     args: list[Any] = []
+    if team is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM technicians t "
+            "WHERE t.id = ANY (technician_ids) AND t.team = %s)"
+        )
+        args.append(team)
+    if text is not None:
+        where.append(
+            "(number = %s OR EXISTS (SELECT 1 FROM clients c "
+            "WHERE c.id = client_id AND c.name ILIKE %s))"
+        )
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args += [number, f"%{escaped}%"]
     if only_technician is not None:
         where.append("%s::uuid = ANY (technician_ids)")
         args.append(only_technician)

@@ -18,6 +18,10 @@ from dashboard.pages.audit import callbacks as audit_callbacks
 from dashboard.pages.audit import layout as audit_layout
 from dashboard.pages.day_board import callbacks as day_board_callbacks
 from dashboard.pages.day_board import layout as day_board_layout
+from dashboard.pages.job import callbacks as job_callbacks
+from dashboard.pages.job import layout as job_layout
+from dashboard.pages.jobs import callbacks as jobs_callbacks
+from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.live_map import callbacks as live_map_callbacks
 from dashboard.pages.live_map import layout as live_map_layout
 
@@ -46,6 +50,8 @@ PAGES = (
         day_board_layout.page,
         day_board_callbacks.register,
     ),
+    Page(jobs_layout.PATH, "Jobs", jobs_layout.page, jobs_callbacks.register),
+    Page(job_layout.PATH, "", job_layout.page, job_callbacks.register),
     Page(
         audit_layout.PATH,
         "Location history & arrival audit",
@@ -54,4 +60,4 @@ PAGES = (
     ),
 )
 BY_PATH = {p.path: p for p in PAGES}
-NAV = tuple((p.nav_label, p.path) for p in PAGES)
+NAV = tuple((p.nav_label, p.path) for p in PAGES if p.nav_label)  # "": no link

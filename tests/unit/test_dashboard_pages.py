@@ -55,7 +55,7 @@ def _ids(component: Any) -> set[str]:
 def test_the_router_shows_each_page_at_its_path_and_not_found_elsewhere(
     app: dash.Dash,
 ) -> None:
-    assert [p.path for p in pages.PAGES] == ["/", "/board", "/audit"]
+    assert [p.path for p in pages.PAGES] == ["/", "/board", "/jobs", "/job", "/audit"]
     assert _ids(_routed(app, "/")) == {"live-map"}
     audit = _routed(app, "/audit", f"?session={SESSION}&device=tech-07")
     assert _ids(audit) == {"audit-map", "audit-session"}
@@ -69,10 +69,11 @@ def test_the_header_links_every_page_in_order() -> None:
     header = json.dumps(
         shell.shell("Dana", "dispatcher", pages.NAV), cls=PlotlyJSONEncoder
     )
-    links = [(p.nav_label, p.path) for p in pages.PAGES]
-    assert links == [
+    links = list(pages.NAV)
+    assert links == [  # the Job page is opened from the Jobs list, not the header
         ("Jobs map", "/"),
         ("Day board", "/board"),
+        ("Jobs", "/jobs"),
         ("Location history & arrival audit", "/audit"),
     ]
     positions = [header.index(f'"href": "{path}"') for _, path in links]

@@ -1,0 +1,588 @@
+"""The Job page's callbacks: load the job into its tabs, and each edit.
+
+Reads go through the services the API reads with (``load`` below), as the
+logged-in user; every edit through :class:`dashboard.actions.Office` with the
+version the page showed, so a stale page is told so instead of overwriting.
+After an edit the page reloads the job (``JOB_REFRESH``): it shows its own
+change, and a refused or stale one shows the job as it now is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dash
+import flask
+from dash import ALL, Input, Output, State, html
+from dash.exceptions import PreventUpdate
+
+from core.reconcile import Reconciliation
+from dashboard import queries
+from dashboard.actions import Conn, Done, Office, OfficeUser
+from dashboard.context import Context
+from dashboard.pages.job import figures, layout, model, panels
+from dashboard.pages.jobs.callbacks import current_user, field_messages, result_view
+from dashboard.pages.jobs.model import (
+    NewJobForm,
+    address_text,
+    planned_window,
+    window_text,
+)
+from dashboard.shell import BLANK
+from jobs_domain.actors import Actor, Role
+from jobs_domain.errors import Blocker, DomainError, InvalidInput
+from jobs_domain.job import (
+    Attachment,
+    CrewRole,
+    Job,
+    NoteVisibility,
+    Profitability,
+    parse_job_number,
+)
+from jobs_domain.permissions import Act, allowed
+from services import completion, directory, price_book
+from services import jobs as service
+from services.jobs import Overview
+from storage import attachments as files
+from storage.clients import TechnicianRecord
+
+LINE_ITEM_SLOTS = [
+    layout.LI_ITEM,
+    layout.LI_QTY,
+    layout.LI_DESC,
+    layout.LI_CQTY,
+    layout.LI_PRICE,
+    layout.LI_TAX,
+]
+HISTORY_LIMIT = 500  # entries the History tab shows (newest first)
+CHOICES = 500  # technicians / price-book items a drop-down lists
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything the Job page shows, read in one transaction."""
+
+    overview: Overview
+    other_blockers: list[Blocker]
+    history: list[dict[str, Any]]
+    profit: Profitability | None
+    families: list[dict[str, Any]]
+    technicians: list[TechnicianRecord]
+
+
+async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
+    """The job with that number, as the API's services read it for ``actor``."""
+    job = await service.load_visible_by_number(conn, actor, number)
+    (overview,) = await service.overviews(conn, [job])
+    return Loaded(
+        overview=overview,
+        other_blockers=await completion.other_blockers(conn, job),
+        history=await service.history(conn, job, after=0, limit=HISTORY_LIMIT),
+        profit=await service.profitability(conn, job)
+        if allowed(actor.role, Act.SEE_PROFITABILITY)
+        else None,
+        families=await price_book.list_families(conn),
+        technicians=await directory.list_technicians(conn, after=None, limit=CHOICES),
+    )
+
+
+def _overview_facts(loaded: Loaded, ctx: Context) -> list[tuple[str, Any]]:
+    ov = loaded.overview
+    job = ov.job
+    site = "no property" if ov.property is None else address_text(ov.property)
+    contact = job.site_contact
+    facts: list[tuple[str, Any]] = [
+        ("Client", ov.client.name),
+        ("Property", site),
+        (
+            "Scheduled",
+            window_text(job.scheduled_start, job.scheduled_end, ctx.zone) or "not yet",
+        ),
+        ("Crew", panels.crew(model.crew_rows(job, ov.names))),
+    ]
+    if contact.name or contact.phone:
+        facts.append(("Site contact", f"{contact.name} {contact.phone}".strip()))
+    if job.hold_reason:
+        facts.append(("On hold because", job.hold_reason))
+    if job.cancellation is not None:
+        facts.append(("Cancelled because", job.cancellation.reason))
+    for name, value in job.custom_fields.items():
+        facts.append((name.replace("_", " ").capitalize(), str(value)))
+    return facts
+
+
+def _derived(ctx: Context, job: Job) -> dict[str, Reconciliation | None]:
+    """Each session's newest derived arrival/departure (None: not derived yet)."""
+    found: dict[str, Reconciliation | None] = {}
+    for s in job.sessions:
+        row = queries.derivation(ctx.sources, s.id)
+        found[s.id] = (
+            None if row is None else Reconciliation.from_dict(row.reconciliation)
+        )
+    return found
+
+
+def _tech_options(techs: list[TechnicianRecord]) -> list[dict[str, str]]:
+    return sorted(
+        (
+            {"label": t.name + (f" ({t.team})" if t.team else ""), "value": str(t.id)}
+            for t in techs
+        ),
+        key=lambda o: o["label"],
+    )
+
+
+def _fields(pointers: Mapping[str, str]) -> list[str]:
+    return list(dict.fromkeys(pointers.values()))
+
+
+def _done_view(
+    done: Done, pointers: Mapping[str, str], fields: Sequence[str] | None = None
+) -> tuple[Any, list[str | None]]:
+    """The result line and each field's message, for one form."""
+    rest, messages = field_messages(done, pointers, fields or _fields(pointers))
+    return result_view(done, [html.P(r, className="refused") for r in rest]), messages
+
+
+def _slots_out(fields: Sequence[str]) -> list[Output]:
+    return [Output(layout.error_slot(f), "children") for f in fields]
+
+
+def _bump(done: Done, refresh: int | None) -> Any:
+    """Reload after a change, and after a stale refusal (to show the new state)."""
+    return (refresh or 0) + 1 if done.ok or done.stale else dash.no_update
+
+
+Seen = tuple[str, int]  # the job's id and the version the page showed
+FormRun = Callable[..., Done]  # (office, user, seen, *values) -> Done
+
+
+def edit_form(
+    app: dash.Dash,
+    ctx: Context,
+    *,
+    button: str,
+    result: str,
+    pointers: Mapping[str, str],
+    values: Sequence[tuple[str, str]],
+    run: FormRun,
+    clear: str | None = None,
+    duplicate_result: bool = False,
+) -> None:
+    """One form's edit: on ``button``, ``run`` it with the form's ``values`` and
+    the job the page shows; the answer next to its fields (``pointers``), the
+    page reloaded after a change (or a stale refusal), ``clear`` emptied once
+    saved."""
+    fields = _fields(pointers)
+    outputs = [
+        Output(result, "children", allow_duplicate=duplicate_result),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        *([Output(clear, "value")] if clear else []),
+        *_slots_out(fields),
+    ]
+
+    @app.callback(
+        *outputs,
+        Input(button, "n_clicks"),
+        *[State(i, prop) for i, prop in values],
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _submit(clicks: int | None, *rest: Any) -> Any:
+        *typed, seen, refresh = rest
+        if not clicks or not seen:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        done = run(office, user, (seen["id"], int(seen["version"])), *typed)
+        shown, slots = _done_view(done, pointers, fields)
+        cleared = ["" if done.ok else dash.no_update] if clear else []
+        return shown, _bump(done, refresh), *cleared, *slots
+
+
+def serve_files(app: dash.Dash, ctx: Context) -> None:
+    """Serve a job's photos and documents at ``model.FILES_PATH`` to whoever may
+    see the job (the login check runs first, as for every dashboard path)."""
+
+    def job_file(number: str, attachment_id: str) -> Any:
+        user = flask.g.get("user")
+        n = parse_job_number(number)
+        if user is None or ctx.actions is None or n is None:
+            flask.abort(404)
+        office = ctx.actions.office
+        me = OfficeUser(str(user.user_id), user.name, user.role)
+
+        async def find(conn: Conn, actor: Actor) -> Attachment:
+            job = await service.load_visible_by_number(conn, actor, n)
+            return service.attachment_of(job, attachment_id)
+
+        try:
+            found = office.read(me, find)
+        except DomainError:
+            flask.abort(404)
+        root = Path(office.settings.attachments_dir)
+        return flask.send_file(
+            files.path_for(root, found.sha256),
+            mimetype=found.content_type,
+            as_attachment=flask.request.args.get("download") == "1",
+            download_name=found.filename,
+            etag=found.sha256,
+            max_age=3600,
+        )
+
+    app.server.add_url_rule(
+        model.FILES_PATH + "/<number>/<attachment_id>", "job_file", job_file
+    )
+
+
+def register(app: dash.Dash, ctx: Context) -> None:
+    """Attach the Job page's callbacks (and its file route) to ``app``."""
+    serve_files(app, ctx)
+    tabs = [v for v, _ in model.TABS]
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        """function (_clicks) {
+            const t = dash_clientside.callback_context.triggered_id;
+            if (!t || !t.tab) { return dash_clientside.no_update; }
+            return t.tab;
+        }""",
+        Output(layout.TAB_STATE, "data"),
+        Input({"type": layout.TAB_BUTTON, "tab": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        "function (tab) { const tabs = "
+        + json.dumps(tabs)
+        + "; return [tabs.map(t => t === tab ? 'job-tab active' : 'job-tab'),"
+        " ...tabs.map(t => t !== tab)]; }",
+        Output({"type": layout.TAB_BUTTON, "tab": ALL}, "className"),
+        *[Output(layout.panel_id(t), "hidden") for t in tabs],
+        Input(layout.TAB_STATE, "data"),
+    )
+
+    @app.callback(
+        Output(layout.HEADER, "children"),
+        Output(layout.LOAD_ERROR, "children"),
+        Output(layout.JOB_SEEN, "data"),
+        Output(layout.body_id("overview"), "children"),
+        Output(layout.SITE_MAP, "figure"),
+        Output(layout.SITE_MAP, "style"),
+        Output(layout.ACTIONS, "children"),
+        Output(layout.SCHEDULE_FORM, "hidden"),
+        Output(layout.REASON_FIELD, "hidden"),
+        Output(layout.SCHED_TECH, "options"),
+        Output(layout.CREW_FORM, "hidden"),
+        Output(layout.CREW_TECH, "options"),
+        Output(layout.body_id("line-items"), "children"),
+        Output(layout.LI_FORM, "hidden"),
+        Output(layout.LI_FAMILY, "options"),
+        Output(layout.body_id("tasks"), "children"),
+        Output(layout.TASK_STATE, "data"),
+        Output(layout.TASK_FORM, "hidden"),
+        Output(layout.body_id("expenses"), "children"),
+        Output(layout.body_id("photos"), "children"),
+        Output(layout.body_id("notes"), "children"),
+        Output(layout.NOTE_FORM, "hidden"),
+        Output(layout.body_id("sessions"), "children"),
+        Output(layout.body_id("history"), "children"),
+        Input(layout.JOB_REF, "data"),
+        Input(layout.JOB_REFRESH, "data"),
+    )
+    def _load(ref: dict[str, str] | None, _refresh: Any) -> Any:
+        user, office = current_user(ctx)
+        number = parse_job_number((ref or {}).get("number") or "")
+        nothing = (dash.no_update,) * 22
+        if number is None:
+            return html.H3("No job"), "Open a job from the Jobs list.", *nothing
+        try:
+            loaded = office.read(user, lambda c, a: load(c, a, number))
+        except DomainError as exc:
+            return html.H3("No job"), exc.message, *nothing
+        actor = user.actor()
+        ov = loaded.overview
+        job = ov.job
+        now = datetime.now(UTC)
+        role = Role(user.role)
+        offered = model.offered_actions(job, actor, now, loaded.other_blockers)
+        fig = (
+            None if ov.property is None else figures.site_map(ov.property, ctx.tile_url)
+        )
+        names = {**{str(t.id): t.name for t in loaded.technicians}, **ov.names}
+        li_rows, totals = model.line_item_rows(job)
+        profit = (
+            None
+            if loaded.profit is None
+            else {
+                "revenue": model.money(loaded.profit.revenue),
+                "expenses": model.money(loaded.profit.expenses),
+                "labour": model.money(loaded.profit.labour),
+                "hours": str(loaded.profit.labour_hours),
+                "profit": model.money(loaded.profit.profit),
+            }
+        )
+        techs = _tech_options(loaded.technicians)
+        may_tick = allowed(role, Act.TICK_TASK)
+        return (
+            panels.header(
+                job.display_number,
+                job.status.value,
+                model.status_label(job.status),
+                ov.client.name,
+                job.description,
+            ),
+            None,
+            {"id": job.id, "version": job.version, "number": job.display_number},
+            panels.facts(_overview_facts(loaded, ctx)),
+            BLANK if fig is None else fig,
+            {"height": "240px"} if fig is not None else {"display": "none"},
+            panels.actions(offered),
+            not any(o.act is Act.SCHEDULE for o in offered),
+            not any(o.act in model.NEEDS_REASON for o in offered),
+            techs,
+            not allowed(role, Act.ASSIGN_CREW),
+            techs,
+            panels.line_items(li_rows, totals),
+            not allowed(role, Act.ADD_LINE_ITEM),
+            [{"label": f["name"], "value": str(f["id"])} for f in loaded.families],
+            panels.tasks(model.task_rows(job, ctx.zone), may_tick),
+            {t.id: t.done for t in job.tasks},
+            not allowed(role, Act.ADD_TASK),
+            panels.expenses(model.expense_rows(job, ctx.zone), profit),
+            panels.attachments(model.attachment_groups(job, ctx.zone)),
+            panels.notes(model.note_rows(job, ctx.zone)),
+            not allowed(role, Act.ADD_NOTE),
+            panels.sessions(
+                model.session_rows(job, names, _derived(ctx, job), ctx.zone, now)
+            ),
+            panels.history(model.history_rows(loaded.history, names, ctx.zone)),
+        )
+
+    # -- status actions ---------------------------------------------------------
+
+    @app.callback(
+        Output(layout.ACT_RESULT, "children"),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        *_slots_out(_fields(layout.SCHEDULE_FIELDS)),
+        Input({"type": layout.ACT_BUTTON, "act": ALL}, "n_clicks"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.REASON, "value"),
+        State(layout.SCHED_DAY, "value"),
+        State(layout.SCHED_START, "value"),
+        State(layout.SCHED_END, "value"),
+        State(layout.SCHED_TECH, "value"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _act(
+        clicks: list[int | None],
+        seen: dict[str, Any] | None,
+        reason: str | None,
+        day: str | None,
+        start: str | None,
+        end: str | None,
+        tech: str | None,
+        refresh: int | None,
+    ) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not any(clicks) or not isinstance(trigger, Mapping) or not seen:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        act = Act[str(trigger["act"])]
+        if act is Act.SCHEDULE:
+            try:
+                window = planned_window(
+                    NewJobForm(None, None, "", day, start, end, None), ctx.zone
+                )
+            except InvalidInput as exc:
+                done = Done(
+                    False,
+                    f"Not scheduled: {exc.message}",
+                    problems={p.pointer: p.message for p in exc.problems},
+                )
+            else:
+                done = office.schedule(
+                    user,
+                    seen["id"],
+                    int(seen["version"]),
+                    start=None if window is None else window[0],
+                    end=None if window is None else window[1],
+                    technician_id=tech or None,
+                )
+        else:
+            done = office.status(
+                user, seen["id"], int(seen["version"]), act, reason or ""
+            )
+        result, slots = _done_view(done, layout.SCHEDULE_FIELDS)
+        return result, _bump(done, refresh), *slots
+
+    def crew(
+        office: Office, user: OfficeUser, seen: Seen, tech: Any, role: Any
+    ) -> Done:
+        if not tech:
+            return Done(
+                False,
+                "Not saved: pick a technician",
+                problems={"/path/technician_id": "pick a technician"},
+            )
+        return office.assign(user, *seen, tech, CrewRole(role or "auxiliary"))
+
+    edit_form(
+        app,
+        ctx,
+        button=layout.CREW_SAVE,
+        result=layout.CREW_RESULT,
+        pointers=layout.CREW_FIELDS,
+        values=[(layout.CREW_TECH, "value"), (layout.CREW_ROLE, "value")],
+        run=crew,
+    )
+
+    # -- line items -------------------------------------------------------------
+
+    @app.callback(
+        Output(layout.LI_ITEM, "options"),
+        Input(layout.LI_FAMILY, "value"),
+        Input(layout.LI_SEARCH, "value"),
+    )
+    def _price_book(family: str | None, text: str | None) -> Any:
+        user, office = current_user(ctx)
+
+        async def read(conn: Conn, _actor: Actor) -> list[dict[str, Any]]:
+            return await price_book.search_items(
+                conn,
+                q=(text or "").strip() or None,
+                family_id=family or None,
+                kind=None,
+                after=None,
+                limit=CHOICES,
+            )
+
+        items = office.read(user, read)
+        return [
+            {
+                "label": f"{i['name']} · {model.money(i['unit_price'])} · {i['kind']}",
+                "value": str(i["id"]),
+            }
+            for i in items
+        ]
+
+    @app.callback(
+        Output(layout.LI_RESULT, "children"),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        *_slots_out(LINE_ITEM_SLOTS),
+        Input(layout.LI_ADD, "n_clicks"),
+        Input(layout.LI_CADD, "n_clicks"),
+        State(layout.LI_ITEM, "value"),
+        State(layout.LI_QTY, "value"),
+        State(layout.LI_DESC, "value"),
+        State(layout.LI_CQTY, "value"),
+        State(layout.LI_PRICE, "value"),
+        State(layout.LI_TAX, "value"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _add_line_item(
+        _book: Any,
+        _custom: Any,
+        item: str | None,
+        qty: str | None,
+        desc: str | None,
+        cqty: str | None,
+        price: str | None,
+        tax: str | None,
+        seen: dict[str, Any] | None,
+        refresh: int | None,
+    ) -> Any:
+        if not seen or dash.ctx.triggered_id not in (layout.LI_ADD, layout.LI_CADD):
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        raw: dict[str, Any]
+        if dash.ctx.triggered_id == layout.LI_ADD:
+            pointers = layout.BOOK_ITEM_FIELDS
+            raw = {"price_book_item_id": item, "quantity": (qty or "1").strip()}
+            if not item:
+                done = Done(
+                    False,
+                    "Not saved: pick an item of the price book",
+                    problems={"/price_book_item_id": "pick an item"},
+                )
+                result, shown = _done_view(done, pointers, LINE_ITEM_SLOTS)
+                return result, dash.no_update, *shown
+        else:
+            pointers = layout.CUSTOM_ITEM_FIELDS
+            raw = {
+                key: value.strip()
+                for key, value in (
+                    ("description", desc),
+                    ("quantity", cqty or "1"),
+                    ("unit_price", price),
+                    ("tax_rate", tax or "0"),
+                )
+                if value and value.strip()
+            }
+        done = office.add_line_item(user, seen["id"], int(seen["version"]), raw)
+        result, shown = _done_view(done, pointers, LINE_ITEM_SLOTS)
+        return result, _bump(done, refresh), *shown
+
+    # -- tasks ------------------------------------------------------------------
+
+    @app.callback(
+        Output(layout.TASK_RESULT, "children"),
+        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
+        Input({"type": layout.TASK_BOX, "task": ALL}, "value"),
+        State(layout.TASK_STATE, "data"),
+        State(layout.JOB_SEEN, "data"),
+        State(layout.JOB_REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _tick(
+        _values: Any,
+        shown: dict[str, bool] | None,
+        seen: dict[str, Any] | None,
+        refresh: int | None,
+    ) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not isinstance(trigger, Mapping) or not seen or shown is None:
+            raise PreventUpdate
+        task_id = str(trigger["task"])
+        done_now = "done" in (dash.ctx.triggered[0]["value"] or [])
+        if shown.get(task_id) == done_now:
+            raise PreventUpdate  # the page drew it so: not a click
+        user, office = current_user(ctx)
+        done = office.tick_task(
+            user, seen["id"], int(seen["version"]), task_id, done_now
+        )
+        return result_view(done), (refresh or 0) + 1  # redraw: a refusal unticks
+
+    edit_form(
+        app,
+        ctx,
+        button=layout.TASK_ADD,
+        result=layout.TASK_RESULT,
+        pointers=layout.TASK_FIELDS,
+        values=[(layout.TASK_TITLE, "value"), (layout.TASK_REQUIRED, "value")],
+        run=lambda office, user, seen, title, required: office.add_task(
+            user, *seen, title or "", "yes" in (required or [])
+        ),
+        clear=layout.TASK_TITLE,
+        duplicate_result=True,
+    )
+
+    # -- notes ------------------------------------------------------------------
+
+    edit_form(
+        app,
+        ctx,
+        button=layout.NOTE_ADD,
+        result=layout.NOTE_RESULT,
+        pointers=layout.NOTE_FIELDS,
+        values=[(layout.NOTE_TEXT, "value"), (layout.NOTE_VIS, "value")],
+        run=lambda office, user, seen, text, visibility: office.add_note(
+            user, *seen, NoteVisibility(visibility or "internal"), text or ""
+        ),
+        clear=layout.NOTE_TEXT,
+    )

@@ -1,0 +1,347 @@
+"""The Job page's layout: the header, the tab bar and one panel per tab.
+
+Every panel is in the page from the start (the tab bar only shows one), so the
+forms inside them keep their ids and what was typed; the load callback fills
+the panels' contents from the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dash import dcc, html
+
+from dashboard.pages.job.model import PATH, TAB_VALUES, TABS
+from dashboard.pages.jobs.layout import error_slot, field
+from dashboard.shell import MAP_CONFIG
+
+__all__ = ["PATH", "error_slot", "field", "page"]
+
+JOB_REF = "job-ref"  # {"number": "J-000042"}: the job the URL names
+JOB_SEEN = "job-seen"  # {"id", "version"}: what the page shows (edits send it)
+JOB_REFRESH = "job-refresh"  # bumps after an edit: the page shows its change
+TASK_STATE = "job-task-state"  # {task id: done} as shown
+HEADER = "job-header"
+TAB_BAR = "job-tabs"
+TAB_BUTTON = "job-tab"  # pattern id type: {"type": TAB_BUTTON, "tab": <tab>}
+TAB_STATE = "job-tab-state"  # the tab shown
+LOAD_ERROR = "job-load-error"
+SMALL_MAP_CONFIG: Any = {**MAP_CONFIG, "scrollZoom": False}  # the page scrolls
+
+
+def panel_id(tab: str) -> str:
+    return f"job-panel-{tab}"
+
+
+def body_id(tab: str) -> str:
+    return f"job-body-{tab}"
+
+
+# -- Overview: status actions, schedule form, crew form
+ACTIONS = "job-actions"  # the status buttons and their blockers
+ACT_BUTTON = "job-act"  # pattern id type: {"type": ACT_BUTTON, "act": <Act.name>}
+REASON = "job-reason"
+REASON_FIELD = "job-reason-field"  # shown while Hold or Cancel is offered
+SCHEDULE_FORM = "job-schedule-form"
+SCHED_DAY = "job-sched-day"
+SCHED_START = "job-sched-start"
+SCHED_END = "job-sched-end"
+SCHED_TECH = "job-sched-tech"
+ACT_RESULT = "job-act-result"
+CREW_FORM = "job-crew-form"
+CREW_TECH = "job-crew-tech"
+CREW_ROLE = "job-crew-role"
+CREW_SAVE = "job-crew-save"
+CREW_RESULT = "job-crew-result"
+SITE_MAP = "job-site-map"
+# -- Line items
+LI_FORM = "job-li-form"
+LI_FAMILY = "job-li-family"
+LI_SEARCH = "job-li-search"
+LI_ITEM = "job-li-item"
+LI_QTY = "job-li-qty"
+LI_ADD = "job-li-add"
+LI_DESC = "job-li-desc"
+LI_CQTY = "job-li-cqty"
+LI_PRICE = "job-li-price"
+LI_TAX = "job-li-tax"
+LI_CADD = "job-li-cadd"
+LI_RESULT = "job-li-result"
+# -- Tasks
+TASK_BOX = "job-task"  # pattern id type: {"type": TASK_BOX, "task": <task id>}
+TASK_FORM = "job-task-form"
+TASK_TITLE = "job-task-title"
+TASK_REQUIRED = "job-task-required"
+TASK_ADD = "job-task-add"
+TASK_RESULT = "job-task-result"
+# -- Notes
+NOTE_FORM = "job-note-form"
+NOTE_TEXT = "job-note-text"
+NOTE_VIS = "job-note-visibility"
+NOTE_ADD = "job-note-add"
+NOTE_RESULT = "job-note-result"
+
+#: Where a problem's pointer is shown, per form (pointer → field id).
+SCHEDULE_FIELDS: Mapping[str, str] = {
+    "/start": SCHED_START,
+    "/end": SCHED_END,
+    "/scheduled_end": SCHED_END,
+    "/technician_id": SCHED_TECH,
+    "/reason": REASON,
+}
+CREW_FIELDS: Mapping[str, str] = {"/path/technician_id": CREW_TECH}
+BOOK_ITEM_FIELDS: Mapping[str, str] = {
+    "/price_book_item_id": LI_ITEM,
+    "/quantity": LI_QTY,
+}
+CUSTOM_ITEM_FIELDS: Mapping[str, str] = {
+    "/description": LI_DESC,
+    "/quantity": LI_CQTY,
+    "/unit_price": LI_PRICE,
+    "/tax_rate": LI_TAX,
+}
+TASK_FIELDS: Mapping[str, str] = {"/title": TASK_TITLE}
+NOTE_FIELDS: Mapping[str, str] = {"/text": NOTE_TEXT}
+
+
+def _overview() -> list[Any]:
+    return [
+        html.Div(
+            [
+                html.Div(id=body_id("overview"), className="job-facts"),
+                dcc.Graph(
+                    id=SITE_MAP,
+                    config=SMALL_MAP_CONFIG,
+                    className="job-map",
+                    style={"height": "240px"},
+                ),
+            ],
+            className="job-overview",
+        ),
+        html.H4("Status"),
+        html.Div(id=ACTIONS, className="job-actions"),
+        html.Div(
+            [
+                field(
+                    "Day", SCHED_DAY, dcc.Input(id=SCHED_DAY, placeholder="YYYY-MM-DD")
+                ),
+                field(
+                    "From", SCHED_START, dcc.Input(id=SCHED_START, placeholder="HH:MM")
+                ),
+                field("To", SCHED_END, dcc.Input(id=SCHED_END, placeholder="HH:MM")),
+                field(
+                    "Job Manager",
+                    SCHED_TECH,
+                    dcc.Dropdown(id=SCHED_TECH, placeholder="Keep the crew's"),
+                ),
+            ],
+            id=SCHEDULE_FORM,
+            className="office-form",
+            hidden=True,
+        ),
+        html.Div(
+            field(
+                "Reason (Hold, Cancel)",
+                REASON,
+                dcc.Input(id=REASON, className="office-wide", placeholder="Why"),
+            ),
+            id=REASON_FIELD,
+            hidden=True,
+        ),
+        html.Div(id=ACT_RESULT),
+        html.Div(
+            [
+                html.H4("Crew"),
+                html.Div(
+                    [
+                        field("Technician", CREW_TECH, dcc.Dropdown(id=CREW_TECH)),
+                        field(
+                            "As",
+                            CREW_ROLE,
+                            dcc.RadioItems(
+                                id=CREW_ROLE,
+                                options=[
+                                    {"label": "Job Manager", "value": "job_manager"},
+                                    {"label": "Auxiliary", "value": "auxiliary"},
+                                ],
+                                value="auxiliary",
+                                inline=True,
+                            ),
+                        ),
+                    ],
+                    className="office-form",
+                ),
+                html.Button("Assign", id=CREW_SAVE),
+                html.Div(id=CREW_RESULT),
+            ],
+            id=CREW_FORM,
+            hidden=True,
+        ),
+    ]
+
+
+def _line_items() -> list[Any]:
+    return [
+        html.Div(id=body_id("line-items"), className="table-scroll"),
+        html.Div(
+            [
+                html.H4("From the price book"),
+                html.Div(
+                    [
+                        field("Family", LI_FAMILY, dcc.Dropdown(id=LI_FAMILY)),
+                        field(
+                            "Search",
+                            LI_SEARCH,
+                            dcc.Input(id=LI_SEARCH, type="search", debounce=True),
+                        ),
+                        field("Item", LI_ITEM, dcc.Dropdown(id=LI_ITEM)),
+                        field(
+                            "Quantity",
+                            LI_QTY,
+                            dcc.Input(id=LI_QTY, value="1", className="num"),
+                        ),
+                    ],
+                    className="office-form",
+                ),
+                html.Button("Add from price book", id=LI_ADD),
+                html.H4("Custom line item"),
+                html.Div(
+                    [
+                        field("Description", LI_DESC, dcc.Input(id=LI_DESC)),
+                        field(
+                            "Quantity",
+                            LI_CQTY,
+                            dcc.Input(id=LI_CQTY, value="1", className="num"),
+                        ),
+                        field(
+                            "Unit price",
+                            LI_PRICE,
+                            dcc.Input(id=LI_PRICE, className="num"),
+                        ),
+                        field(
+                            "Tax %",
+                            LI_TAX,
+                            dcc.Input(id=LI_TAX, value="0", className="num"),
+                        ),
+                    ],
+                    className="office-form",
+                ),
+                html.Button("Add custom item", id=LI_CADD),
+                html.Div(id=LI_RESULT),
+            ],
+            id=LI_FORM,
+            hidden=True,
+        ),
+    ]
+
+
+def _tasks() -> list[Any]:
+    return [
+        html.Div(id=body_id("tasks")),
+        html.Div(
+            [
+                html.Div(
+                    [
+                        field("New task", TASK_TITLE, dcc.Input(id=TASK_TITLE)),
+                        dcc.Checklist(
+                            id=TASK_REQUIRED,
+                            options=[
+                                {"label": " Required before Complete", "value": "yes"}
+                            ],
+                            value=[],
+                        ),
+                    ],
+                    className="office-form",
+                ),
+                html.Button("Add task", id=TASK_ADD),
+            ],
+            id=TASK_FORM,
+            hidden=True,
+        ),
+        html.Div(id=TASK_RESULT),
+    ]
+
+
+def _notes() -> list[Any]:
+    return [
+        html.Div(
+            [
+                field(
+                    "Note",
+                    NOTE_TEXT,
+                    dcc.Textarea(id=NOTE_TEXT, className="office-text"),
+                ),
+                dcc.RadioItems(
+                    id=NOTE_VIS,
+                    options=[
+                        {"label": "Internal (staff only)", "value": "internal"},
+                        {"label": "Public (on the invoice)", "value": "public"},
+                    ],
+                    value="internal",
+                    inline=True,
+                ),
+                html.Button("Add note", id=NOTE_ADD),
+                html.Div(id=NOTE_RESULT),
+            ],
+            id=NOTE_FORM,
+            hidden=True,
+        ),
+        html.Div(id=body_id("notes")),
+    ]
+
+
+_PANELS: Mapping[str, Any] = {
+    "overview": _overview,
+    "line-items": _line_items,
+    "tasks": _tasks,
+    "notes": _notes,
+}
+
+
+def page(query: Mapping[str, list[str]]) -> html.Div:
+    """The page at ``PATH``: ``?number=J-000042`` names the job, ``&tab=notes``
+    opens a tab."""
+    number = (query.get("number") or [""])[0]
+    tab = (query.get("tab") or ["overview"])[0]
+    tab = tab if tab in TAB_VALUES else "overview"
+    panels: list[Any] = []
+    for value, label in TABS:
+        build = _PANELS.get(value)
+        children: Sequence[Any] = (
+            build() if build is not None else [html.Div(id=body_id(value))]
+        )
+        panels.append(
+            html.Section(
+                [html.H4(label, className="panel-title"), *children],
+                id=panel_id(value),
+                className="panel job-panel",
+                hidden=value != tab,
+            )
+        )
+    return html.Div(
+        [
+            dcc.Store(id=JOB_REF, data={"number": number}),
+            dcc.Store(id=JOB_SEEN),
+            dcc.Store(id=JOB_REFRESH, data=0),
+            dcc.Store(id=TASK_STATE),
+            html.Div(id=HEADER, className="job-header"),
+            html.Div(id=LOAD_ERROR, className="field-error"),
+            dcc.Store(id=TAB_STATE, data=tab),
+            html.Nav(
+                [
+                    html.Button(
+                        label,
+                        id={"type": TAB_BUTTON, "tab": value},
+                        className="job-tab" + (" active" if value == tab else ""),
+                        n_clicks=0,
+                    )
+                    for value, label in TABS
+                ],
+                id=TAB_BAR,
+                className="job-tabs",
+            ),
+            *panels,
+        ],
+        className="office",
+    )

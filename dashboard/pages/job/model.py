@@ -1,0 +1,351 @@
+"""The Job page's model: what each tab shows, and which actions the user has.
+
+Pure: no I/O. Which status actions a job offers is not a second copy of the
+lifecycle: each action is tried on a copy of the job with the domain's own
+method (:func:`offered_actions`); the role comes from the API's matrix
+(``jobs_domain.permissions``), the completion blockers from
+``services.completion``. Times are in the company's time zone.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from core.reconcile import Reconciliation
+from dashboard.pages.jobs.model import STATUS_LABELS
+from jobs_domain.actors import Actor
+from jobs_domain.errors import Blocker, DomainError, TransitionRefused
+from jobs_domain.job import AttachmentKind, Job, JobStatus, NoteVisibility
+from jobs_domain.money import format_decimal, format_money
+from jobs_domain.permissions import Act, allowed
+
+PATH = "/job"
+AUDIT_PATH = "/audit"  # the audit page takes ?session=<session id>
+
+#: The help page's tabs, in its order (value, label).
+TABS: tuple[tuple[str, str], ...] = (
+    ("overview", "Overview"),
+    ("line-items", "Line Items"),
+    ("tasks", "Tasks"),
+    ("expenses", "Expenses"),
+    ("photos", "Photos & Documents"),
+    ("notes", "Notes"),
+    ("sessions", "Sessions"),
+    ("history", "History"),
+)
+TAB_VALUES = frozenset(v for v, _ in TABS)
+#: The status actions, in lifecycle order, with their buttons' words.
+STATUS_ACTS: tuple[tuple[Act, str], ...] = (
+    (Act.SCHEDULE, "Schedule"),
+    (Act.START, "Start"),
+    (Act.HOLD, "Hold"),
+    (Act.RESUME, "Resume"),
+    (Act.COMPLETE, "Complete"),
+    (Act.CANCEL, "Cancel"),
+)
+NEEDS_REASON = frozenset({Act.HOLD, Act.CANCEL})
+_TRIAL_REASON = "trying whether the action is offered"
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A status action the job offers now: enabled, or with what blocks it."""
+
+    act: Act
+    label: str
+    blockers: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return not self.blockers
+
+
+def _trial(
+    job: Job, act: Act, actor: Actor, now: datetime, extra: Sequence[Blocker]
+) -> None:
+    """Run ``act`` on ``job`` (a copy) with the domain's own method."""
+    if act is Act.SCHEDULE:
+        job.schedule(actor, now)
+    elif act is Act.START:
+        job.start(actor, now)
+    elif act is Act.HOLD:
+        job.hold(actor, now, _TRIAL_REASON)
+    elif act is Act.RESUME:
+        job.resume(actor, now)
+    elif act is Act.COMPLETE:
+        job.complete(actor, now, extra_blockers=extra)
+    elif act is Act.CANCEL:
+        job.cancel(actor, now, _TRIAL_REASON)
+
+
+def offered_actions(
+    job: Job, actor: Actor, now: datetime, other_blockers: Sequence[Blocker] = ()
+) -> list[Offered]:
+    """The status actions the lifecycle offers ``actor`` on ``job`` now.
+
+    An action the role may not do, or whose only refusal is the job's status, is
+    not offered. Schedule is offered to a Pending job even while it lacks a Job
+    Manager or window: its form supplies them. The others are offered with the
+    blockers their own rule names (Complete: every completion blocker, the
+    report's included via ``other_blockers``), so the page lists them before the
+    click.
+    """
+    offered: list[Offered] = []
+    for act, label in STATUS_ACTS:
+        if not allowed(actor.role, act):
+            continue
+        try:
+            _trial(copy.deepcopy(job), act, actor, now, other_blockers)
+        except TransitionRefused as refused:
+            if any(b.code == "wrong-status" for b in refused.items):
+                continue
+            if act is Act.SCHEDULE:
+                offered.append(Offered(act, label))
+                continue
+            offered.append(Offered(act, label, tuple(b.message for b in refused.items)))
+            continue
+        except DomainError:
+            continue  # e.g. Forbidden by the job's own rule for this actor
+        offered.append(Offered(act, label))
+    return offered
+
+
+# -- the tabs' contents ----------------------------------------------------------------
+
+
+def when(t: datetime | None, zone: ZoneInfo) -> str:
+    return "" if t is None else f"{t.astimezone(zone):%a %d %b %Y %H:%M}"
+
+
+def money(value: Decimal) -> str:
+    """An amount as the API writes money (``60.00``)."""
+    return format_money(value)
+
+
+def status_label(status: JobStatus) -> str:
+    return STATUS_LABELS[status]
+
+
+def crew_rows(job: Job, names: Mapping[str, str]) -> list[dict[str, str]]:
+    """The crew, Job Manager first."""
+    ordered = sorted(job.crew, key=lambda m: m.role.value != "job_manager")
+    return [
+        {
+            "technician_id": m.technician_id,
+            "name": names.get(m.technician_id, "?"),
+            "role": "Job Manager" if m.role.value == "job_manager" else "Auxiliary",
+        }
+        for m in ordered
+    ]
+
+
+def line_item_rows(job: Job) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Each line item with its net amount, and the totals (net, tax, gross)."""
+    rows = [
+        {
+            "description": i.description,
+            "kind": i.kind.value.replace("_", " "),
+            "quantity": format_decimal(i.quantity),
+            "unit_price": money(i.unit_price),
+            "tax_rate": format_decimal(i.tax_rate) + " %",
+            "net": money(i.net),
+        }
+        for i in job.line_items
+    ]
+    net, tax, gross = job.totals()
+    return rows, {"net": money(net), "tax": money(tax), "gross": money(gross)}
+
+
+def task_rows(job: Job, zone: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": t.id,
+            "title": t.title,
+            "required": t.required,
+            "done": t.done,
+            "done_at": when(t.done_at, zone) if t.done else "",
+        }
+        for t in job.tasks
+    ]
+
+
+NOTE_KINDS: Mapping[NoteVisibility, str] = {
+    NoteVisibility.INTERNAL: "Internal — staff only",
+    NoteVisibility.PUBLIC: "Public — on the invoice",
+}
+
+
+def note_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
+    """Newest first; each says whether the customer sees it."""
+    return [
+        {
+            "visibility": n.visibility.value,
+            "kind": NOTE_KINDS[n.visibility],
+            "text": n.text,
+            "by": n.author_name,
+            "at": when(n.created_at, zone),
+        }
+        for n in sorted(job.notes, key=lambda n: n.created_at, reverse=True)
+    ]
+
+
+FILES_PATH = "/job-files"  # /job-files/<job number>/<attachment id>[?download=1]
+
+
+def file_url(number: str, attachment_id: str, *, download: bool = False) -> str:
+    """Where the dashboard serves one of a job's files (inline, or to save)."""
+    url = f"{FILES_PATH}/{number}/{attachment_id}"
+    return url + "?download=1" if download else url
+
+
+def expense_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
+    """Each expense; ``receipt_url`` is its receipt photo's ("" until it synced)."""
+    synced = {a.id for a in job.attachments}
+    return [
+        {
+            "description": e.description,
+            "amount": money(e.amount),
+            "at": when(e.created_at, zone),
+            "receipt": e.receipt_status(job.attachments) or "no receipt",
+            "receipt_url": file_url(job.display_number, e.receipt_attachment_id)
+            if e.receipt_attachment_id is not None and e.receipt_attachment_id in synced
+            else "",
+        }
+        for e in job.expenses
+    ]
+
+
+#: The Photos & Documents tab's groups, in the help page's words.
+ATTACHMENT_GROUPS: tuple[tuple[str, frozenset[AttachmentKind]], ...] = (
+    ("Before", frozenset({AttachmentKind.PHOTO_BEFORE})),
+    ("After", frozenset({AttachmentKind.PHOTO_AFTER})),
+    ("Photos", frozenset({AttachmentKind.PHOTO, AttachmentKind.RECEIPT})),
+    (
+        "Documents",
+        frozenset(
+            {
+                AttachmentKind.MANUAL,
+                AttachmentKind.PERMIT,
+                AttachmentKind.WAIVER,
+                AttachmentKind.DOCUMENT,
+            }
+        ),
+    ),
+)
+
+
+def attachment_groups(
+    job: Job, zone: ZoneInfo
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The job's files by group (empty groups left out), oldest first, each with
+    its inline and download URLs and whether it is an image (a thumbnail)."""
+    groups = []
+    for title, kinds in ATTACHMENT_GROUPS:
+        rows = [
+            {
+                "kind": a.kind.value.replace("_", " "),
+                "description": a.description or a.filename,
+                "filename": a.filename,
+                "size": f"{max(1, round(a.size / 1024))} KiB",
+                "at": when(a.uploaded_at, zone),
+                "image": a.content_type.startswith("image/"),
+                "url": file_url(job.display_number, a.id),
+                "download": file_url(job.display_number, a.id, download=True),
+            }
+            for a in sorted(job.attachments, key=lambda a: a.uploaded_at)
+            if a.kind in kinds
+        ]
+        if rows:
+            groups.append((title, rows))
+    return groups
+
+
+def _hours(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def session_rows(
+    job: Job,
+    names: Mapping[str, str],
+    derived: Mapping[str, Reconciliation | None],
+    zone: ZoneInfo,
+    now: datetime,
+) -> list[dict[str, str]]:
+    """Clock times, time worked and the derived arrival/departure of each session,
+    with its audit page's link."""
+    rows = []
+    for s in job.sessions:
+        rec = derived.get(s.id)
+        rows.append(
+            {
+                "technician": names.get(s.technician_id, "?"),
+                "clock_in": when(s.clocked_in_at, zone),
+                "clock_out": when(s.clocked_out_at, zone) or "still clocked in",
+                "worked": _hours(s.worked(now)),
+                "arrival": "not derived yet"
+                if rec is None
+                else (when(rec.arrival, zone) or "no visit"),
+                "departure": "not derived yet"
+                if rec is None
+                else (when(rec.departure, zone) or "—"),
+                "audit": f"{AUDIT_PATH}?{urlencode({'session': s.id})}",
+            }
+        )
+    return rows
+
+
+def _value(value: Any, zone: ZoneInfo) -> str:
+    """A history detail as a person reads it: times in the company's zone."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return when(moment, zone)
+    return str(value)
+
+
+def _details(
+    details: Mapping[str, Any], names: Callable[[str], str], zone: ZoneInfo
+) -> str:
+    """``key: value`` pairs; technicians by name, times in the zone, and the ids
+    of the job's own parts (notes, tasks, items) left out: the rest names them."""
+    parts = []
+    for key, value in details.items():
+        if key.endswith("technician_id") or key == "job_manager":
+            key, value = key.removesuffix("_id"), names(str(value))
+        elif key.endswith("_id"):
+            continue
+        elif isinstance(value, dict):
+            value = (
+                f"{_value(value.get('from'), zone)} → {_value(value.get('to'), zone)}"
+            )
+        else:
+            value = _value(value, zone)
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return "; ".join(parts)
+
+
+def history_rows(
+    entries: Sequence[Mapping[str, Any]], names: Mapping[str, str], zone: ZoneInfo
+) -> list[dict[str, str]]:
+    """Who, when, what and from where, newest first."""
+    return [
+        {
+            "at": when(e["at"], zone),
+            "who": f"{e['actor_name'] or 'system'} ({e['actor_role']})",
+            "what": e["action"].replace("_", " ").capitalize(),
+            "details": _details(e["details"] or {}, lambda t: names.get(t, t), zone),
+            "source": e["source"],
+        }
+        for e in sorted(entries, key=lambda e: e["id"], reverse=True)
+    ]

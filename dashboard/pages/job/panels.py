@@ -1,0 +1,283 @@
+"""The Job page's panels as Dash components, from the model's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dash import dcc, html
+
+from dashboard.pages.job import layout
+from dashboard.pages.job.model import Offered
+
+
+def _label(heading: str) -> Any:
+    """The cell's column heading, shown beside it where the table stacks (phone)."""
+    return {"data-label": heading}
+
+
+def _table(
+    head: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = ""
+) -> html.Table:
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in head])),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(cell, **_label(h))
+                            for h, cell in zip(head, r, strict=True)
+                        ]
+                    )
+                    for r in rows
+                ]
+            ),
+        ],
+        className=f"office-table {cls}".strip(),
+    )
+
+
+def empty(text: str) -> html.P:
+    return html.P(text, className="muted")
+
+
+def header(number: str, status: str, label: str, client: str, description: str) -> Any:
+    return [
+        html.H3([number, " ", html.Span(label, className=f"status {status}")]),
+        html.P([html.Strong(client), " · ", description]),
+    ]
+
+
+def facts(rows: Sequence[tuple[str, Any]]) -> html.Table:
+    return html.Table(
+        [html.Tr([html.Th(k), html.Td(v)]) for k, v in rows], className="details"
+    )
+
+
+def crew(rows: Sequence[Mapping[str, str]]) -> Any:
+    if not rows:
+        return html.Span("nobody yet", className="refused")
+    return html.Ul(
+        [
+            html.Li(
+                [html.Strong(r["name"]), f" — {r['role']}"],
+                className="crew-"
+                + ("manager" if r["role"] == "Job Manager" else "aux"),
+            )
+            for r in rows
+        ],
+        className="crew",
+    )
+
+
+def actions(offered: Sequence[Offered]) -> Any:
+    """A button per offered action; a blocked one is disabled and lists why."""
+    if not offered:
+        return empty("No status action is open to you on this job.")
+    parts: list[Any] = []
+    for o in offered:
+        parts.append(
+            html.Button(
+                o.label,
+                id={"type": layout.ACT_BUTTON, "act": o.act.name},
+                disabled=not o.enabled,
+                className="primary" if o.enabled else "",
+            )
+        )
+    blocked = [o for o in offered if not o.enabled]
+    notes = [
+        html.Div(
+            [
+                html.P(f"{o.label} is blocked until:", className="refused"),
+                html.Ul([html.Li(b) for b in o.blockers], className="blockers"),
+            ],
+            id=f"job-blockers-{o.act.name.lower()}",
+        )
+        for o in blocked
+    ]
+    return [html.Div(parts, className="job-action-buttons"), *notes]
+
+
+def line_items(rows: Sequence[Mapping[str, str]], totals: Mapping[str, str]) -> Any:
+    head = ["Description", "Kind", "Qty", "Unit price", "Tax", "Net"]
+    body = [
+        [
+            r["description"],
+            r["kind"],
+            r["quantity"],
+            r["unit_price"],
+            r["tax_rate"],
+            r["net"],
+        ]
+        for r in rows
+    ]
+    return [
+        _table(head, body, "line-items") if rows else empty("No line items yet."),
+        html.P(
+            [
+                f"Net {totals['net']} · Tax {totals['tax']} · ",
+                html.Strong(f"Total {totals['gross']}"),
+            ],
+            className="totals",
+            id="job-li-totals",
+        ),
+    ]
+
+
+def tasks(rows: Sequence[Mapping[str, Any]], may_tick: bool) -> Any:
+    if not rows:
+        return empty("No tasks on this job.")
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    dcc.Checklist(
+                        id={"type": layout.TASK_BOX, "task": r["id"]},
+                        options=[
+                            {
+                                "label": " " + r["title"],
+                                "value": "done",
+                                "disabled": not may_tick,
+                            }
+                        ],
+                        value=["done"] if r["done"] else [],
+                        inline=True,
+                    ),
+                    html.Span("required", className="badge required")
+                    if r["required"]
+                    else None,
+                    html.Span(f"done {r['done_at']}", className="muted")
+                    if r["done"]
+                    else None,
+                ],
+                className="task" + (" task-done" if r["done"] else ""),
+            )
+            for r in rows
+        ],
+        className="tasks",
+    )
+
+
+def expenses(
+    rows: Sequence[Mapping[str, str]], profit: Mapping[str, str] | None
+) -> Any:
+    parts: list[Any] = [
+        _table(
+            ["Expense", "Amount", "When", "Receipt"],
+            [
+                [
+                    r["description"],
+                    r["amount"],
+                    r["at"],
+                    html.A("receipt photo", href=r["receipt_url"], target="_blank")
+                    if r["receipt_url"]
+                    else r["receipt"],
+                ]
+                for r in rows
+            ],
+        )
+        if rows
+        else empty("No expenses logged.")
+    ]
+    if profit is not None:
+        parts.append(
+            facts(
+                [
+                    ("Revenue (net)", profit["revenue"]),
+                    ("Expenses", profit["expenses"]),
+                    (f"Labour ({profit['hours']} h)", profit["labour"]),
+                    ("Profit", html.Strong(profit["profit"])),
+                ]
+            )
+        )
+    return parts
+
+
+def attachments(groups: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> Any:
+    """Before/after photos as thumbnails, documents by name; each downloadable."""
+    if not groups:
+        return empty("No photos or documents yet.")
+    parts: list[Any] = []
+    for title, rows in groups:
+        parts.append(html.H5(title))
+        parts.append(
+            html.Ul(
+                [
+                    html.Li(
+                        [
+                            html.A(
+                                html.Img(src=r["url"], alt=r["description"])
+                                if r["image"]
+                                else html.Span(r["filename"], className="file-name"),
+                                href=r["url"],
+                                target="_blank",
+                            ),
+                            html.Div(r["description"], className="file-caption"),
+                            html.Div(
+                                [
+                                    f"{r['at']} · {r['size']} · ",
+                                    html.A("Download", href=r["download"]),
+                                ],
+                                className="muted",
+                            ),
+                        ],
+                        className="file",
+                    )
+                    for r in rows
+                ],
+                className="files",
+            )
+        )
+    return parts
+
+
+def notes(rows: Sequence[Mapping[str, str]]) -> Any:
+    if not rows:
+        return empty("No notes yet.")
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.Div(
+                        [html.Strong(r["kind"]), f" · {r['by']} · {r['at']}"],
+                        className="note-meta",
+                    ),
+                    html.Div(r["text"], className="note-text"),
+                ],
+                className=f"note note-{r['visibility']}",
+            )
+            for r in rows
+        ],
+        className="notes",
+    )
+
+
+def sessions(rows: Sequence[Mapping[str, str]]) -> Any:
+    if not rows:
+        return empty("Nobody has clocked in on this job.")
+    return _table(
+        ["Technician", "Clock in", "Clock out", "Worked", "Arrived", "Left", "Audit"],
+        [
+            [
+                r["technician"],
+                r["clock_in"],
+                r["clock_out"],
+                r["worked"],
+                r["arrival"],
+                r["departure"],
+                dcc.Link("Location history", href=r["audit"]),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def history(rows: Sequence[Mapping[str, str]]) -> Any:
+    if not rows:
+        return empty("No history.")
+    return _table(
+        ["When", "Who", "What", "Details", "From"],
+        [[r["at"], r["who"], r["what"], r["details"], r["source"]] for r in rows],
+        "history",
+    )

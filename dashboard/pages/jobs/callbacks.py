@@ -1,0 +1,344 @@
+"""The Jobs page's callbacks: the filter choices, the list and its pager, New Job.
+
+The list is the API's listing (``services.jobs.search_jobs``, one page by job
+number) read as the logged-in user; New Job is ``services.jobs.create_job``
+through :class:`dashboard.actions.Office` (role matrix, field problems).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dash
+import flask
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard.actions import Conn, Done, Office, OfficeUser
+from dashboard.context import Context
+from dashboard.pages.jobs import layout, model
+from jobs_domain.actors import Actor, Role
+from jobs_domain.errors import InvalidInput
+from jobs_domain.job import CrewRole
+from jobs_domain.permissions import Act, allowed
+from services import directory
+from services import jobs as service
+
+#: The most choices a filter's drop-down lists (it filters as you type).
+MAX_CHOICES = 500
+
+
+def current_user(ctx: Context) -> tuple[OfficeUser, Office]:
+    """The logged-in user and the app's office actions (else no update)."""
+    user = flask.g.get("user")
+    if user is None or ctx.actions is None:
+        raise PreventUpdate
+    return OfficeUser(str(user.user_id), user.name, user.role), ctx.actions.office
+
+
+async def _choices(conn: Conn, _actor: Actor) -> dict[str, list[dict[str, str]]]:
+    techs = await directory.list_technicians(conn, after=None, limit=MAX_CHOICES)
+    clients = await directory.list_clients(conn, q=None, after=None, limit=MAX_CHOICES)
+    teams = await directory.teams(conn)
+    return {
+        "technicians": sorted(
+            (
+                {
+                    "label": t.name + (f" ({t.team})" if t.team else ""),
+                    "value": str(t.id),
+                }
+                for t in techs
+            ),
+            key=lambda o: o["label"],
+        ),
+        "clients": sorted(
+            ({"label": c.name, "value": str(c.id)} for c in clients),
+            key=lambda o: o["label"],
+        ),
+        "teams": [{"label": name, "value": name} for name, _size in teams],
+    }
+
+
+def field_messages(
+    done: Done, pointers: Mapping[str, str], fields: Sequence[str]
+) -> tuple[list[str], list[str | None]]:
+    """Each field's message (None clears its slot), in the order of ``fields``,
+    from the problems' pointers (``pointers``: pointer → field id); and the
+    problems no field shows, for the form's own message line."""
+    by_field: dict[str, str | None] = dict.fromkeys(fields)
+    rest = []
+    for pointer, message in done.problems.items():
+        field_id = pointers.get(pointer)
+        if field_id in by_field:
+            by_field[field_id] = message
+        else:
+            rest.append(f"{pointer.strip('/') or 'value'}: {message}")
+    return rest, list(by_field.values())
+
+
+def result_view(done: Done, extra: Sequence[Any] = ()) -> html.Div:
+    """The sentence an edit answered, its blockers, warnings and field problems
+    that have no field of their own."""
+    lines: list[Any] = [
+        html.P(done.message, className="ok" if done.ok else "refused", role="status")
+    ]
+    if done.blockers:
+        lines.append(html.Ul([html.Li(b) for b in done.blockers], className="blockers"))
+    lines += [html.P(f"⚠ {w}", className="warning") for w in done.warnings]
+    lines += list(extra)
+    return html.Div(lines)
+
+
+def register(app: dash.Dash, ctx: Context) -> None:
+    """Attach the Jobs page's callbacks to ``app``."""
+
+    @app.callback(
+        Output(layout.F_TECH, "options"),
+        Output(layout.F_TEAM, "options"),
+        Output(layout.F_CLIENT, "options"),
+        Output(layout.NEW_CLIENT, "options"),
+        Output(layout.NEW_MANAGER, "options"),
+        Output(layout.NEW_AUX, "options"),
+        Output(layout.NEW_CLIENT, "value"),
+        Output(layout.NEW_PANEL, "hidden", allow_duplicate=True),
+        Output(layout.NEW_OPEN, "disabled"),
+        Input(layout.OPTIONS_READY, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def _options(client: str | None) -> Any:
+        user, office = current_user(ctx)
+        found = office.read(user, _choices)
+        techs, clients = found["technicians"], found["clients"]
+        may_create = allowed(Role(user.role), Act.CREATE_JOB)
+        preset = (
+            client if client and any(c["value"] == client for c in clients) else None
+        )
+        return (
+            techs,
+            found["teams"],
+            clients,
+            clients,
+            techs,
+            techs,
+            preset,
+            not (may_create and preset is not None),
+            not may_create,
+        )
+
+    @app.callback(
+        Output(layout.NEW_PANEL, "hidden"),
+        Input(layout.NEW_OPEN, "n_clicks"),
+        State(layout.NEW_PANEL, "hidden"),
+        prevent_initial_call=True,
+    )
+    def _toggle(clicks: int | None, hidden: bool | None) -> bool:
+        if not clicks:
+            raise PreventUpdate
+        return not hidden
+
+    @app.callback(
+        Output(layout.NEW_PROPERTY, "options"),
+        Output(layout.NEW_PROPERTY, "value"),
+        Input(layout.NEW_CLIENT, "value"),
+    )
+    def _properties(client_id: str | None) -> Any:
+        if not client_id:
+            return [], None
+        user, office = current_user(ctx)
+
+        async def read(conn: Conn, _actor: Actor) -> list[dict[str, str]]:
+            found = await directory.list_properties(
+                conn, client_id=client_id, after=None, limit=MAX_CHOICES
+            )
+            return [
+                {
+                    "label": model.address_text(p) or "(no address)",
+                    "value": str(p.id),
+                }
+                for p in found
+            ]
+
+        options = office.read(user, read)
+        return options, (options[0]["value"] if len(options) == 1 else None)
+
+    @app.callback(
+        Output(layout.PAGING, "data", allow_duplicate=True),
+        Input(layout.F_STATUS, "value"),
+        Input(layout.F_TECH, "value"),
+        Input(layout.F_TEAM, "value"),
+        Input(layout.F_CLIENT, "value"),
+        Input(layout.F_FROM, "value"),
+        Input(layout.F_TO, "value"),
+        Input(layout.F_TEXT, "value"),
+        prevent_initial_call=True,
+    )
+    def _filters_changed(*_values: Any) -> dict[str, Any]:
+        return {"cursors": [None]}  # a new filter starts at the first page
+
+    @app.callback(
+        Output(layout.PAGING, "data"),
+        Input(layout.PAGER_PREV, "n_clicks"),
+        Input(layout.PAGER_NEXT, "n_clicks"),
+        State(layout.PAGING, "data"),
+        State(layout.LAST, "data"),
+        prevent_initial_call=True,
+    )
+    def _page(_prev: Any, _next: Any, raw: dict[str, Any] | None, last: Any) -> Any:
+        paging = model.Paging(tuple((raw or {}).get("cursors") or [None]))
+        if dash.ctx.triggered_id == layout.PAGER_NEXT:
+            if last is None:
+                raise PreventUpdate
+            paging = paging.next(int(last))
+        else:
+            paging = paging.previous()
+        return {"cursors": list(paging.cursors)}
+
+    @app.callback(
+        Output(layout.LIST, "children"),
+        Output(layout.LAST, "data"),
+        Output(layout.PAGER_TEXT, "children"),
+        Output(layout.PAGER_PREV, "disabled"),
+        Output(layout.PAGER_NEXT, "disabled"),
+        Output(layout.LIST_ERROR, "children"),
+        Input(layout.PAGING, "data"),
+        Input(layout.REFRESH, "data"),
+        State(layout.F_STATUS, "value"),
+        State(layout.F_TECH, "value"),
+        State(layout.F_TEAM, "value"),
+        State(layout.F_CLIENT, "value"),
+        State(layout.F_FROM, "value"),
+        State(layout.F_TO, "value"),
+        State(layout.F_TEXT, "value"),
+    )
+    def _list(
+        raw: dict[str, Any] | None,
+        _refresh: Any,
+        statuses: list[str] | None,
+        tech: str | None,
+        team: str | None,
+        client: str | None,
+        day_from: str | None,
+        day_to: str | None,
+        text: str | None,
+    ) -> Any:
+        user, office = current_user(ctx)
+        paging = model.Paging(tuple((raw or {}).get("cursors") or [None]))
+        try:
+            filters = model.filters_from(
+                ctx.zone,
+                statuses=statuses,
+                technician_id=tech,
+                team=team,
+                client_id=client,
+                day_from=day_from,
+                day_to=day_to,
+                text=text,
+            )
+        except InvalidInput as exc:
+            message = "; ".join(p.message for p in exc.problems)
+            return dash.no_update, None, "", True, True, f"Filters: {message}"
+
+        async def read(conn: Conn, actor: Actor) -> tuple[list[dict[str, str]], Any]:
+            jobs = await service.search_jobs(
+                conn,
+                actor,
+                **filters.search_args(),
+                after_number=paging.current,
+                limit=model.PAGE_SIZE + 1,
+            )
+            more = len(jobs) > model.PAGE_SIZE
+            jobs = jobs[: model.PAGE_SIZE]
+            rows = [model.row(o, ctx.zone) for o in await service.overviews(conn, jobs)]
+            return rows, (jobs[-1].number if more else None)
+
+        rows, last = office.read(user, read)
+        return (
+            layout.table(rows),
+            last,
+            f"Page {paging.page}",
+            paging.page == 1,
+            last is None,
+            None,
+        )
+
+    fields = list(dict.fromkeys(layout.NEW_FIELDS.values()))
+
+    @app.callback(
+        Output(layout.NEW_RESULT, "children"),
+        Output(layout.REFRESH, "data"),
+        *[Output(layout.error_slot(f), "children") for f in fields],
+        Input(layout.NEW_SAVE, "n_clicks"),
+        State(layout.NEW_CLIENT, "value"),
+        State(layout.NEW_PROPERTY, "value"),
+        State(layout.NEW_DESCRIPTION, "value"),
+        State(layout.NEW_DAY, "value"),
+        State(layout.NEW_START, "value"),
+        State(layout.NEW_END, "value"),
+        State(layout.NEW_MANAGER, "value"),
+        State(layout.NEW_AUX, "value"),
+        State(layout.REFRESH, "data"),
+        prevent_initial_call=True,
+    )
+    def _create(
+        clicks: int | None,
+        client: str | None,
+        prop: str | None,
+        description: str | None,
+        day: str | None,
+        start: str | None,
+        end: str | None,
+        manager: str | None,
+        aux: list[str] | None,
+        refresh: int | None,
+    ) -> Any:
+        if not clicks:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        form = model.NewJobForm(
+            client, prop, description or "", day, start, end, manager, tuple(aux or ())
+        )
+        done = create_from_form(office, user, form, ctx)
+        rest, messages = field_messages(done, layout.NEW_FIELDS, fields)
+        extra: list[Any] = [html.P(r, className="refused") for r in rest]
+        if done.ok and done.job_number:
+            extra.append(
+                dcc.Link(
+                    f"Open {done.job_number}",
+                    href=model.job_href(done.job_number),
+                    id="new-job-link",
+                )
+            )
+        return (
+            result_view(done, extra),
+            (refresh or 0) + (1 if done.ok else 0),
+            *messages,
+        )
+
+
+def create_from_form(
+    office: Office, user: OfficeUser, form: model.NewJobForm, ctx: Context
+) -> Done:
+    """Create the job the form describes (its problems answered as the API's)."""
+    try:
+        client_id = model.required_choice(form.client_id, "/client_id", "client")
+        window = model.planned_window(form, ctx.zone)
+    except InvalidInput as exc:
+        return Done(
+            False,
+            f"Not saved: {exc.message}",
+            problems={p.pointer: p.message for p in exc.problems},
+        )
+    crew = [(t, CrewRole.JOB_MANAGER) for t in [form.job_manager] if t] + [
+        (t, CrewRole.AUXILIARY) for t in form.auxiliaries if t != form.job_manager
+    ]
+    return office.create_job(
+        user,
+        service.NewJob(
+            client_id=client_id,
+            description=form.description,
+            property_id=form.property_id,
+            window=window,
+        ),
+        crew,
+    )

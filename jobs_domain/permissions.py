@@ -1,0 +1,74 @@
+"""Who may do what to a job: the one role matrix the API and the dashboard read.
+
+The API's routes take their ``roles`` from :data:`MATRIX` (the registry refuses
+every other role with 403 and documents the list as ``x-roles``); the dashboard
+hides or disables what a role may not do and refuses it server-side with
+:func:`require`, so a screen never allows what the API refuses, or the reverse.
+The aggregate's own checks (a technician only on their jobs, billing never runs
+a job) still apply behind both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from jobs_domain.actors import (
+    ALL_ROLES,
+    CREW_AND_OFFICE,
+    OFFICE,
+    STAFF_READERS,
+    Actor,
+    Role,
+)
+from jobs_domain.errors import Forbidden
+
+
+class Act(StrEnum):
+    """Something a user does to a job (one API operation each)."""
+
+    CREATE_JOB = "create a job"
+    SCHEDULE = "schedule"
+    START = "start"
+    HOLD = "put on hold"
+    RESUME = "resume"
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+    ASSIGN_CREW = "edit the crew"
+    ADD_LINE_ITEM = "add a line item"
+    ADD_TASK = "add a task"
+    TICK_TASK = "tick a task"
+    ADD_NOTE = "add a note"
+    SEE_PROFITABILITY = "see profitability"
+
+
+MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
+    {
+        Act.CREATE_JOB: CREW_AND_OFFICE,
+        Act.SCHEDULE: OFFICE,
+        Act.START: CREW_AND_OFFICE,
+        Act.HOLD: CREW_AND_OFFICE,
+        Act.RESUME: CREW_AND_OFFICE,
+        Act.COMPLETE: CREW_AND_OFFICE,
+        Act.CANCEL: OFFICE,
+        Act.ASSIGN_CREW: OFFICE,
+        Act.ADD_LINE_ITEM: ALL_ROLES,
+        Act.ADD_TASK: CREW_AND_OFFICE,
+        Act.TICK_TASK: CREW_AND_OFFICE,
+        Act.ADD_NOTE: ALL_ROLES,
+        Act.SEE_PROFITABILITY: STAFF_READERS,
+    }
+)
+
+
+def allowed(role: Role, act: Act) -> bool:
+    """May ``role`` do ``act`` at all (whatever the job)?"""
+    return role in MATRIX[act]
+
+
+def require(actor: Actor, act: Act) -> None:
+    """Raise ``Forbidden`` (the API's 403 wording) unless the actor's role may."""
+    if not allowed(actor.role, act):
+        names = ", ".join(r.value for r in MATRIX[act])
+        raise Forbidden(f"this needs one of the roles: {names}")

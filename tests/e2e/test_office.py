@@ -1,0 +1,425 @@
+"""The job-management help page walked through the office's screens (see conftest).
+
+A dispatcher creates a job on the Jobs page, moves it through its lifecycle on
+the Job page, adds line items from the price book, ticks a task, adds notes;
+then the same job read through the API (``crewtrack api`` on the same database)
+agrees with what the screens showed. A second walk opens every tab at a phone's
+width. Screenshots: test-output/e2e/office-*.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from playwright.sync_api import Page, expect
+from psycopg.types.json import Jsonb
+
+from crewtrack.servers import PortAllocator
+from dashboard.pages.job.model import TABS
+from storage.users import create_user, issue_token
+from tests.e2e.conftest import OUTPUT, PASSWORD, ROOT, Stack, Watched, login
+
+pytestmark = pytest.mark.e2e
+
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@dataclass
+class Api:
+    """``crewtrack api`` on the stack's database, and a dispatcher's token."""
+
+    url: str
+    token: str
+
+    def upload(self, path: str, kind: str, description: str, png: bytes) -> Any:
+        """POST a photo as the phone app does (multipart: kind, description, file)."""
+        boundary = "crewtrack-e2e-boundary"
+        fields = [("kind", kind), ("description", description)]
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+            f"\r\n\r\n{value}\r\n".encode()
+            for name, value in fields
+        )
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="{kind}.png"\r\nContent-Type: image/png\r\n\r\n'
+            ).encode()
+            + png
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(  # noqa: S310 (our own http URL)
+            self.url + "/api/v1" + path,
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    def get(self, path: str) -> Any:
+        request = urllib.request.Request(  # noqa: S310 (our own http URL)
+            self.url + "/api/v1" + path,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+
+@pytest.fixture
+def api(stack: Stack) -> Iterator[Api]:
+    port = PortAllocator().free_port()
+    settings = stack.settings.replace(api_port=port)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT id FROM users WHERE email = %s", (stack.dispatcher,)
+        ).fetchone()
+        assert row is not None
+        token = issue_token(conn, row[0], "e2e office")
+    log = settings.home / "api-office.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crewtrack", "api"],
+            env={**os.environ, **settings.as_env()},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(url + "/api/v1/health", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.2)
+        yield Api(url, token)
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=15)
+
+
+def _png(rgb: tuple[int, int, int], size: int = 48) -> bytes:
+    """A small solid-colour PNG (what a phone's photo is, to the page)."""
+    row = b"\x00" + bytes(rgb) * size
+    raw = zlib.compress(row * size)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
+
+
+def _office_data(stack: Stack) -> None:
+    """A client with a fenced site, stored as the API stores them (the stack's
+    own seed keeps its addresses as lists, which the API cannot render), and a
+    price-book family with two items."""
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        client = conn.execute(
+            "INSERT INTO clients (name) VALUES ('Atelier Lumière') RETURNING id"
+        ).fetchone()
+        assert client is not None
+        conn.execute(
+            "INSERT INTO properties (client_id, address, lat, lon, geofence) "
+            "VALUES (%s, %s, 48.8647, 2.3490, %s)",
+            (
+                client[0],
+                Jsonb({"line1": "8 Rue des Lilas", "city": "Paris"}),
+                Jsonb({"radius_m": 40}),
+            ),
+        )
+        row = conn.execute(
+            "INSERT INTO price_book_families (name) VALUES ('Valves') "
+            "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id"
+        ).fetchone()
+        assert row is not None
+        for code, name, price in [
+            ("VLV-1", "Safety valve 3 bar", "24.50"),
+            ("VLV-2", "Ball valve 1/2 in", "9.99"),
+        ]:
+            conn.execute(
+                "INSERT INTO price_book_items (family_id, kind, code, name, "
+                "unit_price, tax_rate) VALUES (%s, 'part', %s, %s, %s, 20) "
+                "ON CONFLICT (code) DO NOTHING",
+                (row[0], code, name, price),
+            )
+
+
+def _pick(p: Page, field: str, text: str) -> None:
+    """Choose the option showing ``text`` in the drop-down ``#field``: open it,
+    search, click the option (a multi-select stays open: Escape closes it)."""
+    p.locator(f"#{field}").click()
+    content = p.locator(".dash-dropdown-content")
+    content.locator("input.dash-dropdown-search").fill(text)
+    content.locator(".dash-dropdown-option", has_text=text).first.click()
+    if content.count():
+        p.keyboard.press("Escape")
+    expect(p.locator(f"#{field}")).to_contain_text(text)
+
+
+def _tab(p: Page, label: str) -> None:
+    p.locator("#job-tabs button", has_text=label).first.click()
+    expect(p.locator("#job-tabs button.active")).to_have_text(label)
+
+
+def _shot(p: Page, name: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(OUTPUT / f"office-{name}.png"), full_page=True)
+
+
+def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
+    stack: Stack, page: Watched, api: Api
+) -> None:
+    _office_data(stack)
+    zone = stack.settings.company_zone
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(zone).date()
+    p = page.page
+    login(p, stack.url, stack.dispatcher, next_path="/jobs")
+    expect(p.locator("#jobs-list")).to_contain_text("J-000042")
+    expect(p.locator("#jobs-list")).to_contain_text("Café Müller")
+    # the list's filters: a search by number, then by status
+    p.locator("#jobs-search").fill("J-000043")
+    p.locator("#jobs-search").press("Enter")
+    expect(p.locator("#jobs-list tr.job-row")).to_have_count(1)
+    p.locator("#jobs-search").fill("")
+    p.locator("#jobs-search").press("Enter")
+    _pick(p, "jobs-status", "Completed")
+    expect(p.locator("#jobs-list tr.job-row")).to_have_count(1)
+    expect(p.locator("#jobs-list")).to_contain_text("J-000042")
+    _shot(p, "jobs")
+    p.locator("#jobs-status .dash-dropdown-clear").click()
+    expect(p.locator("#jobs-list")).to_contain_text("J-000043")
+    # 1. Manual creation: New Job
+    p.locator("#new-job-open").click()
+    p.locator("#new-job-save").click()  # nothing filled in: the field says why
+    expect(p.locator("#new-job-client-error")).to_have_text("pick a client")
+    _pick(p, "new-job-client", "Atelier")
+    expect(p.locator("#new-job-property")).to_contain_text("8 Rue des Lilas")
+    p.locator("#new-job-description").fill("Replace the safety valve")
+    p.locator("#new-job-day").fill(tomorrow.isoformat())
+    p.locator("#new-job-start").fill("09:00")
+    p.locator("#new-job-end").fill("08:00")  # before its start: refused there
+    _pick(p, "new-job-manager", "Tech 05")
+    _pick(p, "new-job-auxiliary", "Tech 06")
+    p.locator("#new-job-save").click()
+    expect(p.locator("#new-job-end-error")).to_have_text("must be after start")
+    p.locator("#new-job-end").fill("11:00")
+    p.locator("#new-job-save").click()
+    expect(p.locator("#new-job-result")).to_contain_text("created.")
+    expect(p.locator("#new-job-end-error")).to_be_empty()
+    number = p.locator("#new-job-link").inner_text().removeprefix("Open ")
+    expect(p.locator("#jobs-list")).to_contain_text(number)  # no reload needed
+    _shot(p, "new-job")
+    # the technician's before and after photos, as the phone uploads them
+    before = _png((200, 60, 40))
+    (made,) = [
+        j for j in api.get("/jobs?status=pending")["items"] if j["number"] == number
+    ]
+    api.upload(
+        f"/jobs/{made['id']}/attachments",
+        "photo_before",
+        "Old valve",
+        before,
+    )
+    api.upload(
+        f"/jobs/{made['id']}/attachments",
+        "photo_after",
+        "New valve",
+        _png((40, 160, 80)),
+    )
+    p.locator("#new-job-link").click()
+    # 2. The Job page: Overview with the crew, the site map, Schedule
+    expect(p.locator("#job-header")).to_contain_text(number)
+    expect(p.locator("#job-header")).to_contain_text("Pending")
+    overview = p.locator("#job-body-overview")
+    expect(overview).to_contain_text("Tech 05 — Job Manager")
+    expect(overview).to_contain_text("Tech 06 — Auxiliary")
+    expect(overview).to_contain_text("8 Rue des Lilas, Paris")
+    expect(p.locator("#job-site-map .js-plotly-plot")).to_be_visible()
+    _shot(p, "overview")
+    p.get_by_role("button", name="Schedule").click()
+    expect(p.locator("#job-header")).to_contain_text("Scheduled")
+    p.get_by_role("button", name="Start").click()
+    expect(p.locator("#job-header")).to_contain_text("In Progress")
+    # Tasks: a required one blocks Complete, listed before the click
+    _tab(p, "Tasks")
+    p.locator("#job-task-title").fill("Check safety valve")
+    p.locator("#job-task-required label").click()
+    p.locator("#job-task-add").click()
+    expect(p.locator("#job-body-tasks")).to_contain_text("Check safety valve")
+    expect(p.locator("#job-body-tasks .badge.required")).to_have_count(1)
+    _tab(p, "Overview")
+    expect(p.get_by_role("button", name="Complete")).to_be_disabled()
+    expect(p.locator("#job-blockers-complete")).to_contain_text(
+        "required task not checked off: Check safety valve"
+    )
+    _shot(p, "blocked")
+    _tab(p, "Tasks")
+    p.locator("#job-body-tasks .task label").click()
+    expect(p.locator("#job-body-tasks .task-done")).to_have_count(1)
+    _shot(p, "tasks")
+    # Line Items: from the price book by family, and a custom one
+    _tab(p, "Line Items")
+    _pick(p, "job-li-family", "Valves")
+    _pick(p, "job-li-item", "Safety valve")
+    p.locator("#job-li-qty").fill("2")
+    p.locator("#job-li-add").click()
+    expect(p.locator("#job-body-line-items")).to_contain_text("Safety valve 3 bar")
+    p.locator("#job-li-desc").fill("Call-out")
+    p.locator("#job-li-price").fill("forty")
+    p.locator("#job-li-cadd").click()
+    expect(p.locator("#job-li-price-error")).not_to_be_empty()
+    p.locator("#job-li-price").fill("40")
+    p.locator("#job-li-cadd").click()
+    expect(p.locator("#job-body-line-items")).to_contain_text("Call-out")
+    expect(p.locator("#job-li-price-error")).to_be_empty()
+    expect(p.locator("#job-li-totals")).to_contain_text("Total 98.80")
+    _shot(p, "line-items")
+    # Notes: internal and public, visibly different
+    _tab(p, "Notes")
+    p.locator("#job-note-text").fill("Gate code 4711")
+    p.locator("#job-note-add").click()
+    expect(p.locator("#job-body-notes .note-internal")).to_contain_text("Gate code")
+    p.locator("#job-note-visibility label", has_text="Public").click()
+    p.locator("#job-note-text").fill("Valve replaced, system tested at 1.5 bar.")
+    p.locator("#job-note-add").click()
+    expect(p.locator("#job-body-notes .note-public")).to_contain_text("1.5 bar")
+    internal = p.locator("#job-body-notes .note-internal").evaluate(
+        "e => getComputedStyle(e).backgroundColor"
+    )
+    public = p.locator("#job-body-notes .note-public").evaluate(
+        "e => getComputedStyle(e).backgroundColor"
+    )
+    assert internal != public
+    _shot(p, "notes")
+    # Photos & Documents: before/after thumbnails, served to the logged-in office
+    _tab(p, "Photos & Documents")
+    photos = p.locator("#job-body-photos")
+    expect(photos).to_contain_text("Before")
+    expect(photos).to_contain_text("After")
+    expect(photos.locator("img")).to_have_count(2)
+    p.wait_for_function(
+        "() => [...document.querySelectorAll('#job-body-photos img')]"
+        ".every(i => i.complete && i.naturalWidth === 48)"
+    )
+    link = photos.get_by_role("link", name="Download").first.get_attribute("href")
+    assert link is not None
+    saved = p.request.get(stack.url + link)  # the browser's session: logged in
+    assert saved.status == 200
+    assert saved.headers["content-disposition"].startswith("attachment;")
+    assert "photo_before.png" in saved.headers["content-disposition"]
+    assert saved.body() == before
+    assert p.request.get(stack.url + link.replace(number, "J-000042")).status == 404
+    _shot(p, "photos")
+    # Hold and Resume, then Complete
+    _tab(p, "Overview")
+    p.locator("#job-reason").fill("waiting for the customer")
+    p.get_by_role("button", name="Hold").click()
+    expect(p.locator("#job-header")).to_contain_text("On Hold")
+    expect(overview).to_contain_text("waiting for the customer")
+    p.get_by_role("button", name="Resume").click()
+    expect(p.locator("#job-header")).to_contain_text("In Progress")
+    p.get_by_role("button", name="Complete").click()
+    expect(p.locator("#job-header")).to_contain_text("Completed")
+    expect(p.locator("#job-actions")).to_contain_text("No status action")
+    _tab(p, "History")
+    history = p.locator("#job-body-history")
+    for what in ("Created", "Scheduled", "Started", "Put on hold", "Completed"):
+        expect(history).to_contain_text(what)
+    expect(history).to_contain_text("Dana Dispatch (dispatcher)")
+    expect(history).to_contain_text("dashboard")
+    _shot(p, "history")
+    # the same job through the API
+    (job,) = [
+        j for j in api.get("/jobs?status=completed")["items"] if j["number"] == number
+    ]
+    assert job["description"] == "Replace the safety valve"
+    items = api.get(f"/jobs/{job['id']}/line-items")
+    assert [i["description"] for i in items["items"]] == [
+        "Safety valve 3 bar",
+        "Call-out",
+    ]
+    assert items["totals"]["gross"] == "98.80"
+    tasks = api.get(f"/jobs/{job['id']}/tasks")["items"]
+    assert [(t["title"], t["required"], t["done"]) for t in tasks] == [
+        ("Check safety valve", True, True)
+    ]
+    notes = api.get(f"/jobs/{job['id']}/notes")["items"]
+    assert [n["visibility"] for n in notes] == ["internal", "public"]
+    crew = api.get(f"/jobs/{job['id']}/crew")["items"]
+    assert [(m["name"], m["role"]) for m in crew] == [
+        ("Tech 05", "job_manager"),
+        ("Tech 06", "auxiliary"),
+    ]
+    start = datetime.fromisoformat(job["scheduled_start"]).astimezone(zone)
+    assert (start.date(), f"{start:%H:%M}") == (tomorrow, "09:00")
+    page.assert_clean()
+
+
+def test_every_tab_of_a_job_works_at_a_phone_width(
+    stack: Stack, phone: Watched
+) -> None:
+    p = phone.page
+    login(p, stack.url, stack.dispatcher, next_path=f"/job?number={stack.job_number}")
+    expect(p.locator("#job-header")).to_contain_text(stack.job_number)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    for value, label in TABS:
+        _tab(p, label)
+        expect(p.locator(f"#job-panel-{value}")).to_be_visible()
+        expect(p.locator(f"#job-body-{value}")).not_to_be_empty()
+        if value == "sessions":
+            link = p.locator("#job-body-sessions a", has_text="Location history")
+            expect(link).to_have_attribute("href", f"/audit?session={stack.session_id}")
+            expect(p.locator("#job-body-sessions")).to_contain_text("Tech 00")
+        assert p.evaluate(NO_SIDEWAYS_SCROLL), value
+        _shot(p, f"{value}-phone")
+    _tab(p, "Sessions")
+    p.locator("#job-body-sessions a", has_text="Location history").click()
+    expect(p.locator("#audit-record")).to_contain_text("v2 of 2")
+    # billing reviews the job: no crew form, no status action, line items allowed
+    email = "billing-office@example.com"
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        if (
+            conn.execute("SELECT 1 FROM users WHERE email = %s", (email,)).fetchone()
+            is None
+        ):
+            create_user(conn, "Bea Billing", "billing", email, PASSWORD)
+    p.goto(stack.url + "/logout")
+    login(p, stack.url, email, next_path=f"/job?number={stack.job_number}")
+    expect(p.locator("#job-header")).to_contain_text(stack.job_number)
+    expect(p.locator("#job-actions")).to_contain_text("No status action")
+    expect(p.locator("#job-crew-form")).to_be_hidden()
+    _tab(p, "Line Items")
+    expect(p.locator("#job-li-form")).to_be_visible()
+    _tab(p, "Tasks")
+    expect(p.locator("#job-task-form")).to_be_hidden()
+    _shot(p, "billing-phone")
+    phone.assert_clean()

@@ -1,0 +1,353 @@
+"""The office's Jobs and Job pages edit through the API's own services and rules.
+
+``dashboard.actions.Office`` runs in the dashboard's (synchronous) threads; here
+it runs in a worker thread against the database of the API under test, and the
+API then reads back what it did. The role matrix the pages obey is the one the
+API's routes are registered with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+
+from dashboard.actions import STALE, Conn, Done, Office, OfficeUser
+from dashboard.pages.job.callbacks import Loaded, load
+from jobs_domain.actors import Actor
+from jobs_domain.job import CrewRole, JobStatus, NoteVisibility, parse_job_number
+from jobs_domain.permissions import MATRIX, Act
+from services import jobs as service
+from tests.integration.api.conftest import World
+
+T = TypeVar("T")
+
+#: The API operation of each act (method, path as the OpenAPI document has it).
+OPERATIONS = {
+    Act.CREATE_JOB: ("post", "/api/v1/jobs"),
+    Act.SCHEDULE: ("post", "/api/v1/jobs/{job_id}/schedule"),
+    Act.START: ("post", "/api/v1/jobs/{job_id}/start"),
+    Act.HOLD: ("post", "/api/v1/jobs/{job_id}/hold"),
+    Act.RESUME: ("post", "/api/v1/jobs/{job_id}/resume"),
+    Act.COMPLETE: ("post", "/api/v1/jobs/{job_id}/complete"),
+    Act.CANCEL: ("post", "/api/v1/jobs/{job_id}/cancel"),
+    Act.ASSIGN_CREW: ("put", "/api/v1/jobs/{job_id}/crew/{technician_id}"),
+    Act.ADD_LINE_ITEM: ("post", "/api/v1/jobs/{job_id}/line-items"),
+    Act.ADD_TASK: ("post", "/api/v1/jobs/{job_id}/tasks"),
+    Act.TICK_TASK: ("patch", "/api/v1/jobs/{job_id}/tasks/{task_id}"),
+    Act.ADD_NOTE: ("post", "/api/v1/jobs/{job_id}/notes"),
+    Act.SEE_PROFITABILITY: ("get", "/api/v1/jobs/{job_id}/profitability"),
+}
+
+
+def _user(w: World, who: str) -> OfficeUser:
+    with psycopg.connect(w.settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT id::text, name, role FROM users WHERE email = %s",
+            (f"{who}@example.test",),
+        ).fetchone()
+    assert row is not None
+    return OfficeUser(*row)
+
+
+async def _as(w: World, fn: Callable[[Office], T]) -> T:
+    """Run an office call as the dashboard does: in a worker thread."""
+    return await asyncio.to_thread(fn, Office(w.settings))
+
+
+async def _site(w: World, client: str = "Émile Zola") -> tuple[str, str]:
+    c = await w.call("admin", "POST", "/clients", 201, {"name": client})
+    p = await w.call(
+        "admin",
+        "POST",
+        "/properties",
+        201,
+        {
+            "client_id": c["id"],
+            "address": {"line1": "12 rue de Médan", "city": "Paris"},
+            "location": {"lat": 48.85, "lon": 2.35},
+            "geofence": {"radius_m": 60},
+        },
+    )
+    return c["id"], p["id"]
+
+
+def _tomorrow(hour: int) -> tuple[datetime, datetime]:
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(
+        hour=hour, minute=0, second=0, microsecond=0
+    )
+    return start, start + timedelta(hours=2)
+
+
+async def _new_job(w: World, who: str = "dispatcher", **kw: Any) -> Done:
+    client_id, site_id = await _site(w)
+    new = service.NewJob(
+        client_id=client_id,
+        property_id=site_id,
+        description=kw.pop("description", "Boiler service"),
+        window=kw.pop("window", _tomorrow(9)),
+        tasks=kw.pop("tasks", ()),
+    )
+    crew = kw.pop(
+        "crew",
+        [
+            (w.people.technician_ids["tess"], CrewRole.JOB_MANAGER),
+            (w.people.technician_ids["alex"], CrewRole.AUXILIARY),
+        ],
+    )
+    user = _user(w, who)
+    return await _as(w, lambda o: o.create_job(user, new, crew))
+
+
+async def _loaded(w: World, number: str, who: str = "dispatcher") -> Loaded:
+    user = _user(w, who)
+    n = parse_job_number(number)
+    assert n is not None
+
+    async def read(conn: Conn, actor: Actor) -> Loaded:
+        return await load(conn, actor, n)
+
+    return await _as(w, lambda o: o.read(user, read))
+
+
+async def test_a_job_created_on_the_jobs_page_is_the_apis_job_with_its_crew(
+    world: World,
+) -> None:
+    done = await _new_job(world)
+    assert done.ok, done
+    assert done.job_number is not None
+    assert done.message == f"{done.job_number} created."
+    job = (await _loaded(world, done.job_number)).overview.job
+    api = await world.call("billing", "GET", f"/jobs/{job.id}", 200)
+    assert api["number"] == done.job_number
+    assert api["status"] == "pending"
+    crew = await world.call("dispatcher", "GET", f"/jobs/{job.id}/crew", 200)
+    assert {(m["technician_id"], m["role"]) for m in crew["items"]} == {
+        (world.people.technician_ids["tess"], "job_manager"),
+        (world.people.technician_ids["alex"], "auxiliary"),
+    }
+    history = await world.call("dispatcher", "GET", f"/jobs/{job.id}/history", 200)
+    assert {h["source"] for h in history["items"]} == {"dashboard"}
+    assert {h["actor_name"] for h in history["items"]} == {"Dispatcher"}
+
+
+async def test_a_refused_crew_member_leaves_no_job_behind(world: World) -> None:
+    before = await world.call("admin", "GET", "/jobs", 200)
+    done = await _new_job(
+        world, crew=[("00000000-0000-4000-8000-000000000001", CrewRole.JOB_MANAGER)]
+    )
+    assert not done.ok
+    after = await world.call("admin", "GET", "/jobs", 200)
+    assert len(after["items"]) == len(before["items"])
+
+
+async def test_the_jobs_list_filters_by_team_and_finds_by_number_or_client(
+    world: World,
+) -> None:
+    first = await _new_job(world)
+    second = await _new_job(
+        world, crew=[(world.people.technician_ids["sam"], CrewRole.JOB_MANAGER)]
+    )
+    await _site(world, client="Boulangerie Paul")
+    assert first.job_number
+    assert second.job_number
+    with psycopg.connect(world.settings.database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE technicians SET team = 'North' WHERE id = %s",
+            (world.people.technician_ids["sam"],),
+        )
+    user = _user(world, "dispatcher")
+
+    def listing(**kw: Any) -> list[str]:
+        async def read(conn: Conn, actor: Actor) -> list[str]:
+            args: dict[str, Any] = {
+                "statuses": [],
+                "technician_id": None,
+                "client_id": None,
+                "date_from": None,
+                "date_to": None,
+                "after_number": None,
+                "limit": 50,
+                **kw,
+            }
+            return [
+                j.display_number for j in await service.search_jobs(conn, actor, **args)
+            ]
+
+        return Office(world.settings).read(user, read)
+
+    assert await asyncio.to_thread(listing, team="North") == [second.job_number]
+    assert await asyncio.to_thread(listing, text=first.job_number) == [first.job_number]
+    assert await asyncio.to_thread(listing, text=first.job_number[2:].lstrip("0")) == [
+        first.job_number
+    ]
+    assert await asyncio.to_thread(listing, text="zola") == [
+        first.job_number,
+        second.job_number,
+    ]
+    assert await asyncio.to_thread(listing, text="paul") == []
+    assert await asyncio.to_thread(listing, text="100%") == []  # % is not a wildcard
+
+
+async def test_the_lifecycle_runs_from_the_job_page_and_complete_lists_its_blockers(
+    world: World,
+) -> None:
+    done = await _new_job(world, tasks=[("Check safety valve", True)])
+    assert done.ok
+    assert done.job_number
+    user = _user(world, "dispatcher")
+    job = (await _loaded(world, done.job_number)).overview.job
+    start, end = _tomorrow(9)
+    steps = [
+        lambda o, v: o.schedule(
+            user, job.id, v, start=start, end=end, technician_id=None
+        ),
+        lambda o, v: o.status(user, job.id, v, Act.START, ""),
+        lambda o, v: o.status(user, job.id, v, Act.HOLD, "waiting for parts"),
+        lambda o, v: o.status(user, job.id, v, Act.RESUME, ""),
+    ]
+    for step in steps:
+        version = (await _loaded(world, done.job_number)).overview.job.version
+        result = await _as(world, lambda o, s=step, v=version: s(o, v))
+        assert result.ok, result
+    version = (await _loaded(world, done.job_number)).overview.job.version
+    blocked = await _as(
+        world, lambda o: o.status(user, job.id, version, Act.COMPLETE, "")
+    )
+    assert not blocked.ok
+    assert blocked.blockers == ("required task not checked off: Check safety valve",)
+    loaded = await _loaded(world, done.job_number)
+    (task,) = loaded.overview.job.tasks
+    ticked = await _as(
+        world,
+        lambda o: o.tick_task(user, job.id, loaded.overview.job.version, task.id, True),
+    )
+    assert ticked.ok, ticked
+    version = (await _loaded(world, done.job_number)).overview.job.version
+    completed = await _as(
+        world, lambda o: o.status(user, job.id, version, Act.COMPLETE, "")
+    )
+    assert completed.ok, completed
+    api = await world.call("dispatcher", "GET", f"/jobs/{job.id}", 200)
+    assert api["status"] == JobStatus.COMPLETED.value
+    history = await world.call("dispatcher", "GET", f"/jobs/{job.id}/history", 200)
+    actions = [h["action"] for h in history["items"]]
+    assert actions[-6:] == [
+        "scheduled",
+        "started",
+        "put_on_hold",
+        "resumed",
+        "task_checked",
+        "completed",
+    ]
+
+
+async def test_a_stale_page_is_told_and_overwrites_nothing(world: World) -> None:
+    done = await _new_job(world)
+    assert done.job_number
+    user = _user(world, "dispatcher")
+    seen = (await _loaded(world, done.job_number)).overview.job
+    first = await _as(
+        world,
+        lambda o: o.add_note(user, seen.id, seen.version, NoteVisibility.PUBLIC, "A"),
+    )
+    assert first.ok
+    second = await _as(
+        world,
+        lambda o: o.add_note(user, seen.id, seen.version, NoteVisibility.INTERNAL, "B"),
+    )
+    assert (second.ok, second.stale, second.message) == (False, True, STALE)
+    notes = await world.call("dispatcher", "GET", f"/jobs/{seen.id}/notes", 200)
+    assert [(n["visibility"], n["text"]) for n in notes["items"]] == [("public", "A")]
+
+
+async def test_billing_cannot_edit_a_jobs_crew_and_is_refused_as_by_the_api(
+    world: World,
+) -> None:
+    done = await _new_job(world)
+    assert done.job_number
+    job = (await _loaded(world, done.job_number, who="billing")).overview.job
+    sam = world.people.technician_ids["sam"]
+    refused = await _as(
+        world,
+        lambda o: o.assign(
+            _user(world, "billing"), job.id, job.version, sam, CrewRole.AUXILIARY
+        ),
+    )
+    api = await world.call(
+        "billing",
+        "PUT",
+        f"/jobs/{job.id}/crew/{sam}",
+        403,
+        {"role": "auxiliary"},
+    )
+    assert not refused.ok
+    assert refused.message == f"Not changed: {api['detail']}"
+    crew = await world.call("dispatcher", "GET", f"/jobs/{job.id}/crew", 200)
+    assert sam not in {m["technician_id"] for m in crew["items"]}
+
+
+async def test_a_bad_custom_line_item_points_at_its_field_and_a_good_one_adds_up(
+    world: World,
+) -> None:
+    done = await _new_job(world)
+    assert done.job_number
+    user = _user(world, "billing")
+    job = (await _loaded(world, done.job_number)).overview.job
+    bad = await _as(
+        world,
+        lambda o: o.add_line_item(
+            user, job.id, job.version, {"description": "Call-out", "unit_price": "abc"}
+        ),
+    )
+    assert not bad.ok
+    assert list(bad.problems) == ["/unit_price"]
+    good = await _as(
+        world,
+        lambda o: o.add_line_item(
+            user,
+            job.id,
+            job.version,
+            {
+                "description": "Call-out",
+                "quantity": "2",
+                "unit_price": "45",
+                "tax_rate": "20",
+            },
+        ),
+    )
+    assert good.ok, good
+    items = await world.call("billing", "GET", f"/jobs/{job.id}/line-items", 200)
+    assert items["totals"] == {"net": "90.00", "tax": "18.00", "gross": "108.00"}
+
+
+async def test_every_act_of_the_matrix_has_the_roles_the_api_documents(
+    world: World,
+) -> None:
+    document = await (await world.api.get("/api/v1/openapi.json")).json()
+    documented = {
+        act: tuple(document["paths"][path][method]["x-roles"])
+        for act, (method, path) in OPERATIONS.items()
+    }
+    assert documented == {act: tuple(r.value for r in MATRIX[act]) for act in Act}
+
+
+@pytest.mark.parametrize("who", ["dispatcher", "billing"])
+async def test_the_job_page_reads_the_job_with_its_blockers_and_history(
+    world: World, who: str
+) -> None:
+    done = await _new_job(world, tasks=[("Clean up site", True)])
+    assert done.job_number
+    loaded = await _loaded(world, done.job_number, who=who)
+    assert loaded.overview.client.name == "Émile Zola"
+    assert loaded.overview.property is not None
+    assert [h["action"] for h in loaded.history][:1] == ["created"]
+    assert loaded.profit is not None  # both roles may see profitability
+    assert loaded.profit.revenue == 0  # no line items yet
+    assert [t.title for t in loaded.overview.job.tasks if t.required] == [
+        "Clean up site"
+    ]
