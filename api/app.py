@@ -23,6 +23,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from api import (
     alert_relay,
+    auth,
+    device_fixes,
     directory,
     estimates,
     invoices,
@@ -32,6 +34,7 @@ from api import (
     price_book,
     reports,
     sync,
+    techapp,
     tracking,
     tracking_osmand,
 )
@@ -63,7 +66,10 @@ ROUTE_MODULES: list[RouteSetup] = [
     invoices.setup,
     tracking.setup,
     tracking_osmand.setup,
+    device_fixes.setup,
     sync.setup,
+    auth.setup,
+    techapp.setup,
 ]
 
 
@@ -149,7 +155,9 @@ SECURITY_HEADERS = {
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.update(SECURITY_HEADERS)
+    # the technician app's pages (api.techapp) bring their own CSP
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 class _BodyTimeout(asyncio.TimeoutError):
