@@ -24,6 +24,7 @@ from api.http.problems import HttpProblem
 from api.http.registry import Api
 from api.http.responses import json_ok
 from api.http.validation import read_json
+from crewtrack.settings import Settings
 from jobs_domain.actors import Role
 from services.login import TooManyAttempts, check_login
 from storage.devices import user_devices
@@ -47,13 +48,17 @@ DEVICE_OUT: s.S = s.obj(
     ["id", "label"], id={"type": "string"}, label={"type": "string"}
 )
 ME_OUT: s.S = s.obj(
-    ["user_id", "name", "email", "role", "technician_id", "devices"],
+    ["user_id", "name", "email", "role", "technician_id", "devices", "time_zone"],
     user_id=s.UUID_S,
     name={"type": "string"},
     email=s.NULL_STR,
     role={"enum": [r.value for r in Role]},
     technician_id={"type": ["string", "null"]},
     devices={"type": "array", "items": DEVICE_OUT},
+    time_zone={
+        "type": "string",
+        "description": "The company time zone (CREWTRACK_COMPANY_TIMEZONE)",
+    },
 )
 LOGIN_OUT: s.S = s.obj(
     ["token", "expires_at", "me"],
@@ -63,7 +68,9 @@ LOGIN_OUT: s.S = s.obj(
 )
 
 
-async def _me(conn: Any, user_id: str, technician_id: str | None) -> dict[str, Any]:
+async def _me(
+    conn: Any, settings: Settings, user_id: str, technician_id: str | None
+) -> dict[str, Any]:
     cur = await conn.execute(
         "SELECT id, name, email, role FROM users WHERE id = %s", (user_id,)
     )
@@ -75,6 +82,7 @@ async def _me(conn: Any, user_id: str, technician_id: str | None) -> dict[str, A
         "email": row[2],
         "role": row[3],
         "technician_id": technician_id,
+        "time_zone": settings.company_zone.key,
         "devices": [
             {"id": d.device_id, "label": d.label}
             for d in await user_devices(conn, row[0])
@@ -125,7 +133,8 @@ async def login(request: web.Request) -> web.StreamResponse:
             "SELECT id FROM technicians WHERE user_id = %s", (user.id,)
         )
         row = await cur.fetchone()
-        me = await _me(conn, str(user.id), None if row is None else str(row[0]))
+        technician_id = None if row is None else str(row[0])
+        me = await _me(conn, settings, str(user.id), technician_id)
     return json_ok({"token": token, "expires_at": expires_at, "me": me})
 
 
@@ -137,7 +146,10 @@ async def logout(ctx: Ctx) -> web.StreamResponse:
 
 
 async def me(ctx: Ctx) -> web.StreamResponse:
-    return json_ok(await _me(ctx.conn, ctx.actor.user_id, ctx.actor.technician_id))
+    actor = ctx.actor
+    return json_ok(
+        await _me(ctx.conn, ctx.settings, actor.user_id, actor.technician_id)
+    )
 
 
 def setup(api: Api) -> None:
