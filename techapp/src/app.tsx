@@ -649,13 +649,13 @@ function FieldView({
         </div>
       )}
       {commenting && (
-        <input
+        <DraftInput
           class="comment"
           id={`comment-${field.key}`}
           placeholder="Comment"
           value={field.comment ?? ""}
           disabled={readOnly}
-          onChange={(e) => onValue(field.value, e.currentTarget.value)}
+          onCommit={(v) => onValue(field.value, v)}
         />
       )}
       {reserving && (
@@ -724,34 +724,78 @@ function FieldInput({
     case "date":
     case "time":
       return (
-        <input
+        <DraftInput
           id={id}
           type={field.type}
           value={text(field.value)}
           disabled={readOnly}
-          onChange={(e) => {
-            const v = e.currentTarget.value;
-            onValue(v === "" ? null : v);
-          }}
+          onCommit={(v) => onValue(v === "" ? null : v)}
         />
       );
     default: {
       return (
-        <input
+        <DraftInput
           id={id}
           type="text"
           inputMode={field.type === "number" ? "decimal" : "text"}
           value={text(field.value)}
           disabled={readOnly}
           placeholder={field.type === "barcode" ? "Type the code" : ""}
-          onChange={(e) => {
-            const v = e.currentTarget.value;
-            onValue(v.trim() === "" ? null : v);
-          }}
+          onCommit={(v) => onValue(v.trim() === "" ? null : v)}
         />
       );
     }
   }
+}
+
+/** A text-like input whose typing is the technician's until they leave it: a
+ * re-render (a sync finishing) never resets what is being typed; leaving the field
+ * (change) records it. A new value from the server shows when not being edited. */
+function DraftInput({
+  value,
+  onCommit,
+  id,
+  type = "text",
+  inputMode,
+  placeholder,
+  disabled,
+  class: className,
+}: {
+  value: string;
+  onCommit: (value: string) => void;
+  id: string;
+  type?: "text" | "date" | "time";
+  inputMode?: "text" | "decimal";
+  placeholder?: string;
+  disabled?: boolean;
+  class?: string;
+}) {
+  const [draft, setDraft] = useState(value);
+  const editing = useRef(false);
+  useEffect(() => {
+    if (!editing.current) setDraft(value);
+  }, [value]);
+  return (
+    <input
+      id={id}
+      type={type as "text"} // Preact types each input type apart; all three take text
+      inputMode={inputMode}
+      placeholder={placeholder}
+      disabled={disabled}
+      class={className}
+      value={draft}
+      onFocus={() => {
+        editing.current = true;
+      }}
+      onInput={(e) => setDraft(e.currentTarget.value)}
+      onBlur={() => {
+        editing.current = false;
+      }}
+      onChange={(e) => {
+        if (e.currentTarget.value !== value) onCommit(e.currentTarget.value);
+      }}
+    />
+  );
 }
 
 function ReserveForm({
@@ -1048,8 +1092,13 @@ function SignaturePad({
   };
   const down = (e: PointerEvent) => {
     if (readOnly) return;
-    (e.currentTarget as HTMLCanvasElement).setPointerCapture(e.pointerId);
     last.current = point(e);
+    try {
+      // keep the stroke when the finger slides off the pad
+      (e.currentTarget as HTMLCanvasElement).setPointerCapture(e.pointerId);
+    } catch {
+      // an emulated or already-released pointer cannot be captured: draw without
+    }
   };
   const move = (e: PointerEvent) => {
     const from = last.current;

@@ -66,6 +66,29 @@ export class Db {
     });
   }
 
+  /** Add ``value`` with ``seq`` one past the highest kept, in one transaction, so
+   * two writes recorded at the same moment never get the same place in line. */
+  async append<T extends { seq: number }>(store: StoreName, value: Omit<T, "seq">): Promise<T> {
+    const tx = this.idb.transaction(store, "readwrite");
+    const os = tx.objectStore(store);
+    const stored = await new Promise<T>((resolve, reject) => {
+      const last = os.index("seq").openCursor(null, "prev");
+      last.onerror = () => reject(last.error);
+      last.onsuccess = () => {
+        const seq = last.result ? (last.result.value as T).seq + 1 : 1;
+        const row = { ...value, seq } as T;
+        os.put(row);
+        resolve(row);
+      };
+    });
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+    return stored;
+  }
+
   put(store: StoreName, value: unknown, key?: IDBValidKey): Promise<void> {
     return this.write(store, [value], [], key === undefined ? undefined : [key]);
   }

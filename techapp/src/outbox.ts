@@ -43,11 +43,7 @@ export async function entries(db: Db): Promise<Entry[]> {
 }
 
 export async function enqueue(db: Db, entry: NewEntry): Promise<Entry> {
-  const existing = await entries(db);
-  const seq = existing.reduce((max, e) => Math.max(max, e.seq), 0) + 1;
-  const stored: Entry = { ...entry, seq, state: "waiting" };
-  await db.put("outbox", stored);
-  return stored;
+  return db.append<Entry>("outbox", { ...entry, state: "waiting" });
 }
 
 /** A refused entry the technician has read: forget it. */

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Db } from "../src/db";
 import { Engine } from "../src/engine";
 import { blockers, worked } from "../src/local";
-import { entries, isFinal, localJob, pull, push } from "../src/outbox";
+import { enqueue, entries, isFinal, localJob, pull, push } from "../src/outbox";
 import type { Job, Report } from "../src/types";
 import { FakeServer } from "./fakes";
 
@@ -299,6 +299,27 @@ describe("the outbox", () => {
     expect((await db.all<Job>("jobs")).map((j) => j.id).sort()).toEqual(["a", "b"]);
     await pull(db, server.fetcher, "t");
     expect(server.pulls).toEqual([null, "c1", "c2"]);
+  });
+});
+
+describe("recording", () => {
+  it("keeps every action recorded at the same moment, each in its own place in line", async () => {
+    const made = await Promise.all(
+      ["a", "b", "c", "d"].map((label) =>
+        enqueue(db, {
+          id: label,
+          jobId: "j",
+          method: "POST",
+          path: `/${label}`,
+          body: {},
+          recordedAt: "2026-01-05T08:00:00Z",
+          label,
+          effect: { kind: "complete" },
+        }),
+      ),
+    );
+    expect(new Set(made.map((e) => e.seq)).size).toBe(4);
+    expect((await entries(db)).map((e) => e.id).sort()).toEqual(["a", "b", "c", "d"]);
   });
 });
 
