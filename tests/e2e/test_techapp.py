@@ -37,6 +37,7 @@ from tests.e2e.conftest import (
 
 TECH_EMAIL = "tech0@example.com"  # Tech 00, whose phone is dev00
 DEVICE = "dev00"
+JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 20  # what the API's type check reads
 
 
 @dataclass
@@ -231,6 +232,13 @@ def fill_report(page: Page, *, offline: bool) -> None:
     page.click("#reserve-remarks")
     page.fill("#reserve-comment-remarks", "Flue cracked")
     page.click("#reserve-raise-remarks")
+    page.set_input_files(
+        "#photo-album",
+        {"name": "boiler.jpg", "mimeType": "image/jpeg", "buffer": JPEG},
+    )
+    page.fill("#photo-description", "Boiler plate")
+    page.click("#photo-add")
+    expect(page.locator(".thumb figcaption")).to_have_text(["Boiler plate"])
     for role, name in (("customer", "Émile Zola"), ("technician", "Tech 00")):
         draw_signature(page, f"sig-{role}", name, offline=offline)
         page.click(f"#sig-{role}-validate")
@@ -307,6 +315,7 @@ def server_state(
         "reserves": [
             (r["field_key"], r["comment"], r["status"]) for r in report["reserves"]
         ],
+        "photos": [(a["kind"], a["description"]) for a in report["attachments"]],
         "signatures": {
             role: (s["signer_name"], s["validated"])
             for role, s in report["signatures"].items()
@@ -320,6 +329,7 @@ def server_state(
 EXPECTED = {
     "status": "completed",
     "reserves": [("remarks", "Flue cracked", "unresolved")],
+    "photos": [("photo", "Boiler plate")],
     "signatures": {"customer": ("Émile Zola", True), "technician": ("Tech 00", True)},
     "sessions": [("closed", 1)],
     "pending": [],
