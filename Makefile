@@ -19,11 +19,15 @@ test: provision lint typecheck pytest
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	npm run -s techapp:lint
 
 typecheck:
 	$(BIN)/mypy
+	npm run -s techapp:typecheck
 
+# the technician app's unit tests (vitest), then everything else (pytest)
 pytest:
+	npm run -s techapp:test
 	$(BIN)/pytest
 
 bench: provision

@@ -23,6 +23,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from api import (
     alert_relay,
+    auth,
+    device_fixes,
     devices,
     directory,
     estimates,
@@ -34,6 +36,7 @@ from api import (
     price_book,
     reports,
     sync,
+    techapp,
     tracking,
     tracking_osmand,
 )
@@ -69,6 +72,9 @@ ROUTE_MODULES: list[RouteSetup] = [
     devices.setup,
     sync.setup,
     evidence.setup,
+    device_fixes.setup,
+    auth.setup,
+    techapp.setup,
 ]
 
 
@@ -163,7 +169,9 @@ SECURITY_HEADERS = {
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.update(SECURITY_HEADERS)
+    # the technician app's pages (api.techapp) bring their own CSP
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 class _BodyTimeout(asyncio.TimeoutError):

@@ -109,7 +109,14 @@ def report_json(report: Report, job: Job) -> dict[str, Any]:
     return {
         "job_id": report.job_id,
         "job_number": job.display_number,
-        "template": {"id": report.template.id, "name": report.template.name},
+        "template": {
+            "id": report.template.id,
+            "name": report.template.name,
+            # the app checks End's rule offline too (jobs_domain.report.blockers)
+            "required_signatures": sorted(
+                r.value for r in report.template.required_signatures
+            ),
+        },
         "status": report.status.value,
         "locked": service.is_locked(report, job),
         "completed_by": report.completed_by,

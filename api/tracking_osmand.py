@@ -112,7 +112,7 @@ async def upload(request: web.Request) -> web.Response:
     async with pool.connection() as conn:
         await store_batch_async(conn, [processed])
     if processed.fixes:
-        await _publish_live(request.app, processed)
+        await publish_live(request.app, processed)
     if processed.rejections and not processed.fixes:
         first = processed.rejections[0]
         status = 403 if first.reason == DEVICE_MISMATCH else 400
@@ -205,7 +205,8 @@ def _process(
     return validate(msg, decoded, digest, limits)
 
 
-async def _publish_live(app: web.Application, p: Processed) -> None:
+async def publish_live(app: web.Application, p: Processed) -> None:
+    """The newest fix of an upload to the live map, best effort (never waits long)."""
     newest = max(p.fixes, key=lambda f: f.t_ms)
     update = live.fix_update(newest, p.message.received_ms)
     with contextlib.suppress(RedisError, OSError, TimeoutError):

@@ -124,13 +124,15 @@ class Settings:
     )
     dashboard_login_limit_per_ip: int = _setting(
         30,
-        "Dashboard login attempts one client address may make per window; over it "
-        "the form answers 429 with Retry-After, even for the right password.",
+        "Login attempts (the dashboard form and the technician app's POST /auth/login, "
+        "counted together) one client address may make per window; over it the "
+        "answer is 429 with Retry-After, even for the right password.",
     )
     dashboard_login_limit_per_account: int = _setting(
         10,
-        "Dashboard login attempts for one e-mail address per window (a success "
-        "starts its count over), so password guessing from many addresses stops too.",
+        "Login attempts (dashboard and technician app together) for one e-mail "
+        "address per window (a success starts its count over), so password guessing "
+        "from many addresses stops too.",
     )
     dashboard_login_window_s: int = _setting(
         900, "Length of the dashboard login rate-limit window (Redis counters)."

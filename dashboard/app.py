@@ -21,7 +21,6 @@ full one (dcc.Graph uses ``window.Plotly`` when the page has it).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import html
 import logging
 import secrets
@@ -46,10 +45,10 @@ from dashboard import pages, serving, shell
 from dashboard.actions import Actions
 from dashboard.context import Context
 from dashboard.queries import Sources
-from storage import dashboard_sessions, rate_limits
+from services.login import TooManyAttempts, check_login
+from storage import dashboard_sessions
 from storage.dashboard_sessions import SessionUser
-from storage.rate_limits import Limit
-from storage.users import User, user_for_login
+from storage.users import User
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,6 @@ ALLOWED_ROLES = ("admin", "dispatcher", "billing")
 PUBLIC_PATHS = ("/login", "/logout", "/healthz")
 SESSION_KEY = "sid"  # the cookie's key holding the server-side session token
 CSRF_KEY = "csrf"  # the cookie's key holding the login form's CSRF token
-LOGIN_KEY = "dashboard-login:"  # + "ip:<address>" or "account:<e-mail digest>"
 REDIS_TIMEOUT_S = 2.0
 #: On every answer: never framed (clickjacking), never sniffed, and the URL
 #: (job numbers, audit queries) not sent to other sites.
@@ -97,43 +95,19 @@ button {{ margin-top: 16px; width: 100%; padding: 8px; background: #1a365d;
 </form></body></html>"""
 
 
-class _TooManyAttempts(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
-
-
 async def _check_login(
     settings: Settings, address: str, email: str, password: str
 ) -> User | None:
-    """The user, after counting the attempt per address and per account
-    (:class:`_TooManyAttempts` when over either, whatever the password)."""
-    account = (
-        f"{LOGIN_KEY}account:" + hashlib.sha256(email.lower().encode()).hexdigest()
-    )
-    window = settings.dashboard_login_window_s
+    """The user, after counting the attempt (``services.login``, the rule the
+    technician app's login shares; :class:`TooManyAttempts` when over a limit)."""
     client = aioredis.from_url(
         settings.redis_url,
         socket_timeout=REDIS_TIMEOUT_S,
         socket_connect_timeout=REDIS_TIMEOUT_S,
     )
     try:
-        wait = await rate_limits.retry_after(
-            client,
-            Limit(
-                f"{LOGIN_KEY}ip:{address}",
-                settings.dashboard_login_limit_per_ip,
-                window,
-            ),
-            Limit(account, settings.dashboard_login_limit_per_account, window),
-        )
-        if wait is not None:
-            raise _TooManyAttempts(wait)
         async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-            user = await user_for_login(conn, email, password)
-        if user is not None:
-            await rate_limits.forget(client, account)
-        return user
+            return await check_login(client, conn, settings, address, email, password)
     finally:
         await client.aclose()
 
@@ -224,7 +198,7 @@ def _install_auth(
         address = flask.request.remote_addr or "unknown"
         try:
             user = asyncio.run(_check_login(settings, address, email, password))
-        except _TooManyAttempts as too_many:
+        except TooManyAttempts as too_many:
             wait = too_many.retry_after
             log.warning("dashboard login limit reached from %s", address)
             page = _login_page(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provision a Debian 12 machine for crewtrack: system packages, TimescaleDB, .venv,
-# the dashboard's plotly.js bundle (npm).
+# the dashboard's plotly.js bundle and the technician app (npm).
 #
 # Idempotent: every step checks whether its result already exists, so a second
 # run takes seconds. Run by `make run` and `make test` (through the Makefile's
@@ -117,5 +117,13 @@ glyphs="dashboard/assets/glyphs/DejaVu Sans Bold/0-255.pbf"
 if [ ! -f "$glyphs" ] || [ package-lock.json -nt "$glyphs" ] || [ scripts/build-glyphs.js -nt "$glyphs" ]; then
   log "building the map's glyphs (dashboard/assets/glyphs)"
   node scripts/build-glyphs.js
+fi
+# The technician app (techapp/ -> techapp/dist, served by the API at /app/),
+# rebuilt when its sources, its build config or the lock file changed.
+app_stamp=techapp/dist/index.html
+if [ ! -f "$app_stamp" ] || [ package-lock.json -nt "$app_stamp" ] \
+   || [ -n "$(find techapp -path techapp/dist -prune -o -type f -newer "$app_stamp" -print -quit)" ]; then
+  log "building the technician app (techapp/dist)"
+  npm run -s techapp:build
 fi
 log "ready"

@@ -272,3 +272,33 @@ async def owntracks_keys(
                 device_id,
             )
     return keys
+
+
+class UserDevice(NamedTuple):
+    """One of a user's active devices, as the user sees it."""
+
+    device_id: str
+    label: str
+
+
+async def user_devices(
+    conn: psycopg.AsyncConnection, user_id: UUID
+) -> list[UserDevice]:
+    """A user's active devices, oldest first."""
+    cur = await conn.execute(
+        "SELECT id, label FROM devices WHERE user_id = %s AND revoked_at IS NULL "
+        "ORDER BY created_at, id",
+        (user_id,),
+    )
+    return [UserDevice(str(r[0]), str(r[1] or "")) for r in await cur.fetchall()]
+
+
+async def owned_device(
+    conn: psycopg.AsyncConnection, device_id: str, user_id: UUID | str
+) -> bool:
+    """Whether ``device_id`` is an active device of ``user_id``."""
+    cur = await conn.execute(
+        "SELECT 1 FROM devices WHERE id = %s AND user_id = %s AND revoked_at IS NULL",
+        (device_id, user_id),
+    )
+    return await cur.fetchone() is not None

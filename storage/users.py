@@ -106,15 +106,45 @@ def issue_token(
 ) -> str:
     """Issue a new bearer token for a user, valid for ``ttl``; the clear text is
     returned only here."""
+    token = new_token()
+    conn.execute(_ISSUE_SQL, _issue_params(token, user_id, label, ttl))
+    return token
+
+
+_ISSUE_SQL = (
+    "INSERT INTO api_tokens (token_sha256, user_id, label, prefix, expires_at) "
+    "VALUES (%s, %s, %s, %s, now() + %s) RETURNING expires_at"
+)
+
+
+def _issue_params(
+    token: str, user_id: UUID, label: str, ttl: timedelta
+) -> tuple[str, UUID, str, str, timedelta]:
     if ttl <= timedelta(0):
         raise ValueError("a token's lifetime must be positive")
+    return (token_digest(token), user_id, label, token_prefix(token), ttl)
+
+
+async def aissue_token(
+    conn: psycopg.AsyncConnection, user_id: UUID, label: str, *, ttl: timedelta
+) -> tuple[str, datetime]:
+    """:func:`issue_token` for the API's login (the same row, the same rules);
+    the token and when it expires."""
     token = new_token()
-    conn.execute(
-        "INSERT INTO api_tokens (token_sha256, user_id, label, prefix, expires_at) "
-        "VALUES (%s, %s, %s, %s, now() + %s)",
-        (token_digest(token), user_id, label, token_prefix(token), ttl),
+    cur = await conn.execute(_ISSUE_SQL, _issue_params(token, user_id, label, ttl))
+    row = await cur.fetchone()
+    assert row is not None
+    return token, row[0]
+
+
+async def arevoke_token(conn: psycopg.AsyncConnection, token: str) -> int:
+    """Revoke one token given in full (logging out); how many were revoked."""
+    cur = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() "
+        "WHERE token_sha256 = %s AND revoked_at IS NULL",
+        (token_digest(token),),
     )
-    return token
+    return cur.rowcount
 
 
 @dataclass(frozen=True)

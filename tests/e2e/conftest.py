@@ -158,7 +158,10 @@ def _wait_subscribed(port: int, proc: subprocess.Popen[bytes], log: Path) -> Non
 def _seed(
     dsn: str,
 ) -> tuple[dict[str, str], str, str, list[tuple[datetime, float, float, float]]]:
-    """Users, a fleet of technicians with devices, a job site, a closed session."""
+    """Users, a fleet of technicians with devices, a job site, a closed session.
+
+    Rows are written as the API writes them (a property's address is the API's
+    object), so the API started on this stack (test_techapp) can read them."""
     now = datetime.now(UTC).replace(microsecond=0)
     passwords: dict[str, str] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -198,7 +201,9 @@ def _seed(
             "VALUES (%s, %s, %s, %s, %s) RETURNING id",
             (
                 client[0],
-                Jsonb(["12 Rue de Rivoli", "75004 Paris"]),
+                Jsonb(
+                    {"line1": "12 Rue de Rivoli", "postcode": "75004", "city": "Paris"}
+                ),
                 SITE[0],
                 SITE[1],
                 Jsonb({"radius_m": FENCE_RADIUS_M}),
@@ -227,7 +232,9 @@ def _seed(
             "VALUES (%s, %s, %s, %s, %s) RETURNING id",
             (
                 client[0],
-                Jsonb(["3 Quai de Bourbon", "75004 Paris"]),
+                Jsonb(
+                    {"line1": "3 Quai de Bourbon", "postcode": "75004", "city": "Paris"}
+                ),
                 LATE_SITE[0],
                 LATE_SITE[1],
                 Jsonb({"radius_m": 50}),

@@ -74,6 +74,9 @@ def test_every_operation_conforms_to_the_served_openapi_document(
             str(MAX_EXAMPLES),
             "--header",
             f"Authorization: Bearer {people.tokens['admin']}",
+            # logging out would revoke the token every later call sends
+            "--exclude-path",
+            "/api/v1/auth/logout",
             "--workers",
             "1",
             "--seed",

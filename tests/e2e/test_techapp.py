@@ -1,0 +1,399 @@
+"""The technician app in a phone's Chromium (390 px, emulated geolocation) against
+the running stack plus its API: "Perform a job" Steps 1-4 and 7 with the network,
+then the same job with the network cut from Start to End, then restored: the
+API shows the same report, signatures, sessions and fixes, each once.
+
+Screenshots of each step: test-output/e2e/techapp-*.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from crewtrack.servers import PortAllocator
+from storage.users import create_user, issue_token
+from tests.e2e.conftest import (
+    DESKTOP,
+    OUTPUT,
+    PASSWORD,
+    ROOT,
+    SITE,
+    Stack,
+    Watched,
+    _wait_http,
+)
+
+TECH_EMAIL = "tech0@example.com"  # Tech 00, whose phone is dev00
+DEVICE = "dev00"
+JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 20  # what the API's type check reads
+
+
+@dataclass
+class AppServer:
+    url: str
+    admin: str
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - our own server
+            f"{self.url}/api/v1{path}",
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.admin}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            text = response.read()
+        return json.loads(text) if text else None
+
+
+@pytest.fixture(scope="module")
+def app_server(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    """``crewtrack api`` on the stack's database, Redis and broker (serves /app/)."""
+    port = PortAllocator().free_port()
+    settings = stack.settings.replace(api_port=port, api_host="127.0.0.1")
+    log_path = tmp_path_factory.mktemp("techapp") / "api.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crewtrack", "api"],
+            env={**os.environ, **settings.as_env()},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(url + "/api/v1/health", proc, log_path)
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            admin = create_user(conn, "Ada Admin", "admin", "admin-techapp@example.com")
+            token = issue_token(conn, admin.id, "e2e")
+        yield AppServer(url, token)
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=15)
+
+
+TEMPLATE = {
+    "name": "Boiler service report",
+    "required_signatures": ["customer", "technician"],
+    "families": [
+        {
+            "key": "safety",
+            "name": "Safety checks",
+            "fields": [
+                {
+                    "key": "gas_tight",
+                    "label": "Gas tightness OK",
+                    "type": "checkbox",
+                    "mandatory": True,
+                },
+                {
+                    "key": "pressure",
+                    "label": "Pressure (bar)",
+                    "type": "number",
+                    "mandatory": True,
+                },
+                {
+                    "key": "approved",
+                    "label": "Installation approved",
+                    "type": "validation",
+                    "mandatory": True,
+                },
+            ],
+        },
+        {
+            "key": "details",
+            "name": "Details",
+            "fields": [
+                {"key": "visit_date", "label": "Visit date", "type": "date"},
+                {"key": "arrival", "label": "Arrival time", "type": "time"},
+                {"key": "remarks", "label": "Remarks", "type": "text"},
+            ],
+        },
+    ],
+}
+
+
+def make_job(app: AppServer, description: str) -> dict[str, Any]:
+    """A job for Tech 00 now, at the seeded site, with a contact and the report."""
+    techs = app.call("GET", "/technicians")["items"]
+    tech = next(t for t in techs if t["name"] == "Tech 00")
+    client = app.call(
+        "POST", "/clients", {"name": "Émile Zola", "email": "emile@client.example"}
+    )
+    site = app.call(
+        "POST",
+        "/properties",
+        {
+            "client_id": client["id"],
+            "address": {
+                "line1": "12 Rue de Rivoli",
+                "city": "Paris",
+                "postcode": "75004",
+            },
+            "location": {"lat": SITE[0], "lon": SITE[1]},
+        },
+    )
+    template = app.call("POST", "/report-templates", TEMPLATE)
+    job = app.call(
+        "POST",
+        "/jobs",
+        {
+            "client_id": client["id"],
+            "property_id": site["id"],
+            "description": description,
+            "site_contact": {
+                "name": "Mme Zola",
+                "phone": "+33 1 23 45 67 89",
+                "email": "zola@client.example",
+            },
+        },
+    )
+    start = datetime.now(UTC) - timedelta(minutes=15)
+    app.call(
+        "POST",
+        f"/jobs/{job['id']}/schedule",
+        {
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+            "technician_id": tech["id"],
+        },
+    )
+    app.call("POST", f"/jobs/{job['id']}/report", {"template_id": template["id"]})
+    return dict(app.call("GET", f"/jobs/{job['id']}"))
+
+
+def shot(page: Page, name: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"techapp-{name}.png"), full_page=True)
+
+
+def no_sideways_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"] if page.viewport_size else True, width
+
+
+def log_in(page: Page, app: AppServer) -> None:
+    page.goto(f"{app.url}/app/")
+    page.fill("#login-email", TECH_EMAIL)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.get_by_role("heading", name="My jobs")).to_be_visible()
+
+
+def draw_signature(page: Page, prefix: str, name: str, *, offline: bool) -> None:
+    if not offline:  # a sync landing mid-stroke re-lays the page out under the finger
+        expect(page.locator("#sync-summary")).to_have_text("All synced")
+    page.fill(f"#{prefix}-name", name)
+    pad = page.locator(f"#{prefix}-pad")
+    # in the middle of the screen, clear of the sync bar fixed at the bottom
+    pad.evaluate("el => el.scrollIntoView({block: 'center'})")
+    # input is hit-tested where the compositor has the page: let it draw the scroll
+    page.evaluate(
+        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+    )
+    box = pad.bounding_box()
+    assert box is not None
+    x, y = box["x"], box["y"]
+    page.mouse.move(x + 20, y + box["height"] * 0.7)
+    page.mouse.down()
+    for k in range(1, 12):
+        page.mouse.move(x + 20 + k * 22, y + box["height"] * (0.3 if k % 2 else 0.7))
+    page.mouse.up()
+    expect(page.locator(f"#{prefix}-sign")).to_be_enabled()
+    page.click(f"#{prefix}-sign")
+
+
+def fill_report(page: Page, *, offline: bool) -> None:
+    page.click("#tab-report")
+    page.check("#field-gas_tight")
+    page.fill("#field-pressure", "1.4")
+    page.press("#field-pressure", "Tab")
+    page.locator("#field-approved").get_by_role("button", name="Yes").click()
+    page.fill("#field-remarks", "Soot on the burner")
+    page.press("#field-remarks", "Tab")
+    page.click("#reserve-remarks")
+    page.fill("#reserve-comment-remarks", "Flue cracked")
+    page.click("#reserve-raise-remarks")
+    page.set_input_files(
+        "#photo-album",
+        {"name": "boiler.jpg", "mimeType": "image/jpeg", "buffer": JPEG},
+    )
+    page.fill("#photo-description", "Boiler plate")
+    page.click("#photo-add")
+    expect(page.locator(".thumb figcaption")).to_have_text(["Boiler plate"])
+    for role, name in (("customer", "Émile Zola"), ("technician", "Tech 00")):
+        draw_signature(page, f"sig-{role}", name, offline=offline)
+        page.click(f"#sig-{role}-validate")
+        expect(page.locator(f"#signature-{role}")).to_contain_text("validated")
+
+
+def walk(
+    page: Page, context: BrowserContext, job: dict[str, Any], tag: str, *, offline: bool
+) -> None:
+    """Open the job, Start, try End, fill the report, sign, End; cut the network
+    from Start to End when ``offline``."""
+    page.locator(f'[data-job="{job["number"]}"]').click()
+    expect(page.locator("#description")).to_contain_text("Mme Zola")
+    expect(page.locator("#my-role")).to_have_text("Job Manager")
+    expect(page.locator("#navigate")).to_have_attribute(
+        "href",
+        f"geo:{SITE[0]},{SITE[1]}?q={SITE[0]},{SITE[1]}(12%20Rue%20de%20Rivoli%2C%2075004%2C%20Paris)",
+    )
+    expect(page.locator('a[href^="tel:"]')).to_have_count(1)
+    expect(page.locator('a[href^="mailto:"]')).to_have_count(1)
+    shot(page, f"{tag}-2-description")
+    if offline:
+        context.set_offline(True)
+    page.click("#start")
+    page.click("#start-confirm")
+    expect(page.locator("#job-status")).to_have_text("In progress")
+    for k in range(3):  # the technician walks about the site while clocked in
+        context.set_geolocation(
+            {"latitude": SITE[0] + 0.0001 * k, "longitude": SITE[1], "accuracy": 9}
+        )
+        page.wait_for_timeout(400)
+    expect(page.locator("#duration")).not_to_have_text("0:00:00")
+    shot(page, f"{tag}-3-started")
+    page.click("#end")
+    refused = page.locator("#end-refused")
+    expect(refused).to_contain_text("Safety checks › Pressure (bar) is mandatory")
+    expect(refused).to_contain_text("the customer's signature is missing")
+    shot(page, f"{tag}-4-end-refused")
+    fill_report(page, offline=offline)
+    shot(page, f"{tag}-5-report")
+    page.click("#end")
+    expect(page.locator("#job-status")).to_have_text("Completed")
+    if offline:
+        expect(page.locator("#sync-summary")).to_contain_text("Offline")
+        expect(page.locator("#sync-summary")).to_contain_text("waiting to sync")
+        page.click("#sync-summary")
+        expect(page.locator("#sync-list")).to_contain_text("complete the job")
+        shot(page, f"{tag}-6-waiting")
+        context.set_offline(False)
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#sync-summary")).to_contain_text("All synced", timeout=30_000)
+    expect(page.locator(".server-refusal")).to_have_count(0)
+    shot(page, f"{tag}-7-synced")
+
+
+def server_state(
+    app: AppServer, stack: Stack, job_id: str, since: datetime
+) -> dict[str, Any]:
+    """What the office sees of the job afterwards, with its counts."""
+    job = app.call("GET", f"/jobs/{job_id}")
+    report = app.call("GET", f"/jobs/{job_id}/report")
+    sessions = app.call("GET", f"/jobs/{job_id}/sessions")
+    values = {f["key"]: f["value"] for fam in report["families"] for f in fam["fields"]}
+    with psycopg.connect(stack.settings.database_url) as conn:
+        fixes = conn.execute(
+            "SELECT count(*), count(DISTINCT time), min(accuracy) FROM fixes "
+            "WHERE device_id = %s AND time >= %s",
+            (DEVICE, since),
+        ).fetchone()
+    assert fixes is not None
+    return {
+        "status": job["status"],
+        "values": values,
+        "reserves": [
+            (r["field_key"], r["comment"], r["status"]) for r in report["reserves"]
+        ],
+        "photos": [(a["kind"], a["description"]) for a in report["attachments"]],
+        "signatures": {
+            role: (s["signer_name"], s["validated"])
+            for role, s in report["signatures"].items()
+        },
+        "sessions": [(s["state"], len(s["intervals"])) for s in sessions["items"]],
+        "pending": sessions["pending"],
+        "fixes": fixes,
+    }
+
+
+EXPECTED = {
+    "status": "completed",
+    "reserves": [("remarks", "Flue cracked", "unresolved")],
+    "photos": [("photo", "Boiler plate")],
+    "signatures": {"customer": ("Émile Zola", True), "technician": ("Tech 00", True)},
+    "sessions": [("closed", 1)],
+    "pending": [],
+}
+
+
+def check(state: dict[str, Any]) -> None:
+    assert {k: state[k] for k in EXPECTED} == EXPECTED
+    assert state["values"]["gas_tight"] is True
+    assert state["values"]["pressure"] == "1.4"
+    assert state["values"]["approved"] is True
+    assert state["values"]["remarks"] == "Soot on the burner"
+    count, distinct, accuracy = state["fixes"]
+    assert count >= 1, "the positions while clocked in reached the API"
+    assert count == distinct, "each fix once"
+    assert accuracy == pytest.approx(9.0)
+
+
+def prepare(phone: Watched, stack: Stack, app: AppServer) -> BrowserContext:
+    context = phone.page.context
+    context.grant_permissions(["geolocation"], origin=app.url)
+    context.set_geolocation({"latitude": SITE[0], "longitude": SITE[1], "accuracy": 9})
+    return context
+
+
+def test_a_technician_performs_a_job_on_the_phone_from_login_to_end(
+    phone: Watched, stack: Stack, app_server: AppServer
+) -> None:
+    job = make_job(app_server, "Annual boiler service")
+    since = datetime.now(UTC)
+    context = prepare(phone, stack, app_server)
+    page = phone.page
+    page.goto(f"{app_server.url}/app/")
+    shot(page, "online-0-login")
+    log_in(page, app_server)
+    expect(page.locator(f'[data-job="{job["number"]}"]')).to_be_visible()
+    shot(page, "online-1-jobs")
+    no_sideways_scroll(page)
+    walk(page, context, job, "online", offline=False)
+    no_sideways_scroll(page)
+    check(server_state(app_server, stack, job["id"], since))
+    phone.assert_clean()
+
+
+def test_the_same_job_done_offline_from_start_to_end_syncs_once_when_back_online(
+    phone: Watched, stack: Stack, app_server: AppServer
+) -> None:
+    job = make_job(app_server, "Boiler service without signal")
+    since = datetime.now(UTC)
+    context = prepare(phone, stack, app_server)
+    page = phone.page
+    log_in(page, app_server)
+    expect(page.locator(f'[data-job="{job["number"]}"]')).to_be_visible()
+    walk(page, context, job, "offline", offline=True)
+    state = server_state(app_server, stack, job["id"], since)
+    check(state)
+    # a second sync (the app's loop, or a resend) changes nothing
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_timeout(1500)
+    assert server_state(app_server, stack, job["id"], since) == state
+    offline_failures = [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e]
+    assert offline_failures == []
+    # the same screen at desktop width
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{app_server.url}/app/#/job/{job['id']}")
+    expect(page.locator("#job-status")).to_have_text("Completed")
+    shot(page, "desktop-job")
