@@ -169,9 +169,13 @@ SECURITY_HEADERS = {
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    # the technician app's pages (api.techapp) bring their own CSP
+    # the technician app's pages (api.techapp) bring their own CSP; the Server
+    # header always replaces aiohttp's own (which names its version)
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+        if name == "Server":
+            response.headers[name] = value
+        else:
+            response.headers.setdefault(name, value)
 
 
 class _BodyTimeout(asyncio.TimeoutError):

@@ -14,6 +14,7 @@ PUBLIC = {
     ("post", "/api/v1/payments/stripe/webhook"),
     ("get", "/api/v1/payments/thanks"),
     ("get", "/api/v1/payments/cancelled"),
+    ("post", "/api/v1/auth/login"),  # the technician app's login (rate limited)
 }
 
 
