@@ -47,6 +47,8 @@ CSV_COLUMNS = ("time", "lat", "lon", "accuracy", "speed", "heading", "battery")
 PDF_MAX_FIXES = 400
 #: The map's box on the first page, millimetres (A4 less the margins is 190 wide).
 MAP_W, MAP_H = 190.0, 100.0
+#: Room the integrity section needs (heading and three digest lines), mm.
+INTEGRITY_MM = 28.0
 
 
 def _utc(t: datetime | None) -> str:
@@ -288,6 +290,11 @@ def evidence_pdf(
                 )
         else:
             _para(pdf, "No flags.")
+    # the digests on a page of their own would leave it nearly empty: they
+    # then open the appendix's page instead
+    moved = pdf.get_y() + INTEGRITY_MM > pdf.h - pdf.b_margin
+    if moved:
+        pdf.add_page()
     _heading(pdf, "Integrity")
     text = f"sha256 of the {len(audit.fixes)} fixes in this report (canonical form): "
     text += audit.digest
@@ -299,7 +306,7 @@ def evidence_pdf(
     if audit.fence is not None:
         text += f"\nFence digest: {audit.fence.digest}"
     _para(pdf, text)
-    _appendix(pdf, audit)
+    _appendix(pdf, audit, new_page=not moved)
     return bytes(pdf.output())
 
 
@@ -309,9 +316,12 @@ def _row_face(in_window: bool, less_certain: bool) -> FontFace | None:
     return IN_WINDOW if in_window else LESS_CERTAIN if less_certain else None
 
 
-def _appendix(pdf: FPDF, audit: Audit) -> None:
+def _appendix(pdf: FPDF, audit: Audit, new_page: bool) -> None:
     """The fixes behind each edge, one table per edge (window widened by 3 min)."""
-    pdf.add_page()
+    if new_page:
+        pdf.add_page()
+    else:
+        pdf.ln(4)
     pdf.set_font("DejaVu", "B", 12)
     pdf.cell(
         0, 7, "Appendix: the fixes behind each edge", new_x="LMARGIN", new_y="NEXT"
