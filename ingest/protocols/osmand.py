@@ -6,6 +6,13 @@ Parameters: ``id``/``deviceid``, ``timestamp`` (epoch s, epoch ms or ISO 8601),
 JSON (Traccar Client 9+): ``{"device_id", "location": {"timestamp": ISO,
 "coords": {latitude, longitude, accuracy, speed (m/s), heading, altitude},
 "battery": {"level": 0-1}}}``; ``location`` may also be a list (a synced backlog).
+
+What real clients put in optional fields when they know no value is read as
+absent, never as a bad fix (counted per parameter in ``Decoded.odd``):
+``-``, an empty value, ``NaN``, ``null`` (``no_value:<param>``), and an
+``accuracy`` of 0 - Android's ``Location.getAccuracy()`` when the location has
+none; no real fix is exact to the millimetre (``zero_accuracy``). ``mock=true``
+(Traccar Client, when the OS reports a mocked location) is kept on the fix.
 """
 
 from __future__ import annotations
@@ -84,10 +91,14 @@ def parse_time(value: object) -> int:
     return round(parsed.timestamp() * 1000)
 
 
+NO_VALUE = frozenset({"", "-", "nan", "null", "none", "undefined"})
+
+
 def _float_param(params: Mapping[str, str], *keys: str) -> float | None:
+    """A required number (``lat``, ``lon``): no value is None, junk a rejection."""
     for key in keys:
         raw = params.get(key)
-        if raw is None or raw == "":
+        if raw is None or raw.strip().lower() in NO_VALUE:
             continue
         try:
             value = float(raw)
@@ -97,6 +108,39 @@ def _float_param(params: Mapping[str, str], *keys: str) -> float | None:
             raise Reject(NOT_FINITE, key)
         return value
     return None
+
+
+def _optional_param(
+    params: Mapping[str, str], odd: list[str], *keys: str
+) -> float | None:
+    """An optional number: no value (``-``, empty, ``NaN``…) is None, counted.
+
+    An infinite value passes: validation drops it like any implausible optional
+    field (the fix is kept, flagged ``dropped:<field>``).
+    """
+    for key in keys:
+        raw = params.get(key)
+        if raw is None:
+            continue
+        if raw.strip().lower() in NO_VALUE:
+            odd.append(f"no_value:{key}")
+            continue
+        try:
+            return float(raw)
+        except ValueError:
+            raise Reject(BAD_TYPE, key) from None
+    return None
+
+
+def _accuracy(value: float | None, odd: list[str]) -> float | None:
+    """Android reports 0 for a location without accuracy: that is unknown."""
+    if value == 0:
+        odd.append("zero_accuracy")
+        return None
+    return value
+
+
+MOCK_TRUE = frozenset({"true", "1"})
 
 
 def check_id(claimed: object, dev: str) -> None:
@@ -121,22 +165,27 @@ def decode_params(
         )
     if lat is None or lon is None:
         raise Reject(MISSING_FIELD, "lat/lon")
-    speed = _float_param(params, "speed")
-    hdg = _float_param(params, "bearing", "heading")
+    odd: list[str] = []
+    speed = _optional_param(params, odd, "speed")
+    hdg = _optional_param(params, odd, "bearing", "heading")
     t_ms, flags = fix_time(params.get("timestamp"), received_ms)
+    mocked = (params.get("mock") or "").lower() in MOCK_TRUE
+    if mocked:
+        odd.append("mock_location")
     fix = Fix(
         dev,
         t_ms,
         lat,
         lon,
-        _float_param(params, "accuracy"),
-        _float_param(params, "altitude"),
+        _accuracy(_optional_param(params, odd, "accuracy"), odd),
+        _optional_param(params, odd, "altitude"),
         None if speed is None or speed < 0 else speed * KNOTS_TO_MS,
         None if hdg is None or hdg < 0 else hdg,
-        _float_param(params, "batt"),
+        _optional_param(params, odd, "batt"),
+        mock=True if mocked else None,
         flags=flags,
     )
-    return Decoded(PROTOCOL, dev, fixes=[fix], carried=1)
+    return Decoded(PROTOCOL, dev, fixes=[fix], carried=1, odd=tuple(odd))
 
 
 def decode_json(dev: str, payload: bytes, *, received_ms: int | None = None) -> Decoded:
@@ -151,19 +200,25 @@ def decode_json(dev: str, payload: bytes, *, received_ms: int | None = None) -> 
         raise Reject(MISSING_FIELD, "location")
     fixes: list[Fix] = []
     rejections: list[Rejection] = []
+    odd: list[str] = []
     for i, item in enumerate(items):
         try:
-            fixes.append(_json_fix(dev, item, received_ms))
+            fixes.append(_json_fix(dev, item, received_ms, odd))
         except Reject as r:
             rejections.append(
                 Rejection(r.reason, r.detail, i if len(items) > 1 else -1)
             )
     return Decoded(
-        PROTOCOL, dev, fixes=fixes, rejections=rejections, carried=len(items)
+        PROTOCOL,
+        dev,
+        fixes=fixes,
+        rejections=rejections,
+        carried=len(items),
+        odd=tuple(odd),
     )
 
 
-def _json_fix(dev: str, loc: Any, received_ms: int | None) -> Fix:
+def _json_fix(dev: str, loc: Any, received_ms: int | None, odd: list[str]) -> Fix:
     if type(loc) is not dict:
         raise Reject(BAD_SHAPE if loc is not None else MISSING_FIELD, "location")
     coords = loc.get("coords")
@@ -179,7 +234,7 @@ def _json_fix(dev: str, loc: Any, received_ms: int | None) -> Fix:
         t_ms,
         number(coords, "latitude"),
         number(coords, "longitude"),
-        opt_number(coords, "accuracy"),
+        _accuracy(opt_number(coords, "accuracy"), odd),
         opt_number(coords, "altitude"),
         None if speed is None or speed < 0 else speed,
         None if hdg is None or hdg < 0 else hdg,

@@ -147,10 +147,18 @@ SENTINEL = -1
 
 
 def _known(m: dict[str, Any], key: str, odd: list[str]) -> float | None:
-    """An optional number, None for the iOS "unknown" sentinel (counted in ``odd``)."""
+    """An optional number, None for the iOS "unknown" sentinel (counted in ``odd``).
+
+    An ``acc`` of 0 is unknown too: the apps omit a zero accuracy, and what
+    sends one (old iOS builds, custom clients, Android's "no accuracy") does not
+    mean a fix exact to the millimetre (counted ``zero_accuracy``).
+    """
     v = opt_number(m, key)
     if v == SENTINEL and key in SENTINEL_FIELDS and key != "alt":
         odd.append(f"sentinel:{key}")
+        return None
+    if v == 0 and key == "acc":
+        odd.append("zero_accuracy")
         return None
     return v
 

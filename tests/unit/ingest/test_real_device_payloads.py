@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from core.messages import InboundMessage, Processed
+import pytest
+
+from core.messages import InboundMessage, Processed, Reject
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import process, validate
 from ingest.protocols import osmand
@@ -61,7 +63,10 @@ def test_an_out_of_range_position_still_rejects_the_fix() -> None:
 def _osmand_query(params: str, received_ms: int = RECEIVED) -> Processed:
     msg = InboundMessage(osmand.topic_for("van-1"), params.encode(), received_ms)
     decoded = osmand.decode_params(
-        "van-1", dict(parse_qsl(params)), received_ms=received_ms
+        # blank values kept, as aiohttp's request.query keeps them
+        "van-1",
+        dict(parse_qsl(params, keep_blank_values=True)),
+        received_ms=received_ms,
     )
     return validate(msg, decoded, b"", LIMITS)
 
@@ -159,3 +164,64 @@ def test_odd_inputs_are_counted_per_reason() -> None:
     m.count_odd_inputs(run("owntracks/ios_sentinels.json"))
     assert 'odd_inputs_total{reason="sentinel:vel"} 1' in m.render()
     assert "sentinel:vel" not in sentinels
+
+
+def _osmand_json(name: str) -> Processed:
+    payload = (PAYLOADS / name).read_bytes()
+    msg = InboundMessage(osmand.topic_for("van-1"), payload, RECEIVED)
+    decoded = osmand.decode_json("van-1", payload, received_ms=RECEIVED)
+    return validate(msg, decoded, b"", LIMITS)
+
+
+def test_osmand_dash_empty_and_nan_values_are_absent_fields_and_counted() -> None:
+    p = _osmand_query((PAYLOADS / "osmand/no_values.txt").read_text())
+    assert p.rejections == []
+    (f,) = p.fixes
+    assert (f.t_ms, f.lat, f.lon, f.acc) == (T, 48.137154, 11.576124, 12.0)
+    assert (f.spd, f.hdg, f.alt, f.bat, f.flags) == (None, None, None, None, None)
+    assert sorted(p.odd) == [
+        "no_value:altitude",
+        "no_value:batt",
+        "no_value:bearing",
+        "no_value:speed",
+    ]
+
+
+def test_an_osmand_position_without_a_value_is_still_rejected() -> None:
+    params = {"id": "van-1", "timestamp": "1709539200", "lat": "-", "lon": "11.5"}
+    with pytest.raises(Reject) as rejected:
+        osmand.decode_params("van-1", params)
+    assert (rejected.value.reason, rejected.value.detail) == (
+        "missing_field",
+        "lat/lon",
+    )
+
+
+def test_an_infinite_optional_osmand_value_is_dropped_not_the_fix() -> None:
+    p = _osmand_query("id=van-1&timestamp=1709539200&lat=48.1&lon=11.5&altitude=inf")
+    (f,) = p.fixes
+    assert (f.alt, f.flags) == (None, "dropped:alt")
+
+
+def test_an_android_accuracy_of_zero_means_unknown_not_exact() -> None:
+    p = _osmand_query((PAYLOADS / "osmand/android_no_accuracy.txt").read_text())
+    (f,) = p.fixes
+    assert (f.acc, f.spd, f.bat) == (None, 0.0, 64.0)
+    assert p.odd == ("zero_accuracy",)
+    heartbeat = _osmand_json("osmand/heartbeat_no_accuracy.json")
+    (h,) = heartbeat.fixes
+    assert (h.acc, h.spd, h.hdg, h.bat) == (None, None, None, None)
+    assert heartbeat.odd == ("zero_accuracy",)
+    owntracks = run("owntracks/zero_accuracy.json")
+    (o,) = owntracks.fixes
+    assert (o.acc, o.bat) == (None, 55.0)
+    assert owntracks.odd == ("zero_accuracy",)
+
+
+def test_a_mocked_traccar_client_location_is_kept_and_marked_mock() -> None:
+    p = _osmand_query((PAYLOADS / "osmand/mock_location.txt").read_text())
+    (f,) = p.fixes
+    assert (f.mock, f.acc, f.alt) == (True, 3.9, 519.0)
+    assert p.odd == ("mock_location",)
+    plain = _osmand_query((PAYLOADS / "osmand/query.txt").read_text())
+    assert plain.fixes[0].mock is None
