@@ -195,7 +195,8 @@ def clocked_intervals(
     """Turn clock events into billable intervals; report sequences that make no sense.
 
     ``clock_in`` and ``resume`` open an interval, ``pause`` and ``clock_out`` close
-    it.  Events are ordered by time (ties: in, resume, pause, out), so a late sync
+    it; a clock-out after a pause ends the session (as :mod:`jobs_domain.sessions`
+    allows) without an interval of its own.  Events are ordered by time (ties: in, resume, pause, out), so a late sync
     cannot reorder a session.
     """
     rank = {"clock_in": 0, "resume": 1, "pause": 2, "clock_out": 3}
@@ -203,13 +204,16 @@ def clocked_intervals(
     out: list[Interval] = []
     flags: list[Flag] = []
     start: datetime | None = None
+    paused = False  # a pause ended the interval; a clock-out may still close it
     for ev in ordered:
         opening = ev.kind in ("clock_in", "resume")
         if opening and start is None:
-            start = ev.time
+            start, paused = ev.time, False
         elif not opening and start is not None:
             out.append(Interval(start, ev.time))
-            start = None
+            start, paused = None, ev.kind == "pause"
+        elif ev.kind == "clock_out" and paused:
+            paused = False
         else:
             flags.append(
                 Flag(

@@ -52,7 +52,8 @@ ARRIVED_M = 12.0  # this close to the site's centre the van is parked
 TRAIL_EVERY_S = 15.0  # spacing of the synced trail of the day so far
 TRAIL_BEFORE_S = 240.0  # on site this long before the seed's clock-in
 TRAIL_AFTER_S = 120.0  # … and after its clock-out
-TRAIL_DRIVE_S = 600.0  # the drive before that, from the previous site
+TRAIL_DRIVE_S = 600.0  # each half of the drive between two sites
+TRAIL_HOME_M = (1500.0, 4000.0)  # where the first drive of the day starts
 REFRESH_IDLE_S = 60.0  # an idle technician asks for new jobs this often
 STACK_READY_TIMEOUT_S = 90.0  # `up` starts the API and the ingest alongside us
 
@@ -125,6 +126,7 @@ class Tech:
     done_steps: set[str] = field(default_factory=set)
     leaving_job: dict[str, Any] | None = None
     refresh_at: float = 0.0
+    parked: tuple[float, float] | None = None  # where the synced trail ended
     script: str = ""  # late | offline | leaves_early | hold | reserve | ""
 
 
@@ -240,42 +242,113 @@ def todays_jobs(tech: Tech, now: datetime) -> list[dict[str, Any]]:
     return sorted(items, key=lambda j: j["scheduled_start"] or "")
 
 
+@dataclass(frozen=True)
+class Stint:
+    """One of the seed's sessions as the trail lives it: where, and the clock times."""
+
+    site: tuple[float, float]
+    clocked_in: datetime
+    clocked_out: datetime | None  # when the last clocked interval ended; None: running
+
+
 def trail_so_far(
     tech: Tech, jobs: list[dict[str, Any]], now: datetime
 ) -> list[dict[str, Any]]:
     """Fixes of the day so far around each of the seed's sessions (deterministic)."""
-    rng = random.Random(f"trail:{tech.dev.device_id}")  # noqa: S311 - a simulation
-    fixes: list[dict[str, Any]] = []
-    previous: tuple[float, float] | None = None
+    stints: list[Stint] = []
     for job in jobs:
         if job["status"] not in ("completed", "in_progress", "on_hold"):
             continue
         sessions = tech.api.call("GET", f"/jobs/{job['id']}/sessions")["items"]
-        here = site_of(job)
         for s in sessions:
             if s.get("device_id") != tech.dev.device_id:
                 continue
             start = _parse(s["clocked_in_at"])
             assert start is not None
-            end = _parse(s["clocked_out_at"]) or now
-            arrive = start - timedelta(seconds=TRAIL_BEFORE_S)
-            if previous is not None:
-                t = arrive - timedelta(seconds=TRAIL_DRIVE_S)
-                while t < arrive:
-                    share = 1 - (arrive - t).total_seconds() / TRAIL_DRIVE_S
-                    pos = (
-                        previous[0] + (here[0] - previous[0]) * share,
-                        previous[1] + (here[1] - previous[1]) * share,
-                    )
-                    fixes.append(_trail_fix(rng, pos, t, 9.0))
-                    t += timedelta(seconds=TRAIL_EVERY_S)
-            t = arrive
-            stop = min(end + timedelta(seconds=TRAIL_AFTER_S), now)
-            while t <= stop:
-                fixes.append(_trail_fix(rng, here, t, 0.0))
-                t += timedelta(seconds=TRAIL_EVERY_S)
-            previous = here
+            intervals = s.get("intervals") or [[None, s["clocked_out_at"]]]
+            stints.append(Stint(site_of(job), start, _parse(intervals[-1][1])))
+    stints.sort(key=lambda st: st.clocked_in)
+    rng = random.Random(f"trail:{tech.dev.device_id}")  # noqa: S311 - a simulation
+    return trail_of(stints, now, rng)
+
+
+def trail_of(
+    stints: list[Stint], now: datetime, rng: random.Random
+) -> list[dict[str, Any]]:
+    """The phone's fixes for a day of ``stints``, up to ``now``.
+
+    The van comes from home to the first site, stays from a few minutes before
+    the clock-in to a little after the clock-out, then drives off at once, towards
+    the next site: half the way, a stop somewhere off any site (the phone still, no
+    fixes), the other half just before the next arrival. So the trail has an outside fix soon after each real
+    departure: what a phone on a van sends, and what the derivation needs to close
+    a visit where it really ended. A paused session (a job put on hold) is left
+    when it paused.
+    """
+    fixes: list[dict[str, Any]] = []
+    bearing = rng.random() * 2 * math.pi
+    first = stints[0].site if stints else (0.0, 0.0)
+    at: tuple[float, float] = _offset(*first, bearing, rng.uniform(*TRAIL_HOME_M))
+    free_from: datetime | None = None  # when the van may leave where it is
+    for index, stint in enumerate(stints):
+        arrive = stint.clocked_in - timedelta(seconds=TRAIL_BEFORE_S)
+        leg_from = arrive - timedelta(seconds=TRAIL_DRIVE_S)
+        if free_from is not None:
+            leg_from = max(leg_from, free_from)
+        _leg(fixes, rng, at, stint.site, leg_from, arrive, now)
+        end = stint.clocked_out
+        leave = now if end is None else end + timedelta(seconds=TRAIL_AFTER_S)
+        t = arrive
+        while t <= min(leave, now):
+            fixes.append(_trail_fix(rng, stint.site, t, 0.0))
+            t += timedelta(seconds=TRAIL_EVERY_S)
+        if leave >= now:
+            return fixes
+        drive = timedelta(seconds=TRAIL_DRIVE_S)
+        if index + 1 < len(stints):
+            towards = stints[index + 1].site
+            next_arrive = stints[index + 1].clocked_in - timedelta(
+                seconds=TRAIL_BEFORE_S
+            )
+        else:  # the last stint so far: off towards somewhere else
+            towards = _offset(*stint.site, rng.random() * 2 * math.pi, 3000.0)
+            next_arrive = leave + 4 * drive
+        if next_arrive - leave <= 2 * drive:  # straight on to the next site
+            halfway, leg_end = towards, next_arrive
+        else:
+            halfway = (
+                (stint.site[0] + towards[0]) / 2,
+                (stint.site[1] + towards[1]) / 2,
+            )
+            leg_end = leave + drive
+        _leg(fixes, rng, stint.site, halfway, leave, leg_end, now)
+        at, free_from = halfway, leg_end
     return fixes
+
+
+def _leg(
+    fixes: list[dict[str, Any]],
+    rng: random.Random,
+    origin: tuple[float, float],
+    target: tuple[float, float],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> None:
+    """Driving fixes from ``origin`` towards ``target`` over ``(start, end)``."""
+    span = (end - start).total_seconds()
+    if span <= 0:
+        return
+    metres_per_s = _distance_m(origin, target) / span
+    t = start + timedelta(seconds=TRAIL_EVERY_S)
+    while t < end and t <= now:
+        share = (t - start).total_seconds() / span
+        pos = (
+            origin[0] + (target[0] - origin[0]) * share,
+            origin[1] + (target[1] - origin[1]) * share,
+        )
+        fixes.append(_trail_fix(rng, pos, t, round(metres_per_s, 1)))
+        t += timedelta(seconds=TRAIL_EVERY_S)
 
 
 def _trail_fix(
@@ -343,6 +416,8 @@ class Day:
                 self.stats.api_errors += 1
                 jobs, trail = [], []
             publish(tech, "fix", {"fixes": trail}, now)  # the outbox batches it
+            if trail:
+                tech.parked = (trail[-1]["lat"], trail[-1]["lon"])
             self.stats.trail_fixes += len(trail)
             tech.jobs = jobs
             self._place(tech, jobs, now)
@@ -368,8 +443,8 @@ class Day:
             return
         upcoming = self._next_job(tech)
         if upcoming is None:
-            if last is not None:
-                tech.dev.lat, tech.dev.lon = last
+            if tech.parked is not None:  # where the trail left the van
+                tech.dev.lat, tech.dev.lon = tech.parked
             tech.phase, tech.refresh_at = "idle", now + REFRESH_IDLE_S
             return
         target = site_of(upcoming)

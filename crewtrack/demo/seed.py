@@ -48,6 +48,7 @@ AConn = psycopg.AsyncConnection[Any]
 SOURCE = "seed-demo"
 CATCH_UP_AFTER = timedelta(minutes=30)  # a window over this long is history
 HISTORY_DWELL = timedelta(minutes=35)  # a morning job's time on site
+HOLD_STAY = timedelta(minutes=9)  # on site before the job went On Hold
 LOGINS_FILE = "demo-logins.json"
 FLEET_FILE = "demo-fleet.json"
 TOKEN_TTL = timedelta(days=90)
@@ -508,8 +509,11 @@ async def _create_planned(
         )
         report.lived_as_history += 1
     elif plan.state == "on_hold":
+        # the customer is not home: the technician pauses the session and leaves
+        arrived = start + timedelta(minutes=8)
+        await _clock(conn, company, job.id, plan.technician, "in", arrived)
         await _clock(
-            conn, company, job.id, plan.technician, "in", start + timedelta(minutes=8)
+            conn, company, job.id, plan.technician, "pause", arrived + HOLD_STAY
         )
         await jobs_service.hold(
             conn,
@@ -536,12 +540,19 @@ async def _clock(
         tech,
         job,
         event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"crewtrack-demo:{job_id}:{kind}")),
-        kind=SessionKind.CLOCK_IN if kind == "in" else SessionKind.CLOCK_OUT,
+        kind=CLOCK_KINDS[kind],
         technician_id=None,
         recorded=Recorded(at=at),
         device_id=company.devices[tech_index],
         position=Position(lat, lon, 8.0),
     )
+
+
+CLOCK_KINDS = {
+    "in": SessionKind.CLOCK_IN,
+    "pause": SessionKind.PAUSE,
+    "out": SessionKind.CLOCK_OUT,
+}
 
 
 def _site_position(company: Company, property_id: str | None) -> tuple[float, float]:

@@ -170,3 +170,14 @@ async def test_a_compressed_day_lives_the_schedule_through_mqtt_and_the_api(
         )
         >= 1
     )
+    # the morning lived as booked: its records have nothing to flag (the synced
+    # trail drives off after each clock-out, so each visit ends where it did)
+    with psycopg.connect(db) as conn:
+        flagged = conn.execute(
+            "SELECT j.number, d.reconciliation->'flags' FROM visit_derivations d "
+            "JOIN job_sessions s ON s.id = d.session_id JOIN jobs j ON j.id = s.job_id "
+            "WHERE s.clocked_out_at < %s "
+            "AND jsonb_array_length(d.reconciliation->'flags') > 0",
+            (started,),
+        ).fetchall()
+    assert flagged == []

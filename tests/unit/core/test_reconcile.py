@@ -104,3 +104,26 @@ def test_a_session_still_clocked_in_is_billed_up_to_now() -> None:
     assert r.billed_s == 1000
     assert "missing_clock_out" in r.codes()
     assert r.to_dict()["clocked_intervals"][0]["end"] is None
+
+
+def test_clocking_out_of_a_paused_session_is_a_sequence_that_fits() -> None:
+    # a job put On Hold pauses its session; the technician then clocks out
+    # without resuming: the sessions domain allows it, so the audit must not
+    # call it nonsense (the pause already ended the billed interval)
+    events = [
+        ClockEvent("clock_in", at(0)),
+        ClockEvent("pause", at(600)),
+        ClockEvent("clock_out", at(3600)),
+    ]
+    intervals, flags = clocked_intervals(events)
+    assert [(i.start, i.end) for i in intervals] == [(at(0), at(600))]
+    assert flags == []
+    # … but a second clock-out, or a pause of a paused session, still does not
+    twice = [*events, ClockEvent("clock_out", at(3700))]
+    assert [f.code for f in clocked_intervals(twice)[1]] == [
+        "inconsistent_clock_events"
+    ]
+    paused_twice = [*events[:2], ClockEvent("pause", at(900))]
+    assert [f.code for f in clocked_intervals(paused_twice)[1]] == [
+        "inconsistent_clock_events"
+    ]
