@@ -286,6 +286,16 @@ async def _job_of(
     return job, ()
 
 
+#: Each status action's service, and whether it takes the page's reason.
+_STATUS_SERVICES: Mapping[Act, tuple[Callable[..., Awaitable[Job]], bool]] = {
+    Act.START: (service.start, False),
+    Act.HOLD: (service.hold, True),
+    Act.RESUME: (service.resume, False),
+    Act.COMPLETE: (completion.complete, False),
+    Act.CANCEL: (service.cancel, True),
+}
+
+
 class Office:
     """The office pages' reads and writes, for one app (its settings)."""
 
@@ -357,6 +367,14 @@ class Office:
 
         return self.edit(user, Act.CREATE_JOB, None, create)
 
+    def _booking(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Edit:
+        """An edit by a service that books a technician (the double-booking rule
+        as the settings say, the page's stale check)."""
+        refuse = self.settings.refuse_double_booking
+        return lambda conn, actor, check: fn(
+            conn, actor, *args, refuse_double_booking=refuse, check=check, **kw
+        )
+
     def schedule(
         self,
         user: OfficeUser,
@@ -367,49 +385,23 @@ class Office:
         end: datetime | None,
         technician_id: str | None,
     ) -> Done:
-        s = self.settings
-
-        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
-            return await service.schedule(
-                conn,
-                actor,
-                job_id,
-                start=start,
-                end=end,
-                technician_id=technician_id,
-                refuse_double_booking=s.refuse_double_booking,
-                check=check,
-            )
-
-        return self.edit(user, Act.SCHEDULE, seen_version, run)
+        edit = self._booking(
+            service.schedule, job_id, start=start, end=end, technician_id=technician_id
+        )
+        return self.edit(user, Act.SCHEDULE, seen_version, edit)
 
     def status(
         self, user: OfficeUser, job_id: str, seen_version: int, act: Act, reason: str
     ) -> Done:
         """Start, hold (with ``reason``), resume, complete or cancel (``reason``)."""
 
-        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
-            if act is Act.START:
-                return await _no_clashes(
-                    service.start(conn, actor, job_id, check=check)
-                )
-            if act is Act.HOLD:
-                return await _no_clashes(
-                    service.hold(conn, actor, job_id, reason, check=check)
-                )
-            if act is Act.RESUME:
-                return await _no_clashes(
-                    service.resume(conn, actor, job_id, check=check)
-                )
-            if act is Act.COMPLETE:
-                return await _no_clashes(
-                    completion.complete(conn, actor, job_id, check=check)
-                )
-            if act is Act.CANCEL:
-                return await _no_clashes(
-                    service.cancel(conn, actor, job_id, reason, check=check)
-                )
+        if act not in _STATUS_SERVICES:
             raise ValueError(f"not a status action: {act}")
+        fn, with_reason = _STATUS_SERVICES[act]
+        why = (reason,) if with_reason else ()
+
+        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
+            return await _no_clashes(fn(conn, actor, job_id, *why, check=check))
 
         return self.edit(user, act, seen_version, run)
 
@@ -421,20 +413,8 @@ class Office:
         technician_id: str,
         role: CrewRole,
     ) -> Done:
-        s = self.settings
-
-        async def run(conn: Conn, actor: Actor, check: Check) -> Any:
-            return await service.assign(
-                conn,
-                actor,
-                job_id,
-                technician_id,
-                role,
-                refuse_double_booking=s.refuse_double_booking,
-                check=check,
-            )
-
-        return self.edit(user, Act.ASSIGN_CREW, seen_version, run)
+        edit = self._booking(service.assign, job_id, technician_id, role)
+        return self.edit(user, Act.ASSIGN_CREW, seen_version, edit)
 
     def add_line_item(
         self, user: OfficeUser, job_id: str, seen_version: int, raw: Mapping[str, Any]

@@ -22,11 +22,11 @@ from dash import ALL, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from core.reconcile import Reconciliation
-from dashboard import queries
+from dashboard import forms, queries
 from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
+from dashboard.forms import current_user, result_view
 from dashboard.pages.job import figures, layout, model, panels
-from dashboard.pages.jobs.callbacks import current_user, field_messages, result_view
 from dashboard.pages.jobs.model import (
     NewJobForm,
     address_text,
@@ -137,27 +137,6 @@ def _tech_options(techs: list[TechnicianRecord]) -> list[dict[str, str]]:
     )
 
 
-def _fields(pointers: Mapping[str, str]) -> list[str]:
-    return list(dict.fromkeys(pointers.values()))
-
-
-def _done_view(
-    done: Done, pointers: Mapping[str, str], fields: Sequence[str] | None = None
-) -> tuple[Any, list[str | None]]:
-    """The result line and each field's message, for one form."""
-    rest, messages = field_messages(done, pointers, fields or _fields(pointers))
-    return result_view(done, [html.P(r, className="refused") for r in rest]), messages
-
-
-def _slots_out(fields: Sequence[str]) -> list[Output]:
-    return [Output(layout.error_slot(f), "children") for f in fields]
-
-
-def _bump(done: Done, refresh: int | None) -> Any:
-    """Reload after a change, and after a stale refusal (to show the new state)."""
-    return (refresh or 0) + 1 if done.ok or done.stale else dash.no_update
-
-
 Seen = tuple[str, int]  # the job's id and the version the page showed
 FormRun = Callable[..., Done]  # (office, user, seen, *values) -> Done
 
@@ -166,43 +145,36 @@ def edit_form(
     app: dash.Dash,
     ctx: Context,
     *,
-    button: str,
+    submit: forms.Submit,
     result: str,
-    pointers: Mapping[str, str],
     values: Sequence[tuple[str, str]],
     run: FormRun,
-    clear: str | None = None,
+    clear: Sequence[str] = (),
     duplicate_result: bool = False,
 ) -> None:
-    """One form's edit: on ``button``, ``run`` it with the form's ``values`` and
-    the job the page shows; the answer next to its fields (``pointers``), the
-    page reloaded after a change (or a stale refusal), ``clear`` emptied once
-    saved."""
-    fields = _fields(pointers)
-    outputs = [
-        Output(result, "children", allow_duplicate=duplicate_result),
-        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
-        *([Output(clear, "value")] if clear else []),
-        *_slots_out(fields),
-    ]
+    """One form's edit of the job the page shows (``forms.wire`` with the
+    version the page showed, and the page's refresh)."""
 
-    @app.callback(
-        *outputs,
-        Input(button, "n_clicks"),
-        *[State(i, prop) for i, prop in values],
-        State(layout.JOB_SEEN, "data"),
-        State(layout.JOB_REFRESH, "data"),
-        prevent_initial_call=True,
-    )
-    def _submit(clicks: int | None, *rest: Any) -> Any:
-        *typed, seen, refresh = rest
-        if not clicks or not seen:
+    def on_job(office: Office, user: OfficeUser, *rest: Any) -> Done:
+        *typed, seen = rest
+        if not seen:
             raise PreventUpdate
-        user, office = current_user(ctx)
-        done = run(office, user, (seen["id"], int(seen["version"])), *typed)
-        shown, slots = _done_view(done, pointers, fields)
-        cleared = ["" if done.ok else dash.no_update] if clear else []
-        return shown, _bump(done, refresh), *cleared, *slots
+        return run(office, user, (seen["id"], int(seen["version"])), *typed)
+
+    forms.wire(
+        app,
+        ctx,
+        submit=submit,
+        result=result,
+        refresh=layout.JOB_REFRESH,
+        states=[
+            *[State(i, prop) for i, prop in values],
+            State(layout.JOB_SEEN, "data"),
+        ],
+        run=on_job,
+        clear=clear,
+        duplicate_result=duplicate_result,
+    )
 
 
 def serve_files(app: dash.Dash, ctx: Context) -> None:
@@ -363,79 +335,74 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     # -- status actions ---------------------------------------------------------
 
-    @app.callback(
-        Output(layout.ACT_RESULT, "children"),
-        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
-        *_slots_out(_fields(layout.SCHEDULE_FIELDS)),
-        Input({"type": layout.ACT_BUTTON, "act": ALL}, "n_clicks"),
-        State(layout.JOB_SEEN, "data"),
-        State(layout.REASON, "value"),
-        State(layout.SCHED_DAY, "value"),
-        State(layout.SCHED_START, "value"),
-        State(layout.SCHED_END, "value"),
-        State(layout.SCHED_TECH, "value"),
-        State(layout.JOB_REFRESH, "data"),
-        prevent_initial_call=True,
-    )
-    def _act(
-        clicks: list[int | None],
-        seen: dict[str, Any] | None,
+    def act(
+        office: Office,
+        user: OfficeUser,
+        seen: Seen,
         reason: str | None,
         day: str | None,
         start: str | None,
         end: str | None,
         tech: str | None,
-        refresh: int | None,
-    ) -> Any:
+    ) -> Done:
         trigger = dash.ctx.triggered_id
-        if not any(clicks) or not isinstance(trigger, Mapping) or not seen:
+        if not isinstance(trigger, Mapping):
             raise PreventUpdate
-        user, office = current_user(ctx)
         act = Act[str(trigger["act"])]
-        if act is Act.SCHEDULE:
-            try:
-                window = planned_window(
-                    NewJobForm(None, None, "", day, start, end, None), ctx.zone
-                )
-            except InvalidInput as exc:
-                done = Done(
-                    False,
-                    f"Not scheduled: {exc.message}",
-                    problems={p.pointer: p.message for p in exc.problems},
-                )
-            else:
-                done = office.schedule(
-                    user,
-                    seen["id"],
-                    int(seen["version"]),
-                    start=None if window is None else window[0],
-                    end=None if window is None else window[1],
-                    technician_id=tech or None,
-                )
-        else:
-            done = office.status(
-                user, seen["id"], int(seen["version"]), act, reason or ""
+        if act is not Act.SCHEDULE:
+            return office.status(user, *seen, act, reason or "")
+        try:
+            window = planned_window(
+                NewJobForm(None, None, "", day, start, end, None), ctx.zone
             )
-        result, slots = _done_view(done, layout.SCHEDULE_FIELDS)
-        return result, _bump(done, refresh), *slots
+        except InvalidInput as exc:
+            return Done(
+                False,
+                f"Not scheduled: {exc.message}",
+                problems={p.pointer: p.message for p in exc.problems},
+            )
+        return office.schedule(
+            user,
+            *seen,
+            start=None if window is None else window[0],
+            end=None if window is None else window[1],
+            technician_id=tech or None,
+        )
+
+    edit_form(
+        app,
+        ctx,
+        submit=forms.Submit.one(
+            {"type": layout.ACT_BUTTON, "act": ALL}, layout.SCHEDULE_FIELDS
+        ),
+        result=layout.ACT_RESULT,
+        values=[
+            (i, "value")
+            for i in (
+                layout.REASON,
+                layout.SCHED_DAY,
+                layout.SCHED_START,
+                layout.SCHED_END,
+                layout.SCHED_TECH,
+            )
+        ],
+        run=act,
+    )
 
     def crew(
         office: Office, user: OfficeUser, seen: Seen, tech: Any, role: Any
     ) -> Done:
         if not tech:
-            return Done(
-                False,
-                "Not saved: pick a technician",
-                problems={"/path/technician_id": "pick a technician"},
+            return forms.refused(
+                "pick a technician", "/path/technician_id", "pick a technician"
             )
         return office.assign(user, *seen, tech, CrewRole(role or "auxiliary"))
 
     edit_form(
         app,
         ctx,
-        button=layout.CREW_SAVE,
+        submit=forms.Submit.one(layout.CREW_SAVE, layout.CREW_FIELDS),
         result=layout.CREW_RESULT,
-        pointers=layout.CREW_FIELDS,
         values=[(layout.CREW_TECH, "value"), (layout.CREW_ROLE, "value")],
         run=crew,
     )
@@ -469,51 +436,27 @@ def register(app: dash.Dash, ctx: Context) -> None:
             for i in items
         ]
 
-    @app.callback(
-        Output(layout.LI_RESULT, "children"),
-        Output(layout.JOB_REFRESH, "data", allow_duplicate=True),
-        *_slots_out(LINE_ITEM_SLOTS),
-        Input(layout.LI_ADD, "n_clicks"),
-        Input(layout.LI_CADD, "n_clicks"),
-        State(layout.LI_ITEM, "value"),
-        State(layout.LI_QTY, "value"),
-        State(layout.LI_DESC, "value"),
-        State(layout.LI_CQTY, "value"),
-        State(layout.LI_PRICE, "value"),
-        State(layout.LI_TAX, "value"),
-        State(layout.JOB_SEEN, "data"),
-        State(layout.JOB_REFRESH, "data"),
-        prevent_initial_call=True,
-    )
-    def _add_line_item(
-        _book: Any,
-        _custom: Any,
+    def add_line_item(
+        office: Office,
+        user: OfficeUser,
+        seen: Seen,
         item: str | None,
         qty: str | None,
         desc: str | None,
         cqty: str | None,
         price: str | None,
         tax: str | None,
-        seen: dict[str, Any] | None,
-        refresh: int | None,
-    ) -> Any:
-        if not seen or dash.ctx.triggered_id not in (layout.LI_ADD, layout.LI_CADD):
-            raise PreventUpdate
-        user, office = current_user(ctx)
+    ) -> Done:
         raw: dict[str, Any]
         if dash.ctx.triggered_id == layout.LI_ADD:
-            pointers = layout.BOOK_ITEM_FIELDS
-            raw = {"price_book_item_id": item, "quantity": (qty or "1").strip()}
             if not item:
-                done = Done(
-                    False,
-                    "Not saved: pick an item of the price book",
-                    problems={"/price_book_item_id": "pick an item"},
+                return forms.refused(
+                    "pick an item of the price book",
+                    "/price_book_item_id",
+                    "pick an item",
                 )
-                result, shown = _done_view(done, pointers, LINE_ITEM_SLOTS)
-                return result, dash.no_update, *shown
+            raw = {"price_book_item_id": item, "quantity": (qty or "1").strip()}
         else:
-            pointers = layout.CUSTOM_ITEM_FIELDS
             raw = {
                 key: value.strip()
                 for key, value in (
@@ -524,9 +467,21 @@ def register(app: dash.Dash, ctx: Context) -> None:
                 )
                 if value and value.strip()
             }
-        done = office.add_line_item(user, seen["id"], int(seen["version"]), raw)
-        result, shown = _done_view(done, pointers, LINE_ITEM_SLOTS)
-        return result, _bump(done, refresh), *shown
+        return office.add_line_item(user, *seen, raw)
+
+    edit_form(
+        app,
+        ctx,
+        submit=forms.Submit(
+            (
+                (layout.LI_ADD, layout.BOOK_ITEM_FIELDS),
+                (layout.LI_CADD, layout.CUSTOM_ITEM_FIELDS),
+            )
+        ),
+        result=layout.LI_RESULT,
+        values=[(i, "value") for i in LINE_ITEM_SLOTS],
+        run=add_line_item,
+    )
 
     # -- tasks ------------------------------------------------------------------
 
@@ -561,14 +516,13 @@ def register(app: dash.Dash, ctx: Context) -> None:
     edit_form(
         app,
         ctx,
-        button=layout.TASK_ADD,
+        submit=forms.Submit.one(layout.TASK_ADD, layout.TASK_FIELDS),
         result=layout.TASK_RESULT,
-        pointers=layout.TASK_FIELDS,
         values=[(layout.TASK_TITLE, "value"), (layout.TASK_REQUIRED, "value")],
         run=lambda office, user, seen, title, required: office.add_task(
             user, *seen, title or "", "yes" in (required or [])
         ),
-        clear=layout.TASK_TITLE,
+        clear=[layout.TASK_TITLE],
         duplicate_result=True,
     )
 
@@ -577,12 +531,11 @@ def register(app: dash.Dash, ctx: Context) -> None:
     edit_form(
         app,
         ctx,
-        button=layout.NOTE_ADD,
+        submit=forms.Submit.one(layout.NOTE_ADD, layout.NOTE_FIELDS),
         result=layout.NOTE_RESULT,
-        pointers=layout.NOTE_FIELDS,
         values=[(layout.NOTE_TEXT, "value"), (layout.NOTE_VIS, "value")],
         run=lambda office, user, seen, text, visibility: office.add_note(
             user, *seen, NoteVisibility(visibility or "internal"), text or ""
         ),
-        clear=layout.NOTE_TEXT,
+        clear=[layout.NOTE_TEXT],
     )

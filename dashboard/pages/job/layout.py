@@ -12,8 +12,8 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard.forms import error_slot, field, form_block, radio
 from dashboard.pages.job.model import PATH, TAB_VALUES, TABS
-from dashboard.pages.jobs.layout import error_slot, field
 from dashboard.shell import MAP_CONFIG
 
 __all__ = ["PATH", "error_slot", "field", "page"]
@@ -150,114 +150,75 @@ def _overview() -> list[Any]:
             hidden=True,
         ),
         html.Div(id=ACT_RESULT),
-        html.Div(
+        form_block(
             [
-                html.H4("Crew"),
-                html.Div(
-                    [
-                        field("Technician", CREW_TECH, dcc.Dropdown(id=CREW_TECH)),
-                        field(
-                            "As",
-                            CREW_ROLE,
-                            dcc.RadioItems(
-                                id=CREW_ROLE,
-                                options=[
-                                    {"label": "Job Manager", "value": "job_manager"},
-                                    {"label": "Auxiliary", "value": "auxiliary"},
-                                ],
-                                value="auxiliary",
-                                inline=True,
-                            ),
-                        ),
-                    ],
-                    className="office-form",
+                field("Technician", CREW_TECH, dcc.Dropdown(id=CREW_TECH)),
+                field(
+                    "As",
+                    CREW_ROLE,
+                    radio(
+                        CREW_ROLE,
+                        [("job_manager", "Job Manager"), ("auxiliary", "Auxiliary")],
+                        "auxiliary",
+                    ),
                 ),
-                html.Button("Assign", id=CREW_SAVE),
-                html.Div(id=CREW_RESULT),
             ],
-            id=CREW_FORM,
-            hidden=True,
+            [html.Button("Assign", id=CREW_SAVE)],
+            result=CREW_RESULT,
+            block_id=CREW_FORM,
+            heading="Crew",
         ),
     ]
 
 
 def _line_items() -> list[Any]:
+    book = form_block(
+        [
+            field("Family", LI_FAMILY, dcc.Dropdown(id=LI_FAMILY)),
+            field(
+                "Search",
+                LI_SEARCH,
+                dcc.Input(id=LI_SEARCH, type="search", debounce=True),
+            ),
+            field("Item", LI_ITEM, dcc.Dropdown(id=LI_ITEM)),
+            field("Quantity", LI_QTY, dcc.Input(id=LI_QTY, value="1", className="num")),
+        ],
+        [html.Button("Add from price book", id=LI_ADD)],
+        heading="From the price book",
+    )
+    custom = form_block(
+        [
+            field("Description", LI_DESC, dcc.Input(id=LI_DESC)),
+            field(
+                "Quantity", LI_CQTY, dcc.Input(id=LI_CQTY, value="1", className="num")
+            ),
+            field("Unit price", LI_PRICE, dcc.Input(id=LI_PRICE, className="num")),
+            field("Tax %", LI_TAX, dcc.Input(id=LI_TAX, value="0", className="num")),
+        ],
+        [html.Button("Add custom item", id=LI_CADD)],
+        result=LI_RESULT,
+        heading="Custom line item",
+    )
     return [
         html.Div(id=body_id("line-items"), className="table-scroll"),
-        html.Div(
-            [
-                html.H4("From the price book"),
-                html.Div(
-                    [
-                        field("Family", LI_FAMILY, dcc.Dropdown(id=LI_FAMILY)),
-                        field(
-                            "Search",
-                            LI_SEARCH,
-                            dcc.Input(id=LI_SEARCH, type="search", debounce=True),
-                        ),
-                        field("Item", LI_ITEM, dcc.Dropdown(id=LI_ITEM)),
-                        field(
-                            "Quantity",
-                            LI_QTY,
-                            dcc.Input(id=LI_QTY, value="1", className="num"),
-                        ),
-                    ],
-                    className="office-form",
-                ),
-                html.Button("Add from price book", id=LI_ADD),
-                html.H4("Custom line item"),
-                html.Div(
-                    [
-                        field("Description", LI_DESC, dcc.Input(id=LI_DESC)),
-                        field(
-                            "Quantity",
-                            LI_CQTY,
-                            dcc.Input(id=LI_CQTY, value="1", className="num"),
-                        ),
-                        field(
-                            "Unit price",
-                            LI_PRICE,
-                            dcc.Input(id=LI_PRICE, className="num"),
-                        ),
-                        field(
-                            "Tax %",
-                            LI_TAX,
-                            dcc.Input(id=LI_TAX, value="0", className="num"),
-                        ),
-                    ],
-                    className="office-form",
-                ),
-                html.Button("Add custom item", id=LI_CADD),
-                html.Div(id=LI_RESULT),
-            ],
-            id=LI_FORM,
-            hidden=True,
-        ),
+        html.Div([book, custom], id=LI_FORM, hidden=True),
     ]
 
 
 def _tasks() -> list[Any]:
     return [
         html.Div(id=body_id("tasks")),
-        html.Div(
+        form_block(
             [
-                html.Div(
-                    [
-                        field("New task", TASK_TITLE, dcc.Input(id=TASK_TITLE)),
-                        dcc.Checklist(
-                            id=TASK_REQUIRED,
-                            options=[
-                                {"label": " Required before Complete", "value": "yes"}
-                            ],
-                            value=[],
-                        ),
-                    ],
-                    className="office-form",
+                field("New task", TASK_TITLE, dcc.Input(id=TASK_TITLE)),
+                dcc.Checklist(
+                    id=TASK_REQUIRED,
+                    options=[{"label": " Required before Complete", "value": "yes"}],
+                    value=[],
                 ),
-                html.Button("Add task", id=TASK_ADD),
             ],
-            id=TASK_FORM,
-            hidden=True,
+            [html.Button("Add task", id=TASK_ADD)],
+            block_id=TASK_FORM,
         ),
         html.Div(id=TASK_RESULT),
     ]
@@ -272,14 +233,13 @@ def _notes() -> list[Any]:
                     NOTE_TEXT,
                     dcc.Textarea(id=NOTE_TEXT, className="office-text"),
                 ),
-                dcc.RadioItems(
-                    id=NOTE_VIS,
-                    options=[
-                        {"label": "Internal (staff only)", "value": "internal"},
-                        {"label": "Public (on the invoice)", "value": "public"},
+                radio(
+                    NOTE_VIS,
+                    [
+                        ("internal", "Internal (staff only)"),
+                        ("public", "Public (on the invoice)"),
                     ],
-                    value="internal",
-                    inline=True,
+                    "internal",
                 ),
                 html.Button("Add note", id=NOTE_ADD),
                 html.Div(id=NOTE_RESULT),

@@ -7,16 +7,16 @@ through :class:`dashboard.actions.Office` (role matrix, field problems).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dash
-import flask
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
+from dashboard import forms
 from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
+from dashboard.forms import current_user
 from dashboard.pages.jobs import layout, model
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import InvalidInput
@@ -27,14 +27,6 @@ from services import jobs as service
 
 #: The most choices a filter's drop-down lists (it filters as you type).
 MAX_CHOICES = 500
-
-
-def current_user(ctx: Context) -> tuple[OfficeUser, Office]:
-    """The logged-in user and the app's office actions (else no update)."""
-    user = flask.g.get("user")
-    if user is None or ctx.actions is None:
-        raise PreventUpdate
-    return OfficeUser(str(user.user_id), user.name, user.role), ctx.actions.office
 
 
 async def _choices(conn: Conn, _actor: Actor) -> dict[str, list[dict[str, str]]]:
@@ -58,36 +50,6 @@ async def _choices(conn: Conn, _actor: Actor) -> dict[str, list[dict[str, str]]]
         ),
         "teams": [{"label": name, "value": name} for name, _size in teams],
     }
-
-
-def field_messages(
-    done: Done, pointers: Mapping[str, str], fields: Sequence[str]
-) -> tuple[list[str], list[str | None]]:
-    """Each field's message (None clears its slot), in the order of ``fields``,
-    from the problems' pointers (``pointers``: pointer → field id); and the
-    problems no field shows, for the form's own message line."""
-    by_field: dict[str, str | None] = dict.fromkeys(fields)
-    rest = []
-    for pointer, message in done.problems.items():
-        field_id = pointers.get(pointer)
-        if field_id in by_field:
-            by_field[field_id] = message
-        else:
-            rest.append(f"{pointer.strip('/') or 'value'}: {message}")
-    return rest, list(by_field.values())
-
-
-def result_view(done: Done, extra: Sequence[Any] = ()) -> html.Div:
-    """The sentence an edit answered, its blockers, warnings and field problems
-    that have no field of their own."""
-    lines: list[Any] = [
-        html.P(done.message, className="ok" if done.ok else "refused", role="status")
-    ]
-    if done.blockers:
-        lines.append(html.Ul([html.Li(b) for b in done.blockers], className="blockers"))
-    lines += [html.P(f"⚠ {w}", className="warning") for w in done.warnings]
-    lines += list(extra)
-    return html.Div(lines)
 
 
 def register(app: dash.Dash, ctx: Context) -> None:
@@ -262,26 +224,20 @@ def register(app: dash.Dash, ctx: Context) -> None:
             None,
         )
 
-    fields = list(dict.fromkeys(layout.NEW_FIELDS.values()))
+    def _created(done: Done) -> list[Any]:
+        if not (done.ok and done.job_number):
+            return []
+        return [
+            dcc.Link(
+                f"Open {done.job_number}",
+                href=model.job_href(done.job_number),
+                id="new-job-link",
+            )
+        ]
 
-    @app.callback(
-        Output(layout.NEW_RESULT, "children"),
-        Output(layout.REFRESH, "data"),
-        *[Output(layout.error_slot(f), "children") for f in fields],
-        Input(layout.NEW_SAVE, "n_clicks"),
-        State(layout.NEW_CLIENT, "value"),
-        State(layout.NEW_PROPERTY, "value"),
-        State(layout.NEW_DESCRIPTION, "value"),
-        State(layout.NEW_DAY, "value"),
-        State(layout.NEW_START, "value"),
-        State(layout.NEW_END, "value"),
-        State(layout.NEW_MANAGER, "value"),
-        State(layout.NEW_AUX, "value"),
-        State(layout.REFRESH, "data"),
-        prevent_initial_call=True,
-    )
     def _create(
-        clicks: int | None,
+        office: Office,
+        user: OfficeUser,
         client: str | None,
         prop: str | None,
         description: str | None,
@@ -290,30 +246,35 @@ def register(app: dash.Dash, ctx: Context) -> None:
         end: str | None,
         manager: str | None,
         aux: list[str] | None,
-        refresh: int | None,
-    ) -> Any:
-        if not clicks:
-            raise PreventUpdate
-        user, office = current_user(ctx)
+    ) -> Done:
         form = model.NewJobForm(
             client, prop, description or "", day, start, end, manager, tuple(aux or ())
         )
-        done = create_from_form(office, user, form, ctx)
-        rest, messages = field_messages(done, layout.NEW_FIELDS, fields)
-        extra: list[Any] = [html.P(r, className="refused") for r in rest]
-        if done.ok and done.job_number:
-            extra.append(
-                dcc.Link(
-                    f"Open {done.job_number}",
-                    href=model.job_href(done.job_number),
-                    id="new-job-link",
-                )
+        return create_from_form(office, user, form, ctx)
+
+    forms.wire(
+        app,
+        ctx,
+        submit=forms.Submit.one(layout.NEW_SAVE, layout.NEW_FIELDS),
+        result=layout.NEW_RESULT,
+        refresh=layout.REFRESH,
+        states=[
+            State(i, "value")
+            for i in (
+                layout.NEW_CLIENT,
+                layout.NEW_PROPERTY,
+                layout.NEW_DESCRIPTION,
+                layout.NEW_DAY,
+                layout.NEW_START,
+                layout.NEW_END,
+                layout.NEW_MANAGER,
+                layout.NEW_AUX,
             )
-        return (
-            result_view(done, extra),
-            (refresh or 0) + (1 if done.ok else 0),
-            *messages,
-        )
+        ],
+        run=_create,
+        extra=_created,
+        reload=lambda done: done.ok,
+    )
 
 
 def create_from_form(

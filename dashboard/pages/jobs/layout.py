@@ -7,7 +7,10 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard.forms import error_slot, field
 from dashboard.pages.jobs.model import STATUS_LABELS
+
+__all__ = ["error_slot", "field"]
 
 PATH = "/jobs"
 
@@ -50,22 +53,6 @@ NEW_FIELDS: Mapping[str, str] = {
     "/scheduled_end": NEW_END,
     "/path/technician_id": NEW_MANAGER,
 }
-
-
-def error_slot(field_id: str) -> str:
-    return f"{field_id}-error"
-
-
-def field(label: str, field_id: str, control: Any) -> html.Div:
-    """A labelled form control with the slot its problem is shown in."""
-    return html.Div(
-        [
-            html.Label(label, htmlFor=field_id),
-            control,
-            html.Div(id=error_slot(field_id), className="field-error"),
-        ],
-        className="office-field",
-    )
 
 
 def new_job_form() -> html.Div:
