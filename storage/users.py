@@ -245,6 +245,14 @@ def active_user(conn: psycopg.Connection, user_id: str) -> User | None:
         return cur.fetchone()
 
 
+async def user_names(conn: psycopg.AsyncConnection, ids: list[str]) -> dict[str, str]:
+    """Each user's name by id (a page says who did what; disabled users too)."""
+    cur = await conn.execute(
+        "SELECT id, name FROM users WHERE id = ANY (%s::uuid[])", (ids,)
+    )
+    return {str(r[0]): r[1] for r in await cur.fetchall()}
+
+
 @dataclass(frozen=True)
 class Account:
     """A user and whether they are shut out (and by an archived technician)."""

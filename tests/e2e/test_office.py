@@ -9,6 +9,7 @@ width. Screenshots: test-output/e2e/office-*.png.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import struct
@@ -30,7 +31,16 @@ from psycopg.types.json import Jsonb
 from crewtrack.servers import PortAllocator
 from dashboard.pages.job.model import TABS
 from storage.users import create_user, issue_token
-from tests.e2e.conftest import OUTPUT, PASSWORD, ROOT, Stack, Watched, login
+from tests.e2e.conftest import (
+    DESKTOP,
+    OUTPUT,
+    PASSWORD,
+    PHONE,
+    ROOT,
+    Stack,
+    Watched,
+    login,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +84,31 @@ class Api:
             return json.loads(answer.read())
 
     def get(self, path: str) -> Any:
+        return self.send("GET", path)
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
+        """A JSON request as the phone app or an integration makes it."""
         request = urllib.request.Request(  # noqa: S310 (our own http URL)
             self.url + "/api/v1" + path,
-            headers={"Authorization": f"Bearer {self.token}"},
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+            },
         )
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             return json.loads(answer.read())
+
+    def as_user(self, stack: Stack, name: str, role: str, email: str) -> Api:
+        """The same API with the token of another user (made if missing)."""
+        with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+            row = conn.execute("SELECT id FROM users WHERE email = %s", (email,))
+            found = row.fetchone()
+            user_id = (
+                found[0] if found else create_user(conn, name, role, email, PASSWORD).id
+            )
+            return Api(self.url, issue_token(conn, user_id, f"e2e {role}"))
 
 
 @pytest.fixture
@@ -171,6 +200,83 @@ def _office_data(stack: Stack) -> None:
                 "ON CONFLICT (code) DO NOTHING",
                 (row[0], code, name, price),
             )
+
+
+def _report_on(api: Api, admin: Api, job_id: str) -> None:
+    """A report template with a red family, assigned to the job; its answers, a
+    reserve (raised, then resolved) and the customer's signature, sent as the
+    phone and the office send them."""
+    template = admin.send(
+        "POST",
+        "/report-templates",
+        {
+            "name": "Valve replacement report",
+            "required_signatures": ["customer", "technician"],
+            "families": [
+                {
+                    "key": "safety",
+                    "name": "Safety checks",
+                    "fields": [
+                        {
+                            "key": "pressure",
+                            "label": "Test pressure (bar)",
+                            "type": "number",
+                            "mandatory": True,
+                        },
+                        {
+                            "key": "tight",
+                            "label": "No leak after 10 min",
+                            "type": "checkbox",
+                            "mandatory": True,
+                        },
+                    ],
+                },
+                {
+                    "key": "details",
+                    "name": "Details",
+                    "fields": [{"key": "remarks", "label": "Remarks", "type": "text"}],
+                },
+            ],
+        },
+    )
+    api.send("POST", f"/jobs/{job_id}/report", {"template_id": template["id"]})
+    api.send(
+        "PATCH",
+        f"/jobs/{job_id}/report/fields",
+        {"fields": {"pressure": {"value": 1.5}, "remarks": {"value": "Old valve"}}},
+    )
+    photo = base64.b64encode(_png((90, 90, 200))).decode()
+    reserve = api.send(
+        "POST",
+        f"/jobs/{job_id}/report/reserves",
+        {"field_key": "remarks", "comment": "Pipe corroded", "photos": [photo]},
+    )
+    api.send(
+        "PATCH",
+        f"/jobs/{job_id}/report/reserves/{reserve['id']}",
+        {"status": "resolved", "comment": "pipe section replaced"},
+    )
+    signature = base64.b64encode(_png((20, 20, 20), 64)).decode()
+    api.send(
+        "PUT",
+        f"/jobs/{job_id}/report/signatures/customer",
+        {"signer_name": "Claire Lumière", "image": signature},
+    )
+
+
+def _finish_report(api: Api, job_id: str) -> None:
+    """The last mandatory answer and the technician's signature."""
+    api.send(
+        "PATCH", f"/jobs/{job_id}/report/fields", {"fields": {"tight": {"value": True}}}
+    )
+    signature = base64.b64encode(_png((30, 30, 30), 64)).decode()
+    api.send(
+        "PUT",
+        f"/jobs/{job_id}/report/signatures/technician",
+        {"signer_name": "Tech 05", "image": signature},
+    )
+    for role in ("customer", "technician"):
+        api.send("POST", f"/jobs/{job_id}/report/signatures/{role}/validate")
 
 
 def _pick(p: Page, field: str, text: str) -> None:
@@ -339,6 +445,34 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     assert saved.body() == before
     assert p.request.get(stack.url + link.replace(number, "J-000042")).status == 404
     _shot(p, "photos")
+    # Report: the phone's answers, a red family, the reserve and its history
+    _report_on(
+        api,
+        api.as_user(stack, "Ada Admin", "admin", "admin-e2e@example.com"),
+        made["id"],
+    )
+    p.reload()
+    _tab(p, "Report")
+    report = p.locator("#job-body-report")
+    expect(report.locator(".report-family-red")).to_have_text("Safety checks")
+    expect(report.locator(".report-missing")).to_contain_text("No leak after 10 min")
+    expect(report.locator(".reserve-resolved")).to_have_text("Resolved")
+    expect(report.locator(".reserve-history")).to_contain_text("pipe section replaced")
+    expect(report).to_contain_text("Claire Lumière")
+    expect(report).to_contain_text("not signed (required)")
+    p.wait_for_function(
+        "() => [...document.querySelectorAll('#job-body-report img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    sign = report.locator(".signature img").first.get_attribute("src")
+    assert sign is not None
+    assert p.request.get(stack.url + sign).status == 200
+    assert p.request.get(stack.url + sign.replace(number, "J-000042")).status == 404
+    _shot(p, "report")
+    p.set_viewport_size(PHONE)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    _shot(p, "report-phone")
+    p.set_viewport_size(DESKTOP)
     # Hold and Resume, then Complete
     _tab(p, "Overview")
     p.locator("#job-reason").fill("waiting for the customer")
@@ -347,6 +481,11 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     expect(overview).to_contain_text("waiting for the customer")
     p.get_by_role("button", name="Resume").click()
     expect(p.locator("#job-header")).to_contain_text("In Progress")
+    # the report's missing answer blocks Complete, listed before the click
+    expect(p.get_by_role("button", name="Complete")).to_be_disabled()
+    expect(p.locator("#job-blockers-complete")).to_contain_text("No leak after 10 min")
+    _finish_report(api, made["id"])
+    p.reload()
     p.get_by_role("button", name="Complete").click()
     expect(p.locator("#job-header")).to_contain_text("Completed")
     expect(p.locator("#job-actions")).to_contain_text("No status action")

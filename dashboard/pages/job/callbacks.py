@@ -35,7 +35,8 @@ from dashboard.pages.jobs.model import (
 )
 from dashboard.shell import BLANK
 from jobs_domain.actors import Actor, Role
-from jobs_domain.errors import Blocker, DomainError, InvalidInput
+from jobs_domain.errors import Blocker, DomainError, InvalidInput, NotFound
+from jobs_domain.images import Image
 from jobs_domain.job import (
     Attachment,
     CrewRole,
@@ -45,10 +46,12 @@ from jobs_domain.job import (
     parse_job_number,
 )
 from jobs_domain.permissions import Act, allowed
-from services import completion, directory, price_book
+from jobs_domain.report import Report
+from services import completion, directory, price_book, reports
 from services import jobs as service
 from services.jobs import Overview
 from storage import attachments as files
+from storage import users
 from storage.clients import TechnicianRecord
 
 LINE_ITEM_SLOTS = [
@@ -73,12 +76,18 @@ class Loaded:
     profit: Profitability | None
     families: list[dict[str, Any]]
     technicians: list[TechnicianRecord]
+    report: Report | None  # None: no template assigned
+    user_names: dict[str, str]  # who raised, changed or signed in the report
 
 
 async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
     """The job with that number, as the API's services read it for ``actor``."""
     job = await service.load_visible_by_number(conn, actor, number)
     (overview,) = await service.overviews(conn, [job])
+    try:
+        report: Report | None = await reports.load_report(conn, job)
+    except NotFound:
+        report = None
     return Loaded(
         overview=overview,
         other_blockers=await completion.other_blockers(conn, job),
@@ -88,7 +97,19 @@ async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
         else None,
         families=await price_book.list_families(conn),
         technicians=await directory.list_technicians(conn, after=None, limit=CHOICES),
+        report=report,
+        user_names=await users.user_names(conn, _report_people(report)),
     )
+
+
+def _report_people(report: Report | None) -> list[str]:
+    if report is None:
+        return []
+    ids = {r.raised_by for r in report.reserves}
+    ids |= {c.by for r in report.reserves for c in r.history}
+    ids |= {s.signed_by for s in report.signatures.values()}
+    ids |= {report.completed_by} if report.completed_by else set()
+    return sorted(ids)
 
 
 def _overview_facts(loaded: Loaded, ctx: Context) -> list[tuple[str, Any]]:
@@ -212,9 +233,41 @@ def serve_files(app: dash.Dash, ctx: Context) -> None:
     )
 
 
+def serve_report_images(app: dash.Dash, ctx: Context) -> None:
+    """Serve the images of a job's report (signatures, reserve photos) at
+    ``model.IMAGES_PATH`` to whoever may see the job, and only the report's own."""
+
+    def report_image(number: str, sha256: str) -> Any:
+        user = flask.g.get("user")
+        n = parse_job_number(number)
+        if user is None or ctx.actions is None or n is None:
+            flask.abort(404)
+        me = OfficeUser(str(user.user_id), user.name, user.role)
+
+        async def find(conn: Conn, actor: Actor) -> Image:
+            job = await service.load_visible_by_number(conn, actor, n)
+            if sha256 not in model.report_images(await reports.load_report(conn, job)):
+                raise NotFound("image not found")
+            return await reports.get_image(conn, sha256)
+
+        try:
+            image = ctx.actions.office.read(me, find)
+        except DomainError:
+            flask.abort(404)
+        response = flask.make_response(image.data)
+        response.headers["Content-Type"] = image.content_type
+        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+        return response
+
+    app.server.add_url_rule(
+        model.IMAGES_PATH + "/<number>/<sha256>", "job_report_image", report_image
+    )
+
+
 def register(app: dash.Dash, ctx: Context) -> None:
-    """Attach the Job page's callbacks (and its file route) to ``app``."""
+    """Attach the Job page's callbacks (and its file routes) to ``app``."""
     serve_files(app, ctx)
+    serve_report_images(app, ctx)
     tabs = [v for v, _ in model.TABS]
     app.clientside_callback(  # type: ignore[no-untyped-call]
         """function (_clicks) {
@@ -259,6 +312,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.body_id("photos"), "children"),
         Output(layout.body_id("notes"), "children"),
         Output(layout.NOTE_FORM, "hidden"),
+        Output(layout.body_id("report"), "children"),
         Output(layout.body_id("sessions"), "children"),
         Output(layout.body_id("history"), "children"),
         Input(layout.JOB_REF, "data"),
@@ -267,7 +321,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
     def _load(ref: dict[str, str] | None, _refresh: Any) -> Any:
         user, office = current_user(ctx)
         number = parse_job_number((ref or {}).get("number") or "")
-        nothing = (dash.no_update,) * 22
+        nothing = (dash.no_update,) * 23
         if number is None:
             return html.H3("No job"), "Open a job from the Jobs list.", *nothing
         try:
@@ -327,6 +381,13 @@ def register(app: dash.Dash, ctx: Context) -> None:
             panels.attachments(model.attachment_groups(job, ctx.zone)),
             panels.notes(model.note_rows(job, ctx.zone)),
             not allowed(role, Act.ADD_NOTE),
+            panels.report(
+                None
+                if loaded.report is None
+                else model.report_view(
+                    loaded.report, job.display_number, loaded.user_names, ctx.zone
+                )
+            ),
             panels.sessions(
                 model.session_rows(job, names, _derived(ctx, job), ctx.zone, now)
             ),

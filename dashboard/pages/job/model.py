@@ -25,6 +25,13 @@ from jobs_domain.errors import Blocker, DomainError, TransitionRefused
 from jobs_domain.job import AttachmentKind, Job, JobStatus, NoteVisibility
 from jobs_domain.money import format_decimal, format_money
 from jobs_domain.permissions import Act, allowed
+from jobs_domain.report import Report, ReserveStatus
+from jobs_domain.report_template import (
+    FieldDef,
+    FieldType,
+    SignatureRole,
+    is_filled,
+)
 
 PATH = "/job"
 AUDIT_PATH = "/audit"  # the audit page takes ?session=<session id>
@@ -37,6 +44,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("expenses", "Expenses"),
     ("photos", "Photos & Documents"),
     ("notes", "Notes"),
+    ("report", "Report"),
     ("sessions", "Sessions"),
     ("history", "History"),
 )
@@ -349,3 +357,124 @@ def history_rows(
         }
         for e in sorted(entries, key=lambda e: e["id"], reverse=True)
     ]
+
+
+# -- the Report tab ----------------------------------------------------------------
+
+IMAGES_PATH = "/job-images"  # /job-images/<job number>/<sha256>: the report's images
+RESERVE_LABELS: Mapping[ReserveStatus, str] = {
+    ReserveStatus.UNRESOLVED: "Unresolved",
+    ReserveStatus.RESOLVED: "Resolved",
+    ReserveStatus.COMPLIANT: "Compliant",
+}
+SIGNER_LABELS: Mapping[SignatureRole, str] = {
+    SignatureRole.CUSTOMER: "Customer",
+    SignatureRole.TECHNICIAN: "Technician",
+}
+
+
+def image_url(number: str, sha256: str) -> str:
+    return f"{IMAGES_PATH}/{number}/{sha256}"
+
+
+def report_images(report: Report) -> frozenset[str]:
+    """The hashes of every image the report shows (the only ones its route serves)."""
+    shas = {sig.image.sha256 for sig in report.signatures.values()}
+    shas |= {p.sha256 for r in report.reserves for p in r.photos}
+    shas |= {a.image.sha256 for a in report.attachments if a.image is not None}
+    for entry in report.entries.values():
+        if isinstance(entry.value, dict) and "image_sha256" in entry.value:
+            shas.add(str(entry.value["image_sha256"]))
+    return frozenset(shas)
+
+
+def _answer(fdef: FieldDef, value: Any, number: str) -> tuple[str, str | None]:
+    """An answer as a person reads it, and the URL of its image (signatures)."""
+    if value is None:
+        return "—", None
+    if fdef.type is FieldType.VALIDATION:
+        return ("Approved" if value else "Refused"), None
+    if fdef.type is FieldType.CHECKBOX:
+        return ("Yes" if value else "No"), None
+    if isinstance(value, dict):
+        sha = value.get("image_sha256")
+        return str(value.get("name", "")), None if sha is None else image_url(
+            number, str(sha)
+        )
+    return str(value), None
+
+
+def report_view(
+    report: Report, number: str, names: Mapping[str, str], zone: ZoneInfo
+) -> dict[str, Any]:
+    """The Report tab: each family (red when it has a mandatory field) with its
+    answers, the reserves with their status and history, the signatures.
+
+    ``names`` maps user ids to names (who raised, changed, signed)."""
+
+    def who(user_id: str | None) -> str:
+        return "someone" if user_id is None else names.get(user_id, "someone")
+
+    labels = {f.key: f.label for _fam, f in report.template.all_fields()}
+    families = []
+    for fam in report.template.families:
+        fields = []
+        for f in fam.fields:
+            entry = report.entries.get(f.key)
+            raw = None if entry is None else entry.value
+            value, image = _answer(f, raw, number)
+            filled = is_filled(f, raw)
+            fields.append(
+                {
+                    "label": f.label,
+                    "mandatory": f.mandatory,
+                    "filled": filled,
+                    "missing": f.mandatory and not filled,
+                    "value": value,
+                    "image": image,
+                    "comment": (entry.comment if entry else None) or "",
+                    "reserves": sum(1 for r in report.reserves if r.field_key == f.key),
+                }
+            )
+        families.append({"name": fam.name, "red": fam.has_mandatory, "fields": fields})
+    reserves = [
+        {
+            "field": labels.get(r.field_key, r.field_key),
+            "comment": r.comment,
+            "status": r.status.value,
+            "status_label": RESERVE_LABELS[r.status],
+            "raised": f"{who(r.raised_by)}, {when(r.raised_at, zone)}",
+            "photos": [image_url(number, p.sha256) for p in r.photos],
+            "history": [
+                f"{when(c.at, zone)} · {RESERVE_LABELS[c.status]} · {who(c.by)}"
+                + (f" — {c.comment}" if c.comment else "")
+                for c in r.history
+            ],
+        }
+        for r in sorted(report.reserves, key=lambda r: r.raised_at)
+    ]
+    signatures = []
+    for role in SignatureRole:
+        sig = report.signatures.get(role)
+        signatures.append(
+            {
+                "role": SIGNER_LABELS[role],
+                "required": role in report.template.required_signatures,
+                "signed": sig is not None,
+                "signer": "" if sig is None else sig.signer_name,
+                "at": "" if sig is None else when(sig.signed_at, zone),
+                "validated": sig is not None and sig.validated,
+                "image": None if sig is None else image_url(number, sig.image.sha256),
+            }
+        )
+    return {
+        "template": report.template.name,
+        "status": "Completed" if report.completed_at else "Open",
+        "completed": ""
+        if report.completed_at is None
+        else f"{who(report.completed_by)}, {when(report.completed_at, zone)}",
+        "families": families,
+        "reserves": reserves,
+        "signatures": signatures,
+        "blockers": [b.message for b in report.blockers()],
+    }

@@ -281,3 +281,131 @@ def history(rows: Sequence[Mapping[str, str]]) -> Any:
         [[r["at"], r["who"], r["what"], r["details"], r["source"]] for r in rows],
         "history",
     )
+
+
+def report(view: Mapping[str, Any] | None) -> Any:
+    """Families (red: it has a mandatory field; a missing answer in red too), the
+    reserves with their status and history, the signatures as images."""
+    if view is None:
+        return empty("No report on this job (no template assigned).")
+    parts: list[Any] = [
+        html.P(
+            [
+                html.Strong(view["template"]),
+                f" · {view['status']}",
+                f" by {view['completed']}" if view["completed"] else "",
+            ]
+        )
+    ]
+    if view["blockers"]:
+        parts.append(
+            html.Div(
+                [
+                    html.P(
+                        "Still missing before the job can end:", className="refused"
+                    ),
+                    html.Ul(
+                        [html.Li(b) for b in view["blockers"]], className="blockers"
+                    ),
+                ],
+                id="report-blockers",
+            )
+        )
+    for fam in view["families"]:
+        rows = [
+            [
+                html.Span(
+                    [f["label"], " *" if f["mandatory"] else ""],
+                    className="report-missing" if f["missing"] else "",
+                ),
+                html.Img(src=f["image"], alt=f["value"], className="report-sign")
+                if f["image"]
+                else f["value"],
+                f["comment"],
+                f"{f['reserves']} reserve(s)" if f["reserves"] else "",
+            ]
+            for f in fam["fields"]
+        ]
+        parts.append(
+            html.Div(
+                [
+                    html.H5(
+                        fam["name"],
+                        className="report-family"
+                        + (" report-family-red" if fam["red"] else ""),
+                    ),
+                    _table(["Field", "Answer", "Comment", "Reserves"], rows),
+                ]
+            )
+        )
+    parts.append(html.H5("Reserves"))
+    parts.append(
+        html.Ul(
+            [
+                html.Li(
+                    [
+                        html.Div(
+                            [
+                                html.Span(
+                                    r["status_label"],
+                                    className=f"reserve-status reserve-{r['status']}",
+                                ),
+                                html.Strong(f" {r['field']}"),
+                                f" · raised by {r['raised']}",
+                            ]
+                        ),
+                        html.Div(r["comment"], className="note-text"),
+                        html.Div(
+                            [
+                                html.A(html.Img(src=u, alt="reserve photo"), href=u)
+                                for u in r["photos"]
+                            ],
+                            className="reserve-photos",
+                        ),
+                        html.Ul(
+                            [html.Li(h) for h in r["history"]],
+                            className="reserve-history muted",
+                        )
+                        if r["history"]
+                        else None,
+                    ],
+                    className="reserve",
+                )
+                for r in view["reserves"]
+            ],
+            className="reserves",
+        )
+        if view["reserves"]
+        else empty("No reserves.")
+    )
+    parts.append(html.H5("Signatures"))
+    parts.append(
+        html.Div(
+            [
+                html.Div(
+                    [
+                        html.Div(html.Strong(s["role"])),
+                        html.Img(src=s["image"], alt=f"{s['role']} signature")
+                        if s["image"]
+                        else html.Div(
+                            "not signed" + (" (required)" if s["required"] else ""),
+                            className="refused" if s["required"] else "muted",
+                        ),
+                        html.Div(
+                            f"{s['signer']} · {s['at']}"
+                            + (
+                                " · validated" if s["validated"] else " · not validated"
+                            ),
+                            className="muted",
+                        )
+                        if s["signed"]
+                        else None,
+                    ],
+                    className="signature",
+                )
+                for s in view["signatures"]
+            ],
+            className="signatures",
+        )
+    )
+    return parts

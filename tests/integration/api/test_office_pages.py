@@ -351,3 +351,79 @@ async def test_the_job_page_reads_the_job_with_its_blockers_and_history(
     assert [t.title for t in loaded.overview.job.tasks if t.required] == [
         "Clean up site"
     ]
+
+
+async def test_the_report_tab_shows_red_families_reserves_with_history_and_signatures(
+    world: World,
+) -> None:
+    from dashboard.pages.job.model import report_images, report_view
+    from tests.integration.api.test_perform_a_job import PHOTO, PNG, job_with_report
+
+    _seed, job_id = await job_with_report(world, "Annual boiler check", auxiliary=True)
+    await world.call("tess", "POST", f"/jobs/{job_id}/start", 200)
+    fields = {"fields": {"pressure": {"value": 1.4}, "remarks": {"value": "ok"}}}
+    await world.call("tess", "PATCH", f"/jobs/{job_id}/report/fields", 200, fields)
+    reserve = await world.call(
+        "alex",
+        "POST",
+        f"/jobs/{job_id}/report/reserves",
+        201,
+        {"field_key": "remarks", "comment": "Flue cracked", "photos": [PHOTO]},
+    )
+    await world.call(
+        "dispatcher",
+        "PATCH",
+        f"/jobs/{job_id}/report/reserves/{reserve['id']}",
+        200,
+        {"status": "resolved", "comment": "flue replaced"},
+    )
+    signed = {"signer_name": "Émile Zola", "image": PNG}
+    await world.call(
+        "tess", "PUT", f"/jobs/{job_id}/report/signatures/customer", 200, signed
+    )
+    number = (await world.call("dispatcher", "GET", f"/jobs/{job_id}", 200))["number"]
+    loaded = await _loaded(world, number)
+    assert loaded.report is not None
+    view = report_view(loaded.report, number, loaded.user_names, UTC)
+    safety, details = view["families"]
+    assert (safety["name"], safety["red"], details["red"]) == (
+        "Safety checks",
+        True,
+        False,
+    )
+    assert [(f["label"], f["missing"], f["value"]) for f in safety["fields"]] == [
+        ("Gas tightness OK", True, "—"),
+        ("Pressure (bar)", False, "1.4"),
+        ("Installation approved", True, "—"),
+    ]
+    (shown,) = view["reserves"]
+    assert (shown["field"], shown["status_label"], shown["comment"]) == (
+        "Remarks",
+        "Resolved",
+        "Flue cracked",
+    )
+    assert shown["raised"].startswith("Alex")
+    assert len(shown["photos"]) == 1
+    (change,) = shown["history"]
+    assert change.endswith(" · Resolved · Dispatcher — flue replaced")
+    customer, technician = view["signatures"]
+    assert (customer["signer"], customer["signed"], technician["signed"]) == (
+        "Émile Zola",
+        True,
+        False,
+    )
+    assert technician["required"]
+    assert customer["image"].rsplit("/", 1)[1] in report_images(loaded.report)
+    assert "Gas tightness OK" in " ".join(view["blockers"])
+    # the API's own report agrees
+    api = await world.call("dispatcher", "GET", f"/jobs/{job_id}/report", 200)
+    assert [r["status"] for r in api["reserves"]] == ["resolved"]
+    assert api["signatures"]["customer"]["signer_name"] == "Émile Zola"
+
+
+async def test_a_job_without_a_report_template_reads_without_a_report(
+    world: World,
+) -> None:
+    done = await _new_job(world)
+    assert done.job_number
+    assert (await _loaded(world, done.job_number)).report is None
