@@ -30,6 +30,7 @@ COPY --from=assets /build/dashboard/assets/ dashboard/assets/
 COPY storage storage
 COPY services services
 COPY derive derive
+COPY delivery delivery
 RUN pip install --no-cache-dir .
 RUN useradd --system --home /app crewtrack && mkdir -p /data && chown crewtrack /data
 USER crewtrack

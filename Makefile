@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-PY_PACKAGES := crewtrack jobs_domain core storage services ingest derive api dashboard
+PY_PACKAGES := crewtrack jobs_domain core storage services ingest derive delivery api dashboard
 
 .PHONY: run test lint typecheck pytest bench provision migrate clean
 

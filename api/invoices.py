@@ -14,22 +14,15 @@ from api.http.identifiers import make_etag, query_uuid
 from api.http.problems import HttpProblem, problem_response
 from api.http.registry import Api
 from api.http.responses import json_ok, priced
-from api.invoicing.mailer import InvoiceMail, MailError, SmtpConfig, send_invoice_mail
-from api.invoicing.payments import (
-    PaymentError,
-    StripeConfig,
-    create_payment_page,
-    make_client,
-    payment_from_event,
-    verify_webhook,
-)
-from api.invoicing.pdf import Letterhead, render_invoice_pdf
 from api.job_request import load_visible
 from api.parts import totals_json
 from api.schemas import INVOICE_LINE_OUT, TOTALS_BY_RATE
-from crewtrack.settings import Settings
+from delivery.mailer import MailError
+from delivery.payments import PaymentError, payment_from_event, verify_webhook
+from delivery.pdf import render_invoice_pdf
+from delivery.wiring import delivery, letterhead
 from jobs_domain.actors import Role
-from jobs_domain.invoicing import Invoice, InvoiceLine
+from jobs_domain.invoicing import InvoiceLine
 from services import invoicing as service
 from storage.invoices import StoredInvoice
 
@@ -96,55 +89,6 @@ def _invoice_id(ctx: Ctx) -> str:
     return ctx.path_id("invoice_id", "invoice")
 
 
-def _letterhead(settings: Settings) -> Letterhead:
-    return Letterhead(settings.company_name, settings.invoice_font_path)
-
-
-def _stripe_config(settings: Settings) -> StripeConfig:
-    base = settings.public_base_url.rstrip("/")
-    return StripeConfig(
-        api_key=settings.stripe_api_key,
-        api_base=settings.stripe_api_base,
-        webhook_secret=settings.stripe_webhook_secret,
-        success_url=f"{base}/api/v1/payments/thanks",
-        cancel_url=f"{base}/api/v1/payments/cancelled",
-    )
-
-
-def _delivery(settings: Settings) -> service.Delivery:
-    """PDFs with fpdf, e-mail over SMTP, payment pages at Stripe (when configured)."""
-    letterhead = _letterhead(settings)
-    smtp = SmtpConfig(
-        settings.smtp_host,
-        settings.smtp_port,
-        settings.smtp_from,
-        settings.smtp_username,
-        settings.smtp_password,
-        settings.smtp_starttls,
-    )
-
-    def render(invoice: Invoice, job_reference: str | None, url: str | None) -> bytes:
-        return render_invoice_pdf(
-            invoice, letterhead, job_reference=job_reference, payment_url=url
-        )
-
-    async def mail(to: str, subject: str, body: str, pdf: bytes, name: str) -> str:
-        return await send_invoice_mail(
-            smtp, InvoiceMail(to=to, subject=subject, body=body, pdf=pdf, filename=name)
-        )
-
-    async def payment_page(invoice: Invoice, title: str) -> service.PaymentPage:
-        config = _stripe_config(settings)
-        return await create_payment_page(make_client(config), config, invoice, title)
-
-    return service.Delivery(
-        company_name=settings.company_name,
-        render_pdf=render,
-        send_mail=mail,
-        payment_page=payment_page if settings.stripe_api_key else None,
-    )
-
-
 # -- handlers ----------------------------------------------------------------------------------
 
 
@@ -182,7 +126,7 @@ async def invoice_pdf(ctx: Ctx) -> web.StreamResponse:
     stored = await service.load(ctx.conn, _invoice_id(ctx))
     pdf = render_invoice_pdf(
         stored.invoice,
-        _letterhead(ctx.settings),
+        letterhead(ctx.settings),
         job_reference=await service.job_reference(ctx.conn, stored.invoice),
         payment_url=stored.payment_url,
     )
@@ -197,7 +141,7 @@ async def invoice_pdf(ctx: Ctx) -> web.StreamResponse:
 async def send_invoice(ctx: Ctx) -> web.StreamResponse:
     """E-mail the issued invoice with its PDF and (Stripe configured) a payment link."""
     try:
-        stored = await service.send(ctx.conn, _invoice_id(ctx), _delivery(ctx.settings))
+        stored = await service.send(ctx.conn, _invoice_id(ctx), delivery(ctx.settings))
     except PaymentError as exc:
         raise HttpProblem(502, "Payment provider error", str(exc)) from exc
     except MailError as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 DOMAIN = {"jobs_domain", "core"}
-ADAPTERS = {"ingest", "derive", "api", "dashboard"}
+ADAPTERS = {"ingest", "derive", "api", "dashboard", "delivery"}
 WEB = {"aiohttp", "dash", "flask"}
 
 # package -> the project packages and libraries it must not import
@@ -24,10 +24,12 @@ FORBIDDEN: dict[str, set[str]] = {
     "core": {"jobs_domain", "storage", "services", *ADAPTERS, "crewtrack"},
     "storage": {"services", *ADAPTERS, *WEB, "paho"},
     "services": {*ADAPTERS, *WEB, "paho"},
-    "ingest": {"services", "derive", "api", "dashboard", "dash", "flask"},
+    "ingest": {"services", "derive", "api", "dashboard", "delivery", "dash", "flask"},
     "derive": {"services", "ingest", "api", "dashboard", *WEB, "paho"},
     "api": {"derive", "dashboard", "dash", "flask"},
     "dashboard": {"derive", "ingest", "api", "aiohttp", "paho"},
+    # invoice delivery (PDF, SMTP, Stripe): the API and the dashboard both send with it
+    "delivery": {"derive", "ingest", "api", "dashboard", *WEB, "paho"},
 }
 # The composition root is imported by nobody but itself, except its leaf
 # settings module, which every adapter may read.

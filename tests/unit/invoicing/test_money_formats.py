@@ -97,7 +97,7 @@ def test_a_bare_decimal_in_a_response_is_written_as_a_plain_decimal() -> None:
 
 
 def test_the_pdf_prints_a_fine_unit_price_exactly_in_its_own_style() -> None:
-    from api.invoicing.pdf import money
+    from delivery.pdf import money
 
     assert money(Decimal("0.1250"), "EUR") == "0.125 €"
     assert money(Decimal("1234.5"), "EUR") == "1,234.50 €"

@@ -1,1 +1,0 @@
-"""Invoice delivery: PDF rendering, e-mail over SMTP, Stripe payment pages."""
