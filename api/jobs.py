@@ -412,7 +412,11 @@ def setup(api: Api) -> None:
         complete,
         summary="In Progress → Completed",
         roles=MATRIX[Act.COMPLETE],
-        description="Only the Job Manager among technicians.",
+        description=(
+            "Only the Job Manager among technicians. With an Idempotency-Key, "
+            "the app's retry of the same request gets the first answer again."
+        ),
+        idempotent=True,
         **act,
     )
     r(
