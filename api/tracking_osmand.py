@@ -113,14 +113,18 @@ async def upload(request: web.Request) -> web.Response:
         await store_batch_async(conn, [processed])
     if processed.fixes:
         await publish_live(request.app, processed)
-    if processed.rejections and not processed.fixes:
+    if processed.rejections and not (processed.fixes or processed.events):
         first = processed.rejections[0]
         status = 403 if first.reason == DEVICE_MISMATCH else 400
         return problem_response(
             status, "Rejected", f"{first.reason}: {first.detail}", reason=first.reason
         )
     return web.json_response(
-        {"stored": len(processed.fixes), "rejected": len(processed.rejections)}
+        {
+            "stored": len(processed.fixes),
+            "events": len(processed.events),
+            "rejected": len(processed.rejections),
+        }
     )
 
 

@@ -238,13 +238,14 @@ def load_session(
 
 
 _FIXES_SQL = (
-    "SELECT time, lat, lon, accuracy FROM fixes "
+    "SELECT time, lat, lon, accuracy, fix_flags FROM fixes "
     "WHERE device_id = %s AND time >= %s AND time <= %s"
 )
 
 
 def _fix_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["time", "lat", "lon", "accuracy"])
+    # fix_flags: core.fixes leaves out fixes their device called not valid
+    frame = pd.DataFrame(rows, columns=["time", "lat", "lon", "accuracy", "fix_flags"])
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["accuracy"] = pd.to_numeric(frame["accuracy"], errors="coerce").astype(float)
     frame["lat"] = frame["lat"].astype(float)

@@ -112,3 +112,34 @@ async def test_a_traccar_upload_without_timestamp_is_stored_at_receive_time_and_
         sources.close()
     assert list(frame["fix_flags"]) == ["receive_time"]
     assert frame["time"].iloc[0] >= before - timedelta(seconds=1)
+
+
+async def test_a_traccar_sos_at_a_placeholder_is_an_event_and_a_not_valid_fix_is_kept_flagged(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        creds = add_device(conn, "tc-sos", hash_password=hash_mqtt_password)
+    client = await aiohttp_client(init_app(settings))
+    now = int(time.time())
+    base = f"/api/v1/osmand?id=tc-sos&token={creds.http_token}&timestamp={now}"
+    sos = await client.get(f"{base}&lat=0.0&lon=0.0&alarm=sos")
+    assert (sos.status, await sos.json()) == (
+        200,
+        {"stored": 0, "events": 1, "rejected": 0},
+    )
+    invalid = await client.get(f"{base}&lat=48.1&lon=11.5&valid=false&hdop=9")
+    assert invalid.status == 200
+    with psycopg.connect(settings.database_url) as conn:
+        events = conn.execute(
+            "SELECT type, lat, extract(epoch FROM time)::bigint FROM device_events "
+            "WHERE device_id = 'tc-sos'"
+        ).fetchall()
+        fixes = conn.execute(
+            "SELECT lat, fix_flags FROM fixes WHERE device_id = 'tc-sos'"
+        ).fetchall()
+        rejected = conn.execute(
+            "SELECT count(*) FROM rejected_messages WHERE device_id = 'tc-sos'"
+        ).fetchone()
+    assert events == [("alarm:sos", None, now)]
+    assert fixes == [(48.1, "not_valid")]
+    assert rejected == (0,)
