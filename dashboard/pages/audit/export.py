@@ -91,6 +91,9 @@ def csv_header(audit: Audit) -> list[tuple[str, str]]:
     lines = [("format", CSV_FORMAT)]
     if audit.session is not None:
         lines.append(("session", audit.session.session_id))
+    if audit.presence_utc is not None:
+        lines.append(("presence", f"{_utc(audit.start)}/{_utc(audit.end)}"))
+        lines.append(("answer", audit.presence_utc + " (times UTC)"))
     answer = audit.answer_in(UTC_ZONE)
     if answer is not None:
         lines.append(("answer", answer.sentence + " (times UTC)"))

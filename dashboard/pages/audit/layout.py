@@ -37,6 +37,10 @@ AUDIT_REPLAY_LABEL = "audit-replay-label"
 AUDIT_TABLE = "audit-edge-fixes"
 AUDIT_REQUEST = "audit-request"
 AUDIT_TRAIL = "audit-trail"
+AUDIT_P_TECH = "audit-presence-technician"
+AUDIT_P_PROPERTY = "audit-presence-property"
+AUDIT_P_CIRCLE = "audit-presence-circle"
+AUDIT_P_ASK = "audit-presence-ask"
 EXPORT_CSV = "export-csv"
 EXPORT_PDF = "export-pdf"
 DOWNLOAD = "download"
@@ -125,6 +129,40 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             ),
         ],
         className="panel audit-form",
+    )
+    presence = html.Div(
+        [
+            html.Strong(
+                "Presence: was a technician at a place between From and To?",
+                style={"width": "100%"},
+            ),
+            html.Div(
+                [
+                    html.Label("Technician"),
+                    dcc.Dropdown(id=AUDIT_P_TECH, placeholder="Technician"),
+                ],
+                style={"width": "240px", "maxWidth": "100%"},
+            ),
+            html.Div(
+                [
+                    html.Label("at property"),
+                    dcc.Dropdown(id=AUDIT_P_PROPERTY, placeholder="Property (fence)"),
+                ],
+                style={"width": "300px", "maxWidth": "100%"},
+            ),
+            html.Div(
+                [
+                    html.Label("…or lat, lon, radius m"),
+                    dcc.Input(
+                        id=AUDIT_P_CIRCLE,
+                        placeholder="48.1372, 11.5756, 60",
+                        debounce=True,
+                    ),
+                ],
+            ),
+            html.Button("Ask", id=AUDIT_P_ASK),
+        ],
+        className="panel audit-form audit-presence",
     )
     evidence = html.Div(
         [
@@ -227,6 +265,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             dcc.Store(id=AUDIT_TRAIL),
             dcc.Store(id=AUDIT_SHOWN),
             controls,
+            presence,
             html.Div(id=AUDIT_LEAD, className="panel audit-lead"),
             html.Div([evidence, map_part], className="audit-body"),
             table,
