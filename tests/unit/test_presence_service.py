@@ -7,12 +7,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from core.presence import presence as derive_presence
+from dashboard.pages.audit import export, panels
+from dashboard.pages.audit.model import presence_audit
 from jobs_domain.errors import InvalidInput
 from services import presence
+from tests.unit.core.test_presence import FENCE, T0, TRACK
 
 T1 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _pointer(exc: pytest.ExceptionInfo[InvalidInput]) -> str:
@@ -82,3 +89,32 @@ def test_a_polygon_keeps_its_ring_and_is_called_the_drawn_area() -> None:
     place = _place({"polygon": {"type": "Polygon", "coordinates": [ring]}})
     assert place.label == "the drawn area"
     assert place.fence.contains(48.0004, 11.0006)
+
+
+def test_the_audit_of_an_answer_leads_with_it_and_its_csv_says_it_in_utc() -> None:
+    end = T0 + dt.timedelta(hours=2)
+    p = derive_presence(TRACK, FENCE, T0, end)
+    place = presence.Place(FENCE, "1 Main St")
+    answer = presence.PresenceAnswer(
+        "t-1",
+        "Tess Meyer",
+        place,
+        p,
+        TRACK,
+        p.answer("Tess Meyer", "1 Main St", BERLIN),
+    )
+    audit = presence_audit(answer, BERLIN)
+    assert audit.visits == p.visits
+    assert audit.digest == answer.input_digest
+    lead = panels.lead(audit, "Presence")
+    assert lead[1].children == answer.sentence
+    header = dict(
+        line[2:].split(": ", 1)
+        for line in export.fixes_csv(audit).splitlines()
+        if line.startswith("# ")
+    )
+    assert header["format"] == "crewtrack-fixes/2"
+    assert header["presence"] == f"{T0:%Y-%m-%dT%H:%M:%S}Z/{end:%Y-%m-%dT%H:%M:%S}Z"
+    utc = p.answer("Tess Meyer", "1 Main St", ZoneInfo("UTC"))
+    assert header["answer"] == utc + " (times UTC)"
+    assert utc != answer.sentence  # Berlin is an hour ahead
