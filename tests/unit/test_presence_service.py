@@ -1,4 +1,5 @@
-"""The presence use case's checks on a question, before any data is read."""
+"""The presence use case: its checks on a question before any data is read, and
+how the audit page shows an answer."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Any
-
 from zoneinfo import ZoneInfo
 
 import pytest
