@@ -64,6 +64,14 @@ def canonical_uuid(raw: str | None) -> str | None:
         return None
 
 
+def _picker(label: str, id_: str, placeholder: str, width_px: int) -> html.Div:
+    """A labelled dropdown, at most the screen's width."""
+    return html.Div(
+        [html.Label(label), dcc.Dropdown(id=id_, placeholder=placeholder)],
+        style={"width": f"{width_px}px", "maxWidth": "100%"},
+    )
+
+
 def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
     """Location history and arrival audit for a session or a technician + range."""
     controls = html.Div(
@@ -98,13 +106,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 ],
                 style={"width": "260px", "maxWidth": "100%"},
             ),
-            html.Div(
-                [
-                    html.Label("at job site"),
-                    dcc.Dropdown(id=AUDIT_SITE, placeholder="Job site (optional)"),
-                ],
-                style={"width": "240px", "maxWidth": "100%"},
-            ),
+            _picker("at job site", AUDIT_SITE, "Job site (optional)", 240),
             html.Div(
                 [
                     html.Label("From (company time)"),
@@ -136,20 +138,8 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 "Presence: was a technician at a place between From and To?",
                 style={"width": "100%"},
             ),
-            html.Div(
-                [
-                    html.Label("Technician"),
-                    dcc.Dropdown(id=AUDIT_P_TECH, placeholder="Technician"),
-                ],
-                style={"width": "240px", "maxWidth": "100%"},
-            ),
-            html.Div(
-                [
-                    html.Label("at property"),
-                    dcc.Dropdown(id=AUDIT_P_PROPERTY, placeholder="Property (fence)"),
-                ],
-                style={"width": "300px", "maxWidth": "100%"},
-            ),
+            _picker("Technician", AUDIT_P_TECH, "Technician", 240),
+            _picker("at property", AUDIT_P_PROPERTY, "Property (fence)", 300),
             html.Div(
                 [
                     html.Label("…or lat, lon, radius m"),
