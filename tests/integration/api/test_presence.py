@@ -220,3 +220,31 @@ async def test_bad_questions_are_problems_and_other_roles_are_refused(
         if pointer:
             text = await answer.text()
             assert pointer in text, (change, text)
+
+
+async def test_the_fixes_of_all_the_technicians_phones_are_read_together(
+    client: TestClient[Any, Any], people: People, tom: dict[str, str], db_url: str
+) -> None:
+    later = dt.timedelta(hours=3)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO devices (id, user_id, mqtt_password_hash, revoked_at) "
+            "SELECT 'toms-old-phone', user_id, 'x', now() FROM technicians "
+            "WHERE id = %s",
+            (tom["technician_id"],),
+        )
+        _store(conn, [(t + later, *rest) for t, *rest in _track(2)], "toms-old-phone")
+    body = {
+        "technician_id": tom["technician_id"],
+        "start": _iso(T0),
+        "end": _iso(T0 + dt.timedelta(hours=5)),
+        "place": {"property_id": tom["property_id"]},
+    }
+    out = await (
+        await client.post(URL, json=body, headers=people.auth("billing"))
+    ).json()
+    arrivals = [dt.datetime.fromisoformat(v["arrival"]) for v in out["visits"]]
+    assert len(arrivals) == 2
+    assert abs((arrivals[1] - (ARRIVAL + later)).total_seconds()) < 30
+    assert out["fix_count"] == 2 * 721
+    assert "; then arrived " in out["sentence"]
