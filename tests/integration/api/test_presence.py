@@ -233,7 +233,9 @@ async def test_the_fixes_of_all_the_technicians_phones_are_read_together(
             "WHERE id = %s",
             (tom["technician_id"],),
         )
-        _store(conn, [(t + later, *rest) for t, *rest in _track(2)], "toms-old-phone")
+        _store(
+            conn, [(t + later, a, b, c) for t, a, b, c in _track(2)], "toms-old-phone"
+        )
     body = {
         "technician_id": tom["technician_id"],
         "start": _iso(T0),
