@@ -313,6 +313,7 @@ def _bill(p: Page, stack: Stack, number: str) -> None:
     expect(p.locator("#job-inv-result")).to_contain_text("sent.")
     expect(card).to_contain_text("Issued")
     expect(card.get_by_role("button", name="Credit note")).to_be_visible()
+    expect(p.locator("#job-inv-generate")).to_be_disabled()  # issued: no new draft
     _shot(p, "invoice")
     p.set_viewport_size(PHONE)
     assert p.evaluate(NO_SIDEWAYS_SCROLL)

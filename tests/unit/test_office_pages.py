@@ -23,6 +23,7 @@ from jobs_domain.job import (
 )
 from jobs_domain.permissions import Act
 from storage.clients import PropertyRecord
+from storage.invoices import StoredInvoice
 from tests.unit.jobs.builders import (
     BILLING,
     DISPATCHER,
@@ -270,3 +271,42 @@ def test_an_address_reads_in_line_order_whatever_order_it_was_stored_in() -> Non
         uuid4(), uuid4(), ["12 Rue de Rivoli", "75004 Paris"], 1.0, 2.0, None, 0, T0
     )  # type: ignore[arg-type]
     assert model.address_text(lines) == "12 Rue de Rivoli, 75004 Paris"
+
+
+def _stored_invoice(issued: bool) -> StoredInvoice:
+    from jobs_domain.invoicing import CompletedJob, JobLineItem, draft_invoice
+
+    job = CompletedJob(
+        job_id="j1",
+        status="completed",
+        client_id="c1",
+        client_name="Café Zola",
+        client_email="zola@example.test",
+        line_items=(
+            JobLineItem("li1", "Service", Decimal(1), Decimal("80"), Decimal(20)),
+        ),
+    )
+    at = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    invoice = draft_invoice("i1", job, at)
+    if issued:
+        invoice.issue(7, at)
+    row = {"row_version": 3, "payment_session_id": None, "payment_url": None}
+    return StoredInvoice(invoice, {**row, "emailed_at": None})
+
+
+def test_an_invoice_offers_billing_what_its_status_allows_and_dispatch_nothing() -> (
+    None
+):
+    from jobs_domain.actors import Role
+
+    draft, issued = _stored_invoice(False), _stored_invoice(True)
+    (view,) = job_model.invoice_views([draft], Role.BILLING, PARIS)
+    assert [a["label"] for a in view["acts"]] == ["Issue", "Send by e-mail", "Void"]
+    assert view["totals"] == "Net 80.00 · Tax 16.00 · Total 96.00 EUR"
+    assert view["preview"] == "/invoice-pdf/i1/preview.png?v=3"
+    (view,) = job_model.invoice_views([issued], Role.BILLING, PARIS)
+    assert [a["label"] for a in view["acts"]] == ["Send by e-mail", "Credit note"]
+    (view,) = job_model.invoice_views([issued], Role.DISPATCHER, PARIS)
+    assert view["acts"] == []
+    assert job_model.may_generate([draft])
+    assert not job_model.may_generate([issued])

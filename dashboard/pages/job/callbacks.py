@@ -453,7 +453,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
                 else model.invoice_views(loaded.invoices, role, ctx.zone)
             ),
             not allowed(role, Act.GENERATE_INVOICE),
-            job.status is not JobStatus.COMPLETED,
+            job.status is not JobStatus.COMPLETED
+            or not model.may_generate(loaded.invoices or []),
             panels.sessions(
                 model.session_rows(job, names, _derived(ctx, job), ctx.zone, now)
             ),

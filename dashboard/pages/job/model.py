@@ -506,9 +506,20 @@ INVOICE_ACTS: tuple[tuple[Act, str, frozenset[InvoiceStatus]], ...] = (
 )
 
 
-def invoice_url(invoice_id: str, *, preview: bool = False) -> str:
+def invoice_url(invoice_id: str, version: int, *, preview: bool = False) -> str:
+    """The PDF (or its preview) of that version: a new version is a new URL, so
+    the browser never shows an issued invoice's preview from its draft."""
     url = f"{INVOICE_PDF_PATH}/{invoice_id}"
-    return url + "/preview.png" if preview else url
+    return (url + "/preview.png" if preview else url) + f"?v={version}"
+
+
+def may_generate(invoices: Sequence[StoredInvoice]) -> bool:
+    """Generate Invoice makes (or regenerates) a draft: not once one is issued."""
+    return not any(
+        s.invoice.kind is InvoiceKind.INVOICE
+        and s.invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
+        for s in invoices
+    )
 
 
 def invoice_views(
@@ -558,8 +569,8 @@ def invoice_views(
                 ),
                 "payment_url": stored.payment_url or "",
                 "emailed": when(stored.emailed_at, zone) or "not sent",
-                "pdf": invoice_url(inv.id),
-                "preview": invoice_url(inv.id, preview=True),
+                "pdf": invoice_url(inv.id, stored.row_version),
+                "preview": invoice_url(inv.id, stored.row_version, preview=True),
                 "acts": acts,
             }
         )
