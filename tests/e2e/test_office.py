@@ -280,6 +280,14 @@ def _finish_report(api: Api, job_id: str) -> None:
         api.send("POST", f"/jobs/{job_id}/report/signatures/{role}/validate")
 
 
+def _preview_shown(p: Page) -> None:
+    """The invoice's PDF preview (page 1 as an image) has loaded."""
+    p.wait_for_function(
+        "() => { const i = document.querySelector('#job-body-invoice .inv-preview');"
+        " return i && i.complete && i.naturalWidth > 100; }"
+    )
+
+
 def _bill(p: Page, stack: Stack, number: str) -> None:
     """Billing opens the completed job's Invoice tab, generates and sends it."""
     email = "billing-office@example.com"
@@ -300,10 +308,7 @@ def _bill(p: Page, stack: Stack, number: str) -> None:
     expect(card).to_contain_text("Draft")
     expect(card).to_contain_text("Safety valve 3 bar")
     expect(card).to_contain_text("Total 98.80")
-    p.wait_for_function(
-        "() => { const i = document.querySelector('#job-body-invoice .inv-preview');"
-        " return i && i.complete && i.naturalWidth > 100; }"
-    )
+    _preview_shown(p)
     pdf = card.get_by_role("link", name="Open the PDF").get_attribute("href")
     assert pdf is not None
     opened = p.request.get(stack.url + pdf)
@@ -314,6 +319,7 @@ def _bill(p: Page, stack: Stack, number: str) -> None:
     expect(card).to_contain_text("Issued")
     expect(card.get_by_role("button", name="Credit note")).to_be_visible()
     expect(p.locator("#job-inv-generate")).to_be_disabled()  # issued: no new draft
+    _preview_shown(p)
     _shot(p, "invoice")
     p.set_viewport_size(PHONE)
     assert p.evaluate(NO_SIDEWAYS_SCROLL)

@@ -310,3 +310,22 @@ def test_an_invoice_offers_billing_what_its_status_allows_and_dispatch_nothing()
     assert view["acts"] == []
     assert job_model.may_generate([draft])
     assert not job_model.may_generate([issued])
+
+
+def test_a_job_offers_the_edit_forms_its_own_rules_allow() -> None:
+    from tests.unit.jobs.builders import MANAGER
+
+    forms = [Act.ASSIGN_CREW, Act.ADD_LINE_ITEM, Act.ADD_TASK, Act.ADD_NOTE]
+
+    def offered(job: object, actor: object) -> list[Act]:
+        return [a for a in forms if job_model.may_edit(job, actor, a, at(300))]  # type: ignore[arg-type]
+
+    completed = in_progress_job()
+    completed.complete(MANAGER, at(200))
+    # a completed job is the office's (the API lets it fix the crew, bill extras)
+    assert offered(completed, DISPATCHER) == forms
+    assert offered(completed, BILLING) == [Act.ADD_LINE_ITEM, Act.ADD_NOTE]
+    assert offered(completed, MANAGER) == [Act.ADD_NOTE]
+    cancelled = scheduled_job()
+    cancelled.cancel(DISPATCHER, at(10), "client moved out")
+    assert offered(cancelled, DISPATCHER) == []  # a cancelled job is frozen

@@ -410,7 +410,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             }
         )
         techs = _tech_options(loaded.technicians)
-        may_tick = allowed(role, Act.TICK_TASK)
+        may_tick = model.may_edit(job, actor, Act.TICK_TASK, now)
         return (
             panels.header(
                 job.display_number,
@@ -428,18 +428,18 @@ def register(app: dash.Dash, ctx: Context) -> None:
             not any(o.act is Act.SCHEDULE for o in offered),
             not any(o.act in model.NEEDS_REASON for o in offered),
             techs,
-            not allowed(role, Act.ASSIGN_CREW),
+            not model.may_edit(job, actor, Act.ASSIGN_CREW, now),
             techs,
             panels.line_items(li_rows, totals),
-            not allowed(role, Act.ADD_LINE_ITEM),
+            not model.may_edit(job, actor, Act.ADD_LINE_ITEM, now),
             [{"label": f["name"], "value": str(f["id"])} for f in loaded.families],
             panels.tasks(model.task_rows(job, ctx.zone), may_tick),
             {t.id: t.done for t in job.tasks},
-            not allowed(role, Act.ADD_TASK),
+            not model.may_edit(job, actor, Act.ADD_TASK, now),
             panels.expenses(model.expense_rows(job, ctx.zone), profit),
             panels.attachments(model.attachment_groups(job, ctx.zone)),
             panels.notes(model.note_rows(job, ctx.zone)),
-            not allowed(role, Act.ADD_NOTE),
+            not model.may_edit(job, actor, Act.ADD_NOTE, now),
             panels.report(
                 None
                 if loaded.report is None

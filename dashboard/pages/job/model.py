@@ -23,7 +23,7 @@ from dashboard.pages.jobs.model import STATUS_LABELS
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Blocker, DomainError, TransitionRefused
 from jobs_domain.invoicing import InvoiceKind, InvoiceStatus
-from jobs_domain.job import AttachmentKind, Job, JobStatus, NoteVisibility
+from jobs_domain.job import AttachmentKind, Job, JobStatus, Note, NoteVisibility
 from jobs_domain.money import format_decimal, format_money
 from jobs_domain.permissions import Act, allowed
 from jobs_domain.report import Report, ReserveStatus
@@ -94,6 +94,33 @@ def _trial(
         job.complete(actor, now, extra_blockers=extra)
     elif act is Act.CANCEL:
         job.cancel(actor, now, _TRIAL_REASON)
+
+
+#: The edits whose forms the page offers, each with the part of the job it changes.
+EDITS: Mapping[Act, str] = {
+    Act.ASSIGN_CREW: "the crew",
+    Act.ADD_LINE_ITEM: "line items",
+    Act.ADD_TASK: "tasks",
+    Act.TICK_TASK: "tasks",
+    Act.ADD_NOTE: "notes",
+}
+
+
+def may_edit(job: Job, actor: Actor, act: Act, now: datetime) -> bool:
+    """Whether the page offers ``act``'s form: the role matrix, then the job's own
+    rule for that edit (a cancelled job is frozen, a completed one is the
+    office's; notes are tried with the domain's own method on a copy)."""
+    if not allowed(actor.role, act):
+        return False
+    try:
+        if act is Act.ADD_NOTE:
+            trial = Note("trial", NoteVisibility.INTERNAL, _TRIAL_REASON, "", "", now)
+            copy.deepcopy(job).add_note(actor, now, trial)
+        else:
+            job.ensure_editable(actor, EDITS[act])
+    except DomainError:
+        return False
+    return True
 
 
 def offered_actions(
