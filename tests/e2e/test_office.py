@@ -327,6 +327,24 @@ def _bill(p: Page, stack: Stack, number: str) -> None:
     p.set_viewport_size(DESKTOP)
 
 
+def _invoice_list(p: Page, number: str) -> None:
+    """The billing office's list: by status, each row linking its job."""
+    p.get_by_role("link", name="Invoices").click()
+    _pick(p, "invoices-status", "Issued")
+    rows = p.locator("#invoices-list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(number)
+    expect(rows).to_contain_text("98.80 EUR")
+    _shot(p, "invoices")
+    p.set_viewport_size(PHONE)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    _shot(p, "invoices-phone")
+    p.set_viewport_size(DESKTOP)
+    p.locator("#invoices-status .dash-dropdown-clear").click()
+    _pick(p, "invoices-status", "Paid")
+    expect(p.locator("#invoices-list")).to_contain_text("No invoice matches")
+
+
 def _pick(p: Page, field: str, text: str) -> None:
     """Choose the option showing ``text`` in the drop-down ``#field``: open it,
     search, click the option (a multi-select stays open: Escape closes it)."""
@@ -588,6 +606,7 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     ]
     assert pdf.get_filename() == f"{invoice['number']}.pdf"
     assert pdf.get_content().startswith(b"%PDF")
+    _invoice_list(p, number)
     page.assert_clean()
 
 

@@ -329,3 +329,29 @@ def test_a_job_offers_the_edit_forms_its_own_rules_allow() -> None:
     cancelled = scheduled_job()
     cancelled.cancel(DISPATCHER, at(10), "client moved out")
     assert offered(cancelled, DISPATCHER) == []  # a cancelled job is frozen
+
+
+def test_the_invoice_list_filters_whole_days_and_pages_with_one_row_more() -> None:
+    from dashboard.pages.invoices import model as invoices_model
+
+    filters = invoices_model.filters_from(
+        PARIS,
+        statuses=["issued"],
+        client_id="",
+        day_from="2026-12-01",
+        day_to="2026-12-07",
+    )
+    args = filters.list_args(page=3)
+    assert args["statuses"] == ["issued"]
+    assert args["client_id"] is None
+    assert args["created_from"] == datetime(2026, 11, 30, 23, tzinfo=UTC)
+    assert args["created_to"] == datetime(2026, 12, 7, 23, tzinfo=UTC)
+    assert (args["limit"], args["offset"]) == (26, 50)
+    with pytest.raises(InvalidInput):
+        invoices_model.filters_from(
+            PARIS,
+            statuses=None,
+            client_id=None,
+            day_from="2026-12-07",
+            day_to="2026-12-01",
+        )

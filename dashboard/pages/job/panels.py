@@ -38,6 +38,10 @@ def _table(
     )
 
 
+#: The office pages' table (a card a row at phone width, each cell labelled).
+table = _table
+
+
 def empty(text: str) -> html.P:
     return html.P(text, className="muted")
 

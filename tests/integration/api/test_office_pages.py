@@ -21,6 +21,7 @@ from dashboard.pages.job.callbacks import Loaded, load
 from jobs_domain.actors import Actor
 from jobs_domain.job import CrewRole, JobStatus, NoteVisibility, parse_job_number
 from jobs_domain.permissions import MATRIX, Act
+from services import invoicing
 from services import jobs as service
 from tests.integration.api.conftest import World
 
@@ -520,3 +521,21 @@ async def test_billing_generates_issues_and_sends_an_invoice_the_api_agrees(
     paid = await _loaded(world, number, who="billing")
     assert paid.invoices is not None
     assert [s.invoice.status.value for s in paid.invoices] == ["paid"]
+    # the /invoices list's filters, through the same service
+    from dashboard.pages.invoices import model as invoices_model
+
+    async def listed(statuses: list[str], day: str) -> list[str]:
+        filters = invoices_model.filters_from(
+            UTC, statuses=statuses, client_id=None, day_from=day, day_to=day
+        )
+
+        async def read(conn: Conn, _actor: Actor) -> list[str]:
+            found = await invoicing.list_invoices(conn, **filters.list_args(1))
+            return [s.invoice.id for s in found]
+
+        return await _as(world, lambda o: o.read(billing, read))
+
+    today = datetime.now(UTC).date().isoformat()
+    assert await listed(["paid"], today) == [draft.invoice.id]
+    assert await listed(["issued", "draft"], today) == []
+    assert await listed([], "2001-01-01") == []
