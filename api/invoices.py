@@ -21,15 +21,13 @@ from delivery.mailer import MailError
 from delivery.payments import PaymentError, payment_from_event, verify_webhook
 from delivery.pdf import render_invoice_pdf
 from delivery.wiring import delivery, letterhead
-from jobs_domain.actors import Role
 from jobs_domain.invoicing import InvoiceLine
+from jobs_domain.permissions import MATRIX, Act
 from services import invoicing as service
 from storage.invoices import StoredInvoice
 
 log = logging.getLogger("crewtrack.api.invoices")
 
-BILLING = (Role.ADMIN, Role.BILLING)
-READERS = (Role.ADMIN, Role.BILLING, Role.DISPATCHER)
 
 
 # -- rendering and wiring ----------------------------------------------------------------------
@@ -244,7 +242,7 @@ def setup(api: Api) -> None:
         generate_invoice,
         summary="Generate Invoice from a completed job (draft; regenerates a draft)",
         tag=t,
-        roles=BILLING,
+        roles=MATRIX[Act.GENERATE_INVOICE],
         idempotent=True,
         responses={200: {"$ref": inv}, 201: {"$ref": inv}},
         conflicts=True,
@@ -255,7 +253,7 @@ def setup(api: Api) -> None:
         list_invoices,
         summary="List invoices and credit notes",
         tag=t,
-        roles=READERS,
+        roles=MATRIX[Act.READ_INVOICES],
         query=[
             {"name": n, "in": "query", "schema": {"type": "string"}}
             for n in ("client_id", "job_id")
@@ -268,7 +266,7 @@ def setup(api: Api) -> None:
         get_invoice,
         summary="An invoice",
         tag=t,
-        roles=READERS,
+        roles=MATRIX[Act.READ_INVOICES],
         if_match=True,
         responses={200: {"$ref": inv}},
     )
@@ -278,7 +276,7 @@ def setup(api: Api) -> None:
         issue_invoice,
         summary="Issue a draft: next gapless number of the year; then immutable",
         tag=t,
-        roles=BILLING,
+        roles=MATRIX[Act.ISSUE_INVOICE],
         if_match=True,
         conflicts=True,
         responses={200: {"$ref": inv}},
@@ -289,7 +287,7 @@ def setup(api: Api) -> None:
         invoice_pdf,
         summary="The invoice as PDF",
         tag=t,
-        roles=READERS,
+        roles=MATRIX[Act.READ_INVOICES],
         responses={200: None},
     )
     r(
@@ -298,7 +296,7 @@ def setup(api: Api) -> None:
         send_invoice,
         summary="E-mail the invoice (PDF attached) with a Stripe payment link",
         tag=t,
-        roles=BILLING,
+        roles=MATRIX[Act.SEND_INVOICE],
         conflicts=True,
         responses={200: {"$ref": inv}, 502: None},
         description="Issues a draft first; 502 when the mail relay or Stripe fails. "
@@ -311,7 +309,7 @@ def setup(api: Api) -> None:
         void_invoice,
         summary="Void a draft, or an unpaid invoice fully credited",
         tag=t,
-        roles=BILLING,
+        roles=MATRIX[Act.VOID_INVOICE],
         conflicts=True,
         responses={200: {"$ref": inv}},
     )
@@ -321,7 +319,7 @@ def setup(api: Api) -> None:
         create_credit_note,
         summary="Issue a credit note (whole invoice, or given lines)",
         tag=t,
-        roles=BILLING,
+        roles=MATRIX[Act.CREDIT_INVOICE],
         body=CREDIT_IN,
         body_required=False,
         idempotent=True,

@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 import psycopg
 
 from crewtrack.settings import Settings
+from delivery.mailer import MailError
+from delivery.payments import PaymentError
+from delivery.wiring import delivery
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import (
     Conflict,
@@ -30,10 +33,11 @@ from jobs_domain.errors import (
 )
 from jobs_domain.job import CrewRole, Job, JobStatus, NoteVisibility
 from jobs_domain.permissions import Act, require
-from services import completion
+from services import completion, invoicing
 from services import jobs as service
 from services.clock import Recorded
 from services.jobs import Check, DoubleBooking
+from storage.invoices import StoredInvoice
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,17 @@ Conn = psycopg.AsyncConnection[Any]
 T = TypeVar("T")
 
 STALE = "This job changed since you opened it; its page now shows the new state."
+INVOICE_STALE = (
+    "This invoice changed since you opened it; the page now shows the new state."
+)
+#: What the page says an invoice edit did ("INV-2026-0001 sent.").
+INVOICE_WORDS: Mapping[Act, str] = {
+    Act.GENERATE_INVOICE: "generated",
+    Act.ISSUE_INVOICE: "issued",
+    Act.SEND_INVOICE: "sent",
+    Act.VOID_INVOICE: "voided",
+    Act.CREDIT_INVOICE: "issued (credit note)",
+}
 
 
 @dataclass(frozen=True)
@@ -492,4 +507,92 @@ class Office:
                     recorded=Recorded(),
                 )
             ),
+        )
+
+    # -- invoicing (``services.invoicing``, as the API's invoice routes) -------------
+
+    def _invoice_edit(
+        self,
+        user: OfficeUser,
+        act: Act,
+        seen_row_version: int | None,
+        invoice_id: str,
+        work: Callable[[Conn], Awaitable[StoredInvoice]],
+    ) -> Done:
+        """One invoice edit as ``user``: the matrix, the version the page showed
+        (the API's If-Match), the service's rules; the delivery's failures said."""
+        actor = user.actor()
+
+        async def run(conn: Conn) -> StoredInvoice:
+            if seen_row_version is not None:
+                shown = await invoicing.load(conn, invoice_id, for_update=True)
+                if shown.row_version != seen_row_version:
+                    raise _Stale(INVOICE_STALE)
+            return await work(conn)
+
+        try:
+            require(actor, act)
+            stored = asyncio.run(self._in_transaction(actor, run))
+        except _Stale as exc:
+            return Done(False, exc.message, stale=True)
+        except Conflict as exc:  # the invoice's own rule (issued, no e-mail, …)
+            return Done(False, f"Not changed: {exc.message}")
+        except DomainError as exc:
+            return _refused(exc)
+        except (MailError, PaymentError) as exc:
+            return Done(False, f"Not sent: {exc}")
+        invoice = stored.invoice
+        return Done(True, f"{invoice.number or 'Draft'} {INVOICE_WORDS[act]}.")
+
+    def generate_invoice(self, user: OfficeUser, job_id: str) -> Done:
+        """Generate Invoice: the completed job's draft (or its draft regenerated)."""
+
+        async def work(conn: Conn) -> StoredInvoice:
+            job = await service.load_visible(
+                conn, user.actor(), job_id, for_update=True
+            )
+            stored, _new = await invoicing.generate(conn, job)
+            return stored
+
+        return self._invoice_edit(user, Act.GENERATE_INVOICE, None, job_id, work)
+
+    def issue_invoice(self, user: OfficeUser, invoice_id: str, seen: int) -> Done:
+        return self._invoice_edit(
+            user,
+            Act.ISSUE_INVOICE,
+            seen,
+            invoice_id,
+            lambda conn: invoicing.issue(conn, invoice_id),
+        )
+
+    def send_invoice(self, user: OfficeUser, invoice_id: str, seen: int) -> Done:
+        """E-mail it with its PDF (and a Stripe payment link), issuing a draft."""
+        sender = delivery(self.settings)
+        return self._invoice_edit(
+            user,
+            Act.SEND_INVOICE,
+            seen,
+            invoice_id,
+            lambda conn: invoicing.send(conn, invoice_id, sender),
+        )
+
+    def void_invoice(self, user: OfficeUser, invoice_id: str, seen: int) -> Done:
+        return self._invoice_edit(
+            user,
+            Act.VOID_INVOICE,
+            seen,
+            invoice_id,
+            lambda conn: invoicing.void(conn, invoice_id),
+        )
+
+    def credit_invoice(
+        self, user: OfficeUser, invoice_id: str, seen: int, reason: str
+    ) -> Done:
+        """A credit note for the whole invoice (crediting it all voids it)."""
+        return self._invoice_edit(
+            user,
+            Act.CREDIT_INVOICE,
+            seen,
+            invoice_id,
+            lambda conn: invoicing.credit(conn, invoice_id, None, reason or None),
         )

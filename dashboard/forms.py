@@ -57,6 +57,19 @@ def radio(
     )
 
 
+def day_range_inputs(from_id: str, to_id: str) -> list[dcc.Input]:
+    """A list filter's From/To days (whole days in the company's zone)."""
+    return [
+        dcc.Input(
+            id=control_id,
+            placeholder=f"{word} YYYY-MM-DD",
+            debounce=True,
+            className="office-day",
+        )
+        for control_id, word in ((from_id, "From"), (to_id, "To"))
+    ]
+
+
 def form_block(
     fields: Sequence[Any],
     buttons: Sequence[Any],

@@ -137,3 +137,21 @@ def render_invoice_pdf(
             new_y=YPos.NEXT,
         )
     return bytes(pdf.output())
+
+
+#: The preview's resolution: page 1 readable on a screen, a few hundred kB at most.
+PREVIEW_DPI = 60
+
+
+def preview_png(pdf: bytes, *, timeout_s: float = 20) -> bytes:
+    """Page 1 of a PDF as a PNG (poppler's ``pdftoppm``, in every image we ship)."""
+    import subprocess
+
+    done = subprocess.run(
+        ["pdftoppm", "-png", "-r", str(PREVIEW_DPI), "-singlefile", "-f", "1", "-"],
+        input=pdf,
+        capture_output=True,
+        timeout=timeout_s,
+        check=True,
+    )
+    return done.stdout

@@ -307,6 +307,11 @@ class Job:
         if actor.role is Role.BILLING:
             raise Forbidden("billing staff review jobs; they do not run them")
 
+    def ensure_editable(self, actor: Actor, what: str) -> None:
+        """Raise unless ``actor`` may change ``what`` of the job now (the rule
+        every edit runs; a screen asks it before offering the edit)."""
+        self._ensure_editable(actor, what)
+
     def _ensure_editable(
         self, actor: Actor, what: str, recorded_at: datetime | None = None
     ) -> None:

@@ -24,9 +24,12 @@ from jobs_domain.actors import (
 )
 from jobs_domain.errors import Forbidden
 
+#: Who bills: invoices are made, issued, sent, voided and credited by these.
+BILLING: tuple[Role, ...] = (Role.ADMIN, Role.BILLING)
+
 
 class Act(StrEnum):
-    """Something a user does to a job (one API operation each)."""
+    """Something a user does to a job or its invoice (one API operation each)."""
 
     CREATE_JOB = "create a job"
     SCHEDULE = "schedule"
@@ -41,6 +44,12 @@ class Act(StrEnum):
     TICK_TASK = "tick a task"
     ADD_NOTE = "add a note"
     SEE_PROFITABILITY = "see profitability"
+    READ_INVOICES = "read invoices"
+    GENERATE_INVOICE = "generate an invoice"
+    ISSUE_INVOICE = "issue an invoice"
+    SEND_INVOICE = "send an invoice"
+    VOID_INVOICE = "void an invoice"
+    CREDIT_INVOICE = "issue a credit note"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -58,6 +67,12 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.TICK_TASK: CREW_AND_OFFICE,
         Act.ADD_NOTE: ALL_ROLES,
         Act.SEE_PROFITABILITY: STAFF_READERS,
+        Act.READ_INVOICES: STAFF_READERS,
+        Act.GENERATE_INVOICE: BILLING,
+        Act.ISSUE_INVOICE: BILLING,
+        Act.SEND_INVOICE: BILLING,
+        Act.VOID_INVOICE: BILLING,
+        Act.CREDIT_INVOICE: BILLING,
     }
 )
 

@@ -156,9 +156,13 @@ async def generate(conn: Conn, job: Job) -> tuple[StoredInvoice, bool]:
 
 
 async def list_invoices(
-    conn: Conn, *, client_id: str | None, job_id: str | None
+    conn: Conn, *, client_id: str | None, job_id: str | None, **filters: Any
 ) -> list[StoredInvoice]:
-    return await store.list_invoices(conn, client_id=client_id, job_id=job_id)
+    """Invoices and credit notes, newest first (``filters``: ``statuses``,
+    ``created_from``/``created_to``, ``limit``, ``offset``)."""
+    return await store.list_invoices(
+        conn, client_id=client_id, job_id=job_id, **filters
+    )
 
 
 async def load(

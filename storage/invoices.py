@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -112,19 +113,30 @@ async def list_invoices(
     *,
     client_id: str | None = None,
     job_id: str | None = None,
+    statuses: Sequence[str] = (),
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[StoredInvoice]:
-    where, params = ["true"], []
-    if client_id:
-        where.append("client_id = %s")
-        params.append(client_id)
-    if job_id:
-        where.append("job_id = %s")
-        params.append(job_id)
+    """Newest first; each filter left empty filters nothing (``created_to`` is
+    exclusive)."""
+    where: list[str] = ["true"]
+    params: list[Any] = []
+    for clause, value in (
+        ("client_id = %s", client_id),
+        ("job_id = %s", job_id),
+        ("status = ANY (%s)", list(statuses) or None),
+        ("created_at >= %s", created_from),
+        ("created_at < %s", created_to),
+    ):
+        if value:
+            where.append(clause)
+            params.append(value)
     return await _select(
         conn,
-        " AND ".join(where) + " ORDER BY created_at DESC, id LIMIT %s",
-        (*params, limit),
+        " AND ".join(where) + " ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+        (*params, limit, offset),
     )
 
 

@@ -18,6 +18,8 @@ from dashboard.pages.audit import callbacks as audit_callbacks
 from dashboard.pages.audit import layout as audit_layout
 from dashboard.pages.day_board import callbacks as day_board_callbacks
 from dashboard.pages.day_board import layout as day_board_layout
+from dashboard.pages.invoices import callbacks as invoices_callbacks
+from dashboard.pages.invoices import layout as invoices_layout
 from dashboard.pages.job import callbacks as job_callbacks
 from dashboard.pages.job import layout as job_layout
 from dashboard.pages.jobs import callbacks as jobs_callbacks
@@ -52,6 +54,12 @@ PAGES = (
     ),
     Page(jobs_layout.PATH, "Jobs", jobs_layout.page, jobs_callbacks.register),
     Page(job_layout.PATH, "", job_layout.page, job_callbacks.register),
+    Page(
+        invoices_layout.PATH,
+        "Invoices",
+        invoices_layout.page,
+        invoices_callbacks.register,
+    ),
     Page(
         audit_layout.PATH,
         "Location history & arrival audit",

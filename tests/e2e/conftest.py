@@ -54,6 +54,7 @@ from jobs_domain.job import CrewMember, CrewRole, Job
 from storage.devices import add_device
 from storage.jobs import document
 from storage.users import create_user
+from tests.fakes.smtp import SmtpServer, run_smtp_server
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "e2e"
@@ -91,6 +92,7 @@ class Stack:
     session_fixes: list[tuple[datetime, float, float, float]] = field(
         default_factory=list
     )
+    smtp: SmtpServer | None = None  # the mail relay the dashboard sends invoices to
 
     def publish_fix(self, device: str, lat: float, lon: float, t: datetime) -> None:
         """Publish one fix as the phone does (its own credentials, QoS 1)."""
@@ -337,6 +339,8 @@ def stack(
         )
     dsn = pg_server.dsn(dbname)
     procs: list[subprocess.Popen[bytes]] = []
+    mail_server = run_smtp_server()  # the office sends invoices to it
+    mail = next(mail_server)
     redis_server.start()
     try:
         passwords, session_id, job_number, fixes = _seed(dsn)
@@ -369,6 +373,9 @@ def stack(
             # (their fallback is tested in test_dashboard_weight.py)
             dashboard_tile_url="none",
             log_json=False,
+            smtp_host=mail.host,
+            smtp_port=mail.port,
+            smtp_from="billing@crewtrack.example",
         )
         env = {**os.environ, **settings.as_env()}
         commands = {
@@ -399,6 +406,7 @@ def stack(
             job_number=job_number,
             fleet=sorted(passwords),
             session_fixes=fixes,
+            smtp=mail,
         )
         # the fleet reports in over MQTT, through the ingest, into Redis
         now = datetime.now(UTC)
@@ -418,6 +426,7 @@ def stack(
                     p.wait()
         broker.stop()
         redis_server.stop()
+        mail_server.close()
 
 
 @pytest.fixture(scope="package")

@@ -173,7 +173,8 @@ def _office_data(stack: Stack) -> None:
     price-book family with two items."""
     with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
         client = conn.execute(
-            "INSERT INTO clients (name) VALUES ('Atelier Lumière') RETURNING id"
+            "INSERT INTO clients (name, email) "
+            "VALUES ('Atelier Lumière', 'atelier@lumiere.example') RETURNING id"
         ).fetchone()
         assert client is not None
         conn.execute(
@@ -277,6 +278,71 @@ def _finish_report(api: Api, job_id: str) -> None:
     )
     for role in ("customer", "technician"):
         api.send("POST", f"/jobs/{job_id}/report/signatures/{role}/validate")
+
+
+def _preview_shown(p: Page) -> None:
+    """The invoice's PDF preview (page 1 as an image) has loaded."""
+    p.wait_for_function(
+        "() => { const i = document.querySelector('#job-body-invoice .inv-preview');"
+        " return i && i.complete && i.naturalWidth > 100; }"
+    )
+
+
+def _bill(p: Page, stack: Stack, number: str) -> None:
+    """Billing opens the completed job's Invoice tab, generates and sends it."""
+    email = "billing-office@example.com"
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        if (
+            conn.execute("SELECT 1 FROM users WHERE email = %s", (email,)).fetchone()
+            is None
+        ):
+            create_user(conn, "Bea Billing", "billing", email, PASSWORD)
+    p.goto(stack.url + "/logout")
+    login(p, stack.url, email, next_path=f"/job?number={number}")
+    expect(p.locator("#job-header")).to_contain_text(number)
+    expect(p.locator("#job-crew-form")).to_be_hidden()  # billing never edits a crew
+    _tab(p, "Invoice")
+    p.locator("#job-inv-generate").click()
+    expect(p.locator("#job-inv-result")).to_contain_text("generated.")
+    card = p.locator("#job-body-invoice .invoice").first
+    expect(card).to_contain_text("Draft")
+    expect(card).to_contain_text("Safety valve 3 bar")
+    expect(card).to_contain_text("Total 98.80")
+    _preview_shown(p)
+    pdf = card.get_by_role("link", name="Open the PDF").get_attribute("href")
+    assert pdf is not None
+    opened = p.request.get(stack.url + pdf)
+    assert opened.headers["content-type"] == "application/pdf"
+    _shot(p, "invoice-draft")
+    card.get_by_role("button", name="Send by e-mail").click()
+    expect(p.locator("#job-inv-result")).to_contain_text("sent.")
+    expect(card).to_contain_text("Issued")
+    expect(card.get_by_role("button", name="Credit note")).to_be_visible()
+    expect(p.locator("#job-inv-generate")).to_be_disabled()  # issued: no new draft
+    _preview_shown(p)
+    _shot(p, "invoice")
+    p.set_viewport_size(PHONE)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    _shot(p, "invoice-sent-phone")
+    p.set_viewport_size(DESKTOP)
+
+
+def _invoice_list(p: Page, number: str) -> None:
+    """The billing office's list: by status, each row linking its job."""
+    p.get_by_role("link", name="Invoices").click()
+    _pick(p, "invoices-status", "Issued")
+    rows = p.locator("#invoices-list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(number)
+    expect(rows).to_contain_text("98.80 EUR")
+    _shot(p, "invoices")
+    p.set_viewport_size(PHONE)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    _shot(p, "invoices-phone")
+    p.set_viewport_size(DESKTOP)
+    p.locator("#invoices-status .dash-dropdown-clear").click()
+    _pick(p, "invoices-status", "Paid")
+    expect(p.locator("#invoices-list")).to_contain_text("No invoice matches")
 
 
 def _pick(p: Page, field: str, text: str) -> None:
@@ -489,6 +555,10 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     p.get_by_role("button", name="Complete").click()
     expect(p.locator("#job-header")).to_contain_text("Completed")
     expect(p.locator("#job-actions")).to_contain_text("No status action")
+    # Invoice: the dispatcher reads it but may not bill (the one matrix)
+    _tab(p, "Invoice")
+    expect(p.locator("#job-body-invoice")).to_contain_text("No invoice yet")
+    expect(p.locator("#job-inv-form")).to_be_hidden()
     _tab(p, "History")
     history = p.locator("#job-body-history")
     for what in ("Created", "Scheduled", "Started", "Put on hold", "Completed"):
@@ -520,6 +590,23 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     ]
     start = datetime.fromisoformat(job["scheduled_start"]).astimezone(zone)
     assert (start.date(), f"{start:%H:%M}") == (tomorrow, "09:00")
+    # billing: Generate Invoice, look at the PDF's preview, send it by e-mail
+    _bill(p, stack, number)
+    (invoice,) = api.get(f"/invoices?job_id={job['id']}")["items"]
+    assert invoice["status"] == "issued"
+    assert invoice["emailed_at"] is not None
+    assert invoice["totals"]["gross"] == "98.80"
+    expect(p.locator("#job-body-invoice")).to_contain_text(invoice["number"])
+    assert stack.smtp is not None
+    mail = stack.smtp.inbox.messages[-1]
+    assert mail["To"] == "atelier@lumiere.example"
+    assert invoice["number"] in mail["Subject"]
+    (pdf,) = [
+        a for a in mail.iter_attachments() if a.get_content_type() == "application/pdf"
+    ]
+    assert pdf.get_filename() == f"{invoice['number']}.pdf"
+    assert pdf.get_content().startswith(b"%PDF")
+    _invoice_list(p, number)
     page.assert_clean()
 
 

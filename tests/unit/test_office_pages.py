@@ -23,6 +23,7 @@ from jobs_domain.job import (
 )
 from jobs_domain.permissions import Act
 from storage.clients import PropertyRecord
+from storage.invoices import StoredInvoice
 from tests.unit.jobs.builders import (
     BILLING,
     DISPATCHER,
@@ -270,3 +271,87 @@ def test_an_address_reads_in_line_order_whatever_order_it_was_stored_in() -> Non
         uuid4(), uuid4(), ["12 Rue de Rivoli", "75004 Paris"], 1.0, 2.0, None, 0, T0
     )  # type: ignore[arg-type]
     assert model.address_text(lines) == "12 Rue de Rivoli, 75004 Paris"
+
+
+def _stored_invoice(issued: bool) -> StoredInvoice:
+    from jobs_domain.invoicing import CompletedJob, JobLineItem, draft_invoice
+
+    job = CompletedJob(
+        job_id="j1",
+        status="completed",
+        client_id="c1",
+        client_name="Café Zola",
+        client_email="zola@example.test",
+        line_items=(
+            JobLineItem("li1", "Service", Decimal(1), Decimal("80"), Decimal(20)),
+        ),
+    )
+    at = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    invoice = draft_invoice("i1", job, at)
+    if issued:
+        invoice.issue(7, at)
+    row = {"row_version": 3, "payment_session_id": None, "payment_url": None}
+    return StoredInvoice(invoice, {**row, "emailed_at": None})
+
+
+def test_an_invoice_offers_billing_what_its_status_allows_and_dispatch_nothing() -> (
+    None
+):
+    from jobs_domain.actors import Role
+
+    draft, issued = _stored_invoice(False), _stored_invoice(True)
+    (view,) = job_model.invoice_views([draft], Role.BILLING, PARIS)
+    assert [a["label"] for a in view["acts"]] == ["Issue", "Send by e-mail", "Void"]
+    assert view["totals"] == "Net 80.00 · Tax 16.00 · Total 96.00 EUR"
+    assert view["preview"] == "/invoice-pdf/i1/preview.png?v=3"
+    (view,) = job_model.invoice_views([issued], Role.BILLING, PARIS)
+    assert [a["label"] for a in view["acts"]] == ["Send by e-mail", "Credit note"]
+    (view,) = job_model.invoice_views([issued], Role.DISPATCHER, PARIS)
+    assert view["acts"] == []
+    assert job_model.may_generate([draft])
+    assert not job_model.may_generate([issued])
+
+
+def test_a_job_offers_the_edit_forms_its_own_rules_allow() -> None:
+    from tests.unit.jobs.builders import MANAGER
+
+    forms = [Act.ASSIGN_CREW, Act.ADD_LINE_ITEM, Act.ADD_TASK, Act.ADD_NOTE]
+
+    def offered(job: object, actor: object) -> list[Act]:
+        return [a for a in forms if job_model.may_edit(job, actor, a, at(300))]  # type: ignore[arg-type]
+
+    completed = in_progress_job()
+    completed.complete(MANAGER, at(200))
+    # a completed job is the office's (the API lets it fix the crew, bill extras)
+    assert offered(completed, DISPATCHER) == forms
+    assert offered(completed, BILLING) == [Act.ADD_LINE_ITEM, Act.ADD_NOTE]
+    assert offered(completed, MANAGER) == [Act.ADD_NOTE]
+    cancelled = scheduled_job()
+    cancelled.cancel(DISPATCHER, at(10), "client moved out")
+    assert offered(cancelled, DISPATCHER) == []  # a cancelled job is frozen
+
+
+def test_the_invoice_list_filters_whole_days_and_pages_with_one_row_more() -> None:
+    from dashboard.pages.invoices import model as invoices_model
+
+    filters = invoices_model.filters_from(
+        PARIS,
+        statuses=["issued"],
+        client_id="",
+        day_from="2026-12-01",
+        day_to="2026-12-07",
+    )
+    args = filters.list_args(page=3)
+    assert args["statuses"] == ["issued"]
+    assert args["client_id"] is None
+    assert args["created_from"] == datetime(2026, 11, 30, 23, tzinfo=UTC)
+    assert args["created_to"] == datetime(2026, 12, 7, 23, tzinfo=UTC)
+    assert (args["limit"], args["offset"]) == (26, 50)
+    with pytest.raises(InvalidInput):
+        invoices_model.filters_from(
+            PARIS,
+            statuses=None,
+            client_id=None,
+            day_from="2026-12-07",
+            day_to="2026-12-01",
+        )

@@ -10,6 +10,7 @@ change, and a refused or stale one shows the job as it now is.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ from dashboard.pages.jobs.model import (
     window_text,
 )
 from dashboard.shell import BLANK
+from delivery import wiring
+from delivery.pdf import preview_png
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import Blocker, DomainError, InvalidInput, NotFound
 from jobs_domain.images import Image
@@ -41,18 +44,20 @@ from jobs_domain.job import (
     Attachment,
     CrewRole,
     Job,
+    JobStatus,
     NoteVisibility,
     Profitability,
     parse_job_number,
 )
-from jobs_domain.permissions import Act, allowed
+from jobs_domain.permissions import Act, allowed, require
 from jobs_domain.report import Report
-from services import completion, directory, price_book, reports
+from services import completion, directory, invoicing, price_book, reports
 from services import jobs as service
 from services.jobs import Overview
 from storage import attachments as files
 from storage import users
 from storage.clients import TechnicianRecord
+from storage.invoices import StoredInvoice
 
 LINE_ITEM_SLOTS = [
     layout.LI_ITEM,
@@ -78,6 +83,7 @@ class Loaded:
     technicians: list[TechnicianRecord]
     report: Report | None  # None: no template assigned
     user_names: dict[str, str]  # who raised, changed or signed in the report
+    invoices: list[StoredInvoice] | None  # None: the role may not read invoices
 
 
 async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
@@ -99,6 +105,9 @@ async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
         technicians=await directory.list_technicians(conn, after=None, limit=CHOICES),
         report=report,
         user_names=await users.user_names(conn, _report_people(report)),
+        invoices=await invoicing.list_invoices(conn, client_id=None, job_id=job.id)
+        if allowed(actor.role, Act.READ_INVOICES)
+        else None,
     )
 
 
@@ -264,10 +273,57 @@ def serve_report_images(app: dash.Dash, ctx: Context) -> None:
     )
 
 
+def serve_invoice_pdfs(app: dash.Dash, ctx: Context) -> None:
+    """Serve an invoice's PDF (``model.INVOICE_PDF_PATH``/<id>), the one that is
+    mailed, and a PNG of its page 1 (``/preview.png``), to the roles that read
+    invoices."""
+
+    def invoice_pdf(invoice_id: str, preview: bool = False) -> Any:
+        user = flask.g.get("user")
+        if user is None or ctx.actions is None:
+            flask.abort(404)
+        office = ctx.actions.office
+        me = OfficeUser(str(user.user_id), user.name, user.role)
+
+        async def find(conn: Conn, actor: Actor) -> tuple[StoredInvoice, str | None]:
+            require(actor, Act.READ_INVOICES)
+            stored = await invoicing.load(conn, invoice_id)
+            return stored, await invoicing.job_reference(conn, stored.invoice)
+
+        try:
+            uuid.UUID(invoice_id)
+            stored, reference = office.read(me, find)
+        except (DomainError, ValueError):
+            flask.abort(404)
+        pdf = wiring.render(
+            office.settings, stored.invoice, reference, stored.payment_url
+        )
+        name = stored.invoice.number or f"draft-{stored.invoice.id}"
+        if preview:
+            response = flask.make_response(preview_png(pdf))
+            response.headers["Content-Type"] = "image/png"
+        else:
+            response = flask.make_response(pdf)
+            response.headers["Content-Type"] = "application/pdf"
+            response.headers["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
+
+    app.server.add_url_rule(
+        model.INVOICE_PDF_PATH + "/<invoice_id>", "invoice_pdf", invoice_pdf
+    )
+    app.server.add_url_rule(
+        model.INVOICE_PDF_PATH + "/<invoice_id>/preview.png",
+        "invoice_preview",
+        lambda invoice_id: invoice_pdf(invoice_id, preview=True),
+    )
+
+
 def register(app: dash.Dash, ctx: Context) -> None:
     """Attach the Job page's callbacks (and its file routes) to ``app``."""
     serve_files(app, ctx)
     serve_report_images(app, ctx)
+    serve_invoice_pdfs(app, ctx)
     tabs = [v for v, _ in model.TABS]
     app.clientside_callback(  # type: ignore[no-untyped-call]
         """function (_clicks) {
@@ -313,6 +369,9 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.body_id("notes"), "children"),
         Output(layout.NOTE_FORM, "hidden"),
         Output(layout.body_id("report"), "children"),
+        Output(layout.body_id("invoice"), "children"),
+        Output(layout.INV_FORM, "hidden"),
+        Output(layout.INV_GENERATE, "disabled"),
         Output(layout.body_id("sessions"), "children"),
         Output(layout.body_id("history"), "children"),
         Input(layout.JOB_REF, "data"),
@@ -321,7 +380,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
     def _load(ref: dict[str, str] | None, _refresh: Any) -> Any:
         user, office = current_user(ctx)
         number = parse_job_number((ref or {}).get("number") or "")
-        nothing = (dash.no_update,) * 23
+        nothing = (dash.no_update,) * 26
         if number is None:
             return html.H3("No job"), "Open a job from the Jobs list.", *nothing
         try:
@@ -351,7 +410,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             }
         )
         techs = _tech_options(loaded.technicians)
-        may_tick = allowed(role, Act.TICK_TASK)
+        may_tick = model.may_edit(job, actor, Act.TICK_TASK, now)
         return (
             panels.header(
                 job.display_number,
@@ -369,18 +428,18 @@ def register(app: dash.Dash, ctx: Context) -> None:
             not any(o.act is Act.SCHEDULE for o in offered),
             not any(o.act in model.NEEDS_REASON for o in offered),
             techs,
-            not allowed(role, Act.ASSIGN_CREW),
+            not model.may_edit(job, actor, Act.ASSIGN_CREW, now),
             techs,
             panels.line_items(li_rows, totals),
-            not allowed(role, Act.ADD_LINE_ITEM),
+            not model.may_edit(job, actor, Act.ADD_LINE_ITEM, now),
             [{"label": f["name"], "value": str(f["id"])} for f in loaded.families],
             panels.tasks(model.task_rows(job, ctx.zone), may_tick),
             {t.id: t.done for t in job.tasks},
-            not allowed(role, Act.ADD_TASK),
+            not model.may_edit(job, actor, Act.ADD_TASK, now),
             panels.expenses(model.expense_rows(job, ctx.zone), profit),
             panels.attachments(model.attachment_groups(job, ctx.zone)),
             panels.notes(model.note_rows(job, ctx.zone)),
-            not allowed(role, Act.ADD_NOTE),
+            not model.may_edit(job, actor, Act.ADD_NOTE, now),
             panels.report(
                 None
                 if loaded.report is None
@@ -388,6 +447,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
                     loaded.report, job.display_number, loaded.user_names, ctx.zone
                 )
             ),
+            panels.invoices(
+                None
+                if loaded.invoices is None
+                else model.invoice_views(loaded.invoices, role, ctx.zone)
+            ),
+            not allowed(role, Act.GENERATE_INVOICE),
+            job.status is not JobStatus.COMPLETED
+            or not model.may_generate(loaded.invoices or []),
             panels.sessions(
                 model.session_rows(job, names, _derived(ctx, job), ctx.zone, now)
             ),
@@ -599,4 +666,46 @@ def register(app: dash.Dash, ctx: Context) -> None:
             user, *seen, NoteVisibility(visibility or "internal"), text or ""
         ),
         clear=[layout.NOTE_TEXT],
+    )
+
+    # -- invoice ----------------------------------------------------------------
+
+    def invoice_act(
+        office: Office, user: OfficeUser, seen: Seen, reason: str | None
+    ) -> Done:
+        trigger = dash.ctx.triggered_id
+        if trigger == layout.INV_GENERATE:
+            return office.generate_invoice(user, seen[0])
+        if not isinstance(trigger, Mapping):
+            raise PreventUpdate
+        act = Act[str(trigger["act"])]
+        invoice_id, version = str(trigger["invoice"]), int(trigger["version"])
+        if act is Act.ISSUE_INVOICE:
+            return office.issue_invoice(user, invoice_id, version)
+        if act is Act.SEND_INVOICE:
+            return office.send_invoice(user, invoice_id, version)
+        if act is Act.VOID_INVOICE:
+            return office.void_invoice(user, invoice_id, version)
+        return office.credit_invoice(user, invoice_id, version, reason or "")
+
+    edit_form(
+        app,
+        ctx,
+        submit=forms.Submit(
+            (
+                (layout.INV_GENERATE, {}),
+                (
+                    {
+                        "type": layout.INV_ACT,
+                        "act": ALL,
+                        "invoice": ALL,
+                        "version": ALL,
+                    },
+                    {"/reason": layout.INV_REASON},
+                ),
+            )
+        ),
+        result=layout.INV_RESULT,
+        values=[(layout.INV_REASON, "value")],
+        run=invoice_act,
     )

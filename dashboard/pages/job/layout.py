@@ -82,6 +82,13 @@ NOTE_VIS = "job-note-visibility"
 NOTE_ADD = "job-note-add"
 NOTE_RESULT = "job-note-result"
 
+# -- Invoice
+INV_FORM = "job-inv-form"  # Generate Invoice and the credit note's reason
+INV_GENERATE = "job-inv-generate"
+INV_ACT = "job-inv-act"  # pattern id type: {"type", "act", "invoice", "version"}
+INV_REASON = "job-inv-reason"
+INV_RESULT = "job-inv-result"
+
 #: Where a problem's pointer is shown, per form (pointer → field id).
 SCHEDULE_FIELDS: Mapping[str, str] = {
     "/start": SCHED_START,
@@ -251,11 +258,30 @@ def _notes() -> list[Any]:
     ]
 
 
+def _invoice() -> list[Any]:
+    return [
+        form_block(
+            [
+                field(
+                    "Credit note reason",
+                    INV_REASON,
+                    dcc.Input(id=INV_REASON, className="office-wide"),
+                )
+            ],
+            [html.Button("Generate Invoice", id=INV_GENERATE, className="primary")],
+            block_id=INV_FORM,
+        ),
+        html.Div(id=INV_RESULT),
+        html.Div(id=body_id("invoice")),
+    ]
+
+
 _PANELS: Mapping[str, Any] = {
     "overview": _overview,
     "line-items": _line_items,
     "tasks": _tasks,
     "notes": _notes,
+    "invoice": _invoice,
 }
 
 

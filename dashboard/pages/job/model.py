@@ -22,7 +22,8 @@ from core.reconcile import Reconciliation
 from dashboard.pages.jobs.model import STATUS_LABELS
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Blocker, DomainError, TransitionRefused
-from jobs_domain.job import AttachmentKind, Job, JobStatus, NoteVisibility
+from jobs_domain.invoicing import InvoiceKind, InvoiceStatus
+from jobs_domain.job import AttachmentKind, Job, JobStatus, Note, NoteVisibility
 from jobs_domain.money import format_decimal, format_money
 from jobs_domain.permissions import Act, allowed
 from jobs_domain.report import Report, ReserveStatus
@@ -32,6 +33,7 @@ from jobs_domain.report_template import (
     SignatureRole,
     is_filled,
 )
+from storage.invoices import StoredInvoice
 
 PATH = "/job"
 AUDIT_PATH = "/audit"  # the audit page takes ?session=<session id>
@@ -47,6 +49,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("report", "Report"),
     ("sessions", "Sessions"),
     ("history", "History"),
+    ("invoice", "Invoice"),
 )
 TAB_VALUES = frozenset(v for v, _ in TABS)
 #: The status actions, in lifecycle order, with their buttons' words.
@@ -91,6 +94,33 @@ def _trial(
         job.complete(actor, now, extra_blockers=extra)
     elif act is Act.CANCEL:
         job.cancel(actor, now, _TRIAL_REASON)
+
+
+#: The edits whose forms the page offers, each with the part of the job it changes.
+EDITS: Mapping[Act, str] = {
+    Act.ASSIGN_CREW: "the crew",
+    Act.ADD_LINE_ITEM: "line items",
+    Act.ADD_TASK: "tasks",
+    Act.TICK_TASK: "tasks",
+    Act.ADD_NOTE: "notes",
+}
+
+
+def may_edit(job: Job, actor: Actor, act: Act, now: datetime) -> bool:
+    """Whether the page offers ``act``'s form: the role matrix, then the job's own
+    rule for that edit (a cancelled job is frozen, a completed one is the
+    office's; notes are tried with the domain's own method on a copy)."""
+    if not allowed(actor.role, act):
+        return False
+    try:
+        if act is Act.ADD_NOTE:
+            trial = Note("trial", NoteVisibility.INTERNAL, _TRIAL_REASON, "", "", now)
+            copy.deepcopy(job).add_note(actor, now, trial)
+        else:
+            job.ensure_editable(actor, EDITS[act])
+    except DomainError:
+        return False
+    return True
 
 
 def offered_actions(
@@ -478,3 +508,97 @@ def report_view(
         "signatures": signatures,
         "blockers": [b.message for b in report.blockers()],
     }
+
+
+# -- the Invoice tab ---------------------------------------------------------------
+
+INVOICE_PDF_PATH = "/invoice-pdf"  # /invoice-pdf/<invoice id>[/preview.png]
+INVOICE_STATUS_LABELS: Mapping[InvoiceStatus, str] = {
+    InvoiceStatus.DRAFT: "Draft",
+    InvoiceStatus.ISSUED: "Issued — awaiting payment",
+    InvoiceStatus.PAID: "Paid",
+    InvoiceStatus.VOID: "Void",
+}
+#: The invoice actions, with their buttons' words, and the statuses they apply to
+#: (the services refuse the rest; the page only offers what can work).
+INVOICE_ACTS: tuple[tuple[Act, str, frozenset[InvoiceStatus]], ...] = (
+    (Act.ISSUE_INVOICE, "Issue", frozenset({InvoiceStatus.DRAFT})),
+    (
+        Act.SEND_INVOICE,
+        "Send by e-mail",
+        frozenset({InvoiceStatus.DRAFT, InvoiceStatus.ISSUED}),
+    ),
+    (Act.VOID_INVOICE, "Void", frozenset({InvoiceStatus.DRAFT})),
+    (Act.CREDIT_INVOICE, "Credit note", frozenset({InvoiceStatus.ISSUED})),
+)
+
+
+def invoice_url(invoice_id: str, version: int, *, preview: bool = False) -> str:
+    """The PDF (or its preview) of that version: a new version is a new URL, so
+    the browser never shows an issued invoice's preview from its draft."""
+    url = f"{INVOICE_PDF_PATH}/{invoice_id}"
+    return (url + "/preview.png" if preview else url) + f"?v={version}"
+
+
+def may_generate(invoices: Sequence[StoredInvoice]) -> bool:
+    """Generate Invoice makes (or regenerates) a draft: not once one is issued."""
+    return not any(
+        s.invoice.kind is InvoiceKind.INVOICE
+        and s.invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
+        for s in invoices
+    )
+
+
+def invoice_views(
+    invoices: Sequence[StoredInvoice], role: Any, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """The job's invoices and credit notes, newest first: lines, totals, status,
+    payment, e-mail, the actions the role and status allow."""
+    views = []
+    for stored in invoices:
+        inv = stored.invoice
+        credit = inv.kind is InvoiceKind.CREDIT_NOTE
+        acts = [
+            {"act": act.name, "label": label}
+            for act, label, statuses in INVOICE_ACTS
+            if allowed(role, act)
+            and inv.status in statuses
+            and not (credit and act in (Act.CREDIT_INVOICE, Act.VOID_INVOICE))
+        ]
+        totals = inv.totals
+        views.append(
+            {
+                "id": inv.id,
+                "version": stored.row_version,
+                "title": ("Credit note " if credit else "Invoice ")
+                + (inv.number or "(draft, no number yet)"),
+                "status": inv.status.value,
+                "status_label": INVOICE_STATUS_LABELS[inv.status],
+                "client": f"{inv.client_name} <{inv.client_email or 'no e-mail'}>",
+                "lines": [
+                    {
+                        "description": line.description,
+                        "quantity": format_decimal(line.quantity),
+                        "unit_price": money(line.unit_price),
+                        "tax_rate": format_decimal(line.tax_rate) + " %",
+                        "net": money(line.net),
+                    }
+                    for line in inv.lines
+                ],
+                "totals": f"Net {money(totals.net)} · Tax {money(totals.tax)} · "
+                f"Total {money(totals.gross)} {inv.currency}",
+                "payment": (
+                    f"paid {when(inv.paid_at, zone)} ({inv.payment_ref})"
+                    if inv.paid_at
+                    else "payment link sent, not paid yet"
+                    if stored.payment_url
+                    else "not paid"
+                ),
+                "payment_url": stored.payment_url or "",
+                "emailed": when(stored.emailed_at, zone) or "not sent",
+                "pdf": invoice_url(inv.id, stored.row_version),
+                "preview": invoice_url(inv.id, stored.row_version, preview=True),
+                "acts": acts,
+            }
+        )
+    return views

@@ -38,6 +38,10 @@ def _table(
     )
 
 
+#: The office pages' table (a card a row at phone width, each cell labelled).
+table = _table
+
+
 def empty(text: str) -> html.P:
     return html.P(text, className="muted")
 
@@ -408,4 +412,83 @@ def report(view: Mapping[str, Any] | None) -> Any:
             className="signatures",
         )
     )
+    return parts
+
+
+def invoices(views: Sequence[Mapping[str, Any]] | None) -> Any:
+    """Each invoice and credit note: status, payment, lines, totals, the actions
+    the role and the status allow, and a preview of the PDF that is mailed."""
+    if views is None:
+        return empty("Invoices are not shown to your role.")
+    if not views:
+        return empty("No invoice yet: Generate Invoice once the job is completed.")
+    parts: list[Any] = []
+    for v in views:
+        lines = _table(
+            ["Description", "Qty", "Unit price", "Tax", "Net"],
+            [
+                [
+                    line["description"],
+                    line["quantity"],
+                    line["unit_price"],
+                    line["tax_rate"],
+                    line["net"],
+                ]
+                for line in v["lines"]
+            ],
+        )
+        buttons = [
+            html.Button(
+                a["label"],
+                id={
+                    "type": layout.INV_ACT,
+                    "act": a["act"],
+                    "invoice": v["id"],
+                    "version": v["version"],
+                },
+                className="primary" if a["act"] == "SEND_INVOICE" else "",
+            )
+            for a in v["acts"]
+        ]
+        pay = (
+            html.A(v["payment"], href=v["payment_url"], target="_blank")
+            if v["payment_url"] and v["status"] == "issued"
+            else v["payment"]
+        )
+        parts.append(
+            html.Article(
+                [
+                    html.H5(
+                        [
+                            v["title"],
+                            " ",
+                            html.Span(
+                                v["status_label"], className=f"status inv-{v['status']}"
+                            ),
+                        ]
+                    ),
+                    facts(
+                        [
+                            ("Bill to", v["client"]),
+                            ("Payment", pay),
+                            ("E-mailed", v["emailed"]),
+                        ]
+                    ),
+                    lines,
+                    html.P(v["totals"], className="totals"),
+                    html.Div(buttons, className="job-action-buttons"),
+                    html.A(
+                        html.Img(
+                            src=v["preview"], alt="PDF preview", className="inv-preview"
+                        ),
+                        href=v["pdf"],
+                        target="_blank",
+                        title="Open the PDF",
+                    ),
+                    html.Div(html.A("Open the PDF", href=v["pdf"], target="_blank")),
+                ],
+                className="invoice",
+                id=f"invoice-{v['id']}",
+            )
+        )
     return parts

@@ -7,7 +7,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.forms import error_slot, field
+from dashboard.forms import day_range_inputs, error_slot, field
 from dashboard.pages.jobs.model import STATUS_LABELS
 
 __all__ = ["error_slot", "field"]
@@ -127,18 +127,7 @@ def filters() -> html.Div:
             ),
             dcc.Dropdown(id=F_TEAM, placeholder="Team", className="office-filter"),
             dcc.Dropdown(id=F_CLIENT, placeholder="Client", className="office-filter"),
-            dcc.Input(
-                id=F_FROM,
-                placeholder="From YYYY-MM-DD",
-                debounce=True,
-                className="office-day",
-            ),
-            dcc.Input(
-                id=F_TO,
-                placeholder="To YYYY-MM-DD",
-                debounce=True,
-                className="office-day",
-            ),
+            *day_range_inputs(F_FROM, F_TO),
         ],
         className="office-filters panel",
     )

@@ -88,24 +88,35 @@ def filters_from(
     text: str | None,
 ) -> Filters:
     """The form's values as filters; days are whole days in the company's zone."""
-    first = _day(day_from, "/from")
-    last = _day(day_to, "/to")
-    if first is not None and last is not None and last < first:
-        raise InvalidInput("bad range", [FieldProblem("/to", "before the start")])
+    date_from, date_to = day_range(zone, day_from, day_to)
     return Filters(
         statuses=tuple(JobStatus(s) for s in statuses or ()),
         technician_id=technician_id or None,
         team=team or None,
         client_id=client_id or None,
-        date_from=None
-        if first is None
-        else datetime.combine(first, time(0), zone).astimezone(ZoneInfo("UTC")),
-        date_to=None
-        if last is None
-        else datetime.combine(last + timedelta(days=1), time(0), zone).astimezone(
-            ZoneInfo("UTC")
-        ),
+        date_from=date_from,
+        date_to=date_to,
         text=(text or "").strip() or None,
+    )
+
+
+def day_range(
+    zone: ZoneInfo, day_from: str | None, day_to: str | None
+) -> tuple[datetime | None, datetime | None]:
+    """A From/To pair of days as UTC bounds: the start of the first day and the
+    end of the last (exclusive), whole days in the company's zone."""
+    first = _day(day_from, "/from")
+    last = _day(day_to, "/to")
+    if first is not None and last is not None and last < first:
+        raise InvalidInput("bad range", [FieldProblem("/to", "before the start")])
+    utc = ZoneInfo("UTC")
+    return (
+        None
+        if first is None
+        else datetime.combine(first, time(0), zone).astimezone(utc),
+        None
+        if last is None
+        else datetime.combine(last + timedelta(days=1), time(0), zone).astimezone(utc),
     )
 
 

@@ -21,6 +21,7 @@ from dashboard.pages.job.callbacks import Loaded, load
 from jobs_domain.actors import Actor
 from jobs_domain.job import CrewRole, JobStatus, NoteVisibility, parse_job_number
 from jobs_domain.permissions import MATRIX, Act
+from services import invoicing
 from services import jobs as service
 from tests.integration.api.conftest import World
 
@@ -41,6 +42,12 @@ OPERATIONS = {
     Act.TICK_TASK: ("patch", "/api/v1/jobs/{job_id}/tasks/{task_id}"),
     Act.ADD_NOTE: ("post", "/api/v1/jobs/{job_id}/notes"),
     Act.SEE_PROFITABILITY: ("get", "/api/v1/jobs/{job_id}/profitability"),
+    Act.READ_INVOICES: ("get", "/api/v1/invoices/{invoice_id}"),
+    Act.GENERATE_INVOICE: ("post", "/api/v1/jobs/{job_id}/invoice"),
+    Act.ISSUE_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/issue"),
+    Act.SEND_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/send"),
+    Act.VOID_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/void"),
+    Act.CREDIT_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/credit-notes"),
 }
 
 
@@ -427,3 +434,108 @@ async def test_a_job_without_a_report_template_reads_without_a_report(
     done = await _new_job(world)
     assert done.job_number
     assert (await _loaded(world, done.job_number)).report is None
+
+
+async def _completed_job_of_a_client_with_email(w: World) -> tuple[str, str]:
+    """A completed job (with one line item) of a client who has an e-mail."""
+    client = await w.call(
+        "admin", "POST", "/clients", 201, {"name": "Café Zola", "email": "zola@ex.test"}
+    )
+    new = service.NewJob(
+        client_id=client["id"], description="Boiler service", window=_tomorrow(9)
+    )
+    dispatcher = _user(w, "dispatcher")
+    done = await _as(
+        w,
+        lambda o: o.create_job(
+            dispatcher, new, [(w.people.technician_ids["tess"], CrewRole.JOB_MANAGER)]
+        ),
+    )
+    assert done.job_number
+    n = parse_job_number(done.job_number)
+    assert n is not None
+    (job,) = (await w.call("dispatcher", "GET", f"/jobs?q={n}", 200))["items"]
+    item = {
+        "description": "Service",
+        "quantity": "1",
+        "unit_price": "80",
+        "tax_rate": "20",
+    }
+    await w.call("dispatcher", "POST", f"/jobs/{job['id']}/line-items", 201, item)
+    start, end = _tomorrow(9)
+    window = {"start": start.isoformat(), "end": end.isoformat()}
+    await w.call("dispatcher", "POST", f"/jobs/{job['id']}/schedule", 200, window)
+    for act in ("start", "complete"):
+        await w.call("dispatcher", "POST", f"/jobs/{job['id']}/{act}", 200)
+    return job["id"], done.job_number
+
+
+async def test_billing_generates_issues_and_sends_an_invoice_the_api_agrees(
+    world: World,
+) -> None:
+    job_id, number = await _completed_job_of_a_client_with_email(world)
+    billing, dispatcher = _user(world, "billing"), _user(world, "dispatcher")
+    refused = await _as(world, lambda o: o.generate_invoice(dispatcher, job_id))
+    assert not refused.ok
+    assert "admin, billing" in refused.message  # the API's 403, from the one matrix
+    done = await _as(world, lambda o: o.generate_invoice(billing, job_id))
+    assert done.ok, done
+    loaded = await _loaded(world, number, who="billing")
+    assert loaded.invoices is not None
+    (draft,) = loaded.invoices
+    assert [line.description for line in draft.invoice.lines][:1] == ["Service"]
+    # a stale page (it showed an older version) overwrites nothing
+    stale = await _as(
+        world,
+        lambda o: o.send_invoice(billing, draft.invoice.id, draft.row_version - 1),
+    )
+    assert stale.stale
+    assert world.smtp.inbox.messages == []
+    # the dispatcher may read it but not void it
+    void = await _as(
+        world, lambda o: o.void_invoice(dispatcher, draft.invoice.id, draft.row_version)
+    )
+    assert not void.ok
+    assert "admin, billing" in void.message
+    sent = await _as(
+        world, lambda o: o.send_invoice(billing, draft.invoice.id, draft.row_version)
+    )
+    assert sent.ok, sent
+    (mail,) = world.smtp.inbox.messages
+    assert mail["To"] == "zola@ex.test"
+    (pdf,) = [
+        p for p in mail.iter_attachments() if p.get_content_type() == "application/pdf"
+    ]
+    assert pdf.get_content().startswith(b"%PDF")
+    api = await world.call("billing", "GET", f"/invoices/{draft.invoice.id}", 200)
+    assert api["status"] == "issued"
+    assert api["emailed_at"] is not None
+    assert api["payment_url"]
+    assert sent.message == f"{api['number']} sent."
+    # the customer pays at Stripe: the page reads it paid
+    reread = await _loaded(world, number, who="billing")
+    assert reread.invoices is not None
+    (issued,) = reread.invoices
+    assert issued.payment_session_id
+    assert await world.stripe.pay(issued.payment_session_id) == 200
+    paid = await _loaded(world, number, who="billing")
+    assert paid.invoices is not None
+    assert [s.invoice.status.value for s in paid.invoices] == ["paid"]
+    # the /invoices list's filters, through the same service
+    from dashboard.pages.invoices import model as invoices_model
+
+    async def listed(statuses: list[str], day: str) -> list[str]:
+        filters = invoices_model.filters_from(
+            UTC, statuses=statuses, client_id=None, day_from=day, day_to=day
+        )
+
+        async def read(conn: Conn, _actor: Actor) -> list[str]:
+            found = await invoicing.list_invoices(conn, **filters.list_args(1))
+            return [s.invoice.id for s in found]
+
+        return await _as(world, lambda o: o.read(billing, read))
+
+    today = datetime.now(UTC).date().isoformat()
+    assert await listed(["paid"], today) == [draft.invoice.id]
+    assert await listed(["issued", "draft"], today) == []
+    assert await listed([], "2001-01-01") == []

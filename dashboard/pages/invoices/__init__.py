@@ -1,0 +1,1 @@
+"""The billing office's /invoices list."""
