@@ -41,6 +41,7 @@ class Act(StrEnum):
     TICK_TASK = "tick a task"
     ADD_NOTE = "add a note"
     SEE_PROFITABILITY = "see profitability"
+    EDIT_DIRECTORY = "edit clients and properties"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -58,6 +59,7 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.TICK_TASK: CREW_AND_OFFICE,
         Act.ADD_NOTE: ALL_ROLES,
         Act.SEE_PROFITABILITY: STAFF_READERS,
+        Act.EDIT_DIRECTORY: OFFICE,
     }
 )
 

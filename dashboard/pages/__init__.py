@@ -16,6 +16,8 @@ import dash
 from dashboard.context import Context
 from dashboard.pages.audit import callbacks as audit_callbacks
 from dashboard.pages.audit import layout as audit_layout
+from dashboard.pages.clients import callbacks as clients_callbacks
+from dashboard.pages.clients import layout as clients_layout
 from dashboard.pages.day_board import callbacks as day_board_callbacks
 from dashboard.pages.day_board import layout as day_board_layout
 from dashboard.pages.job import callbacks as job_callbacks
@@ -52,6 +54,12 @@ PAGES = (
     ),
     Page(jobs_layout.PATH, "Jobs", jobs_layout.page, jobs_callbacks.register),
     Page(job_layout.PATH, "", job_layout.page, job_callbacks.register),
+    Page(
+        clients_layout.PATH,
+        "Clients",
+        clients_layout.page,
+        clients_callbacks.register,
+    ),
     Page(
         audit_layout.PATH,
         "Location history & arrival audit",
