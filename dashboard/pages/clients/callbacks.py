@@ -336,10 +336,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
         shown = _at_fields(done)
         rest, messages = field_messages(shown, layout.FENCE_FIELDS, fields)
         extra = [html.P(r, className="refused") for r in rest]
-        bump = done.ok or done.stale
+        # a save, or someone else's, re-reads the record; a refusal keeps the form
         return (
             result_view(shown, extra),
-            (reload or 0) + (1 if bump else 0),
+            (reload or 0) + 1 if done.ok or done.stale else dash.no_update,
             *messages,
         )
 

@@ -184,6 +184,7 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
         return html.Div(_list_page(), className="office")
     parts: list[Any] = [
         dcc.Store(id=CLIENT, data=client),
+        dcc.Store(id=FENCE_RELOAD, data=0),
         dcc.Link("← All clients", href=PATH),
         html.Div(id=PROFILE),
     ]
@@ -191,7 +192,6 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
         parts += [
             dcc.Store(id=PROPERTY, data=prop),
             dcc.Store(id=FENCE_VERSION),
-            dcc.Store(id=FENCE_RELOAD, data=0),
             fence_editor(),
         ]
     return html.Div(parts, className="office")
