@@ -60,13 +60,13 @@ def _seed(stack: Stack) -> tuple[str, str]:
     return client, str(row[0])
 
 
-def _patch(api: Api, path: str, body: dict[str, Any], etag: str) -> Any:
+def _patch(server: Api, path: str, body: dict[str, Any], etag: str) -> Any:
     request = urllib.request.Request(  # noqa: S310 (our own http URL)
-        api.url + "/api/v1" + path,
+        server.url + "/api/v1" + path,
         data=json.dumps(body).encode(),
         method="PATCH",
         headers={
-            "Authorization": f"Bearer {api.token}",
+            "Authorization": f"Bearer {server.token}",
             "Content-Type": "application/json",
             "If-Match": etag,
         },
@@ -75,9 +75,10 @@ def _patch(api: Api, path: str, body: dict[str, Any], etag: str) -> Any:
         return json.loads(answer.read())
 
 
-def _etag(api: Api, path: str) -> str:
+def _etag(server: Api, path: str) -> str:
     request = urllib.request.Request(  # noqa: S310 (our own http URL)
-        api.url + "/api/v1" + path, headers={"Authorization": f"Bearer {api.token}"}
+        server.url + "/api/v1" + path,
+        headers={"Authorization": f"Bearer {server.token}"},
     )
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
         return str(answer.headers["ETag"])
@@ -94,7 +95,9 @@ def _save_and_expect(p: Page, text: str) -> None:
 
 
 def test_the_office_finds_a_client_and_draws_its_sites_polygon_fence_and_the_api_agrees(
-    stack: Stack, page: Watched, api: Api
+    stack: Stack,
+    page: Watched,
+    api: Api,  # noqa: F811 (the fixture imported above)
 ) -> None:
     client, prop = _seed(stack)
     p = page.page
@@ -127,7 +130,7 @@ def test_the_office_finds_a_client_and_draws_its_sites_polygon_fence_and_the_api
     for n, (dx, dy) in enumerate([(0.4, 0.35), (0.6, 0.35), (0.5, 0.65)], 1):
         p.wait_for_timeout(500)  # the map redrawn with the last corner
         p.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
-        expect(corners).to_have_value(re.compile(r"^[^\n]+(\n[^\n]+){%d}$" % (n - 1)))
+        expect(corners).to_have_value(re.compile(rf"^[^\n]+(\n[^\n]+){{{n - 1}}}$"))
     drawn = corners.input_value()
     corners.fill(drawn + "\nsomewhere")
     _save_and_expect(p, "Not saved")

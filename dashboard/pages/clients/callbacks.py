@@ -99,7 +99,12 @@ def _profile(
         _contact(client),
         _properties(str(client.id), props),
         html.Div(
-            [html.H4("Jobs"), jobs_layout.table(jobs)],
+            [
+                html.H4("Jobs"),
+                jobs_layout.table(jobs)
+                if jobs
+                else html.P("No job for this client yet.", className="muted"),
+            ],
             className="panel table-scroll",
         ),
     ]

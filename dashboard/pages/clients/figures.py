@@ -14,7 +14,9 @@ from dashboard.pages.clients.model import FenceForm, click_grid, preview
 from dashboard.pages.job.figures import site_map
 from storage.clients import PropertyRecord
 
-MAP_SIZE = (900.0, 360.0)
+#: The view the click grid covers: wider than the map gets on any screen (the
+#: points beyond its edge are off the map).
+GRID_VIEW = (1400.0, 360.0)
 CLICK_GRID = "click-grid"
 
 
@@ -39,14 +41,14 @@ def fence_map(prop: PropertyRecord, form: FenceForm, tile_url: str) -> go.Figure
         fig.update_layout(map_zoom=1)
     view: Any = fig.layout.map
     lats, lons = click_grid(
-        {"lat": view.center.lat, "lon": view.center.lon}, view.zoom, MAP_SIZE
+        {"lat": view.center.lat, "lon": view.center.lon}, view.zoom, GRID_VIEW
     )
     fig.add_trace(
         go.Scattermap(
             lat=lats,
             lon=lons,
             mode="markers",
-            marker={"size": 14, "opacity": 0.01, "color": "#000"},
+            marker={"size": 14, "opacity": 0.01, "color": "#fff"},  # 0: no clicks
             hovertemplate="%{lon:.5f}, %{lat:.5f}<extra>click to add</extra>",
             name=CLICK_GRID,
             showlegend=False,

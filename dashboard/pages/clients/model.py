@@ -20,7 +20,7 @@ PAGE_SIZE = 25
 CIRCLE = "circle"
 POLYGON = "polygon"
 #: The click grid over the fence map: points per side (a click snaps to one).
-GRID = 40
+GRID = 60
 
 
 @dataclass(frozen=True)
