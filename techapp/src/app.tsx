@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { type Engine, type HistoryEntry, type Snapshot, SYNC_EVERY_MS, uuid } from "./engine";
 import { addressLines, clock, dayKey, navigationLink, when } from "./format";
 import { problemLines } from "./http";
-import { blockers, formatDuration, isFilled, worked } from "./local";
+import { blockers, formatDuration, isFilled, stillBlocking, worked } from "./local";
 import type { Entry } from "./outbox";
 import type { Job, Json, Report, ReportField, Reserve } from "./types";
 
@@ -411,7 +411,8 @@ function ClockBar({
 }) {
   const now = useNow(1000);
   const [confirming, setConfirming] = useState(false);
-  const [refusal, setRefusal] = useState<string[]>([]);
+  const [refused, setRefusal] = useState<string[]>([]);
+  const refusal = stillBlocking(refused, job.report);
   const technician = snapshot.me?.technician_id;
   if (!technician) return null;
   const time = worked(job, technician, now);

@@ -154,6 +154,12 @@ export function blockers(report: Report | null): string[] {
   return out;
 }
 
+/** What a refused End listed that still blocks now (a filled field leaves the list). */
+export function stillBlocking(refused: readonly string[], report: Report | null): string[] {
+  const now = new Set(blockers(report));
+  return refused.filter((message) => now.has(message));
+}
+
 export type ClockState = "out" | "running" | "paused";
 
 export interface Worked {

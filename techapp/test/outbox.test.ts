@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Db } from "../src/db";
 import { Engine } from "../src/engine";
-import { blockers, worked } from "../src/local";
+import { blockers, stillBlocking, worked } from "../src/local";
 import { enqueue, entries, isFinal, localJob, pull, push } from "../src/outbox";
 import type { Job, Report } from "../src/types";
 import { FakeServer } from "./fakes";
@@ -348,6 +348,19 @@ describe("End's rule on the phone", () => {
     r.families[0].fields[1].value = "1.4";
     r.signatures.customer.validated = true;
     expect(blockers(r)).toEqual([]);
+  });
+
+  it("clears a refusal line as soon as its field is filled, and the whole box once nothing blocks", () => {
+    const r = report();
+    const refused = blockers(r);
+    r.families[0].fields[1].value = "1.4";
+    expect(stillBlocking(refused, r)).toEqual([
+      "Safety checks › Gas tightness OK is mandatory",
+      "the customer's signature is missing",
+    ]);
+    r.families[0].fields[0].value = true;
+    r.signatures.customer = { role: "customer", signer_name: "Z", image: null, validated: true };
+    expect(stillBlocking(refused, r)).toEqual([]);
   });
 });
 
