@@ -34,6 +34,7 @@ from tests.e2e.conftest import (
     Watched,
     _wait_http,
 )
+from tests.report_templates import boiler_template
 
 TECH_EMAIL = "tech0@example.com"  # Tech 00, whose phone is dev00
 DEVICE = "dev00"
@@ -90,45 +91,7 @@ def app_server(
         proc.wait(timeout=15)
 
 
-TEMPLATE = {
-    "name": "Boiler service report",
-    "required_signatures": ["customer", "technician"],
-    "families": [
-        {
-            "key": "safety",
-            "name": "Safety checks",
-            "fields": [
-                {
-                    "key": "gas_tight",
-                    "label": "Gas tightness OK",
-                    "type": "checkbox",
-                    "mandatory": True,
-                },
-                {
-                    "key": "pressure",
-                    "label": "Pressure (bar)",
-                    "type": "number",
-                    "mandatory": True,
-                },
-                {
-                    "key": "approved",
-                    "label": "Installation approved",
-                    "type": "validation",
-                    "mandatory": True,
-                },
-            ],
-        },
-        {
-            "key": "details",
-            "name": "Details",
-            "fields": [
-                {"key": "visit_date", "label": "Visit date", "type": "date"},
-                {"key": "arrival", "label": "Arrival time", "type": "time"},
-                {"key": "remarks", "label": "Remarks", "type": "text"},
-            ],
-        },
-    ],
-}
+TEMPLATE = boiler_template()
 
 
 def make_job(app: AppServer, description: str) -> dict[str, Any]:
@@ -261,6 +224,8 @@ def walk(
     expect(page.locator('a[href^="mailto:"]')).to_have_count(1)
     shot(page, f"{tag}-2-description")
     if offline:
+        # the shell is cached and the worker answers this page before the cut
+        page.wait_for_function("navigator.serviceWorker?.controller != null")
         context.set_offline(True)
     page.click("#start")
     page.click("#start-confirm")
@@ -278,7 +243,15 @@ def walk(
     expect(refused).to_contain_text("the customer's signature is missing")
     shot(page, f"{tag}-4-end-refused")
     fill_report(page, offline=offline)
+    expect(refused).to_have_count(0)  # filled: nothing blocks any more
     shot(page, f"{tag}-5-report")
+    if offline:  # the phone reopens the app with no signal: all of it is still there
+        page.reload()
+        expect(page.locator("#job-status")).to_have_text("In progress")
+        page.click("#tab-report")
+        expect(page.locator("#field-pressure")).to_have_value("1.4")
+        expect(page.locator("#signature-customer")).to_contain_text("validated")
+        shot(page, f"{tag}-5b-reloaded-offline")
     page.click("#end")
     expect(page.locator("#job-status")).to_have_text("Completed")
     if offline:
