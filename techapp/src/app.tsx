@@ -6,6 +6,7 @@ import { addressLines, clock, dayKey, navigationLink, when } from "./format";
 import { problemLines } from "./http";
 import { blockers, formatDuration, isFilled, stillBlocking, worked } from "./local";
 import type { Entry } from "./outbox";
+import { PartsView } from "./parts";
 import type { Job, Json, Report, ReportField, Reserve } from "./types";
 
 function useSnapshot(engine: Engine): Snapshot {
@@ -206,7 +207,7 @@ function JobCard({ job, zone }: { job: Job; zone: string }) {
 
 // -- a job ------------------------------------------------------------------------------
 
-type Tab = "description" | "report";
+type Tab = "description" | "report" | "parts";
 
 function JobScreen({
   engine,
@@ -270,17 +271,25 @@ function JobScreen({
         >
           Report
         </button>
+        <button
+          type="button"
+          id="tab-parts"
+          class={tab === "parts" ? "on" : ""}
+          onClick={() => setTab("parts")}
+        >
+          Parts
+        </button>
       </nav>
-      {tab === "description" ? (
+      {tab === "description" && (
         <Description
           engine={engine}
           job={job}
           zone={zoneOf(snapshot)}
           role={member?.role ?? null}
         />
-      ) : (
-        <ReportView engine={engine} job={job} />
       )}
+      {tab === "report" && <ReportView engine={engine} job={job} />}
+      {tab === "parts" && <PartsView engine={engine} snapshot={snapshot} job={job} />}
     </main>
   );
 }
