@@ -94,10 +94,78 @@ def app_server(
 TEMPLATE = boiler_template()
 
 
-def make_job(app: AppServer, description: str) -> dict[str, Any]:
-    """A job for Tech 00 now, at the seeded site, with a contact and the report."""
+def price_book(app: AppServer, tag: str, client_id: str, site_id: str) -> None:
+    """Pumps (one serialized) and a service in the price book, Tech 00's van with
+    two pumps, and an earlier job that left pump OLD-<tag> at the client."""
+    tech = tech_00(app)
+    families = {
+        name: app.call("POST", "/price-book/families", {"name": f"{name} {tag}"})["id"]
+        for name in ("Pumps", "Services")
+    }
+    items = {}
+    for key, family, kind, name, price in [
+        ("pump", "Pumps", "part", "Circulator pump", "120.00"),
+        ("seal", "Pumps", "part", "Seal kit", "12.50"),
+        ("service", "Services", "service", "Flue check", "35.00"),
+    ]:
+        items[key] = app.call(
+            "POST",
+            "/price-book/items",
+            {
+                "family_id": families[family],
+                "kind": kind,
+                "code": f"{key}-{tag}",
+                "name": f"{name} {tag}",
+                "unit_price": price,
+                "tax_rate": "20",
+            },
+        )["id"]
+    app.call(
+        "PUT", f"/parts/catalog/{items['pump']}/stock-settings", {"serialized": True}
+    )
+    depots = app.call("GET", "/depots")["items"]
+    van = next((d for d in depots if d["technician_id"] == tech["id"]), None)
+    if van is None:
+        van = app.call(
+            "POST",
+            "/depots",
+            {"name": "Van 00", "kind": "mobile", "technician_id": tech["id"]},
+        )
+    serials = [f"P-{tag}-1", f"P-{tag}-2", f"OLD-{tag}"]
+    app.call(
+        "POST",
+        f"/depots/{van['id']}/stock",
+        {"item_id": items["pump"], "serials": serials},
+    )
+    app.call(
+        "POST", f"/depots/{van['id']}/stock", {"item_id": items["seal"], "quantity": 10}
+    )
+    earlier = app.call(
+        "POST",
+        "/jobs",
+        {"client_id": client_id, "property_id": site_id, "description": "Pump fitted"},
+    )
+    app.call(
+        "POST",
+        f"/jobs/{earlier['id']}/parts",
+        {
+            "item_id": items["pump"],
+            "quantity": 1,
+            "serials": [f"OLD-{tag}"],
+            "depot_id": van["id"],
+        },
+    )
+
+
+def tech_00(app: AppServer) -> dict[str, Any]:
     techs = app.call("GET", "/technicians")["items"]
-    tech = next(t for t in techs if t["name"] == "Tech 00")
+    return dict(next(t for t in techs if t["name"] == "Tech 00"))
+
+
+def make_job(app: AppServer, description: str, tag: str) -> dict[str, Any]:
+    """A job for Tech 00 now, at the seeded site, with a contact, the report and
+    the price book (``price_book``)."""
+    tech = tech_00(app)
     client = app.call(
         "POST", "/clients", {"name": "Émile Zola", "email": "emile@client.example"}
     )
@@ -114,6 +182,7 @@ def make_job(app: AppServer, description: str) -> dict[str, Any]:
             "location": {"lat": SITE[0], "lon": SITE[1]},
         },
     )
+    price_book(app, tag, client["id"], site["id"])
     template = app.call("POST", "/report-templates", TEMPLATE)
     job = app.call(
         "POST",
@@ -208,6 +277,52 @@ def fill_report(page: Page, *, offline: bool) -> None:
         expect(page.locator(f"#signature-{role}")).to_contain_text("validated")
 
 
+def add_parts_and_take_back(page: Page, tag: str, *, offline: bool) -> None:
+    """Invoicing: parts by family and search, serials, the total; take backs."""
+    page.click("#tab-parts")
+    page.select_option("#part-family", f"Pumps {tag}")
+    page.fill("#part-search", "seal")
+    expect(page.locator("#catalog [data-item]")).to_have_count(1)
+    page.click(f'[data-item="Seal kit {tag}"]')
+    page.fill("#part-quantity", "2")
+    page.click("#part-confirm")
+    page.fill("#part-search", "")
+    page.click(f'[data-item="Circulator pump {tag}"]')
+    page.fill("#part-serials", f"P-{tag}-1")
+    page.click("#part-confirm")
+    page.select_option("#part-family", "")
+    page.select_option("#part-kind", "service")
+    page.click(f'[data-item="Flue check {tag}"]')
+    page.click("#part-confirm")
+    page.locator(f'[data-part="Flue check {tag}"] .part-delete').click()
+    expect(page.locator("#part-lines li")).to_have_count(2)
+    expect(page.locator("#parts-total")).to_have_text("145.00")
+    # the old pump: found at the client online; offline, chosen by family then part
+    page.fill("#tb-serial", f"OLD-{tag}")
+    page.click("#tb-check")
+    if offline:
+        page.select_option("#tb-family", f"Pumps {tag}")
+        page.select_option("#tb-item", label=f"Circulator pump {tag}")
+    else:
+        expect(page.locator("#tb-found")).to_contain_text(f"Circulator pump {tag}")
+    page.select_option("#tb-condition", "needs_repair")
+    page.click("#tb-submit")
+    # a take back typed wrong: deleted; the old pump's condition corrected
+    page.fill("#tb-serial", f"WRONG-{tag}")
+    page.click("#tb-check")
+    if offline:
+        page.select_option("#tb-family", f"Pumps {tag}")
+    else:
+        expect(page.locator("#tb-choose")).to_contain_text("Not found")
+        page.select_option("#tb-family", f"Pumps {tag}")
+    page.select_option("#tb-item", label=f"Circulator pump {tag}")
+    page.click("#tb-submit")
+    page.locator(f'[data-take-back="WRONG-{tag}"] .tb-delete').click()
+    page.select_option(f"#tb-condition-OLD-{tag}", "obsolete")
+    expect(page.locator("#take-backs li")).to_have_count(1)
+    shot(page, f"{tag}-5c-parts")
+
+
 def walk(
     page: Page, context: BrowserContext, job: dict[str, Any], tag: str, *, offline: bool
 ) -> None:
@@ -245,6 +360,7 @@ def walk(
     fill_report(page, offline=offline)
     expect(refused).to_have_count(0)  # filled: nothing blocks any more
     shot(page, f"{tag}-5-report")
+    add_parts_and_take_back(page, tag, offline=offline)
     if offline:  # the phone reopens the app with no signal: all of it is still there
         page.reload()
         expect(page.locator("#job-status")).to_have_text("In progress")
@@ -274,6 +390,7 @@ def server_state(
     job = app.call("GET", f"/jobs/{job_id}")
     report = app.call("GET", f"/jobs/{job_id}/report")
     sessions = app.call("GET", f"/jobs/{job_id}/sessions")
+    parts = app.call("GET", f"/jobs/{job_id}/parts")
     values = {f["key"]: f["value"] for fam in report["families"] for f in fam["fields"]}
     with psycopg.connect(stack.settings.database_url) as conn:
         fixes = conn.execute(
@@ -296,6 +413,14 @@ def server_state(
         "sessions": [(s["state"], len(s["intervals"])) for s in sessions["items"]],
         "pending": sessions["pending"],
         "fixes": fixes,
+        "parts": sorted(
+            (p["name"].rsplit(" ", 1)[0], p["quantity"], p["serials"])
+            for p in parts["items"]
+        ),
+        "net": parts["totals"]["net"],
+        "take_backs": [
+            (b["serial"].split("-")[0], b["condition"]) for b in parts["take_backs"]
+        ],
     }
 
 
@@ -306,6 +431,8 @@ EXPECTED = {
     "signatures": {"customer": ("Émile Zola", True), "technician": ("Tech 00", True)},
     "sessions": [("closed", 1)],
     "pending": [],
+    "net": "145.00",
+    "take_backs": [("OLD", "obsolete")],
 }
 
 
@@ -319,6 +446,11 @@ def check(state: dict[str, Any]) -> None:
     assert count >= 1, "the positions while clocked in reached the API"
     assert count == distinct, "each fix once"
     assert accuracy == pytest.approx(9.0)
+    assert [(name, qty) for name, qty, _ in state["parts"]] == [
+        ("Circulator pump", "1"),
+        ("Seal kit", "2"),
+    ]
+    assert [len(serials) for _, _, serials in state["parts"]] == [1, 0]
 
 
 def prepare(phone: Watched, stack: Stack, app: AppServer) -> BrowserContext:
@@ -331,7 +463,7 @@ def prepare(phone: Watched, stack: Stack, app: AppServer) -> BrowserContext:
 def test_a_technician_performs_a_job_on_the_phone_from_login_to_end(
     phone: Watched, stack: Stack, app_server: AppServer
 ) -> None:
-    job = make_job(app_server, "Annual boiler service")
+    job = make_job(app_server, "Annual boiler service", "online")
     since = datetime.now(UTC)
     context = prepare(phone, stack, app_server)
     page = phone.page
@@ -350,7 +482,7 @@ def test_a_technician_performs_a_job_on_the_phone_from_login_to_end(
 def test_the_same_job_done_offline_from_start_to_end_syncs_once_when_back_online(
     phone: Watched, stack: Stack, app_server: AppServer
 ) -> None:
-    job = make_job(app_server, "Boiler service without signal")
+    job = make_job(app_server, "Boiler service without signal", "offline")
     since = datetime.now(UTC)
     context = prepare(phone, stack, app_server)
     page = phone.page
