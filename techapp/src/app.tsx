@@ -7,6 +7,7 @@ import { problemLines } from "./http";
 import { blockers, formatDuration, isFilled, stillBlocking, worked } from "./local";
 import type { Entry } from "./outbox";
 import { PartsView } from "./parts";
+import { JobActions } from "./actions";
 import type { Job, Json, Report, ReportField, Reserve } from "./types";
 
 function useSnapshot(engine: Engine): Snapshot {
@@ -280,6 +281,9 @@ function JobScreen({
           Parts
         </button>
       </nav>
+      {tab === "description" && (
+        <JobActions engine={engine} job={job} me={snapshot.me} zone={zoneOf(snapshot)} />
+      )}
       {tab === "description" && (
         <Description
           engine={engine}

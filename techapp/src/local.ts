@@ -30,7 +30,10 @@ export type Effect =
   | { kind: "part-removed"; id: string }
   | { kind: "take-back"; takeBack: TakeBackLine }
   | { kind: "take-back-edit"; id: string; condition: Condition; itemId: string | null }
-  | { kind: "take-back-removed"; id: string };
+  | { kind: "take-back-removed"; id: string }
+  | { kind: "declined"; technicianId: string }
+  | { kind: "rescheduled"; start: string; end: string }
+  | { kind: "duplicated" };
 
 function withParts(job: Job, change: (parts: JobParts) => JobParts): Job {
   return { ...job, parts: change(job.parts ?? { items: [], take_backs: [] }) };
@@ -169,6 +172,15 @@ export function applyEffect(job: Job, effect: Effect, entryId: string): Job {
           b.id === effect.id ? { ...b, condition: effect.condition, item_id: effect.itemId } : b,
         ),
       }));
+    case "declined": {
+      const crew = job.crew.filter((c) => c.technician_id !== effect.technicianId);
+      const managed = crew.some((c) => c.role === "job_manager");
+      return { ...job, crew, status: managed ? job.status : "pending" };
+    }
+    case "rescheduled":
+      return { ...job, scheduled_start: effect.start, scheduled_end: effect.end };
+    case "duplicated": // the copy is the server's to number: it arrives with the next pull
+      return job;
     case "take-back-removed":
       return withParts(job, (parts) => ({
         ...parts,

@@ -171,6 +171,8 @@ export interface Me {
   technician_id: string | null;
   devices: { id: string; label: string }[];
   time_zone: string;
+  /** What the company settings allow a technician (absent from an older server: none). */
+  may?: { decline: boolean; reschedule: boolean; duplicate: boolean };
 }
 
 export interface Problem {
