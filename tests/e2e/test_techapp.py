@@ -323,6 +323,51 @@ def add_parts_and_take_back(page: Page, tag: str, *, offline: bool) -> None:
     shot(page, f"{tag}-5c-parts")
 
 
+def wall(at: datetime, stack: Stack) -> str:
+    """``at`` as the company's wall clock, as a datetime-local input takes it."""
+    return at.astimezone(stack.settings.company_zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def reschedule_and_duplicate(
+    page: Page, app: AppServer, stack: Stack, job: dict[str, Any]
+) -> None:
+    """Step 1's own actions the settings allow: move the job by 30 min, copy it."""
+    start = datetime.fromisoformat(job["scheduled_start"]).replace(
+        second=0, microsecond=0
+    )
+    start += timedelta(minutes=30)
+    page.click("#reschedule")
+    page.fill("#reschedule-start", wall(start, stack))
+    page.fill("#reschedule-end", wall(start + timedelta(hours=2), stack))
+    page.fill("#action-reason", "Customer asked for later")
+    page.click("#action-confirm")
+    expect(page.locator("#planned")).to_contain_text(
+        start.astimezone(stack.settings.company_zone).strftime("%H:%M")
+    )
+    page.click("#duplicate")
+    expect(page.locator("#duplicated")).to_be_visible()
+    shot(page, "online-1b-rescheduled-duplicated")
+    expect(page.locator("#sync-summary")).to_have_text("All synced", timeout=30_000)
+    moved = app.call("GET", f"/jobs/{job['id']}")
+    assert datetime.fromisoformat(moved["scheduled_start"]) == start
+
+
+def decline_the_copy(page: Page, app: AppServer, job: dict[str, Any]) -> None:
+    """The copy came back with the sync; the technician declines it."""
+    found = app.call("GET", "/jobs?status=pending")["items"]
+    [copy] = [j for j in found if j["description"] == job["description"]]
+    page.goto(f"{app.url}/app/#/")
+    page.locator(f'[data-job="{copy["number"]}"]').click()
+    page.click("#decline")
+    page.fill("#action-reason", "Not my trade")
+    page.click("#action-confirm")
+    expect(page.locator("#sync-summary")).to_have_text("All synced", timeout=30_000)
+    shot(page, "online-8-copy-declined")
+    declined = app.call("GET", f"/jobs/{copy['id']}")
+    assert declined["status"] == "pending"
+    assert declined["crew"] == []
+
+
 def walk(
     page: Page, context: BrowserContext, job: dict[str, Any], tag: str, *, offline: bool
 ) -> None:
@@ -473,9 +518,13 @@ def test_a_technician_performs_a_job_on_the_phone_from_login_to_end(
     expect(page.locator(f'[data-job="{job["number"]}"]')).to_be_visible()
     shot(page, "online-1-jobs")
     no_sideways_scroll(page)
+    page.locator(f'[data-job="{job["number"]}"]').click()
+    reschedule_and_duplicate(page, app_server, stack, job)
+    page.click("#back")
     walk(page, context, job, "online", offline=False)
     no_sideways_scroll(page)
     check(server_state(app_server, stack, job["id"], since))
+    decline_the_copy(page, app_server, job)
     phone.assert_clean()
 
 
