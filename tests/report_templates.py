@@ -1,8 +1,8 @@
 """The boiler service report template the API and the phone tests both fill.
 
 One template for "Perform a job": mandatory safety checks (checkbox, number,
-validation), optional details (date, time, text), and, where a test scans and
-signs fields too, a barcode and a signature field.
+validation), optional details (date, time, text, a barcode scanned or typed, a
+witness's signature).
 """
 
 from __future__ import annotations
@@ -10,18 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 
-def boiler_template(*, scans_and_signs: bool = False) -> dict[str, Any]:
-    """The template's JSON; ``scans_and_signs`` adds the barcode and signature fields."""
+def boiler_template() -> dict[str, Any]:
+    """The template's JSON (a new dict each time)."""
     details: list[dict[str, Any]] = [
         {"key": "visit_date", "label": "Visit date", "type": "date"},
         {"key": "arrival", "label": "Arrival time", "type": "time"},
         {"key": "remarks", "label": "Remarks", "type": "text"},
+        {"key": "meter", "label": "Meter serial", "type": "barcode"},
+        {"key": "witness", "label": "Witness", "type": "signature"},
     ]
-    if scans_and_signs:
-        details += [
-            {"key": "meter", "label": "Meter serial", "type": "barcode"},
-            {"key": "witness", "label": "Witness", "type": "signature"},
-        ]
     return {
         "name": "Boiler service report",
         "required_signatures": ["customer", "technician"],

@@ -6,6 +6,7 @@ import { addressLines, clock, dayKey, navigationLink, when } from "./format";
 import { problemLines } from "./http";
 import { blockers, formatDuration, isFilled, stillBlocking, worked } from "./local";
 import type { Entry } from "./outbox";
+import { barcodeDetector, readCode } from "./barcode";
 import { PartsView } from "./parts";
 import { JobActions } from "./actions";
 import type { Job, Json, Report, ReportField, Reserve } from "./types";
@@ -746,6 +747,15 @@ function FieldInput({
           onCommit={(v) => onValue(v === "" ? null : v)}
         />
       );
+    case "barcode":
+      return (
+        <BarcodeInput
+          id={id}
+          value={text(field.value)}
+          readOnly={readOnly}
+          onValue={(v) => onValue(v.trim() === "" ? null : v.trim())}
+        />
+      );
     default: {
       return (
         <DraftInput
@@ -754,12 +764,65 @@ function FieldInput({
           inputMode={field.type === "number" ? "decimal" : "text"}
           value={text(field.value)}
           disabled={readOnly}
-          placeholder={field.type === "barcode" ? "Type the code" : ""}
           onCommit={(v) => onValue(v.trim() === "" ? null : v)}
         />
       );
     }
   }
+}
+
+/** A barcode field: scan it with the camera where the browser reads codes, else type it. */
+function BarcodeInput({
+  id,
+  value,
+  readOnly,
+  onValue,
+}: {
+  id: string;
+  value: string;
+  readOnly: boolean;
+  onValue: (value: string) => void;
+}) {
+  const [detector] = useState(() => barcodeDetector());
+  const [missed, setMissed] = useState(false);
+  const scan = async (file: File | undefined) => {
+    if (!file || !detector) return;
+    const code = await readCode(detector, file);
+    setMissed(code === null);
+    if (code !== null) onValue(code);
+  };
+  return (
+    <div class="barcode">
+      <DraftInput
+        id={id}
+        type="text"
+        value={value}
+        disabled={readOnly}
+        placeholder="Type the code"
+        onCommit={onValue}
+      />
+      {detector && !readOnly && (
+        <label class="button" id={`${id}-scan`}>
+          Scan
+          <input
+            id={`${id}-camera`}
+            type="file"
+            accept="image/*"
+            capture="environment"
+            onChange={(e) => {
+              void scan(e.currentTarget.files?.[0]);
+              e.currentTarget.value = "";
+            }}
+          />
+        </label>
+      )}
+      {missed && (
+        <span class="muted" id={`${id}-missed`}>
+          No code in that photo: scan again or type it.
+        </span>
+      )}
+    </div>
+  );
 }
 
 /** A text-like input whose typing is the technician's until they leave it: a

@@ -39,6 +39,13 @@ from tests.report_templates import boiler_template
 TECH_EMAIL = "tech0@example.com"  # Tech 00, whose phone is dev00
 DEVICE = "dev00"
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 20  # what the API's type check reads
+METER = "4006381333931"
+# The browser's barcode API, as a phone that has one: it reads METER in any photo.
+DETECTOR = (
+    "window.BarcodeDetector = class { async detect() {"
+    f" return [{{ rawValue: '{METER}', format: 'ean_13' }}]; }} }};"
+)
+NO_DETECTOR = "delete window.BarcodeDetector;"
 
 
 @dataclass
@@ -261,6 +268,16 @@ def fill_report(page: Page, *, offline: bool) -> None:
     page.locator("#field-approved").get_by_role("button", name="Yes").click()
     page.fill("#field-remarks", "Soot on the burner")
     page.press("#field-remarks", "Tab")
+    if offline:  # no BarcodeDetector in this browser: the code is typed
+        expect(page.locator("#field-meter-scan")).to_have_count(0)
+        page.fill("#field-meter", METER)
+        page.press("#field-meter", "Tab")
+    else:  # the camera's photo, read by the (stubbed) BarcodeDetector
+        page.set_input_files(
+            "#field-meter-camera",
+            {"name": "meter.jpg", "mimeType": "image/jpeg", "buffer": JPEG},
+        )
+        expect(page.locator("#field-meter")).to_have_value(METER)
     page.click("#reserve-remarks")
     page.fill("#reserve-comment-remarks", "Flue cracked")
     page.click("#reserve-raise-remarks")
@@ -487,6 +504,7 @@ def check(state: dict[str, Any]) -> None:
     assert state["values"]["pressure"] == "1.4"
     assert state["values"]["approved"] is True
     assert state["values"]["remarks"] == "Soot on the burner"
+    assert state["values"]["meter"] == METER
     count, distinct, accuracy = state["fixes"]
     assert count >= 1, "the positions while clocked in reached the API"
     assert count == distinct, "each fix once"
@@ -512,6 +530,7 @@ def test_a_technician_performs_a_job_on_the_phone_from_login_to_end(
     since = datetime.now(UTC)
     context = prepare(phone, stack, app_server)
     page = phone.page
+    page.add_init_script(DETECTOR)
     page.goto(f"{app_server.url}/app/")
     shot(page, "online-0-login")
     log_in(page, app_server)
@@ -535,6 +554,7 @@ def test_the_same_job_done_offline_from_start_to_end_syncs_once_when_back_online
     since = datetime.now(UTC)
     context = prepare(phone, stack, app_server)
     page = phone.page
+    page.add_init_script(NO_DETECTOR)
     log_in(page, app_server)
     expect(page.locator(f'[data-job="{job["number"]}"]')).to_be_visible()
     walk(page, context, job, "offline", offline=True)

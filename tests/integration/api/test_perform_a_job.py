@@ -156,7 +156,7 @@ async def seed(w: World) -> Seed:
         "POST",
         "/report-templates",
         201,
-        boiler_template(scans_and_signs=True),
+        boiler_template(),
     )
     return Seed(client["id"], site["id"], items, depots, template["id"])
 
