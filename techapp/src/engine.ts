@@ -208,7 +208,9 @@ export class Engine {
     this.set({ syncing: true });
     try {
       const pushed = await push(this.db, this.fetcher, token);
-      this.set({ outbox: await entries(this.db) });
+      // what was sent leaves the shown outbox only with the pull that brings its
+      // effect from the server (else the screen flickers back to before it)
+      if (pushed.stopped !== null) this.set({ outbox: await entries(this.db) });
       if (pushed.stopped === "offline") return this.set({ online: false });
       if (pushed.stopped === "unauthorized") return this.unauthorized();
       const device = this.snapshot.me?.devices[0]?.id;
@@ -224,21 +226,22 @@ export class Engine {
         });
       }
       await pull(this.db, this.fetcher, token);
-      await this.readCatalog(token);
       const now = new Date().toISOString();
       await this.db.put("kv", now, "last-sync");
       this.set({
         jobs: await this.db.all<Job>("jobs"),
+        outbox: await entries(this.db),
         online: true,
         lastSync: now,
         lastError: null,
       });
+      await this.readCatalog(token);
     } catch (exc) {
       if (exc instanceof NetworkError) return this.set({ online: false });
       if (exc instanceof PullFailed && exc.problem.status === 401) return this.unauthorized();
       this.set({ lastError: String(exc instanceof Error ? exc.message : exc) });
     } finally {
-      this.set({ syncing: false });
+      this.set({ syncing: false, outbox: await entries(this.db) });
     }
   }
 

@@ -182,6 +182,35 @@ describe("the outbox", () => {
     expect(engine.job("job-1")?.status).toBe("completed");
   });
 
+  it("keeps showing a sent action until the pull brings the server's copy (no flicker back)", async () => {
+    const engine = await engineWithJob();
+    server.online = false;
+    await engine.record(
+      engine.job("job-1") as Job,
+      "complete",
+      "POST",
+      "/jobs/job-1/complete",
+      undefined,
+      { kind: "complete" },
+    );
+    await engine.sync();
+    server.online = true;
+    server.changes = [
+      {
+        items: [{ ...job(), status: "completed" }],
+        removed: [],
+        next_cursor: "c1",
+        has_more: false,
+      },
+    ];
+    const seen: (string | undefined)[] = [];
+    const stop = engine.subscribe(() => seen.push(engine.job("job-1")?.status));
+    await engine.sync();
+    stop();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((s) => s === "completed")).toBe(true);
+  });
+
   it("sends a write whose answer was lost again with the same key, and the server keeps it once", async () => {
     server.loseNextAnswer = true;
     await db.put("outbox", {
