@@ -5,6 +5,7 @@
 import { useState } from "preact/hooks";
 import type { Engine } from "./engine";
 import { isoToZoned, zonedToIso } from "./format";
+import { Labelled } from "./inputs";
 import type { Job, Me } from "./types";
 
 const DECLINABLE = new Set(["pending", "scheduled"]);
@@ -121,36 +122,30 @@ export function JobActions({
       )}
       {open === "reschedule" && (
         <div class="chosen">
-          <label>
-            Start
-            <input
-              id="reschedule-start"
-              type="datetime-local"
-              value={start}
-              onInput={(e) => setStart(e.currentTarget.value)}
-            />
-          </label>
-          <label>
-            End
-            <input
-              id="reschedule-end"
-              type="datetime-local"
-              value={end}
-              onInput={(e) => setEnd(e.currentTarget.value)}
-            />
-          </label>
+          <Labelled
+            label="Start"
+            id="reschedule-start"
+            type="datetime-local"
+            value={start}
+            onInput={setStart}
+          />
+          <Labelled
+            label="End"
+            id="reschedule-end"
+            type="datetime-local"
+            value={end}
+            onInput={setEnd}
+          />
         </div>
       )}
       {open && (
         <div class="chosen">
-          <label>
-            {open === "decline" ? "Why do you decline?" : "Why (optional)"}
-            <input
-              id="action-reason"
-              value={reason}
-              onInput={(e) => setReason(e.currentTarget.value)}
-            />
-          </label>
+          <Labelled
+            label={open === "decline" ? "Why do you decline?" : "Why (optional)"}
+            id="action-reason"
+            value={reason}
+            onInput={setReason}
+          />
           <button
             type="button"
             class="primary"

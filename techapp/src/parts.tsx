@@ -4,6 +4,7 @@
 
 import { useState } from "preact/hooks";
 import { type Engine, type Snapshot, uuid } from "./engine";
+import { Labelled } from "./inputs";
 import { lineNet, parseSerials, searchCatalog, totalTaxFree } from "./local";
 import type { CatalogItem, Condition, Job, TakeBackLine } from "./types";
 
@@ -201,15 +202,13 @@ function AddItem({
               />
             </label>
           ) : (
-            <label>
-              Quantity
-              <input
-                id="part-quantity"
-                inputMode="decimal"
-                value={quantity}
-                onInput={(e) => setQuantity(e.currentTarget.value)}
-              />
-            </label>
+            <Labelled
+              label="Quantity"
+              id="part-quantity"
+              inputMode="decimal"
+              value={quantity}
+              onInput={setQuantity}
+            />
           )}
           <button
             type="button"
