@@ -88,6 +88,13 @@ function job(id = "job-1"): Job {
   };
 }
 
+/** Try to sync while offline, then bring the server back with ``items`` to pull. */
+async function backOnlineWith(engine: Engine, ...items: Job[]): Promise<void> {
+  await engine.sync();
+  server.online = true;
+  server.changes = [{ items, removed: [], next_cursor: "c1", has_more: false }];
+}
+
 async function engineWithJob(): Promise<Engine> {
   const engine = new Engine(db, server.fetcher);
   await db.put("kv", "ct_token", "token");
@@ -162,16 +169,7 @@ describe("the outbox", () => {
       { text: "x" },
       { kind: "complete" },
     );
-    await engine.sync();
-    server.online = true;
-    server.changes = [
-      {
-        items: [{ ...job(), status: "completed" }],
-        removed: [],
-        next_cursor: "c1",
-        has_more: false,
-      },
-    ];
+    await backOnlineWith(engine, { ...job(), status: "completed" });
     await engine.sync();
     expect(server.received.map((r) => [r.method, r.path, r.key])).toEqual([
       ["PATCH", "/jobs/job-1/report/fields", a.id],
@@ -193,16 +191,7 @@ describe("the outbox", () => {
       undefined,
       { kind: "complete" },
     );
-    await engine.sync();
-    server.online = true;
-    server.changes = [
-      {
-        items: [{ ...job(), status: "completed" }],
-        removed: [],
-        next_cursor: "c1",
-        has_more: false,
-      },
-    ];
+    await backOnlineWith(engine, { ...job(), status: "completed" });
     const seen: (string | undefined)[] = [];
     const stop = engine.subscribe(() => seen.push(engine.job("job-1")?.status));
     await engine.sync();
