@@ -220,7 +220,7 @@ def property_json(p: PropertyRecord) -> dict[str, Any]:
     return {
         "id": p.id,
         "client_id": p.client_id,
-        "address": p.address,
+        "address": p.address_object(),
         "location": None if p.lat is None else {"lat": p.lat, "lon": p.lon},
         "geofence": p.geofence,
         "navigation_url": navigation_url(lines, p.lat, p.lon),

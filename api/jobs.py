@@ -232,7 +232,12 @@ async def decline(ctx: Ctx) -> web.StreamResponse:
 
 
 async def duplicate(ctx: Ctx) -> web.StreamResponse:
-    copy = await service.duplicate(ctx.conn, ctx.actor, job_id(ctx))
+    copy = await service.duplicate(
+        ctx.conn,
+        ctx.actor,
+        job_id(ctx),
+        technicians_may_duplicate=ctx.settings.technician_can_duplicate,
+    )
     return await respond_job(ctx, copy, 201)
 
 

@@ -256,6 +256,10 @@ class Settings:
         True,
         "Whether technicians may reschedule a job from the app (help page, step 1).",
     )
+    technician_can_duplicate: bool = _setting(
+        True,
+        "Whether technicians may duplicate a job from the app (help page, step 1).",
+    )
     refuse_double_booking: bool = _setting(
         False,
         "Refuse (409 double-booked) to schedule, reschedule or assign a technician "
