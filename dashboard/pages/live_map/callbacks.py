@@ -196,18 +196,31 @@ def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
     )
 
 
-def technician_list(ctx: Context, search: str | None, now: datetime) -> Any:
-    """The technician list beside the map (search by name, team, device, job)."""
+def technician_list(
+    ctx: Context,
+    search: str | None,
+    now: datetime,
+    trigger: object = None,
+    page: int | None = 0,
+) -> tuple[Any, int, bool, bool]:
+    """The technician list beside the map (search by name, team, device, job),
+    one page of it: the list, the page after ``trigger`` (Prev/Next, a search),
+    whether Prev and Next are disabled."""
     now_ms = int(now.timestamp() * 1000)
     techs, _, _ = live_view(ctx, model.Filters(), now_ms)
     all_sites = queries.job_sites(ctx.sources)
     rows = model.tech_rows(techs, all_sites, {}, now, ctx.zone, search or "")
-    shown = rows[: panels.MAX_TECH_ROWS]
-    levels = queries.batteries(ctx.sources.redis, [r.device_id for r in shown])
+    page = panels.turn_page(trigger, page, len(rows))
+    shown = {r.device_id for r in panels.page_rows(rows, page)}
+    levels = queries.batteries(ctx.sources.redis, sorted(shown))
     rows = [
-        dataclasses.replace(r, battery=levels.get(r.device_id)) for r in shown
-    ] + rows[panels.MAX_TECH_ROWS :]
-    return panels.tech_list(rows)
+        dataclasses.replace(r, battery=levels.get(r.device_id))
+        if r.device_id in shown
+        else r
+        for r in rows
+    ]
+    last = panels.page_count(len(rows)) - 1
+    return panels.tech_list(rows, page), page, page == 0, page == last
 
 
 def details(ctx: Context, focus: dict[str, Any] | None) -> Any:
@@ -387,11 +400,25 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.TECH_LIST, "children"),
+        Output(layout.TECH_PAGE, "data"),
+        Output(layout.TECH_PREV, "disabled"),
+        Output(layout.TECH_NEXT, "disabled"),
         Input(layout.SLOW_TICK, "n_intervals"),
         Input(layout.TECH_SEARCH, "value"),
+        Input(layout.TECH_PREV, "n_clicks"),
+        Input(layout.TECH_NEXT, "n_clicks"),
+        State(layout.TECH_PAGE, "data"),
     )
-    def _tech_list(_n: int | None, search: str | None) -> Any:
-        return technician_list(ctx, search, datetime.now(UTC))
+    def _tech_list(
+        _n: int | None,
+        search: str | None,
+        _prev: int | None,
+        _next: int | None,
+        page: int | None,
+    ) -> Any:
+        return technician_list(
+            ctx, search, datetime.now(UTC), dash.ctx.triggered_id, page
+        )
 
     @app.callback(
         Output(layout.FILTER_TECHS, "options"),
