@@ -28,9 +28,10 @@ Then in headless Chromium (Playwright, Debian's chromium) against a real
 - **login → map painted**: from the click on "Log in" until MapLibre has drawn
   the markers (``queryRenderedFeatures``, at least 90 % of them: a few may fall
   outside the viewport), with the **bytes transferred** (Resource Timing) —
-  *before* (as shipped until now: no compression, Dash's full plotly.js; the
-  browser is sent ``Accept-Encoding: identity`` and the partial bundle is
-  answered empty, so dcc.Graph loads the full one) and *after*; then a reload
+  *before* (as shipped until issue 14: no compression, the full 4.8 MB
+  plotly.js, no cache header; the browser is sent ``Accept-Encoding: identity``
+  and the partial bundle's URL is answered with plotly.py's full
+  ``plotly.min.js`` of the same version, ``no-store``) and *after*; then a reload
   with the browser's cache (the fingerprinted files are not asked for again).
   Raw baseline: the same figure's JSON drawn by ``Plotly.newPlot`` on a bare
   page with the same bundle (no Dash, no login, no network).
@@ -42,6 +43,7 @@ Then in headless Chromium (Playwright, Debian's chromium) against a real
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -54,6 +56,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import plotly
 import plotly.graph_objects as go
 import plotly.utils
 import psycopg
@@ -76,6 +79,7 @@ from dashboard.queries import (  # noqa: E402
     MAP_FIELDS,
     Sources,
 )
+from dashboard.serving import DYNAMIC_LEVEL  # noqa: E402
 from storage.live import (  # noqa: E402
     key,
     live_positions_sync,
@@ -95,6 +99,8 @@ BROWSER_RUNS = 2  # page loads per case (each up to 2 x PAINT_TIMEOUT_S)
 MOVES = 5  # fixes published, one at a time
 DISPATCHER = ("bench-dispatch@example.com", "bench password 1")
 BUNDLE = "plotly-crewtrack.min.js"
+#: The full plotly.js the dashboard shipped before its partial bundle (same version).
+FULL_PLOTLY = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PAINTED = 0.9  # share of the markers MapLibre must have drawn
 #: A map not painted by then never will be: when a full refresh takes longer
 #: than the 1 s poll, Dash drops each answer for the newer request (livelock).
@@ -267,10 +273,16 @@ def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int]
         extra_http_headers={"Accept-Encoding": "identity"} if before else None,
     )
     page = context.new_page()
-    if before:  # dcc.Graph then loads Dash's full plotly.js, as before
+    if before:  # the full plotly.js, uncompressed and uncached, as before
+        # (answering the bundle empty, as this did while dcc.Graph drew the map,
+        # now leaves live-map.js without Plotly: the map never painted)
         page.route(
             f"**/assets/{BUNDLE}*",
-            lambda route: route.fulfill(body="", content_type="text/javascript"),
+            lambda route: route.fulfill(
+                path=str(FULL_PLOTLY),
+                content_type="text/javascript",
+                headers={"Cache-Control": "no-store"},
+            ),
         )
     page.goto(url + "/login")
     page.fill("#email", DISPATCHER[0])
@@ -544,6 +556,11 @@ def main() -> None:
             f"{name:44} {statistics.median(times):8.1f} {p95:8.1f} "
             f"{p95 / hmget_p95:8.2f} {size:10,d}"
         )
+    body = figure_body if isinstance(figure_body, bytes) else figure_body.encode()
+    print(
+        f"full figure as served: {len(body):,} bytes of JSON, "
+        f"{len(gzip.compress(body, compresslevel=DYNAMIC_LEVEL, mtime=0)):,} gzipped"
+    )
     if browser is not None:
         _print_browser(browser)
 

@@ -15,6 +15,7 @@ drawn from our own data as markers, text labels and GeoJSON layers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -125,13 +126,21 @@ def circle_vertices(radius_m: float) -> int:
     return min(max(n, CIRCLE_MIN_VERTICES), CIRCLE_MAX_VERTICES)
 
 
+@functools.cache
+def _unit_circle(n: int) -> tuple[Any, Any]:
+    """cos and sin of ``n`` + 1 angles around the circle (the ring's closing
+    point repeats the first): shared by every circle of ``n`` vertices."""
+    ang = np.linspace(0.0, 2.0 * np.pi, n + 1)
+    return np.cos(ang), np.sin(ang)
+
+
 def _circle_ring(circle: dict[str, Any]) -> list[list[float]]:
     """A stored circle (``{center: [lon, lat], radius_m}``) as a closed ring of
     :func:`circle_vertices` points on it."""
     lon0, lat0 = (float(v) for v in circle["center"])
     radius = float(circle["radius_m"])
-    ang = np.linspace(0.0, 2.0 * np.pi, circle_vertices(radius) + 1)
-    lat, lon = unproject_local(radius * np.cos(ang), radius * np.sin(ang), lat0, lon0)
+    cos, sin = _unit_circle(circle_vertices(radius))
+    lat, lon = unproject_local(radius * cos, radius * sin, lat0, lon0)
     ring = np.column_stack((lon, lat))
     ring[-1] = ring[0]
     return ring.tolist()  # type: ignore[no-any-return]
