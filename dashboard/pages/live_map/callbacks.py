@@ -225,10 +225,10 @@ def technician_list(
     now: datetime,
     trigger: object = None,
     page: int | None = 0,
-) -> tuple[Any, int, bool, bool]:
+) -> tuple[Any, int, bool, bool, bool]:
     """The technician list beside the map (search by name, team, device, job),
     one page of it: the list, the page after ``trigger`` (Prev/Next, a search),
-    whether Prev and Next are disabled."""
+    whether Prev and Next are disabled, whether the pager is hidden."""
     now_ms = int(now.timestamp() * 1000)
     techs, _, _ = live_view(ctx, model.Filters(), now_ms)
     all_sites = queries.job_sites(ctx.sources)
@@ -243,7 +243,7 @@ def technician_list(
         for r in rows
     ]
     last = panels.page_count(len(rows)) - 1
-    return panels.tech_list(rows, page), page, page == 0, page == last
+    return panels.tech_list(rows, page), page, page == 0, page == last, last == 0
 
 
 def details(ctx: Context, focus: dict[str, Any] | None) -> Any:
@@ -426,6 +426,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.TECH_PAGE, "data"),
         Output(layout.TECH_PREV, "disabled"),
         Output(layout.TECH_NEXT, "disabled"),
+        Output(layout.TECH_PAGER, "hidden"),
         Input(layout.SLOW_TICK, "n_intervals"),
         Input(layout.TECH_SEARCH, "value"),
         Input(layout.TECH_PREV, "n_clicks"),

@@ -36,6 +36,7 @@ TECH_SEARCH = panels.TECH_SEARCH
 TECH_PREV = panels.TECH_PREV
 TECH_NEXT = panels.TECH_NEXT
 TECH_PAGE = panels.TECH_PAGE
+TECH_PAGER = panels.TECH_PAGER
 FOCUS = "focus"  # what the dispatcher picked: {"kind": "tech"|"job", "id": …}
 FOCUS_REQUEST = "focus-request"  # the focus an alert's link asks for (?job=, ?tech=)
 NOTIFY = "notify"
@@ -149,7 +150,9 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
                             html.Button("‹ Prev", id=TECH_PREV, n_clicks=0),
                             html.Button("Next ›", id=TECH_NEXT, n_clicks=0),
                         ],
+                        id=TECH_PAGER,
                         className="tech-pager",
+                        hidden=True,
                     ),
                 ],
                 className="panel",

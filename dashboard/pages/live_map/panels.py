@@ -27,6 +27,7 @@ TECH_ROW = "tech-row"
 TECH_PREV = "tech-prev"
 TECH_NEXT = "tech-next"
 TECH_PAGE = "tech-page"
+TECH_PAGER = "tech-pager"  # hidden while everyone fits on one page
 TECH_SEARCH = "tech-search"
 #: Rows the technician list draws a page (search narrows the rest down). Each row is
 #: about ten Dash components, and Dash's renderer re-runs a selector for every
