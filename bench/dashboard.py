@@ -265,9 +265,38 @@ def _painted(value: Any) -> bool:
     return isinstance(value, int) and value >= PAINTED * (TECHNICIANS + SITES)
 
 
+#: ``BENCH_PROFILE=1``: a Chrome CPU profile (CDP ``Profiler``) of the first
+#: login → painted, summarised as self time by script and by function.
+PROFILE = os.environ.get("BENCH_PROFILE", "0") == "1"
+
+
+def _profile_summary(profile: dict[str, Any], top: int = 12) -> None:
+    """Print where the main thread's time went: self ms by script, by function."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    self_us: dict[int, float] = {}
+    for sample, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        self_us[sample] = self_us.get(sample, 0.0) + delta
+    by_script: dict[str, float] = {}
+    by_function: dict[str, float] = {}
+    for node_id, us in self_us.items():
+        frame = nodes[node_id]["callFrame"]
+        script = frame.get("url", "").rsplit("/", 1)[-1].split("?")[0] or "(native)"
+        name = frame.get("functionName") or "(anonymous)"
+        by_script[script] = by_script.get(script, 0.0) + us
+        where = f"{name} ({script}:{frame.get('lineNumber', 0) + 1})"
+        by_function[where] = by_function.get(where, 0.0) + us
+    total = sum(self_us.values())
+    print(f"  CPU profile of login -> painted: {total / 1000:.0f} ms sampled")
+    for title, table in (("script", by_script), ("function", by_function)):
+        print(f"  self time by {title}:")
+        for where, us in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"    {us / 1000:8.0f} ms  {us / total:5.1%}  {where}")
+
+
 def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int] | None:
     """Login → painted (s) and bytes, then a reload from the browser's cache
     (None: never painted)."""
+    global PROFILE
     context = browser.new_context(
         viewport={"width": 1400, "height": 900},
         extra_http_headers={"Accept-Encoding": "identity"} if before else None,
@@ -287,6 +316,13 @@ def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int]
     page.goto(url + "/login")
     page.fill("#email", DISPATCHER[0])
     page.fill("#password", DISPATCHER[1])
+    cdp = None
+    if PROFILE and not before:  # the first load only
+        PROFILE = False
+        cdp = context.new_cdp_session(page)
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
+        cdp.send("Profiler.start")
     t0 = time.perf_counter()
     page.click("#login")
     try:
@@ -295,6 +331,11 @@ def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int]
         context.close()
         return None
     painted = time.perf_counter() - t0  # from the click
+    if cdp is not None:
+        try:
+            _profile_summary(cdp.send("Profiler.stop")["profile"])
+        except Exception as exc:  # noqa: BLE001 - a bench's side report
+            print(f"  (no CPU profile: {exc})")
     print(f"  (load: painted in {painted:.2f} s)", flush=True)
     first = int(page.evaluate(TRANSFERRED))
     t0 = time.perf_counter()
