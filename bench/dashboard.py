@@ -334,7 +334,7 @@ def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int]
     if cdp is not None:
         try:
             _profile_summary(cdp.send("Profiler.stop")["profile"])
-        except Exception as exc:  # noqa: BLE001 - a bench's side report
+        except Exception as exc:  # a side report: the load still counts
             print(f"  (no CPU profile: {exc})")
     print(f"  (load: painted in {painted:.2f} s)", flush=True)
     first = int(page.evaluate(TRANSFERRED))
