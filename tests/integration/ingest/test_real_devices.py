@@ -14,9 +14,11 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from api.app import init_app
+from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
 from dashboard import queries
 from ingest.broker_auth import hash_mqtt_password
+from ingest.metrics import sample, samples
 from storage.devices import add_device
 from tests.conftest import Broker
 from tests.integration.ingest.helpers import (
@@ -27,6 +29,7 @@ from tests.integration.ingest.helpers import (
     workers,
 )
 
+_ports = PortAllocator()
 PAYLOADS = Path(__file__).resolve().parents[2] / "fixtures" / "payloads" / "owntracks"
 
 
@@ -88,16 +91,22 @@ def test_owntracks_odd_payloads_are_kept_cleared_and_counted_on_both_mqtt_paths(
     assert rejected == []
 
 
+async def _traccar(
+    aiohttp_client: Any, settings: Settings, device: str, app_settings: Settings
+) -> tuple[Any, str]:
+    """A Traccar Client device and an API test client: (client, upload base URL)."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        creds = add_device(conn, device, hash_password=hash_mqtt_password)
+    client = await aiohttp_client(init_app(app_settings))
+    return client, f"/api/v1/osmand?id={device}&token={creds.http_token}"
+
+
 async def test_a_traccar_upload_without_timestamp_is_stored_at_receive_time_and_the_audit_sees_it(
     aiohttp_client: Any, settings: Settings
 ) -> None:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        creds = add_device(conn, "tc-9", hash_password=hash_mqtt_password)
-    client = await aiohttp_client(init_app(settings))
+    client, base = await _traccar(aiohttp_client, settings, "tc-9", settings)
     before = datetime.now(UTC)
-    r = await client.get(
-        f"/api/v1/osmand?id=tc-9&lat=48.1&lon=11.5&token={creds.http_token}"
-    )
+    r = await client.get(f"{base}&lat=48.1&lon=11.5")
     assert r.status == 200
     pool = ConnectionPool(settings.database_url, open=True)
     sources = queries.Sources(pool=pool, redis=redis.Redis(port=1))
@@ -117,11 +126,9 @@ async def test_a_traccar_upload_without_timestamp_is_stored_at_receive_time_and_
 async def test_a_traccar_sos_at_a_placeholder_is_an_event_and_a_not_valid_fix_is_kept_flagged(
     aiohttp_client: Any, settings: Settings
 ) -> None:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        creds = add_device(conn, "tc-sos", hash_password=hash_mqtt_password)
-    client = await aiohttp_client(init_app(settings))
+    client, url = await _traccar(aiohttp_client, settings, "tc-sos", settings)
     now = int(time.time())
-    base = f"/api/v1/osmand?id=tc-sos&token={creds.http_token}&timestamp={now}"
+    base = f"{url}&timestamp={now}"
     sos = await client.get(f"{base}&lat=0.0&lon=0.0&alarm=sos")
     assert (sos.status, await sos.json()) == (
         200,
@@ -143,3 +150,48 @@ async def test_a_traccar_sos_at_a_placeholder_is_an_event_and_a_not_valid_fix_is
     assert events == [("alarm:sos", None, now)]
     assert fixes == [(48.1, "not_valid")]
     assert rejected == (0,)
+
+
+async def test_odd_http_uploads_are_counted_on_the_api_metrics_port_with_the_ingest_names(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    port = _ports.free_port()
+    client, base = await _traccar(
+        aiohttp_client, settings, "tc-odd", settings.replace(api_metrics_port=port)
+    )
+    now = int(time.time())
+    for query in (
+        f"&timestamp={now}&lat=48.1&lon=11.5&accuracy=0&altitude=-&mock=true",
+        "&lat=48.1&lon=11.5",  # no timestamp: receive time
+        f"&timestamp={now}&lat=0&lon=0&alarm=sos",
+        f"&timestamp={now}&lat=91&lon=11.5",  # rejected: out of range
+    ):
+        await client.get(base + query)
+    await client.get("/api/v1/osmand?id=tc-gone&lat=1&lon=1&token=revoked")
+    async with client.session.get(f"http://127.0.0.1:{port}/metrics") as r:
+        assert r.status == 200
+        text = await r.text()
+    odd = samples(text, "crewtrack_ingest_odd_inputs_total")
+    assert {
+        k: odd.get(k)
+        for k in (
+            "zero_accuracy",
+            "no_value:altitude",
+            "mock_location",
+            "receive_time",
+            "placeholder_position",
+        )
+    } == {
+        "zero_accuracy": 1,
+        "no_value:altitude": 1,
+        "mock_location": 1,
+        "receive_time": 1,
+        "placeholder_position": 1,
+    }
+    assert samples(text, "crewtrack_ingest_rejected_total") == {
+        "out_of_range": 1,
+        "unknown_device": 1,
+    }
+    assert samples(text, "crewtrack_ingest_rejected_by_protocol_total") == {"osmand": 2}
+    assert sample(text, "crewtrack_ingest_messages_total", protocol="osmand") == 5
+    assert sample(text, "crewtrack_ingest_fixes_stored_total") == 2
