@@ -40,6 +40,10 @@ def _now(name: str, tst: int) -> bytes:
     return json.dumps(obj).encode()
 
 
+def _raw(name: str) -> bytes:
+    return (PAYLOADS / name).read_bytes()
+
+
 @pytest.mark.parametrize("fast_path", ["auto", "off"])
 def test_owntracks_odd_payloads_are_kept_cleared_and_counted_on_both_mqtt_paths(
     settings: Settings, broker: Broker, tmp_path: Path, fast_path: str
@@ -55,6 +59,8 @@ def test_owntracks_odd_payloads_are_kept_cleared_and_counted_on_both_mqtt_paths(
                 ("owntracks/ip-1/iphone", _now("ios_sentinels.json", now_s - 30)),
                 ("owntracks/ip-1/iphone", _now("implausible_battery.json", now_s - 20)),
                 ("owntracks/ip-1/iphone", _now("beacon_placeholder.json", now_s - 10)),
+                ("owntracks/ip-1/iphone/status", _raw("status_ios.json")),
+                ("owntracks/ip-1/iphone/info", _raw("card.json")),
                 ("owntracks/ip-1/iphone/event", b""),
             ],
         )
@@ -73,6 +79,8 @@ def test_owntracks_odd_payloads_are_kept_cleared_and_counted_on_both_mqtt_paths(
                 "dropped:bat",
                 "placeholder_position",
                 "retained_clear",
+                "ignored_type:status",
+                "ignored_type:card",
             )
         }
         phone.close()
