@@ -14,12 +14,14 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from api.app import init_app
+from core.fixes import fix_arrays
 from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
 from dashboard import queries
 from ingest.broker_auth import hash_mqtt_password
 from ingest.metrics import sample, samples
 from storage.devices import add_device
+from storage.visits import load_fixes
 from tests.conftest import Broker
 from tests.integration.ingest.helpers import (
     count,
@@ -144,20 +146,27 @@ async def test_a_traccar_sos_at_a_placeholder_is_an_event_and_a_not_valid_fix_is
     )
     invalid = await client.get(f"{base}&lat=48.1&lon=11.5&valid=false&hdop=9")
     assert invalid.status == 200
+    valid = await client.get(f"{url}&timestamp={now + 5}&lat=48.2&lon=11.5")
+    assert valid.status == 200
     with psycopg.connect(settings.database_url) as conn:
         events = conn.execute(
             "SELECT type, lat, extract(epoch FROM time)::bigint FROM device_events "
             "WHERE device_id = 'tc-sos'"
         ).fetchall()
         fixes = conn.execute(
-            "SELECT lat, fix_flags FROM fixes WHERE device_id = 'tc-sos'"
+            "SELECT lat, fix_flags FROM fixes WHERE device_id = 'tc-sos' ORDER BY time"
         ).fetchall()
         rejected = conn.execute(
             "SELECT count(*) FROM rejected_messages WHERE device_id = 'tc-sos'"
         ).fetchone()
+        start = datetime.fromtimestamp(now - 60, UTC)
+        evidence = fix_arrays(
+            load_fixes(conn, "tc-sos", start, start + timedelta(minutes=2))
+        )
     assert events == [("alarm:sos", None, now)]
-    assert fixes == [(48.1, "not_valid")]
+    assert fixes == [(48.1, "not_valid"), (48.2, None)]
     assert rejected == (0,)
+    assert list(evidence.lat) == [48.2]  # what visits derive from
 
 
 async def test_odd_http_uploads_are_counted_on_the_api_metrics_port_with_the_ingest_names(
