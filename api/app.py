@@ -40,6 +40,7 @@ from api import (
     techapp,
     tracking,
     tracking_osmand,
+    upload_metrics,
 )
 from api.http.context import POOL, PREFIX, REDIS, SETTINGS
 from api.http.problems import HttpProblem, problem_middleware, problem_response
@@ -60,6 +61,7 @@ RouteSetup = Callable[[Api], None]
 
 #: Route modules, in the order their routes are added. Append yours here.
 ROUTE_MODULES: list[RouteSetup] = [
+    upload_metrics.setup,  # first: the upload routes count into it
     directory.setup,
     price_book.setup,
     estimates.setup,

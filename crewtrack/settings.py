@@ -170,6 +170,12 @@ class Settings:
     ingest_metrics_port: int = _setting(
         9108, "Prometheus metrics port of the first ingest replica (next ones +1)."
     )
+    api_metrics_port: int = _setting(
+        0,
+        "Prometheus metrics port of the API server (HTTP uploads: Traccar Client, "
+        "the technician app), on CREWTRACK_API_HOST; 0 = not served. Same metric "
+        "names as the ingest's.",
+    )
     ingest_shared_subscription: bool = _setting(
         False,
         "Subscribe through `$share/ingest/…` so several replicas split the load "

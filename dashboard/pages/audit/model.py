@@ -58,6 +58,7 @@ ROW_FLAGS = {
 #: How a stored ``fix_flags`` code reads (migration 0170): what is less certain.
 FIX_FLAG_WORDS = {
     "receive_time": "timed on receipt (the phone sent no time)",
+    "not_valid": "not valid by its phone (no evidence for arrival or departure)",
 }
 
 

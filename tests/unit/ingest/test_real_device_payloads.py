@@ -7,6 +7,7 @@ endpoint calls, on captured-style payloads in tests/fixtures/payloads.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -303,3 +304,69 @@ def test_a_fix_flagged_not_valid_is_no_evidence_for_visits() -> None:
     )
     fx = fix_arrays(frame)
     assert (list(fx.lat), fx.dropped) == ([48.1, 48.3], 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("owntracks/status_ios.json", "status"),
+        ("owntracks/status_android.json", "status"),
+        ("owntracks/card.json", "card"),
+        ("owntracks/steps.json", "steps"),
+        ("owntracks/waypoints.json", "waypoints"),
+    ],
+)
+def test_the_owntracks_apps_own_housekeeping_messages_are_ignored_quietly_and_counted(
+    name: str, kind: str
+) -> None:
+    p = run(name)
+    assert (p.kind, p.fixes, p.events, p.rejections) == ("ignored", [], [], [])
+    assert p.odd == (f"ignored_type:{kind}",)
+
+
+def test_an_owntracks_type_nobody_sends_is_still_unsupported() -> None:
+    p = process(InboundMessage(TOPIC, b'{"_type": "bogus"}', RECEIVED), LIMITS)
+    assert [r.reason for r in p.rejections] == ["unsupported_type"]
+
+
+def test_an_owntracks_location_with_wifi_regions_and_monitoring_fields_is_a_plain_fix() -> (
+    None
+):
+    p = run("owntracks/location_android_extras.json")
+    (f,) = p.fixes
+    assert (f.t_ms, f.acc, f.alt, f.spd, f.bat, f.ping, f.flags) == (
+        T,
+        12.0,
+        519.0,
+        0.0,
+        71.0,
+        False,
+        None,
+    )
+    assert (p.rejections, p.odd) == ([], ())
+
+
+@pytest.mark.parametrize("trigger", ["c", "b", "r", "u", "t", "v", "C", None])
+def test_every_owntracks_trigger_but_ping_is_an_ordinary_fix(
+    trigger: str | None,
+) -> None:
+    obj = {"_type": "location", "lat": 48.1, "lon": 11.5, "tst": T // 1000}
+    if trigger is not None:
+        obj["t"] = trigger
+    p = process(InboundMessage(TOPIC, json.dumps(obj).encode(), RECEIVED), LIMITS)
+    (f,) = p.fixes
+    assert (f.ping, f.flags, p.rejections) == (False, None, [])
+
+
+def test_a_beacon_transition_without_any_position_keeps_its_event() -> None:
+    p = run("owntracks/transition_beacon_no_position.json")
+    assert (p.fixes, p.rejections) == ([], [])
+    (e,) = p.events
+    assert (e.type, e.job, e.t_ms, e.lat, e.lon) == (
+        "geofence_leave",
+        "J-1042",
+        T,
+        None,
+        None,
+    )
+    assert p.odd == ("no_position",)
