@@ -237,10 +237,8 @@ def load_session(
     )
 
 
-_FIXES_SQL = (
-    "SELECT time, lat, lon, accuracy, fix_flags FROM fixes "
-    "WHERE device_id = %s AND time >= %s AND time <= %s"
-)
+_FIX_SELECT = "SELECT time, lat, lon, accuracy, fix_flags FROM fixes "  # _fix_frame's
+_FIXES_SQL = _FIX_SELECT + "WHERE device_id = %s AND time >= %s AND time <= %s"
 
 
 def _fix_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
@@ -272,8 +270,7 @@ async def aload_fixes(
     connection: one frame, as ``core.visits`` takes it."""
     async with conn.cursor(binary=True) as cur:
         await cur.execute(
-            "SELECT time, lat, lon, accuracy FROM fixes "
-            "WHERE device_id = ANY(%s) AND time >= %s AND time <= %s",
+            _FIX_SELECT + "WHERE device_id = ANY(%s) AND time >= %s AND time <= %s",
             (list(device_ids), start, end),
         )
         return _fix_frame(await cur.fetchall())
