@@ -173,6 +173,8 @@ def test_billing_sees_a_sites_fence_but_cannot_save_it(
     expect(p.locator("#client-new-job")).to_have_count(0)  # billing makes no job
     expect(p.locator("#fence-save")).to_be_disabled()
     expect(p.locator("#fence-radius")).to_have_value("60")
+    expect(p.locator("#fence-map .js-plotly-plot")).to_be_visible()
+    p.wait_for_timeout(500)  # the map drawn
     assert p.evaluate(NO_SIDEWAYS_SCROLL)
     _shot(p, "fence-phone")
     phone.assert_clean()
