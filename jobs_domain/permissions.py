@@ -41,7 +41,7 @@ class Act(StrEnum):
     TICK_TASK = "tick a task"
     ADD_NOTE = "add a note"
     SEE_PROFITABILITY = "see profitability"
-    EDIT_DIRECTORY = "edit clients and properties"
+    EDIT_DIRECTORY = "edit clients, properties and technicians"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
