@@ -41,6 +41,7 @@ OPERATIONS = {
     Act.TICK_TASK: ("patch", "/api/v1/jobs/{job_id}/tasks/{task_id}"),
     Act.ADD_NOTE: ("post", "/api/v1/jobs/{job_id}/notes"),
     Act.SEE_PROFITABILITY: ("get", "/api/v1/jobs/{job_id}/profitability"),
+    Act.EDIT_DIRECTORY: ("patch", "/api/v1/properties/{property_id}"),
 }
 
 
