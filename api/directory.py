@@ -29,7 +29,7 @@ from services import directory as service
 from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}
-#: Who edits clients and properties: the matrix the dashboard's pages read too.
+#: Who edits clients, properties and technicians: the matrix the dashboard's pages read too.
 DIRECTORY_EDITORS = MATRIX[Act.EDIT_DIRECTORY]
 ADMIN = (Role.ADMIN,)  # technicians are users: only an admin adds or archives them
 ARCHIVED_AT = {"type": ["string", "null"]}  # set while archived
@@ -542,7 +542,7 @@ def setup(api: Api) -> None:
         TECHNICIAN.editor(service.update_technician, TECHNICIAN_PATCH),
         summary="Edit a technician (name, phone, hourly cost, team)",
         tag="clients",
-        roles=OFFICE,
+        roles=DIRECTORY_EDITORS,
         body=TECHNICIAN_PATCH,
         if_match=True,
         responses={200: {"$ref": tech}},

@@ -50,7 +50,7 @@ class Act(StrEnum):
     SEND_INVOICE = "send an invoice"
     VOID_INVOICE = "void an invoice"
     CREDIT_INVOICE = "issue a credit note"
-    EDIT_DIRECTORY = "edit clients and properties"
+    EDIT_DIRECTORY = "edit clients, properties and technicians"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(

@@ -28,6 +28,8 @@ from dashboard.pages.jobs import callbacks as jobs_callbacks
 from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.live_map import callbacks as live_map_callbacks
 from dashboard.pages.live_map import layout as live_map_layout
+from dashboard.pages.technicians import callbacks as technicians_callbacks
+from dashboard.pages.technicians import layout as technicians_layout
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,12 @@ PAGES = (
         "Clients",
         clients_layout.page,
         clients_callbacks.register,
+    ),
+    Page(
+        technicians_layout.PATH,
+        "Technicians",
+        technicians_layout.page,
+        technicians_callbacks.register,
     ),
     Page(
         audit_layout.PATH,

@@ -63,6 +63,11 @@ def test_a_click_adds_a_corner_on_its_own_line() -> None:
     )
 
 
+def test_the_same_corner_twice_in_a_row_is_one_corner() -> None:
+    text = model.add_vertex(None, 2.1, 48.1)
+    assert model.add_vertex(text, 2.1, 48.1) == text
+
+
 def test_the_click_grid_covers_the_view_around_its_centre() -> None:
     lats, lons = model.click_grid({"lat": 48.0, "lon": 2.0}, 15.0, (900.0, 360.0))
     assert len(lats) == model.GRID**2

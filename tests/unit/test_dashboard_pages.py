@@ -55,7 +55,15 @@ def _ids(component: Any) -> set[str]:
 def test_the_router_shows_each_page_at_its_path_and_not_found_elsewhere(
     app: dash.Dash,
 ) -> None:
-    assert [p.path for p in pages.PAGES] == ["/", "/board", "/jobs", "/job", "/audit"]
+    assert [p.path for p in pages.PAGES] == [
+        "/",
+        "/board",
+        "/jobs",
+        "/job",
+        "/clients",
+        "/technicians",
+        "/audit",
+    ]
     assert _ids(_routed(app, "/")) == {"live-map"}
     audit = _routed(app, "/audit", f"?session={SESSION}&device=tech-07")
     assert _ids(audit) == {"audit-map", "audit-session"}
@@ -74,6 +82,8 @@ def test_the_header_links_every_page_in_order() -> None:
         ("Jobs map", "/"),
         ("Day board", "/board"),
         ("Jobs", "/jobs"),
+        ("Clients", "/clients"),
+        ("Technicians", "/technicians"),
         ("Location history & arrival audit", "/audit"),
     ]
     positions = [header.index(f'"href": "{path}"') for _, path in links]

@@ -164,8 +164,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
         rows = [
             {
                 "name": c.name,
-                "email": c.email or "",
-                "phone": c.phone or "",
+                "email": c.email or "—",
+                "phone": c.phone or "—",
                 "href": layout.client_href(str(c.id)),
             }
             for c in found
@@ -272,6 +272,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.FENCE_VERTICES, "value", allow_duplicate=True),
         Output(layout.FENCE_LAT, "value", allow_duplicate=True),
         Output(layout.FENCE_LON, "value", allow_duplicate=True),
+        Output(layout.FENCE_MAP, "clickData"),
         Input(layout.FENCE_MAP, "clickData"),
         Input(layout.FENCE_CLEAR, "n_clicks"),
         State(layout.FENCE_KIND, "value"),
@@ -279,15 +280,18 @@ def register(app: dash.Dash, ctx: Context) -> None:
         prevent_initial_call=True,
     )
     def _click(click: Any, _clear: Any, kind: str, vertices: str | None) -> Any:
+        """A click on the map: a corner (polygon) or the centre (circle). The
+        click is taken once (cleared), and a corner twice in a row adds nothing."""
+        keep = dash.no_update
         if triggered.triggered_id == layout.FENCE_CLEAR:
-            return "", dash.no_update, dash.no_update
+            return "", keep, keep, None
         points = (click or {}).get("points") or []
         if not points:
             raise PreventUpdate
         lat, lon = float(points[0]["lat"]), float(points[0]["lon"])
         if kind == model.POLYGON:
-            return model.add_vertex(vertices, lon, lat), dash.no_update, dash.no_update
-        return dash.no_update, f"{lat:.6f}", f"{lon:.6f}"
+            return model.add_vertex(vertices, lon, lat), keep, keep, None
+        return keep, f"{lat:.6f}", f"{lon:.6f}", None
 
     fields = list(dict.fromkeys(layout.FENCE_FIELDS.values()))
 

@@ -139,8 +139,11 @@ def parse_vertices(text: str, problems: list[FieldProblem]) -> list[list[float]]
 
 
 def add_vertex(text: str | None, lon: float, lat: float) -> str:
+    """The corners' text with one more ("lon, lat"; the last one again: unchanged)."""
     line = f"{lon:.6f}, {lat:.6f}"
     before = (text or "").rstrip()
+    if before.splitlines()[-1:] == [line]:
+        return before
     return f"{before}\n{line}" if before else line
 
 

@@ -1,0 +1,1 @@
+"""Technicians & teams: the list by team; edit a technician's name, phone, team."""
