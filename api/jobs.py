@@ -448,6 +448,7 @@ def setup(api: Api) -> None:
         summary="Move the planned window",
         roles=CREW_AND_OFFICE,
         body=s.RESCHEDULE_IN,
+        idempotent=True,
         **act,
     )
     r(
@@ -458,6 +459,7 @@ def setup(api: Api) -> None:
         roles=(Role.TECHNICIAN,),
         body=s.REASON_IN,
         tag="jobs",
+        idempotent=True,
         if_match=True,
         conflicts=True,
         responses={200: s.DECLINE_OUT},

@@ -107,6 +107,9 @@ function AddItem({
     const list = chosen.serialized ? parseSerials(serials) : [];
     const qty = chosen.serialized ? String(list.length) : quantity;
     const id = uuid();
+    setChosen(null);
+    setQuantity("1");
+    setSerials("");
     await engine.record(
       job,
       `${job.number}: add ${qty} × ${chosen.name}`,
@@ -134,9 +137,6 @@ function AddItem({
         },
       },
     );
-    setChosen(null);
-    setQuantity("1");
-    setSerials("");
   };
   const serialCount = parseSerials(serials).length;
   return (
@@ -248,28 +248,21 @@ function TakeBackForm({ engine, job, items }: { engine: Engine; job: Job; items:
   const submit = async () => {
     const id = uuid();
     const chosen = itemId || null;
-    await engine.record(
-      job,
-      `${job.number}: take back ${serial.trim()}`,
-      "POST",
-      `/jobs/${job.id}/take-backs`,
-      {
-        id,
-        recorded_at: new Date().toISOString(),
-        serial: serial.trim(),
-        condition,
-        item_id: chosen,
-      },
-      {
-        kind: "take-back",
-        takeBack: { id, serial: serial.trim(), item_id: chosen, condition },
-      },
-    );
+    const code = serial.trim();
+    // the form is empty again at once: what is typed next is the next take back
     setSerial("");
     setChecked(null);
     setFamily("");
     setItemId("");
     setCondition("ok");
+    await engine.record(
+      job,
+      `${job.number}: take back ${code}`,
+      "POST",
+      `/jobs/${job.id}/take-backs`,
+      { id, recorded_at: new Date().toISOString(), serial: code, condition, item_id: chosen },
+      { kind: "take-back", takeBack: { id, serial: code, item_id: chosen, condition } },
+    );
   };
   return (
     <div class="take-back">

@@ -12,8 +12,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -303,6 +304,7 @@ def add_parts_and_take_back(page: Page, tag: str, *, offline: bool) -> None:
     page.click(f'[data-item="Seal kit {tag}"]')
     page.fill("#part-quantity", "2")
     page.click("#part-confirm")
+    expect(page.locator("#part-lines li")).to_have_count(1)
     page.fill("#part-search", "")
     page.click(f'[data-item="Circulator pump {tag}"]')
     page.fill("#part-serials", f"P-{tag}-1")
@@ -324,6 +326,7 @@ def add_parts_and_take_back(page: Page, tag: str, *, offline: bool) -> None:
         expect(page.locator("#tb-found")).to_contain_text(f"Circulator pump {tag}")
     page.select_option("#tb-condition", "needs_repair")
     page.click("#tb-submit")
+    expect(page.locator(f'[data-take-back="OLD-{tag}"]')).to_be_visible()
     # a take back typed wrong: deleted; the old pump's condition corrected
     page.fill("#tb-serial", f"WRONG-{tag}")
     page.click("#tb-check")
@@ -338,6 +341,18 @@ def add_parts_and_take_back(page: Page, tag: str, *, offline: bool) -> None:
     page.select_option(f"#tb-condition-OLD-{tag}", "obsolete")
     expect(page.locator("#take-backs li")).to_have_count(1)
     shot(page, f"{tag}-5c-parts")
+
+
+def eventually(
+    read: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 30
+) -> Any:
+    """``read()`` again until ``done`` says so (the phone syncs in its own time)."""
+    deadline = time.monotonic() + seconds
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        value = read()
+    return value
 
 
 def wall(at: datetime, stack: Stack) -> str:
@@ -364,9 +379,12 @@ def reschedule_and_duplicate(
     page.click("#duplicate")
     expect(page.locator("#duplicated")).to_be_visible()
     shot(page, "online-1b-rescheduled-duplicated")
-    expect(page.locator("#sync-summary")).to_have_text("All synced", timeout=30_000)
-    moved = app.call("GET", f"/jobs/{job['id']}")
+    moved = eventually(
+        lambda: app.call("GET", f"/jobs/{job['id']}"),
+        lambda j: datetime.fromisoformat(j["scheduled_start"]) == start,
+    )
     assert datetime.fromisoformat(moved["scheduled_start"]) == start
+    expect(page.locator("#sync-summary")).to_have_text("All synced", timeout=30_000)
 
 
 def decline_the_copy(page: Page, app: AppServer, job: dict[str, Any]) -> None:
@@ -378,11 +396,12 @@ def decline_the_copy(page: Page, app: AppServer, job: dict[str, Any]) -> None:
     page.click("#decline")
     page.fill("#action-reason", "Not my trade")
     page.click("#action-confirm")
+    declined = eventually(
+        lambda: app.call("GET", f"/jobs/{copy['id']}"), lambda j: j["crew"] == []
+    )
+    assert (declined["status"], declined["crew"]) == ("pending", [])
     expect(page.locator("#sync-summary")).to_have_text("All synced", timeout=30_000)
     shot(page, "online-8-copy-declined")
-    declined = app.call("GET", f"/jobs/{copy['id']}")
-    assert declined["status"] == "pending"
-    assert declined["crew"] == []
 
 
 def walk(

@@ -86,6 +86,31 @@ async def test_the_same_complete_key_with_another_request_is_a_problem(
     assert other[1]["errors"][0]["pointer"] == "/headers/Idempotency-Key"
 
 
+async def test_a_decline_and_a_reschedule_sent_twice_are_applied_once(
+    world: World,
+) -> None:
+    w = world
+    job_id = await make_job(w, await seed(w), "Replace the pump", auxiliary=False)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    window = {
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+    }
+    path = f"/jobs/{job_id}/reschedule"
+    first = await send(w, "POST", path, "move-1", window)
+    again = await send(w, "POST", path, "move-1", window)
+    assert first[0] == 200, first[1]
+    assert (again[0], again[1]) == (first[0], first[1])
+    history = await w.call("dispatcher", "GET", f"/jobs/{job_id}/history", 200)
+    assert [h["action"] for h in history["items"]].count("rescheduled") == 1
+
+    path = f"/jobs/{job_id}/decline"
+    first = await send(w, "POST", path, "decline-1", {"reason": "Not my trade"})
+    again = await send(w, "POST", path, "decline-1", {"reason": "Not my trade"})
+    assert first[0] == 200, first[1]
+    assert (again[0], again[1]) == (first[0], first[1])
+
+
 async def test_a_signature_validated_twice_with_the_same_key_is_validated_once(
     world: World,
 ) -> None:
