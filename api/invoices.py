@@ -29,7 +29,6 @@ from storage.invoices import StoredInvoice
 log = logging.getLogger("crewtrack.api.invoices")
 
 
-
 # -- rendering and wiring ----------------------------------------------------------------------
 
 

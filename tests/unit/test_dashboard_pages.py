@@ -74,6 +74,7 @@ def test_the_header_links_every_page_in_order() -> None:
         ("Jobs map", "/"),
         ("Day board", "/board"),
         ("Jobs", "/jobs"),
+        ("Invoices", "/invoices"),
         ("Location history & arrival audit", "/audit"),
     ]
     positions = [header.index(f'"href": "{path}"') for _, path in links]
