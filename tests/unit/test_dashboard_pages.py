@@ -55,7 +55,14 @@ def _ids(component: Any) -> set[str]:
 def test_the_router_shows_each_page_at_its_path_and_not_found_elsewhere(
     app: dash.Dash,
 ) -> None:
-    assert [p.path for p in pages.PAGES] == ["/", "/board", "/jobs", "/job", "/audit"]
+    assert [p.path for p in pages.PAGES] == [
+        "/",
+        "/board",
+        "/jobs",
+        "/job",
+        "/invoices",
+        "/audit",
+    ]
     assert _ids(_routed(app, "/")) == {"live-map"}
     audit = _routed(app, "/audit", f"?session={SESSION}&device=tech-07")
     assert _ids(audit) == {"audit-map", "audit-session"}
