@@ -33,12 +33,14 @@ from api import (
     jobs,
     online,
     parts,
+    presence,
     price_book,
     reports,
     sync,
     techapp,
     tracking,
     tracking_osmand,
+    upload_metrics,
 )
 from api.http.context import POOL, PREFIX, REDIS, SETTINGS
 from api.http.problems import HttpProblem, problem_middleware, problem_response
@@ -59,6 +61,7 @@ RouteSetup = Callable[[Api], None]
 
 #: Route modules, in the order their routes are added. Append yours here.
 ROUTE_MODULES: list[RouteSetup] = [
+    upload_metrics.setup,  # first: the upload routes count into it
     directory.setup,
     price_book.setup,
     estimates.setup,
@@ -72,6 +75,7 @@ ROUTE_MODULES: list[RouteSetup] = [
     devices.setup,
     sync.setup,
     evidence.setup,
+    presence.setup,
     device_fixes.setup,
     auth.setup,
     techapp.setup,

@@ -59,6 +59,14 @@ ME_OUT: s.S = s.obj(
         "type": "string",
         "description": "The company time zone (CREWTRACK_COMPANY_TIMEZONE)",
     },
+    may={
+        "type": "object",
+        "description": "What the company settings let a technician do from the app "
+        "(CREWTRACK_TECHNICIAN_CAN_DECLINE, _RESCHEDULE, _DUPLICATE)",
+        "properties": {
+            k: {"type": "boolean"} for k in ("decline", "reschedule", "duplicate")
+        },
+    },
 )
 LOGIN_OUT: s.S = s.obj(
     ["token", "expires_at", "me"],
@@ -83,6 +91,11 @@ async def _me(
         "role": row[3],
         "technician_id": technician_id,
         "time_zone": settings.company_zone.key,
+        "may": {
+            "decline": settings.technician_can_decline,
+            "reschedule": settings.technician_can_reschedule,
+            "duplicate": settings.technician_can_duplicate,
+        },
         "devices": [
             {"id": d.device_id, "label": d.label}
             for d in await user_devices(conn, row[0])

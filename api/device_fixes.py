@@ -25,6 +25,7 @@ from api.http.problems import HttpProblem
 from api.http.registry import Api
 from api.http.responses import json_ok
 from api.tracking_osmand import publish_live
+from api.upload_metrics import count
 from core.messages import InboundMessage
 from ingest.acks import device_acks
 from ingest.pipeline import process
@@ -95,6 +96,7 @@ async def upload_fixes(ctx: Ctx) -> web.StreamResponse:
     topic = f"{native.TOPIC_PREFIX}{device_id}/fix"
     processed = process(InboundMessage(topic, body, received_ms), limits)
     await store_batch_async(ctx.conn, [processed])
+    count(request.app, processed)
     if processed.fixes:
         await publish_live(request.app, processed)
     return json_ok(_ack(device_acks([processed])))

@@ -23,11 +23,14 @@ from api.http.responses import json_ok, no_content
 from jobs_domain.actors import OFFICE, STAFF_READERS, Role
 from jobs_domain.errors import invalid
 from jobs_domain.money import format_money
+from jobs_domain.permissions import MATRIX, Act
 from jobs_domain.properties import navigation_url
 from services import directory as service
 from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+#: Who edits clients and properties: the matrix the dashboard's pages read too.
+DIRECTORY_EDITORS = MATRIX[Act.EDIT_DIRECTORY]
 ADMIN = (Role.ADMIN,)  # technicians are users: only an admin adds or archives them
 ARCHIVED_AT = {"type": ["string", "null"]}  # set while archived
 
@@ -217,7 +220,7 @@ def property_json(p: PropertyRecord) -> dict[str, Any]:
     return {
         "id": p.id,
         "client_id": p.client_id,
-        "address": p.address,
+        "address": p.address_object(),
         "location": None if p.lat is None else {"lat": p.lat, "lon": p.lon},
         "geofence": p.geofence,
         "navigation_url": navigation_url(lines, p.lat, p.lon),
@@ -455,7 +458,7 @@ def setup(api: Api) -> None:
         CLIENT.editor(service.update_client, CLIENT_PATCH),
         summary="Edit a client (name, e-mail, phone, notes)",
         tag="clients",
-        roles=OFFICE,
+        roles=DIRECTORY_EDITORS,
         body=CLIENT_PATCH,
         if_match=True,
         responses={200: {"$ref": client}},
@@ -552,7 +555,7 @@ def setup(api: Api) -> None:
         description="A change of the geofence, or of the location a radius is "
         "centred on, re-derives the visits of every session at the property.",
         tag="clients",
-        roles=OFFICE,
+        roles=DIRECTORY_EDITORS,
         body=PROPERTY_PATCH,
         if_match=True,
         responses={200: {"$ref": prop}},

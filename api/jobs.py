@@ -232,7 +232,12 @@ async def decline(ctx: Ctx) -> web.StreamResponse:
 
 
 async def duplicate(ctx: Ctx) -> web.StreamResponse:
-    copy = await service.duplicate(ctx.conn, ctx.actor, job_id(ctx))
+    copy = await service.duplicate(
+        ctx.conn,
+        ctx.actor,
+        job_id(ctx),
+        technicians_may_duplicate=ctx.settings.technician_can_duplicate,
+    )
     return await respond_job(ctx, copy, 201)
 
 
@@ -412,7 +417,11 @@ def setup(api: Api) -> None:
         complete,
         summary="In Progress → Completed",
         roles=MATRIX[Act.COMPLETE],
-        description="Only the Job Manager among technicians.",
+        description=(
+            "Only the Job Manager among technicians. With an Idempotency-Key, "
+            "the app's retry of the same request gets the first answer again."
+        ),
+        idempotent=True,
         **act,
     )
     r(

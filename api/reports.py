@@ -617,6 +617,7 @@ def setup(api: Api) -> None:
         tag=t,
         roles=CREW_AND_OFFICE,
         conflicts=True,
+        idempotent=True,
         responses={200: {"type": "object"}},
     )
     r(
@@ -627,6 +628,7 @@ def setup(api: Api) -> None:
         tag=t,
         roles=(Role.TECHNICIAN,),
         conflicts=True,
+        idempotent=True,
         responses={200: {"$ref": report}},
     )
     r(

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from api.http.context import POOL, REDIS, SETTINGS
 from api.http.problems import problem_response
+from api.upload_metrics import count
 from core.messages import (
     DEVICE_MISMATCH,
     UNKNOWN_DEVICE,
@@ -111,16 +112,21 @@ async def upload(request: web.Request) -> web.Response:
     processed = _process(msg, device_id, is_json, params, limits)
     async with pool.connection() as conn:
         await store_batch_async(conn, [processed])
+    count(request.app, processed)
     if processed.fixes:
         await publish_live(request.app, processed)
-    if processed.rejections and not processed.fixes:
+    if processed.rejections and not (processed.fixes or processed.events):
         first = processed.rejections[0]
         status = 403 if first.reason == DEVICE_MISMATCH else 400
         return problem_response(
             status, "Rejected", f"{first.reason}: {first.detail}", reason=first.reason
         )
     return web.json_response(
-        {"stored": len(processed.fixes), "rejected": len(processed.rejections)}
+        {
+            "stored": len(processed.fixes),
+            "events": len(processed.events),
+            "rejected": len(processed.rejections),
+        }
     )
 
 
@@ -159,6 +165,7 @@ async def _record_unauthorized(
     """Keep an unauthenticated upload as a rejection, once a minute per claimed id
     and within the per-address and global limits."""
     claimed = claimed[:64]
+    count(app, _unauthorized(claimed, raw, detail, received_ms))
     seen = app[UNAUTHORIZED_SEEN]
     last = seen.get(claimed)
     if last is not None and received_ms - last < UNAUTHORIZED_RECORD_EVERY_MS:
@@ -168,18 +175,22 @@ async def _record_unauthorized(
     seen[claimed] = received_ms
     if not await _within_recording_limits(app, source):
         return
+    rejected = _unauthorized(claimed, raw, detail, received_ms)
+    log.warning("OsmAnd upload without a valid device token (id=%r)", claimed)
+    async with app[POOL].connection() as conn:
+        await store_batch_async(conn, [rejected])
+
+
+def _unauthorized(claimed: str, raw: bytes, detail: str, received_ms: int) -> Processed:
+    """The ``unknown_device`` rejection of an upload without a valid token."""
     topic = osmand.topic_for(claimed if is_device_id(claimed) else "-")
-    msg = InboundMessage(topic, raw, received_ms)
-    rejected = reject_whole(
-        msg,
+    return reject_whole(
+        InboundMessage(topic, raw, received_ms),
         osmand.PROTOCOL,
         hashlib.sha256(raw).digest(),
         UNKNOWN_DEVICE,
         f"{detail}; id={claimed!r}",
     )
-    log.warning("OsmAnd upload without a valid device token (id=%r)", claimed)
-    async with app[POOL].connection() as conn:
-        await store_batch_async(conn, [rejected])
 
 
 def _process(

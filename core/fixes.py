@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from core.geo import FloatArray
+from core.messages import NOT_VALID_FLAG
 
 REQUIRED_COLUMNS = ("time", "lat", "lon")
 IntArray = npt.NDArray[np.int64]
@@ -138,6 +139,16 @@ def fix_arrays(points: pd.DataFrame) -> FixArrays:
         & (np.abs(lat) <= 90.0)
         & (np.abs(lon) <= 180.0)
     )
+    if "fix_flags" in points.columns:
+        # a fix its own device calls not valid (Traccar ``valid=false``) is
+        # shown in trails and audits but is evidence of nothing
+        ok &= (
+            ~points["fix_flags"]
+            .fillna("")
+            .astype(str)
+            .str.contains(NOT_VALID_FLAG, regex=False)
+            .to_numpy()
+        )
     if not ok.all():
         t, lat, lon, acc = t[ok], lat[ok], lon[ok], acc[ok]
     if len(t) > 1 and not bool(np.all(t[1:] > t[:-1])):

@@ -102,6 +102,11 @@ class InboundMessage(NamedTuple):
     generation: int = 0
 
 
+#: In ``Fix.flags`` / ``fixes.fix_flags``: the device itself said the fix is not
+#: valid (Traccar ``valid=false``); kept and shown, never evidence for visits.
+NOT_VALID_FLAG = "not_valid"
+
+
 class Fix(NamedTuple):
     """A GPS fix. Units: epoch ms UTC, degrees, metres, m/s, degrees, percent."""
 

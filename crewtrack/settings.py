@@ -170,6 +170,12 @@ class Settings:
     ingest_metrics_port: int = _setting(
         9108, "Prometheus metrics port of the first ingest replica (next ones +1)."
     )
+    api_metrics_port: int = _setting(
+        0,
+        "Prometheus metrics port of the API server (HTTP uploads: Traccar Client, "
+        "the technician app), on CREWTRACK_API_HOST; 0 = not served. Same metric "
+        "names as the ingest's.",
+    )
     ingest_shared_subscription: bool = _setting(
         False,
         "Subscribe through `$share/ingest/…` so several replicas split the load "
@@ -255,6 +261,10 @@ class Settings:
     technician_can_reschedule: bool = _setting(
         True,
         "Whether technicians may reschedule a job from the app (help page, step 1).",
+    )
+    technician_can_duplicate: bool = _setting(
+        True,
+        "Whether technicians may duplicate a job from the app (help page, step 1).",
     )
     refuse_double_booking: bool = _setting(
         False,

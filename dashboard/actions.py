@@ -596,3 +596,35 @@ class Office:
             invoice_id,
             lambda conn: invoicing.credit(conn, invoice_id, None, reason or None),
         )
+
+    # -- the directory's records (clients, properties) ------------------------------
+
+    def edit_record(
+        self,
+        user: OfficeUser,
+        act: Act,
+        seen_version: int | None,
+        edit: Callable[[Conn, Callable[[Any], None]], Awaitable[Any]],
+        saved: str,
+    ) -> Done:
+        """Run one edit of a directory record (``services.directory``, which
+        takes the ``check`` the API's If-Match is): the role matrix, then the
+        page's version against the locked record's, then the use case's rules."""
+        actor = user.actor()
+
+        def unchanged(record: Any) -> None:
+            if seen_version is not None and record.version != seen_version:
+                raise _Stale(RECORD_STALE)
+
+        try:
+            require(actor, act)
+            asyncio.run(self._in_transaction(actor, lambda c: edit(c, unchanged)))
+        except DomainError as exc:
+            return _refused(exc)
+        return Done(True, saved)
+
+
+RECORD_STALE = (
+    "Someone changed this since you opened it: not saved. The page now shows "
+    "their version; make your change again on it."
+)

@@ -15,16 +15,30 @@ drawn from our own data as markers, text labels and GeoJSON layers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from core.geo import unproject_local
+
 FENCE_COLOUR = "rgba(107, 70, 193, 0.15)"
 FENCE_LINE = "#6b46c1"
 
 COORD_DECIMALS = 6  # 0.1 m: finer than any phone fix, and keeps the payload small
+#: How far a drawn fence may stray from the true one: under a pixel at street
+#: zoom (z16 is ~1.5 m a pixel at 51°N). The fences are most of the first
+#: load's bytes (docs/performance.md, "Dashboard weight").
+DRAW_TOLERANCE_M = 1.5
+#: Fences are drawn at 5 decimals (a step of 1.1 m, so at most ~0.7 m off).
+FENCE_DECIMALS = 5
+#: A circle's chords may cut inside it by this much (the rest of the
+#: tolerance is the rounding): 29 vertices for an 80 m fence, not 64.
+CIRCLE_SAGITTA_M = 0.5
+CIRCLE_MIN_VERTICES = 12
+CIRCLE_MAX_VERTICES = 64
 
 
 def round_coords(values: Sequence[float]) -> list[float]:
@@ -103,18 +117,51 @@ def label_font(size: int = 11, color: str = "#1a202c") -> dict[str, Any]:
     return {"family": LABEL_FONT, "size": size, "color": color}
 
 
+def circle_vertices(radius_m: float) -> int:
+    """How many vertices draw a circle of ``radius_m`` with its chords within
+    ``CIRCLE_SAGITTA_M`` of it (sagitta r·(1 − cos(π/n)))."""
+    if radius_m <= CIRCLE_SAGITTA_M:
+        return CIRCLE_MIN_VERTICES
+    n = math.ceil(math.pi / math.acos(1.0 - CIRCLE_SAGITTA_M / radius_m))
+    return min(max(n, CIRCLE_MIN_VERTICES), CIRCLE_MAX_VERTICES)
+
+
+@functools.cache
+def _unit_circle(n: int) -> tuple[Any, Any]:
+    """cos and sin of ``n`` + 1 angles around the circle (the ring's closing
+    point repeats the first): shared by every circle of ``n`` vertices."""
+    ang = np.linspace(0.0, 2.0 * np.pi, n + 1)
+    return np.cos(ang), np.sin(ang)
+
+
+def _circle_ring(circle: dict[str, Any]) -> list[list[float]]:
+    """A stored circle (``{center: [lon, lat], radius_m}``) as a closed ring of
+    :func:`circle_vertices` points on it."""
+    lon0, lat0 = (float(v) for v in circle["center"])
+    radius = float(circle["radius_m"])
+    cos, sin = _unit_circle(circle_vertices(radius))
+    lat, lon = unproject_local(radius * cos, radius * sin, lat0, lon0)
+    ring = np.column_stack((lon, lat))
+    ring[-1] = ring[0]
+    return ring.tolist()  # type: ignore[no-any-return]
+
+
 def _drawn(geometry: dict[str, Any]) -> dict[str, Any]:
-    """A (multi)polygon as the map draws it: coordinates at ``COORD_DECIMALS``,
-    nothing else (a circle's ``circle`` member is for storage, not drawing).
-    numpy rounds a ring at once: 1,000 fences of 65 vertices in ~15 ms, where
+    """A (multi)polygon as the map draws it: a circle with only the vertices it
+    needs (:func:`circle_vertices`), coordinates at ``FENCE_DECIMALS``, nothing
+    else (a circle's ``circle`` member is for storage, not drawing). numpy
+    rounds a ring at once: 1,000 fences of 65 vertices in ~15 ms, where
     ``round()`` per number took 120 ms."""
+    circle = geometry.get("circle")
+    if isinstance(circle, dict) and "center" in circle and "radius_m" in circle:
+        geometry = {"type": "Polygon", "coordinates": [_circle_ring(circle)]}
     polygons: Any = geometry.get("coordinates", [])
     single = geometry.get("type") == "Polygon"
     if single:
         polygons = [polygons]
     rounded = [
         [
-            np.round(np.asarray(ring, dtype=float), COORD_DECIMALS).tolist()
+            np.round(np.asarray(ring, dtype=float), FENCE_DECIMALS).tolist()
             for ring in poly
         ]
         for poly in polygons

@@ -26,6 +26,7 @@ from core.geofence import Geofence
 from crewtrack.settings import Settings
 from jobs_domain.job import format_job_number
 from storage.alert_stream import StreamAlert, decode_entry
+from storage.clients import ADDRESS_LINES
 from storage.live import key as live_key
 from storage.live import live_position_sync, live_rows_sync
 from storage.visits import fence_of
@@ -313,6 +314,29 @@ def _job_site(row: tuple[Any, ...]) -> JobSite:
         technician=row[11],
         technician_ids=tuple(row[12]),
     )
+
+
+def _address_in_order(raw: Any) -> str:
+    """A property's address in reading order (as the jobs pages print it)."""
+    if isinstance(raw, dict):
+        return ", ".join(str(raw[k]) for k in ADDRESS_LINES if raw.get(k))
+    return _address(raw)
+
+
+def fenced_properties(sources: Sources) -> list[tuple[str, str]]:
+    """Every active property with a fence the derive can use: (id, "client · address")."""
+    with sources.conn() as conn:
+        rows = conn.execute(
+            """SELECT p.id::text, c.name, p.address, p.lat, p.lon, p.geofence
+                 FROM properties p JOIN clients c ON c.id = p.client_id
+                WHERE p.archived_at IS NULL AND p.geofence IS NOT NULL
+                ORDER BY c.name, p.created_at"""
+        ).fetchall()
+    return [
+        (r[0], f"{r[1]} · {_address_in_order(r[2])}")
+        for r in rows
+        if fence_of(r[3], r[4], r[5]) is not None
+    ]
 
 
 def job_site(sources: Sources, job_id: str) -> JobSite | None:

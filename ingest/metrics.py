@@ -151,6 +151,18 @@ class IngestMetrics:
             "a placeholder position, a retained clear), per reason.",
             "reason",
         )
+        # per protocol (osmand, owntracks, native): which kind of device is odd;
+        # never per device (unbounded labels) - rejected_messages has the device
+        self.rejected_by_protocol = Counter(
+            "crewtrack_ingest_rejected_by_protocol_total",
+            "Rejected messages or fixes, per protocol.",
+            "protocol",
+        )
+        self.odd_by_protocol = Counter(
+            "crewtrack_ingest_odd_inputs_by_protocol_total",
+            "Odd inputs kept, per protocol.",
+            "protocol",
+        )
         self.acks = Counter(
             "crewtrack_ingest_acks_total", "MQTT messages acknowledged."
         )
@@ -205,6 +217,14 @@ class IngestMetrics:
         """Count what was odd about a stored or cleared message, per reason."""
         for reason in odd_inputs(p):
             self.odd_inputs.inc(1, reason)
+            self.odd_by_protocol.inc(1, p.protocol)
+
+    def count_outcome(self, p: Processed) -> None:
+        """After the commit: a message's rejections and odd inputs (MQTT and HTTP)."""
+        for r in p.rejections:
+            self.rejected.inc(1, r.reason)
+            self.rejected_by_protocol.inc(1, p.protocol)
+        self.count_odd_inputs(p)
 
     def gauge(self, name: str, doc: str, read: Callable[[], float]) -> None:
         self.gauges.append(Gauge(name, doc, read))
@@ -217,6 +237,8 @@ class IngestMetrics:
             self.events_stored,
             self.rejected,
             self.odd_inputs,
+            self.rejected_by_protocol,
+            self.odd_by_protocol,
             self.acks,
             self.db_errors,
             self.redis_errors,

@@ -294,9 +294,7 @@ class BatchWriter:
         lag = m.lag_seconds
         for p in batch:
             lag.observe((now - p.message.received_ms) / 1000)
-            for r in p.rejections:
-                m.rejected.inc(1, r.reason)
-            m.count_odd_inputs(p)
+            m.count_outcome(p)
         t1 = time.perf_counter()
         self.ack(batch)  # step 6: only after the commit
         t2 = time.perf_counter()

@@ -1147,12 +1147,15 @@ class Job:
         job_id: str,
         number: int,
         new_ids: Sequence[str],
+        technicians_may_duplicate: bool = True,
     ) -> Job:
         """Copy the scope (overview, crew, line items, tasks unchecked) into a new Pending job.
 
         ``new_ids`` supplies fresh ids for the copied line items and tasks, in order.
         """
         self._ensure_crew_or_office(actor)
+        if actor.is_technician and not technicians_may_duplicate:
+            raise Forbidden("the administrator does not allow technicians to duplicate")
         ids = iter(new_ids)
         copy = Job.create(
             actor=actor,

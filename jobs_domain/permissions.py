@@ -50,6 +50,7 @@ class Act(StrEnum):
     SEND_INVOICE = "send an invoice"
     VOID_INVOICE = "void an invoice"
     CREDIT_INVOICE = "issue a credit note"
+    EDIT_DIRECTORY = "edit clients and properties"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -73,6 +74,7 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.SEND_INVOICE: BILLING,
         Act.VOID_INVOICE: BILLING,
         Act.CREDIT_INVOICE: BILLING,
+        Act.EDIT_DIRECTORY: OFFICE,
     }
 )
 

@@ -554,7 +554,9 @@ async def decline(
     )
 
 
-async def duplicate(conn: Conn, actor: Actor, job_id: str) -> Job:
+async def duplicate(
+    conn: Conn, actor: Actor, job_id: str, *, technicians_may_duplicate: bool = True
+) -> Job:
     """A new Pending job with the source's work; the source records the copy."""
     source = await load_visible(conn, actor, job_id, for_update=True)
     moment = now()
@@ -566,6 +568,7 @@ async def duplicate(conn: Conn, actor: Actor, job_id: str) -> Job:
         new_ids=[
             str(uuid.uuid4()) for _ in range(len(source.line_items) + len(source.tasks))
         ],
+        technicians_may_duplicate=technicians_may_duplicate,
     )
     await store.save(conn, copy, now=moment, new=True)
     await store.save(conn, source, now=moment)

@@ -74,6 +74,16 @@ class PropertyRecord:
             return [str(line) for line in self.address]
         return [str(self.address.get(k) or "") for k in ADDRESS_LINES]
 
+    def address_object(self) -> dict[str, Any]:
+        """The address as the API's object: a list's first line, then the rest."""
+        if not isinstance(self.address, list):
+            return self.address
+        lines = [str(line) for line in self.address if line]
+        out = {"line1": lines[0]} if lines else {}
+        if len(lines) > 1:
+            out["line2"] = ", ".join(lines[1:])
+        return out
+
 
 @dataclass(frozen=True)
 class TechnicianRecord:

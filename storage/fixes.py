@@ -378,11 +378,16 @@ def write_rejected(
         cur.executemany(_REJECTED_INSERT, rows)
 
 
-def write_events(
-    conn: psycopg.Connection[Any], batch: Sequence[Processed]
-) -> list[tuple[str, str]]:
-    """Insert events idempotently; return (device_id, event_id) of the new ones."""
-    rows = [
+_EVENT_INSERT = (
+    "INSERT INTO device_events (device_id, event_id, type, time, job_id, lat, "
+    "lon, accuracy, received_at, message_sha256) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT DO NOTHING RETURNING device_id, event_id"
+)
+
+
+def _event_rows(batch: Sequence[Processed]) -> list[tuple[Any, ...]]:
+    return [
         (
             e.device_id,
             e.event_id,
@@ -398,18 +403,18 @@ def write_events(
         for p in batch
         for e in p.events
     ]
+
+
+def write_events(
+    conn: psycopg.Connection[Any], batch: Sequence[Processed]
+) -> list[tuple[str, str]]:
+    """Insert events idempotently; return (device_id, event_id) of the new ones."""
+    rows = _event_rows(batch)
     if not rows:
         return []
     new: list[tuple[str, str]] = []
     with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO device_events (device_id, event_id, type, time, job_id, lat, "
-            "lon, accuracy, received_at, message_sha256) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT DO NOTHING RETURNING device_id, event_id",
-            rows,
-            returning=True,
-        )
+        cur.executemany(_EVENT_INSERT, rows, returning=True)
         while True:
             new.extend((str(r[0]), str(r[1])) for r in cur.fetchall())
             if not cur.nextset():
@@ -524,6 +529,9 @@ async def store_batch_async(
         await aenqueue_touched(conn, rows.touched)
         if rej:
             await cur.executemany(_REJECTED_INSERT, rej)
+        events = _event_rows(batch)
+        if events:  # an alarm over HTTP (Traccar Client's SOS); the sweep applies it
+            await cur.executemany(_EVENT_INSERT, events)
     return StoreResult(rows.n_fixes, rows.n_messages, len(rej))
 
 

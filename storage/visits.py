@@ -238,13 +238,14 @@ def load_session(
 
 
 _FIXES_SQL = (
-    "SELECT time, lat, lon, accuracy FROM fixes "
+    "SELECT time, lat, lon, accuracy, fix_flags FROM fixes "
     "WHERE device_id = %s AND time >= %s AND time <= %s"
 )
 
 
 def _fix_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["time", "lat", "lon", "accuracy"])
+    # fix_flags: core.fixes leaves out fixes their device called not valid
+    frame = pd.DataFrame(rows, columns=["time", "lat", "lon", "accuracy", "fix_flags"])
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["accuracy"] = pd.to_numeric(frame["accuracy"], errors="coerce").astype(float)
     frame["lat"] = frame["lat"].astype(float)
@@ -259,6 +260,39 @@ def load_fixes(
     with conn.cursor(binary=True) as cur:
         cur.execute(_FIXES_SQL, (device_id, start, end))
         return _fix_frame(cur.fetchall())
+
+
+async def aload_fixes(
+    conn: psycopg.AsyncConnection[Any],
+    device_ids: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+) -> pd.DataFrame:
+    """:func:`load_fixes` of several devices (a person's phones), on an async
+    connection: one frame, as ``core.visits`` takes it."""
+    async with conn.cursor(binary=True) as cur:
+        await cur.execute(
+            "SELECT time, lat, lon, accuracy FROM fixes "
+            "WHERE device_id = ANY(%s) AND time >= %s AND time <= %s",
+            (list(device_ids), start, end),
+        )
+        return _fix_frame(await cur.fetchall())
+
+
+async def atechnician_devices(
+    conn: psycopg.AsyncConnection[Any], technician_id: str
+) -> tuple[str, list[str]] | None:
+    """A technician's name and every device of their user (revoked ones too: their
+    stored fixes are still evidence); None for no such technician."""
+    cur = await conn.execute(
+        "SELECT t.name, coalesce(array_agg(d.id ORDER BY d.id) "
+        "FILTER (WHERE d.id IS NOT NULL), '{}') "
+        "FROM technicians t LEFT JOIN devices d ON d.user_id = t.user_id "
+        "WHERE t.id = %s GROUP BY t.name",
+        (technician_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else (str(row[0]), list(row[1]))
 
 
 def input_digest(points: pd.DataFrame) -> str:

@@ -15,6 +15,10 @@
 // on its way waits for it; one that does not fit what is drawn (a lost
 // answer, a reload of the server) clears the signature store, and the next
 // tick sends the whole figure again.
+//
+// The fences (a GeoJSON layer per job site: most of the figure's bytes) come
+// in a second request (`ref.fences`), once the markers are drawn; a figure for
+// the same sites keeps the fences already drawn.
 (function () {
   'use strict';
   var HOST = 'live-map';
@@ -33,7 +37,8 @@
       gd.className = 'live-map-plot';
       host.appendChild(gd);
       host.__liveMap = {
-        gd: gd, key: null, wanted: null, sig: null, waiting: [], bound: false, pan: null
+        gd: gd, key: null, wanted: null, sig: null, waiting: [], bound: false, pan: null,
+        fences: null, layers: [], fencesWanted: null
       };
     }
     return host.__liveMap;
@@ -105,6 +110,22 @@
     });
   }
 
+  // the fence layers at `url` onto the drawn map (after its markers)
+  function addFences(s, url) {
+    if (!url || url === s.fences || url === s.fencesWanted) return;
+    s.fencesWanted = url;
+    fetch(url, {credentials: 'same-origin'}).then(function (res) {
+      return res.ok ? res.json() : null;
+    }).then(function (layers) {
+      if (s.fencesWanted !== url) return;
+      s.fencesWanted = null;
+      if (!layers) return;  // evicted: the next figure names them again
+      s.fences = url;
+      s.layers = layers;
+      return window.Plotly.relayout(s.gd, {'map.layers': layers});
+    }).catch(function () { if (s.fencesWanted === url) s.fencesWanted = null; });
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     live_map: {
       // the figure reference the server answered -> the key drawn
@@ -117,12 +138,16 @@
           if (!res.ok) { resync(); return nu(); }
           return res.json().then(function (fig) {
             if (s.wanted !== ref.key) return nu();
+            var same = ref.fences && ref.fences === s.fences;
+            if (fig.layout.map) fig.layout.map.layers = same ? s.layers : [];
+            if (!same) s.fences = null;
             return window.Plotly.react(s.gd, fig.data, fig.layout, CONFIG).then(function () {
               s.key = ref.key;
               s.sig = ref.sig;
               bindClicks(s);
               drainWaiting(s);
               panTo(s);
+              addFences(s, ref.fences);
               return ref.key;
             });
           });

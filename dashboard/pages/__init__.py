@@ -16,6 +16,8 @@ import dash
 from dashboard.context import Context
 from dashboard.pages.audit import callbacks as audit_callbacks
 from dashboard.pages.audit import layout as audit_layout
+from dashboard.pages.clients import callbacks as clients_callbacks
+from dashboard.pages.clients import layout as clients_layout
 from dashboard.pages.day_board import callbacks as day_board_callbacks
 from dashboard.pages.day_board import layout as day_board_layout
 from dashboard.pages.invoices import callbacks as invoices_callbacks
@@ -59,6 +61,12 @@ PAGES = (
         "Invoices",
         invoices_layout.page,
         invoices_callbacks.register,
+    ),
+    Page(
+        clients_layout.PATH,
+        "Clients",
+        clients_layout.page,
+        clients_callbacks.register,
     ),
     Page(
         audit_layout.PATH,

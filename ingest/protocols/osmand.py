@@ -13,11 +13,20 @@ absent, never as a bad fix (counted per parameter in ``Decoded.odd``):
 ``accuracy`` of 0 - Android's ``Location.getAccuracy()`` when the location has
 none; no real fix is exact to the millimetre (``zero_accuracy``). ``mock=true``
 (Traccar Client, when the OS reports a mocked location) is kept on the fix.
+
+``alarm=<value>`` (Traccar Client's SOS button sends ``sos``; Traccar's alarm
+names are camelCase words) is kept as a device event ``alarm:<value>``, even
+when its position is the 0,0 placeholder (then without position and without a
+fix). ``valid=false`` (Traccar: the device has no current fix) keeps the fix,
+flagged ``not_valid``: it is shown, never evidence for visits. Other Traccar
+Client fields (``hdop``, ``charge``, ``motion``, ``activity``, ``event``,
+``driverUniqueId``, ``odometer``…) are ignored on purpose (:data:`IGNORED`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,8 +37,10 @@ from core.messages import (
     DEVICE_MISMATCH,
     MISSING_FIELD,
     NOT_FINITE,
+    NOT_VALID_FLAG,
     TOO_MANY_FIXES,
     Decoded,
+    DeviceEvent,
     Fix,
     Reject,
     Rejection,
@@ -141,6 +152,23 @@ def _accuracy(value: float | None, odd: list[str]) -> float | None:
 
 
 MOCK_TRUE = frozenset({"true", "1"})
+NOT_VALID = frozenset({"false", "0"})
+ALARM = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")  # sos, lowBattery, fallDown…
+# Sent by Traccar Client or OsmAnd-speaking firmware and deliberately not stored:
+# nothing in crewtrack reads them (battery charging, motion and activity state,
+# the client's own event name, HDOP next to a real accuracy, a driver id).
+IGNORED = (
+    "hdop",
+    "charge",
+    "motion",
+    "activity",
+    "event",
+    "driverUniqueId",
+    "odometer",
+    "distance",
+    "cell",
+    "wifi",
+)
 
 
 def check_id(claimed: object, dev: str) -> None:
@@ -185,7 +213,46 @@ def decode_params(
         mock=True if mocked else None,
         flags=flags,
     )
-    return Decoded(PROTOCOL, dev, fixes=[fix], carried=1, odd=tuple(odd))
+    if (params.get("valid") or "").strip().lower() in NOT_VALID:
+        fix = fix._replace(flags=",".join(filter(None, [fix.flags, NOT_VALID_FLAG])))
+        odd.append(NOT_VALID_FLAG)
+    alarm = params.get("alarm")
+    if alarm is None or alarm == "":
+        return Decoded(PROTOCOL, dev, fixes=[fix], carried=1, odd=tuple(odd))
+    if not ALARM.fullmatch(alarm):
+        odd.append("unknown_alarm")
+        return Decoded(PROTOCOL, dev, fixes=[fix], carried=1, odd=tuple(odd))
+    return _alarm(dev, alarm, fix, odd)
+
+
+def _alarm(dev: str, alarm: str, fix: Fix, odd: list[str]) -> Decoded:
+    """An alarm (SOS…) is an event; a 0,0 placeholder is never used as a fix."""
+    fixes = [fix]
+    lat: float | None = fix.lat
+    lon: float | None = fix.lon
+    acc = fix.acc
+    if fix.lat == 0.0 and fix.lon == 0.0:
+        fixes, lat, lon, acc = [], None, None, None
+        odd.append("placeholder_position")
+    event = DeviceEvent(
+        dev,
+        f"osmand-alarm-{alarm}-{fix.t_ms}",
+        f"alarm:{alarm}",
+        fix.t_ms,
+        "",
+        lat,
+        lon,
+        acc,
+    )
+    return Decoded(
+        PROTOCOL,
+        dev,
+        "event",
+        fixes=fixes,
+        events=[event],
+        carried=len(fixes),
+        odd=tuple(odd),
+    )
 
 
 def decode_json(dev: str, payload: bytes, *, received_ms: int | None = None) -> Decoded:

@@ -20,7 +20,13 @@ device name and is ignored. Mapping onto our model:
   its event without a position and stores no fix.
 - An empty payload is the app clearing its retained message: kind ``clear``,
   nothing stored, nothing rejected (counted as ``retained_clear``).
-- Any other ``_type`` (card, waypoints, cmd …) is accounted as ``unsupported_type``.
+- The apps' own housekeeping messages (:data:`IGNORED_TYPES`: ``status``,
+  ``card``, ``steps``, ``waypoint(s)``, ``cmd``, ``configuration``…) carry no
+  position or event for us: kind ``ignored``, nothing stored, nothing
+  rejected (counted ``ignored_type:<type>``).
+- A transition without ``lat``/``lon`` (an iBeacon region on some builds) keeps
+  its event without a position (counted ``no_position``).
+- Any other ``_type`` is accounted as ``unsupported_type``.
 """
 
 from __future__ import annotations
@@ -57,6 +63,23 @@ PROTOCOL = "owntracks"
 MAX_PAYLOAD_BYTES = MAX_PACKET_BYTES
 KMH_TO_MS = 1 / 3.6
 TRANSITIONS = {"enter": "geofence_enter", "leave": "geofence_leave"}
+# What the OwnTracks apps publish besides locations and transitions (their
+# "JSON" booklet; iOS/Android ``status``, the ``steps`` report of the iOS
+# pedometer, a ``card`` with name and face, region lists, command traffic).
+IGNORED_TYPES = frozenset(
+    {
+        "status",
+        "card",
+        "steps",
+        "waypoint",
+        "waypoints",
+        "cmd",
+        "configuration",
+        "beacon",
+        "request",
+        "dump",
+    }
+)
 # A device's payload key (32 bytes) by device id; None = the device has none.
 KeyLookup = Callable[[str], bytes | None]
 
@@ -96,6 +119,8 @@ def decode(topic: str, payload: bytes, keys: KeyLookup | None = None) -> Decoded
         return decode_transition(dev, obj)
     if kind == "lwt":
         return Decoded(PROTOCOL, dev, "status", status="offline")
+    if kind in IGNORED_TYPES:
+        return Decoded(PROTOCOL, dev, "ignored", odd=(f"ignored_type:{kind}",))
     raise Reject(UNSUPPORTED_TYPE, str(kind)[:40])
 
 
@@ -195,14 +220,19 @@ def decode_transition(dev: str, m: dict[str, Any]) -> Decoded:
         raise Reject(BAD_EVENT, f"event {str(event)[:20]!r}")
     tst = m.get("tst")
     t_ms = integer(m, "tst") * 1000 if tst is not None else 0  # 0: bogus time
-    lat: float | None = number(m, "lat")
-    lon: float | None = number(m, "lon")
+    lat = opt_number(m, "lat")
+    lon = opt_number(m, "lon")
     acc = opt_number(m, "acc")
-    fixes = [Fix(dev, t_ms, lat, lon, acc)]  # type: ignore[arg-type]
     odd: tuple[str, ...] = ()
-    if is_placeholder(lat, lon):  # type: ignore[arg-type]
+    if lat is None or lon is None:
+        fixes: list[Fix] = []
+        lat = lon = acc = None
+        odd = ("no_position",)
+    elif is_placeholder(lat, lon):
         lat = lon = acc = None
         fixes, odd = [], ("placeholder_position",)
+    else:
+        fixes = [Fix(dev, t_ms, lat, lon, acc)]
     region = text(m, "rid", required=False) or text(m, "desc", required=False) or ""
     job = (text(m, "desc", required=False) or "")[:128]
     event_id = f"ot-{event}-{t_ms}-{region}"[:128]

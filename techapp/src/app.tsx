@@ -4,8 +4,11 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { type Engine, type HistoryEntry, type Snapshot, SYNC_EVERY_MS, uuid } from "./engine";
 import { addressLines, clock, dayKey, navigationLink, when } from "./format";
 import { problemLines } from "./http";
-import { blockers, formatDuration, isFilled, worked } from "./local";
+import { blockers, formatDuration, isFilled, stillBlocking, worked } from "./local";
 import type { Entry } from "./outbox";
+import { barcodeDetector, readCode } from "./barcode";
+import { PartsView } from "./parts";
+import { JobActions } from "./actions";
 import type { Job, Json, Report, ReportField, Reserve } from "./types";
 
 function useSnapshot(engine: Engine): Snapshot {
@@ -206,7 +209,7 @@ function JobCard({ job, zone }: { job: Job; zone: string }) {
 
 // -- a job ------------------------------------------------------------------------------
 
-type Tab = "description" | "report";
+type Tab = "description" | "report" | "parts";
 
 function JobScreen({
   engine,
@@ -270,17 +273,28 @@ function JobScreen({
         >
           Report
         </button>
+        <button
+          type="button"
+          id="tab-parts"
+          class={tab === "parts" ? "on" : ""}
+          onClick={() => setTab("parts")}
+        >
+          Parts
+        </button>
       </nav>
-      {tab === "description" ? (
+      {tab === "description" && (
+        <JobActions engine={engine} job={job} me={snapshot.me} zone={zoneOf(snapshot)} />
+      )}
+      {tab === "description" && (
         <Description
           engine={engine}
           job={job}
           zone={zoneOf(snapshot)}
           role={member?.role ?? null}
         />
-      ) : (
-        <ReportView engine={engine} job={job} />
       )}
+      {tab === "report" && <ReportView engine={engine} job={job} />}
+      {tab === "parts" && <PartsView engine={engine} snapshot={snapshot} job={job} />}
     </main>
   );
 }
@@ -411,7 +425,8 @@ function ClockBar({
 }) {
   const now = useNow(1000);
   const [confirming, setConfirming] = useState(false);
-  const [refusal, setRefusal] = useState<string[]>([]);
+  const [refused, setRefusal] = useState<string[]>([]);
+  const refusal = stillBlocking(refused, job.report);
   const technician = snapshot.me?.technician_id;
   if (!technician) return null;
   const time = worked(job, technician, now);
@@ -732,6 +747,15 @@ function FieldInput({
           onCommit={(v) => onValue(v === "" ? null : v)}
         />
       );
+    case "barcode":
+      return (
+        <BarcodeInput
+          id={id}
+          value={text(field.value)}
+          readOnly={readOnly}
+          onValue={(v) => onValue(v.trim() === "" ? null : v.trim())}
+        />
+      );
     default: {
       return (
         <DraftInput
@@ -740,12 +764,65 @@ function FieldInput({
           inputMode={field.type === "number" ? "decimal" : "text"}
           value={text(field.value)}
           disabled={readOnly}
-          placeholder={field.type === "barcode" ? "Type the code" : ""}
           onCommit={(v) => onValue(v.trim() === "" ? null : v)}
         />
       );
     }
   }
+}
+
+/** A barcode field: scan it with the camera where the browser reads codes, else type it. */
+function BarcodeInput({
+  id,
+  value,
+  readOnly,
+  onValue,
+}: {
+  id: string;
+  value: string;
+  readOnly: boolean;
+  onValue: (value: string) => void;
+}) {
+  const [detector] = useState(() => barcodeDetector());
+  const [missed, setMissed] = useState(false);
+  const scan = async (file: File | undefined) => {
+    if (!file || !detector) return;
+    const code = await readCode(detector, file);
+    setMissed(code === null);
+    if (code !== null) onValue(code);
+  };
+  return (
+    <div class="barcode">
+      <DraftInput
+        id={id}
+        type="text"
+        value={value}
+        disabled={readOnly}
+        placeholder="Type the code"
+        onCommit={onValue}
+      />
+      {detector && !readOnly && (
+        <label class="button" id={`${id}-scan`}>
+          Scan
+          <input
+            id={`${id}-camera`}
+            type="file"
+            accept="image/*"
+            capture="environment"
+            onChange={(e) => {
+              void scan(e.currentTarget.files?.[0]);
+              e.currentTarget.value = "";
+            }}
+          />
+        </label>
+      )}
+      {missed && (
+        <span class="muted" id={`${id}-missed`}>
+          No code in that photo: scan again or type it.
+        </span>
+      )}
+    </div>
+  );
 }
 
 /** A text-like input whose typing is the technician's until they leave it: a

@@ -6,7 +6,7 @@ import { call, type Fetcher, NetworkError, problemOf, problemLines } from "./htt
 import type { Effect } from "./local";
 import { type Entry, enqueue, entries, localJob, PullFailed, pull, push } from "./outbox";
 import { fixFromPosition, flush, keep } from "./tracking";
-import type { Job, Me } from "./types";
+import type { Catalog, CatalogItem, Job, Me } from "./types";
 
 export const SYNC_EVERY_MS = 15_000; // a phone on a job: soon enough, light on battery
 
@@ -20,6 +20,17 @@ export interface Snapshot {
   syncing: boolean;
   lastSync: string | null;
   lastError: string | null;
+  /** The price book as last read online (kept for offline). */
+  catalog: Catalog | null;
+}
+
+/** What GET /jobs/{id}/take-backs/check answers about a scanned serial. */
+export interface SerialCheck {
+  serial: string;
+  found: boolean;
+  item: CatalogItem | null;
+  family: string | null;
+  client_families: string[];
 }
 
 export function uuid(): string {
@@ -40,6 +51,7 @@ export class Engine {
     syncing: false,
     lastSync: null,
     lastError: null,
+    catalog: null,
   };
 
   constructor(
@@ -65,15 +77,17 @@ export class Engine {
 
   /** Everything from IndexedDB: what the phone knows without any network. */
   async load(): Promise<void> {
-    const [token, me, jobs, outbox, fixes, lastSync] = await Promise.all([
+    const [token, me, jobs, outbox, fixes, lastSync, catalog] = await Promise.all([
       this.db.get<string>("kv", "token"),
       this.db.get<Me>("kv", "me"),
       this.db.all<Job>("jobs"),
       entries(this.db),
       this.db.all("fixes"),
       this.db.get<string>("kv", "last-sync"),
+      this.db.get<Catalog>("kv", "catalog"),
     ]);
     this.set({
+      catalog: catalog ?? null,
       token: token ?? null,
       me: me ?? null,
       jobs,
@@ -127,7 +141,7 @@ export class Engine {
 
   private async forgetData(): Promise<void> {
     for (const store of ["jobs", "outbox", "fixes", "history"] as const) await this.db.clear(store);
-    await this.db.remove("kv", ["sync-cursor", "me", "last-sync"]);
+    await this.db.remove("kv", ["sync-cursor", "me", "last-sync", "catalog"]);
     await this.load();
   }
 
@@ -194,7 +208,9 @@ export class Engine {
     this.set({ syncing: true });
     try {
       const pushed = await push(this.db, this.fetcher, token);
-      this.set({ outbox: await entries(this.db) });
+      // what was sent leaves the shown outbox only with the pull that brings its
+      // effect from the server (else the screen flickers back to before it)
+      if (pushed.stopped !== null) this.set({ outbox: await entries(this.db) });
       if (pushed.stopped === "offline") return this.set({ online: false });
       if (pushed.stopped === "unauthorized") return this.unauthorized();
       const device = this.snapshot.me?.devices[0]?.id;
@@ -214,16 +230,18 @@ export class Engine {
       await this.db.put("kv", now, "last-sync");
       this.set({
         jobs: await this.db.all<Job>("jobs"),
+        outbox: await entries(this.db),
         online: true,
         lastSync: now,
         lastError: null,
       });
+      await this.readCatalog(token);
     } catch (exc) {
       if (exc instanceof NetworkError) return this.set({ online: false });
       if (exc instanceof PullFailed && exc.problem.status === 401) return this.unauthorized();
       this.set({ lastError: String(exc instanceof Error ? exc.message : exc) });
     } finally {
-      this.set({ syncing: false });
+      this.set({ syncing: false, outbox: await entries(this.db) });
     }
   }
 
@@ -233,6 +251,30 @@ export class Engine {
       token: null,
       lastError: "Your session ended: log in again (nothing waiting is lost).",
     });
+  }
+
+  private async readCatalog(token: string): Promise<void> {
+    const answer = await call(this.fetcher, "/parts/catalog", { token });
+    if (answer.status !== 200) return;
+    const catalog = answer.body as Catalog;
+    await this.db.put("kv", catalog, "catalog");
+    this.set({ catalog });
+  }
+
+  /** Look a serial up among the client's installed parts (online only; else null). */
+  async checkSerial(jobId: string, serial: string): Promise<SerialCheck | null> {
+    const token = this.snapshot.token;
+    if (!token || !this.snapshot.online) return null;
+    try {
+      const query = `?serial=${encodeURIComponent(serial)}`;
+      const answer = await call(this.fetcher, `/jobs/${jobId}/take-backs/check${query}`, {
+        token,
+      });
+      return answer.status === 200 ? (answer.body as SerialCheck) : null;
+    } catch (exc) {
+      if (exc instanceof NetworkError) return null;
+      throw exc;
+    }
   }
 
   /** The job's history (online only; the last one read is kept for offline). */

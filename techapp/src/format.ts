@@ -29,6 +29,52 @@ export function clock(iso: string, zone: string): string {
   }).format(new Date(iso));
 }
 
+/** A wall-clock time typed in the company's zone ("2026-01-05T14:30") as an ISO instant. */
+export function zonedToIso(local: string, zone: string): string {
+  const wall = Date.parse(`${local}:00Z`);
+  const offset = (instant: number) => {
+    const parts = Object.fromEntries(
+      new Intl.DateTimeFormat("en-US", {
+        timeZone: zone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+      })
+        .formatToParts(new Date(instant))
+        .map((p) => [p.type, p.value]),
+    );
+    const asUtc = Date.UTC(
+      Number(parts.year),
+      Number(parts.month) - 1,
+      Number(parts.day),
+      Number(parts.hour),
+      Number(parts.minute),
+      Number(parts.second),
+    );
+    return asUtc - instant;
+  };
+  let instant = wall - offset(wall);
+  instant = wall - offset(instant); // across a DST change the second guess is right
+  return new Date(instant).toISOString();
+}
+
+/** An ISO instant as the company zone's wall clock, for a datetime-local input. */
+export function isoToZoned(iso: string, zone: string): string {
+  const f = new Intl.DateTimeFormat("sv-SE", {
+    timeZone: zone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  return f.format(new Date(iso)).replace(" ", "T");
+}
+
 export function addressLines(address: Record<string, string> | string[] | undefined): string[] {
   if (!address) return [];
   if (Array.isArray(address)) return address.filter(Boolean);

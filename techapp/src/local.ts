@@ -2,7 +2,19 @@
 // an outbox entry's effect on the local copy of a job, the worked time from
 // clock events, and End's rule (the server's report blockers, same messages).
 
-import type { ClockEvent, Job, Json, Report, ReportField, Reserve } from "./types";
+import type {
+  CatalogItem,
+  ClockEvent,
+  Condition,
+  Job,
+  JobParts,
+  Json,
+  PartLine,
+  Report,
+  ReportField,
+  Reserve,
+  TakeBackLine,
+} from "./types";
 
 /** What one outbox entry does to the job, as the phone shows it at once. */
 export type Effect =
@@ -13,7 +25,19 @@ export type Effect =
   | { kind: "reserve"; id: string; fieldKey: string; comment: string }
   | { kind: "reserve-status"; id: string; status: Reserve["status"] }
   | { kind: "photo"; id: string; description: string; dataUrl: string }
-  | { kind: "complete" };
+  | { kind: "complete" }
+  | { kind: "part"; part: PartLine }
+  | { kind: "part-removed"; id: string }
+  | { kind: "take-back"; takeBack: TakeBackLine }
+  | { kind: "take-back-edit"; id: string; condition: Condition; itemId: string | null }
+  | { kind: "take-back-removed"; id: string }
+  | { kind: "declined"; technicianId: string }
+  | { kind: "rescheduled"; start: string; end: string }
+  | { kind: "duplicated" };
+
+function withParts(job: Job, change: (parts: JobParts) => JobParts): Job {
+  return { ...job, parts: change(job.parts ?? { items: [], take_backs: [] }) };
+}
 
 function withReport(job: Job, change: (report: Report) => Report): Job {
   return job.report === null ? job : { ...job, report: change(job.report) };
@@ -124,7 +148,95 @@ export function applyEffect(job: Job, effect: Effect, entryId: string): Job {
       );
     case "complete":
       return { ...job, status: "completed" };
+    case "part":
+      return withParts(job, (parts) =>
+        parts.items.some((p) => p.id === effect.part.id)
+          ? parts
+          : { ...parts, items: [...parts.items, effect.part] },
+      );
+    case "part-removed":
+      return withParts(job, (parts) => ({
+        ...parts,
+        items: parts.items.filter((p) => p.id !== effect.id),
+      }));
+    case "take-back":
+      return withParts(job, (parts) =>
+        parts.take_backs.some((b) => b.id === effect.takeBack.id)
+          ? parts
+          : { ...parts, take_backs: [...parts.take_backs, effect.takeBack] },
+      );
+    case "take-back-edit":
+      return withParts(job, (parts) => ({
+        ...parts,
+        take_backs: parts.take_backs.map((b) =>
+          b.id === effect.id ? { ...b, condition: effect.condition, item_id: effect.itemId } : b,
+        ),
+      }));
+    case "declined": {
+      const crew = job.crew.filter((c) => c.technician_id !== effect.technicianId);
+      const managed = crew.some((c) => c.role === "job_manager");
+      return { ...job, crew, status: managed ? job.status : "pending" };
+    }
+    case "rescheduled":
+      return { ...job, scheduled_start: effect.start, scheduled_end: effect.end };
+    case "duplicated": // the copy is the server's to number: it arrives with the next pull
+      return job;
+    case "take-back-removed":
+      return withParts(job, (parts) => ({
+        ...parts,
+        take_backs: parts.take_backs.filter((b) => b.id !== effect.id),
+      }));
   }
+}
+
+/** Money "12.50" as cents (the API's money strings have two decimals at most). */
+function cents(money: string): number {
+  const [whole, fraction = ""] = money.trim().split(".");
+  const sign = whole.startsWith("-") ? -1 : 1;
+  return sign * (Math.abs(Number(whole)) * 100 + Number(fraction.padEnd(2, "0").slice(0, 2)));
+}
+
+function money(total: number): string {
+  const sign = total < 0 ? "-" : "";
+  const abs = Math.abs(total);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
+}
+
+/** A line's net: quantity × unit price, rounded half-up to cents (as the server). */
+export function lineNet(quantity: string, unitPrice: string): string {
+  const q = Number(quantity);
+  return money(Math.round(q * cents(unitPrice) + Number.EPSILON));
+}
+
+/** The job's parts and services total, tax-free (sum of the lines' nets). */
+export function totalTaxFree(parts: readonly Pick<PartLine, "net">[]): string {
+  return money(parts.reduce((sum, p) => sum + cents(p.net), 0));
+}
+
+/** The Add Item screen's search: a family, then words in the name or SKU, and kind. */
+export function searchCatalog(
+  items: readonly CatalogItem[],
+  filter: { family?: string; text?: string; kind?: CatalogItem["kind"] | "" },
+): CatalogItem[] {
+  const words = (filter.text ?? "").toLowerCase().split(/\s+/).filter(Boolean);
+  return items.filter((item) => {
+    if (filter.family && item.family !== filter.family) return false;
+    if (filter.kind && item.kind !== filter.kind) return false;
+    const hay = `${item.name} ${item.sku ?? ""}`.toLowerCase();
+    return words.every((w) => hay.includes(w));
+  });
+}
+
+/** Serials typed for a serialized part: one per line or comma, trimmed, once each. */
+export function parseSerials(text: string): string[] {
+  return [
+    ...new Set(
+      text
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 /** Whether an answer satisfies a mandatory field (jobs_domain.report_template.is_filled). */
@@ -152,6 +264,12 @@ export function blockers(report: Report | null): string[] {
     else if (!signature.validated) out.push(`the ${role}'s signature is not validated`);
   }
   return out;
+}
+
+/** What a refused End listed that still blocks now (a filled field leaves the list). */
+export function stillBlocking(refused: readonly string[], report: Report | null): string[] {
+  const now = new Set(blockers(report));
+  return refused.filter((message) => now.has(message));
 }
 
 export type ClockState = "out" | "running" | "paused";

@@ -12,7 +12,7 @@ export interface Entry {
   id: string;
   seq: number;
   jobId: string;
-  method: "POST" | "PUT" | "PATCH";
+  method: "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
   body: unknown;
   recordedAt: string;
@@ -75,7 +75,9 @@ export async function push(db: Db, fetcher: Fetcher, token: string): Promise<Pus
       }
       throw exc;
     }
-    if (answer.status >= 200 && answer.status < 300) {
+    // a DELETE whose answer was lost: sent again, the record is already gone
+    const gone = entry.method === "DELETE" && answer.status === 404;
+    if ((answer.status >= 200 && answer.status < 300) || gone) {
       await db.remove("outbox", [entry.id]);
       result.sent += 1;
     } else if (answer.status === 401) {

@@ -115,6 +115,52 @@ export interface Job {
   pending_clock_events: PendingClockEvent[];
   report: Report | null;
   notes: { id: string; text: string; created_at: string; author_name: string }[];
+  parts?: JobParts;
+}
+
+/** A price-book item as the Add Item screen lists it (GET /parts/catalog). */
+export interface CatalogItem {
+  id: string;
+  family: string;
+  name: string;
+  kind: "part" | "service" | "labour";
+  unit_price: string;
+  tax_rate: string;
+  serialized: boolean;
+  sku: string | null;
+}
+
+export interface Catalog {
+  families: string[];
+  items: CatalogItem[];
+}
+
+export interface PartLine {
+  id: string;
+  item_id: string;
+  family: string;
+  name: string;
+  kind: string;
+  quantity: string;
+  unit_price: string;
+  net: string;
+  serials: string[];
+}
+
+export type Condition = "ok" | "needs_repair" | "obsolete";
+
+export interface TakeBackLine {
+  id: string;
+  serial: string;
+  item_id: string | null;
+  condition: Condition;
+  found_at_client?: boolean;
+}
+
+export interface JobParts {
+  items: PartLine[];
+  take_backs: TakeBackLine[];
+  totals?: { net: string };
 }
 
 export interface Me {
@@ -125,6 +171,8 @@ export interface Me {
   technician_id: string | null;
   devices: { id: string; label: string }[];
   time_zone: string;
+  /** What the company settings allow a technician (absent from an older server: none). */
+  may?: { decline: boolean; reschedule: boolean; duplicate: boolean };
 }
 
 export interface Problem {

@@ -20,6 +20,8 @@ export class FakeServer {
   answers: ((r: Received) => { status: number; body: unknown } | null)[] = [];
   changes: { items: unknown[]; removed: string[]; next_cursor: string; has_more: boolean }[] = [];
   pulls: (string | null)[] = [];
+  /** What GET /parts/catalog answers (read after each pull, not a write). */
+  catalog: unknown = { families: [], items: [] };
 
   fetcher: Fetcher = async (input, init) => {
     if (!this.online) throw new TypeError("Failed to fetch");
@@ -37,6 +39,7 @@ export class FakeServer {
       };
       return json(200, page);
     }
+    if (method === "GET" && path === "/parts/catalog") return json(200, this.catalog);
     const key = headers["Idempotency-Key"] ?? null;
     const body = typeof init?.body === "string" ? JSON.parse(init.body) : init?.body;
     if (key && this.stored.has(key)) {

@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Db } from "../src/db";
 import { Engine } from "../src/engine";
-import { blockers, worked } from "../src/local";
+import { blockers, stillBlocking, worked } from "../src/local";
 import { enqueue, entries, isFinal, localJob, pull, push } from "../src/outbox";
 import type { Job, Report } from "../src/types";
 import { FakeServer } from "./fakes";
@@ -88,6 +88,13 @@ function job(id = "job-1"): Job {
   };
 }
 
+/** Try to sync while offline, then bring the server back with ``items`` to pull. */
+async function backOnlineWith(engine: Engine, ...items: Job[]): Promise<void> {
+  await engine.sync();
+  server.online = true;
+  server.changes = [{ items, removed: [], next_cursor: "c1", has_more: false }];
+}
+
 async function engineWithJob(): Promise<Engine> {
   const engine = new Engine(db, server.fetcher);
   await db.put("kv", "ct_token", "token");
@@ -162,16 +169,7 @@ describe("the outbox", () => {
       { text: "x" },
       { kind: "complete" },
     );
-    await engine.sync();
-    server.online = true;
-    server.changes = [
-      {
-        items: [{ ...job(), status: "completed" }],
-        removed: [],
-        next_cursor: "c1",
-        has_more: false,
-      },
-    ];
+    await backOnlineWith(engine, { ...job(), status: "completed" });
     await engine.sync();
     expect(server.received.map((r) => [r.method, r.path, r.key])).toEqual([
       ["PATCH", "/jobs/job-1/report/fields", a.id],
@@ -180,6 +178,26 @@ describe("the outbox", () => {
     expect(await entries(db)).toEqual([]);
     expect(server.pulls).toEqual([null]);
     expect(engine.job("job-1")?.status).toBe("completed");
+  });
+
+  it("keeps showing a sent action until the pull brings the server's copy (no flicker back)", async () => {
+    const engine = await engineWithJob();
+    server.online = false;
+    await engine.record(
+      engine.job("job-1") as Job,
+      "complete",
+      "POST",
+      "/jobs/job-1/complete",
+      undefined,
+      { kind: "complete" },
+    );
+    await backOnlineWith(engine, { ...job(), status: "completed" });
+    const seen: (string | undefined)[] = [];
+    const stop = engine.subscribe(() => seen.push(engine.job("job-1")?.status));
+    await engine.sync();
+    stop();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((s) => s === "completed")).toBe(true);
   });
 
   it("sends a write whose answer was lost again with the same key, and the server keeps it once", async () => {
@@ -348,6 +366,19 @@ describe("End's rule on the phone", () => {
     r.families[0].fields[1].value = "1.4";
     r.signatures.customer.validated = true;
     expect(blockers(r)).toEqual([]);
+  });
+
+  it("clears a refusal line as soon as its field is filled, and the whole box once nothing blocks", () => {
+    const r = report();
+    const refused = blockers(r);
+    r.families[0].fields[1].value = "1.4";
+    expect(stillBlocking(refused, r)).toEqual([
+      "Safety checks › Gas tightness OK is mandatory",
+      "the customer's signature is missing",
+    ]);
+    r.families[0].fields[0].value = true;
+    r.signatures.customer = { role: "customer", signer_name: "Z", image: null, validated: true };
+    expect(stillBlocking(refused, r)).toEqual([]);
   });
 });
 

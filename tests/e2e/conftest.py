@@ -86,6 +86,7 @@ class Stack:
     session_id: str
     job_number: str
     dispatcher: str = "dispatch@example.com"
+    billing: str = "billing@example.com"
     technician: str = "tech0@example.com"
     fleet: list[str] = field(default_factory=list)
     session_fixes: list[tuple[datetime, float, float, float]] = field(
@@ -170,6 +171,7 @@ def _seed(
         create_user(
             conn, "Dana Dispatch", "dispatcher", "dispatch@example.com", PASSWORD
         )
+        create_user(conn, "Bea Billing", "billing", "billing@example.com", PASSWORD)
         tech_ids = []
         for i in range(FLEET):
             user = create_user(

@@ -253,6 +253,59 @@ def test_the_audit_of_a_session_shows_its_stored_visit_record_and_older_versions
     page.assert_clean()
 
 
+def test_billing_asks_the_audit_whether_a_technician_was_at_a_place_without_a_job(
+    stack: Stack, page: Watched
+) -> None:
+    """Ad-hoc presence (services.presence, the API's use case): the answer first,
+    the same arrival and departure as the session's stored visit record, the asked
+    place on the map; a typed circle elsewhere is a no."""
+    p = page.page
+    login(p, stack.url, stack.billing, next_path="/audit")
+    visit = _stored(stack).visits[0]
+    arrival, departure = _edge(visit["arrival"]), _edge(visit["departure"])
+    first, last = stack.session_fixes[0][0], stack.session_fixes[-1][0]
+    p.fill("#audit-start", f"{first.astimezone(ZONE):%Y-%m-%d %H:%M}")
+    p.press("#audit-start", "Tab")
+    p.fill(
+        "#audit-end", f"{(last + timedelta(minutes=1)).astimezone(ZONE):%Y-%m-%d %H:%M}"
+    )
+    p.press("#audit-end", "Tab")
+    p.locator("#audit-presence-technician").click()
+    p.get_by_role("option", name="Tech 00").click()
+    p.locator("#audit-presence-property").click()
+    p.get_by_role("option", name="Café Müller · 12 Rue de Rivoli").click()
+    p.locator("#audit-presence-ask").click()
+    answer = p.locator("#audit-answer")
+    expect(answer).to_contain_text("Tech 00 was at 12 Rue de Rivoli")
+    # the same windows as the session's record: the same fixes, fence and params
+    expect(answer).to_contain_text(f"arrived {arrival[11:]} (±")
+    expect(answer).to_contain_text(f"left {departure[11:]} (±")
+    expect(p.locator(".audit-arrival")).to_contain_text(f"Arrival 1: {arrival} ")
+    expect(p.locator("#audit-edge-fixes")).to_contain_text("arrival 1")
+    _wait_for(p, RENDERED_CIRCLES, "#audit-map", len(stack.session_fixes) + 3)
+    answer_box = answer.bounding_box()
+    map_box = p.locator("#audit-map").bounding_box()
+    assert answer_box is not None
+    assert map_box is not None
+    assert answer_box["y"] < map_box["y"]
+    p.screenshot(path=str(OUTPUT / "audit-presence-desktop.png"), full_page=True)
+    p.set_viewport_size({"width": 390, "height": 844})
+    p.wait_for_timeout(300)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    p.screenshot(path=str(OUTPUT / "audit-presence-phone.png"), full_page=True)
+    p.set_viewport_size({"width": 1400, "height": 900})
+    lat, lon = SITE
+    p.fill("#audit-presence-circle", f"{lat + 0.01:.5f}, {lon:.5f}, 80")
+    p.press("#audit-presence-circle", "Tab")
+    p.locator("#audit-presence-ask").click()
+    expect(answer).to_contain_text(f"Tech 00 was not at {lat + 0.01:.5f}, {lon:.5f}")
+    p.fill("#audit-presence-circle", "somewhere")
+    p.press("#audit-presence-circle", "Tab")
+    p.locator("#audit-presence-ask").click()
+    expect(answer).to_have_text("Type the place as: lat, lon, radius in metres.")
+    page.assert_clean()
+
+
 def _answer(stack: Stack, record: Derivation) -> tuple[str, tuple[datetime, datetime]]:
     """The session's answer as core.answer words it from the stored record, and
     the job's booked window (UTC)."""

@@ -238,7 +238,10 @@ def test_with_the_street_tiles_unreachable_the_map_still_draws_and_updates(
         login(p, street_dashboard, stack.dispatcher)
         _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
         assert p.evaluate(STYLE_SOURCES, "#live-map") == [STREET_TILES]
-        assert p.evaluate(RENDERED_FILLS, "#live-map") > 0  # the job site's fence
+        # the job site's fence: a second request, once the markers are drawn
+        p.wait_for_function(
+            f"sel => ({RENDERED_FILLS})(sel) > 0", arg="#live-map", timeout=15_000
+        )
         device = stack.fleet[7]
         target = (round(SITE[0] + 0.003, 6), round(SITE[1] - 0.004, 6))
         stack.publish_fix(device, target[0], target[1], datetime.now(UTC))

@@ -34,10 +34,18 @@ from tests.e2e.conftest import (
     Watched,
     _wait_http,
 )
+from tests.report_templates import boiler_template
 
 TECH_EMAIL = "tech0@example.com"  # Tech 00, whose phone is dev00
 DEVICE = "dev00"
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 20  # what the API's type check reads
+METER = "4006381333931"
+# The browser's barcode API, as a phone that has one: it reads METER in any photo.
+DETECTOR = (
+    "window.BarcodeDetector = class { async detect() {"
+    f" return [{{ rawValue: '{METER}', format: 'ean_13' }}]; }} }};"
+)
+NO_DETECTOR = "delete window.BarcodeDetector;"
 
 
 @dataclass
@@ -90,51 +98,81 @@ def app_server(
         proc.wait(timeout=15)
 
 
-TEMPLATE = {
-    "name": "Boiler service report",
-    "required_signatures": ["customer", "technician"],
-    "families": [
-        {
-            "key": "safety",
-            "name": "Safety checks",
-            "fields": [
-                {
-                    "key": "gas_tight",
-                    "label": "Gas tightness OK",
-                    "type": "checkbox",
-                    "mandatory": True,
-                },
-                {
-                    "key": "pressure",
-                    "label": "Pressure (bar)",
-                    "type": "number",
-                    "mandatory": True,
-                },
-                {
-                    "key": "approved",
-                    "label": "Installation approved",
-                    "type": "validation",
-                    "mandatory": True,
-                },
-            ],
-        },
-        {
-            "key": "details",
-            "name": "Details",
-            "fields": [
-                {"key": "visit_date", "label": "Visit date", "type": "date"},
-                {"key": "arrival", "label": "Arrival time", "type": "time"},
-                {"key": "remarks", "label": "Remarks", "type": "text"},
-            ],
-        },
-    ],
-}
+TEMPLATE = boiler_template()
 
 
-def make_job(app: AppServer, description: str) -> dict[str, Any]:
-    """A job for Tech 00 now, at the seeded site, with a contact and the report."""
+def price_book(app: AppServer, tag: str, client_id: str, site_id: str) -> None:
+    """Pumps (one serialized) and a service in the price book, Tech 00's van with
+    two pumps, and an earlier job that left pump OLD-<tag> at the client."""
+    tech = tech_00(app)
+    families = {
+        name: app.call("POST", "/price-book/families", {"name": f"{name} {tag}"})["id"]
+        for name in ("Pumps", "Services")
+    }
+    items = {}
+    for key, family, kind, name, price in [
+        ("pump", "Pumps", "part", "Circulator pump", "120.00"),
+        ("seal", "Pumps", "part", "Seal kit", "12.50"),
+        ("service", "Services", "service", "Flue check", "35.00"),
+    ]:
+        items[key] = app.call(
+            "POST",
+            "/price-book/items",
+            {
+                "family_id": families[family],
+                "kind": kind,
+                "code": f"{key}-{tag}",
+                "name": f"{name} {tag}",
+                "unit_price": price,
+                "tax_rate": "20",
+            },
+        )["id"]
+    app.call(
+        "PUT", f"/parts/catalog/{items['pump']}/stock-settings", {"serialized": True}
+    )
+    depots = app.call("GET", "/depots")["items"]
+    van = next((d for d in depots if d["technician_id"] == tech["id"]), None)
+    if van is None:
+        van = app.call(
+            "POST",
+            "/depots",
+            {"name": "Van 00", "kind": "mobile", "technician_id": tech["id"]},
+        )
+    serials = [f"P-{tag}-1", f"P-{tag}-2", f"OLD-{tag}"]
+    app.call(
+        "POST",
+        f"/depots/{van['id']}/stock",
+        {"item_id": items["pump"], "serials": serials},
+    )
+    app.call(
+        "POST", f"/depots/{van['id']}/stock", {"item_id": items["seal"], "quantity": 10}
+    )
+    earlier = app.call(
+        "POST",
+        "/jobs",
+        {"client_id": client_id, "property_id": site_id, "description": "Pump fitted"},
+    )
+    app.call(
+        "POST",
+        f"/jobs/{earlier['id']}/parts",
+        {
+            "item_id": items["pump"],
+            "quantity": 1,
+            "serials": [f"OLD-{tag}"],
+            "depot_id": van["id"],
+        },
+    )
+
+
+def tech_00(app: AppServer) -> dict[str, Any]:
     techs = app.call("GET", "/technicians")["items"]
-    tech = next(t for t in techs if t["name"] == "Tech 00")
+    return dict(next(t for t in techs if t["name"] == "Tech 00"))
+
+
+def make_job(app: AppServer, description: str, tag: str) -> dict[str, Any]:
+    """A job for Tech 00 now, at the seeded site, with a contact, the report and
+    the price book (``price_book``)."""
+    tech = tech_00(app)
     client = app.call(
         "POST", "/clients", {"name": "Émile Zola", "email": "emile@client.example"}
     )
@@ -151,6 +189,7 @@ def make_job(app: AppServer, description: str) -> dict[str, Any]:
             "location": {"lat": SITE[0], "lon": SITE[1]},
         },
     )
+    price_book(app, tag, client["id"], site["id"])
     template = app.call("POST", "/report-templates", TEMPLATE)
     job = app.call(
         "POST",
@@ -229,6 +268,16 @@ def fill_report(page: Page, *, offline: bool) -> None:
     page.locator("#field-approved").get_by_role("button", name="Yes").click()
     page.fill("#field-remarks", "Soot on the burner")
     page.press("#field-remarks", "Tab")
+    if offline:  # no BarcodeDetector in this browser: the code is typed
+        expect(page.locator("#field-meter-scan")).to_have_count(0)
+        page.fill("#field-meter", METER)
+        page.press("#field-meter", "Tab")
+    else:  # the camera's photo, read by the (stubbed) BarcodeDetector
+        page.set_input_files(
+            "#field-meter-camera",
+            {"name": "meter.jpg", "mimeType": "image/jpeg", "buffer": JPEG},
+        )
+        expect(page.locator("#field-meter")).to_have_value(METER)
     page.click("#reserve-remarks")
     page.fill("#reserve-comment-remarks", "Flue cracked")
     page.click("#reserve-raise-remarks")
@@ -243,6 +292,97 @@ def fill_report(page: Page, *, offline: bool) -> None:
         draw_signature(page, f"sig-{role}", name, offline=offline)
         page.click(f"#sig-{role}-validate")
         expect(page.locator(f"#signature-{role}")).to_contain_text("validated")
+
+
+def add_parts_and_take_back(page: Page, tag: str, *, offline: bool) -> None:
+    """Invoicing: parts by family and search, serials, the total; take backs."""
+    page.click("#tab-parts")
+    page.select_option("#part-family", f"Pumps {tag}")
+    page.fill("#part-search", "seal")
+    expect(page.locator("#catalog [data-item]")).to_have_count(1)
+    page.click(f'[data-item="Seal kit {tag}"]')
+    page.fill("#part-quantity", "2")
+    page.click("#part-confirm")
+    page.fill("#part-search", "")
+    page.click(f'[data-item="Circulator pump {tag}"]')
+    page.fill("#part-serials", f"P-{tag}-1")
+    page.click("#part-confirm")
+    page.select_option("#part-family", "")
+    page.select_option("#part-kind", "service")
+    page.click(f'[data-item="Flue check {tag}"]')
+    page.click("#part-confirm")
+    page.locator(f'[data-part="Flue check {tag}"] .part-delete').click()
+    expect(page.locator("#part-lines li")).to_have_count(2)
+    expect(page.locator("#parts-total")).to_have_text("145.00")
+    # the old pump: found at the client online; offline, chosen by family then part
+    page.fill("#tb-serial", f"OLD-{tag}")
+    page.click("#tb-check")
+    if offline:
+        page.select_option("#tb-family", f"Pumps {tag}")
+        page.select_option("#tb-item", label=f"Circulator pump {tag}")
+    else:
+        expect(page.locator("#tb-found")).to_contain_text(f"Circulator pump {tag}")
+    page.select_option("#tb-condition", "needs_repair")
+    page.click("#tb-submit")
+    # a take back typed wrong: deleted; the old pump's condition corrected
+    page.fill("#tb-serial", f"WRONG-{tag}")
+    page.click("#tb-check")
+    if offline:
+        page.select_option("#tb-family", f"Pumps {tag}")
+    else:
+        expect(page.locator("#tb-choose")).to_contain_text("Not found")
+        page.select_option("#tb-family", f"Pumps {tag}")
+    page.select_option("#tb-item", label=f"Circulator pump {tag}")
+    page.click("#tb-submit")
+    page.locator(f'[data-take-back="WRONG-{tag}"] .tb-delete').click()
+    page.select_option(f"#tb-condition-OLD-{tag}", "obsolete")
+    expect(page.locator("#take-backs li")).to_have_count(1)
+    shot(page, f"{tag}-5c-parts")
+
+
+def wall(at: datetime, stack: Stack) -> str:
+    """``at`` as the company's wall clock, as a datetime-local input takes it."""
+    return at.astimezone(stack.settings.company_zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def reschedule_and_duplicate(
+    page: Page, app: AppServer, stack: Stack, job: dict[str, Any]
+) -> None:
+    """Step 1's own actions the settings allow: move the job by 30 min, copy it."""
+    start = datetime.fromisoformat(job["scheduled_start"]).replace(
+        second=0, microsecond=0
+    )
+    start += timedelta(minutes=30)
+    page.click("#reschedule")
+    page.fill("#reschedule-start", wall(start, stack))
+    page.fill("#reschedule-end", wall(start + timedelta(hours=2), stack))
+    page.fill("#action-reason", "Customer asked for later")
+    page.click("#action-confirm")
+    expect(page.locator("#planned")).to_contain_text(
+        start.astimezone(stack.settings.company_zone).strftime("%H:%M")
+    )
+    page.click("#duplicate")
+    expect(page.locator("#duplicated")).to_be_visible()
+    shot(page, "online-1b-rescheduled-duplicated")
+    expect(page.locator("#sync-summary")).to_have_text("All synced", timeout=30_000)
+    moved = app.call("GET", f"/jobs/{job['id']}")
+    assert datetime.fromisoformat(moved["scheduled_start"]) == start
+
+
+def decline_the_copy(page: Page, app: AppServer, job: dict[str, Any]) -> None:
+    """The copy came back with the sync; the technician declines it."""
+    found = app.call("GET", "/jobs?status=pending")["items"]
+    [copy] = [j for j in found if j["description"] == job["description"]]
+    page.goto(f"{app.url}/app/#/")
+    page.locator(f'[data-job="{copy["number"]}"]').click()
+    page.click("#decline")
+    page.fill("#action-reason", "Not my trade")
+    page.click("#action-confirm")
+    expect(page.locator("#sync-summary")).to_have_text("All synced", timeout=30_000)
+    shot(page, "online-8-copy-declined")
+    declined = app.call("GET", f"/jobs/{copy['id']}")
+    assert declined["status"] == "pending"
+    assert declined["crew"] == []
 
 
 def walk(
@@ -261,6 +401,8 @@ def walk(
     expect(page.locator('a[href^="mailto:"]')).to_have_count(1)
     shot(page, f"{tag}-2-description")
     if offline:
+        # the shell is cached and the worker answers this page before the cut
+        page.wait_for_function("navigator.serviceWorker?.controller != null")
         context.set_offline(True)
     page.click("#start")
     page.click("#start-confirm")
@@ -278,7 +420,16 @@ def walk(
     expect(refused).to_contain_text("the customer's signature is missing")
     shot(page, f"{tag}-4-end-refused")
     fill_report(page, offline=offline)
+    expect(refused).to_have_count(0)  # filled: nothing blocks any more
     shot(page, f"{tag}-5-report")
+    add_parts_and_take_back(page, tag, offline=offline)
+    if offline:  # the phone reopens the app with no signal: all of it is still there
+        page.reload()
+        expect(page.locator("#job-status")).to_have_text("In progress")
+        page.click("#tab-report")
+        expect(page.locator("#field-pressure")).to_have_value("1.4")
+        expect(page.locator("#signature-customer")).to_contain_text("validated")
+        shot(page, f"{tag}-5b-reloaded-offline")
     page.click("#end")
     expect(page.locator("#job-status")).to_have_text("Completed")
     if offline:
@@ -301,6 +452,7 @@ def server_state(
     job = app.call("GET", f"/jobs/{job_id}")
     report = app.call("GET", f"/jobs/{job_id}/report")
     sessions = app.call("GET", f"/jobs/{job_id}/sessions")
+    parts = app.call("GET", f"/jobs/{job_id}/parts")
     values = {f["key"]: f["value"] for fam in report["families"] for f in fam["fields"]}
     with psycopg.connect(stack.settings.database_url) as conn:
         fixes = conn.execute(
@@ -323,6 +475,14 @@ def server_state(
         "sessions": [(s["state"], len(s["intervals"])) for s in sessions["items"]],
         "pending": sessions["pending"],
         "fixes": fixes,
+        "parts": sorted(
+            (p["name"].rsplit(" ", 1)[0], p["quantity"], p["serials"])
+            for p in parts["items"]
+        ),
+        "net": parts["totals"]["net"],
+        "take_backs": [
+            (b["serial"].split("-")[0], b["condition"]) for b in parts["take_backs"]
+        ],
     }
 
 
@@ -333,6 +493,8 @@ EXPECTED = {
     "signatures": {"customer": ("Émile Zola", True), "technician": ("Tech 00", True)},
     "sessions": [("closed", 1)],
     "pending": [],
+    "net": "145.00",
+    "take_backs": [("OLD", "obsolete")],
 }
 
 
@@ -342,10 +504,16 @@ def check(state: dict[str, Any]) -> None:
     assert state["values"]["pressure"] == "1.4"
     assert state["values"]["approved"] is True
     assert state["values"]["remarks"] == "Soot on the burner"
+    assert state["values"]["meter"] == METER
     count, distinct, accuracy = state["fixes"]
     assert count >= 1, "the positions while clocked in reached the API"
     assert count == distinct, "each fix once"
     assert accuracy == pytest.approx(9.0)
+    assert [(name, qty) for name, qty, _ in state["parts"]] == [
+        ("Circulator pump", "1"),
+        ("Seal kit", "2"),
+    ]
+    assert [len(serials) for _, _, serials in state["parts"]] == [1, 0]
 
 
 def prepare(phone: Watched, stack: Stack, app: AppServer) -> BrowserContext:
@@ -358,29 +526,35 @@ def prepare(phone: Watched, stack: Stack, app: AppServer) -> BrowserContext:
 def test_a_technician_performs_a_job_on_the_phone_from_login_to_end(
     phone: Watched, stack: Stack, app_server: AppServer
 ) -> None:
-    job = make_job(app_server, "Annual boiler service")
+    job = make_job(app_server, "Annual boiler service", "online")
     since = datetime.now(UTC)
     context = prepare(phone, stack, app_server)
     page = phone.page
+    page.add_init_script(DETECTOR)
     page.goto(f"{app_server.url}/app/")
     shot(page, "online-0-login")
     log_in(page, app_server)
     expect(page.locator(f'[data-job="{job["number"]}"]')).to_be_visible()
     shot(page, "online-1-jobs")
     no_sideways_scroll(page)
+    page.locator(f'[data-job="{job["number"]}"]').click()
+    reschedule_and_duplicate(page, app_server, stack, job)
+    page.click("#back")
     walk(page, context, job, "online", offline=False)
     no_sideways_scroll(page)
     check(server_state(app_server, stack, job["id"], since))
+    decline_the_copy(page, app_server, job)
     phone.assert_clean()
 
 
 def test_the_same_job_done_offline_from_start_to_end_syncs_once_when_back_online(
     phone: Watched, stack: Stack, app_server: AppServer
 ) -> None:
-    job = make_job(app_server, "Boiler service without signal")
+    job = make_job(app_server, "Boiler service without signal", "offline")
     since = datetime.now(UTC)
     context = prepare(phone, stack, app_server)
     page = phone.page
+    page.add_init_script(NO_DETECTOR)
     log_in(page, app_server)
     expect(page.locator(f'[data-job="{job["number"]}"]')).to_be_visible()
     walk(page, context, job, "offline", offline=True)

@@ -23,7 +23,7 @@ from PIL import Image
 
 from core.answer import summarize
 from dashboard.pages.audit import export, pdf_map
-from dashboard.pages.audit.model import Audit, range_audit
+from dashboard.pages.audit.model import Audit, fix_flag_words, range_audit
 from tests.integration.api.test_perform_a_job import pdf_text
 from tests.unit.core.builders import START, Leg, make_track, site
 
@@ -232,3 +232,10 @@ def test_the_csv_leads_with_the_answer_and_booked_window_in_utc_and_stays_parsea
     assert frame["fix_flags"].fillna("").tolist()[30] == "receive_time,dropped:speed"
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[len(header) + 1][0] == "2024-05-06T08:00:00Z"
+
+
+def test_a_fix_its_phone_called_not_valid_reads_as_left_out_of_the_visits() -> None:
+    assert fix_flag_words("receive_time,not_valid") == (
+        "timed on receipt (the phone sent no time); "
+        "not valid by its phone (no evidence for arrival or departure)"
+    )

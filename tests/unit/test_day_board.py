@@ -187,3 +187,27 @@ def test_a_drop_squeezed_to_nothing_or_garbled_is_refused() -> None:
         )
     with pytest.raises(ValueError, match="cannot read"):
         model.drop_from_board({"job_id": "j", "x0": "noon"}, rows, ZONE)
+
+
+def _find(node: object, ident: str) -> object:
+    if getattr(node, "id", None) == ident:
+        return node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            found = _find(child, ident)
+            if found is not None:
+                return found
+    return None
+
+
+def test_the_plan_form_is_closed_to_a_role_the_api_refuses_scheduling() -> None:
+    from dashboard.pages.day_board import layout
+
+    billing = layout.page({}, role="billing")
+    save = _find(billing, layout.PLAN_SAVE)
+    assert getattr(save, "disabled", False) is True
+    note = _find(billing, layout.PLAN_RESULT)
+    assert "billing" in str(getattr(note, "children", ""))
+    dispatcher = _find(layout.page({}, role="dispatcher"), layout.PLAN_SAVE)
+    assert not getattr(dispatcher, "disabled", False)

@@ -31,7 +31,9 @@ def _rows(n: int) -> list[TechRow]:
 
 def _components(tree: Any) -> int:
     """How many Dash components the browser's renderer keeps for ``tree``."""
-    data = json.loads(json.dumps(tree, cls=plotly.utils.PlotlyJSONEncoder))
+    data = json.loads(
+        json.dumps(tree, cls=plotly.utils.PlotlyJSONEncoder, ensure_ascii=False)
+    )
 
     def count(node: Any) -> int:
         if isinstance(node, list):
@@ -43,18 +45,51 @@ def _components(tree: Any) -> int:
     return count(data)
 
 
-def test_the_technician_list_draws_a_screenful_and_says_how_many_more_to_search() -> (
-    None
-):
+def test_the_technician_list_draws_a_page_and_says_where_it_is_in_the_whole() -> None:
     tree = panels.tech_list(_rows(2000))
-    text = json.dumps(tree, cls=plotly.utils.PlotlyJSONEncoder)
+    text = json.dumps(tree, cls=plotly.utils.PlotlyJSONEncoder, ensure_ascii=False)
     assert text.count('"className": "tech-row"') == panels.MAX_TECH_ROWS
-    assert f"and {2000 - panels.MAX_TECH_ROWS} more: search to narrow down" in text
+    assert "1–30 of 2,000" in text
     # Dash's renderer pays per component on every update: a few hundred, not thousands
     assert _components(tree) < 400
 
 
+def test_any_of_2000_technicians_is_reached_by_paging() -> None:
+    rows = _rows(2000)
+    pages = panels.page_count(len(rows))
+    assert pages == 67
+    seen: set[str] = set()
+    for page in range(pages):
+        text = json.dumps(
+            panels.tech_list(rows, page),
+            cls=plotly.utils.PlotlyJSONEncoder,
+            ensure_ascii=False,
+        )
+        seen |= {r.name for r in rows if f'"{r.name}"' in text}
+    assert len(seen) == 2000
+    last = json.dumps(
+        panels.tech_list(rows, 66),
+        cls=plotly.utils.PlotlyJSONEncoder,
+        ensure_ascii=False,
+    )
+    assert "1,981–2,000 of 2,000" in last
+    assert last.count('"className": "tech-row"') == 20
+
+
+def test_the_page_moves_with_prev_and_next_and_starts_over_on_a_new_search() -> None:
+    assert panels.turn_page("tech-next", 0, 2000) == 1
+    assert panels.turn_page("tech-prev", 0, 2000) == 0  # not before the first
+    assert panels.turn_page("tech-next", 66, 2000) == 66  # not past the last
+    assert panels.turn_page("tech-search", 12, 2000) == 0
+    assert panels.turn_page("slow-tick", 12, 2000) == 12  # a tick keeps the page
+    assert panels.turn_page("slow-tick", 12, 40) == 1  # the list got shorter
+
+
 def test_a_short_list_shows_everyone_and_no_more_line() -> None:
-    text = json.dumps(panels.tech_list(_rows(8)), cls=plotly.utils.PlotlyJSONEncoder)
+    text = json.dumps(
+        panels.tech_list(_rows(8)),
+        cls=plotly.utils.PlotlyJSONEncoder,
+        ensure_ascii=False,
+    )
     assert text.count('"className": "tech-row"') == 8
-    assert "more: search" not in text
+    assert " of 8" not in text  # no pager line for one page

@@ -8,6 +8,7 @@ both use it).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -23,7 +24,9 @@ from dashboard import maps, queries, shell
 from dashboard.context import Context
 from dashboard.pages.audit import export, figures, layout, panels
 from dashboard.pages.audit import model as audit_mod
+from jobs_domain.errors import InvalidInput, NotFound
 from services import evidence
+from services import presence as presence_service
 from services.evidence import NoSuchSession, Presentation
 from storage import session_answer
 from storage.visits import SESSION_MARGIN  # the derive worker's window
@@ -69,6 +72,76 @@ def resolve_request(
     return req
 
 
+class Unanswerable(Exception):
+    """A presence question the service refused (its message says why)."""
+
+
+def presence_request(
+    technician_id: str | None,
+    property_id: str | None,
+    circle: str | None,
+    start_raw: str | None,
+    end_raw: str | None,
+    now: datetime,
+    zone: ZoneInfo = audit_mod.UTC_ZONE,
+) -> dict[str, Any] | None:
+    """A presence question from the page: a technician, a property or typed
+    ``lat, lon, radius m`` (the typed circle wins), the range (default 12 h)."""
+    if not technician_id:
+        return None
+    end = _parse_time(end_raw, zone) or now
+    start = _parse_time(start_raw, zone) or end - DEFAULT_AUDIT_SPAN
+    place: dict[str, Any]
+    if circle and circle.strip():
+        try:
+            lat, lon, radius = (float(x) for x in circle.replace(";", ",").split(","))
+        except ValueError:
+            place = {"problem": "Type the place as: lat, lon, radius in metres."}
+        else:
+            place = {"lat": lat, "lon": lon, "radius_m": radius}
+    elif property_id:
+        place = {"property_id": property_id}
+    else:
+        place = {"problem": "Pick a property or type lat, lon, radius m."}
+    return {
+        "presence": technician_id,
+        "place": place,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+    }
+
+
+def presence_audit(
+    ctx: Context, request: dict[str, Any]
+) -> tuple[audit_mod.Audit, str, list[queries.VersionRow]]:
+    """Ask services.presence (the API's use case) and shape its answer."""
+    if _role() not in {r.value for r in presence_service.PRESENCE_ROLES}:
+        raise Unanswerable("Presence answers are for billing and admin.")
+    if "problem" in request["place"]:
+        raise Unanswerable(request["place"]["problem"])
+    start = datetime.fromisoformat(request["start"])
+    end = datetime.fromisoformat(request["end"])
+    conninfo = ctx.sources.pool.conninfo
+    assert isinstance(conninfo, str)  # the dashboard's pool is built from a URL
+
+    async def ask() -> presence_service.PresenceAnswer:
+        async with await psycopg.AsyncConnection.connect(conninfo) as conn:
+            place = await presence_service.parse_place(conn, request["place"])
+            return await presence_service.ask(
+                conn, request["presence"], place, start, end, ctx.zone
+            )
+
+    try:
+        answer = asyncio.run(ask())
+    except InvalidInput as exc:
+        why = "; ".join(p.message for p in exc.problems) or str(exc)
+        raise Unanswerable(f"Cannot answer: {why}.") from exc
+    except NotFound as exc:
+        raise Unanswerable(f"Cannot answer: {exc}.") from exc
+    title = f"Presence · {answer.technician} · {answer.place.label}"
+    return audit_mod.presence_audit(answer, ctx.zone), title, []
+
+
 def _record(
     ctx: Context, session_id: str, version: int | None
 ) -> tuple[audit_mod.StoredRecord, list[queries.VersionRow]] | None:
@@ -88,6 +161,8 @@ def build_audit(
 ) -> tuple[audit_mod.Audit, str, list[queries.VersionRow]]:
     """Fetch and shape the audit for a request; returns it with a title and versions."""
     sources = ctx.sources
+    if "presence" in request:
+        return presence_audit(ctx, request)
     if "session" in request:
         row = queries.session(sources, request["session"])
         if row is None:
@@ -192,9 +267,11 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.AUDIT_SESSION, "options"),
         Output(layout.AUDIT_DEVICE, "options"),
         Output(layout.AUDIT_SITE, "options"),
+        Output(layout.AUDIT_P_TECH, "options"),
+        Output(layout.AUDIT_P_PROPERTY, "options"),
         Input(shell.URL, "pathname"),
     )
-    def _audit_options(pathname: str | None) -> tuple[Any, Any, Any]:
+    def _audit_options(pathname: str | None) -> tuple[Any, ...]:
         if pathname != layout.PATH:
             raise PreventUpdate
         sessions = [
@@ -213,30 +290,58 @@ def register(app: dash.Dash, ctx: Context) -> None:
             {"label": f"{s.number} · {s.address or s.title}", "value": s.job_id}
             for s in queries.job_sites(ctx.sources)
         ]
-        return sessions, devices, sites
+        people = {
+            t.technician_id: t.name
+            for t in queries.technicians(ctx.sources).values()
+            if t.technician_id
+        }
+        techs = [
+            {"label": name, "value": tid}
+            for tid, name in sorted(people.items(), key=lambda kv: kv[1])
+        ]
+        props = [
+            {"label": label, "value": pid}
+            for pid, label in queries.fenced_properties(ctx.sources)
+        ]
+        return sessions, devices, sites, techs, props
 
     @app.callback(
         Output(layout.AUDIT_REQUEST, "data"),
         Input(layout.AUDIT_LOAD, "n_clicks"),
         Input(layout.AUDIT_SESSION, "value"),
         Input(layout.AUDIT_VERSION, "value"),
+        Input(layout.AUDIT_P_ASK, "n_clicks"),
         State(layout.AUDIT_DEVICE, "value"),
         State(layout.AUDIT_START, "value"),
         State(layout.AUDIT_END, "value"),
         State(layout.AUDIT_SITE, "value"),
         State(layout.AUDIT_SHOWN, "data"),
+        State(layout.AUDIT_P_TECH, "value"),
+        State(layout.AUDIT_P_PROPERTY, "value"),
+        State(layout.AUDIT_P_CIRCLE, "value"),
     )
     def _audit_request(
         _clicks: int | None,
         session_id: str | None,
         version: int | None,
+        _ask: int | None,
         device_id: str | None,
         start: str | None,
         end: str | None,
         site_id: str | None,
         shown: dict[str, Any] | None,
+        p_tech: str | None,
+        p_property: str | None,
+        p_circle: str | None,
     ) -> Any:
         trigger = dash.ctx.triggered_id
+        if trigger == layout.AUDIT_P_ASK:
+            asked = presence_request(
+                p_tech, p_property, p_circle, start, end, datetime.now(UTC), ctx.zone
+            )
+            if asked is None:
+                raise PreventUpdate
+            return asked
         if trigger == layout.AUDIT_LOAD and device_id:
             session_id = None  # the button with a technician picked: the range wins
         if trigger == layout.AUDIT_VERSION:
@@ -289,7 +394,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
     ) -> tuple[Any, ...]:
         if not request:
             raise PreventUpdate
-        a, title, versions = build_audit(ctx, request)
+        try:
+            a, title, versions = build_audit(ctx, request)
+        except Unanswerable as exc:
+            return (panels.problem(str(exc)), *([dash.no_update] * 13))
         fence_geo = a.fence.to_geojson() if a.fence is not None else None
         fig = figures.audit_map(
             a.trail,

@@ -9,7 +9,8 @@ clock comparison, and an appendix with the fixes behind each edge. Tables wrap
 long cells to the page's width.
 
 The CSV (format ``crewtrack-fixes/2``, times UTC) starts with ``# key: value``
-lines: ``format``, ``session``, ``answer`` (the sentence worded in UTC),
+lines: ``format``, ``session`` (or ``presence``: the asked interval of an ad-hoc
+presence answer), ``answer`` (the sentence worded in UTC),
 ``summary`` (the answer's figures as one line of JSON), ``booked_window``
 (``start/end`` ISO 8601 UTC, or ``none``) and ``provenance`` lines; then one
 header row and one row per fix. ``pandas.read_csv(f, comment="#")`` reads the
@@ -91,6 +92,9 @@ def csv_header(audit: Audit) -> list[tuple[str, str]]:
     lines = [("format", CSV_FORMAT)]
     if audit.session is not None:
         lines.append(("session", audit.session.session_id))
+    if audit.presence_utc is not None:
+        lines.append(("presence", f"{_utc(audit.start)}/{_utc(audit.end)}"))
+        lines.append(("answer", audit.presence_utc + " (times UTC)"))
     answer = audit.answer_in(UTC_ZONE)
     if answer is not None:
         lines.append(("answer", answer.sentence + " (times UTC)"))

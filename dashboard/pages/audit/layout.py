@@ -37,6 +37,10 @@ AUDIT_REPLAY_LABEL = "audit-replay-label"
 AUDIT_TABLE = "audit-edge-fixes"
 AUDIT_REQUEST = "audit-request"
 AUDIT_TRAIL = "audit-trail"
+AUDIT_P_TECH = "audit-presence-technician"
+AUDIT_P_PROPERTY = "audit-presence-property"
+AUDIT_P_CIRCLE = "audit-presence-circle"
+AUDIT_P_ASK = "audit-presence-ask"
 EXPORT_CSV = "export-csv"
 EXPORT_PDF = "export-pdf"
 DOWNLOAD = "download"
@@ -58,6 +62,14 @@ def canonical_uuid(raw: str | None) -> str | None:
         return str(uuid.UUID(raw))
     except ValueError:
         return None
+
+
+def _picker(label: str, id_: str, placeholder: str, width_px: int) -> html.Div:
+    """A labelled dropdown, at most the screen's width."""
+    return html.Div(
+        [html.Label(label), dcc.Dropdown(id=id_, placeholder=placeholder)],
+        style={"width": f"{width_px}px", "maxWidth": "100%"},
+    )
 
 
 def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
@@ -94,13 +106,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                 ],
                 style={"width": "260px", "maxWidth": "100%"},
             ),
-            html.Div(
-                [
-                    html.Label("at job site"),
-                    dcc.Dropdown(id=AUDIT_SITE, placeholder="Job site (optional)"),
-                ],
-                style={"width": "240px", "maxWidth": "100%"},
-            ),
+            _picker("at job site", AUDIT_SITE, "Job site (optional)", 240),
             html.Div(
                 [
                     html.Label("From (company time)"),
@@ -125,6 +131,28 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             ),
         ],
         className="panel audit-form",
+    )
+    presence = html.Div(
+        [
+            html.Strong(
+                "Presence: was a technician at a place between From and To?",
+                style={"width": "100%"},
+            ),
+            _picker("Technician", AUDIT_P_TECH, "Technician", 240),
+            _picker("at property", AUDIT_P_PROPERTY, "Property (fence)", 300),
+            html.Div(
+                [
+                    html.Label("…or lat, lon, radius m"),
+                    dcc.Input(
+                        id=AUDIT_P_CIRCLE,
+                        placeholder="48.1372, 11.5756, 60",
+                        debounce=True,
+                    ),
+                ],
+            ),
+            html.Button("Ask", id=AUDIT_P_ASK),
+        ],
+        className="panel audit-form audit-presence",
     )
     evidence = html.Div(
         [
@@ -227,6 +255,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
             dcc.Store(id=AUDIT_TRAIL),
             dcc.Store(id=AUDIT_SHOWN),
             controls,
+            presence,
             html.Div(id=AUDIT_LEAD, className="panel audit-lead"),
             html.Div([evidence, map_part], className="audit-body"),
             table,

@@ -27,6 +27,7 @@ from core.reconcile import ClockEvent, Flag, Reconciliation
 from core.visits import Visit, Window, derive_visits
 from dashboard.clock import stamp
 from dashboard.queries import DerivationRow, SessionRow
+from services.presence import PresenceAnswer
 from storage.session_answer import SessionFacts
 from storage.session_answer import answer as session_answer
 from storage.visits import clock_events, input_digest
@@ -57,6 +58,7 @@ ROW_FLAGS = {
 #: How a stored ``fix_flags`` code reads (migration 0170): what is less certain.
 FIX_FLAG_WORDS = {
     "receive_time": "timed on receipt (the phone sent no time)",
+    "not_valid": "not valid by its phone (no evidence for arrival or departure)",
 }
 
 
@@ -156,6 +158,10 @@ class Audit:
     booked: tuple[datetime | None, datetime | None] | None = None
     #: What the answer is worded from besides the record (who, where, booked).
     facts: SessionFacts | None = None
+    #: Presence mode (services.presence): the answer in the company's zone and
+    #: the same sentence in UTC (the CSV's).
+    presence: str | None = None
+    presence_utc: str | None = None
 
     def answer_in(self, zone: ZoneInfo) -> Answer | None:
         """The answer worded in another zone (the CSV's UTC); None without one."""
@@ -547,6 +553,25 @@ def range_audit(
         derived_now=fence is not None,
         zone=zone,
     )
+
+
+def presence_audit(answer: PresenceAnswer, zone: ZoneInfo = UTC_ZONE) -> Audit:
+    """An ad-hoc presence answer (services.presence) as the audit shows it: the
+    fixes read (margins too), the asked place and the visits overlapping the range."""
+    p = answer.presence
+    audit = _audit(
+        answer.fixes,
+        answer.place.fence,
+        list(p.visits),
+        answer.technician,
+        p.start,
+        p.end,
+        derived_now=True,
+        zone=zone,
+    )
+    audit.presence = answer.sentence
+    audit.presence_utc = p.answer(answer.technician, answer.place.label, UTC_ZONE)
+    return audit
 
 
 def _audit(

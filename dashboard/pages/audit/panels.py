@@ -90,7 +90,9 @@ def recon_table(a: audit_mod.Audit) -> Any:
 def lead(a: audit_mod.Audit, title: str) -> Any:
     """What the page leads with: the answer in plain words, the booked window."""
     items: list[Any] = [html.H3(title, className="audit-title")]
-    if a.answer is not None:
+    if a.presence is not None:
+        items.append(html.P(a.presence, id="audit-answer", style=ANSWER_STYLE))
+    elif a.answer is not None:
         items.append(html.P(a.answer.sentence, id="audit-answer", style=ANSWER_STYLE))
     elif a.session is not None:
         items.append(
@@ -102,8 +104,9 @@ def lead(a: audit_mod.Audit, title: str) -> Any:
     else:
         items.append(
             html.P(
-                "Pick a job session for the answer against its booked window; "
-                "a technician's range shows the fixes and visits only.",
+                "Pick a job session for the answer against its booked window, "
+                "or ask Presence below; a technician's range shows the fixes "
+                "and visits only.",
                 id="audit-answer",
                 className="muted",
             )
@@ -125,6 +128,11 @@ def lead(a: audit_mod.Audit, title: str) -> Any:
             )
         )
     return items
+
+
+def problem(message: str) -> Any:
+    """The lead when a question cannot be answered (a bad range or place)."""
+    return [html.P(message, id="audit-answer", className="audit-problem")]
 
 
 def evidence_link(a: audit_mod.Audit, role: str | None) -> Any:

@@ -190,7 +190,18 @@ def register(app: dash.Dash, ctx: Context) -> None:
             ],
             className="muted",
         )
-        return job.manager_id, _hhmm(job.start, ctx), _hhmm(job.end, ctx), links, ""
+        user = flask.g.get("user")
+        # a role that may not plan keeps the note saying so
+        cleared = (
+            "" if user is not None and layout.may_plan(user.role) else dash.no_update
+        )
+        return (
+            job.manager_id,
+            _hhmm(job.start, ctx),
+            _hhmm(job.end, ctx),
+            links,
+            cleared,
+        )
 
     @app.callback(
         Output(layout.PLAN_RESULT, "children"),

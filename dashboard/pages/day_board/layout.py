@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import flask
 from dash import dcc, html
 
 from dashboard.shell import BLANK
+from jobs_domain.actors import Role
+from jobs_domain.permissions import Act, allowed
 
 PATH = "/board"
 
@@ -35,9 +38,37 @@ BOARD_ROWS = "board-rows"  # the technician id of each row, top to bottom
 BOARD_INTERVAL_MS = 15_000  # visits and statuses change every few minutes
 
 
-def page(query: Mapping[str, list[str]]) -> html.Div:
-    """The page at ``PATH``; ``?day=YYYY-MM-DD`` opens another day."""
+def may_plan(role: str) -> bool:
+    """Whether the plan form is open to ``role``: the API's matrix for Schedule
+    and for the crew (the board's reassign). The actions refuse the same roles
+    server-side; this only keeps the form from offering what will be refused."""
+    try:
+        r = Role(role)
+    except ValueError:
+        return False
+    return allowed(r, Act.SCHEDULE) and allowed(r, Act.ASSIGN_CREW)
+
+
+def _role() -> str:
+    user = flask.g.get("user") if flask.has_request_context() else None
+    return str(user.role) if user is not None else ""
+
+
+def page(query: Mapping[str, list[str]], role: str | None = None) -> html.Div:
+    """The page at ``PATH``; ``?day=YYYY-MM-DD`` opens another day. ``role`` is
+    the logged-in user's (read from the request when not given)."""
     day = (query.get("day") or [""])[0]
+    role = _role() if role is None else role
+    closed = not may_plan(role)
+    refusal = (
+        html.P(
+            f"Your role ({role or 'none'}) cannot schedule or reassign jobs; "
+            "the board is read-only for you.",
+            className="muted",
+        )
+        if closed
+        else None
+    )
     form = html.Div(
         [
             html.H4("Plan a job"),
@@ -68,8 +99,14 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
             ),
             html.Label("Reason (for a reschedule)", htmlFor=PLAN_REASON),
             dcc.Input(id=PLAN_REASON, type="text", className="search"),
-            html.Button("Save", id=PLAN_SAVE, n_clicks=0, className="primary"),
-            html.Div(id=PLAN_RESULT, className="plan-result"),
+            html.Button(
+                "Save",
+                id=PLAN_SAVE,
+                n_clicks=0,
+                className="primary",
+                disabled=closed,
+            ),
+            html.Div(refusal, id=PLAN_RESULT, className="plan-result"),
             html.Div(id=PLAN_LINKS),
         ],
         className="panel plan-form",

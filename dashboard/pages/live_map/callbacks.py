@@ -61,13 +61,38 @@ FIGURE_URL = "live-map/figure/"
 FIGURE_CACHE = "private, max-age=86400, immutable"
 
 
-def figure_ref(ctx: Context, fig: dict[str, Any], sig: str) -> dict[str, str]:
-    """Keep the figure's JSON for the browser to fetch; its reference
-    ``{key, url, sig}`` is what the callback answers (docs/dashboard.md)."""
-    body = json.dumps(fig, separators=(",", ":")).encode()
+def _kept(ctx: Context, value: Any) -> tuple[str, bytes]:
+    """Keep ``value``'s JSON in ``ctx.figures`` under its digest: key, JSON."""
+    body = json.dumps(value, separators=(",", ":")).encode()
     key = hashlib.blake2b(body, digest_size=16).hexdigest()
     ctx.figures.put(key, body)
-    return {"key": key, "url": f"{FIGURE_URL}{key}.json", "sig": sig}
+    return key, body
+
+
+def figure_ref(
+    ctx: Context, fig: dict[str, Any], sig: str, fences: str | None = None
+) -> dict[str, str]:
+    """Keep the figure's JSON for the browser to fetch; its reference
+    ``{key, url, sig}`` is what the callback answers (docs/dashboard.md), with
+    ``fences``: the URL of the map's fence layers, which live-map.js fetches
+    once the markers are drawn (the fences were most of a first load's bytes)."""
+    key, _ = _kept(ctx, fig)
+    ref = {"key": key, "url": f"{FIGURE_URL}{key}.json", "sig": sig}
+    if fences is not None:
+        ref["fences"] = fences
+    return ref
+
+
+def fences_url(ctx: Context, sites_sig: str, sites: list[queries.JobSite]) -> str:
+    """The URL of the fence layers of ``sites`` (built once per set of sites,
+    kept again beside each figure so it outlives the figures' eviction)."""
+    kept = ctx.fences.get(sites_sig)
+    if kept is None:
+        kept = _kept(ctx, figures.site_fence_layers(sites))
+        ctx.fences.put(sites_sig, kept)
+    else:
+        ctx.figures.put(*kept)
+    return f"{FIGURE_URL}{kept[0]}.json"
 
 
 def live_update(
@@ -139,18 +164,16 @@ def live_update(
         # the view it applies to and the one it makes (live-map.js checks)
         delta.update(base=previous.get("sig"), sig=sig)
         return no_update, delta, store, counts
-    fences = ctx.fences.get(sites_sig)
-    if fences is None:
-        fences = figures.site_fence_layers(sites)
-        ctx.fences.put(sites_sig, fences)
+    fences = fences_url(ctx, sites_sig, sites)
+    # the markers come first; live-map.js adds the fences (a second request)
     fig = figures.live_map(
-        techs, sites, ctx.tile_url, ctx.zone, layout.map_size(viewport), fences
+        techs, sites, ctx.tile_url, ctx.zone, layout.map_size(viewport), []
     )
     fig["layout"]["uirevision"] = store["rev"]  # the dispatcher's pan and zoom stay
     if focus and focus.get("pan"):  # opened from an alert's link: start there
         fig["layout"]["map"]["center"] = {"lat": focus["lat"], "lon": focus["lon"]}
         fig["layout"]["map"]["zoom"] = FOCUS_ZOOM
-    return figure_ref(ctx, fig, sig), no_update, store, counts
+    return figure_ref(ctx, fig, sig, fences), no_update, store, counts
 
 
 #: The zoom the map pans to for a picked technician or job (a few streets).
@@ -196,18 +219,31 @@ def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
     )
 
 
-def technician_list(ctx: Context, search: str | None, now: datetime) -> Any:
-    """The technician list beside the map (search by name, team, device, job)."""
+def technician_list(
+    ctx: Context,
+    search: str | None,
+    now: datetime,
+    trigger: object = None,
+    page: int | None = 0,
+) -> tuple[Any, int, bool, bool, bool]:
+    """The technician list beside the map (search by name, team, device, job),
+    one page of it: the list, the page after ``trigger`` (Prev/Next, a search),
+    whether Prev and Next are disabled, whether the pager is hidden."""
     now_ms = int(now.timestamp() * 1000)
     techs, _, _ = live_view(ctx, model.Filters(), now_ms)
     all_sites = queries.job_sites(ctx.sources)
     rows = model.tech_rows(techs, all_sites, {}, now, ctx.zone, search or "")
-    shown = rows[: panels.MAX_TECH_ROWS]
-    levels = queries.batteries(ctx.sources.redis, [r.device_id for r in shown])
+    page = panels.turn_page(trigger, page, len(rows))
+    shown = {r.device_id for r in panels.page_rows(rows, page)}
+    levels = queries.batteries(ctx.sources.redis, sorted(shown))
     rows = [
-        dataclasses.replace(r, battery=levels.get(r.device_id)) for r in shown
-    ] + rows[panels.MAX_TECH_ROWS :]
-    return panels.tech_list(rows)
+        dataclasses.replace(r, battery=levels.get(r.device_id))
+        if r.device_id in shown
+        else r
+        for r in rows
+    ]
+    last = panels.page_count(len(rows)) - 1
+    return panels.tech_list(rows, page), page, page == 0, page == last, last == 0
 
 
 def details(ctx: Context, focus: dict[str, Any] | None) -> Any:
@@ -387,11 +423,26 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.TECH_LIST, "children"),
+        Output(layout.TECH_PAGE, "data"),
+        Output(layout.TECH_PREV, "disabled"),
+        Output(layout.TECH_NEXT, "disabled"),
+        Output(layout.TECH_PAGER, "hidden"),
         Input(layout.SLOW_TICK, "n_intervals"),
         Input(layout.TECH_SEARCH, "value"),
+        Input(layout.TECH_PREV, "n_clicks"),
+        Input(layout.TECH_NEXT, "n_clicks"),
+        State(layout.TECH_PAGE, "data"),
     )
-    def _tech_list(_n: int | None, search: str | None) -> Any:
-        return technician_list(ctx, search, datetime.now(UTC))
+    def _tech_list(
+        _n: int | None,
+        search: str | None,
+        _prev: int | None,
+        _next: int | None,
+        page: int | None,
+    ) -> Any:
+        return technician_list(
+            ctx, search, datetime.now(UTC), dash.ctx.triggered_id, page
+        )
 
     @app.callback(
         Output(layout.FILTER_TECHS, "options"),

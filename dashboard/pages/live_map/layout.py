@@ -9,6 +9,7 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard import maps
+from dashboard.pages.live_map import panels
 from dashboard.pages.live_map.model import JOB_STATUSES, STATE_LABELS, STATES
 
 PATH = "/"
@@ -29,8 +30,13 @@ FILTER_TEAMS = "filter-teams"
 LIVE_COUNTS = "live-counts"
 ALERTS = "alerts"
 DETAILS = "details"
-TECH_SEARCH = "tech-search"
 TECH_LIST = "tech-list"
+# the list's pager (its callback turns pages on these ids)
+TECH_SEARCH = panels.TECH_SEARCH
+TECH_PREV = panels.TECH_PREV
+TECH_NEXT = panels.TECH_NEXT
+TECH_PAGE = panels.TECH_PAGE
+TECH_PAGER = panels.TECH_PAGER
 FOCUS = "focus"  # what the dispatcher picked: {"kind": "tech"|"job", "id": …}
 FOCUS_REQUEST = "focus-request"  # the focus an alert's link asks for (?job=, ?tech=)
 NOTIFY = "notify"
@@ -138,6 +144,16 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
                         className="search",
                     ),
                     html.Div(id=TECH_LIST, className="tech-list"),
+                    dcc.Store(id=TECH_PAGE, data=0),
+                    html.Div(
+                        [
+                            html.Button("‹ Prev", id=TECH_PREV, n_clicks=0),
+                            html.Button("Next ›", id=TECH_NEXT, n_clicks=0),
+                        ],
+                        id=TECH_PAGER,
+                        className="tech-pager",
+                        hidden=True,
+                    ),
                 ],
                 className="panel",
             ),

@@ -23,13 +23,42 @@ ALERT_COLOURS = {"danger": "#c53030", "warning": "#dd6b20", "info": "#2b6cb0"}
 #: Pattern-matching ids of the per-row controls (one callback serves them all).
 ACK = "alert-ack"
 TECH_ROW = "tech-row"
-#: The technician list shows this many rows (search narrows it down).
-#: Rows the technician list draws (search narrows the rest down). Each row is
+#: The technician list's pager (buttons in the layout, the page in a store).
+TECH_PREV = "tech-prev"
+TECH_NEXT = "tech-next"
+TECH_PAGE = "tech-page"
+TECH_PAGER = "tech-pager"  # hidden while everyone fits on one page
+TECH_SEARCH = "tech-search"
+#: Rows the technician list draws a page (search narrows the rest down). Each row is
 #: about ten Dash components, and Dash's renderer re-runs a selector for every
 #: component on every store update: at 200 rows (2,200 components) that was
 #: ~15 s of the browser's main thread before the map could draw
 #: (docs/performance.md, "Dashboard weight").
 MAX_TECH_ROWS = 30
+
+
+def page_count(rows: int) -> int:
+    """Pages of ``MAX_TECH_ROWS`` for ``rows`` technicians (at least one)."""
+    return max(1, -(-rows // MAX_TECH_ROWS))
+
+
+def turn_page(trigger: object, page: int | None, rows: int) -> int:
+    """The list's page after ``trigger``: Prev/Next step, a new search starts
+    over, a tick keeps the page; always a page that exists."""
+    page = page or 0
+    if trigger == TECH_PREV:
+        page -= 1
+    elif trigger == TECH_NEXT:
+        page += 1
+    elif trigger == TECH_SEARCH:
+        page = 0
+    return min(max(page, 0), page_count(rows) - 1)
+
+
+def page_rows(rows: list[model.TechRow], page: int) -> list[model.TechRow]:
+    """The rows of ``page`` (clamped to the pages there are)."""
+    page = turn_page(None, page, len(rows))
+    return rows[page * MAX_TECH_ROWS : (page + 1) * MAX_TECH_ROWS]
 
 
 def _dot(colour: str) -> Any:
@@ -63,8 +92,9 @@ def counts_panel(everyone: list[model.LiveTech], shown: list[model.LiveTech]) ->
     )
 
 
-def tech_list(rows: list[model.TechRow]) -> Any:
-    """Technicians beside the map: state, job or next job, last seen, battery.
+def tech_list(rows: list[model.TechRow], page: int = 0) -> Any:
+    """Technicians beside the map: state, job or next job, last seen, battery,
+    one page of them (``page_rows``) and where that page is in the whole.
     A click on a row focuses the map on them and shows their details."""
     if not rows:
         return html.P("No technician matches.", className="muted")
@@ -106,10 +136,17 @@ def tech_list(rows: list[model.TechRow]) -> Any:
             className="tech-row",
             title=f"Show {r.name} on the map",
         )
-        for r in rows[:MAX_TECH_ROWS]
+        for r in page_rows(rows, page)
     ]
+    first = turn_page(None, page, len(rows)) * MAX_TECH_ROWS
     more = (
-        [html.P(f"and {len(rows) - MAX_TECH_ROWS} more: search to narrow down")]
+        [
+            html.P(
+                f"{first + 1:,}–{first + len(body):,} of {len(rows):,}"
+                " · Prev/Next or search to narrow down",
+                className="muted tech-page",
+            )
+        ]
         if len(rows) > MAX_TECH_ROWS
         else []
     )

@@ -113,3 +113,56 @@ async def test_billing_staff_and_a_stale_board_are_refused_and_nothing_changes(
     assert not stale.ok
     assert "changed since the board showed it" in stale.message
     assert await _job(world, job_id) == before
+
+
+async def test_billing_staff_can_neither_schedule_nor_reassign_from_the_board(
+    world: World,
+) -> None:
+    """The board applies the API's role matrix before any rule of the job: the
+    API answers 403 to billing on /schedule and /crew, so the board refuses."""
+    s = await seed(world)
+    pending = await world.call(
+        "dispatcher",
+        "POST",
+        "/jobs",
+        201,
+        {"client_id": s.client_id, "property_id": s.site_id, "description": "Gutter"},
+    )
+    start, end = _later(11)
+    tess = world.people.technician_ids["tess"]
+    await world.call(
+        "billing",
+        "POST",
+        f"/jobs/{pending['id']}/schedule",
+        403,
+        {"start": start.isoformat(), "end": end.isoformat(), "technician_id": tess},
+    )
+    before = await _job(world, str(pending["id"]))
+    scheduled = await _plan(
+        world,
+        "billing",
+        BoardChange(str(pending["id"]), int(before["version"]), tess, start, end),  # type: ignore[call-overload]
+    )
+    assert not scheduled.ok
+    assert "admin, dispatcher" in scheduled.message
+    assert await _job(world, str(pending["id"])) == before
+
+    job_id = await make_job(world, s, "Boiler service", auxiliary=False)
+    booked = await _job(world, job_id)
+    same_window = (
+        datetime.fromisoformat(str(booked["scheduled_start"])),
+        datetime.fromisoformat(str(booked["scheduled_end"])),
+    )
+    reassigned = await _plan(
+        world,
+        "billing",
+        BoardChange(
+            job_id,
+            int(booked["version"]),  # type: ignore[call-overload]
+            world.people.technician_ids["alex"],
+            *same_window,
+        ),
+    )
+    assert not reassigned.ok
+    assert "admin, dispatcher" in reassigned.message
+    assert await _job(world, job_id) == booked

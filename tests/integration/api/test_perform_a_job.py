@@ -21,6 +21,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from tests.integration.api.conftest import World
+from tests.report_templates import boiler_template
 
 PNG = base64.b64encode(
     b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x01" * 20
@@ -155,47 +156,7 @@ async def seed(w: World) -> Seed:
         "POST",
         "/report-templates",
         201,
-        {
-            "name": "Boiler service report",
-            "required_signatures": ["customer", "technician"],
-            "families": [
-                {
-                    "key": "safety",
-                    "name": "Safety checks",
-                    "fields": [
-                        {
-                            "key": "gas_tight",
-                            "label": "Gas tightness OK",
-                            "type": "checkbox",
-                            "mandatory": True,
-                        },
-                        {
-                            "key": "pressure",
-                            "label": "Pressure (bar)",
-                            "type": "number",
-                            "mandatory": True,
-                        },
-                        {
-                            "key": "approved",
-                            "label": "Installation approved",
-                            "type": "validation",
-                            "mandatory": True,
-                        },
-                    ],
-                },
-                {
-                    "key": "details",
-                    "name": "Details",
-                    "fields": [
-                        {"key": "visit_date", "label": "Visit date", "type": "date"},
-                        {"key": "arrival", "label": "Arrival time", "type": "time"},
-                        {"key": "remarks", "label": "Remarks", "type": "text"},
-                        {"key": "meter", "label": "Meter serial", "type": "barcode"},
-                        {"key": "witness", "label": "Witness", "type": "signature"},
-                    ],
-                },
-            ],
-        },
+        boiler_template(),
     )
     return Seed(client["id"], site["id"], items, depots, template["id"])
 

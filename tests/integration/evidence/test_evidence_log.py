@@ -153,7 +153,7 @@ def _fix_ref(conn: psycopg.Connection, which: str) -> str:
     return "phone-1@" + got[0].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def test_the_audit_finds_a_fix_changed_deleted_or_inserted_in_the_database(
+def test_the_audit_finds_a_fix_changed_deleted_or_inserted_and_an_event_or_record_changed(
     conn: psycopg.Connection, session: uuid.UUID, tmp_path: Path
 ) -> None:
     key = evidence.signing_key(tmp_path)
@@ -173,8 +173,18 @@ def test_the_audit_finds_a_fix_changed_deleted_or_inserted_in_the_database(
         "UPDATE visit_derivations SET visits = '[]'::jsonb WHERE session_id = %s",
         (session,),
     )
+    event = conn.execute(
+        "SELECT device_id || ':' || event_id FROM device_events ORDER BY time LIMIT 1"
+    ).fetchone()
+    assert event is not None
+    conn.execute(
+        "UPDATE device_events SET lat = coalesce(lat, 48.0) + 0.0001 "
+        "WHERE device_id || ':' || event_id = %s",
+        (event[0],),
+    )
     report = evidence_log.audit(conn, key.public_key())
     assert ("fix", first) in report.changed
+    assert ("event", event[0]) in report.changed
     assert ("visit", "1") in report.changed
     assert report.deleted == [("fix", last)]
     assert report.inserted == [("fix", "phone-1@2026-03-02T07:00:00.000000Z")]

@@ -13,7 +13,7 @@ import pytest
 from crewtrack.runner import Child, ingest_watch, read_metrics, supervise_once
 from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
-from ingest.metrics import sample
+from ingest.metrics import sample, samples
 from tests.integration.ingest.helpers import ROOT, wait_until
 
 RESTART_AFTER_S = 4.0
@@ -46,7 +46,18 @@ def test_an_ingest_locked_out_for_too_long_is_restarted_and_the_log_says_why(
     child = _ingest_child(settings.replace(mqtt_password="wrong"), tmp_path)
     child.start()
     first = _pid(child)
+    watch = child.watch
+    assert watch is not None
     try:
+        # the broker has refused it at least once before the watch looks: on a
+        # loaded machine the child's start-up alone can outlast RESTART_AFTER_S,
+        # and then the (right) reason would be that its metrics do not answer
+        def refused() -> bool:
+            text = read_metrics(watch.metrics_url)
+            failures = samples(text or "", "crewtrack_ingest_connection_failures_total")
+            return any(v > 0 for v in failures.values())
+
+        wait_until(refused, timeout_s=60)
         with caplog.at_level(logging.WARNING, logger="crewtrack.up"):
 
             def restarted() -> bool:

@@ -7,6 +7,7 @@ endpoint calls, on captured-style payloads in tests/fixtures/payloads.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -225,3 +226,147 @@ def test_a_mocked_traccar_client_location_is_kept_and_marked_mock() -> None:
     assert p.odd == ("mock_location",)
     plain = _osmand_query((PAYLOADS / "osmand/query.txt").read_text())
     assert plain.fixes[0].mock is None
+
+
+def test_a_traccar_sos_alarm_at_a_placeholder_position_is_kept_as_an_event_without_a_fix() -> (
+    None
+):
+    p = _osmand_query((PAYLOADS / "osmand/sos_placeholder.txt").read_text())
+    assert (p.kind, p.fixes, p.rejections) == ("event", [], [])
+    (e,) = p.events
+    assert (e.type, e.t_ms, e.lat, e.lon, e.device_id) == (
+        "alarm:sos",
+        T,
+        None,
+        None,
+        "van-1",
+    )
+    assert "placeholder_position" in p.odd
+
+
+def test_a_traccar_sos_alarm_with_a_real_position_keeps_both_the_event_and_the_fix() -> (
+    None
+):
+    p = _osmand_query((PAYLOADS / "osmand/sos.txt").read_text())
+    (f,) = p.fixes
+    (e,) = p.events
+    assert (f.lat, f.acc, e.type, e.lat, e.acc) == (
+        48.137154,
+        5.0,
+        "alarm:sos",
+        48.137154,
+        5.0,
+    )
+
+
+def test_a_traccar_alarm_without_any_time_takes_the_receive_time() -> None:
+    p = _osmand_query("id=van-1&timestamp=0&lat=0&lon=0&alarm=sos")
+    (e,) = p.events
+    assert (e.t_ms, p.rejections) == (RECEIVED, [])
+    assert "receive_time" in p.odd
+
+
+def test_every_alarm_value_traccar_knows_is_an_event_and_junk_is_not() -> None:
+    for alarm in ("general", "lowBattery", "fallDown", "sos"):
+        p = _osmand_query(f"id=van-1&timestamp=1709539200&lat=0&lon=0&alarm={alarm}")
+        assert [e.type for e in p.events] == [f"alarm:{alarm}"]
+    junk = _osmand_query(
+        "id=van-1&timestamp=1709539200&lat=48.1&lon=11.5&alarm=%3Cx%3E"
+    )
+    assert (junk.events, len(junk.fixes), junk.odd) == ([], 1, ("unknown_alarm",))
+
+
+def test_a_traccar_fix_marked_not_valid_is_kept_flagged_and_extra_fields_are_ignored() -> (
+    None
+):
+    p = _osmand_query((PAYLOADS / "osmand/not_valid.txt").read_text())
+    assert p.rejections == []
+    (f,) = p.fixes
+    assert (f.lat, f.acc, f.bat, f.flags) == (48.137154, 1500.0, 40.0, "not_valid")
+    assert p.odd == ("not_valid",)
+    valid = _osmand_query("id=van-1&timestamp=1709539200&lat=48.1&lon=11.5&valid=true")
+    assert valid.fixes[0].flags is None
+
+
+def test_a_fix_flagged_not_valid_is_no_evidence_for_visits() -> None:
+    import pandas as pd
+
+    from core.fixes import fix_arrays
+
+    frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime([T, T + 1000, T + 2000], unit="ms", utc=True),
+            "lat": [48.1, 48.2, 48.3],
+            "lon": [11.5, 11.5, 11.5],
+            "accuracy": [5.0, 5.0, 5.0],
+            "fix_flags": [None, "receive_time,not_valid", "receive_time"],
+        }
+    )
+    fx = fix_arrays(frame)
+    assert (list(fx.lat), fx.dropped) == ([48.1, 48.3], 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("owntracks/status_ios.json", "status"),
+        ("owntracks/status_android.json", "status"),
+        ("owntracks/card.json", "card"),
+        ("owntracks/steps.json", "steps"),
+        ("owntracks/waypoints.json", "waypoints"),
+    ],
+)
+def test_the_owntracks_apps_own_housekeeping_messages_are_ignored_quietly_and_counted(
+    name: str, kind: str
+) -> None:
+    p = run(name)
+    assert (p.kind, p.fixes, p.events, p.rejections) == ("ignored", [], [], [])
+    assert p.odd == (f"ignored_type:{kind}",)
+
+
+def test_an_owntracks_type_nobody_sends_is_still_unsupported() -> None:
+    p = process(InboundMessage(TOPIC, b'{"_type": "bogus"}', RECEIVED), LIMITS)
+    assert [r.reason for r in p.rejections] == ["unsupported_type"]
+
+
+def test_an_owntracks_location_with_wifi_regions_and_monitoring_fields_is_a_plain_fix() -> (
+    None
+):
+    p = run("owntracks/location_android_extras.json")
+    (f,) = p.fixes
+    assert (f.t_ms, f.acc, f.alt, f.spd, f.bat, f.ping, f.flags) == (
+        T,
+        12.0,
+        519.0,
+        0.0,
+        71.0,
+        False,
+        None,
+    )
+    assert (p.rejections, p.odd) == ([], ())
+
+
+@pytest.mark.parametrize("trigger", ["c", "b", "r", "u", "t", "v", "C", None])
+def test_every_owntracks_trigger_but_ping_is_an_ordinary_fix(
+    trigger: str | None,
+) -> None:
+    obj = {"_type": "location", "lat": 48.1, "lon": 11.5, "tst": T // 1000}
+    if trigger is not None:
+        obj["t"] = trigger
+    p = process(InboundMessage(TOPIC, json.dumps(obj).encode(), RECEIVED), LIMITS)
+    (f,) = p.fixes
+    assert (f.ping, f.flags, p.rejections) == (False, None, [])
+
+
+def test_a_beacon_transition_without_any_position_keeps_its_event() -> None:
+    p = run("owntracks/transition_beacon_no_position.json")
+    assert (p.fixes, p.rejections) == ([], [])
+    (e,) = p.events
+    assert (e.type, e.job, e.t_ms, e.lat, e.lon) == (
+        "geofence_leave",
+        "J-1042",
+        T,
+        None,
+        None,
+    )
+    assert p.odd == ("no_position",)

@@ -228,6 +228,21 @@ def test_duplicating_copies_the_scope_into_a_new_pending_job() -> None:
     assert copy.sessions == []
 
 
+def test_a_technician_duplicates_only_when_the_settings_allow() -> None:
+    job = in_progress_job()
+    with pytest.raises(Forbidden, match="duplicate"):
+        job.duplicate(
+            MANAGER,
+            at(63),
+            job_id="copy",
+            number=43,
+            new_ids=[],
+            technicians_may_duplicate=False,
+        )
+    copy = job.duplicate(MANAGER, at(63), job_id="copy", number=43, new_ids=[])
+    assert copy.status is JobStatus.PENDING
+
+
 def _estimate() -> Estimate:
     return Estimate(
         id="est",

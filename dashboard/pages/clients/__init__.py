@@ -1,0 +1,1 @@
+"""Clients & properties: the list, a clients profile, a propertys fence."""
