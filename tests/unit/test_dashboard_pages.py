@@ -61,6 +61,7 @@ def test_the_router_shows_each_page_at_its_path_and_not_found_elsewhere(
         "/jobs",
         "/job",
         "/invoices",
+        "/clients",
         "/audit",
     ]
     assert _ids(_routed(app, "/")) == {"live-map"}
@@ -82,6 +83,7 @@ def test_the_header_links_every_page_in_order() -> None:
         ("Day board", "/board"),
         ("Jobs", "/jobs"),
         ("Invoices", "/invoices"),
+        ("Clients", "/clients"),
         ("Location history & arrival audit", "/audit"),
     ]
     positions = [header.index(f'"href": "{path}"') for _, path in links]
