@@ -48,6 +48,7 @@ OPERATIONS = {
     Act.SEND_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/send"),
     Act.VOID_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/void"),
     Act.CREDIT_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/credit-notes"),
+    Act.EDIT_DIRECTORY: ("patch", "/api/v1/clients/{client_id}"),
 }
 
 
