@@ -638,6 +638,7 @@ def test_every_tab_of_a_job_works_at_a_phone_width(
             is None
         ):
             create_user(conn, "Bea Billing", "billing", email, PASSWORD)
+    p.wait_for_load_state("networkidle")  # the audit's reads end before logging out
     p.goto(stack.url + "/logout")
     login(p, stack.url, email, next_path=f"/job?number={stack.job_number}")
     expect(p.locator("#job-header")).to_contain_text(stack.job_number)

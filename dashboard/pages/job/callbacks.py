@@ -53,8 +53,10 @@ from jobs_domain.permissions import Act, allowed, require
 from jobs_domain.report import Report
 from services import completion, directory, invoicing, price_book, reports
 from services import jobs as service
+from services import parts as parts_service
 from services.jobs import Overview
 from storage import attachments as files
+from storage import parts as parts_store
 from storage import users
 from storage.clients import TechnicianRecord
 from storage.invoices import StoredInvoice
@@ -84,12 +86,16 @@ class Loaded:
     report: Report | None  # None: no template assigned
     user_names: dict[str, str]  # who raised, changed or signed in the report
     invoices: list[StoredInvoice] | None  # None: the role may not read invoices
+    parts: parts_service.JobParts
+    depots: dict[str, str]  # depot id → name
+    items: dict[str, str]  # price-book id → name, of the units taken back
 
 
 async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
     """The job with that number, as the API's services read it for ``actor``."""
     job = await service.load_visible_by_number(conn, actor, number)
     (overview,) = await service.overviews(conn, [job])
+    used = await parts_service.job_parts(conn, job)
     try:
         report: Report | None = await reports.load_report(conn, job)
     except NotFound:
@@ -108,6 +114,13 @@ async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
         invoices=await invoicing.list_invoices(conn, client_id=None, job_id=job.id)
         if allowed(actor.role, Act.READ_INVOICES)
         else None,
+        parts=used,
+        depots={d.id: d.name for d in await parts_service.list_depots(conn)},
+        items={
+            i: item.name
+            for i in {t.item_id for t in used.take_backs}
+            if (item := await parts_store.get_item(conn, i)) is not None
+        },
     )
 
 
@@ -369,6 +382,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.body_id("notes"), "children"),
         Output(layout.NOTE_FORM, "hidden"),
         Output(layout.body_id("report"), "children"),
+        Output(layout.body_id("parts"), "children"),
         Output(layout.body_id("invoice"), "children"),
         Output(layout.INV_FORM, "hidden"),
         Output(layout.INV_GENERATE, "disabled"),
@@ -380,7 +394,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
     def _load(ref: dict[str, str] | None, _refresh: Any) -> Any:
         user, office = current_user(ctx)
         number = parse_job_number((ref or {}).get("number") or "")
-        nothing = (dash.no_update,) * 26
+        nothing = (dash.no_update,) * 27
         if number is None:
             return html.H3("No job"), "Open a job from the Jobs list.", *nothing
         try:
@@ -445,6 +459,15 @@ def register(app: dash.Dash, ctx: Context) -> None:
                 if loaded.report is None
                 else model.report_view(
                     loaded.report, job.display_number, loaded.user_names, ctx.zone
+                )
+            ),
+            panels.parts(
+                model.parts_view(
+                    loaded.parts.parts,
+                    loaded.parts.take_backs,
+                    loaded.depots,
+                    loaded.items,
+                    ctx.zone,
                 )
             ),
             panels.invoices(

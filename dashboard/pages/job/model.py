@@ -25,6 +25,7 @@ from jobs_domain.errors import Blocker, DomainError, TransitionRefused
 from jobs_domain.invoicing import InvoiceKind, InvoiceStatus
 from jobs_domain.job import AttachmentKind, Job, JobStatus, Note, NoteVisibility
 from jobs_domain.money import format_decimal, format_money
+from jobs_domain.parts import Condition, JobPart, Location, LocationKind, TakeBack
 from jobs_domain.permissions import Act, allowed
 from jobs_domain.report import Report, ReserveStatus
 from jobs_domain.report_template import (
@@ -47,6 +48,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("photos", "Photos & Documents"),
     ("notes", "Notes"),
     ("report", "Report"),
+    ("parts", "Parts & Serials"),
     ("sessions", "Sessions"),
     ("history", "History"),
     ("invoice", "Invoice"),
@@ -602,3 +604,58 @@ def invoice_views(
             }
         )
     return views
+
+
+# -- the Parts & Serials tab -------------------------------------------------------
+
+CONDITION_LABELS: Mapping[Condition, str] = {
+    Condition.OK: "OK",
+    Condition.NEEDS_REPAIR: "Needs Repair",
+    Condition.OBSOLETE: "Obsolete",
+}
+
+
+def _place(location: Location, depots: Mapping[str, str]) -> str:
+    if location.kind is LocationKind.DEPOT:
+        return f"depot {depots.get(location.depot_id or '', '?')}"
+    if location.kind is LocationKind.SITE:
+        return "the client's site"
+    return "retired"
+
+
+def parts_view(
+    parts: Sequence[JobPart],
+    take_backs: Sequence[TakeBack],
+    depots: Mapping[str, str],
+    items: Mapping[str, str],
+    zone: ZoneInfo,
+) -> dict[str, list[dict[str, str]]]:
+    """The parts used (with their serials and the depot they came from) and each
+    unit taken back: its condition now (OK / Needs Repair / Obsolete), where it
+    went, whether it was found at the client."""
+    return {
+        "parts": [
+            {
+                "name": p.name,
+                "family": p.family,
+                "quantity": format_decimal(p.quantity),
+                "serials": ", ".join(p.serials) or "—",
+                "depot": depots.get(p.depot_id or "", "—"),
+                "at": when(p.added_at, zone),
+            }
+            for p in parts
+        ],
+        "take_backs": [
+            {
+                "serial": t.serial,
+                "item": items.get(t.item_id, "?"),
+                "condition": t.condition.value,
+                "condition_label": CONDITION_LABELS[t.condition],
+                "before": CONDITION_LABELS[t.previous_condition],
+                "went_to": _place(t.to_location, depots),
+                "found": "yes" if t.found_at_client else "no (not on record here)",
+                "at": when(t.at, zone),
+            }
+            for t in sorted(take_backs, key=lambda t: t.at)
+        ],
+    }

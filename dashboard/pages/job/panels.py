@@ -492,3 +492,56 @@ def invoices(views: Sequence[Mapping[str, Any]] | None) -> Any:
             )
         )
     return parts
+
+
+def parts(view: Mapping[str, Sequence[Mapping[str, str]]]) -> Any:
+    """Parts used with their serials, and what happened to each unit taken back."""
+    used = view["parts"]
+    back = view["take_backs"]
+    return [
+        html.H5("Parts used"),
+        _table(
+            ["Part", "Family", "Qty", "Serials", "From depot", "When"],
+            [
+                [
+                    r["name"],
+                    r["family"],
+                    r["quantity"],
+                    r["serials"],
+                    r["depot"],
+                    r["at"],
+                ]
+                for r in used
+            ],
+        )
+        if used
+        else empty("No parts used."),
+        html.H5("Taken back"),
+        _table(
+            [
+                "Serial",
+                "Part",
+                "Condition",
+                "Was",
+                "Went to",
+                "Found at client",
+                "When",
+            ],
+            [
+                [
+                    r["serial"],
+                    r["item"],
+                    html.Span(
+                        r["condition_label"], className=f"unit unit-{r['condition']}"
+                    ),
+                    r["before"],
+                    r["went_to"],
+                    r["found"],
+                    r["at"],
+                ]
+                for r in back
+            ],
+        )
+        if back
+        else empty("Nothing taken back."),
+    ]

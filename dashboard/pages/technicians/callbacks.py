@@ -15,8 +15,8 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.actions import Conn
 from dashboard.context import Context
+from dashboard.forms import current_user, field_messages, result_view
 from dashboard.pages.jobs import layout as jobs_layout
-from dashboard.pages.jobs.callbacks import current_user, field_messages, result_view
 from dashboard.pages.technicians import layout
 from jobs_domain.actors import Actor, Role
 from jobs_domain.permissions import Act, allowed

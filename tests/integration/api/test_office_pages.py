@@ -540,3 +540,41 @@ async def test_billing_generates_issues_and_sends_an_invoice_the_api_agrees(
     assert await listed(["paid"], today) == [draft.invoice.id]
     assert await listed(["issued", "draft"], today) == []
     assert await listed([], "2001-01-01") == []
+
+
+async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_back(
+    world: World,
+) -> None:
+    from dashboard.pages.job.model import parts_view
+    from tests.integration.api.test_perform_a_job import (
+        install_old_pump,
+        make_job,
+        seed,
+    )
+
+    s = await seed(world)
+    await install_old_pump(world, s)
+    job_id = await make_job(world, s, "Replace the pump", auxiliary=False)
+    await world.call("tess", "POST", f"/jobs/{job_id}/start", 200)
+    part = {"item_id": s.items["pump"], "quantity": 1, "serials": ["P-1"]}
+    await world.call("tess", "POST", f"/jobs/{job_id}/parts", 201, part)
+    back = {"serial": "OLD-1", "condition": "needs_repair"}
+    await world.call("tess", "POST", f"/jobs/{job_id}/take-backs", 201, back)
+    unknown = {"serial": "X-77", "condition": "obsolete", "item_id": s.items["pump"]}
+    await world.call("tess", "POST", f"/jobs/{job_id}/take-backs", 201, unknown)
+    number = (await world.call("dispatcher", "GET", f"/jobs/{job_id}", 200))["number"]
+    loaded = await _loaded(world, number)
+    view = parts_view(
+        loaded.parts.parts, loaded.parts.take_backs, loaded.depots, loaded.items, UTC
+    )
+    assert [(p["name"], p["serials"]) for p in view["parts"]] == [
+        ("Circulator pump", "P-1")
+    ]
+    assert [
+        (t["serial"], t["item"], t["condition_label"], t["found"])
+        for t in view["take_backs"]
+    ] == [
+        ("OLD-1", "Circulator pump", "Needs Repair", "yes"),
+        ("X-77", "Circulator pump", "Obsolete", "no (not on record here)"),
+    ]
+    assert view["take_backs"][0]["went_to"].startswith("depot ")
