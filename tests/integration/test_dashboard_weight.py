@@ -209,8 +209,9 @@ def test_the_map_callback_answers_a_reference_and_the_browser_fetches_the_figure
     assert answer.status_code == 200, answer.text
     ref = answer.get_json()["response"]["live-figure"]["data"]
     signature = answer.get_json()["response"]["live-signature"]["data"]
-    # Dash carries only the reference; the figure is fetched beside it
-    assert set(ref) == {"key", "url", "sig"}
+    # Dash carries only the reference; the figure is fetched beside it, and the
+    # fences after it (they were most of a first load's bytes)
+    assert set(ref) == {"key", "url", "sig", "fences"}
     assert ref["sig"] == signature["sig"]
     fetched = client.get("/" + ref["url"], buffered=True)
     assert fetched.status_code == 200
@@ -219,6 +220,9 @@ def test_the_map_callback_answers_a_reference_and_the_browser_fetches_the_figure
     figure = json.loads(fetched.get_data())
     assert [t["name"] for t in figure["data"]] == ["halo", "Job sites", "Technicians"]
     assert figure["layout"]["map"]["style"].startswith("/map-style.json")
+    fences = client.get("/" + ref["fences"], buffered=True)
+    assert fences.status_code == 200
+    assert fences.headers["Cache-Control"] == "private, max-age=86400, immutable"
     again = client.post("/_dash-update-component", json=MAP_REQUEST)
     assert again.get_json()["response"]["live-figure"]["data"]["key"] == ref["key"]
     assert client.get("/live-map/figure/" + "0" * 32 + ".json").status_code == 404
