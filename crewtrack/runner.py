@@ -401,7 +401,13 @@ def _children(settings: Settings, env: dict[str, str], logs: Path) -> list[Child
         if out and out[-1].name == f"ingest-{i}":
             out[-1].watch = ingest_watch(settings, settings.ingest_metrics_port + i)
     add("derive", ["derive"], "derive.worker")
-    add("api", ["api"], "api.app")
+    # HTTP uploads (Traccar Client, the technician app) counted beside the ingest's
+    add(
+        "api",
+        ["api"],
+        "api.app",
+        {"CREWTRACK_API_METRICS_PORT": str(api_metrics_port(settings))},
+    )
     add("dashboard", ["dashboard"], "dashboard.app")
     add("retention", ["retention"], "storage.retention")
     # appends what was received and derived to the evidence log, signs checkpoints
@@ -556,12 +562,22 @@ def _print_banner(
         f"  PostgreSQL: {redact_url(settings.database_url)}",
         f"  Redis     : {redact_url(settings.redis_url)}",
         f"  MQTT      : mqtt://{settings.mqtt_host}:{settings.mqtt_port}",
+        f"  metrics   : ingest :{settings.ingest_metrics_port}/metrics, "
+        f"API uploads :{api_metrics_port(settings)}/metrics",
         *_admin_lines(settings, created),
         f"  logs      : {settings.home / 'logs'}",
         "Ctrl-C stops everything; data stays in " + str(settings.home),
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def api_metrics_port(settings: Settings) -> int:
+    """The API's metrics port under `up`: the configured one, else the port after
+    the ingest replicas' (CREWTRACK_INGEST_METRICS_PORT, +1 each)."""
+    return settings.api_metrics_port or settings.ingest_metrics_port + max(
+        settings.ingest_workers, 1
+    )
 
 
 def ingest_watch(settings: Settings, metrics_port: int) -> ConnectionWatch:

@@ -42,6 +42,7 @@ class Up:
             "CREWTRACK_API_PORT": str(ports["api"]),
             "CREWTRACK_DASHBOARD_PORT": str(ports["dashboard"]),
             "CREWTRACK_INGEST_METRICS_PORT": str(ports["metrics"]),
+            "CREWTRACK_API_METRICS_PORT": str(ports["api_metrics"]),
             "CREWTRACK_ATTACHMENTS_DIR": str(home / "attachments"),
             "CREWTRACK_SIMULATE_DEVICES": "3",
             "CREWTRACK_SIMULATE_RATE_HZ": "1",
@@ -103,7 +104,15 @@ def up(tmp_path: Path) -> Iterator[Up]:
         tmp_path / "home",
         {
             k: ports.free_port()
-            for k in ("pg", "redis", "mqtt", "api", "dashboard", "metrics")
+            for k in (
+                "pg",
+                "redis",
+                "mqtt",
+                "api",
+                "dashboard",
+                "metrics",
+                "api_metrics",
+            )
         },
     )
     yield runner
@@ -154,6 +163,11 @@ def test_up_runs_the_stack_with_a_simulated_fleet_and_stops_cleanly_on_ctrl_c(
     status, metrics = _get(f"http://127.0.0.1:{up.ports['metrics']}/metrics")
     assert status == 200
     assert b"# TYPE" in metrics
+    # the HTTP uploads' counters, under the ingest's names
+    status, api_metrics = _get(f"http://127.0.0.1:{up.ports['api_metrics']}/metrics")
+    assert status == 200
+    assert b"crewtrack_ingest_rejected_by_protocol_total" in api_metrics
+    assert f":{up.ports['api_metrics']}/metrics" in banner
 
     stored = _wait_for_fixes(up.dsn, 0)
 
