@@ -546,6 +546,7 @@ class Discrepancy:
     code: str
     message: str
     derived_at: datetime
+    client: str = ""
 
 
 #: An open session's flags wait this long: its first fixes on site are still
@@ -560,11 +561,12 @@ def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]
         rows = conn.execute(
             """SELECT DISTINCT ON (d.session_id)
                       d.session_id::text, j.number, t.name, coalesce(s.device_id, ''),
-                      d.reconciliation, d.derived_at
+                      d.reconciliation, d.derived_at, coalesce(c.name, '')
                  FROM visit_derivations d
                  JOIN job_sessions s ON s.id = d.session_id
                  JOIN jobs j ON j.id = s.job_id
                  JOIN technicians t ON t.id = s.technician_id
+                 LEFT JOIN clients c ON c.id = j.client_id
                 WHERE d.derived_at > now() - make_interval(hours => %s)
                   AND (s.clocked_out_at IS NOT NULL
                        OR s.clocked_in_at < now() - make_interval(mins => %s))
@@ -572,7 +574,7 @@ def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]
             (hours, OPEN_SESSION_GRACE_MIN),
         ).fetchall()
     out: list[Discrepancy] = []
-    for sid, number, tech, device, recon, at in rows:
+    for sid, number, tech, device, recon, at, client in rows:
         for flag in (recon or {}).get("flags", []):
             if flag.get("severity") == "warning":
                 out.append(
@@ -584,6 +586,7 @@ def recent_discrepancies(sources: Sources, hours: int = 24) -> list[Discrepancy]
                         str(flag.get("code", "")),
                         str(flag.get("message", "")),
                         at,
+                        client,
                     )
                 )
     return out

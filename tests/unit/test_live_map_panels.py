@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import plotly.utils
 
 from dashboard.pages.live_map import panels
-from dashboard.pages.live_map.model import TechRow
+from dashboard.pages.live_map.model import TechRow, discrepancy_alert
+from dashboard.queries import Discrepancy
 
 
 def _rows(n: int) -> list[TechRow]:
@@ -93,3 +96,21 @@ def test_a_short_list_shows_everyone_and_no_more_line() -> None:
     )
     assert text.count('"className": "tech-row"') == 8
     assert " of 8" not in text  # no pager line for one page
+
+
+def test_a_clock_vs_arrival_alert_names_the_job_its_client_and_the_technician() -> None:
+    flag = Discrepancy(
+        "s-1",
+        "J-000009",
+        "Sophie Wagner",
+        "demo-sophie",
+        "on_site_without_clock",
+        "12 min on site while not clocked in (visit from 2026-12-07T10:22:00+00:00)",
+        datetime(2026, 12, 7, 11, 0, tzinfo=UTC),
+        "Praxis Dr. Weber",
+    )
+    alert = discrepancy_alert(flag, ZoneInfo("Europe/Berlin"))
+    assert (
+        alert.title == "Clock vs arrival: J-000009 · Praxis Dr. Weber (Sophie Wagner)"
+    )
+    assert "11:22:00" in alert.detail  # the visit's time as the company reads it

@@ -288,7 +288,8 @@ def discrepancy_alert(d: Discrepancy, zone: ZoneInfo) -> Alert:
         f"discrepancy:{d.session_id}:{d.code}",
         "discrepancy",
         "warning",
-        f"Clock vs arrival: {d.job_number} ({d.technician})",
+        f"Clock vs arrival: {' · '.join(filter(None, (d.job_number, d.client)))} "
+        f"({d.technician})",
         localize_text(d.message, zone),
         d.derived_at,
         d.device_id,
