@@ -491,6 +491,9 @@ def test_the_day_board_shows_each_technicians_day_and_a_reschedule_changes_the_j
     expect(board).to_contain_text("Tech 00")
     expect(board).to_contain_text("J-000043")
     expect(board).to_contain_text(f"times in {zone.key}")
+    # the empty day field says which day it stands for: today, in the company's zone
+    today = datetime.now(UTC).astimezone(zone).date().isoformat()
+    expect(p.locator("#board-day")).to_have_attribute("placeholder", today)
     # a click on the job's bar picks it for the form, with its window
     box = board.locator("text", has_text="J-000043").first.bounding_box()
     assert box is not None

@@ -115,6 +115,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.PLAN_TECH, "options"),
         Output(layout.PLAN_SEEN, "data"),
         Output(layout.BOARD_ROWS, "data"),
+        Output(layout.BOARD_DAY, "placeholder"),
         Input(layout.BOARD_TICK, "n_intervals"),
         Input(layout.BOARD_DAY, "value"),
         Input(layout.BOARD_TEAM, "value"),
@@ -122,7 +123,9 @@ def register(app: dash.Dash, ctx: Context) -> None:
     )
     def _board(_n: Any, day: str | None, team: str | None, _done: Any) -> Any:
         now = datetime.now(UTC)
-        return board_view(ctx, board_day(day, ctx, now), team, now)
+        shown = board_day(day, ctx, now)
+        # an empty day field says which day it stands for (today, in the company's zone)
+        return (*board_view(ctx, shown, team, now), shown.isoformat())
 
     @app.callback(
         Output(layout.BOARD_DAY, "value"),
