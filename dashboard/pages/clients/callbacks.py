@@ -16,9 +16,10 @@ from dash import Input, Output, State, dcc, html
 from dash import ctx as triggered
 from dash.exceptions import PreventUpdate
 
+from dashboard import forms
 from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
-from dashboard.forms import current_user, field_messages, result_view
+from dashboard.forms import current_user
 from dashboard.pages.clients import figures, layout, model
 from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.jobs import model as jobs_model
@@ -293,25 +294,9 @@ def register(app: dash.Dash, ctx: Context) -> None:
             return model.add_vertex(vertices, lon, lat), keep, keep, None
         return keep, f"{lat:.6f}", f"{lon:.6f}", None
 
-    fields = list(dict.fromkeys(layout.FENCE_FIELDS.values()))
-
-    @app.callback(
-        Output(layout.FENCE_RESULT, "children"),
-        Output(layout.FENCE_RELOAD, "data"),
-        *[Output(jobs_layout.error_slot(f), "children") for f in fields],
-        Input(layout.FENCE_SAVE, "n_clicks"),
-        State(layout.PROPERTY, "data"),
-        State(layout.FENCE_VERSION, "data"),
-        State(layout.FENCE_KIND, "value"),
-        State(layout.FENCE_LAT, "value"),
-        State(layout.FENCE_LON, "value"),
-        State(layout.FENCE_RADIUS, "value"),
-        State(layout.FENCE_VERTICES, "value"),
-        State(layout.FENCE_RELOAD, "data"),
-        prevent_initial_call=True,
-    )
-    def _save(
-        clicks: int | None,
+    def save(
+        office: Office,
+        user: OfficeUser,
         property_id: str,
         version: int | None,
         kind: str,
@@ -319,11 +304,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         lon: str | None,
         radius: str | None,
         vertices: str | None,
-        reload: int | None,
-    ) -> Any:
-        if not clicks:
-            raise PreventUpdate
-        user, office = current_user(ctx)
+    ) -> Done:
         form = model.FenceForm(
             kind, lat or "", lon or "", str(radius or ""), vertices or ""
         )
@@ -331,26 +312,38 @@ def register(app: dash.Dash, ctx: Context) -> None:
             changes = form.changes()
         except InvalidInput as exc:
             problems = {p.pointer: p.message for p in exc.problems}
-            done = Done(False, f"Not saved: {exc.message}", problems=problems)
-        else:
-
-            async def save(conn: Conn, check: Any) -> PropertyRecord:
-                return await directory.update_property(
-                    conn, property_id, changes, check=check
-                )
-
-            done = office.edit_record(
-                user, Act.EDIT_DIRECTORY, version, save, "Fence saved."
+            return _at_fields(
+                Done(False, f"Not saved: {exc.message}", problems=problems)
             )
-        shown = _at_fields(done)
-        rest, messages = field_messages(shown, layout.FENCE_FIELDS, fields)
-        extra = [html.P(r, className="refused") for r in rest]
-        # a save, or someone else's, re-reads the record; a refusal keeps the form
-        return (
-            result_view(shown, extra),
-            (reload or 0) + 1 if done.ok or done.stale else dash.no_update,
-            *messages,
+
+        async def edit(conn: Conn, check: Any) -> PropertyRecord:
+            return await directory.update_property(
+                conn, property_id, changes, check=check
+            )
+
+        done = office.edit_record(
+            user, Act.EDIT_DIRECTORY, version, edit, "Fence saved."
         )
+        return _at_fields(done)
+
+    # a save, or someone else's, re-reads the record; a refusal keeps the form
+    forms.wire(
+        app,
+        ctx,
+        submit=forms.Submit.one(layout.FENCE_SAVE, layout.FENCE_FIELDS),
+        result=layout.FENCE_RESULT,
+        refresh=layout.FENCE_RELOAD,
+        states=[
+            State(layout.PROPERTY, "data"),
+            State(layout.FENCE_VERSION, "data"),
+            State(layout.FENCE_KIND, "value"),
+            State(layout.FENCE_LAT, "value"),
+            State(layout.FENCE_LON, "value"),
+            State(layout.FENCE_RADIUS, "value"),
+            State(layout.FENCE_VERTICES, "value"),
+        ],
+        run=save,
+    )
 
 
 def _at_fields(done: Done) -> Done:

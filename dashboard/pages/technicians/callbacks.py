@@ -13,10 +13,10 @@ import dash
 from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.actions import Conn
+from dashboard import forms
+from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
-from dashboard.forms import current_user, field_messages, result_view
-from dashboard.pages.jobs import layout as jobs_layout
+from dashboard.forms import current_user
 from dashboard.pages.technicians import layout
 from jobs_domain.actors import Actor, Role
 from jobs_domain.permissions import Act, allowed
@@ -93,51 +93,44 @@ def register(app: dash.Dash, ctx: Context) -> None:
         t = office.read(user, read)
         return t.name, t.phone or "", t.team, t.version
 
-    fields = list(dict.fromkeys(layout.FIELDS.values()))
-
-    @app.callback(
-        Output(layout.RESULT, "children"),
-        Output(layout.REFRESH, "data"),
-        *[Output(jobs_layout.error_slot(f), "children") for f in fields],
-        Input(layout.SAVE, "n_clicks"),
-        State(layout.PICK, "value"),
-        State(layout.VERSION, "data"),
-        State(layout.NAME, "value"),
-        State(layout.PHONE, "value"),
-        State(layout.TEAM, "value"),
-        State(layout.REFRESH, "data"),
-        prevent_initial_call=True,
-    )
-    def _save(
-        clicks: int | None,
+    def save(
+        office: Office,
+        user: OfficeUser,
         technician_id: str | None,
         version: int | None,
         name: str | None,
         phone: str | None,
         team: str | None,
-        refresh: int | None,
-    ) -> Any:
-        if not clicks or not technician_id:
+    ) -> Done:
+        if not technician_id:
             raise PreventUpdate
-        user, office = current_user(ctx)
         changes = {
             "name": name or "",
             "phone": (phone or "").strip() or None,
             "team": team or "",
         }
 
-        async def save(conn: Conn, check: Any) -> TechnicianRecord:
+        async def edit(conn: Conn, check: Any) -> TechnicianRecord:
             return await directory.update_technician(
                 conn, technician_id, changes, check=check
             )
 
-        done = office.edit_record(
-            user, Act.EDIT_DIRECTORY, version, save, f"{(name or '').strip()} saved."
+        return office.edit_record(
+            user, Act.EDIT_DIRECTORY, version, edit, f"{(name or '').strip()} saved."
         )
-        rest, messages = field_messages(done, layout.FIELDS, fields)
-        extra = [html.P(r, className="refused") for r in rest]
-        return (
-            result_view(done, extra),
-            (refresh or 0) + 1 if done.ok or done.stale else dash.no_update,
-            *messages,
-        )
+
+    forms.wire(
+        app,
+        ctx,
+        submit=forms.Submit.one(layout.SAVE, layout.FIELDS),
+        result=layout.RESULT,
+        refresh=layout.REFRESH,
+        states=[
+            State(layout.PICK, "value"),
+            State(layout.VERSION, "data"),
+            State(layout.NAME, "value"),
+            State(layout.PHONE, "value"),
+            State(layout.TEAM, "value"),
+        ],
+        run=save,
+    )
