@@ -51,6 +51,9 @@ class Act(StrEnum):
     VOID_INVOICE = "void an invoice"
     CREDIT_INVOICE = "issue a credit note"
     EDIT_DIRECTORY = "edit clients, properties and technicians"
+    # the price book and report templates (issue 16)
+    EDIT_PRICE_BOOK = "edit the price book"
+    EDIT_REPORT_TEMPLATES = "edit report templates"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -75,6 +78,9 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.VOID_INVOICE: BILLING,
         Act.CREDIT_INVOICE: BILLING,
         Act.EDIT_DIRECTORY: OFFICE,
+        # the price book and report templates (issue 16)
+        Act.EDIT_PRICE_BOOK: OFFICE,
+        Act.EDIT_REPORT_TEMPLATES: (Role.ADMIN,),
     }
 )
 

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 
+from dashboard.pager import Paging
 from dashboard.pages.clients import model
 from jobs_domain.actors import Role
 from jobs_domain.errors import InvalidInput
@@ -77,9 +78,9 @@ def test_the_click_grid_covers_the_view_around_its_centre() -> None:
 
 
 def test_the_list_pager_goes_forward_by_the_last_id_and_back() -> None:
-    paging = model.Paging().next("a").next("b")
+    paging = Paging().next("a").next("b")
     assert (paging.page, paging.current) == (3, "b")
-    assert model.Paging.of(paging.previous().data()).current == "a"
+    assert Paging.of(paging.previous().data()).current == "a"
 
 
 def test_only_the_office_edits_clients_and_properties() -> None:

@@ -63,6 +63,8 @@ def test_the_router_shows_each_page_at_its_path_and_not_found_elsewhere(
         "/invoices",
         "/clients",
         "/technicians",
+        "/price-book",
+        "/report-templates",
         "/audit",
     ]
     assert _ids(_routed(app, "/")) == {"live-map"}
@@ -86,6 +88,8 @@ def test_the_header_links_every_page_in_order() -> None:
         ("Invoices", "/invoices"),
         ("Clients", "/clients"),
         ("Technicians", "/technicians"),
+        ("Price book", "/price-book"),
+        ("Report templates", "/report-templates"),
         ("Location history & arrival audit", "/audit"),
     ]
     positions = [header.index(f'"href": "{path}"') for _, path in links]

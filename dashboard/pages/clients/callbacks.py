@@ -20,6 +20,7 @@ from dashboard import forms
 from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.forms import current_user
+from dashboard.pager import Paging
 from dashboard.pages.clients import figures, layout, model
 from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.jobs import model as jobs_model
@@ -114,42 +115,17 @@ def _profile(
 def register(app: dash.Dash, ctx: Context) -> None:
     """Attach the Clients page's callbacks to ``app``."""
 
-    @app.callback(
-        Output(layout.PAGING, "data", allow_duplicate=True),
-        Input(layout.SEARCH, "value"),
-        prevent_initial_call=True,
-    )
-    def _search(_text: str | None) -> Any:
-        return model.Paging().data()
-
-    @app.callback(
-        Output(layout.PAGING, "data"),
-        Input(layout.PAGER_PREV, "n_clicks"),
-        Input(layout.PAGER_NEXT, "n_clicks"),
-        State(layout.PAGING, "data"),
-        State(layout.LAST, "data"),
-        prevent_initial_call=True,
-    )
-    def _page(_prev: Any, _next: Any, data: Any, last: str | None) -> Any:
-        paging = model.Paging.of(data)
-        if triggered.triggered_id == layout.PAGER_NEXT and last:
-            return paging.next(last).data()
-        if triggered.triggered_id == layout.PAGER_PREV:
-            return paging.previous().data()
-        raise PreventUpdate
+    layout.PAGER.register(app, [Input(layout.SEARCH, "value")])
 
     @app.callback(
         Output(layout.LIST, "children"),
-        Output(layout.LAST, "data"),
-        Output(layout.PAGER_TEXT, "children"),
-        Output(layout.PAGER_PREV, "disabled"),
-        Output(layout.PAGER_NEXT, "disabled"),
+        *layout.PAGER.outputs(),
         Input(layout.PAGING, "data"),
         State(layout.SEARCH, "value"),
     )
     def _list(data: Any, text: str | None) -> Any:
         user, office = current_user(ctx)
-        paging = model.Paging.of(data)
+        paging = Paging.of(data)
 
         async def read(conn: Conn, _actor: Actor) -> list[ClientRecord]:
             return await directory.list_clients(
@@ -172,13 +148,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             for c in found
         ]
         last = str(found[-1].id) if more else None
-        return (
-            layout.table(rows),
-            last,
-            f"Page {paging.page}",
-            paging.page == 1,
-            last is None,
-        )
+        return layout.table(rows), *layout.PAGER.shown(paging, last)
 
     @app.callback(
         Output(layout.PROFILE, "children"),

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from dashboard.pager import Pager
 from dashboard.pages.clients.model import CIRCLE, POLYGON
 from dashboard.pages.jobs.layout import field
 from dashboard.shell import BLANK, MAP_CONFIG
@@ -17,11 +18,12 @@ PATH = "/clients"
 
 SEARCH = "clients-search"
 LIST = "clients-list"
-PAGER_PREV = "clients-prev"
-PAGER_NEXT = "clients-next"
-PAGER_TEXT = "clients-page"
-PAGING = "clients-paging"
-LAST = "clients-last"  # the last id on the page shown, None on the last page
+PAGER = Pager("clients")
+PAGER_PREV = PAGER.prev
+PAGER_NEXT = PAGER.next
+PAGER_TEXT = PAGER.text
+PAGING = PAGER.paging
+LAST = PAGER.last  # the last id on the page shown, None on the last page
 
 CLIENT = "client-id"  # the profile's client (store)
 PROFILE = "client-profile"
@@ -150,8 +152,7 @@ def fence_editor() -> html.Div:
 
 def _list_page() -> list[Any]:
     return [
-        dcc.Store(id=PAGING, data={"cursors": [None]}),
-        dcc.Store(id=LAST),
+        *PAGER.stores(),
         html.Div([html.H3("Clients & properties")], className="office-title"),
         html.Div(
             dcc.Input(
@@ -164,14 +165,7 @@ def _list_page() -> list[Any]:
             className="office-filters panel",
         ),
         html.Div(id=LIST, className="panel table-scroll"),
-        html.Div(
-            [
-                html.Button("← Previous", id=PAGER_PREV),
-                html.Span(id=PAGER_TEXT, className="muted"),
-                html.Button("Next →", id=PAGER_NEXT),
-            ],
-            className="office-pager",
-        ),
+        PAGER.row(),
     ]
 
 

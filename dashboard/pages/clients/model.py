@@ -23,34 +23,6 @@ POLYGON = "polygon"
 GRID = 60
 
 
-@dataclass(frozen=True)
-class Paging:
-    """Where each page seen starts (a client id cursor; None: the first page)."""
-
-    cursors: tuple[str | None, ...] = (None,)
-
-    @classmethod
-    def of(cls, data: Mapping[str, Any] | None) -> Paging:
-        return cls(tuple((data or {}).get("cursors") or [None]))
-
-    @property
-    def current(self) -> str | None:
-        return self.cursors[-1]
-
-    @property
-    def page(self) -> int:
-        return len(self.cursors)
-
-    def next(self, last_id: str) -> Paging:
-        return Paging((*self.cursors, last_id))
-
-    def previous(self) -> Paging:
-        return Paging(self.cursors[:-1] or (None,))
-
-    def data(self) -> dict[str, Any]:
-        return {"cursors": list(self.cursors)}
-
-
 def fence_text(prop: PropertyRecord) -> str:
     """What a list says of a site's fence."""
     fence = prop.geofence or {}

@@ -49,6 +49,9 @@ OPERATIONS = {
     Act.VOID_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/void"),
     Act.CREDIT_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/credit-notes"),
     Act.EDIT_DIRECTORY: ("patch", "/api/v1/properties/{property_id}"),
+    # the price book and report templates (issue 16)
+    Act.EDIT_PRICE_BOOK: ("patch", "/api/v1/price-book/items/{item_id}"),
+    Act.EDIT_REPORT_TEMPLATES: ("put", "/api/v1/report-templates/{template_id}"),
 }
 
 
