@@ -139,8 +139,13 @@ FORM_POINTERS = {
 def with_field(body: Mapping[str, Any], new: NewField) -> tuple[dict[str, Any], int]:
     """The body with the field added to the family of that name (or to a new
     one, last) and the index of that family."""
-    if not new.family:
-        raise InvalidInput("no family", [FieldProblem("/family", "must not be empty")])
+    blank = [
+        FieldProblem(pointer, "must not be empty")
+        for pointer, text in (("/family", new.family), ("/label", new.label))
+        if not text
+    ]
+    if blank:  # (a key made from no label would be the domain's odder answer)
+        raise InvalidInput("the field is incomplete", blank)
     families = [dict(f, fields=list(f["fields"])) for f in body.get("families", [])]
     index = next(
         (
