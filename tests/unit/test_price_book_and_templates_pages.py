@@ -37,7 +37,7 @@ def test_an_item_row_shows_its_family_money_rate_stock_and_status() -> None:
         "family": "Gauges",
         "price": "12.40",
         "tax": "20 %",
-        "serialized": "serialized",
+        "serialized": "yes",
         "status": "archived",
     }
     assert item_label(ITEM) == "Pressure gauge · GAU-1 (archived)"

@@ -30,7 +30,7 @@ from jobs_domain.permissions import Act, allowed
 from services import price_book
 from services.versions import Check
 
-HEAD = ["Item", "Code", "Kind", "Family", "Unit price", "Tax", "Stock", "Status"]
+HEAD = ["Item", "Code", "Kind", "Family", "Unit price", "Tax", "Serialized", "Status"]
 KEYS = ["name", "code", "kind", "family", "price", "tax", "serialized", "status"]
 
 

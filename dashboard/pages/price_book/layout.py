@@ -128,9 +128,14 @@ def page(_query: Mapping[str, list[str]]) -> html.Div:
                         *_item_fields(EDIT, code_editable=False),
                     ],
                     [
-                        html.Button("Save", id=EDIT_SAVE, className="primary"),
-                        html.Button("Archive", id=ARCHIVE),
-                        html.Button("Restore", id=RESTORE),
+                        html.Div(
+                            [
+                                html.Button("Save", id=EDIT_SAVE, className="primary"),
+                                html.Button("Archive", id=ARCHIVE),
+                                html.Button("Restore", id=RESTORE),
+                            ],
+                            className="office-buttons",
+                        )
                     ],
                     result=EDIT_RESULT,
                     heading="Edit an item",

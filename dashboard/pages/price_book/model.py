@@ -30,7 +30,7 @@ def item_row(item: Mapping[str, Any], families: Mapping[str, str]) -> dict[str, 
         "family": families.get(str(item["family_id"]), "—"),
         "price": format_money(item["unit_price"]),
         "tax": f"{format_decimal(item['tax_rate'])} %",
-        "serialized": "serialized" if item.get("serialized") else "—",
+        "serialized": "yes" if item.get("serialized") else "—",
         "status": "active" if item["active"] else "archived",
     }
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.forms import field, form_block
+from dashboard.forms import error_slot, field, form_block
 from dashboard.pages.report_templates.model import SIGNATURES, TYPES
 
 PATH = "/report-templates"
@@ -84,9 +84,9 @@ def _field_inputs(
 ) -> list[Any]:
     return [
         field(
-            "Family (an existing one's name, or a new one)",
+            "Family",
             family,
-            dcc.Input(id=family, list=F_FAMILIES),
+            dcc.Input(id=family, list=F_FAMILIES, placeholder="existing or new"),
         ),
         field("Field label", label, dcc.Input(id=label)),
         field("Key (empty: from the label)", key, dcc.Input(id=key)),
@@ -105,7 +105,7 @@ def _field_inputs(
             mandatory,
             dcc.Checklist(
                 id=mandatory,
-                options=[{"label": " mandatory (red)", "value": "yes"}],
+                options=[{"label": " yes (shown in red)", "value": "yes"}],
                 value=[],
             ),
         ),
@@ -142,17 +142,15 @@ def _editor() -> html.Div:
                         "The whole template as the API's body (rename, reorder, "
                         "remove fields)"
                     ),
-                    field(
-                        "Body (JSON)",
-                        BODY,
-                        dcc.Textarea(id=BODY, className="office-text rt-body"),
-                    ),
+                    html.Label("Body (JSON)", htmlFor=BODY),
+                    dcc.Textarea(id=BODY, className="office-text rt-body"),
+                    html.Div(id=error_slot(BODY), className="field-error"),
                     html.Button("Save body", id=SAVE_BODY),
                 ]
             ),
             html.Div(id=EDIT_RESULT),
         ],
-        className="panel",
+        className="panel rt-editor",
     )
 
 
