@@ -54,7 +54,11 @@ async def test_an_item_edit_with_a_stale_etag_is_refused_and_changes_nothing(
     )
     assert stale.status == 412
     now = await world.call("admin", "GET", path, 200)
-    assert (now["name"], now["unit_price"], now["version"]) == ("Gate valve", "15.00", 1)
+    assert (now["name"], now["unit_price"], now["version"]) == (
+        "Gate valve",
+        "15.00",
+        1,
+    )
     refused = await world.call(
         "admin", "PATCH", path, 422, {"tax_rate": "120"}
     )  # the create's rule, at its field
