@@ -118,13 +118,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         layout.NEW["family_id"],
         layout.EDIT["family_id"],
     ]
-    buttons = [
-        layout.FAM_SAVE,
-        layout.NEW_SAVE,
-        layout.EDIT_SAVE,
-        layout.ARCHIVE,
-        layout.RESTORE,
-    ]
+    buttons = [layout.FAM_SAVE, layout.NEW_SAVE, layout.EDIT_SAVE]
 
     @app.callback(
         Output(layout.FAMILIES, "children"),
@@ -210,19 +204,29 @@ def register(app: dash.Dash, ctx: Context) -> None:
     @app.callback(
         *[Output(layout.EDIT[k], "value") for k in layout.FORM_KEYS],
         Output(layout.VERSION, "data"),
+        Output(layout.ARCHIVE, "disabled"),
+        Output(layout.RESTORE, "disabled"),
         Input(layout.PICK, "value"),
         Input(layout.REFRESH, "data"),
     )
     def _pick(item_id: str | None, _refresh: Any) -> Any:
+        """The picked item in the form; Archive offered while it is active,
+        Restore while it is archived (to the roles that may edit)."""
         if not item_id:
-            return (*model.ItemForm().values(), None)
+            return (*model.ItemForm().values(), None, True, True)
         user, office = current_user(ctx)
 
         async def read(conn: Conn, _actor: Actor) -> dict[str, Any]:
             return await price_book.get_item(conn, item_id)
 
         item = office.read(user, read)
-        return (*model.ItemForm.of(item).values(), item["version"])
+        may = allowed(Role(user.role), Act.EDIT_PRICE_BOOK)
+        return (
+            *model.ItemForm.of(item).values(),
+            item["version"],
+            not may or not item["active"],
+            not may or item["active"],
+        )
 
     forms.wire(
         app,
