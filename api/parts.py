@@ -33,6 +33,7 @@ from jobs_domain.parts import (
     PriceBookItem,
     TakeBack,
 )
+from jobs_domain.permissions import MATRIX, Act
 from services import parts as service
 from storage.parts import DepotStock, HistoryEntry
 
@@ -447,7 +448,7 @@ def setup(api: Api) -> None:
         set_stock_settings,
         summary="Mark a part serialized, or labour billed from clocked time",
         tag=t,
-        roles=(Role.ADMIN,),
+        roles=MATRIX[Act.SET_STOCK_SETTINGS],
         body=STOCK_SETTINGS_IN,
         responses={200: s.CATALOG_ITEM_OUT},
     )

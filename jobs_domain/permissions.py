@@ -54,6 +54,7 @@ class Act(StrEnum):
     # the price book and report templates (issue 16)
     EDIT_PRICE_BOOK = "edit the price book"
     EDIT_REPORT_TEMPLATES = "edit report templates"
+    SET_STOCK_SETTINGS = "mark a part serialized or labour billed from sessions"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -81,6 +82,7 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         # the price book and report templates (issue 16)
         Act.EDIT_PRICE_BOOK: OFFICE,
         Act.EDIT_REPORT_TEMPLATES: (Role.ADMIN,),
+        Act.SET_STOCK_SETTINGS: (Role.ADMIN,),
     }
 )
 

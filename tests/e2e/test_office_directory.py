@@ -298,11 +298,15 @@ def test_the_office_adds_a_price_book_item_and_a_template_field_and_bills_the_it
     )
     expect(p.locator("#pb-edit-unit-price")).to_have_value("13.00")
     p.fill("#pb-edit-unit-price", "12.90")
+    p.locator("#pb-edit-serialized label").click()
     p.click("#pb-edit-save")
     expect(p.locator("#pb-edit-result")).to_contain_text(
         "Pressure gauge 0-4 bar saved."
     )
     expect(rows).to_contain_text("12.90")
+    expect(rows).to_contain_text("yes")  # serialized
+    expect(p.locator("#pb-edit-archive")).to_be_enabled()
+    expect(p.locator("#pb-edit-restore")).to_be_disabled()
     _office_shot(p, "price-book")
     _at_phone_width(p, "price-book")
 
@@ -348,4 +352,5 @@ def test_the_office_adds_a_price_book_item_and_a_template_field_and_bills_the_it
     assert [(li["description"], li["unit_price"]) for li in lines] == [
         ("Pressure gauge 0-4 bar", "12.90")
     ]
+    assert admin.get(path)["serialized"] is True
     page.assert_clean()

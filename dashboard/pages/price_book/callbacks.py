@@ -26,8 +26,8 @@ from dashboard.pages.job.panels import empty, table
 from dashboard.pages.price_book import layout, model
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import FieldProblem, InvalidInput
-from jobs_domain.permissions import Act, allowed
-from services import price_book
+from jobs_domain.permissions import MATRIX, Act, allowed
+from services import parts, price_book
 from services.versions import Check
 
 HEAD = ["Item", "Code", "Kind", "Family", "Unit price", "Tax", "Serialized", "Status"]
@@ -62,6 +62,10 @@ def add_item(office: Office, user: OfficeUser, *values: str | None) -> Done:
     )
 
 
+STOCK_ROLES = "marking a part serialized needs one of the roles: " + ", ".join(
+    r.value for r in MATRIX[Act.SET_STOCK_SETTINGS]
+)
+
 #: Each button of the edit form: what it does and what the page then says.
 EDITS = {
     layout.EDIT_SAVE: "saved",
@@ -76,22 +80,34 @@ def edit_item(
     button: str,
     item_id: str | None,
     version: int | None,
+    serialized: list[str] | None,
     *values: str | None,
 ) -> Done:
-    """Save the form's changes to the item, archive it or restore it, if it is
-    still the version the page showed."""
+    """Save the form's changes to the item (and its serialized flag, the parts
+    catalogue's stock setting), archive it or restore it, if it is still the
+    version the page showed."""
     if not item_id:
         return forms.refused("no item", "/path/item_id", "choose an item")
     form = model.ItemForm.typed(**dict(zip(layout.FORM_KEYS, values, strict=True)))
+    may_stock = allowed(Role(user.role), Act.SET_STOCK_SETTINGS)
 
     async def change(conn: Conn, check: Check) -> Any:
         if button == layout.ARCHIVE:
             return await price_book.archive_item(conn, item_id, check=check)
         if button == layout.RESTORE:
             return await price_book.restore_item(conn, item_id, check=check)
-        return await price_book.update_item(
+        item = await price_book.update_item(
             conn, item_id, form.body(new=False), check=check
         )
+        if bool(serialized) != item["serialized"]:
+            if not may_stock:
+                raise InvalidInput(
+                    "stock settings", [FieldProblem("/serialized", STOCK_ROLES)]
+                )
+            await parts.set_stock_settings(
+                conn, item_id, serialized=bool(serialized), bill_from_sessions=None
+            )
+        return item
 
     return office.edit_record(
         user, Act.EDIT_PRICE_BOOK, version, change, f"{form.name} {EDITS[button]}."
@@ -99,6 +115,11 @@ def edit_item(
 
 
 # -- the page ----------------------------------------------------------------------
+
+
+def serial_option(disabled: bool) -> list[dict[str, Any]]:
+    """The serialized checkbox's one option (disabled for roles that may not)."""
+    return [{"label": " serialized part", "value": "yes", "disabled": disabled}]
 
 
 def _families_panel(families: list[dict[str, Any]]) -> Any:
@@ -204,6 +225,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
     @app.callback(
         *[Output(layout.EDIT[k], "value") for k in layout.FORM_KEYS],
         Output(layout.VERSION, "data"),
+        Output(layout.SERIALIZED, "value"),
+        Output(layout.SERIALIZED, "options"),
         Output(layout.ARCHIVE, "disabled"),
         Output(layout.RESTORE, "disabled"),
         Input(layout.PICK, "value"),
@@ -213,7 +236,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
         """The picked item in the form; Archive offered while it is active,
         Restore while it is archived (to the roles that may edit)."""
         if not item_id:
-            return (*model.ItemForm().values(), None, True, True)
+            return (
+                *model.ItemForm().values(),
+                None,
+                [],
+                serial_option(True),
+                True,
+                True,
+            )
         user, office = current_user(ctx)
 
         async def read(conn: Conn, _actor: Actor) -> dict[str, Any]:
@@ -224,6 +254,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
         return (
             *model.ItemForm.of(item).values(),
             item["version"],
+            ["yes"] if item["serialized"] else [],
+            serial_option(not allowed(Role(user.role), Act.SET_STOCK_SETTINGS)),
             not may or not item["active"],
             not may or item["active"],
         )
@@ -261,6 +293,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         states=[
             State(layout.PICK, "value"),
             State(layout.VERSION, "data"),
+            State(layout.SERIALIZED, "value"),
             *[State(layout.EDIT[k], "value") for k in layout.FORM_KEYS],
         ],
         run=_edit,

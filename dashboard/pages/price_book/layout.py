@@ -44,6 +44,7 @@ NEW_FIELDS: Mapping[str, str] = {f"/{k}": v for k, v in NEW.items()}
 
 EDIT = form_ids("edit")
 PICK = "pb-edit-pick"
+SERIALIZED = "pb-edit-serialized"
 VERSION = "pb-edit-version"
 EDIT_SAVE = "pb-edit-save"
 ARCHIVE = "pb-edit-archive"
@@ -52,6 +53,7 @@ EDIT_RESULT = "pb-edit-result"
 EDIT_FIELDS: Mapping[str, str] = {
     **{f"/{k}": v for k, v in EDIT.items() if k != "code"},
     "/path/item_id": PICK,
+    "/serialized": SERIALIZED,
 }
 
 
@@ -126,6 +128,15 @@ def page(_query: Mapping[str, list[str]]) -> html.Div:
                             dcc.Dropdown(id=PICK, className="office-wide"),
                         ),
                         *_item_fields(EDIT, code_editable=False),
+                        field(
+                            "Stock",
+                            SERIALIZED,
+                            dcc.Checklist(
+                                id=SERIALIZED,
+                                options=[{"label": " serialized part", "value": "yes"}],
+                                value=[],
+                            ),
+                        ),
                     ],
                     [
                         html.Div(

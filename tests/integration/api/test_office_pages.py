@@ -52,6 +52,7 @@ OPERATIONS = {
     # the price book and report templates (issue 16)
     Act.EDIT_PRICE_BOOK: ("patch", "/api/v1/price-book/items/{item_id}"),
     Act.EDIT_REPORT_TEMPLATES: ("put", "/api/v1/report-templates/{template_id}"),
+    Act.SET_STOCK_SETTINGS: ("put", "/api/v1/parts/catalog/{item_id}/stock-settings"),
 }
 
 
@@ -622,21 +623,36 @@ async def test_the_price_book_page_adds_edits_and_archives_an_item_the_api_reads
     edit = [family["id"], "part", "GAU-1", "Pressure gauge", "", "13.10", "20"]
     done = await _as(
         world,
-        lambda o: book.edit_item(o, admin, book_layout.EDIT_SAVE, item["id"], 0, *edit),
+        lambda o: book.edit_item(
+            o, admin, book_layout.EDIT_SAVE, item["id"], 0, ["yes"], *edit
+        ),
     )
     assert (done.ok, done.message) == (True, "Pressure gauge saved.")
+    dispatcher = _user(world, "dispatcher")
+    refused = await _as(
+        world,
+        lambda o: book.edit_item(
+            o, dispatcher, book_layout.EDIT_SAVE, item["id"], 1, [], *edit
+        ),
+    )
+    assert list(refused.problems) == ["/serialized"]  # stock settings: admin only
     stale = await _as(
         world,
-        lambda o: book.edit_item(o, admin, book_layout.ARCHIVE, item["id"], 0, *edit),
+        lambda o: book.edit_item(
+            o, admin, book_layout.ARCHIVE, item["id"], 0, [], *edit
+        ),
     )
     assert stale.stale
     done = await _as(
         world,
-        lambda o: book.edit_item(o, admin, book_layout.ARCHIVE, item["id"], 1, *edit),
+        lambda o: book.edit_item(
+            o, admin, book_layout.ARCHIVE, item["id"], 1, [], *edit
+        ),
     )
     assert (done.ok, done.message) == (True, "Pressure gauge archived.")
     read = await world.call("admin", "GET", f"/price-book/items/{item['id']}", 200)
     assert (read["unit_price"], read["active"], read["version"]) == ("13.10", False, 2)
+    assert read["serialized"] is True
 
 
 async def test_the_templates_page_adds_a_field_that_only_new_reports_get(
