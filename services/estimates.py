@@ -228,7 +228,7 @@ class OnlineBooking:
     """What a customer sends from the website (schema-checked, contact parsed)."""
 
     contact: OnlineContact
-    address: Mapping[str, str]
+    address: Mapping[str, str] | Sequence[str]  # an object, or plain lines
     preferred_start: datetime
     preferred_end: datetime
     price_book_item_id: str | None = None
@@ -292,7 +292,7 @@ async def book_online(
             conn, {"name": contact.name, "email": contact.email, "phone": contact.phone}
         )
         client_id = str(created.id)
-    address = dict(new.address)
+    address = directory.address_object(new.address)
     property_id = await store.property_at(conn, client_id, address)
     if property_id is None:
         site = await directory_service.create_property(
