@@ -23,6 +23,7 @@ from dashboard.forms import current_user
 from dashboard.pages.clients import figures, layout, model
 from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.jobs import model as jobs_model
+from dashboard.paging import Paging, first_page
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import DomainError, InvalidInput
 from jobs_domain.permissions import Act, allowed
@@ -120,7 +121,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         prevent_initial_call=True,
     )
     def _search(_text: str | None) -> Any:
-        return model.Paging().data()
+        return first_page()
 
     @app.callback(
         Output(layout.PAGING, "data"),
@@ -131,7 +132,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         prevent_initial_call=True,
     )
     def _page(_prev: Any, _next: Any, data: Any, last: str | None) -> Any:
-        paging = model.Paging.of(data)
+        paging = Paging[str].of(data)
         if triggered.triggered_id == layout.PAGER_NEXT and last:
             return paging.next(last).data()
         if triggered.triggered_id == layout.PAGER_PREV:
@@ -149,19 +150,18 @@ def register(app: dash.Dash, ctx: Context) -> None:
     )
     def _list(data: Any, text: str | None) -> Any:
         user, office = current_user(ctx)
-        paging = model.Paging.of(data)
+        paging = Paging[str].of(data)
 
         async def read(conn: Conn, _actor: Actor) -> list[ClientRecord]:
             return await directory.list_clients(
                 conn,
                 q=(text or "").strip() or None,
                 after=paging.current,
-                limit=model.PAGE_SIZE + 1,
+                limit=paging.limit,
             )
 
         found = office.read(user, read)
-        more = len(found) > model.PAGE_SIZE
-        found = found[: model.PAGE_SIZE]
+        found, more = paging.cut(found)
         rows = [
             {
                 "name": c.name,
@@ -172,13 +172,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             for c in found
         ]
         last = str(found[-1].id) if more else None
-        return (
-            layout.table(rows),
-            last,
-            f"Page {paging.page}",
-            paging.page == 1,
-            last is None,
-        )
+        return (layout.table(rows), last, *paging.pager(more))
 
     @app.callback(
         Output(layout.PROFILE, "children"),

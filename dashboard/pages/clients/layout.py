@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from dashboard.pages.clients.model import CIRCLE, POLYGON
 from dashboard.pages.jobs.layout import field
+from dashboard.paging import first_page
 from dashboard.shell import BLANK, MAP_CONFIG
 
 PATH = "/clients"
@@ -150,7 +151,7 @@ def fence_editor() -> html.Div:
 
 def _list_page() -> list[Any]:
     return [
-        dcc.Store(id=PAGING, data={"cursors": [None]}),
+        dcc.Store(id=PAGING, data=first_page()),
         dcc.Store(id=LAST),
         html.Div([html.H3("Clients & properties")], className="office-title"),
         html.Div(

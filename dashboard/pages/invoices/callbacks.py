@@ -16,6 +16,7 @@ from dashboard.actions import Conn
 from dashboard.context import Context
 from dashboard.forms import current_user
 from dashboard.pages.invoices import layout, model
+from dashboard.paging import OffsetPaging, first_page
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import InvalidInput
 from jobs_domain.permissions import Act, allowed, require
@@ -48,26 +49,28 @@ def register(app: dash.Dash, ctx: Context) -> None:
         return office.read(user, read)
 
     @app.callback(
-        Output(layout.PAGE, "data", allow_duplicate=True),
+        Output(layout.PAGING, "data", allow_duplicate=True),
         Input(layout.F_STATUS, "value"),
         Input(layout.F_CLIENT, "value"),
         Input(layout.F_FROM, "value"),
         Input(layout.F_TO, "value"),
         prevent_initial_call=True,
     )
-    def _filters_changed(*_values: Any) -> int:
-        return 1  # a new filter starts at the first page
+    def _filters_changed(*_values: Any) -> dict[str, Any]:
+        return first_page()  # a new filter starts at the first page
 
     @app.callback(
-        Output(layout.PAGE, "data"),
+        Output(layout.PAGING, "data"),
         Input(layout.PAGER_PREV, "n_clicks"),
         Input(layout.PAGER_NEXT, "n_clicks"),
-        State(layout.PAGE, "data"),
+        State(layout.PAGING, "data"),
         prevent_initial_call=True,
     )
-    def _page(_prev: Any, _next: Any, page: int | None) -> int:
-        step = 1 if dash.ctx.triggered_id == layout.PAGER_NEXT else -1
-        return max(1, (page or 1) + step)
+    def _page(_prev: Any, _next: Any, data: Any) -> dict[str, Any]:
+        paging = OffsetPaging.of(data)
+        if dash.ctx.triggered_id == layout.PAGER_NEXT:
+            return paging.forward().data()
+        return paging.previous().data()
 
     @app.callback(
         Output(layout.LIST, "children"),
@@ -75,21 +78,21 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.PAGER_PREV, "disabled"),
         Output(layout.PAGER_NEXT, "disabled"),
         Output(layout.LIST_ERROR, "children"),
-        Input(layout.PAGE, "data"),
+        Input(layout.PAGING, "data"),
         State(layout.F_STATUS, "value"),
         State(layout.F_CLIENT, "value"),
         State(layout.F_FROM, "value"),
         State(layout.F_TO, "value"),
     )
     def _list(
-        page: int | None,
+        data: Any,
         statuses: list[str] | None,
         client: str | None,
         day_from: str | None,
         day_to: str | None,
     ) -> Any:
         user, office = current_user(ctx)
-        page = page or 1
+        paging = OffsetPaging.of(data)
         try:
             filters = model.filters_from(
                 ctx.zone,
@@ -106,15 +109,15 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
         async def read(conn: Conn, actor: Actor) -> tuple[list[dict[str, str]], bool]:
             require(actor, Act.READ_INVOICES)
-            found = await invoicing.list_invoices(conn, **filters.list_args(page))
-            shown = found[: model.PAGE_SIZE]
+            found = await invoicing.list_invoices(conn, **filters.list_args(paging))
+            shown, more = paging.cut(found)
             numbers = {
                 s.invoice.job_id: ref
                 for s in shown
                 if s.invoice.job_id
                 and (ref := await invoicing.job_reference(conn, s.invoice))
             }
-            return model.rows(shown, numbers, ctx.zone), len(found) > model.PAGE_SIZE
+            return model.rows(shown, numbers, ctx.zone), more
 
         rows, more = office.read(user, read)
-        return layout.table(rows), f"Page {page}", page == 1, not more, None
+        return layout.table(rows), *paging.pager(more), None

@@ -11,6 +11,7 @@ from dashboard.forms import day_range_inputs
 from dashboard.pages.job import panels
 from dashboard.pages.job.model import INVOICE_STATUS_LABELS
 from dashboard.pages.jobs.model import job_href
+from dashboard.paging import first_page
 
 PATH = "/invoices"
 
@@ -23,7 +24,7 @@ LIST_ERROR = "invoices-list-error"
 PAGER_PREV = "invoices-prev"
 PAGER_NEXT = "invoices-next"
 PAGER_TEXT = "invoices-page-text"
-PAGE = "invoices-page"  # the page shown, from 1
+PAGING = "invoices-paging"  # dashboard.paging.OffsetPaging's data
 OPTIONS_READY = "invoices-options-ready"
 HEAD = ("Number", "Kind", "Status", "Client", "Job", "Total", "Created", "E-mailed")
 
@@ -84,7 +85,7 @@ def page(_query: Mapping[str, list[str]]) -> html.Div:
                 ],
                 className="office-pager",
             ),
-            dcc.Store(id=PAGE, data=1),
+            dcc.Store(id=PAGING, data=first_page()),
             dcc.Store(id=OPTIONS_READY, data=0),
         ],
         className="office",

@@ -18,6 +18,7 @@ from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.forms import current_user
 from dashboard.pages.jobs import layout, model
+from dashboard.paging import Paging, first_page
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import InvalidInput
 from jobs_domain.job import CrewRole
@@ -136,7 +137,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         prevent_initial_call=True,
     )
     def _filters_changed(*_values: Any) -> dict[str, Any]:
-        return {"cursors": [None]}  # a new filter starts at the first page
+        return first_page()  # a new filter starts at the first page
 
     @app.callback(
         Output(layout.PAGING, "data"),
@@ -147,14 +148,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
         prevent_initial_call=True,
     )
     def _page(_prev: Any, _next: Any, raw: dict[str, Any] | None, last: Any) -> Any:
-        paging = model.Paging(tuple((raw or {}).get("cursors") or [None]))
+        paging = Paging[int].of(raw)
         if dash.ctx.triggered_id == layout.PAGER_NEXT:
             if last is None:
                 raise PreventUpdate
             paging = paging.next(int(last))
         else:
             paging = paging.previous()
-        return {"cursors": list(paging.cursors)}
+        return paging.data()
 
     @app.callback(
         Output(layout.LIST, "children"),
@@ -185,7 +186,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         text: str | None,
     ) -> Any:
         user, office = current_user(ctx)
-        paging = model.Paging(tuple((raw or {}).get("cursors") or [None]))
+        paging = Paging[int].of(raw)
         try:
             filters = model.filters_from(
                 ctx.zone,
@@ -207,22 +208,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
                 actor,
                 **filters.search_args(),
                 after_number=paging.current,
-                limit=model.PAGE_SIZE + 1,
+                limit=paging.limit,
             )
-            more = len(jobs) > model.PAGE_SIZE
-            jobs = jobs[: model.PAGE_SIZE]
+            jobs, more = paging.cut(jobs)
             rows = [model.row(o, ctx.zone) for o in await service.overviews(conn, jobs)]
             return rows, (jobs[-1].number if more else None)
 
         rows, last = office.read(user, read)
-        return (
-            layout.table(rows),
-            last,
-            f"Page {paging.page}",
-            paging.page == 1,
-            last is None,
-            None,
-        )
+        return (layout.table(rows), last, *paging.pager(last is not None), None)
 
     def _created(done: Done) -> list[Any]:
         if not (done.ok and done.job_number):

@@ -9,6 +9,7 @@ from dash import dcc, html
 
 from dashboard.forms import day_range_inputs, error_slot, field
 from dashboard.pages.jobs.model import STATUS_LABELS
+from dashboard.paging import first_page
 
 __all__ = ["error_slot", "field"]
 
@@ -180,7 +181,7 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
     client = (query.get("client") or [""])[0]
     return html.Div(
         [
-            dcc.Store(id=PAGING, data={"cursors": [None]}),
+            dcc.Store(id=PAGING, data=first_page()),
             dcc.Store(id=LAST),
             dcc.Store(id=REFRESH, data=0),
             dcc.Store(id=OPTIONS_READY, data=client),

@@ -18,6 +18,7 @@ import pytest
 
 from dashboard.actions import STALE, Conn, Done, Office, OfficeUser
 from dashboard.pages.job.callbacks import Loaded, load
+from dashboard.paging import OffsetPaging
 from jobs_domain.actors import Actor
 from jobs_domain.job import CrewRole, JobStatus, NoteVisibility, parse_job_number
 from jobs_domain.permissions import MATRIX, Act
@@ -531,7 +532,9 @@ async def test_billing_generates_issues_and_sends_an_invoice_the_api_agrees(
         )
 
         async def read(conn: Conn, _actor: Actor) -> list[str]:
-            found = await invoicing.list_invoices(conn, **filters.list_args(1))
+            found = await invoicing.list_invoices(
+                conn, **filters.list_args(OffsetPaging())
+            )
             return [s.invoice.id for s in found]
 
         return await _as(world, lambda o: o.read(billing, read))
