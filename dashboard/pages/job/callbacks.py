@@ -555,19 +555,9 @@ def register(app: dash.Dash, ctx: Context) -> None:
     line_items.register_search(app, ctx, layout.LI)
 
     def add_line_item(
-        office: Office,
-        user: OfficeUser,
-        seen: Seen,
-        item: str | None,
-        qty: str | None,
-        desc: str | None,
-        cqty: str | None,
-        price: str | None,
-        tax: str | None,
+        office: Office, user: OfficeUser, seen: Seen, *typed: str | None
     ) -> Done:
-        raw = line_items.raw_item(
-            layout.LI, dash.ctx.triggered_id, item, qty, desc, cqty, price, tax
-        )
+        raw = line_items.raw_item(layout.LI, dash.ctx.triggered_id, *typed)
         if isinstance(raw, Done):
             return raw
         return office.add_line_item(user, *seen, raw)
