@@ -51,6 +51,11 @@ class Act(StrEnum):
     VOID_INVOICE = "void an invoice"
     CREDIT_INVOICE = "issue a credit note"
     EDIT_DIRECTORY = "edit clients, properties and technicians"
+    # -- estimates and bookings (the help page's other two ways to make a job)
+    CREATE_ESTIMATE = "create an estimate"
+    APPROVE_ESTIMATE = "approve an estimate"
+    CONVERT_ESTIMATE = "convert an estimate to a job"
+    TAKE_BOOKING = "take a booking"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -75,6 +80,11 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.VOID_INVOICE: BILLING,
         Act.CREDIT_INVOICE: BILLING,
         Act.EDIT_DIRECTORY: OFFICE,
+        # -- estimates and bookings
+        Act.CREATE_ESTIMATE: OFFICE,
+        Act.APPROVE_ESTIMATE: OFFICE,
+        Act.CONVERT_ESTIMATE: OFFICE,
+        Act.TAKE_BOOKING: OFFICE,
     }
 )
 

@@ -16,10 +16,14 @@ import dash
 from dashboard.context import Context
 from dashboard.pages.audit import callbacks as audit_callbacks
 from dashboard.pages.audit import layout as audit_layout
+from dashboard.pages.bookings import callbacks as bookings_callbacks
+from dashboard.pages.bookings import layout as bookings_layout
 from dashboard.pages.clients import callbacks as clients_callbacks
 from dashboard.pages.clients import layout as clients_layout
 from dashboard.pages.day_board import callbacks as day_board_callbacks
 from dashboard.pages.day_board import layout as day_board_layout
+from dashboard.pages.estimates import callbacks as estimates_callbacks
+from dashboard.pages.estimates import layout as estimates_layout
 from dashboard.pages.invoices import callbacks as invoices_callbacks
 from dashboard.pages.invoices import layout as invoices_layout
 from dashboard.pages.job import callbacks as job_callbacks
@@ -58,6 +62,18 @@ PAGES = (
     ),
     Page(jobs_layout.PATH, "Jobs", jobs_layout.page, jobs_callbacks.register),
     Page(job_layout.PATH, "", job_layout.page, job_callbacks.register),
+    Page(
+        estimates_layout.PATH,
+        "Estimates",
+        estimates_layout.page,
+        estimates_callbacks.register,
+    ),
+    Page(
+        bookings_layout.PATH,
+        "Bookings to confirm",
+        bookings_layout.page,
+        bookings_callbacks.register,
+    ),
     Page(
         invoices_layout.PATH,
         "Invoices",

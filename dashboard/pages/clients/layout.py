@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from dash import dcc, html
 
 from dashboard.pages.clients.model import CIRCLE, POLYGON
-from dashboard.pages.jobs.layout import field
+from dashboard.pages.jobs.layout import field, pager
 from dashboard.paging import first_page
 from dashboard.shell import BLANK, MAP_CONFIG
 
@@ -165,14 +165,7 @@ def _list_page() -> list[Any]:
             className="office-filters panel",
         ),
         html.Div(id=LIST, className="panel table-scroll"),
-        html.Div(
-            [
-                html.Button("← Previous", id=PAGER_PREV),
-                html.Span(id=PAGER_TEXT, className="muted"),
-                html.Button("Next →", id=PAGER_NEXT),
-            ],
-            className="office-pager",
-        ),
+        pager(PAGER_PREV, PAGER_TEXT, PAGER_NEXT),
     ]
 
 

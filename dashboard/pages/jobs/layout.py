@@ -56,20 +56,38 @@ NEW_FIELDS: Mapping[str, str] = {
 }
 
 
+def client_and_site(client_id: str, property_id: str) -> list[html.Div]:
+    """A New form's client and its site (the site's choices follow the client:
+    ``callbacks.register_new_form``)."""
+    return [
+        field("Client", client_id, dcc.Dropdown(id=client_id)),
+        field(
+            "Property (job site)",
+            property_id,
+            dcc.Dropdown(id=property_id, placeholder="Pick a client first"),
+        ),
+    ]
+
+
+def pager(prev_id: str, text_id: str, next_id: str) -> html.Div:
+    """A list's Previous / page / Next."""
+    return html.Div(
+        [
+            html.Button("← Previous", id=prev_id),
+            html.Span(id=text_id, className="muted"),
+            html.Button("Next →", id=next_id),
+        ],
+        className="office-pager",
+    )
+
+
 def new_job_form() -> html.Div:
     return html.Div(
         [
             html.H4("New Job"),
             html.Div(
                 [
-                    field("Client", NEW_CLIENT, dcc.Dropdown(id=NEW_CLIENT)),
-                    field(
-                        "Property (job site)",
-                        NEW_PROPERTY,
-                        dcc.Dropdown(
-                            id=NEW_PROPERTY, placeholder="Pick a client first"
-                        ),
-                    ),
+                    *client_and_site(NEW_CLIENT, NEW_PROPERTY),
                     field(
                         "Description",
                         NEW_DESCRIPTION,
@@ -196,14 +214,7 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
             filters(),
             html.Div(id=LIST_ERROR, className="field-error"),
             html.Div(id=LIST, className="panel table-scroll"),
-            html.Div(
-                [
-                    html.Button("← Previous", id=PAGER_PREV),
-                    html.Span(id=PAGER_TEXT, className="muted"),
-                    html.Button("Next →", id=PAGER_NEXT),
-                ],
-                className="office-pager",
-            ),
+            pager(PAGER_PREV, PAGER_TEXT, PAGER_NEXT),
         ],
         className="office",
     )

@@ -50,6 +50,11 @@ OPERATIONS = {
     Act.VOID_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/void"),
     Act.CREDIT_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/credit-notes"),
     Act.EDIT_DIRECTORY: ("patch", "/api/v1/properties/{property_id}"),
+    # -- estimates and bookings
+    Act.CREATE_ESTIMATE: ("post", "/api/v1/estimates"),
+    Act.APPROVE_ESTIMATE: ("post", "/api/v1/estimates/{estimate_id}/approve"),
+    Act.CONVERT_ESTIMATE: ("post", "/api/v1/estimates/{estimate_id}/convert"),
+    Act.TAKE_BOOKING: ("post", "/api/v1/bookings"),
 }
 
 
