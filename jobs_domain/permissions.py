@@ -29,7 +29,8 @@ BILLING: tuple[Role, ...] = (Role.ADMIN, Role.BILLING)
 
 
 class Act(StrEnum):
-    """Something a user does to a job or its invoice (one API operation each)."""
+    """Something a user does to a job, its invoice, or the accounts (one API
+    operation each)."""
 
     CREATE_JOB = "create a job"
     SCHEDULE = "schedule"
@@ -51,6 +52,8 @@ class Act(StrEnum):
     VOID_INVOICE = "void an invoice"
     CREDIT_INVOICE = "issue a credit note"
     EDIT_DIRECTORY = "edit clients, properties and technicians"
+    MANAGE_USERS = "manage users"
+    MANAGE_DEVICES = "register and revoke devices"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -75,6 +78,8 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.VOID_INVOICE: BILLING,
         Act.CREDIT_INVOICE: BILLING,
         Act.EDIT_DIRECTORY: OFFICE,
+        Act.MANAGE_USERS: (Role.ADMIN,),
+        Act.MANAGE_DEVICES: (Role.ADMIN,),
     }
 )
 
