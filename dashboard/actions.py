@@ -232,6 +232,9 @@ class Done:
     warnings: tuple[str, ...] = ()
     job_number: str | None = None
     made: str | None = None  # the number of what an edit made besides a job
+    #: What the page shows once and never again (a new password, a phone's
+    #: set-up): kept only in this answer.
+    shown_once: Any = None
 
 
 Edit = Callable[[Conn, Actor, Check], Awaitable[tuple[Job, Sequence[DoubleBooking]]]]
@@ -614,17 +617,34 @@ class Office:
         takes the ``check`` the API's If-Match is): the role matrix, then the
         page's version against the locked record's, then the use case's rules."""
         actor = user.actor()
-
-        def unchanged(record: Any) -> None:
-            if seen_version is not None and record.version != seen_version:
-                raise _Stale(RECORD_STALE)
-
+        unchanged = _record_unchanged_since(seen_version)
         try:
             require(actor, act)
             asyncio.run(self._in_transaction(actor, lambda c: edit(c, unchanged)))
         except DomainError as exc:
             return _refused(exc)
         return Done(True, saved)
+
+    # -- users and devices (services.accounts: the use cases check the matrix) ------
+
+    def account_edit(
+        self,
+        user: OfficeUser,
+        seen_version: str | None,
+        work: Callable[[Conn, Actor, Callable[[Any], None]], Awaitable[T]],
+        answer: Callable[[T], Done],
+    ) -> Done:
+        """Run one ``services.accounts`` use case as ``user`` (``work`` gets the
+        check of the page's version, refused when stale) and say what it did."""
+        actor = user.actor()
+        unchanged = _record_unchanged_since(seen_version)
+        try:
+            result = asyncio.run(
+                self._in_transaction(actor, lambda c: work(c, actor, unchanged))
+            )
+        except DomainError as exc:
+            return _refused(exc)
+        return answer(result)
 
     # -- estimates and bookings (``services.estimates``, as the API's routes) -------
 
@@ -717,6 +737,16 @@ class Office:
             f"{job.display_number} booked ({job.status.value}).",
             job_number=job.display_number,
         )
+
+
+def _record_unchanged_since(seen_version: object) -> Callable[[Any], None]:
+    """The check of a record against the version the page showed."""
+
+    def unchanged(record: Any) -> None:
+        if seen_version is not None and record.version != seen_version:
+            raise _Stale(RECORD_STALE)
+
+    return unchanged
 
 
 ESTIMATE_STALE = (

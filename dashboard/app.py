@@ -292,7 +292,8 @@ def create_app(settings: Settings) -> dash.Dash:
         user = flask.g.get("user")
         if user is None:
             return shell.shell("", "", pages.NAV)
-        return shell.shell(user.name, user.role, pages.NAV, settings.company_timezone)
+        nav = pages.nav_for(user.role)
+        return shell.shell(user.name, user.role, nav, settings.company_timezone)
 
     app.layout = serve_layout
     _install_pages(

@@ -34,6 +34,10 @@ from dashboard.pages.live_map import callbacks as live_map_callbacks
 from dashboard.pages.live_map import layout as live_map_layout
 from dashboard.pages.technicians import callbacks as technicians_callbacks
 from dashboard.pages.technicians import layout as technicians_layout
+from dashboard.pages.users import callbacks as users_callbacks
+from dashboard.pages.users import layout as users_layout
+from jobs_domain.actors import Role
+from jobs_domain.permissions import Act, allowed
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Page:
     #: The page's components for the URL's query (``parse_qs`` of the search).
     layout: Callable[[Mapping[str, list[str]]], Any]
     register: Callable[[dash.Dash, Context], None]
+    #: The header links to the page only for roles that may do this (None: all).
+    act: Act | None = None
 
 
 PAGES = (
@@ -93,6 +99,13 @@ PAGES = (
         technicians_callbacks.register,
     ),
     Page(
+        users_layout.PATH,
+        "Users & devices",
+        users_layout.page,
+        users_callbacks.register,
+        Act.MANAGE_USERS,
+    ),
+    Page(
         audit_layout.PATH,
         "Location history & arrival audit",
         audit_layout.page,
@@ -101,3 +114,12 @@ PAGES = (
 )
 BY_PATH = {p.path: p for p in PAGES}
 NAV = tuple((p.nav_label, p.path) for p in PAGES if p.nav_label)  # "": no link
+
+
+def nav_for(role: str) -> tuple[tuple[str, str], ...]:
+    """The header's links for a role: a page it may not use is not linked."""
+    return tuple(
+        (p.nav_label, p.path)
+        for p in PAGES
+        if p.nav_label and (p.act is None or allowed(Role(role), p.act))
+    )
