@@ -17,8 +17,10 @@ import psycopg
 import pytest
 
 from dashboard.actions import STALE, Conn, Done, Office, OfficeUser
+from dashboard.pages.clients import callbacks as clients_callbacks
+from dashboard.pages.clients import layout as clients_layout
 from dashboard.pages.job.callbacks import Loaded, load
-from dashboard.paging import OffsetPaging
+from dashboard.paging import OffsetPaging, Paging
 from jobs_domain.actors import Actor
 from jobs_domain.job import CrewRole, JobStatus, NoteVisibility, parse_job_number
 from jobs_domain.permissions import MATRIX, Act
@@ -152,6 +154,39 @@ async def test_a_refused_crew_member_leaves_no_job_behind(world: World) -> None:
     assert not done.ok
     after = await world.call("admin", "GET", "/jobs", 200)
     assert len(after["items"]) == len(before["items"])
+
+
+async def test_the_clients_list_is_ordered_by_name_and_its_pages_keep_that_order(
+    world: World,
+) -> None:
+    for name in ["Zoé Orderly", "adam Orderly", "Bruno Orderly", "Céline Orderly"]:
+        await world.call("admin", "POST", "/clients", 201, {"name": name})
+    dispatcher = _user(world, "dispatcher")
+
+    async def pages() -> list[list[str]]:
+        seen: list[list[str]] = []
+        paging = Paging[str]()
+        while True:
+
+            async def read(
+                conn: Conn, _actor: Actor, at: Paging[str] = paging
+            ) -> tuple[Any, bool]:
+                return await clients_callbacks.list_page(conn, "Orderly", at)
+
+            found, more = await _as(world, lambda o: o.read(dispatcher, read))
+            seen.append([c.name for c in found])
+            if not more:
+                return seen
+            paging = paging.next(str(found[-1].id))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("dashboard.paging.PAGE_SIZE", 3)
+        assert await pages() == [
+            ["adam Orderly", "Bruno Orderly", "Céline Orderly"],
+            ["Zoé Orderly"],
+        ]
+    row = {"name": "adam Orderly", "email": "—", "phone": "—", "href": "/clients"}
+    assert clients_layout.ORDER_TEXT in str(clients_layout.table([row]))
 
 
 async def test_the_jobs_list_filters_by_team_and_finds_by_number_or_client(
