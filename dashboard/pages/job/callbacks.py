@@ -709,7 +709,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             return office.send_invoice(user, invoice_id, version)
         if act is Act.VOID_INVOICE:
             return office.void_invoice(user, invoice_id, version)
-        return office.credit_invoice(user, invoice_id, version, reason or "")
+        return office.credit_invoice(user, invoice_id, version, {"reason": reason})
 
     edit_form(
         app,
