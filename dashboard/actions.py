@@ -592,15 +592,17 @@ class Office:
         )
 
     def credit_invoice(
-        self, user: OfficeUser, invoice_id: str, seen: int, reason: str
+        self, user: OfficeUser, invoice_id: str, seen: int, body: Mapping[str, object]
     ) -> Done:
-        """A credit note for the whole invoice (crediting it all voids it)."""
+        """A credit note: ``body`` as the API's (lines of the invoice with a
+        quantity, an amount, a reason; nothing but a reason: all that is left).
+        Crediting an unpaid invoice in full voids it."""
         return self._invoice_edit(
             user,
             Act.CREDIT_INVOICE,
             seen,
             invoice_id,
-            lambda conn: invoicing.credit(conn, invoice_id, None, reason or None),
+            lambda conn: invoicing.credit(conn, invoice_id, body),
         )
 
     # -- the directory's records (clients, properties) ------------------------------

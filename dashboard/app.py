@@ -27,7 +27,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import dash
 import flask
@@ -181,7 +181,9 @@ def _install_auth(
         if path.startswith("/_dash-") or path.startswith("/_reload"):
             return flask.Response("login required", status=401)
         target = flask.request.full_path.rstrip("?")
-        return flask.redirect("/login?next=" + flask.request.script_root + target)
+        # quoted: the target's own "&tab=…" is part of next, not a second parameter
+        next_url = quote(flask.request.script_root + target, safe="/")
+        return flask.redirect("/login?next=" + next_url)
 
     @server.route("/login", methods=["GET", "POST"])
     def _login() -> Any:

@@ -112,6 +112,21 @@ def _profile(
     ]
 
 
+async def list_page(
+    conn: Conn, text: str | None, paging: Paging[str]
+) -> tuple[list[ClientRecord], bool]:
+    """A page of the clients list (ordered by name, as it says), and whether
+    more follow."""
+    found = await directory.list_clients(
+        conn,
+        q=(text or "").strip() or None,
+        after=paging.current,
+        limit=paging.limit,
+        by_name=True,
+    )
+    return paging.cut(found)
+
+
 def register(app: dash.Dash, ctx: Context) -> None:
     """Attach the Clients page's callbacks to ``app``."""
 
@@ -152,16 +167,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
         user, office = current_user(ctx)
         paging = Paging[str].of(data)
 
-        async def read(conn: Conn, _actor: Actor) -> list[ClientRecord]:
-            return await directory.list_clients(
-                conn,
-                q=(text or "").strip() or None,
-                after=paging.current,
-                limit=paging.limit,
-            )
+        async def read(conn: Conn, _actor: Actor) -> tuple[list[ClientRecord], bool]:
+            return await list_page(conn, text, paging)
 
-        found = office.read(user, read)
-        found, more = paging.cut(found)
+        found, more = office.read(user, read)
         rows = [
             {
                 "name": c.name,
