@@ -59,6 +59,9 @@ class Act(StrEnum):
     TAKE_BOOKING = "take a booking"
     MANAGE_USERS = "manage users"
     MANAGE_DEVICES = "register and revoke devices"
+    # the price book and report templates (issue 16)
+    EDIT_PRICE_BOOK = "edit the price book"
+    EDIT_REPORT_TEMPLATES = "edit report templates"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -90,6 +93,9 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.TAKE_BOOKING: OFFICE,
         Act.MANAGE_USERS: (Role.ADMIN,),
         Act.MANAGE_DEVICES: (Role.ADMIN,),
+        # the price book and report templates (issue 16)
+        Act.EDIT_PRICE_BOOK: OFFICE,
+        Act.EDIT_REPORT_TEMPLATES: (Role.ADMIN,),
     }
 )
 

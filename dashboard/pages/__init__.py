@@ -32,6 +32,10 @@ from dashboard.pages.jobs import callbacks as jobs_callbacks
 from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.live_map import callbacks as live_map_callbacks
 from dashboard.pages.live_map import layout as live_map_layout
+from dashboard.pages.price_book import callbacks as price_book_callbacks
+from dashboard.pages.price_book import layout as price_book_layout
+from dashboard.pages.report_templates import callbacks as report_templates_callbacks
+from dashboard.pages.report_templates import layout as report_templates_layout
 from dashboard.pages.technicians import callbacks as technicians_callbacks
 from dashboard.pages.technicians import layout as technicians_layout
 from dashboard.pages.users import callbacks as users_callbacks
@@ -97,6 +101,19 @@ PAGES = (
         "Technicians",
         technicians_layout.page,
         technicians_callbacks.register,
+    ),
+    # the price book and report templates (issue 16)
+    Page(
+        price_book_layout.PATH,
+        "Price book",
+        price_book_layout.page,
+        price_book_callbacks.register,
+    ),
+    Page(
+        report_templates_layout.PATH,
+        "Report templates",
+        report_templates_layout.page,
+        report_templates_callbacks.register,
     ),
     Page(
         users_layout.PATH,

@@ -65,6 +65,8 @@ def test_the_router_shows_each_page_at_its_path_and_not_found_elsewhere(
         "/invoices",
         "/clients",
         "/technicians",
+        "/price-book",
+        "/report-templates",
         "/users",
         "/audit",
     ]
@@ -91,6 +93,8 @@ def test_the_header_links_every_page_in_order() -> None:
         ("Invoices", "/invoices"),
         ("Clients", "/clients"),
         ("Technicians", "/technicians"),
+        ("Price book", "/price-book"),
+        ("Report templates", "/report-templates"),
         ("Users & devices", "/users"),
         ("Location history & arrival audit", "/audit"),
     ]
