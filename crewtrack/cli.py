@@ -85,9 +85,10 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     from crewtrack.logs import setup_logging
     from dashboard.app import run
+    from ingest.broker_auth import hash_mqtt_password
 
     setup_logging(settings, "dashboard")
-    run(settings)
+    run(settings, hash_mqtt_password)
     return 0
 
 

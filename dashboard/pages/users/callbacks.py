@@ -19,10 +19,14 @@ from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.forms import current_user
 from dashboard.pages.users import layout, model
-from ingest.broker_auth import hash_mqtt_password
 from jobs_domain.actors import Actor, Role
 from jobs_domain.permissions import Act, allowed
 from services import accounts, phone_setup
+
+NO_PHONES = (
+    "Not registered: this dashboard was started without the broker's password "
+    "format; `crewtrack dashboard` (and `make run`) start it with it."
+)
 
 
 def _admin(user: OfficeUser) -> bool:
@@ -205,13 +209,16 @@ def register(app: dash.Dash, ctx: Context) -> None:
     ) -> Done:
         data = {"technician_id": technician_id, "device_id": device_id, "label": label}
         s = office.settings
+        hash_password = ctx.hash_device_password
+        if hash_password is None:
+            return Done(False, NO_PHONES)
 
         async def work(conn: Conn, actor: Actor, _check: Any) -> accounts.NewDevice:
             return await accounts.register_phone(
                 conn,
                 actor,
                 data,
-                hash_password=hash_mqtt_password,
+                hash_password=hash_password,
                 service_users=[s.mqtt_username],
             )
 
