@@ -1,14 +1,16 @@
-"""A list's keyset pager: where each page seen starts, its Previous/Next row,
-and the callbacks that move it (a new filter starts again at page 1).
+"""A list's pager on the page: its stores, its Previous/Next row, and the
+callbacks that move it (a new filter starts again at page 1). The model of
+where each page starts is :mod:`dashboard.paging`.
 
 The list's own callback reads :attr:`Pager.paging` (``Paging.of`` its data) and
-writes :attr:`Pager.last` (the last id shown, None on the last page), the text
-and the buttons' ``disabled``.
+writes :attr:`Pager.last` (where the next page starts: the last number or id
+shown, or the next offset; None on the last page), the text and the buttons'
+``disabled`` (:meth:`Pager.shown`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,33 +19,7 @@ from dash import Input, Output, State, dcc, html
 from dash import ctx as triggered
 from dash.exceptions import PreventUpdate
 
-
-@dataclass(frozen=True)
-class Paging:
-    """Where each page seen starts (an id cursor; None: the first page)."""
-
-    cursors: tuple[str | None, ...] = (None,)
-
-    @classmethod
-    def of(cls, data: Mapping[str, Any] | None) -> Paging:
-        return cls(tuple((data or {}).get("cursors") or [None]))
-
-    @property
-    def current(self) -> str | None:
-        return self.cursors[-1]
-
-    @property
-    def page(self) -> int:
-        return len(self.cursors)
-
-    def next(self, last_id: str) -> Paging:
-        return Paging((*self.cursors, last_id))
-
-    def previous(self) -> Paging:
-        return Paging(self.cursors[:-1] or (None,))
-
-    def data(self) -> dict[str, Any]:
-        return {"cursors": list(self.cursors)}
+from dashboard.paging import Paging, first_page
 
 
 @dataclass(frozen=True)
@@ -74,7 +50,7 @@ class Pager:
 
     def stores(self) -> list[Any]:
         return [
-            dcc.Store(id=self.paging, data=Paging().data()),
+            dcc.Store(id=self.paging, data=first_page()),
             dcc.Store(id=self.last),
         ]
 
@@ -97,7 +73,7 @@ class Pager:
             prevent_initial_call=True,
         )
         def _filtered(*_values: Any) -> Any:
-            return Paging().data()
+            return first_page()  # a new filter starts at the first page
 
         @app.callback(
             Output(self.paging, "data"),
@@ -107,17 +83,17 @@ class Pager:
             State(self.last, "data"),
             prevent_initial_call=True,
         )
-        def _page(_prev: Any, _next: Any, data: Any, last: str | None) -> Any:
-            paging = Paging.of(data)
-            if triggered.triggered_id == self.next and last:
+        def _page(_prev: Any, _next: Any, data: Any, last: Any) -> Any:
+            paging = Paging[Any].of(data)
+            if triggered.triggered_id == self.next and last is not None:
                 return paging.next(last).data()
             if triggered.triggered_id == self.prev:
                 return paging.previous().data()
             raise PreventUpdate
 
-    def shown(self, paging: Paging, last: str | None) -> tuple[Any, ...]:
+    def shown(self, paging: Paging[Any], last: Any) -> tuple[Any, ...]:
         """The list callback's outputs of the pager: last, text, prev/next disabled."""
-        return last, f"Page {paging.page}", paging.page == 1, last is None
+        return last, *paging.pager(more=last is not None)
 
     def outputs(self) -> list[Output]:
         return [

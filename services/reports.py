@@ -170,7 +170,12 @@ async def _save(conn: Conn, report: Report) -> None:
     await store.save_report(conn, report, now())
     if events:
         await store.insert_alerts(conn, events)
-        await conn.execute("SELECT pg_notify(%s, '')", (ALERT_CHANNEL,))
+        await announce_alerts(conn)
+
+
+async def announce_alerts(conn: Conn) -> None:
+    """Wake the alert relay once this transaction commits (its new outbox rows)."""
+    await conn.execute("SELECT pg_notify(%s, '')", (ALERT_CHANNEL,))
 
 
 async def update_fields(

@@ -331,6 +331,17 @@ async def insert_alerts(conn: Conn, events: list[ReserveRaised]) -> list[int]:
     return ids
 
 
+async def insert_event_alert(conn: Conn, key: str, payload: dict[str, Any]) -> bool:
+    """An alert of a device event (an alarm) in the outbox, once per ``key``:
+    whether it is new (applying the same event again writes nothing)."""
+    cur = await conn.execute(
+        "INSERT INTO report_alerts (event_key, payload) VALUES (%s, %s) "
+        "ON CONFLICT (event_key) DO NOTHING RETURNING id",
+        (key, Jsonb(payload)),
+    )
+    return await cur.fetchone() is not None
+
+
 async def claim_pending_alerts(
     conn: Conn, ids: list[int] | None = None, limit: int = 50
 ) -> list[tuple[int, dict[str, Any], str | None, int | None]]:

@@ -237,6 +237,88 @@ def test_the_office_moves_a_technician_to_another_team_and_the_api_agrees(
     page.assert_clean()
 
 
+ADMIN = "admin-accounts@example.com"
+
+
+def test_an_admin_adds_a_technician_registers_their_phone_sees_its_qr_codes_and_disables_them(
+    stack: Stack, page: Watched
+) -> None:
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        if not conn.execute(
+            "SELECT 1 FROM users WHERE email = %s", (ADMIN,)
+        ).fetchone():
+            create_user(conn, "Ada Admin", "admin", ADMIN, "correct horse battery")
+    p = page.page
+    login(p, stack.url, ADMIN, "correct horse battery", next_path="/users")
+    expect(p.locator(".topbar a", has_text="Users & devices")).to_be_visible()
+    expect(p.locator(".user-row", has_text="Dana Dispatch")).to_be_visible()
+
+    # a technician: the password is generated and shown once
+    p.fill("#user-add-name", "Nina Field")
+    p.fill("#user-add-email", "not-an-address")
+    p.locator("#user-add-role").click()
+    p.locator(".dash-dropdown-option", has_text="Technician").first.click()
+    p.click("#user-add")
+    expect(p.locator("#user-add-email-error")).to_contain_text("e-mail")
+    p.fill("#user-add-email", "nina.field@example.com")
+    p.click("#user-add")
+    expect(p.locator("#user-add-result")).to_contain_text("Nina Field added")
+    expect(p.locator("#user-add-result")).to_contain_text("Shown once")
+    assert len(p.locator("#shown-password").inner_text()) >= 16
+    expect(p.locator(".user-row", has_text="Nina Field")).to_contain_text("technician")
+
+    # her phone: the login and both apps' QR codes, once
+    p.locator("#phone-technician").click()
+    p.locator(".dash-dropdown-content input.dash-dropdown-search").fill("Nina")
+    p.locator(".dash-dropdown-option", has_text="Nina Field").first.click()
+    p.fill("#phone-label", "Nina's Pixel")
+    p.click("#phone-register")
+    expect(p.locator("#phone-result")).to_contain_text("registered for Nina Field")
+    setup = p.locator("#phone-setup")
+    expect(setup).to_contain_text("MQTT password")
+    expect(setup).to_contain_text("/api/v1/osmand?token=dev_")
+    for app in ("#setup-owntracks", "#setup-traccar-client"):
+        qr = p.locator(f"{app} img.setup-qr")
+        expect(qr).to_be_visible()
+        assert qr.evaluate("i => i.complete && i.naturalWidth > 100")
+    owntracks = p.locator("#setup-owntracks a").get_attribute("href") or ""
+    assert owntracks.startswith("owntracks:///config?inline=")
+    device = p.locator(".device-row", has_text="Nina Field")
+    expect(device).to_contain_text("active")
+    expect(device).to_contain_text("never heard from")
+    setup.scroll_into_view_if_needed()
+    _shot(p, "users-phone-setup")
+    p.set_viewport_size({"width": 390, "height": 844})
+    p.wait_for_timeout(300)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    qr_box = p.locator("#setup-owntracks img.setup-qr").bounding_box()
+    assert qr_box is not None
+    assert qr_box["width"] >= 200
+    _shot(p, "users-phone-setup-phone")
+    p.set_viewport_size({"width": 1280, "height": 900})
+
+    # disabled: her phone is revoked with her; a reload shows no secret again
+    p.locator("#user-pick").click()
+    p.locator(".dash-dropdown-content input.dash-dropdown-search").fill("Nina")
+    p.locator(".dash-dropdown-option", has_text="Nina Field").first.click()
+    expect(p.locator("#user-role")).to_contain_text("Technician")
+    p.click("#user-disable")
+    expect(p.locator("#user-edit-result")).to_contain_text("Nina Field saved")
+    expect(p.locator(".user-row", has_text="Nina Field")).to_contain_text("disabled")
+    expect(p.locator(".device-row", has_text="Nina Field")).to_contain_text("revoked")
+    p.reload()
+    expect(p.locator(".user-row", has_text="Nina Field")).to_contain_text("disabled")
+    expect(p.locator("#phone-setup")).to_have_count(0)
+    expect(p.locator("#shown-password")).to_have_count(0)
+    _shot(p, "users")
+    with psycopg.connect(stack.settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT u.disabled_at IS NOT NULL, d.revoked_at IS NOT NULL FROM users u "
+            "JOIN devices d ON d.user_id = u.id WHERE u.email = 'nina.field@example.com'"
+        ).fetchone()
+    assert row == (True, True)
+
+
 def _office_shot(p: Page, name: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     p.screenshot(path=str(OUTPUT / f"office-{name}.png"), full_page=True)

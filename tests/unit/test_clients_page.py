@@ -8,7 +8,6 @@ from uuid import uuid4
 
 import pytest
 
-from dashboard.pager import Paging
 from dashboard.pages.clients import model
 from jobs_domain.actors import Role
 from jobs_domain.errors import InvalidInput
@@ -75,12 +74,6 @@ def test_the_click_grid_covers_the_view_around_its_centre() -> None:
     assert min(lons) < 2.0 < max(lons)
     assert min(lats) < 48.0 < max(lats)
     assert max(lons) - min(lons) == pytest.approx(900 * 360 / (512 * 2**15))
-
-
-def test_the_list_pager_goes_forward_by_the_last_id_and_back() -> None:
-    paging = Paging().next("a").next("b")
-    assert (paging.page, paging.current) == (3, "b")
-    assert Paging.of(paging.previous().data()).current == "a"
 
 
 def test_only_the_office_edits_clients_and_properties() -> None:

@@ -20,10 +20,10 @@ from dashboard import forms
 from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.forms import current_user
-from dashboard.pager import Paging
 from dashboard.pages.clients import figures, layout, model
 from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.jobs import model as jobs_model
+from dashboard.paging import Paging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import DomainError, InvalidInput
 from jobs_domain.permissions import Act, allowed
@@ -112,6 +112,21 @@ def _profile(
     ]
 
 
+async def list_page(
+    conn: Conn, text: str | None, paging: Paging[str]
+) -> tuple[list[ClientRecord], bool]:
+    """A page of the clients list (ordered by name, as it says), and whether
+    more follow."""
+    found = await directory.list_clients(
+        conn,
+        q=(text or "").strip() or None,
+        after=paging.current,
+        limit=paging.limit,
+        by_name=True,
+    )
+    return paging.cut(found)
+
+
 def register(app: dash.Dash, ctx: Context) -> None:
     """Attach the Clients page's callbacks to ``app``."""
 
@@ -125,19 +140,12 @@ def register(app: dash.Dash, ctx: Context) -> None:
     )
     def _list(data: Any, text: str | None) -> Any:
         user, office = current_user(ctx)
-        paging = Paging.of(data)
+        paging = Paging[str].of(data)
 
-        async def read(conn: Conn, _actor: Actor) -> list[ClientRecord]:
-            return await directory.list_clients(
-                conn,
-                q=(text or "").strip() or None,
-                after=paging.current,
-                limit=model.PAGE_SIZE + 1,
-            )
+        async def read(conn: Conn, _actor: Actor) -> tuple[list[ClientRecord], bool]:
+            return await list_page(conn, text, paging)
 
-        found = office.read(user, read)
-        more = len(found) > model.PAGE_SIZE
-        found = found[: model.PAGE_SIZE]
+        found, more = office.read(user, read)
         rows = [
             {
                 "name": c.name,

@@ -62,12 +62,16 @@ def cell_label(heading: str) -> Any:
     return {"data-label": heading}
 
 
+ORDER_TEXT = "Ordered by name, A to Z"
+
+
 def table(rows: Sequence[Mapping[str, str]]) -> Any:
     if not rows:
         return html.P("No client matches.", className="muted")
-    head = ["Client", "E-mail", "Phone"]
+    head = ["Client ↑", "E-mail", "Phone"]  # the list is ordered by name
     return html.Table(
         [
+            html.Caption(ORDER_TEXT, className="muted"),
             html.Thead(html.Tr([html.Th(h) for h in head])),
             html.Tbody(
                 [

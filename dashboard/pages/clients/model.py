@@ -1,4 +1,4 @@
-"""The Clients page's model: the list's paging, a property's fence as a form.
+"""The Clients page's model: a property's fence as a form.
 
 The fence form is read into the body ``services.directory.update_property``
 takes (the API's PATCH body): text that is not a number is answered here at its
@@ -16,7 +16,6 @@ from typing import Any
 from jobs_domain.errors import FieldProblem, InvalidInput
 from storage.clients import PropertyRecord
 
-PAGE_SIZE = 25
 CIRCLE = "circle"
 POLYGON = "polygon"
 #: The click grid over the fence map: points per side (a click snaps to one).

@@ -22,9 +22,16 @@ from core.reconcile import Reconciliation
 from dashboard.pages.jobs.model import STATUS_LABELS
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Blocker, DomainError, TransitionRefused
-from jobs_domain.invoicing import InvoiceKind, InvoiceStatus
-from jobs_domain.job import AttachmentKind, Job, JobStatus, Note, NoteVisibility
-from jobs_domain.money import format_decimal, format_money
+from jobs_domain.invoicing import Invoice, InvoiceKind, InvoiceStatus, credit_balance
+from jobs_domain.job import (
+    AttachmentKind,
+    Job,
+    JobStatus,
+    LineItem,
+    Note,
+    NoteVisibility,
+)
+from jobs_domain.money import format_decimal, format_money, totals
 from jobs_domain.parts import Condition, JobPart, Location, LocationKind, TakeBack
 from jobs_domain.permissions import Act, allowed
 from jobs_domain.report import Report, ReserveStatus
@@ -186,8 +193,11 @@ def crew_rows(job: Job, names: Mapping[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def line_item_rows(job: Job) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """Each line item with its net amount, and the totals (net, tax, gross)."""
+def line_item_rows(
+    items: Sequence[LineItem],
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Each line item (a job's or an estimate's) with its net amount, and the
+    totals (net, tax, gross)."""
     rows = [
         {
             "description": i.description,
@@ -197,10 +207,10 @@ def line_item_rows(job: Job) -> tuple[list[dict[str, str]], dict[str, str]]:
             "tax_rate": format_decimal(i.tax_rate) + " %",
             "net": money(i.net),
         }
-        for i in job.line_items
+        for i in items
     ]
-    net, tax, gross = job.totals()
-    return rows, {"net": money(net), "tax": money(tax), "gross": money(gross)}
+    t = totals((i.net, i.tax_rate) for i in items)
+    return rows, {"net": money(t.net), "tax": money(t.tax), "gross": money(t.gross)}
 
 
 def task_rows(job: Job, zone: ZoneInfo) -> list[dict[str, Any]]:
@@ -222,8 +232,9 @@ NOTE_KINDS: Mapping[NoteVisibility, str] = {
 }
 
 
-def note_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
-    """Newest first; each says whether the customer sees it."""
+def note_rows(notes: Sequence[Note], zone: ZoneInfo) -> list[dict[str, str]]:
+    """A job's (or an estimate's) notes, newest first; each says whether the
+    customer sees it."""
     return [
         {
             "visibility": n.visibility.value,
@@ -232,7 +243,7 @@ def note_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
             "by": n.author_name,
             "at": when(n.created_at, zone),
         }
-        for n in sorted(job.notes, key=lambda n: n.created_at, reverse=True)
+        for n in sorted(notes, key=lambda n: n.created_at, reverse=True)
     ]
 
 
@@ -531,7 +542,11 @@ INVOICE_ACTS: tuple[tuple[Act, str, frozenset[InvoiceStatus]], ...] = (
         frozenset({InvoiceStatus.DRAFT, InvoiceStatus.ISSUED}),
     ),
     (Act.VOID_INVOICE, "Void", frozenset({InvoiceStatus.DRAFT})),
-    (Act.CREDIT_INVOICE, "Credit note", frozenset({InvoiceStatus.ISSUED})),
+    (
+        Act.CREDIT_INVOICE,
+        "Credit note",
+        frozenset({InvoiceStatus.ISSUED, InvoiceStatus.PAID}),
+    ),
 )
 
 
@@ -540,6 +555,10 @@ def invoice_url(invoice_id: str, version: int, *, preview: bool = False) -> str:
     the browser never shows an issued invoice's preview from its draft."""
     url = f"{INVOICE_PDF_PATH}/{invoice_id}"
     return (url + "/preview.png" if preview else url) + f"?v={version}"
+
+
+def _version_of(inv: Invoice, invoices: Sequence[StoredInvoice]) -> int:
+    return next(s.row_version for s in invoices if s.invoice.id == inv.id)
 
 
 def may_generate(invoices: Sequence[StoredInvoice]) -> bool:
@@ -551,11 +570,44 @@ def may_generate(invoices: Sequence[StoredInvoice]) -> bool:
     )
 
 
+def credit_body(
+    invoice_id: str,
+    reason: str | None,
+    amount: str | None,
+    tax_rate: str | None,
+    quantities: Sequence[str | None],
+    quantity_ids: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The credit-note body (the API's) of the Invoice tab's credit form for
+    ``invoice_id``: the quantity typed on each of its lines, the amount, the
+    reason. Text is passed as typed: the domain answers what is not a number."""
+    typed = [
+        (str(q or "").strip(), i) for q, i in zip(quantities, quantity_ids, strict=True)
+    ]
+    lines = [
+        {"line": int(i["line"]), "quantity": q}
+        for q, i in typed
+        if q and i.get("invoice") == invoice_id
+    ]
+    body: dict[str, Any] = {"reason": (reason or "").strip()}
+    if lines:
+        body["lines"] = lines
+    for key, value in (("amount", amount), ("tax_rate", tax_rate)):
+        if str(value or "").strip():
+            body[key] = str(value).strip()
+    return body
+
+
+def _credit_notes_of(inv: Invoice, invoices: Sequence[StoredInvoice]) -> list[Invoice]:
+    return [s.invoice for s in invoices if s.invoice.credits_invoice_id == inv.id]
+
+
 def invoice_views(
     invoices: Sequence[StoredInvoice], role: Any, zone: ZoneInfo
 ) -> list[dict[str, Any]]:
-    """The job's invoices and credit notes, newest first: lines, totals, status,
-    payment, e-mail, the actions the role and status allow."""
+    """The job's invoices and credit notes, newest first: lines (with what was
+    credited of each and what is left), totals, status, payment, e-mail, the
+    credit notes against each invoice, the actions the role and status allow."""
     views = []
     for stored in invoices:
         inv = stored.invoice
@@ -567,6 +619,9 @@ def invoice_views(
             and inv.status in statuses
             and not (credit and act in (Act.CREDIT_INVOICE, Act.VOID_INVOICE))
         ]
+        notes = [] if credit else _credit_notes_of(inv, invoices)
+        balance = credit_balance(inv, notes)
+        creditable = any(a["act"] == Act.CREDIT_INVOICE.name for a in acts)
         totals = inv.totals
         views.append(
             {
@@ -584,11 +639,27 @@ def invoice_views(
                         "unit_price": money(line.unit_price),
                         "tax_rate": format_decimal(line.tax_rate) + " %",
                         "net": money(line.net),
+                        "credited": format_decimal(balance.credited_quantities[i]),
+                        "left": format_decimal(balance.remaining_quantity(i)),
                     }
-                    for line in inv.lines
+                    for i, line in enumerate(inv.lines)
                 ],
                 "totals": f"Net {money(totals.net)} · Tax {money(totals.tax)} · "
                 f"Total {money(totals.gross)} {inv.currency}",
+                "credited": ""
+                if not notes
+                else f"Credited {money(balance.credited_gross)} · Left to credit "
+                f"{money(balance.remaining_gross)} {inv.currency}",
+                "credit_notes": [
+                    {
+                        "title": f"Credit note {n.number or '(draft)'}",
+                        "total": f"{money(n.totals.gross)} {n.currency}",
+                        "reason": "; ".join(n.public_notes[1:]),
+                        "pdf": invoice_url(n.id, _version_of(n, invoices)),
+                    }
+                    for n in notes
+                ],
+                "creditable": creditable,
                 "payment": (
                     f"paid {when(inv.paid_at, zone)} ({inv.payment_ref})"
                     if inv.paid_at

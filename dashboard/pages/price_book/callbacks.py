@@ -21,9 +21,9 @@ from dashboard import forms
 from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.forms import current_user
-from dashboard.pager import Paging
 from dashboard.pages.job.panels import empty, table
 from dashboard.pages.price_book import layout, model
+from dashboard.paging import Paging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.permissions import MATRIX, Act, allowed
@@ -192,7 +192,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         archived: list[str] | None,
     ) -> Any:
         user, office = current_user(ctx)
-        paging = Paging.of(data)
+        paging = Paging[str].of(data)
 
         async def read(conn: Conn, _actor: Actor) -> Any:
             items = await price_book.search_items(
@@ -201,14 +201,13 @@ def register(app: dash.Dash, ctx: Context) -> None:
                 family_id=family or None,
                 kind=kind or None,
                 after=paging.current,
-                limit=model.PAGE_SIZE + 1,
+                limit=paging.limit,
                 include_archived=bool(archived),
             )
             return items, await price_book.list_families(conn)
 
         found, families = office.read(user, read)
-        more = len(found) > model.PAGE_SIZE
-        found = found[: model.PAGE_SIZE]
+        found, more = paging.cut(found)
         names = {str(f["id"]): f["name"] for f in families}
         rows = [model.item_row(i, names) for i in found]
         listed = (

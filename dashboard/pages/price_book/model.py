@@ -16,7 +16,6 @@ from typing import Any
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.money import format_decimal, format_money
 
-PAGE_SIZE = 25
 KINDS = (("part", "Part"), ("service", "Service"))
 KIND_LABELS = dict(KINDS)
 
