@@ -332,6 +332,7 @@ def _register_estimate(app: dash.Dash, ctx: Context) -> None:
         states=[State(layout.SEEN, "data")],
         run=lambda office, user, seen: office.convert_estimate(user, _seen(seen)[0]),
         duplicate_result=True,
+        reload=lambda _done: True,  # refused: converted meanwhile; show it so
         go=(
             layout.GO,
             lambda done: job_href(done.job_number) if done.job_number else None,
