@@ -690,6 +690,7 @@ def test_an_estimate_and_an_online_booking_become_jobs_through_the_screens(
     expect(p.locator("#new-estimate-result")).to_contain_text("created.")
     number = p.locator("#new-estimate-result").inner_text().split()[0]
     expect(draft).to_contain_text("No line items yet.")  # the form starts afresh
+    expect(p.locator("#new-estimate-li-result")).to_be_empty()
     p.locator("#estimates-search").fill(number)
     p.locator("#estimates-search").press("Enter")
     row = p.locator("#estimates-list tbody tr")

@@ -127,7 +127,7 @@ def _register_draft(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.DRAFT, "data", allow_duplicate=True),
-        Output(ids.result, "children"),
+        Output(ids.result, "children", allow_duplicate=True),
         Output(ids.desc, "value"),
         Output(ids.price, "value"),
         *[Output(forms.error_slot(f), "children") for f in fields],
@@ -166,12 +166,13 @@ def _register_draft(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.DRAFT, "data", allow_duplicate=True),
+        Output(ids.result, "children", allow_duplicate=True),
         Input(layout.DRAFT_CLEAR, "n_clicks"),
         Input(layout.REFRESH, "data"),
         prevent_initial_call=True,
     )
     def _clear(_clicks: Any, _saved: Any) -> Any:
-        return []  # emptied on request, and once the estimate is saved
+        return [], None  # emptied on request, and once the estimate is saved
 
     @app.callback(Output(layout.DRAFT_VIEW, "children"), Input(layout.DRAFT, "data"))
     def _view(draft: list[dict[str, Any]] | None) -> Any:
