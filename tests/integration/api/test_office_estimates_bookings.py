@@ -71,6 +71,8 @@ async def test_an_estimate_approved_and_converted_is_the_apis_job_with_its_items
         "billing", "GET", f"/estimates?client_id={client_id}&q=zola", 200
     )
     assert [e["number"] for e in by_client["items"]] == [made.made]
+    bad = await world.call("billing", "GET", "/estimates?client_id=nope", 422)
+    assert bad["errors"][0]["pointer"] == "/query/client_id"
     user = _user(world, "dispatcher")
 
     stale = await _as(world, lambda o: o.approve_estimate(user, listed["id"], 99))
