@@ -16,12 +16,13 @@ from api.http.registry import Api
 from api.http.responses import json_ok, priced
 from api.job_request import load_visible
 from api.parts import totals_json
-from api.schemas import INVOICE_LINE_OUT, TOTALS_BY_RATE
+from api.schemas import INVOICE_LINE_OUT, MONEY_OUT, QUANTITY_OUT, TOTALS_BY_RATE
 from delivery.mailer import MailError
 from delivery.payments import PaymentError, payment_from_event, verify_webhook
 from delivery.pdf import render_invoice_pdf
 from delivery.wiring import delivery, letterhead
-from jobs_domain.invoicing import InvoiceLine
+from jobs_domain.invoicing import CreditBalance, InvoiceKind, InvoiceLine
+from jobs_domain.money import format_decimal, format_money
 from jobs_domain.permissions import MATRIX, Act
 from services import invoicing as service
 from storage.invoices import StoredInvoice
@@ -39,6 +40,22 @@ def _line_json(line: InvoiceLine) -> dict[str, Any]:
         "source": line.source.value,
         "source_ref": line.source_ref,
         "serials": list(line.serials),
+        "credits_line": line.credits_line,
+    }
+
+
+def credit_json(balance: CreditBalance) -> dict[str, Any]:
+    """What an invoice's credit notes credited and what is left, per line and in total."""
+    return {
+        "credited_gross": format_money(balance.credited_gross),
+        "remaining_gross": format_money(balance.remaining_gross),
+        "lines": [
+            {
+                "credited_quantity": format_decimal(balance.credited_quantities[i]),
+                "remaining_quantity": format_decimal(balance.remaining_quantity(i)),
+            }
+            for i in range(len(balance.invoice.lines))
+        ],
     }
 
 
@@ -107,7 +124,13 @@ async def list_invoices(ctx: Ctx) -> web.StreamResponse:
 
 
 async def get_invoice(ctx: Ctx) -> web.StreamResponse:
-    return _respond(await service.load(ctx.conn, _invoice_id(ctx)))
+    stored = await service.load(ctx.conn, _invoice_id(ctx))
+    body = invoice_json(stored)
+    if stored.invoice.kind is InvoiceKind.INVOICE:
+        body["credit"] = credit_json(
+            await service.credit_balance(ctx.conn, stored.invoice)
+        )
+    return json_ok(body, etag=_etag(stored))
 
 
 async def issue_invoice(ctx: Ctx) -> web.StreamResponse:
@@ -151,9 +174,11 @@ async def void_invoice(ctx: Ctx) -> web.StreamResponse:
 
 
 async def create_credit_note(ctx: Ctx) -> web.StreamResponse:
-    body = await ctx.json(CREDIT_IN)
     note = await service.credit(
-        ctx.conn, _invoice_id(ctx), body.get("lines"), body.get("reason")
+        ctx.conn,
+        _invoice_id(ctx),
+        await ctx.json(CREDIT_IN),
+        check=lambda current: ctx.check_if_match(_etag(current)),
     )
     return _respond(note, 201)
 
@@ -199,21 +224,49 @@ async def payment_landing(request: web.Request) -> web.StreamResponse:
 CREDIT_IN = {
     "type": "object",
     "additionalProperties": False,
+    "description": "Nothing but a reason: all that is left of the invoice. Else "
+    "lines of the invoice (its line's index and a quantity), free lines, and/or "
+    "an amount before tax (at tax_rate; default: the invoice's only rate). Never "
+    "more than is left of a line or of the invoice's total.",
     "properties": {
         "reason": {"type": "string", "maxLength": 500},
+        "amount": {"type": ["number", "string"]},
+        "tax_rate": {"type": ["number", "string"]},
         "lines": {
             "type": "array",
             "minItems": 1,
             "items": {
-                "type": "object",
-                "required": ["description", "quantity", "unit_price", "tax_rate"],
-                "additionalProperties": False,
-                "properties": {
-                    "description": {"type": "string", "minLength": 1, "maxLength": 500},
-                    "quantity": {"type": ["number", "string"]},
-                    "unit_price": {"type": ["number", "string"]},
-                    "tax_rate": {"type": ["number", "string"]},
-                },
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["line", "quantity"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "line": {"type": "integer", "minimum": 0},
+                            "quantity": {"type": ["number", "string"]},
+                        },
+                    },
+                    {
+                        "type": "object",
+                        "required": [
+                            "description",
+                            "quantity",
+                            "unit_price",
+                            "tax_rate",
+                        ],
+                        "additionalProperties": False,
+                        "properties": {
+                            "description": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 500,
+                            },
+                            "quantity": {"type": ["number", "string"]},
+                            "unit_price": {"type": ["number", "string"]},
+                            "tax_rate": {"type": ["number", "string"]},
+                        },
+                    },
+                ]
             },
         },
     },
@@ -226,6 +279,28 @@ INVOICE_OUT = {
         "number": {"type": ["string", "null"]},
         "lines": {"type": "array", "items": INVOICE_LINE_OUT},
         "totals": TOTALS_BY_RATE,
+        "credit": {
+            "type": "object",
+            "description": "An invoice's (GET): what its issued credit notes "
+            "credited and what is left, in total (gross) and per line (quantity, "
+            "in the order of lines).",
+            "required": ["credited_gross", "remaining_gross", "lines"],
+            "properties": {
+                "credited_gross": MONEY_OUT,
+                "remaining_gross": MONEY_OUT,
+                "lines": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["credited_quantity", "remaining_quantity"],
+                        "properties": {
+                            "credited_quantity": QUANTITY_OUT,
+                            "remaining_quantity": QUANTITY_OUT,
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -316,7 +391,8 @@ def setup(api: Api) -> None:
         "POST",
         "/invoices/{invoice_id}/credit-notes",
         create_credit_note,
-        summary="Issue a credit note (whole invoice, or given lines)",
+        summary="Issue a credit note (what is left of the invoice, some of its "
+        "lines, an amount, or free lines)",
         tag=t,
         roles=MATRIX[Act.CREDIT_INVOICE],
         body=CREDIT_IN,

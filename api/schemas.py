@@ -522,6 +522,10 @@ INVOICE_LINE_OUT: S = obj(
     source={"type": "string"},
     source_ref=NULL_STR,
     serials={"type": "array", "items": {"type": "string"}},
+    credits_line={
+        "type": ["integer", "null"],
+        "description": "A credit note's line: the index of the invoice line it credits",
+    },
 )
 DECLINE_OUT: S = obj(
     ["declined", "job_id", "status"],

@@ -232,6 +232,9 @@ class Done:
     warnings: tuple[str, ...] = ()
     job_number: str | None = None
     made: str | None = None  # the number of what an edit made besides a job
+    #: What the page shows once and never again (a new password, a phone's
+    #: set-up): kept only in this answer.
+    shown_once: Any = None
 
 
 Edit = Callable[[Conn, Actor, Check], Awaitable[tuple[Job, Sequence[DoubleBooking]]]]
@@ -589,15 +592,17 @@ class Office:
         )
 
     def credit_invoice(
-        self, user: OfficeUser, invoice_id: str, seen: int, reason: str
+        self, user: OfficeUser, invoice_id: str, seen: int, body: Mapping[str, object]
     ) -> Done:
-        """A credit note for the whole invoice (crediting it all voids it)."""
+        """A credit note: ``body`` as the API's (lines of the invoice with a
+        quantity, an amount, a reason; nothing but a reason: all that is left).
+        Crediting an unpaid invoice in full voids it."""
         return self._invoice_edit(
             user,
             Act.CREDIT_INVOICE,
             seen,
             invoice_id,
-            lambda conn: invoicing.credit(conn, invoice_id, None, reason or None),
+            lambda conn: invoicing.credit(conn, invoice_id, body),
         )
 
     # -- the directory's records (clients, properties) ------------------------------
@@ -614,17 +619,34 @@ class Office:
         takes the ``check`` the API's If-Match is): the role matrix, then the
         page's version against the locked record's, then the use case's rules."""
         actor = user.actor()
-
-        def unchanged(record: Any) -> None:
-            if seen_version is not None and record.version != seen_version:
-                raise _Stale(RECORD_STALE)
-
+        unchanged = _record_unchanged_since(seen_version)
         try:
             require(actor, act)
             asyncio.run(self._in_transaction(actor, lambda c: edit(c, unchanged)))
         except DomainError as exc:
             return _refused(exc)
         return Done(True, saved)
+
+    # -- users and devices (services.accounts: the use cases check the matrix) ------
+
+    def account_edit(
+        self,
+        user: OfficeUser,
+        seen_version: str | None,
+        work: Callable[[Conn, Actor, Callable[[Any], None]], Awaitable[T]],
+        answer: Callable[[T], Done],
+    ) -> Done:
+        """Run one ``services.accounts`` use case as ``user`` (``work`` gets the
+        check of the page's version, refused when stale) and say what it did."""
+        actor = user.actor()
+        unchanged = _record_unchanged_since(seen_version)
+        try:
+            result = asyncio.run(
+                self._in_transaction(actor, lambda c: work(c, actor, unchanged))
+            )
+        except DomainError as exc:
+            return _refused(exc)
+        return answer(result)
 
     # -- estimates and bookings (``services.estimates``, as the API's routes) -------
 
@@ -717,6 +739,16 @@ class Office:
             f"{job.display_number} booked ({job.status.value}).",
             job_number=job.display_number,
         )
+
+
+def _record_unchanged_since(seen_version: object) -> Callable[[Any], None]:
+    """The check of a record against the version the page showed."""
+
+    def unchanged(record: Any) -> None:
+        if seen_version is not None and record.version != seen_version:
+            raise _Stale(RECORD_STALE)
+
+    return unchanged
 
 
 ESTIMATE_STALE = (

@@ -24,10 +24,11 @@ import asyncio
 import html
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import dash
 import flask
@@ -181,7 +182,9 @@ def _install_auth(
         if path.startswith("/_dash-") or path.startswith("/_reload"):
             return flask.Response("login required", status=401)
         target = flask.request.full_path.rstrip("?")
-        return flask.redirect("/login?next=" + flask.request.script_root + target)
+        # quoted: the target's own "&tab=…" is part of next, not a second parameter
+        next_url = quote(flask.request.script_root + target, safe="/")
+        return flask.redirect("/login?next=" + next_url)
 
     @server.route("/login", methods=["GET", "POST"])
     def _login() -> Any:
@@ -249,8 +252,13 @@ def _install_auth(
         return {"status": "ok"}
 
 
-def create_app(settings: Settings) -> dash.Dash:
-    """Build the dashboard: Flask server with login, Dash layout and callbacks."""
+def create_app(
+    settings: Settings, hash_device_password: Callable[[str], str] | None = None
+) -> dash.Dash:
+    """Build the dashboard: Flask server with login, Dash layout and callbacks.
+    ``hash_device_password`` stores a registered phone's MQTT password in the
+    broker's format (the composition root passes it; without it the Users &
+    devices page does not register phones)."""
     server = flask.Flask("crewtrack.dashboard")
     server.secret_key = settings.dashboard_secret or secrets.token_hex(32)
     server.config.update(
@@ -292,7 +300,8 @@ def create_app(settings: Settings) -> dash.Dash:
         user = flask.g.get("user")
         if user is None:
             return shell.shell("", "", pages.NAV)
-        return shell.shell(user.name, user.role, pages.NAV, settings.company_timezone)
+        nav = pages.nav_for(user.role)
+        return shell.shell(user.name, user.role, nav, settings.company_timezone)
 
     app.layout = serve_layout
     _install_pages(
@@ -303,6 +312,7 @@ def create_app(settings: Settings) -> dash.Dash:
             settings.company_zone,
             actions=Actions(settings),
             home=settings.home,
+            hash_device_password=hash_device_password,
         ),
     )
     return app
@@ -331,11 +341,11 @@ def _install_pages(app: dash.Dash, ctx: Context) -> None:
         page.register(app, ctx)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, hash_device_password: Callable[[str], str]) -> None:
     """Serve the dashboard with waitress on dashboard_host:dashboard_port."""
     import waitress  # type: ignore[import-untyped]
 
-    app = create_app(settings)
+    app = create_app(settings, hash_device_password)
     log.info(
         "dashboard listening on http://%s:%s",
         settings.dashboard_host,

@@ -8,7 +8,10 @@
   takes the number from a per-(series, year) counter inside the issuing
   transaction, so a failed issue never burns a number: numbering is gapless.
 * An issued invoice never changes. Corrections are credit notes (their own
-  gapless series); an unpaid invoice that is fully credited becomes void.
+  gapless series): the whole invoice, some of its lines (a quantity of each),
+  an amount, or free lines; a credit note never credits more than what is left
+  to credit of a line, nor of the invoice's total (:class:`CreditBalance`). An
+  unpaid invoice that is fully credited becomes void.
 * States: draft → issued → paid; draft → void (discarded); issued → void
   (fully credited).
 * Totals are exact decimals: per tax rate, then with tax (:mod:`money`).
@@ -24,7 +27,15 @@ from enum import StrEnum
 from typing import Final
 
 from jobs_domain.errors import Conflict, FieldProblem, InvalidInput
-from jobs_domain.money import ZERO, Totals, line_net, round_money, to_decimal, totals
+from jobs_domain.money import (
+    ZERO,
+    Totals,
+    format_decimal,
+    line_net,
+    round_money,
+    to_decimal,
+    totals,
+)
 from jobs_domain.parts import ItemKind, JobPart
 
 LABOUR_INCREMENT_MINUTES: Final = 15  # clocked time is billed in started quarter hours
@@ -68,6 +79,7 @@ class InvoiceLine:
     source: LineSource
     source_ref: str | None = None
     serials: tuple[str, ...] = ()
+    credits_line: int | None = None  # a credit note's line: the invoice line it credits
 
     @property
     def net(self) -> Decimal:
@@ -358,32 +370,225 @@ def parse_credit_lines(data: object) -> list[InvoiceLine]:
     return lines
 
 
+@dataclass(frozen=True)
+class LineCredit:
+    """Credit ``quantity`` of the invoice's line ``line`` (its index)."""
+
+    line: int
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class CreditRequest:
+    """What a credit note credits: lines of the invoice (a quantity of each),
+    free lines, an amount (before tax, at ``tax_rate``), or — none of these —
+    all that is left of the invoice."""
+
+    lines: tuple[LineCredit, ...] = ()
+    free_lines: tuple[InvoiceLine, ...] = ()
+    amount: Decimal | None = None
+    tax_rate: Decimal | None = None
+    reason: str | None = None
+
+    @property
+    def whole(self) -> bool:
+        return not self.lines and not self.free_lines and self.amount is None
+
+
+def _is_index(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def parse_credit_request(body: Mapping[str, object]) -> CreditRequest:
+    """The credit-note body of the API (and the Invoice tab): ``lines`` (each
+    ``{"line": i, "quantity": q}`` of the invoice, or a free line: description,
+    quantity, unit_price, tax_rate), ``amount`` and ``tax_rate``, ``reason``."""
+    problems: list[FieldProblem] = []
+    picked: list[LineCredit] = []
+    free: list[tuple[int, object]] = []
+    raw_lines = body.get("lines")
+    if raw_lines is not None and not isinstance(raw_lines, list):
+        problems.append(FieldProblem("/lines", "must be an array"))
+        raw_lines = []
+    listed: list[object] = raw_lines or []
+    for i, raw in enumerate(listed):
+        if isinstance(raw, Mapping) and "line" in raw:
+            if not _is_index(raw["line"]):
+                problems.append(FieldProblem(f"/lines/{i}/line", "a line's index"))
+                continue
+            try:
+                quantity = to_decimal(raw.get("quantity"), f"/lines/{i}/quantity")
+            except InvalidInput as exc:
+                problems += exc.problems
+                continue
+            if quantity <= ZERO:
+                problems.append(
+                    FieldProblem(f"/lines/{i}/quantity", "must be more than 0")
+                )
+                continue
+            picked.append(LineCredit(int(raw["line"]), quantity))
+        else:
+            free.append((i, raw))
+    free_lines: list[InvoiceLine] = []
+    if free:
+        try:
+            free_lines = parse_credit_lines([raw for _i, raw in free])
+        except InvalidInput as exc:
+            for problem in exc.problems:  # back to the pointers of the body's lines
+                k, _, rest = problem.pointer.removeprefix("/lines/").partition("/")
+                at = free[int(k)][0] if k.isdigit() else k
+                tail = f"/{rest}" if rest else ""
+                problems.append(FieldProblem(f"/lines/{at}{tail}", problem.message))
+    amount = tax_rate = None
+    if body.get("amount") not in (None, ""):
+        try:
+            amount = to_decimal(body.get("amount"), "/amount")
+            if amount <= ZERO:
+                problems.append(FieldProblem("/amount", "must be more than 0"))
+        except InvalidInput as exc:
+            problems += exc.problems
+    if body.get("tax_rate") not in (None, ""):
+        try:
+            tax_rate = to_decimal(body.get("tax_rate"), "/tax_rate")
+        except InvalidInput as exc:
+            problems += exc.problems
+    if problems:
+        raise InvalidInput("the credit note is invalid", problems)
+    reason = body.get("reason")
+    return CreditRequest(
+        tuple(picked),
+        tuple(free_lines),
+        amount,
+        tax_rate,
+        reason.strip() or None if isinstance(reason, str) else None,
+    )
+
+
+@dataclass(frozen=True)
+class CreditBalance:
+    """What the issued credit notes of an invoice credited, per line (quantity)
+    and in total (gross), and what is left to credit."""
+
+    invoice: Invoice
+    credited_quantities: tuple[Decimal, ...]
+    credited_gross: Decimal
+
+    def remaining_quantity(self, index: int) -> Decimal:
+        return self.invoice.lines[index].quantity - self.credited_quantities[index]
+
+    @property
+    def remaining_gross(self) -> Decimal:
+        return self.invoice.totals.gross - self.credited_gross
+
+
+def credit_balance(invoice: Invoice, notes: Iterable[Invoice]) -> CreditBalance:
+    """The balance of ``invoice`` after its issued (or paid) credit notes."""
+    quantities = [ZERO] * len(invoice.lines)
+    gross = ZERO
+    for note in notes:
+        if (
+            note.kind is not InvoiceKind.CREDIT_NOTE
+            or note.credits_invoice_id != invoice.id
+            or note.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
+        ):
+            continue
+        gross += note.totals.gross
+        for line in note.lines:
+            if line.credits_line is not None and line.credits_line < len(quantities):
+                quantities[line.credits_line] += line.quantity
+    return CreditBalance(invoice, tuple(quantities), gross)
+
+
+def _credited_line(line: InvoiceLine, index: int, quantity: Decimal) -> InvoiceLine:
+    return InvoiceLine(
+        line.description,
+        quantity,
+        line.unit_price,
+        line.tax_rate,
+        LineSource.CREDIT,
+        line.source_ref,
+        line.serials,
+        credits_line=index,
+    )
+
+
+def _picked_lines(
+    balance: CreditBalance, picked: Sequence[LineCredit]
+) -> list[InvoiceLine]:
+    """The lines credited of the invoice's own, each at most what is left of it."""
+    invoice = balance.invoice
+    asked: dict[int, Decimal] = {}
+    problems: list[FieldProblem] = []
+    for k, credit in enumerate(picked):
+        pointer = f"/lines/{k}/quantity"
+        if credit.line >= len(invoice.lines):
+            problems.append(FieldProblem(f"/lines/{k}/line", "no such line"))
+            continue
+        total = asked.get(credit.line, ZERO) + credit.quantity
+        left = balance.remaining_quantity(credit.line)
+        if total > left:
+            problems.append(
+                FieldProblem(
+                    pointer, f"only {format_decimal(left)} left to credit of this line"
+                )
+            )
+            continue
+        asked[credit.line] = total
+    if problems:
+        raise InvalidInput("more than is left to credit", problems)
+    return [
+        _credited_line(invoice.lines[i], i, quantity)
+        for i, quantity in sorted(asked.items())
+    ]
+
+
+def _amount_line(invoice: Invoice, request: CreditRequest) -> InvoiceLine:
+    rates = {line.tax_rate for line in invoice.lines}
+    rate = request.tax_rate
+    if rate is None:
+        if len(rates) != 1:
+            raise InvalidInput(
+                "which tax rate",
+                [FieldProblem("/tax_rate", "the invoice has several tax rates")],
+            )
+        (rate,) = rates
+    assert request.amount is not None
+    return InvoiceLine(
+        f"Credit: {request.reason}" if request.reason else "Credit",
+        Decimal(1),
+        request.amount,
+        rate,
+        LineSource.CREDIT,
+    )
+
+
 def credit_note(
     credit_id: str,
-    invoice: Invoice,
-    already_credited: Decimal,
+    balance: CreditBalance,
     at: datetime,
-    lines: Iterable[InvoiceLine] | None = None,
-    reason: str | None = None,
+    request: CreditRequest | None = None,
 ) -> Invoice:
-    """A draft credit note against an issued or paid invoice (all of it by default)."""
+    """A credit note against an issued or paid invoice: what ``request`` asks,
+    or all that is left of it; never more than is left of a line or the total."""
+    invoice = balance.invoice
+    request = request or CreditRequest()
     if invoice.kind is not InvoiceKind.INVOICE or invoice.status not in (
         InvoiceStatus.ISSUED,
         InvoiceStatus.PAID,
     ):
         raise Conflict("credit notes are issued against issued or paid invoices")
-    chosen = tuple(
-        InvoiceLine(
-            line.description,
-            line.quantity,
-            line.unit_price,
-            line.tax_rate,
-            LineSource.CREDIT,
-            line.source_ref,
-            line.serials,
-        )
-        for line in (invoice.lines if lines is None else lines)
-    )
+    if request.whole:
+        chosen = [
+            _credited_line(line, i, balance.remaining_quantity(i))
+            for i, line in enumerate(invoice.lines)
+            if balance.remaining_quantity(i) > ZERO
+        ]
+        if not chosen:
+            raise Conflict("nothing is left to credit of this invoice")
+    else:
+        chosen = _picked_lines(balance, request.lines) + list(request.free_lines)
+        if request.amount is not None:
+            chosen.append(_amount_line(invoice, request))
     note = Invoice(
         id=credit_id,
         kind=InvoiceKind.CREDIT_NOTE,
@@ -391,17 +596,17 @@ def credit_note(
         client_id=invoice.client_id,
         client_name=invoice.client_name,
         client_email=invoice.client_email,
-        lines=chosen,
+        lines=tuple(chosen),
         public_notes=(
             f"Credit note for invoice {invoice.number}",
-            *([reason] if reason else []),
+            *([request.reason] if request.reason else []),
         ),
         credits_invoice_id=invoice.id,
         created_at=at,
     )
-    remaining = invoice.totals.gross - already_credited
-    if note.totals.gross > remaining:
+    if note.totals.gross > balance.remaining_gross:
         raise Conflict(
-            f"credit of {note.totals.gross} exceeds what remains on the invoice ({remaining})"
+            f"credit of {note.totals.gross} exceeds what remains on the invoice "
+            f"({balance.remaining_gross})"
         )
     return note

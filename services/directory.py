@@ -85,9 +85,15 @@ async def list_clients(
     after: str | None,
     limit: int,
     include_archived: bool = False,
+    by_name: bool = False,
 ) -> list[ClientRecord]:
     return await store.list_clients(
-        conn, q=q, after=after, limit=limit, include_archived=include_archived
+        conn,
+        q=q,
+        after=after,
+        limit=limit,
+        include_archived=include_archived,
+        by_name=by_name,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -24,6 +24,7 @@ import psycopg
 from jobs_domain.errors import Conflict, DomainError, NotFound
 from jobs_domain.invoicing import (
     CompletedJob,
+    CreditBalance,
     Invoice,
     InvoiceKind,
     InvoiceStatus,
@@ -32,8 +33,9 @@ from jobs_domain.invoicing import (
     credit_note,
     draft_invoice,
     lines_from_job,
-    parse_credit_lines,
+    parse_credit_request,
 )
+from jobs_domain.invoicing import credit_balance as balance_of
 from jobs_domain.job import Job, NoteVisibility
 from jobs_domain.money import ZERO
 from services.clock import now
@@ -120,13 +122,14 @@ async def completed_job(conn: Conn, job: Job) -> CompletedJob:
 
 
 async def billed_net(conn: Conn, job: Job) -> Decimal:
-    """What the job's invoicing bills, net: its live invoice (issued, paid or
-    draft) less its live credit notes, or, before there is one, the invoice the
-    job would generate now (line items, parts, services, labour from sessions)."""
+    """What the job's invoicing bills, net: its invoices (draft, issued, paid,
+    or voided by credit notes — not a discarded draft) less their credit notes,
+    or, before there is one, the invoice the job would generate now (line items,
+    parts, services, labour from sessions)."""
     live = [
         s.invoice
         for s in await store.list_invoices(conn, client_id=None, job_id=job.id)
-        if s.invoice.status is not InvoiceStatus.VOID
+        if not (s.invoice.status is InvoiceStatus.VOID and s.invoice.number is None)
     ]
     invoices = [i for i in live if i.kind is InvoiceKind.INVOICE]
     if not invoices:
@@ -244,31 +247,42 @@ async def send(conn: Conn, invoice_id: str, delivery: Delivery) -> StoredInvoice
     return stored
 
 
+async def credit_balance(conn: Conn, invoice: Invoice) -> CreditBalance:
+    """What the invoice's issued credit notes credited, per line and in total,
+    and what is left to credit."""
+    notes = await store.credit_notes_of(conn, invoice.id)
+    return balance_of(invoice, [n.invoice for n in notes])
+
+
 async def void(conn: Conn, invoice_id: str) -> StoredInvoice:
     stored = await load(conn, invoice_id, for_update=True)
-    credited = await store.credited_total(conn, stored.invoice.id)
-    stored.invoice.void(now(), credited)
+    balance = await credit_balance(conn, stored.invoice)
+    stored.invoice.void(now(), balance.credited_gross)
     await store.save_invoice(conn, stored)
     return stored
 
 
 async def credit(
-    conn: Conn, invoice_id: str, lines: object | None, reason: str | None
+    conn: Conn,
+    invoice_id: str,
+    body: Mapping[str, object],
+    *,
+    check: Check = _no_check,
 ) -> StoredInvoice:
-    """Issue a credit note (whole invoice, or ``lines``); crediting it all voids it."""
+    """Issue a credit note: the body of ``POST /invoices/{id}/credit-notes``
+    (lines of the invoice with a quantity each, free lines, an amount, a reason;
+    nothing: all that is left). Crediting an unpaid invoice in full voids it."""
     stored = await load(conn, invoice_id, for_update=True)
-    parsed = parse_credit_lines(lines) if lines is not None else None
-    credited = await store.credited_total(conn, stored.invoice.id)
-    note = credit_note(
-        str(uuid.uuid4()), stored.invoice, credited, now(), parsed, reason
-    )
+    check(stored)
+    request = parse_credit_request(body)
+    balance = await credit_balance(conn, stored.invoice)
+    note = credit_note(str(uuid.uuid4()), balance, now(), request)
     await _take_number(conn, note)
     await store.insert_invoice(conn, note)
     invoice = stored.invoice
-    if invoice.status is InvoiceStatus.ISSUED and credited + note.totals.gross >= (
-        invoice.totals.gross
-    ):
-        invoice.void(now(), credited + note.totals.gross)
+    credited = balance.credited_gross + note.totals.gross
+    if invoice.status is InvoiceStatus.ISSUED and credited >= invoice.totals.gross:
+        invoice.void(now(), credited)
         await store.save_invoice(conn, stored)
     return await _reread(conn, note.id)
 

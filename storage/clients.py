@@ -184,11 +184,16 @@ async def list_clients(
     after: str | None,
     limit: int,
     include_archived: bool = False,
+    by_name: bool = False,
 ) -> list[ClientRecord]:
+    """Clients in id order (the API's pages), or by name (the office's list);
+    either way the page continues after the client ``after``."""
+    key = "lower(name), id" if by_name else "id"
     cur = await conn.execute(
         f"SELECT {_CLIENT} FROM clients WHERE (%s::text IS NULL OR name ILIKE %s) "
         "AND (%s OR archived_at IS NULL) "
-        "AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id LIMIT %s",
+        f"AND (%s::uuid IS NULL OR ({key}) > "
+        f"(SELECT {key} FROM clients WHERE id = %s::uuid)) ORDER BY {key} LIMIT %s",
         (q, f"%{q}%", include_archived, after, after, limit),
     )
     return [_client(r) for r in await cur.fetchall()]

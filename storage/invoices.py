@@ -40,6 +40,7 @@ def _line(data: dict[str, Any]) -> InvoiceLine:
         LineSource(data["source"]),
         data["source_ref"],
         tuple(data["serials"]),
+        data.get("credits_line"),
     )
 
 
@@ -140,15 +141,13 @@ async def list_invoices(
     )
 
 
-async def credited_total(conn: Conn, invoice_id: str) -> Decimal:
-    """Gross of the issued credit notes against an invoice."""
-    cur = await conn.execute(
-        "SELECT coalesce(sum(gross), 0) FROM invoices WHERE credits_invoice_id = %s "
-        "AND kind = 'credit_note' AND status IN ('issued', 'paid')",
+async def credit_notes_of(conn: Conn, invoice_id: str) -> list[StoredInvoice]:
+    """The credit notes against an invoice, oldest first."""
+    return await _select(
+        conn,
+        "credits_invoice_id = %s AND kind = 'credit_note' ORDER BY created_at, id",
         (invoice_id,),
     )
-    row = await cur.fetchone()
-    return Decimal(row[0]) if row else Decimal(0)
 
 
 async def insert_invoice(conn: Conn, invoice: Invoice) -> None:

@@ -76,12 +76,6 @@ def test_the_click_grid_covers_the_view_around_its_centre() -> None:
     assert max(lons) - min(lons) == pytest.approx(900 * 360 / (512 * 2**15))
 
 
-def test_the_list_pager_goes_forward_by_the_last_id_and_back() -> None:
-    paging = model.Paging().next("a").next("b")
-    assert (paging.page, paging.current) == (3, "b")
-    assert model.Paging.of(paging.previous().data()).current == "a"
-
-
 def test_only_the_office_edits_clients_and_properties() -> None:
     assert [r for r in Role if allowed(r, Act.EDIT_DIRECTORY)] == [
         Role.ADMIN,

@@ -23,6 +23,7 @@ from dashboard.forms import current_user
 from dashboard.pages.clients import figures, layout, model
 from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.jobs import model as jobs_model
+from dashboard.paging import Paging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import DomainError, InvalidInput
 from jobs_domain.permissions import Act, allowed
@@ -111,57 +112,40 @@ def _profile(
     ]
 
 
+async def list_page(
+    conn: Conn, text: str | None, paging: Paging[str]
+) -> tuple[list[ClientRecord], bool]:
+    """A page of the clients list (ordered by name, as it says), and whether
+    more follow."""
+    found = await directory.list_clients(
+        conn,
+        q=(text or "").strip() or None,
+        after=paging.current,
+        limit=paging.limit,
+        by_name=True,
+    )
+    return paging.cut(found)
+
+
 def register(app: dash.Dash, ctx: Context) -> None:
     """Attach the Clients page's callbacks to ``app``."""
 
-    @app.callback(
-        Output(layout.PAGING, "data", allow_duplicate=True),
-        Input(layout.SEARCH, "value"),
-        prevent_initial_call=True,
-    )
-    def _search(_text: str | None) -> Any:
-        return model.Paging().data()
-
-    @app.callback(
-        Output(layout.PAGING, "data"),
-        Input(layout.PAGER_PREV, "n_clicks"),
-        Input(layout.PAGER_NEXT, "n_clicks"),
-        State(layout.PAGING, "data"),
-        State(layout.LAST, "data"),
-        prevent_initial_call=True,
-    )
-    def _page(_prev: Any, _next: Any, data: Any, last: str | None) -> Any:
-        paging = model.Paging.of(data)
-        if triggered.triggered_id == layout.PAGER_NEXT and last:
-            return paging.next(last).data()
-        if triggered.triggered_id == layout.PAGER_PREV:
-            return paging.previous().data()
-        raise PreventUpdate
+    layout.PAGER.register(app, [Input(layout.SEARCH, "value")])
 
     @app.callback(
         Output(layout.LIST, "children"),
-        Output(layout.LAST, "data"),
-        Output(layout.PAGER_TEXT, "children"),
-        Output(layout.PAGER_PREV, "disabled"),
-        Output(layout.PAGER_NEXT, "disabled"),
+        *layout.PAGER.outputs(),
         Input(layout.PAGING, "data"),
         State(layout.SEARCH, "value"),
     )
     def _list(data: Any, text: str | None) -> Any:
         user, office = current_user(ctx)
-        paging = model.Paging.of(data)
+        paging = Paging[str].of(data)
 
-        async def read(conn: Conn, _actor: Actor) -> list[ClientRecord]:
-            return await directory.list_clients(
-                conn,
-                q=(text or "").strip() or None,
-                after=paging.current,
-                limit=model.PAGE_SIZE + 1,
-            )
+        async def read(conn: Conn, _actor: Actor) -> tuple[list[ClientRecord], bool]:
+            return await list_page(conn, text, paging)
 
-        found = office.read(user, read)
-        more = len(found) > model.PAGE_SIZE
-        found = found[: model.PAGE_SIZE]
+        found, more = office.read(user, read)
         rows = [
             {
                 "name": c.name,
@@ -172,13 +156,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             for c in found
         ]
         last = str(found[-1].id) if more else None
-        return (
-            layout.table(rows),
-            last,
-            f"Page {paging.page}",
-            paging.page == 1,
-            last is None,
-        )
+        return layout.table(rows), *layout.PAGER.shown(paging, last)
 
     @app.callback(
         Output(layout.PROFILE, "children"),

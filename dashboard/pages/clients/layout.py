@@ -9,19 +9,21 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from dashboard.pager import Pager
 from dashboard.pages.clients.model import CIRCLE, POLYGON
-from dashboard.pages.jobs.layout import field, pager
+from dashboard.pages.jobs.layout import field
 from dashboard.shell import BLANK, MAP_CONFIG
 
 PATH = "/clients"
 
 SEARCH = "clients-search"
 LIST = "clients-list"
-PAGER_PREV = "clients-prev"
-PAGER_NEXT = "clients-next"
-PAGER_TEXT = "clients-page"
-PAGING = "clients-paging"
-LAST = "clients-last"  # the last id on the page shown, None on the last page
+PAGER = Pager("clients")
+PAGER_PREV = PAGER.prev
+PAGER_NEXT = PAGER.next
+PAGER_TEXT = PAGER.text
+PAGING = PAGER.paging
+LAST = PAGER.last  # the last id on the page shown, None on the last page
 
 CLIENT = "client-id"  # the profile's client (store)
 PROFILE = "client-profile"
@@ -60,12 +62,16 @@ def cell_label(heading: str) -> Any:
     return {"data-label": heading}
 
 
+ORDER_TEXT = "Ordered by name, A to Z"
+
+
 def table(rows: Sequence[Mapping[str, str]]) -> Any:
     if not rows:
         return html.P("No client matches.", className="muted")
-    head = ["Client", "E-mail", "Phone"]
+    head = ["Client ↑", "E-mail", "Phone"]  # the list is ordered by name
     return html.Table(
         [
+            html.Caption(ORDER_TEXT, className="muted"),
             html.Thead(html.Tr([html.Th(h) for h in head])),
             html.Tbody(
                 [
@@ -150,8 +156,7 @@ def fence_editor() -> html.Div:
 
 def _list_page() -> list[Any]:
     return [
-        dcc.Store(id=PAGING, data={"cursors": [None]}),
-        dcc.Store(id=LAST),
+        *PAGER.stores(),
         html.Div([html.H3("Clients & properties")], className="office-title"),
         html.Div(
             dcc.Input(
@@ -164,7 +169,7 @@ def _list_page() -> list[Any]:
             className="office-filters panel",
         ),
         html.Div(id=LIST, className="panel table-scroll"),
-        pager(PAGER_PREV, PAGER_TEXT, PAGER_NEXT),
+        PAGER.row(),
     ]
 
 

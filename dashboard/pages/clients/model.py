@@ -1,4 +1,4 @@
-"""The Clients page's model: the list's paging, a property's fence as a form.
+"""The Clients page's model: a property's fence as a form.
 
 The fence form is read into the body ``services.directory.update_property``
 takes (the API's PATCH body): text that is not a number is answered here at its
@@ -16,39 +16,10 @@ from typing import Any
 from jobs_domain.errors import FieldProblem, InvalidInput
 from storage.clients import PropertyRecord
 
-PAGE_SIZE = 25
 CIRCLE = "circle"
 POLYGON = "polygon"
 #: The click grid over the fence map: points per side (a click snaps to one).
 GRID = 60
-
-
-@dataclass(frozen=True)
-class Paging:
-    """Where each page seen starts (a client id cursor; None: the first page)."""
-
-    cursors: tuple[str | None, ...] = (None,)
-
-    @classmethod
-    def of(cls, data: Mapping[str, Any] | None) -> Paging:
-        return cls(tuple((data or {}).get("cursors") or [None]))
-
-    @property
-    def current(self) -> str | None:
-        return self.cursors[-1]
-
-    @property
-    def page(self) -> int:
-        return len(self.cursors)
-
-    def next(self, last_id: str) -> Paging:
-        return Paging((*self.cursors, last_id))
-
-    def previous(self) -> Paging:
-        return Paging(self.cursors[:-1] or (None,))
-
-    def data(self) -> dict[str, Any]:
-        return {"cursors": list(self.cursors)}
 
 
 def fence_text(prop: PropertyRecord) -> str:

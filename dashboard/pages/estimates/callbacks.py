@@ -25,6 +25,7 @@ from dashboard.pages.job import model as job_model
 from dashboard.pages.job import panels
 from dashboard.pages.jobs import callbacks as jobs_callbacks
 from dashboard.pages.jobs.model import address_text, job_href
+from dashboard.paging import Paging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import DomainError, InvalidInput
 from jobs_domain.job import LineItem
@@ -180,13 +181,13 @@ def _register_draft(app: dash.Dash, ctx: Context) -> None:
 
 
 def _register_list(app: dash.Dash, ctx: Context) -> None:
-    jobs_callbacks.register_paging(
+    layout.PAGER.register(
         app,
-        layout.PAGING,
-        layout.PAGER_PREV,
-        layout.PAGER_NEXT,
-        layout.LAST,
-        filters=(layout.F_TEXT, layout.F_STATUS, layout.F_CLIENT),
+        [
+            Input(layout.F_TEXT, "value"),
+            Input(layout.F_STATUS, "value"),
+            Input(layout.F_CLIENT, "value"),
+        ],
     )
 
     @app.callback(
@@ -209,7 +210,7 @@ def _register_list(app: dash.Dash, ctx: Context) -> None:
         client: str | None,
     ) -> Any:
         user, office = current_user(ctx)
-        paging = jobs_callbacks.paging_of(raw)
+        paging = Paging[int].of(raw)
 
         async def read(conn: Conn, _actor: Actor) -> tuple[list[Any], Any]:
             found = await service.search(
@@ -218,10 +219,9 @@ def _register_list(app: dash.Dash, ctx: Context) -> None:
                 client_id=client or None,
                 text=text,
                 after=paging.current,
-                limit=model.PAGE_SIZE + 1,
+                limit=paging.limit,
             )
-            more = len(found) > model.PAGE_SIZE
-            found = found[: model.PAGE_SIZE]
+            found, more = paging.cut(found)
             names = {
                 c: (await directory.get_client(conn, c)).name
                 for c in dict.fromkeys(e.client_id for e in found)
@@ -230,13 +230,7 @@ def _register_list(app: dash.Dash, ctx: Context) -> None:
             return rows, (found[-1].number if more else None)
 
         rows, last = office.read(user, read)
-        return (
-            layout.table(rows),
-            last,
-            f"Page {paging.page}",
-            paging.page == 1,
-            last is None,
-        )
+        return (layout.table(rows), *layout.PAGER.shown(paging, last))
 
 
 def _register_estimate(app: dash.Dash, ctx: Context) -> None:

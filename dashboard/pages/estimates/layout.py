@@ -10,9 +10,10 @@ from dash import dcc, html
 
 from dashboard import line_items
 from dashboard.forms import field, form_block
+from dashboard.pager import Pager
 from dashboard.pages.estimates.model import PATH, STATUS_LABELS
 from dashboard.pages.job import panels
-from dashboard.pages.jobs.layout import client_and_site, pager
+from dashboard.pages.jobs.layout import client_and_site
 
 __all__ = ["PATH", "page"]
 
@@ -20,11 +21,12 @@ F_TEXT = "estimates-search"
 F_STATUS = "estimates-status"
 F_CLIENT = "estimates-client"
 LIST = "estimates-list"
-PAGER_PREV = "estimates-prev"
-PAGER_NEXT = "estimates-next"
-PAGER_TEXT = "estimates-page"
-PAGING = "estimates-paging"  # {"cursors": [...]}: where each page seen starts
-LAST = "estimates-last"  # the last number on the page shown, None on the last page
+PAGER = Pager("estimates")  # where the next page starts: the last number shown
+PAGER_PREV = PAGER.prev
+PAGER_NEXT = PAGER.next
+PAGER_TEXT = PAGER.text
+PAGING = PAGER.paging
+LAST = PAGER.last
 REFRESH = "estimates-refresh"  # bumps after a save: the list (or estimate) shows it
 OPTIONS_READY = "estimates-options-ready"
 
@@ -125,8 +127,7 @@ def new_estimate_form() -> html.Div:
 def _list_page() -> list[Any]:
     statuses = [{"label": v, "value": k.value} for k, v in STATUS_LABELS.items()]
     return [
-        dcc.Store(id=PAGING, data={"cursors": [None]}),
-        dcc.Store(id=LAST),
+        *PAGER.stores(),
         dcc.Store(id=REFRESH, data=0),
         dcc.Store(id=OPTIONS_READY, data=0),
         dcc.Store(id=DRAFT, data=[]),
@@ -160,7 +161,7 @@ def _list_page() -> list[Any]:
             className="office-filters panel",
         ),
         html.Div(id=LIST, className="panel table-scroll"),
-        pager(PAGER_PREV, PAGER_TEXT, PAGER_NEXT),
+        PAGER.row(),
     ]
 
 

@@ -19,7 +19,6 @@ from jobs_domain.permissions import Act, allowed
 from storage.jobs import line_item_from_json, line_item_to_json
 
 PATH = "/estimates"
-PAGE_SIZE = 25  # as the Jobs list: a screenful; more is a click on "Next"
 STATUS_LABELS: Mapping[EstimateStatus, str] = {
     EstimateStatus.DRAFT: "Draft",
     EstimateStatus.APPROVED: "Approved",

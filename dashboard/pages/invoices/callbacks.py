@@ -16,6 +16,7 @@ from dashboard.actions import Conn
 from dashboard.context import Context
 from dashboard.forms import current_user
 from dashboard.pages.invoices import layout, model
+from dashboard.paging import OffsetPaging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import InvalidInput
 from jobs_domain.permissions import Act, allowed, require
@@ -47,49 +48,38 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
         return office.read(user, read)
 
-    @app.callback(
-        Output(layout.PAGE, "data", allow_duplicate=True),
-        Input(layout.F_STATUS, "value"),
-        Input(layout.F_CLIENT, "value"),
-        Input(layout.F_FROM, "value"),
-        Input(layout.F_TO, "value"),
-        prevent_initial_call=True,
+    layout.PAGER.register(
+        app,
+        [
+            Input(layout.F_STATUS, "value"),
+            Input(layout.F_CLIENT, "value"),
+            Input(layout.F_FROM, "value"),
+            Input(layout.F_TO, "value"),
+        ],
     )
-    def _filters_changed(*_values: Any) -> int:
-        return 1  # a new filter starts at the first page
-
-    @app.callback(
-        Output(layout.PAGE, "data"),
-        Input(layout.PAGER_PREV, "n_clicks"),
-        Input(layout.PAGER_NEXT, "n_clicks"),
-        State(layout.PAGE, "data"),
-        prevent_initial_call=True,
-    )
-    def _page(_prev: Any, _next: Any, page: int | None) -> int:
-        step = 1 if dash.ctx.triggered_id == layout.PAGER_NEXT else -1
-        return max(1, (page or 1) + step)
 
     @app.callback(
         Output(layout.LIST, "children"),
+        Output(layout.LAST, "data"),
         Output(layout.PAGER_TEXT, "children"),
         Output(layout.PAGER_PREV, "disabled"),
         Output(layout.PAGER_NEXT, "disabled"),
         Output(layout.LIST_ERROR, "children"),
-        Input(layout.PAGE, "data"),
+        Input(layout.PAGING, "data"),
         State(layout.F_STATUS, "value"),
         State(layout.F_CLIENT, "value"),
         State(layout.F_FROM, "value"),
         State(layout.F_TO, "value"),
     )
     def _list(
-        page: int | None,
+        data: Any,
         statuses: list[str] | None,
         client: str | None,
         day_from: str | None,
         day_to: str | None,
     ) -> Any:
         user, office = current_user(ctx)
-        page = page or 1
+        paging = OffsetPaging.of(data)
         try:
             filters = model.filters_from(
                 ctx.zone,
@@ -100,21 +90,22 @@ def register(app: dash.Dash, ctx: Context) -> None:
             )
         except InvalidInput as exc:
             message = "; ".join(p.message for p in exc.problems)
-            return dash.no_update, "", True, True, f"Filters: {message}"
+            return dash.no_update, None, "", True, True, f"Filters: {message}"
         if not allowed(Role(user.role), Act.READ_INVOICES):
             raise PreventUpdate
 
         async def read(conn: Conn, actor: Actor) -> tuple[list[dict[str, str]], bool]:
             require(actor, Act.READ_INVOICES)
-            found = await invoicing.list_invoices(conn, **filters.list_args(page))
-            shown = found[: model.PAGE_SIZE]
+            found = await invoicing.list_invoices(conn, **filters.list_args(paging))
+            shown, more = paging.cut(found)
             numbers = {
                 s.invoice.job_id: ref
                 for s in shown
                 if s.invoice.job_id
                 and (ref := await invoicing.job_reference(conn, s.invoice))
             }
-            return model.rows(shown, numbers, ctx.zone), len(found) > model.PAGE_SIZE
+            return model.rows(shown, numbers, ctx.zone), more
 
         rows, more = office.read(user, read)
-        return layout.table(rows), f"Page {page}", page == 1, not more, None
+        after = paging.forward().offset if more else None  # the next page's offset
+        return layout.table(rows), *layout.PAGER.shown(paging, after), None

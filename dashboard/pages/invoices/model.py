@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo
 
 from dashboard.pages.job.model import INVOICE_STATUS_LABELS, money, when
 from dashboard.pages.jobs.model import day_range
+from dashboard.paging import OffsetPaging
 from jobs_domain.invoicing import InvoiceKind, InvoiceStatus
 from storage.invoices import StoredInvoice
-
-PAGE_SIZE = 25  # a screenful; more is a click on "Next"
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,8 @@ class InvoiceFilters:
     created_from: datetime | None = None
     created_to: datetime | None = None
 
-    def list_args(self, page: int) -> dict[str, Any]:
-        """``services.invoicing.list_invoices``'s arguments for ``page`` (from 1),
+    def list_args(self, paging: OffsetPaging) -> dict[str, Any]:
+        """``services.invoicing.list_invoices``'s arguments for the page shown,
         one more row than shown: it says whether there is a next page."""
         return {
             "client_id": self.client_id,
@@ -38,8 +37,8 @@ class InvoiceFilters:
             "statuses": [s.value for s in self.statuses],
             "created_from": self.created_from,
             "created_to": self.created_to,
-            "limit": PAGE_SIZE + 1,
-            "offset": (page - 1) * PAGE_SIZE,
+            "limit": paging.limit,
+            "offset": paging.offset,
         }
 
 

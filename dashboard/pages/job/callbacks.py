@@ -174,6 +174,8 @@ def _tech_options(techs: list[TechnicianRecord]) -> list[dict[str, str]]:
 
 Seen = tuple[str, int]  # the job's id and the version the page showed
 FormRun = Callable[..., Done]  # (office, user, seen, *values) -> Done
+#: the quantity to credit typed on each line of each invoice shown
+CREDIT_QTY = {"type": layout.INV_CREDIT_QTY, "invoice": ALL, "line": ALL}
 
 
 def edit_form(
@@ -182,7 +184,7 @@ def edit_form(
     *,
     submit: forms.Submit,
     result: str,
-    values: Sequence[tuple[str, str]],
+    values: Sequence[tuple[Any, str]],
     run: FormRun,
     clear: Sequence[str] = (),
     duplicate_result: bool = False,
@@ -636,7 +638,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
     # -- invoice ----------------------------------------------------------------
 
     def invoice_act(
-        office: Office, user: OfficeUser, seen: Seen, reason: str | None
+        office: Office,
+        user: OfficeUser,
+        seen: Seen,
+        reason: str | None,
+        amount: str | None,
+        tax_rate: str | None,
+        quantities: list[str | None] | None,
+        quantity_ids: list[dict[str, Any]] | None,
     ) -> Done:
         trigger = dash.ctx.triggered_id
         if trigger == layout.INV_GENERATE:
@@ -651,7 +660,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
             return office.send_invoice(user, invoice_id, version)
         if act is Act.VOID_INVOICE:
             return office.void_invoice(user, invoice_id, version)
-        return office.credit_invoice(user, invoice_id, version, reason or "")
+        body = model.credit_body(
+            invoice_id, reason, amount, tax_rate, quantities or [], quantity_ids or []
+        )
+        return office.credit_invoice(user, invoice_id, version, body)
 
     edit_form(
         app,
@@ -666,11 +678,22 @@ def register(app: dash.Dash, ctx: Context) -> None:
                         "invoice": ALL,
                         "version": ALL,
                     },
-                    {"/reason": layout.INV_REASON},
+                    {
+                        "/reason": layout.INV_REASON,
+                        "/amount": layout.INV_AMOUNT,
+                        "/tax_rate": layout.INV_TAX,
+                    },
                 ),
             )
         ),
         result=layout.INV_RESULT,
-        values=[(layout.INV_REASON, "value")],
+        values=[
+            (layout.INV_REASON, "value"),
+            (layout.INV_AMOUNT, "value"),
+            (layout.INV_TAX, "value"),
+            (CREDIT_QTY, "value"),
+            (CREDIT_QTY, "id"),
+        ],
         run=invoice_act,
+        clear=[layout.INV_REASON, layout.INV_AMOUNT, layout.INV_TAX],
     )

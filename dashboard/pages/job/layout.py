@@ -83,6 +83,9 @@ INV_FORM = "job-inv-form"  # Generate Invoice and the credit note's reason
 INV_GENERATE = "job-inv-generate"
 INV_ACT = "job-inv-act"  # pattern id type: {"type", "act", "invoice", "version"}
 INV_REASON = "job-inv-reason"
+INV_AMOUNT = "job-inv-amount"  # a credit of an amount, before tax
+INV_TAX = "job-inv-tax"  # its tax rate (the invoice has several)
+INV_CREDIT_QTY = "job-inv-credit-qty"  # pattern id type: {"type", "invoice", "line"}
 INV_RESULT = "job-inv-result"
 
 #: Where a problem's pointer is shown, per form (pointer → field id).
@@ -225,9 +228,31 @@ def _invoice() -> list[Any]:
                     "Credit note reason",
                     INV_REASON,
                     dcc.Input(id=INV_REASON, className="office-wide"),
-                )
+                ),
+                field(
+                    "Credit an amount (before tax)",
+                    INV_AMOUNT,
+                    dcc.Input(id=INV_AMOUNT, className="office-num"),
+                ),
+                field(
+                    "Its tax rate %",
+                    INV_TAX,
+                    dcc.Input(
+                        id=INV_TAX,
+                        placeholder="the invoice's",
+                        className="office-num",
+                    ),
+                ),
             ],
-            [html.Button("Generate Invoice", id=INV_GENERATE, className="primary")],
+            [
+                html.P(
+                    "A credit note credits the quantities typed in an invoice's "
+                    "“Credit” column and the amount; nothing typed: all that is "
+                    "left of the invoice. Never more than is left.",
+                    className="muted",
+                ),
+                html.Button("Generate Invoice", id=INV_GENERATE, className="primary"),
+            ],
             block_id=INV_FORM,
         ),
         html.Div(id=INV_RESULT),

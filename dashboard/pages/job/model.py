@@ -22,7 +22,7 @@ from core.reconcile import Reconciliation
 from dashboard.pages.jobs.model import STATUS_LABELS
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Blocker, DomainError, TransitionRefused
-from jobs_domain.invoicing import InvoiceKind, InvoiceStatus
+from jobs_domain.invoicing import Invoice, InvoiceKind, InvoiceStatus, credit_balance
 from jobs_domain.job import (
     AttachmentKind,
     Job,
@@ -542,7 +542,11 @@ INVOICE_ACTS: tuple[tuple[Act, str, frozenset[InvoiceStatus]], ...] = (
         frozenset({InvoiceStatus.DRAFT, InvoiceStatus.ISSUED}),
     ),
     (Act.VOID_INVOICE, "Void", frozenset({InvoiceStatus.DRAFT})),
-    (Act.CREDIT_INVOICE, "Credit note", frozenset({InvoiceStatus.ISSUED})),
+    (
+        Act.CREDIT_INVOICE,
+        "Credit note",
+        frozenset({InvoiceStatus.ISSUED, InvoiceStatus.PAID}),
+    ),
 )
 
 
@@ -551,6 +555,10 @@ def invoice_url(invoice_id: str, version: int, *, preview: bool = False) -> str:
     the browser never shows an issued invoice's preview from its draft."""
     url = f"{INVOICE_PDF_PATH}/{invoice_id}"
     return (url + "/preview.png" if preview else url) + f"?v={version}"
+
+
+def _version_of(inv: Invoice, invoices: Sequence[StoredInvoice]) -> int:
+    return next(s.row_version for s in invoices if s.invoice.id == inv.id)
 
 
 def may_generate(invoices: Sequence[StoredInvoice]) -> bool:
@@ -562,11 +570,44 @@ def may_generate(invoices: Sequence[StoredInvoice]) -> bool:
     )
 
 
+def credit_body(
+    invoice_id: str,
+    reason: str | None,
+    amount: str | None,
+    tax_rate: str | None,
+    quantities: Sequence[str | None],
+    quantity_ids: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The credit-note body (the API's) of the Invoice tab's credit form for
+    ``invoice_id``: the quantity typed on each of its lines, the amount, the
+    reason. Text is passed as typed: the domain answers what is not a number."""
+    typed = [
+        (str(q or "").strip(), i) for q, i in zip(quantities, quantity_ids, strict=True)
+    ]
+    lines = [
+        {"line": int(i["line"]), "quantity": q}
+        for q, i in typed
+        if q and i.get("invoice") == invoice_id
+    ]
+    body: dict[str, Any] = {"reason": (reason or "").strip()}
+    if lines:
+        body["lines"] = lines
+    for key, value in (("amount", amount), ("tax_rate", tax_rate)):
+        if str(value or "").strip():
+            body[key] = str(value).strip()
+    return body
+
+
+def _credit_notes_of(inv: Invoice, invoices: Sequence[StoredInvoice]) -> list[Invoice]:
+    return [s.invoice for s in invoices if s.invoice.credits_invoice_id == inv.id]
+
+
 def invoice_views(
     invoices: Sequence[StoredInvoice], role: Any, zone: ZoneInfo
 ) -> list[dict[str, Any]]:
-    """The job's invoices and credit notes, newest first: lines, totals, status,
-    payment, e-mail, the actions the role and status allow."""
+    """The job's invoices and credit notes, newest first: lines (with what was
+    credited of each and what is left), totals, status, payment, e-mail, the
+    credit notes against each invoice, the actions the role and status allow."""
     views = []
     for stored in invoices:
         inv = stored.invoice
@@ -578,6 +619,9 @@ def invoice_views(
             and inv.status in statuses
             and not (credit and act in (Act.CREDIT_INVOICE, Act.VOID_INVOICE))
         ]
+        notes = [] if credit else _credit_notes_of(inv, invoices)
+        balance = credit_balance(inv, notes)
+        creditable = any(a["act"] == Act.CREDIT_INVOICE.name for a in acts)
         totals = inv.totals
         views.append(
             {
@@ -595,11 +639,27 @@ def invoice_views(
                         "unit_price": money(line.unit_price),
                         "tax_rate": format_decimal(line.tax_rate) + " %",
                         "net": money(line.net),
+                        "credited": format_decimal(balance.credited_quantities[i]),
+                        "left": format_decimal(balance.remaining_quantity(i)),
                     }
-                    for line in inv.lines
+                    for i, line in enumerate(inv.lines)
                 ],
                 "totals": f"Net {money(totals.net)} · Tax {money(totals.tax)} · "
                 f"Total {money(totals.gross)} {inv.currency}",
+                "credited": ""
+                if not notes
+                else f"Credited {money(balance.credited_gross)} · Left to credit "
+                f"{money(balance.remaining_gross)} {inv.currency}",
+                "credit_notes": [
+                    {
+                        "title": f"Credit note {n.number or '(draft)'}",
+                        "total": f"{money(n.totals.gross)} {n.currency}",
+                        "reason": "; ".join(n.public_notes[1:]),
+                        "pdf": invoice_url(n.id, _version_of(n, invoices)),
+                    }
+                    for n in notes
+                ],
+                "creditable": creditable,
                 "payment": (
                     f"paid {when(inv.paid_at, zone)} ({inv.payment_ref})"
                     if inv.paid_at

@@ -287,6 +287,21 @@ def history(rows: Sequence[Mapping[str, str]]) -> Any:
     )
 
 
+def family_heading(name: str, *, red: bool) -> html.H5:
+    """A report family's heading, red when it has a mandatory field (the help
+    page's rule; the Report tab and the report templates page both show it)."""
+    return html.H5(name, className="report-family" + (" report-family-red" * red))
+
+
+def field_label(label: str, mandatory: bool, *, missing: bool) -> html.Span:
+    """A report field's label: starred when mandatory, red while its answer is
+    missing (on a template nothing is answered yet: every mandatory one)."""
+    return html.Span(
+        [label, " *" if mandatory else ""],
+        className="report-missing" if missing else "",
+    )
+
+
 def report(view: Mapping[str, Any] | None) -> Any:
     """Families (red: it has a mandatory field; a missing answer in red too), the
     reserves with their status and history, the signatures as images."""
@@ -318,10 +333,7 @@ def report(view: Mapping[str, Any] | None) -> Any:
     for fam in view["families"]:
         rows = [
             [
-                html.Span(
-                    [f["label"], " *" if f["mandatory"] else ""],
-                    className="report-missing" if f["missing"] else "",
-                ),
+                field_label(f["label"], f["mandatory"], missing=f["missing"]),
                 html.Img(src=f["image"], alt=f["value"], className="report-sign")
                 if f["image"]
                 else f["value"],
@@ -333,11 +345,7 @@ def report(view: Mapping[str, Any] | None) -> Any:
         parts.append(
             html.Div(
                 [
-                    html.H5(
-                        fam["name"],
-                        className="report-family"
-                        + (" report-family-red" if fam["red"] else ""),
-                    ),
+                    family_heading(fam["name"], red=fam["red"]),
                     _table(["Field", "Answer", "Comment", "Reserves"], rows),
                 ]
             )
@@ -415,6 +423,39 @@ def report(view: Mapping[str, Any] | None) -> Any:
     return parts
 
 
+def _credit_qty(invoice_id: str, line: int, left: str) -> Any:
+    """The quantity of the line to credit (empty: none of it)."""
+    return dcc.Input(
+        id={"type": layout.INV_CREDIT_QTY, "invoice": invoice_id, "line": line},
+        placeholder=f"≤ {left}",
+        className="office-num inv-credit-qty",
+        disabled=left == "0",
+    )
+
+
+def _credit_notes(view: Mapping[str, Any]) -> list[Any]:
+    """What the credit notes against an invoice credited, each with its PDF."""
+    notes = view.get("credit_notes") or []
+    if not notes:
+        return []
+    return [
+        html.P(view["credited"], className="totals inv-credited"),
+        html.Ul(
+            [
+                html.Li(
+                    [
+                        html.A(n["title"], href=n["pdf"], target="_blank"),
+                        f" — {n['total']}",
+                        f" — {n['reason']}" if n["reason"] else "",
+                    ]
+                )
+                for n in notes
+            ],
+            className="inv-credit-notes",
+        ),
+    ]
+
+
 def invoices(views: Sequence[Mapping[str, Any]] | None) -> Any:
     """Each invoice and credit note: status, payment, lines, totals, the actions
     the role and the status allow, and a preview of the PDF that is mailed."""
@@ -424,8 +465,12 @@ def invoices(views: Sequence[Mapping[str, Any]] | None) -> Any:
         return empty("No invoice yet: Generate Invoice once the job is completed.")
     parts: list[Any] = []
     for v in views:
+        credited = bool(v.get("credit_notes"))
+        head = ["Description", "Qty", "Unit price", "Tax", "Net"]
+        head += ["Credited", "Left"] if credited else []
+        head += ["Credit"] if v.get("creditable") else []
         lines = _table(
-            ["Description", "Qty", "Unit price", "Tax", "Net"],
+            head,
             [
                 [
                     line["description"],
@@ -433,8 +478,14 @@ def invoices(views: Sequence[Mapping[str, Any]] | None) -> Any:
                     line["unit_price"],
                     line["tax_rate"],
                     line["net"],
+                    *([line["credited"], line["left"]] if credited else []),
+                    *(
+                        [_credit_qty(v["id"], i, line["left"])]
+                        if v.get("creditable")
+                        else []
+                    ),
                 ]
-                for line in v["lines"]
+                for i, line in enumerate(v["lines"])
             ],
         )
         buttons = [
@@ -476,6 +527,7 @@ def invoices(views: Sequence[Mapping[str, Any]] | None) -> Any:
                     ),
                     lines,
                     html.P(v["totals"], className="totals"),
+                    *_credit_notes(v),
                     html.Div(buttons, className="job-action-buttons"),
                     html.A(
                         html.Img(

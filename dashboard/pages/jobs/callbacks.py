@@ -7,7 +7,6 @@ through :class:`dashboard.actions.Office` (role matrix, field problems).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import dash
@@ -19,6 +18,7 @@ from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.forms import current_user
 from dashboard.pages.jobs import layout, model
+from dashboard.paging import Paging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import InvalidInput
 from jobs_domain.job import CrewRole
@@ -98,21 +98,17 @@ def register(app: dash.Dash, ctx: Context) -> None:
         layout.NEW_PROPERTY,
     )
 
-    register_paging(
+    layout.PAGER.register(
         app,
-        layout.PAGING,
-        layout.PAGER_PREV,
-        layout.PAGER_NEXT,
-        layout.LAST,
-        filters=(
-            layout.F_STATUS,
-            layout.F_TECH,
-            layout.F_TEAM,
-            layout.F_CLIENT,
-            layout.F_FROM,
-            layout.F_TO,
-            layout.F_TEXT,
-        ),
+        [
+            Input(layout.F_STATUS, "value"),
+            Input(layout.F_TECH, "value"),
+            Input(layout.F_TEAM, "value"),
+            Input(layout.F_CLIENT, "value"),
+            Input(layout.F_FROM, "value"),
+            Input(layout.F_TO, "value"),
+            Input(layout.F_TEXT, "value"),
+        ],
     )
 
     @app.callback(
@@ -144,7 +140,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
         text: str | None,
     ) -> Any:
         user, office = current_user(ctx)
-        paging = paging_of(raw)
+        paging = Paging[int].of(raw)
         try:
             filters = model.filters_from(
                 ctx.zone,
@@ -166,22 +162,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
                 actor,
                 **filters.search_args(),
                 after_number=paging.current,
-                limit=model.PAGE_SIZE + 1,
+                limit=paging.limit,
             )
-            more = len(jobs) > model.PAGE_SIZE
-            jobs = jobs[: model.PAGE_SIZE]
+            jobs, more = paging.cut(jobs)
             rows = [model.row(o, ctx.zone) for o in await service.overviews(conn, jobs)]
             return rows, (jobs[-1].number if more else None)
 
         rows, last = office.read(user, read)
-        return (
-            layout.table(rows),
-            last,
-            f"Page {paging.page}",
-            paging.page == 1,
-            last is None,
-            None,
-        )
+        return (layout.table(rows), *layout.PAGER.shown(paging, last), None)
 
     def _created(done: Done) -> list[Any]:
         if not (done.ok and done.job_number):
@@ -234,51 +222,6 @@ def register(app: dash.Dash, ctx: Context) -> None:
         extra=_created,
         reload=lambda done: done.ok,
     )
-
-
-def paging_of(raw: dict[str, Any] | None) -> model.Paging:
-    """The pages seen so far, from the paging store (``{"cursors": [...]}``)."""
-    return model.Paging(tuple((raw or {}).get("cursors") or [None]))
-
-
-def register_paging(
-    app: dash.Dash,
-    paging_id: str,
-    prev_id: str,
-    next_id: str,
-    last_id: str,
-    *,
-    filters: Sequence[str],
-) -> None:
-    """A list paged by number (the Jobs and Estimates lists): Previous / Next move
-    through its pages (``last_id``: the last number shown, None on the last page),
-    and a change of any filter starts again at the first."""
-
-    @app.callback(
-        Output(paging_id, "data", allow_duplicate=True),
-        *[Input(f, "value") for f in filters],
-        prevent_initial_call=True,
-    )
-    def _filters_changed(*_values: Any) -> dict[str, Any]:
-        return {"cursors": [None]}  # a new filter starts at the first page
-
-    @app.callback(
-        Output(paging_id, "data"),
-        Input(prev_id, "n_clicks"),
-        Input(next_id, "n_clicks"),
-        State(paging_id, "data"),
-        State(last_id, "data"),
-        prevent_initial_call=True,
-    )
-    def _page(_prev: Any, _next: Any, raw: dict[str, Any] | None, last: Any) -> Any:
-        paging = paging_of(raw)
-        if dash.ctx.triggered_id == next_id:
-            if last is None:
-                raise PreventUpdate
-            paging = paging.next(int(last))
-        else:
-            paging = paging.previous()
-        return {"cursors": list(paging.cursors)}
 
 
 def register_new_form(

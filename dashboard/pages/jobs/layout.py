@@ -8,6 +8,7 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard.forms import day_range_inputs, error_slot, field
+from dashboard.pager import Pager
 from dashboard.pages.jobs.model import STATUS_LABELS
 
 __all__ = ["error_slot", "field"]
@@ -23,11 +24,12 @@ F_TO = "jobs-to"
 F_TEXT = "jobs-search"
 LIST = "jobs-list"
 LIST_ERROR = "jobs-list-error"
-PAGER_PREV = "jobs-prev"
-PAGER_NEXT = "jobs-next"
-PAGER_TEXT = "jobs-page"
-PAGING = "jobs-paging"  # {"cursors": [...]}: where each page seen starts
-LAST = "jobs-last"  # the last number on the page shown, None on the last page
+PAGER = Pager("jobs")  # where the next page starts: the last number shown
+PAGER_PREV = PAGER.prev
+PAGER_NEXT = PAGER.next
+PAGER_TEXT = PAGER.text
+PAGING = PAGER.paging
+LAST = PAGER.last
 REFRESH = "jobs-refresh"  # bumps after New Job: the list shows it at once
 OPTIONS_READY = "jobs-options-ready"
 
@@ -66,18 +68,6 @@ def client_and_site(client_id: str, property_id: str) -> list[html.Div]:
             dcc.Dropdown(id=property_id, placeholder="Pick a client first"),
         ),
     ]
-
-
-def pager(prev_id: str, text_id: str, next_id: str) -> html.Div:
-    """A list's Previous / page / Next."""
-    return html.Div(
-        [
-            html.Button("← Previous", id=prev_id),
-            html.Span(id=text_id, className="muted"),
-            html.Button("Next →", id=next_id),
-        ],
-        className="office-pager",
-    )
 
 
 def new_job_form() -> html.Div:
@@ -198,8 +188,7 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
     client = (query.get("client") or [""])[0]
     return html.Div(
         [
-            dcc.Store(id=PAGING, data={"cursors": [None]}),
-            dcc.Store(id=LAST),
+            *PAGER.stores(),
             dcc.Store(id=REFRESH, data=0),
             dcc.Store(id=OPTIONS_READY, data=client),
             html.Div(
@@ -213,7 +202,7 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
             filters(),
             html.Div(id=LIST_ERROR, className="field-error"),
             html.Div(id=LIST, className="panel table-scroll"),
-            pager(PAGER_PREV, PAGER_TEXT, PAGER_NEXT),
+            PAGER.row(),
         ],
         className="office",
     )

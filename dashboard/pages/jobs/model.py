@@ -28,7 +28,6 @@ STATUS_LABELS: Mapping[JobStatus, str] = {
     JobStatus.COMPLETED: "Completed",
     JobStatus.CANCELLED: "Cancelled",
 }
-PAGE_SIZE = 25  # a screenful at desktop height; more is a click on "Next"
 JOB_PATH = "/job"
 
 
@@ -150,27 +149,6 @@ def row(overview: Overview, zone: ZoneInfo) -> dict[str, str]:
         "auxiliary": ", ".join(others),
         "description": job.description,
     }
-
-
-@dataclass(frozen=True)
-class Paging:
-    """Keyset paging over job numbers: the cursors of the pages seen so far."""
-
-    cursors: tuple[int | None, ...] = (None,)  # where each page seen starts
-
-    @property
-    def current(self) -> int | None:
-        return self.cursors[-1]
-
-    @property
-    def page(self) -> int:
-        return len(self.cursors)
-
-    def next(self, last_number: int) -> Paging:
-        return Paging((*self.cursors, last_number))
-
-    def previous(self) -> Paging:
-        return Paging(self.cursors[:-1] or (None,))
 
 
 @dataclass(frozen=True)

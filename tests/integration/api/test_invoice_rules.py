@@ -155,3 +155,56 @@ async def test_fields_and_signatures_refuse_bad_input_with_pointers(
         {"fields": {"remarks": {"value": "x"}}},
     )
     await w.call("alex", "POST", f"/jobs/{job_id}/report/complete", 403)
+
+
+async def test_a_partial_credit_note_credits_half_an_hour_and_the_invoice_shows_what_remains(
+    world: World,
+) -> None:
+    w = world
+    invoice_id = await completed_job_invoice(w)  # one line: 1 × 45.00, 20 %
+    issued = await w.call("billing", "POST", f"/invoices/{invoice_id}/issue", 200)
+    profit = f"/jobs/{issued['job_id']}/profitability"
+    assert (await w.call("billing", "GET", profit, 200))["revenue"] == "45.00"
+    path = f"/invoices/{invoice_id}/credit-notes"
+
+    note = await w.call(
+        "billing",
+        "POST",
+        path,
+        201,
+        {"lines": [{"line": 0, "quantity": "0.5"}], "reason": "arrived 30 min late"},
+    )
+
+    assert note["kind"] == "credit_note"
+    assert note["totals"]["gross"] == "27.00"
+    assert note["lines"][0]["credits_line"] == 0
+    assert "arrived 30 min late" in note["public_notes"]
+    invoice = await w.call("billing", "GET", f"/invoices/{invoice_id}", 200)
+    assert invoice["status"] == "issued"
+    assert invoice["credit"] == {
+        "credited_gross": "27.00",
+        "remaining_gross": "27.00",
+        "lines": [{"credited_quantity": "0.5", "remaining_quantity": "0.5"}],
+    }
+    assert (await w.call("billing", "GET", profit, 200))["revenue"] == "22.50"
+    too_much = await w.call(
+        "billing", "POST", path, 422, {"lines": [{"line": 0, "quantity": "0.75"}]}
+    )
+    assert too_much["errors"] == [
+        {
+            "pointer": "/lines/0/quantity",
+            "detail": "only 0.5 left to credit of this line",
+        }
+    ]
+    stale = await w.api.post(
+        "/api/v1" + path,
+        json={"amount": "1"},
+        headers={**w.people.auth("billing"), "If-Match": '"old"'},
+    )
+    assert stale.status == 412
+    await w.call("billing", "POST", path, 409, {"amount": "22.51"})
+    rest = await w.call("billing", "POST", path, 201, {"amount": "22.50"})
+    assert rest["totals"]["gross"] == "27.00"
+    voided = await w.call("billing", "GET", f"/invoices/{invoice_id}", 200)
+    assert (voided["status"], voided["credit"]["remaining_gross"]) == ("void", "0.00")
+    assert (await w.call("billing", "GET", profit, 200))["revenue"] == "0.00"

@@ -17,8 +17,11 @@ import psycopg
 import pytest
 
 from dashboard.actions import STALE, Conn, Done, Office, OfficeUser
+from dashboard.pages.clients import callbacks as clients_callbacks
+from dashboard.pages.clients import layout as clients_layout
 from dashboard.pages.job.callbacks import Loaded, load
-from jobs_domain.actors import Actor
+from dashboard.paging import OffsetPaging, Paging
+from jobs_domain.actors import Actor, Role
 from jobs_domain.job import CrewRole, JobStatus, NoteVisibility, parse_job_number
 from jobs_domain.permissions import MATRIX, Act
 from services import invoicing
@@ -54,6 +57,9 @@ OPERATIONS = {
     Act.APPROVE_ESTIMATE: ("post", "/api/v1/estimates/{estimate_id}/approve"),
     Act.CONVERT_ESTIMATE: ("post", "/api/v1/estimates/{estimate_id}/convert"),
     Act.TAKE_BOOKING: ("post", "/api/v1/bookings"),
+    # the price book and report templates (issue 16)
+    Act.EDIT_PRICE_BOOK: ("patch", "/api/v1/price-book/items/{item_id}"),
+    Act.EDIT_REPORT_TEMPLATES: ("put", "/api/v1/report-templates/{template_id}"),
 }
 
 
@@ -156,6 +162,39 @@ async def test_a_refused_crew_member_leaves_no_job_behind(world: World) -> None:
     assert not done.ok
     after = await world.call("admin", "GET", "/jobs", 200)
     assert len(after["items"]) == len(before["items"])
+
+
+async def test_the_clients_list_is_ordered_by_name_and_its_pages_keep_that_order(
+    world: World,
+) -> None:
+    for name in ["Zoé Orderly", "adam Orderly", "Bruno Orderly", "Céline Orderly"]:
+        await world.call("admin", "POST", "/clients", 201, {"name": name})
+    dispatcher = _user(world, "dispatcher")
+
+    async def pages() -> list[list[str]]:
+        seen: list[list[str]] = []
+        paging = Paging[str]()
+        while True:
+
+            async def read(
+                conn: Conn, _actor: Actor, at: Paging[str] = paging
+            ) -> tuple[Any, bool]:
+                return await clients_callbacks.list_page(conn, "Orderly", at)
+
+            found, more = await _as(world, lambda o: o.read(dispatcher, read))
+            seen.append([c.name for c in found])
+            if not more:
+                return seen
+            paging = paging.next(str(found[-1].id))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("dashboard.paging.PAGE_SIZE", 3)
+        assert await pages() == [
+            ["adam Orderly", "Bruno Orderly", "Céline Orderly"],
+            ["Zoé Orderly"],
+        ]
+    row = {"name": "adam Orderly", "email": "—", "phone": "—", "href": "/clients"}
+    assert clients_layout.ORDER_TEXT in str(clients_layout.table([row]))
 
 
 async def test_the_jobs_list_filters_by_team_and_finds_by_number_or_client(
@@ -536,7 +575,9 @@ async def test_billing_generates_issues_and_sends_an_invoice_the_api_agrees(
         )
 
         async def read(conn: Conn, _actor: Actor) -> list[str]:
-            found = await invoicing.list_invoices(conn, **filters.list_args(1))
+            found = await invoicing.list_invoices(
+                conn, **filters.list_args(OffsetPaging())
+            )
             return [s.invoice.id for s in found]
 
         return await _as(world, lambda o: o.read(billing, read))
@@ -545,6 +586,61 @@ async def test_billing_generates_issues_and_sends_an_invoice_the_api_agrees(
     assert await listed(["paid"], today) == [draft.invoice.id]
     assert await listed(["issued", "draft"], today) == []
     assert await listed([], "2001-01-01") == []
+
+
+async def test_billing_credits_part_of_a_paid_invoice_on_the_invoice_tab(
+    world: World,
+) -> None:
+    from dashboard.pages.job import model as job_model
+
+    job_id, number = await _completed_job_of_a_client_with_email(world)  # 1 × 80
+    billing = _user(world, "billing")
+    assert (await _as(world, lambda o: o.generate_invoice(billing, job_id))).ok
+    (draft,) = (await _loaded(world, number, who="billing")).invoices or []
+    sent = await _as(
+        world, lambda o: o.send_invoice(billing, draft.invoice.id, draft.row_version)
+    )
+    assert sent.ok, sent
+    (issued,) = (await _loaded(world, number, who="billing")).invoices or []
+    assert issued.payment_session_id
+    assert await world.stripe.pay(issued.payment_session_id) == 200
+    (paid,) = (await _loaded(world, number, who="billing")).invoices or []
+    shown = {"invoice": paid.invoice.id, "line": 0}
+    too_much = job_model.credit_body(
+        paid.invoice.id, "late", None, None, ["2"], [shown]
+    )
+    refused = await _as(
+        world,
+        lambda o: o.credit_invoice(
+            billing, paid.invoice.id, paid.row_version, too_much
+        ),
+    )
+    assert not refused.ok
+    assert refused.problems == {
+        "/lines/0/quantity": "only 1 left to credit of this line"
+    }
+    body = job_model.credit_body(
+        paid.invoice.id, " arrived late ", "5", "", ["0.25"], [shown]
+    )
+    assert body == {
+        "reason": "arrived late",
+        "lines": [{"line": 0, "quantity": "0.25"}],
+        "amount": "5",
+    }
+    done = await _as(
+        world,
+        lambda o: o.credit_invoice(billing, paid.invoice.id, paid.row_version, body),
+    )
+    assert done.ok, done
+    after = (await _loaded(world, number, who="billing")).invoices or []
+    views = job_model.invoice_views(after, Role.BILLING, UTC)
+    (invoice,) = [v for v in views if v["id"] == paid.invoice.id]
+    assert (invoice["status"], invoice["lines"][0]["left"]) == ("paid", "0.75")
+    assert invoice["credited"] == "Credited 30.00 · Left to credit 66.00 EUR"
+    (note,) = invoice["credit_notes"]
+    assert (note["total"], note["reason"]) == ("30.00 EUR", "arrived late")
+    api = await world.call("billing", "GET", f"/invoices/{paid.invoice.id}", 200)
+    assert api["credit"]["remaining_gross"] == "66.00"
 
 
 async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_back(
@@ -583,3 +679,140 @@ async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_ba
         ("X-77", "Circulator pump", "Obsolete", "no (not on record here)"),
     ]
     assert view["take_backs"][0]["went_to"].startswith("depot ")
+
+
+# -- the price book and report templates pages (issue 16) ------------------------------
+
+
+async def test_the_price_book_page_adds_edits_and_archives_an_item_the_api_reads(
+    world: World,
+) -> None:
+    from dashboard.pages.price_book import callbacks as book
+    from dashboard.pages.price_book import layout as book_layout
+
+    admin, billing = _user(world, "admin"), _user(world, "billing")
+    done = await _as(world, lambda o: book.add_family(o, admin, "  "))
+    assert done.problems == {"/name": "must not be empty"}
+    done = await _as(world, lambda o: book.add_family(o, admin, "Gauges"))
+    assert (done.ok, done.message) == (True, "Family Gauges added.")
+    (family,) = [
+        f
+        for f in (await world.call("admin", "GET", "/price-book/families", 200))[
+            "items"
+        ]
+        if f["name"] == "Gauges"
+    ]
+    values = [family["id"], "part", "GAU-1", "Pressure gauge", "", "twelve", "20"]
+    done = await _as(world, lambda o: book.add_item(o, admin, *values))
+    assert list(done.problems) == ["/unit_price"]
+    values[5] = "12.40"
+    done = await _as(world, lambda o: book.add_item(o, billing, *values))
+    assert not done.ok
+    assert "admin, dispatcher" in done.message  # the one matrix
+    done = await _as(world, lambda o: book.add_item(o, admin, *values))
+    assert done.ok, done
+    again = await _as(world, lambda o: book.add_item(o, admin, *values))
+    assert again.problems == {"/code": "another item already has this code"}
+    (item,) = (await world.call("tess", "GET", "/price-book/items?q=gauge", 200))[
+        "items"
+    ]
+    assert (item["unit_price"], item["version"]) == ("12.40", 0)
+    edit = [family["id"], "part", "GAU-1", "Pressure gauge", "", "13.10", "20"]
+    done = await _as(
+        world,
+        lambda o: book.edit_item(o, admin, book_layout.EDIT_SAVE, item["id"], 0, *edit),
+    )
+    assert (done.ok, done.message) == (True, "Pressure gauge saved.")
+    stale = await _as(
+        world,
+        lambda o: book.edit_item(o, admin, book_layout.ARCHIVE, item["id"], 0, *edit),
+    )
+    assert stale.stale
+    done = await _as(
+        world,
+        lambda o: book.edit_item(o, admin, book_layout.ARCHIVE, item["id"], 1, *edit),
+    )
+    assert (done.ok, done.message) == (True, "Pressure gauge archived.")
+    read = await world.call("admin", "GET", f"/price-book/items/{item['id']}", 200)
+    assert (read["unit_price"], read["active"], read["version"]) == ("13.10", False, 2)
+
+
+async def test_the_templates_page_adds_a_field_that_only_new_reports_get(
+    world: World,
+) -> None:
+    from dashboard.pages.report_templates import callbacks as pages
+    from dashboard.pages.report_templates import layout as rt
+    from tests.integration.api.test_perform_a_job import job_with_report
+
+    admin = _user(world, "admin")
+    made = await _as(
+        world,
+        lambda o: pages.create_template(
+            o, admin, "Gauge check", ["technician"], "Readings", "", "", "number", []
+        ),
+    )
+    assert made.problems == {"/label": "must not be empty"}
+    made = await _as(
+        world,
+        lambda o: pages.create_template(
+            o,
+            admin,
+            "Gauge check",
+            [],
+            "Readings",
+            "Reading (bar)",
+            "",
+            "number",
+            ["yes"],
+        ),
+    )
+    assert (made.ok, made.message) == (True, "Template Gauge check created."), made
+    seed, job_id = await job_with_report(world, "Annual boiler check")
+    tid = seed.template_id
+
+    def add(version: int, label: str, key: str = "") -> Callable[[Office], Done]:
+        return lambda o: pages.edit_template(
+            o,
+            admin,
+            rt.ADD_FIELD,
+            tid,
+            version,
+            "Safety checks",
+            label,
+            key,
+            "checkbox",
+            ["yes"],
+            None,
+            None,
+            None,
+        )
+
+    done = await _as(world, add(0, "Gas tightness again", "gas_tight"))
+    assert done.problems == {"/key": "duplicate field key in this template"}
+    done = await _as(world, add(0, "Flue sealed"))
+    assert (done.ok, done.message) == (
+        True,
+        "Field Flue sealed added to Safety checks.",
+    )
+    stale = await _as(world, add(0, "Another"))
+    assert stale.stale
+    dispatcher = _user(world, "dispatcher")
+    refused = await _as(
+        world,
+        lambda o: pages.edit_template(
+            o, dispatcher, rt.SAVE_NAME, tid, 1, *[None] * 5, "X", [], None
+        ),
+    )
+    assert not refused.ok
+    assert "admin" in refused.message
+    body = await world.call("admin", "GET", f"/report-templates/{tid}", 200)
+    (safety,) = [f for f in body["families"] if f["key"] == "safety"]
+    assert safety["fields"][-1] == {
+        "key": "flue_sealed",
+        "label": "Flue sealed",
+        "type": "checkbox",
+        "mandatory": True,
+    }
+    started = await world.call("dispatcher", "GET", f"/jobs/{job_id}/report", 200)
+    keys = [f["key"] for fam in started["families"] for f in fam["fields"]]
+    assert "flue_sealed" not in keys  # the report keeps the copy it began with

@@ -4,6 +4,8 @@ attacker would."""
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -285,6 +287,22 @@ def test_a_login_post_without_the_forms_csrf_token_is_refused(
 
     assert (forged.status_code, wrong.status_code) == (400, 400)
     assert client.get("/").status_code == 302  # not logged in
+
+
+def test_logging_in_from_a_job_pages_link_comes_back_to_the_same_tab(
+    dashboard: Any, settings: Settings
+) -> None:
+    client = dashboard(settings)
+    user = make_user(settings.database_url)
+    link = "/job?number=J-000042&tab=invoice"
+
+    bounced = client.get(link)
+    login_page = client.get(bounced.headers["Location"]).get_data(as_text=True)
+    found = re.search(r'name="next" value="([^"]*)"', login_page)
+    assert found is not None, login_page
+    back = post_login(client, str(user.email), next=html.unescape(found.group(1)))
+
+    assert (back.status_code, back.headers["Location"]) == (302, link)
 
 
 def test_the_session_cookie_is_httponly_samesite_and_lives_hours_not_days(

@@ -10,17 +10,20 @@ import pytest
 from jobs_domain.errors import Conflict, InvalidInput
 from jobs_domain.invoicing import (
     CompletedJob,
+    Invoice,
     InvoiceKind,
     InvoiceStatus,
     JobLineItem,
     JobNote,
     LineSource,
     billable_hours,
+    credit_balance,
     credit_note,
     draft_invoice,
     format_number,
     next_sequence,
     parse_credit_lines,
+    parse_credit_request,
 )
 from jobs_domain.parts import ItemKind, JobPart
 
@@ -218,35 +221,195 @@ def test_payment_must_match_the_total_and_repeats_are_harmless() -> None:
         invoice.mark_paid(D("412.00"), "cs_2", NOW)
 
 
-def test_corrections_are_credit_notes_capped_at_what_remains() -> None:
+def _issued() -> Invoice:
     invoice = draft_invoice("inv-1", completed_job(), NOW)
     invoice.issue(1, NOW)
+    return invoice
+
+
+def _issue(note: Invoice, seq: int = 1) -> Invoice:
+    note.issue(seq, NOW)
+    return note
+
+
+def test_corrections_are_credit_notes_capped_at_what_remains() -> None:
+    invoice = _issued()
+    goodwill = {"description": "Discount", "quantity": 1, "unit_price": "10.00"}
     partial = credit_note(
         "cn-1",
-        invoice,
-        D("0"),
+        credit_balance(invoice, []),
         NOW,
-        parse_credit_lines(
-            [
-                {
-                    "description": "Discount",
-                    "quantity": 1,
-                    "unit_price": "10.00",
-                    "tax_rate": "20",
-                }
-            ]
-        ),
+        parse_credit_request({"lines": [{**goodwill, "tax_rate": "20"}]}),
     )
     assert partial.kind is InvoiceKind.CREDIT_NOTE
     assert partial.totals.gross == D("12.00")
+    after = credit_balance(invoice, [_issue(partial)])
+    assert (after.credited_gross, after.remaining_gross) == (D("12.00"), D("400.00"))
     with pytest.raises(Conflict, match="exceeds"):
-        credit_note("cn-2", invoice, D("12.00"), NOW)
+        credit_note("cn-2", after, NOW)  # every line whole: more than 400 remain
     with pytest.raises(Conflict):
         invoice.void(NOW, credited=D("12.00"))
-    full = credit_note("cn-3", invoice, D("0"), NOW)
+    full = credit_note("cn-3", credit_balance(invoice, []), NOW)
     invoice.void(NOW, credited=full.totals.gross)
     assert invoice.status is InvoiceStatus.VOID
     assert invoice.number == "INV-2025-000001"  # the number stays taken
+
+
+def test_a_credit_note_credits_a_quantity_of_a_line_at_its_price() -> None:
+    invoice = _issued()  # line 3: 1.75 h of labour at 60.00, 20 %
+    note = credit_note(
+        "cn-1",
+        credit_balance(invoice, []),
+        NOW,
+        parse_credit_request(
+            {"lines": [{"line": 3, "quantity": "0.5"}], "reason": "arrived late"}
+        ),
+    )
+    (line,) = note.lines
+    assert (line.description, line.quantity, line.unit_price) == (
+        "Labour",
+        D("0.5"),
+        D("60.00"),
+    )
+    assert (line.source, line.credits_line) == (LineSource.CREDIT, 3)
+    assert note.totals.gross == D("36.00")
+    assert note.public_notes == (
+        "Credit note for invoice INV-2025-000001",
+        "arrived late",
+    )
+    balance = credit_balance(invoice, [_issue(note)])
+    assert balance.remaining_quantity(3) == D("1.25")
+    assert balance.remaining_quantity(0) == D("1")
+    assert balance.remaining_gross == D("376.00")
+
+
+def test_a_line_is_never_credited_beyond_what_is_left_of_it() -> None:
+    invoice = _issued()
+    first = _issue(
+        credit_note(
+            "cn-1",
+            credit_balance(invoice, []),
+            NOW,
+            parse_credit_request({"lines": [{"line": 3, "quantity": "1.5"}]}),
+        )
+    )
+    balance = credit_balance(invoice, [first])
+    with pytest.raises(InvalidInput) as err:
+        credit_note(
+            "cn-2",
+            balance,
+            NOW,
+            parse_credit_request({"lines": [{"line": 3, "quantity": "0.5"}]}),
+        )
+    assert err.value.problems[0].pointer == "/lines/0/quantity"
+    assert "only 0.25 left" in err.value.problems[0].message
+    with pytest.raises(InvalidInput):  # twice the same line adds up
+        credit_note(
+            "cn-2",
+            credit_balance(invoice, []),
+            NOW,
+            parse_credit_request(
+                {"lines": [{"line": 0, "quantity": 1}, {"line": 0, "quantity": 1}]}
+            ),
+        )
+    with pytest.raises(InvalidInput) as missing:
+        credit_note(
+            "cn-2",
+            balance,
+            NOW,
+            parse_credit_request({"lines": [{"line": 9, "quantity": 1}]}),
+        )
+    assert missing.value.problems[0].pointer == "/lines/0/line"
+
+
+def test_the_whole_invoice_credit_takes_only_what_is_left_of_each_line() -> None:
+    invoice = _issued()
+    part = _issue(
+        credit_note(
+            "cn-1",
+            credit_balance(invoice, []),
+            NOW,
+            parse_credit_request({"lines": [{"line": 3, "quantity": "0.5"}]}),
+        )
+    )
+    rest = credit_note("cn-2", credit_balance(invoice, [part]), NOW)
+    assert [(x.credits_line, x.quantity) for x in rest.lines] == [
+        (0, D("1")),
+        (1, D("1")),
+        (2, D("1")),
+        (3, D("1.25")),
+    ]
+    assert part.totals.gross + rest.totals.gross == invoice.totals.gross
+    done = credit_balance(invoice, [part, _issue(rest, 2)])
+    assert done.remaining_gross == D("0")
+    with pytest.raises(Conflict, match="nothing is left"):
+        credit_note("cn-3", done, NOW)
+
+
+def test_an_amount_is_credited_at_the_invoices_rate_or_the_one_named() -> None:
+    one_rate = draft_invoice(
+        "inv-2", completed_job(parts=(), session_minutes=0), NOW
+    )  # Diagnosis only, 20 %
+    one_rate.issue(2, NOW)
+    note = credit_note(
+        "cn-1",
+        credit_balance(one_rate, []),
+        NOW,
+        parse_credit_request({"amount": "10.00", "reason": "goodwill"}),
+    )
+    assert [(x.description, x.unit_price, x.tax_rate) for x in note.lines] == [
+        ("Credit: goodwill", D("10.00"), D("20"))
+    ]
+    assert note.totals.gross == D("12.00")
+    several = credit_balance(_issued(), [])  # 20 % and 10 % lines
+    with pytest.raises(InvalidInput) as err:
+        credit_note("cn-2", several, NOW, parse_credit_request({"amount": "10"}))
+    assert err.value.problems[0].pointer == "/tax_rate"
+    named = credit_note(
+        "cn-2", several, NOW, parse_credit_request({"amount": "10", "tax_rate": "10"})
+    )
+    assert named.totals.gross == D("11.00")
+    with pytest.raises(Conflict, match="exceeds"):
+        credit_note(
+            "cn-3",
+            several,
+            NOW,
+            parse_credit_request({"amount": "1000", "tax_rate": "10"}),
+        )
+
+
+def test_a_credit_request_points_at_each_bad_field() -> None:
+    with pytest.raises(InvalidInput) as err:
+        parse_credit_request(
+            {
+                "lines": [
+                    {"line": 0, "quantity": "0"},
+                    {"line": -1, "quantity": 1},
+                    {
+                        "description": "x",
+                        "quantity": "a",
+                        "unit_price": 1,
+                        "tax_rate": 2,
+                    },
+                ],
+                "amount": "-5",
+            }
+        )
+    assert [p.pointer for p in err.value.problems] == [
+        "/lines/0/quantity",
+        "/lines/1/line",
+        "/lines/2/quantity",
+        "/amount",
+    ]
+
+
+def test_a_credit_note_against_a_draft_or_a_credit_note_is_refused() -> None:
+    draft = draft_invoice("inv-1", completed_job(), NOW)
+    with pytest.raises(Conflict):
+        credit_note("cn-1", credit_balance(draft, []), NOW)
+    note = _issue(credit_note("cn-1", credit_balance(_issued(), []), NOW))
+    with pytest.raises(Conflict):
+        credit_note("cn-2", credit_balance(note, []), NOW)
 
 
 def test_a_draft_can_be_discarded_but_a_paid_invoice_cannot_be_voided() -> None:
