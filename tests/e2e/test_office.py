@@ -363,6 +363,35 @@ def _pick(p: Page, field: str, text: str) -> None:
     expect(p.locator(f"#{field}")).to_contain_text(text)
 
 
+def _open_for_atelier(p: Page, form: str) -> None:
+    """Open a New form (New Job, New Estimate): saved empty, it asks for a client;
+    Atelier Lumière chosen, her only site is."""
+    p.locator(f"#{form}-open").click()
+    p.locator(f"#{form}-save").click()  # nothing filled in: the field says why
+    expect(p.locator(f"#{form}-client-error")).to_have_text("pick a client")
+    _pick(p, f"{form}-client", "Atelier")
+    expect(p.locator(f"#{form}-property")).to_contain_text("8 Rue des Lilas")
+
+
+def _valve_and_call_out(p: Page, picker: str, shown: Any) -> None:
+    """With the line-item picker ``picker`` (dashboard/line_items.py, the Job page's
+    and New Estimate's): 2 safety valves from the price book by family, then a
+    custom call-out whose price, mistyped first, is refused at its field."""
+    _pick(p, f"{picker}-family", "Valves")
+    _pick(p, f"{picker}-item", "Safety valve")
+    p.locator(f"#{picker}-qty").fill("2")
+    p.locator(f"#{picker}-add").click()
+    expect(shown).to_contain_text("Safety valve 3 bar")
+    p.locator(f"#{picker}-desc").fill("Call-out")
+    p.locator(f"#{picker}-price").fill("forty")
+    p.locator(f"#{picker}-cadd").click()
+    expect(p.locator(f"#{picker}-price-error")).not_to_be_empty()
+    p.locator(f"#{picker}-price").fill("40")
+    p.locator(f"#{picker}-cadd").click()
+    expect(shown).to_contain_text("Call-out")
+    expect(p.locator(f"#{picker}-price-error")).to_be_empty()
+
+
 def _tab(p: Page, label: str) -> None:
     p.locator("#job-tabs button", has_text=label).first.click()
     expect(p.locator("#job-tabs button.active")).to_have_text(label)
@@ -396,11 +425,7 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     p.locator("#jobs-status .dash-dropdown-clear").click()
     expect(p.locator("#jobs-list")).to_contain_text("J-000043")
     # 1. Manual creation: New Job
-    p.locator("#new-job-open").click()
-    p.locator("#new-job-save").click()  # nothing filled in: the field says why
-    expect(p.locator("#new-job-client-error")).to_have_text("pick a client")
-    _pick(p, "new-job-client", "Atelier")
-    expect(p.locator("#new-job-property")).to_contain_text("8 Rue des Lilas")
+    _open_for_atelier(p, "new-job")
     p.locator("#new-job-description").fill("Replace the safety valve")
     p.locator("#new-job-day").fill(tomorrow.isoformat())
     p.locator("#new-job-start").fill("09:00")
@@ -466,19 +491,7 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     _shot(p, "tasks")
     # Line Items: from the price book by family, and a custom one
     _tab(p, "Line Items")
-    _pick(p, "job-li-family", "Valves")
-    _pick(p, "job-li-item", "Safety valve")
-    p.locator("#job-li-qty").fill("2")
-    p.locator("#job-li-add").click()
-    expect(p.locator("#job-body-line-items")).to_contain_text("Safety valve 3 bar")
-    p.locator("#job-li-desc").fill("Call-out")
-    p.locator("#job-li-price").fill("forty")
-    p.locator("#job-li-cadd").click()
-    expect(p.locator("#job-li-price-error")).not_to_be_empty()
-    p.locator("#job-li-price").fill("40")
-    p.locator("#job-li-cadd").click()
-    expect(p.locator("#job-body-line-items")).to_contain_text("Call-out")
-    expect(p.locator("#job-li-price-error")).to_be_empty()
+    _valve_and_call_out(p, "job-li", p.locator("#job-body-line-items"))
     expect(p.locator("#job-li-totals")).to_contain_text("Total 98.80")
     _shot(p, "line-items")
     # Notes: internal and public, visibly different
@@ -662,26 +675,10 @@ def test_an_estimate_and_an_online_booking_become_jobs_through_the_screens(
     p = page.page
     login(p, stack.url, stack.dispatcher, next_path="/estimates")
     # 2. From an Estimate: New Estimate with price-book and custom items, notes
-    p.locator("#new-estimate-open").click()
-    p.locator("#new-estimate-save").click()  # nothing filled in: the field says why
-    expect(p.locator("#new-estimate-client-error")).to_have_text("pick a client")
-    _pick(p, "new-estimate-client", "Atelier")
-    expect(p.locator("#new-estimate-property")).to_contain_text("8 Rue des Lilas")
+    _open_for_atelier(p, "new-estimate")
     p.locator("#new-estimate-description").fill("Replace the boiler's safety valve")
-    _pick(p, "new-estimate-li-family", "Valves")
-    _pick(p, "new-estimate-li-item", "Safety valve")
-    p.locator("#new-estimate-li-qty").fill("2")
-    p.locator("#new-estimate-li-add").click()
     draft = p.locator("#new-estimate-items-view")
-    expect(draft).to_contain_text("Safety valve 3 bar")
-    p.locator("#new-estimate-li-desc").fill("Call-out")
-    p.locator("#new-estimate-li-price").fill("forty")
-    p.locator("#new-estimate-li-cadd").click()
-    expect(p.locator("#new-estimate-li-price-error")).not_to_be_empty()
-    p.locator("#new-estimate-li-price").fill("40")
-    p.locator("#new-estimate-li-cadd").click()
-    expect(draft).to_contain_text("Call-out")
-    expect(p.locator("#new-estimate-li-price-error")).to_be_empty()
+    _valve_and_call_out(p, "new-estimate-li", draft)
     expect(draft).to_contain_text("Total 98.80")
     p.locator("#new-estimate-note-internal").fill("Gate code 4711")
     p.locator("#new-estimate-note-public").fill("Valve under warranty for 2 years")
