@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api import schemas as s
 from api.http.context import Ctx
-from api.http.identifiers import make_etag, uuid_or_404
+from api.http.identifiers import make_etag, query_uuid, uuid_or_404
 from api.http.pagination import PAGINATION_PARAMS, decode_cursor, page_limit, page_of
 from api.http.registry import Api
 from api.http.responses import amounts, json_ok
@@ -148,11 +148,10 @@ async def list_estimates(ctx: Ctx) -> web.StreamResponse:
             raise InvalidInput("bad cursor", [FieldProblem("/query/cursor", "bad")])
         after = values[0]
     query = ctx.request.query
-    client_id = query.get("client_id")
     found = await service.search(
         ctx.conn,
         status=query.get("status"),
-        client_id=None if client_id is None else uuid_or_404(client_id, "client"),
+        client_id=query_uuid(query, "client_id"),
         text=query.get("q"),
         after=after,
         limit=limit + 1,

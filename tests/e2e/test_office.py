@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import psycopg
 import pytest
@@ -172,6 +174,10 @@ def _office_data(stack: Stack) -> None:
     own seed keeps its addresses as lists, which the API cannot render), and a
     price-book family with two items."""
     with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        if conn.execute(
+            "SELECT 1 FROM clients WHERE name = 'Atelier Lumière'"
+        ).fetchone():
+            return  # another test of the stack made them
         client = conn.execute(
             "INSERT INTO clients (name, email) "
             "VALUES ('Atelier Lumière', 'atelier@lumiere.example') RETURNING id"
@@ -357,6 +363,35 @@ def _pick(p: Page, field: str, text: str) -> None:
     expect(p.locator(f"#{field}")).to_contain_text(text)
 
 
+def _open_for_atelier(p: Page, form: str) -> None:
+    """Open a New form (New Job, New Estimate): saved empty, it asks for a client;
+    Atelier Lumière chosen, her only site is."""
+    p.locator(f"#{form}-open").click()
+    p.locator(f"#{form}-save").click()  # nothing filled in: the field says why
+    expect(p.locator(f"#{form}-client-error")).to_have_text("pick a client")
+    _pick(p, f"{form}-client", "Atelier")
+    expect(p.locator(f"#{form}-property")).to_contain_text("8 Rue des Lilas")
+
+
+def _valve_and_call_out(p: Page, picker: str, shown: Any) -> None:
+    """With the line-item picker ``picker`` (dashboard/line_items.py, the Job page's
+    and New Estimate's): 2 safety valves from the price book by family, then a
+    custom call-out whose price, mistyped first, is refused at its field."""
+    _pick(p, f"{picker}-family", "Valves")
+    _pick(p, f"{picker}-item", "Safety valve")
+    p.locator(f"#{picker}-qty").fill("2")
+    p.locator(f"#{picker}-add").click()
+    expect(shown).to_contain_text("Safety valve 3 bar")
+    p.locator(f"#{picker}-desc").fill("Call-out")
+    p.locator(f"#{picker}-price").fill("forty")
+    p.locator(f"#{picker}-cadd").click()
+    expect(p.locator(f"#{picker}-price-error")).not_to_be_empty()
+    p.locator(f"#{picker}-price").fill("40")
+    p.locator(f"#{picker}-cadd").click()
+    expect(shown).to_contain_text("Call-out")
+    expect(p.locator(f"#{picker}-price-error")).to_be_empty()
+
+
 def _tab(p: Page, label: str) -> None:
     p.locator("#job-tabs button", has_text=label).first.click()
     expect(p.locator("#job-tabs button.active")).to_have_text(label)
@@ -390,11 +425,7 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     p.locator("#jobs-status .dash-dropdown-clear").click()
     expect(p.locator("#jobs-list")).to_contain_text("J-000043")
     # 1. Manual creation: New Job
-    p.locator("#new-job-open").click()
-    p.locator("#new-job-save").click()  # nothing filled in: the field says why
-    expect(p.locator("#new-job-client-error")).to_have_text("pick a client")
-    _pick(p, "new-job-client", "Atelier")
-    expect(p.locator("#new-job-property")).to_contain_text("8 Rue des Lilas")
+    _open_for_atelier(p, "new-job")
     p.locator("#new-job-description").fill("Replace the safety valve")
     p.locator("#new-job-day").fill(tomorrow.isoformat())
     p.locator("#new-job-start").fill("09:00")
@@ -460,19 +491,7 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     _shot(p, "tasks")
     # Line Items: from the price book by family, and a custom one
     _tab(p, "Line Items")
-    _pick(p, "job-li-family", "Valves")
-    _pick(p, "job-li-item", "Safety valve")
-    p.locator("#job-li-qty").fill("2")
-    p.locator("#job-li-add").click()
-    expect(p.locator("#job-body-line-items")).to_contain_text("Safety valve 3 bar")
-    p.locator("#job-li-desc").fill("Call-out")
-    p.locator("#job-li-price").fill("forty")
-    p.locator("#job-li-cadd").click()
-    expect(p.locator("#job-li-price-error")).not_to_be_empty()
-    p.locator("#job-li-price").fill("40")
-    p.locator("#job-li-cadd").click()
-    expect(p.locator("#job-body-line-items")).to_contain_text("Call-out")
-    expect(p.locator("#job-li-price-error")).to_be_empty()
+    _valve_and_call_out(p, "job-li", p.locator("#job-body-line-items"))
     expect(p.locator("#job-li-totals")).to_contain_text("Total 98.80")
     _shot(p, "line-items")
     # Notes: internal and public, visibly different
@@ -607,6 +626,159 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     assert pdf.get_filename() == f"{invoice['number']}.pdf"
     assert pdf.get_content().startswith(b"%PDF")
     _invoice_list(p, number)
+    page.assert_clean()
+
+
+def _book_online(api: Api, zone: Any, day: Any) -> str:
+    """A customer books on the website: the public endpoint, no token."""
+    start = datetime.combine(day, datetime.min.time().replace(hour=14), zone)
+    body = {
+        "contact": {
+            "name": "Émile Zola",
+            "email": "emile@zola.example",
+            "phone": "+33 1 23 45 67 89",
+        },
+        "address": {"line1": "3 Rue Lepic", "city": "Paris"},
+        "service": {"description": "The kitchen tap leaks"},
+        "preferred_start": start.isoformat(),
+        "preferred_end": (start + timedelta(hours=2)).isoformat(),
+    }
+    request = urllib.request.Request(  # noqa: S310 (our own http URL)
+        api.url + "/api/v1/online/bookings",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        receipt = json.loads(answer.read())
+    assert receipt["status"] == "pending"
+    return str(receipt["reference"])
+
+
+def _at_both_widths(p: Page, name: str) -> None:
+    _shot(p, name)
+    p.set_viewport_size(PHONE)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL), name
+    _shot(p, f"{name}-phone")
+    p.set_viewport_size(DESKTOP)
+
+
+def test_an_estimate_and_an_online_booking_become_jobs_through_the_screens(
+    stack: Stack, page: Watched, api: Api
+) -> None:
+    """The help page's other two ways to create a job (the first, New Job, is
+    walked above): an approved estimate converted to a job with its line items,
+    prices and notes; an online booking confirmed on Bookings to confirm."""
+    _office_data(stack)
+    zone = stack.settings.company_zone
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(zone).date()
+    p = page.page
+    login(p, stack.url, stack.dispatcher, next_path="/estimates")
+    # 2. From an Estimate: New Estimate with price-book and custom items, notes
+    _open_for_atelier(p, "new-estimate")
+    p.locator("#new-estimate-description").fill("Replace the boiler's safety valve")
+    draft = p.locator("#new-estimate-items-view")
+    _valve_and_call_out(p, "new-estimate-li", draft)
+    expect(draft).to_contain_text("Total 98.80")
+    p.locator("#new-estimate-note-internal").fill("Gate code 4711")
+    p.locator("#new-estimate-note-public").fill("Valve under warranty for 2 years")
+    _at_both_widths(p, "estimates-new")
+    p.locator("#new-estimate-save").click()
+    expect(p.locator("#new-estimate-result")).to_contain_text("created.")
+    number = p.locator("#new-estimate-result").inner_text().split()[0]
+    expect(draft).to_contain_text("No line items yet.")  # the form starts afresh
+    expect(p.locator("#new-estimate-li-result")).to_be_empty()
+    p.locator("#estimates-search").fill(number)
+    p.locator("#estimates-search").press("Enter")
+    row = p.locator("#estimates-list tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Draft")
+    expect(row).to_contain_text("98.80")
+    _at_both_widths(p, "estimates")
+    row.get_by_role("link", name=number).click()
+    expect(p.locator("#estimate-header")).to_contain_text(number)
+    expect(p.locator("#estimate-convert")).to_be_hidden()
+    p.locator("#estimate-approve").click()
+    expect(p.locator("#estimate-header")).to_contain_text("Approved")
+    expect(p.locator("#estimate-approve")).to_be_hidden()
+    expect(p.locator("#estimate-body")).to_contain_text("Gate code 4711")
+    _at_both_widths(p, "estimates-approved")
+    # a second tab still showing it approved: converting there is refused
+    other = p.context.new_page()
+    other.goto(p.url)
+    expect(other.locator("#estimate-convert")).to_be_visible()
+    p.locator("#estimate-convert").click()
+    # Convert to Job opens the new job's page: everything carried over
+    expect(p).to_have_url(re.compile(r"/job\?number=J-"))
+    expect(p.locator("#job-header")).to_contain_text("Pending")
+    expect(p.locator("#job-header")).to_contain_text("Replace the boiler")
+    job_number = parse_qs(urlparse(p.url).query)["number"][0]
+    _tab(p, "Line Items")
+    expect(p.locator("#job-body-line-items")).to_contain_text("Safety valve 3 bar")
+    expect(p.locator("#job-body-line-items")).to_contain_text("Call-out")
+    expect(p.locator("#job-li-totals")).to_contain_text("Total 98.80")
+    _tab(p, "Notes")
+    expect(p.locator("#job-body-notes .note-internal")).to_contain_text("4711")
+    expect(p.locator("#job-body-notes .note-public")).to_contain_text("warranty")
+    _shot(p, "estimates-job")
+    other.locator("#estimate-convert").click()
+    expect(other.locator("#estimate-result")).to_contain_text(
+        "the estimate was already converted"
+    )
+    expect(other.locator("#estimate-body")).to_contain_text(job_number)
+    expect(other.locator("#estimate-convert")).to_be_hidden()
+    _at_both_widths(other, "estimates-converted")
+    other.close()
+    # … and the API agrees
+    (estimate,) = api.get(f"/estimates?q={number}")["items"]
+    assert estimate["status"] == "converted"
+    job = api.get(f"/jobs/{estimate['job_id']}")
+    assert (job["number"], job["status"]) == (job_number, "pending")
+    items = api.get(f"/jobs/{job['id']}/line-items")
+    assert [
+        (i["description"], i["quantity"], i["unit_price"]) for i in items["items"]
+    ] == [
+        ("Safety valve 3 bar", "2", "24.50"),
+        ("Call-out", "1", "40.00"),
+    ]
+    assert items["totals"]["gross"] == "98.80"
+    notes = api.get(f"/jobs/{job['id']}/notes")["items"]
+    assert sorted((n["visibility"], n["text"]) for n in notes) == [
+        ("internal", "Gate code 4711"),
+        ("public", "Valve under warranty for 2 years"),
+    ]
+    # 3. Via Online Booking: the website posts it; the office confirms it
+    reference = _book_online(api, zone, tomorrow)
+    p.goto(stack.url + "/bookings")
+    waiting = p.locator("#bookings-list tbody tr", has_text=reference)
+    expect(waiting).to_contain_text("Émile Zola")
+    expect(waiting).to_contain_text("3 Rue Lepic, Paris")
+    expect(waiting).to_contain_text("The kitchen tap leaks")
+    expect(waiting).to_contain_text("14:00–16:00")
+    _at_both_widths(p, "bookings")
+    waiting.get_by_role("link", name=re.compile("^Confirm J-")).click()
+    expect(p.locator("#booking-facts")).to_contain_text(reference)
+    expect(p.locator("#booking-day")).to_have_value(tomorrow.isoformat())
+    expect(p.locator("#booking-start")).to_have_value("14:00")
+    p.locator("#booking-confirm").click()  # no Job Manager yet: the field says so
+    expect(p.locator("#booking-manager-error")).to_have_text("pick one")
+    _pick(p, "booking-manager", "Tech 05")
+    _at_both_widths(p, "bookings-confirm")
+    p.locator("#booking-confirm").click()
+    expect(p.locator("#booking-result")).to_contain_text("scheduled.")
+    expect(p.locator("#bookings-list")).not_to_contain_text(reference)
+    expect(p.locator("#booking-facts")).to_contain_text("Scheduled")
+    expect(p.locator("#booking-form")).to_be_hidden()
+    _shot(p, "bookings-confirmed")
+    booked = p.locator("#booking-facts a").inner_text()
+    (confirmed,) = [
+        j for j in api.get("/jobs?status=scheduled")["items"] if j["number"] == booked
+    ]
+    assert confirmed["description"] == "The kitchen tap leaks"
+    crew = api.get(f"/jobs/{confirmed['id']}/crew")["items"]
+    assert [(m["name"], m["role"]) for m in crew] == [("Tech 05", "job_manager")]
+    start = datetime.fromisoformat(confirmed["scheduled_start"]).astimezone(zone)
+    assert (start.date(), f"{start:%H:%M}") == (tomorrow, "14:00")
     page.assert_clean()
 
 

@@ -128,7 +128,7 @@ def _register_draft(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.DRAFT, "data", allow_duplicate=True),
-        Output(ids.result, "children"),
+        Output(ids.result, "children", allow_duplicate=True),
         Output(ids.desc, "value"),
         Output(ids.price, "value"),
         *[Output(forms.error_slot(f), "children") for f in fields],
@@ -167,12 +167,13 @@ def _register_draft(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.DRAFT, "data", allow_duplicate=True),
+        Output(ids.result, "children", allow_duplicate=True),
         Input(layout.DRAFT_CLEAR, "n_clicks"),
         Input(layout.REFRESH, "data"),
         prevent_initial_call=True,
     )
     def _clear(_clicks: Any, _saved: Any) -> Any:
-        return []  # emptied on request, and once the estimate is saved
+        return [], None  # emptied on request, and once the estimate is saved
 
     @app.callback(Output(layout.DRAFT_VIEW, "children"), Input(layout.DRAFT, "data"))
     def _view(draft: list[dict[str, Any]] | None) -> Any:
@@ -326,6 +327,7 @@ def _register_estimate(app: dash.Dash, ctx: Context) -> None:
         states=[State(layout.SEEN, "data")],
         run=lambda office, user, seen: office.convert_estimate(user, _seen(seen)[0]),
         duplicate_result=True,
+        reload=lambda _done: True,  # refused: converted meanwhile; show it so
         go=(
             layout.GO,
             lambda done: job_href(done.job_number) if done.job_number else None,
