@@ -61,6 +61,9 @@ OPERATIONS = {
     Act.EDIT_PRICE_BOOK: ("patch", "/api/v1/price-book/items/{item_id}"),
     Act.EDIT_REPORT_TEMPLATES: ("put", "/api/v1/report-templates/{template_id}"),
     Act.SET_STOCK_SETTINGS: ("put", "/api/v1/parts/catalog/{item_id}/stock-settings"),
+    # users and devices
+    Act.MANAGE_USERS: ("post", "/api/v1/users"),
+    Act.MANAGE_DEVICES: ("post", "/api/v1/devices"),
 }
 
 
