@@ -34,9 +34,11 @@
         column.setAttribute('fill', '#fff');
         layer.insertBefore(column, layer.firstChild);
       }
-      column.setAttribute('x', 0);
+      // from the panel's edge: its padding scrolls under the names too
+      var pad = parseFloat(window.getComputedStyle(panel).paddingLeft) || 0;
+      column.setAttribute('x', -pad);
       column.setAttribute('y', full.yaxis._offset);
-      column.setAttribute('width', panel.scrollLeft > 0 ? full.xaxis._offset : 0);
+      column.setAttribute('width', panel.scrollLeft > 0 ? full.xaxis._offset + pad : 0);
       column.setAttribute('height', full.yaxis._length);
       layer.style.transform = shift;
     }

@@ -456,12 +456,39 @@ def test_the_jobs_map_and_the_audit_render_at_phone_width(
     _wait_for(p, BOARD_VIEW, "Tech 00", {"scrolls": True, "now": True, "name": True})
     assert p.evaluate(NO_SIDEWAYS_SCROLL)
     p.screenshot(path=str(OUTPUT / "phone-day-board.png"), full_page=True)
+    # a finger's swipe across the timeline scrolls it (plotly must not take it)
+    scrolled = "document.querySelector('.board-timeline').scrollLeft"
+    at = p.evaluate(scrolled)
+    box = p.locator(".board-timeline").bounding_box()
+    assert box is not None
+    _swipe(p, box["y"] + box["height"] / 2, 120 if at > 0 else -120)
+    assert p.evaluate(scrolled) != at
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
     p.evaluate("document.querySelector('.board-timeline').scrollLeft = 1e6")
     p.wait_for_timeout(200)
     assert p.evaluate(BOARD_VIEW, "Tech 00")["name"]  # still there at the far end
     assert p.evaluate(NO_SIDEWAYS_SCROLL)
     p.screenshot(path=str(OUTPUT / "phone-day-board-evening.png"), full_page=True)
     phone.assert_clean()
+
+
+def _swipe(p: Page, y: float, dx: float) -> None:
+    """A finger moved ``dx`` px sideways across the screen's middle at ``y``."""
+    cdp = p.context.new_cdp_session(p)
+    x0 = 195 - dx / 2
+    cdp.send(
+        "Input.dispatchTouchEvent",
+        {"type": "touchStart", "touchPoints": [{"x": x0, "y": y}]},
+    )
+    for k in range(1, 11):
+        point = {"x": x0 + dx * k / 10, "y": y}
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]}
+        )
+        p.wait_for_timeout(16)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    p.wait_for_timeout(400)
+    cdp.detach()
 
 
 def test_a_technician_on_a_site_the_list_and_an_alert_each_lead_to_what_they_name(
