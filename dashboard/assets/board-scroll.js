@@ -20,10 +20,30 @@
     return null;
   }
 
-  // the names (the y axis's labels) move with the scroll: they stay in view
+  // the names (the y axis's labels, on a white column the bars pass under)
+  // and the day's title move with the scroll: they stay in view
   function keepNames(gd, panel) {
+    var shift = 'translateX(' + panel.scrollLeft + 'px)';
     var layer = gd.querySelector('.yaxislayer-above');
-    if (layer) layer.style.transform = 'translateX(' + panel.scrollLeft + 'px)';
+    var full = gd._fullLayout;
+    if (layer && full.yaxis) {
+      var column = layer.querySelector('rect.board-names');
+      if (!column) {
+        column = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+        column.setAttribute('class', 'board-names');
+        column.setAttribute('fill', '#fff');
+        layer.insertBefore(column, layer.firstChild);
+      }
+      // from the panel's edge: its padding scrolls under the names too
+      var pad = parseFloat(window.getComputedStyle(panel).paddingLeft) || 0;
+      column.setAttribute('x', -pad);
+      column.setAttribute('y', full.yaxis._offset);
+      column.setAttribute('width', panel.scrollLeft > 0 ? full.xaxis._offset + pad : 0);
+      column.setAttribute('height', full.yaxis._length);
+      layer.style.transform = shift;
+    }
+    var title = gd.querySelector('.g-gtitle');
+    if (title) title.style.transform = shift;
   }
 
   function drawn(gd) {

@@ -9,12 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+import redis
 from playwright.sync_api import Page, expect
 
+from core.messages import Fix
 from core.reconcile import Reconciliation
 from core.visits import Visit
 from crewtrack.settings import Settings
-from storage import session_answer
+from jobs_domain.alarms import AlarmRaised
+from storage import live, session_answer
+from storage.alert_stream import entry_fields
 from storage.visits import Derivation, derivation_history
 from tests.e2e.conftest import (
     FLEET,
@@ -76,6 +80,25 @@ NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 #: The width a page is laid out at: a phone's own (390) only with a viewport
 #: meta tag; without one a phone lays it out at 980 px and shrinks it.
 LAYOUT_WIDTH = "window.innerWidth"
+
+#: The day board's timeline in its panel: how far it scrolls sideways, whether
+#: the "now" line and a technician's name are inside the panel's visible part.
+BOARD_VIEW = """(name) => {
+  const panel = document.querySelector('.board-timeline');
+  const gd = panel && panel.querySelector('.js-plotly-plot');
+  if (!gd || !gd._fullLayout || !gd.layout.shapes) return null;
+  const box = panel.getBoundingClientRect();
+  const inside = (r) => r.left >= box.left - 1 && r.right <= box.right + 1;
+  const now = gd.querySelector('.shapelayer path[data-index="'
+    + gd.layout.shapes.findIndex((s) => s.name === 'now') + '"]');
+  const label = Array.from(gd.querySelectorAll('.yaxislayer-above text'))
+    .find((t) => t.textContent === name);
+  return {
+    scrolls: panel.scrollWidth > panel.clientWidth,
+    now: !!now && inside(now.getBoundingClientRect()),
+    name: !!label && inside(label.getBoundingClientRect()),
+  };
+}"""
 
 
 def _wait_for(
@@ -303,6 +326,23 @@ def test_billing_asks_the_audit_whether_a_technician_was_at_a_place_without_a_jo
     p.press("#audit-presence-circle", "Tab")
     p.locator("#audit-presence-ask").click()
     expect(answer).to_have_text("Type the place as: lat, lon, radius in metres.")
+    # billing sees the day board but may not plan (the API's matrix): nothing drags
+    before = _job_43(stack)
+    p.goto(f"{stack.url}/board")
+    expect(p.locator("#board-graph")).to_contain_text("J-000043")
+    expect(p.locator("#plan-result")).to_contain_text("read-only for you")
+    shapes = (
+        "() => document.querySelector('#board-graph .js-plotly-plot').layout.shapes"
+    )
+    drawn_before = p.evaluate(shapes)
+    windows = [s for s in drawn_before if s.get("name", "").startswith("job:")]
+    assert windows
+    assert not any(s["editable"] for s in windows)
+    _drag_window(p, "J-000043", "Tech 00", timedelta(hours=1))
+    p.wait_for_timeout(800)  # what a drop would take to be sent (QUIET_MS) and more
+    assert p.evaluate(shapes) == drawn_before
+    assert _job_43(stack) == before
+    expect(p.locator("#plan-result")).not_to_contain_text("rescheduled")
     page.assert_clean()
 
 
@@ -391,14 +431,18 @@ def test_the_jobs_map_and_the_audit_render_at_phone_width(
     assert p.evaluate(LAYOUT_WIDTH) == 390
     assert p.evaluate(NO_SIDEWAYS_SCROLL)
     p.screenshot(path=str(OUTPUT / "phone-login.png"), full_page=True)
+    _sos(stack, stack.fleet[3], "J-000043")  # an SOS on the list, first
     login(p, stack.url, stack.dispatcher)
     expect(p.locator("#alerts")).to_contain_text("Late: J-000043")
+    expect(p.locator("#alerts li.alert").first).to_contain_text("SOS: Tech 03")
     _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
     expect(p.locator("#tech-list")).to_contain_text("Tech 00")
     assert p.evaluate(LAYOUT_WIDTH) == 390
     assert p.evaluate(NO_SIDEWAYS_SCROLL)
     assert p.locator("#live-map").bounding_box()["width"] >= 360  # type: ignore[index]
     p.screenshot(path=str(OUTPUT / "phone-live-map.png"), full_page=True)
+    p.locator("#alerts li.alert-sos").get_by_role("button", name="Acknowledge").click()
+    expect(p.locator("#alerts li.alert-sos")).to_have_count(0)
     p.goto(f"{stack.url}/audit?session={stack.session_id}")
     expect(p.locator("#audit-record")).to_contain_text("v2 of 2")
     _wait_for(p, RENDERED_CIRCLES, "#audit-map", len(stack.session_fixes) + 4)
@@ -407,8 +451,44 @@ def test_the_jobs_map_and_the_audit_render_at_phone_width(
     p.screenshot(path=str(OUTPUT / "phone-audit.png"), full_page=True)
     p.goto(f"{stack.url}/board")
     expect(p.locator("#board-graph")).to_contain_text("J-000043")
+    # the day scrolls sideways inside its panel, opened at now (whatever the
+    # hour: most of the day is out of a phone's view), the names in view
+    _wait_for(p, BOARD_VIEW, "Tech 00", {"scrolls": True, "now": True, "name": True})
     assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    p.screenshot(path=str(OUTPUT / "phone-day-board.png"), full_page=True)
+    # a finger's swipe across the timeline scrolls it (plotly must not take it)
+    scrolled = "document.querySelector('.board-timeline').scrollLeft"
+    at = p.evaluate(scrolled)
+    box = p.locator(".board-timeline").bounding_box()
+    assert box is not None
+    _swipe(p, box["y"] + box["height"] / 2, 120 if at > 0 else -120)
+    assert p.evaluate(scrolled) != at
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    p.evaluate("document.querySelector('.board-timeline').scrollLeft = 1e6")
+    p.wait_for_timeout(200)
+    assert p.evaluate(BOARD_VIEW, "Tech 00")["name"]  # still there at the far end
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    p.screenshot(path=str(OUTPUT / "phone-day-board-evening.png"), full_page=True)
     phone.assert_clean()
+
+
+def _swipe(p: Page, y: float, dx: float) -> None:
+    """A finger moved ``dx`` px sideways across the screen's middle at ``y``."""
+    cdp = p.context.new_cdp_session(p)
+    x0 = 195 - dx / 2
+    cdp.send(
+        "Input.dispatchTouchEvent",
+        {"type": "touchStart", "touchPoints": [{"x": x0, "y": y}]},
+    )
+    for k in range(1, 11):
+        point = {"x": x0 + dx * k / 10, "y": y}
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]}
+        )
+        p.wait_for_timeout(16)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    p.wait_for_timeout(400)
+    cdp.detach()
 
 
 def test_a_technician_on_a_site_the_list_and_an_alert_each_lead_to_what_they_name(
@@ -443,7 +523,75 @@ def test_a_technician_on_a_site_the_list_and_an_alert_each_lead_to_what_they_nam
     expect(p.locator("#details")).to_contain_text("3 Quai de Bourbon")
     _wait_for(p, MAP_CENTRE, "#live-map", [round(c, 4) for c in LATE_SITE])
     p.screenshot(path=str(OUTPUT / "live-map-focused.png"), full_page=True)
+    # Tech 03 presses SOS: red, above every other alert, naming them and their job
+    client = _sos(stack, device, "J-000043")
+    sos = p.locator("#alerts li.alert").first
+    expect(sos).to_have_class("alert alert-sos")
+    expect(sos).to_contain_text("SOS: Tech 03")
+    expect(sos).to_contain_text(f"on J-000043 · {client}")
+    expect(sos).to_contain_text(f"at {LATE_SITE[0]:.5f}, {LATE_SITE[1]:.5f}")
+    p.screenshot(path=str(OUTPUT / "live-map-sos.png"), full_page=True)
+    sos.get_by_text("Show technician").click()  # where they are
+    expect(p.locator("#details-title")).to_have_text("Tech 03")
+    _wait_for(p, MAP_CENTRE, "#live-map", [round(c, 4) for c in LATE_SITE])
+    sos.get_by_role("button", name="Acknowledge").click()
+    expect(p.locator("#alerts li.alert-sos")).to_have_count(0)
+    # a fleet bigger than the list's page (30): Next reaches the rest
+    extra = [f"pager-{i:02}" for i in range(25)]
+    now_ms = int(time.time() * 1000)
+    with redis.Redis.from_url(stack.settings.redis_url) as r:
+        live.write_updates_sync(
+            r,
+            [
+                live.fix_update(
+                    Fix(d, now_ms, SITE[0] - 0.01, SITE[1] + i * 1e-4), now_ms
+                )
+                for i, d in enumerate(extra)
+            ],
+        )
+        try:
+            total = FLEET + len(extra)
+            p.locator("#tech-search").fill("")
+            p.locator("#tech-search").press("Enter")
+            listed = p.locator("#tech-list")
+            expect(listed).to_contain_text(f"1–30 of {total}")
+            p.locator("#tech-next").click()
+            expect(listed).to_contain_text(f"31–{total} of {total}")
+            expect(listed.locator("tr.tech-row")).to_have_count(total - 30)
+            expect(p.locator("#tech-next")).to_be_disabled()
+        finally:  # the fleet the other tests count
+            r.delete(*(live.key(d) for d in extra))
+            r.zrem(live.GEO_KEY, *extra)
     page.assert_clean()
+
+
+def _sos(stack: Stack, device: str, number: str) -> str:
+    """Tech 03's SOS from ``device`` while on job ``number``, appended to the
+    alerts stream exactly as the API's relay appends it (the API path is
+    tests/integration/api/test_alarm_alerts.py); the job's client."""
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT j.id::text, c.name, t.id::text, t.name FROM jobs j "
+            "JOIN clients c ON c.id = j.client_id, technicians t "
+            "WHERE j.number = %s AND t.name = 'Tech 03'",
+            (int(number[2:]),),
+        ).fetchone()
+    assert row is not None
+    raised = AlarmRaised(
+        device_id=device,
+        event_id=f"osmand-alarm-sos-{uuid.uuid4().hex}",
+        alarm="sos",
+        technician_id=row[2],
+        technician=row[3],
+        job_id=row[0],
+        lat=LATE_SITE[0],
+        lon=LATE_SITE[1],
+        accuracy=9.0,
+        raised_at=datetime.now(UTC) - timedelta(minutes=30),  # older, still on top
+    )
+    with redis.Redis.from_url(stack.settings.redis_url) as r:
+        r.xadd(stack.settings.alerts_stream, entry_fields(raised.to_json()))  # type: ignore[arg-type]
+    return str(row[1])
 
 
 def _job_43(stack: Stack) -> tuple[datetime, datetime]:
@@ -491,6 +639,8 @@ def test_the_day_board_shows_each_technicians_day_and_a_reschedule_changes_the_j
     expect(board).to_contain_text("Tech 00")
     expect(board).to_contain_text("J-000043")
     expect(board).to_contain_text(f"times in {zone.key}")
+    # at a desktop's width the whole day fits: no scrolling, "now" in view
+    _wait_for(p, BOARD_VIEW, "Tech 00", {"scrolls": False, "now": True, "name": True})
     # the empty day field says which day it stands for: today, in the company's zone
     today = datetime.now(UTC).astimezone(zone).date().isoformat()
     expect(p.locator("#board-day")).to_have_attribute("placeholder", today)

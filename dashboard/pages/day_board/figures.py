@@ -114,7 +114,7 @@ def booked_shapes(
     ]
 
 
-#: The name of the "now" line's shape (``assets/board-drag.js`` scrolls to it).
+#: The name of the "now" line's shape (``assets/board-scroll.js`` scrolls to it).
 NOW_LINE = "now"
 
 
