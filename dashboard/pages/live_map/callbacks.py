@@ -469,22 +469,30 @@ def register(app: dash.Dash, ctx: Context) -> None:
         teams = sorted({t.team for t in techs.values() if t.team})
         return [{"label": t, "value": t} for t in teams]
 
+    # a click on the map and one on the list are two callbacks: the list is
+    # redrawn (every slow tick, and first after the map), and a redraw
+    # re-asks its callback, which made Dash drop the answer to a map click
     @app.callback(
         Output(layout.FOCUS, "data"),
         Input(layout.LIVE_CLICK, "data"),
-        Input({"type": panels.TECH_ROW, "id": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def _pick(click: dict[str, Any] | None, rows: list[int | None]) -> Any:
-        trigger = dash.ctx.triggered_id
-        if isinstance(trigger, dict):  # a row of the technician list
-            if not any(rows):
-                raise PreventUpdate  # the list was redrawn, nobody clicked
-            return focus_for(ctx, {"kind": "tech", "id": str(trigger["id"])})
+    def _pick_on_map(click: dict[str, Any] | None) -> Any:
         chosen = picked(click)
         if chosen is None:
             raise PreventUpdate
         return {**chosen, "pan": False}  # clicked on the map: it is in view
+
+    @app.callback(
+        Output(layout.FOCUS, "data", allow_duplicate=True),
+        Input({"type": panels.TECH_ROW, "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def _pick_in_list(rows: list[int | None]) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(rows):
+            raise PreventUpdate  # the list was redrawn, nobody clicked
+        return focus_for(ctx, {"kind": "tech", "id": str(trigger["id"])})
 
     @app.callback(
         Output(layout.DETAILS, "children"),
