@@ -266,7 +266,8 @@ def _painted(value: Any) -> bool:
 
 
 #: ``BENCH_PROFILE=1``: a Chrome CPU profile (CDP ``Profiler``) of the first
-#: login → painted, summarised as self time by script and by function.
+#: login → painted, summarised as self time by script and by function, and its
+#: requests in order (which callbacks, when: what waits on what).
 PROFILE = os.environ.get("BENCH_PROFILE", "0") == "1"
 
 
