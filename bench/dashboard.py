@@ -266,7 +266,8 @@ def _painted(value: Any) -> bool:
 
 
 #: ``BENCH_PROFILE=1``: a Chrome CPU profile (CDP ``Profiler``) of the first
-#: login → painted, summarised as self time by script and by function.
+#: login → painted, summarised as self time by script and by function, and its
+#: requests in order (which callbacks, when: what waits on what).
 PROFILE = os.environ.get("BENCH_PROFILE", "0") == "1"
 
 
@@ -293,6 +294,37 @@ def _profile_summary(profile: dict[str, Any], top: int = 12) -> None:
             print(f"    {us / 1000:8.0f} ms  {us / total:5.1%}  {where}")
 
 
+class _Waterfall:
+    """``BENCH_PROFILE=1``: every request of a page load, with when it started
+    and ended (ms from the click on "Log in") and, for a Dash callback, its
+    outputs: where the load waits in series."""
+
+    def __init__(self, page: Any) -> None:
+        self.t0 = time.perf_counter()
+        self.started: dict[Any, tuple[float, str]] = {}
+        self.rows: list[tuple[float, float, str]] = []
+        page.on("request", self._request)
+        page.on("requestfinished", self._finished)
+
+    def _request(self, request: Any) -> None:
+        name = request.url.split("?")[0].rsplit("/", 2)
+        label = "/".join(name[-2:])
+        if "_dash-update-component" in request.url and request.post_data:
+            outputs = json.loads(request.post_data).get("output", "")
+            label = "callback " + outputs.strip(".").replace("...", " ")[:60]
+        self.started[request] = ((time.perf_counter() - self.t0) * 1000, label)
+
+    def _finished(self, request: Any) -> None:
+        start, label = self.started.pop(request, (0.0, request.url))
+        self.rows.append((start, (time.perf_counter() - self.t0) * 1000, label))
+
+    def print(self, until_ms: float) -> None:
+        print(f"  requests of login -> painted ({until_ms:.0f} ms), ms from the click:")
+        for start, end, label in sorted(self.rows):
+            if start <= until_ms:
+                print(f"    {start:7.0f} {end:7.0f} {end - start:6.0f}  {label}")
+
+
 def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int] | None:
     """Login → painted (s) and bytes, then a reload from the browser's cache
     (None: never painted)."""
@@ -317,13 +349,16 @@ def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int]
     page.fill("#email", DISPATCHER[0])
     page.fill("#password", DISPATCHER[1])
     cdp = None
-    if PROFILE and not before:  # the first load only
-        PROFILE = False
+    waterfall = None
+    if PROFILE and not before:  # the first load that paints
+        waterfall = _Waterfall(page)
         cdp = context.new_cdp_session(page)
         cdp.send("Profiler.enable")
         cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
         cdp.send("Profiler.start")
     t0 = time.perf_counter()
+    if waterfall is not None:
+        waterfall.t0 = t0
     page.click("#login")
     try:
         _poll(page, RENDERED_CIRCLES, "#live-map", _painted)
@@ -331,6 +366,9 @@ def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int]
         context.close()
         return None
     painted = time.perf_counter() - t0  # from the click
+    if waterfall is not None:
+        PROFILE = False
+        waterfall.print(painted * 1000)
     if cdp is not None:
         try:
             _profile_summary(cdp.send("Profiler.stop")["profile"])

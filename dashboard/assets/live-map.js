@@ -19,6 +19,12 @@
 // The fences (a GeoJSON layer per job site: most of the figure's bytes) come
 // in a second request (`ref.fences`), once the markers are drawn; a figure for
 // the same sites keeps the fences already drawn.
+//
+// Nothing competes with the first figure: the tick (`live-tick`) is disabled
+// in the layout and the panels beside the map wait for `live-ready`; both
+// start once the first figure is drawn, could not be fetched, or after
+// READY_AFTER_MS whatever happened. (A tick sent while the first figure was
+// still being made superseded its request: Dash drops the older answer.)
 (function () {
   'use strict';
   var HOST = 'live-map';
@@ -26,6 +32,9 @@
   var CLICK_STORE = 'live-click';
   var CONFIG = {scrollZoom: true, displaylogo: false, responsive: true};
   var MAX_WAITING = 30;
+  var TICK = 'live-tick';
+  var READY_STORE = 'live-ready';
+  var READY_AFTER_MS = 10000;
 
   function nu() { return window.dash_clientside.no_update; }
 
@@ -38,14 +47,23 @@
       host.appendChild(gd);
       host.__liveMap = {
         gd: gd, key: null, wanted: null, sig: null, waiting: [], bound: false, pan: null,
-        fences: null, layers: [], fencesWanted: null
+        fences: null, layers: [], fencesWanted: null, ready: false
       };
+      var s = host.__liveMap;
+      setTimeout(function () { ready(s); }, READY_AFTER_MS);
     }
     return host.__liveMap;
   }
 
   function resync() {  // the next tick sends the whole figure
     window.dash_clientside.set_props(SIG_STORE, {data: null});
+  }
+
+  function ready(s) {  // once: the tick and the side panels start
+    if (s.ready) return;
+    s.ready = true;
+    window.dash_clientside.set_props(TICK, {disabled: false});
+    window.dash_clientside.set_props(READY_STORE, {data: true});
   }
 
   function bindClicks(s) {
@@ -135,7 +153,7 @@
         s.wanted = ref.key;
         return fetch(ref.url, {credentials: 'same-origin'}).then(function (res) {
           if (s.wanted !== ref.key) return nu();  // a newer figure is on its way
-          if (!res.ok) { resync(); return nu(); }
+          if (!res.ok) { resync(); ready(s); return nu(); }
           return res.json().then(function (fig) {
             if (s.wanted !== ref.key) return nu();
             var same = ref.fences && ref.fences === s.fences;
@@ -145,13 +163,14 @@
               s.key = ref.key;
               s.sig = ref.sig;
               bindClicks(s);
+              ready(s);
               drainWaiting(s);
               panTo(s);
               addFences(s, ref.fences);
               return ref.key;
             });
           });
-        }).catch(function () { s.wanted = s.key; resync(); return nu(); });
+        }).catch(function () { s.wanted = s.key; resync(); ready(s); return nu(); });
       },
       // a tick's marker delta, or the dispatcher's pick -> nothing to store
       apply: function (delta, focus) {

@@ -16,6 +16,7 @@ from core.messages import Fix
 from core.reconcile import Reconciliation
 from core.visits import Visit
 from crewtrack.settings import Settings
+from dashboard.pages.live_map.layout import FILTER_TECHS
 from jobs_domain.alarms import AlarmRaised
 from storage import live, session_answer
 from storage.alert_stream import entry_fields
@@ -159,6 +160,20 @@ def test_a_filter_changes_what_is_shown_and_survives_a_reload(
     p = page.page
     login(p, stack.url, stack.dispatcher)
     _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
+    # the technician picker's options come from the server by what is typed
+    expect(p.locator("#tech-list")).to_contain_text("Tech 07")  # filled after the map
+    p.locator(f"#{FILTER_TECHS}").click()
+    content = p.locator(".dash-dropdown-content")
+    content.locator("input.dash-dropdown-search").fill("tech 07")
+    expect(content.locator(".dash-dropdown-option")).to_have_text(["Tech 07 (dev07)"])
+    content.locator(".dash-dropdown-option").click()
+    p.keyboard.press("Escape")
+    expect(p.locator("#shown-count")).to_have_text(f"1 of {FLEET} technicians shown")
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(1, 1))
+    p.locator(f"#{FILTER_TECHS} .dash-dropdown-clear").click()
+    expect(p.locator("#shown-count")).to_have_text(
+        f"{FLEET} of {FLEET} technicians shown"
+    )
     p.get_by_label("Travelling").uncheck()
     expect(p.locator("#shown-count")).to_have_text(f"0 of {FLEET} technicians shown")
     _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(0, 1))  # only the job site

@@ -35,6 +35,7 @@ ALERTS_REQUEST = {
     "inputs": [
         {"id": "slow-tick", "property": "n_intervals", "value": 1},
         {"id": "ack-done", "property": "children", "value": None},
+        {"id": "live-ready", "property": "data", "value": True},  # the map is drawn
     ],
     "changedPropIds": ["slow-tick.n_intervals"],
     "state": [],

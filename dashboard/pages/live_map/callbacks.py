@@ -398,8 +398,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Output(layout.ALERTS, "children"),
         Input(layout.SLOW_TICK, "n_intervals"),
         Input(layout.ACK_DONE, "children"),
+        Input(layout.LIVE_READY, "data"),  # first drawn after the map
+        prevent_initial_call=True,
     )
-    def _alerts(_n: int | None, _acked: Any) -> Any:
+    def _alerts(_n: int | None, _acked: Any, _ready: Any) -> Any:
         return panels.alerts_panel(current_alerts(ctx, datetime.now(UTC)), ctx.zone)
 
     @app.callback(
@@ -433,49 +435,66 @@ def register(app: dash.Dash, ctx: Context) -> None:
         Input(layout.TECH_SEARCH, "value"),
         Input(layout.TECH_PREV, "n_clicks"),
         Input(layout.TECH_NEXT, "n_clicks"),
+        Input(layout.LIVE_READY, "data"),  # first drawn after the map
         State(layout.TECH_PAGE, "data"),
+        prevent_initial_call=True,
     )
     def _tech_list(
         _n: int | None,
         search: str | None,
         _prev: int | None,
         _next: int | None,
+        _ready: Any,
         page: int | None,
     ) -> Any:
         return technician_list(
             ctx, search, datetime.now(UTC), dash.ctx.triggered_id, page
         )
 
+    # the technician picker is given the options for what was typed, a few at
+    # a time (dcc.Dropdown indexed all 2,000 on every first load and tick)
     @app.callback(
         Output(layout.FILTER_TECHS, "options"),
+        Input(layout.FILTER_TECHS, "search_value"),
+        State(layout.FILTER_TECHS, "value"),
+    )
+    def _technician_options(search: str | None, chosen: list[str] | None) -> Any:
+        choices = queries.device_choices(ctx.sources)
+        return model.picker_options(choices, search, chosen)
+
+    @app.callback(
         Output(layout.FILTER_TEAMS, "options"),
         Input(layout.SLOW_TICK, "n_intervals"),
     )
-    def _filter_options(_n: int | None) -> tuple[Any, Any]:
+    def _team_options(_n: int | None) -> Any:
         techs = queries.technicians(ctx.sources)
-        tech_opts = [
-            {"label": label, "value": d}
-            for d, label in queries.device_choices(ctx.sources)
-        ]
         teams = sorted({t.team for t in techs.values() if t.team})
-        return tech_opts, [{"label": t, "value": t} for t in teams]
+        return [{"label": t, "value": t} for t in teams]
 
+    # a click on the map and one on the list are two callbacks: the list is
+    # redrawn (every slow tick, and first after the map), and a redraw
+    # re-asks its callback, which made Dash drop the answer to a map click
     @app.callback(
         Output(layout.FOCUS, "data"),
         Input(layout.LIVE_CLICK, "data"),
-        Input({"type": panels.TECH_ROW, "id": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def _pick(click: dict[str, Any] | None, rows: list[int | None]) -> Any:
-        trigger = dash.ctx.triggered_id
-        if isinstance(trigger, dict):  # a row of the technician list
-            if not any(rows):
-                raise PreventUpdate  # the list was redrawn, nobody clicked
-            return focus_for(ctx, {"kind": "tech", "id": str(trigger["id"])})
+    def _pick_on_map(click: dict[str, Any] | None) -> Any:
         chosen = picked(click)
         if chosen is None:
             raise PreventUpdate
         return {**chosen, "pan": False}  # clicked on the map: it is in view
+
+    @app.callback(
+        Output(layout.FOCUS, "data", allow_duplicate=True),
+        Input({"type": panels.TECH_ROW, "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def _pick_in_list(rows: list[int | None]) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(rows):
+            raise PreventUpdate  # the list was redrawn, nobody clicked
+        return focus_for(ctx, {"kind": "tech", "id": str(trigger["id"])})
 
     @app.callback(
         Output(layout.DETAILS, "children"),

@@ -22,6 +22,10 @@ LIVE_FIGURE = "live-figure"  # the reference of the figure to draw: {key, url, s
 LIVE_DRAWN = "live-drawn"  # the key of the figure drawn (dashboard/assets/live-map.js)
 LIVE_APPLIED = "live-applied"  # written by nothing: the delta step's output
 LIVE_CLICK = "live-click"  # a click on the map: {points: [{customdata}], at}
+#: Set once by live-map.js when the first figure is drawn (or could not be):
+#: the tick and the panels beside the map start then, so that nothing
+#: competes with the first figure (docs/performance.md, "Login to map painted").
+LIVE_READY = "live-ready"
 SLOW_TICK = "slow-tick"
 FILTER_STATES = "filter-states"
 FILTER_JOB_STATUS = "filter-job-status"
@@ -177,7 +181,9 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
     )
     return html.Div(
         [
-            dcc.Interval(id=LIVE_TICK, interval=LIVE_INTERVAL_MS),
+            # enabled by live-map.js once the first figure is drawn: a tick
+            # sent while the first figure is on its way made Dash drop it
+            dcc.Interval(id=LIVE_TICK, interval=LIVE_INTERVAL_MS, disabled=True),
             dcc.Interval(id=SLOW_TICK, interval=SLOW_INTERVAL_MS),
             dcc.Store(id=LIVE_SIG),
             dcc.Store(id=LIVE_DELTA),
@@ -185,6 +191,7 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
             dcc.Store(id=LIVE_DRAWN),
             dcc.Store(id=LIVE_APPLIED),
             dcc.Store(id=LIVE_CLICK),
+            dcc.Store(id=LIVE_READY),
             dcc.Store(id=FOCUS_REQUEST, data=focus),
             dcc.Store(id=FOCUS),
             dcc.Store(id=NOTIFIED),
