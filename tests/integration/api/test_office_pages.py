@@ -49,6 +49,8 @@ OPERATIONS = {
     Act.VOID_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/void"),
     Act.CREDIT_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/credit-notes"),
     Act.EDIT_DIRECTORY: ("patch", "/api/v1/properties/{property_id}"),
+    Act.MANAGE_USERS: ("post", "/api/v1/users"),
+    Act.MANAGE_DEVICES: ("post", "/api/v1/devices"),
 }
 
 
