@@ -302,4 +302,5 @@ def setup(api: Api) -> None:
             {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
         ],
         responses={200: {"$ref": api.schema("DeviceFixes", FIXES_OUT)}},
+        also={"text/csv": {"type": "string"}},  # ?format=csv
     )

@@ -106,7 +106,7 @@ def _password(given: str | None) -> tuple[str, str | None]:
 
 
 def _email(raw: str | None) -> str | None:
-    email = (raw or "").strip().lower()
+    email = (raw or "").strip()
     if not email:
         return None
     local, _, domain = email.partition("@")

@@ -82,12 +82,15 @@ class Api:
         conflicts: bool = False,
         description: str = "",
         content_type: str = "application/json",
+        also: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Add one authenticated operation (``path`` is relative to ``/api/v1``).
 
         ``responses`` maps success statuses to a response schema (``None`` for no
-        body) of ``content_type``; the problem responses (401, 403, 404, 422, and
-        409/412 when ``conflicts``/``if_match``) are documented automatically.
+        body) of ``content_type``; ``also`` adds other content types the 200
+        answer may have (a query asking for CSV); the problem responses (401,
+        403, 404, 422, and 409/412 when ``conflicts``/``if_match``) are
+        documented automatically.
         """
         allowed = tuple(roles)
         has_body = body is not None or multipart is not None
@@ -123,6 +126,7 @@ class Api:
             description=description,
             public=False,
             content_type=content_type,
+            also=also or {},
         )
 
     def public_route(
@@ -184,6 +188,7 @@ class Api:
         public: bool,
         content_type: str = "application/json",
         extra_problems: Sequence[int] = (),
+        also: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         params: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -239,6 +244,9 @@ class Api:
             entry: dict[str, Any] = {"description": _REASONS.get(status, "OK")}
             if schema is not None:
                 entry["content"] = {content_type: {"schema": dict(schema)}}
+                if status == 200:
+                    for other, other_schema in (also or {}).items():
+                        entry["content"][other] = {"schema": dict(other_schema)}
             if status in (200, 201) and if_match:
                 entry["headers"] = {"ETag": {"schema": {"type": "string"}}}
             op["responses"][str(status)] = entry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from storage.users import token_digest
+from storage.users import token_digest, verify_password
 
 
 def _crewtrack(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -122,3 +122,44 @@ def test_broker_files_seed_the_demo_first_only_when_the_demo_is_on(
     fleet = json.loads((tmp_path / "home" / "demo-fleet.json").read_text())
     assert len(fleet) >= 5
     assert with_demo == sorted(["crewtrack-ingest", *fleet])
+
+
+def test_add_user_runs_the_accounts_use_case_a_technician_gets_a_profile_and_a_password(
+    db_url: str,
+) -> None:
+    out = _crewtrack(
+        db_url,
+        "admin",
+        "add-user",
+        "--name",
+        "Nina Field",
+        "--role",
+        "technician",
+        "--email",
+        "nina@example.com",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT u.email, u.password_hash, t.name FROM users u "
+            "JOIN technicians t ON t.user_id = u.id WHERE u.id = %s",
+            (data["id"],),
+        ).fetchone()
+    assert row is not None
+    assert verify_password(data["password"], row[1])
+    assert row[2] == "Nina Field"
+    again = _crewtrack(
+        db_url,
+        "admin",
+        "add-user",
+        "--name",
+        "X",
+        "--role",
+        "billing",
+        "--email",
+        "nina@example.com",
+    )
+    assert again.returncode == 1
+    assert "another user has this e-mail" in again.stderr

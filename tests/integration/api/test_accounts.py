@@ -199,3 +199,41 @@ async def test_only_an_admin_manages_users_and_devices(world: World, who: str) -
     for method, path, body in calls:
         problem = await w.call(who, method, path, 403, body)
         assert "admin" in problem["detail"]
+
+
+async def test_the_dashboard_registers_a_phone_through_the_same_use_case_and_refuses_a_dispatcher(
+    world: World,
+) -> None:
+    from dashboard.actions import Done
+    from ingest.broker_auth import hash_mqtt_password
+    from services import accounts, phone_setup
+    from tests.integration.api.test_office_pages import _as, _user
+
+    w = world
+    tess = w.people.technician_ids["tess"]
+
+    def register(office: Any, who: str) -> Done:
+        async def work(conn: Any, actor: Any, _check: Any) -> Any:
+            return await accounts.register_phone(
+                conn,
+                actor,
+                {"technician_id": tess, "device_id": f"tess-{who}"},
+                hash_password=hash_mqtt_password,
+                service_users=["crewtrack-ingest"],
+            )
+
+        def answer(made: Any) -> Done:
+            setup = phone_setup.for_settings(w.settings, made.credentials, "Tess")
+            return Done(True, "registered", shown_once=setup)
+
+        return office.account_edit(_user(w, who), None, work, answer)
+
+    refused = await _as(w, lambda o: register(o, "dispatcher"))
+    assert not refused.ok
+    assert "admin" in refused.message
+    assert refused.shown_once is None
+    done = await _as(w, lambda o: register(o, "admin"))
+    assert done.ok
+    assert done.shown_once.device_id == "tess-admin"
+    devices = (await w.call("admin", "GET", "/devices", 200))["items"]
+    assert [d["id"] for d in devices if d["technician_id"] == tess] == ["tess-admin"]
