@@ -33,6 +33,7 @@ from jobs_domain.parts import (
     PriceBookItem,
     TakeBack,
 )
+from jobs_domain.permissions import MATRIX, Act
 from services import parts as service
 from storage.parts import DepotStock, HistoryEntry
 
@@ -526,7 +527,7 @@ def setup(api: Api) -> None:
         add_job_part,
         summary="Add a part or service (serials for serialized parts)",
         tag=t,
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.USE_PART],
         body=PART_IN,
         idempotent=True,
         responses={201: s.JOB_PART_ADDED_OUT},
@@ -558,7 +559,7 @@ def setup(api: Api) -> None:
         add_take_back,
         summary="Take back a serialized part with its condition",
         tag=t,
-        roles=CREW_AND_OFFICE,
+        roles=MATRIX[Act.TAKE_BACK],
         body=TAKE_BACK_IN,
         idempotent=True,
         responses={201: OBJ},

@@ -35,6 +35,7 @@ from jobs_domain.job import CrewRole, Job, JobStatus, NoteVisibility
 from jobs_domain.permissions import Act, require
 from services import completion, invoicing
 from services import jobs as service
+from services import parts as parts_service
 from services.clock import Recorded
 from services.jobs import Check, DoubleBooking
 from storage.invoices import StoredInvoice
@@ -246,6 +247,10 @@ class _Stale(Conflict):
     """The page showed an older version of the job than the one loaded."""
 
 
+class _PartsRefused(DomainError):
+    """A rule of the parts refused (a closed job, a unit not in the depot)."""
+
+
 def _refused(exc: DomainError) -> Done:
     if isinstance(exc, _Stale):
         return Done(False, exc.message, stale=True)
@@ -277,6 +282,8 @@ DONE_WORDS: Mapping[Act, str] = {
     Act.ADD_TASK: "task added",
     Act.TICK_TASK: "task updated",
     Act.ADD_NOTE: "note added",
+    Act.USE_PART: "part added",
+    Act.TAKE_BACK: "take back recorded",
 }
 
 
@@ -510,6 +517,67 @@ class Office:
         )
 
     # -- invoicing (``services.invoicing``, as the API's invoice routes) -------------
+
+    def _parts_edit(
+        self,
+        user: OfficeUser,
+        act: Act,
+        job_id: str,
+        seen_version: int,
+        work: Callable[[Conn, Actor, Job], Awaitable[object]],
+    ) -> Done:
+        """One edit of the job's parts (``services.parts``, the technician app's
+        own use cases) on the job the page showed, as ``user``."""
+
+        async def edit(
+            conn: Conn, actor: Actor, check: Check
+        ) -> tuple[Job, Sequence[DoubleBooking]]:
+            job = await service.load_visible(conn, actor, job_id, for_update=True)
+            check(job)
+            try:
+                await work(conn, actor, job)
+            except Conflict as exc:  # a rule of the parts (not a concurrent save)
+                raise _PartsRefused(exc.message) from exc
+            return job, ()
+
+        return self.edit(user, act, seen_version, edit)
+
+    def add_part(
+        self, user: OfficeUser, job_id: str, seen_version: int, body: Mapping[str, Any]
+    ) -> Done:
+        """A part or service used on the job (``POST /jobs/{id}/parts``'s body:
+        ``item_id``, ``quantity``, ``serials``, ``depot_id``)."""
+        return self._parts_edit(
+            user,
+            Act.USE_PART,
+            job_id,
+            seen_version,
+            lambda conn, actor, job: parts_service.add_part(
+                conn, actor, job, str(body.get("item_id") or ""), dict(body)
+            ),
+        )
+
+    def take_back(
+        self, user: OfficeUser, job_id: str, seen_version: int, body: Mapping[str, Any]
+    ) -> Done:
+        """A unit taken back from the site (``POST /jobs/{id}/take-backs``'s body:
+        ``serial``, ``condition``, ``item_id`` when not on record, ``depot_id``)."""
+        item_id = body.get("item_id")
+        return self._parts_edit(
+            user,
+            Act.TAKE_BACK,
+            job_id,
+            seen_version,
+            lambda conn, actor, job: parts_service.add_take_back(
+                conn,
+                actor,
+                job,
+                body.get("serial"),
+                body.get("condition"),
+                item_id=str(item_id) if item_id else None,
+                depot_id=body.get("depot_id"),
+            ),
+        )
 
     def _invoice_edit(
         self,

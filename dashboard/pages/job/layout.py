@@ -86,6 +86,31 @@ NOTE_RESULT = "job-note-result"
 INV_FORM = "job-inv-form"  # Generate Invoice and the credit note's reason
 INV_GENERATE = "job-inv-generate"
 INV_ACT = "job-inv-act"  # pattern id type: {"type", "act", "invoice", "version"}
+PART_FORMS = "job-part-forms"  # shown when the role and the job allow parts
+PART_ITEM = "job-part-item"
+PART_QTY = "job-part-qty"
+PART_SERIALS = "job-part-serials"
+PART_DEPOT = "job-part-depot"
+PART_ADD = "job-part-add"
+PART_RESULT = "job-part-result"
+TB_SERIAL = "job-tb-serial"
+TB_CONDITION = "job-tb-condition"
+TB_ITEM = "job-tb-item"
+TB_DEPOT = "job-tb-depot"
+TB_ADD = "job-tb-add"
+TB_RESULT = "job-tb-result"
+PART_FIELDS = {
+    "/item_id": PART_ITEM,
+    "/quantity": PART_QTY,
+    "/serials": PART_SERIALS,
+    "/depot_id": PART_DEPOT,
+}
+TB_FIELDS = {
+    "/serial": TB_SERIAL,
+    "/condition": TB_CONDITION,
+    "/item_id": TB_ITEM,
+    "/depot_id": TB_DEPOT,
+}
 INV_REASON = "job-inv-reason"
 INV_AMOUNT = "job-inv-amount"  # a credit of an amount, before tax
 INV_TAX = "job-inv-tax"  # its tax rate (the invoice has several)
@@ -273,7 +298,7 @@ def _invoice() -> list[Any]:
                 field(
                     "Credit an amount (before tax)",
                     INV_AMOUNT,
-                    dcc.Input(id=INV_AMOUNT, className="office-num"),
+                    dcc.Input(id=INV_AMOUNT, className="num"),
                 ),
                 field(
                     "Its tax rate %",
@@ -281,7 +306,7 @@ def _invoice() -> list[Any]:
                     dcc.Input(
                         id=INV_TAX,
                         placeholder="the invoice's",
-                        className="office-num",
+                        className="num",
                     ),
                 ),
             ],
@@ -301,12 +326,64 @@ def _invoice() -> list[Any]:
     ]
 
 
+def _parts() -> list[Any]:
+    used = form_block(
+        [
+            field("Part or service", PART_ITEM, dcc.Dropdown(id=PART_ITEM)),
+            field(
+                "Quantity", PART_QTY, dcc.Input(id=PART_QTY, value="1", className="num")
+            ),
+            field(
+                "Serial numbers",
+                PART_SERIALS,
+                dcc.Input(id=PART_SERIALS, placeholder="one a unit, comma-separated"),
+            ),
+            field("From depot", PART_DEPOT, dcc.Dropdown(id=PART_DEPOT)),
+        ],
+        [html.Button("Add part used", id=PART_ADD)],
+        result=PART_RESULT,
+        heading="Add a part used",
+    )
+    back = form_block(
+        [
+            field("Serial number", TB_SERIAL, dcc.Input(id=TB_SERIAL)),
+            field(
+                "Condition",
+                TB_CONDITION,
+                radio(
+                    TB_CONDITION,
+                    [
+                        ("ok", "OK"),
+                        ("needs_repair", "Needs Repair"),
+                        ("obsolete", "Obsolete"),
+                    ],
+                    "ok",
+                ),
+            ),
+            field(
+                "Part (a serial not on record)",
+                TB_ITEM,
+                dcc.Dropdown(id=TB_ITEM, placeholder="found from the serial"),
+            ),
+            field("Into depot", TB_DEPOT, dcc.Dropdown(id=TB_DEPOT)),
+        ],
+        [html.Button("Record take back", id=TB_ADD)],
+        result=TB_RESULT,
+        heading="Record a take back",
+    )
+    return [
+        html.Div(id=body_id("parts"), className="table-scroll"),
+        html.Div([used, back], id=PART_FORMS, hidden=True),
+    ]
+
+
 _PANELS: Mapping[str, Any] = {
     "overview": _overview,
     "line-items": _line_items,
     "tasks": _tasks,
     "notes": _notes,
     "invoice": _invoice,
+    "parts": _parts,
 }
 
 
