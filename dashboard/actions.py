@@ -318,6 +318,33 @@ _STATUS_SERVICES: Mapping[Act, tuple[Callable[..., Awaitable[Job]], bool]] = {
 }
 
 
+async def _use_part(
+    conn: Conn, actor: Actor, job: Job, body: Mapping[str, Any]
+) -> object:
+    item_id = str(body.get("item_id") or "")
+    return await parts_service.add_part(conn, actor, job, item_id, dict(body))
+
+
+async def _take_back(
+    conn: Conn, actor: Actor, job: Job, body: Mapping[str, Any]
+) -> object:
+    item_id = body.get("item_id")
+    return await parts_service.add_take_back(
+        conn,
+        actor,
+        job,
+        body.get("serial"),
+        body.get("condition"),
+        item_id=str(item_id) if item_id else None,
+        depot_id=body.get("depot_id"),
+    )
+
+
+_PARTS_USE_CASES: Mapping[
+    Act, Callable[[Conn, Actor, Job, Mapping[str, Any]], Awaitable[object]]
+] = {Act.USE_PART: _use_part, Act.TAKE_BACK: _take_back}
+
+
 class Office:
     """The office pages' reads and writes, for one app (its settings)."""
 
@@ -518,16 +545,19 @@ class Office:
 
     # -- invoicing (``services.invoicing``, as the API's invoice routes) -------------
 
-    def _parts_edit(
+    def parts_edit(
         self,
         user: OfficeUser,
         act: Act,
         job_id: str,
         seen_version: int,
-        work: Callable[[Conn, Actor, Job], Awaitable[object]],
+        body: Mapping[str, Any],
     ) -> Done:
-        """One edit of the job's parts (``services.parts``, the technician app's
-        own use cases) on the job the page showed, as ``user``."""
+        """One edit of the job's parts, with the API's body, through
+        ``services.parts`` (the technician app's own use cases): ``USE_PART``
+        (``item_id``, ``quantity``, ``serials``, ``depot_id``) or ``TAKE_BACK``
+        (``serial``, ``condition``, ``item_id`` when not on record, ``depot_id``)."""
+        use_case = _PARTS_USE_CASES[act]
 
         async def edit(
             conn: Conn, actor: Actor, check: Check
@@ -535,49 +565,12 @@ class Office:
             job = await service.load_visible(conn, actor, job_id, for_update=True)
             check(job)
             try:
-                await work(conn, actor, job)
+                await use_case(conn, actor, job, body)
             except Conflict as exc:  # a rule of the parts (not a concurrent save)
                 raise _PartsRefused(exc.message) from exc
             return job, ()
 
         return self.edit(user, act, seen_version, edit)
-
-    def add_part(
-        self, user: OfficeUser, job_id: str, seen_version: int, body: Mapping[str, Any]
-    ) -> Done:
-        """A part or service used on the job (``POST /jobs/{id}/parts``'s body:
-        ``item_id``, ``quantity``, ``serials``, ``depot_id``)."""
-        return self._parts_edit(
-            user,
-            Act.USE_PART,
-            job_id,
-            seen_version,
-            lambda conn, actor, job: parts_service.add_part(
-                conn, actor, job, str(body.get("item_id") or ""), dict(body)
-            ),
-        )
-
-    def take_back(
-        self, user: OfficeUser, job_id: str, seen_version: int, body: Mapping[str, Any]
-    ) -> Done:
-        """A unit taken back from the site (``POST /jobs/{id}/take-backs``'s body:
-        ``serial``, ``condition``, ``item_id`` when not on record, ``depot_id``)."""
-        item_id = body.get("item_id")
-        return self._parts_edit(
-            user,
-            Act.TAKE_BACK,
-            job_id,
-            seen_version,
-            lambda conn, actor, job: parts_service.add_take_back(
-                conn,
-                actor,
-                job,
-                body.get("serial"),
-                body.get("condition"),
-                item_id=str(item_id) if item_id else None,
-                depot_id=body.get("depot_id"),
-            ),
-        )
 
     def _invoice_edit(
         self,

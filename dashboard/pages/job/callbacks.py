@@ -615,38 +615,21 @@ def register(app: dash.Dash, ctx: Context) -> None:
             places,
         )
 
-    edit_form(
-        app,
-        ctx,
-        submit=forms.Submit.one(layout.PART_ADD, layout.PART_FIELDS),
-        result=layout.PART_RESULT,
-        values=[
-            (layout.PART_ITEM, "value"),
-            (layout.PART_QTY, "value"),
-            (layout.PART_SERIALS, "value"),
-            (layout.PART_DEPOT, "value"),
-        ],
-        run=lambda office, user, seen, item, qty, serials, depot: office.add_part(
-            user, *seen, model.part_body(item, qty, serials, depot)
-        ),
-        clear=[layout.PART_SERIALS],
-    )
-    edit_form(
-        app,
-        ctx,
-        submit=forms.Submit.one(layout.TB_ADD, layout.TB_FIELDS),
-        result=layout.TB_RESULT,
-        values=[
-            (layout.TB_SERIAL, "value"),
-            (layout.TB_CONDITION, "value"),
-            (layout.TB_ITEM, "value"),
-            (layout.TB_DEPOT, "value"),
-        ],
-        run=lambda office, user, seen, serial, condition, item, depot: office.take_back(
-            user, *seen, model.take_back_body(serial, condition, item, depot)
-        ),
-        clear=[layout.TB_SERIAL],
-    )
+    for parts_act, form, to_body in (
+        (Act.USE_PART, layout.PART_FORM, model.part_body),
+        (Act.TAKE_BACK, layout.TB_FORM, model.take_back_body),
+    ):
+        edit_form(
+            app,
+            ctx,
+            submit=forms.Submit.one(form.button, form.pointers),
+            result=form.result,
+            values=[(i, "value") for i in form.inputs],
+            run=lambda office, user, seen, *typed, a=parts_act, body=to_body: (
+                office.parts_edit(user, a, *seen, body(*typed))
+            ),
+            clear=[form.clear],
+        )
 
     # -- line items -------------------------------------------------------------
 

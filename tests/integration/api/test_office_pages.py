@@ -637,10 +637,8 @@ async def test_billing_credits_part_of_a_paid_invoice_on_the_invoice_tab(
     assert api["credit"]["remaining_gross"] == "66.00"
 
 
-async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_back(
-    world: World,
-) -> None:
-    from dashboard.pages.job.model import parts_view
+async def _pump_job_started(world: World) -> tuple[Any, str]:
+    """A started job at a client where an earlier job left pump OLD-1."""
     from tests.integration.api.test_perform_a_job import (
         install_old_pump,
         make_job,
@@ -651,6 +649,15 @@ async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_ba
     await install_old_pump(world, s)
     job_id = await make_job(world, s, "Replace the pump", auxiliary=False)
     await world.call("tess", "POST", f"/jobs/{job_id}/start", 200)
+    return s, job_id
+
+
+async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_back(
+    world: World,
+) -> None:
+    from dashboard.pages.job.model import parts_view
+
+    s, job_id = await _pump_job_started(world)
     part = {"item_id": s.items["pump"], "quantity": 1, "serials": ["P-1"]}
     await world.call("tess", "POST", f"/jobs/{job_id}/parts", 201, part)
     back = {"serial": "OLD-1", "condition": "needs_repair"}
@@ -680,16 +687,8 @@ async def test_the_office_adds_parts_and_takes_units_back_on_the_parts_tab(
 ) -> None:
     from dashboard.pages.job import model as job_model
     from dashboard.pages.job.callbacks import parts_offered
-    from tests.integration.api.test_perform_a_job import (
-        install_old_pump,
-        make_job,
-        seed,
-    )
 
-    s = await seed(world)
-    await install_old_pump(world, s)
-    job_id = await make_job(world, s, "Replace the pump", auxiliary=False)
-    await world.call("tess", "POST", f"/jobs/{job_id}/start", 200)
+    s, job_id = await _pump_job_started(world)
     job = await world.call("dispatcher", "GET", f"/jobs/{job_id}", 200)
     dispatcher, billing = _user(world, "dispatcher"), _user(world, "billing")
     offered = await _as(world, lambda o: parts_offered(o, dispatcher, job_id))
@@ -700,7 +699,10 @@ async def test_the_office_adds_parts_and_takes_units_back_on_the_parts_tab(
     assert await _as(world, lambda o: parts_offered(o, billing, job_id)) is None
 
     def add(body: dict[str, Any], version: int) -> Any:
-        return _as(world, lambda o: o.add_part(dispatcher, job_id, version, body))
+        return _as(
+            world,
+            lambda o: o.parts_edit(dispatcher, Act.USE_PART, job_id, version, body),
+        )
 
     no_depot = await add(
         job_model.part_body(s.items["valve"], "2", "", None), job["version"]
@@ -720,7 +722,8 @@ async def test_the_office_adds_parts_and_takes_units_back_on_the_parts_tab(
         "OLD-1", "needs_repair", None, s.depots["warehouse"]
     )
     taken = await _as(
-        world, lambda o: o.take_back(dispatcher, job_id, job["version"], back)
+        world,
+        lambda o: o.parts_edit(dispatcher, Act.TAKE_BACK, job_id, job["version"], back),
     )
     assert taken.ok, taken
     parts = await world.call("tess", "GET", f"/jobs/{job_id}/parts", 200)
