@@ -1,9 +1,11 @@
 """The job-management help page walked through the office's screens (see conftest).
 
 A dispatcher creates a job on the Jobs page, moves it through its lifecycle on
-the Job page, adds line items from the price book, ticks a task, adds notes;
-then the same job read through the API (``crewtrack api`` on the same database)
-agrees with what the screens showed. A second walk opens every tab at a phone's
+the Job page, adds line items from the price book and a part used from a depot,
+ticks a task, adds notes; then the same job read through the API (``crewtrack
+api`` on the same database) agrees with what the screens showed. Billing sends
+the invoice with its payment link (the local Stripe server), the customer pays
+(Stripe's signed webhook), the screens say Paid, and billing credits part of it. A second walk opens every tab at a phone's
 width. Screenshots: test-output/e2e/office-*.png.
 """
 
@@ -392,6 +394,8 @@ def _paid_through_stripe(p: Page, stack: Stack, api: Api, invoice: Any) -> None:
     assert stack.stripe is not None
     url = invoice["payment_url"]
     assert url.startswith(stack.stripe.base_url)
+    job_page = f"{stack.url}/job?number={invoice['job_number']}&tab=invoice"
+    p.goto(job_page)
     card = p.locator(f"#invoice-{invoice['id']}")
     link = card.get_by_role("link", name="payment link sent, not paid yet")
     expect(link).to_have_attribute("href", url)
@@ -399,7 +403,7 @@ def _paid_through_stripe(p: Page, stack: Stack, api: Api, invoice: Any) -> None:
     webhook = api.url + "/api/v1/payments/stripe/webhook"
     assert stack.stripe.pay(url.rsplit("/", 1)[1], webhook) == 200
     assert api.get(f"/invoices/{invoice['id']}")["status"] == "paid"
-    p.goto(f"{stack.url}/job?number={invoice['job_number']}&tab=invoice")
+    p.goto(job_page)
     expect(card.locator(".status")).to_have_text("Paid")
     expect(card).to_contain_text("paid ")
     _shot(p, "invoice-paid")
