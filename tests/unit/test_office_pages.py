@@ -351,6 +351,10 @@ def test_a_paid_invoice_shows_its_credit_notes_and_what_is_left_of_each_line() -
     ]
     assert credit_view["credit_notes"] == []
     assert credit_view["credited"] == ""
+    assert (credit_view["status_label"], credit_view["payment"]) == (
+        "Issued",
+        "— (a credit note)",
+    )
 
 
 def test_the_parts_forms_send_the_apis_bodies() -> None:

@@ -627,7 +627,9 @@ def invoice_views(
                 "title": ("Credit note " if credit else "Invoice ")
                 + (inv.number or "(draft, no number yet)"),
                 "status": inv.status.value,
-                "status_label": INVOICE_STATUS_LABELS[inv.status],
+                "status_label": "Issued"  # a credit note awaits no payment
+                if credit and inv.status is InvoiceStatus.ISSUED
+                else INVOICE_STATUS_LABELS[inv.status],
                 "client": f"{inv.client_name} <{inv.client_email or 'no e-mail'}>",
                 "lines": [
                     {
@@ -658,7 +660,9 @@ def invoice_views(
                 ],
                 "creditable": creditable,
                 "payment": (
-                    f"paid {when(inv.paid_at, zone)} ({inv.payment_ref})"
+                    "— (a credit note)"
+                    if credit
+                    else f"paid {when(inv.paid_at, zone)} ({inv.payment_ref})"
                     if inv.paid_at
                     else "payment link sent, not paid yet"
                     if stored.payment_url
