@@ -107,6 +107,7 @@ class LocalStripe:
         self._run(self.fake.close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
 
 @dataclass
