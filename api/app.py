@@ -22,6 +22,7 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from api import (
+    accounts,
     alert_relay,
     auth,
     device_fixes,
@@ -73,6 +74,7 @@ ROUTE_MODULES: list[RouteSetup] = [
     tracking.setup,
     tracking_osmand.setup,
     devices.setup,
+    accounts.setup,
     sync.setup,
     evidence.setup,
     presence.setup,

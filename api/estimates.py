@@ -17,12 +17,13 @@ from api.job_request import (
     contact_from,
     parse_time,
 )
-from jobs_domain.actors import OFFICE, STAFF_READERS
+from jobs_domain.actors import STAFF_READERS
 from jobs_domain.bookings import BookingDefault
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.estimates import Estimate
 from jobs_domain.job import NoteVisibility
 from jobs_domain.money import totals
+from jobs_domain.permissions import MATRIX, Act
 from services import estimates as service
 
 ESTIMATE_IN: s.S = {
@@ -83,7 +84,7 @@ def estimate_view(e: Estimate) -> dict[str, Any]:
     t = totals((i.net, i.tax_rate) for i in e.line_items)
     return {
         "id": e.id,
-        "number": f"E-{e.number:06d}",
+        "number": e.display_number,
         "status": e.status.value,
         "client_id": e.client_id,
         "property_id": e.property_id,
@@ -146,8 +147,15 @@ async def list_estimates(ctx: Ctx) -> web.StreamResponse:
         if not values or not isinstance(values[0], int):
             raise InvalidInput("bad cursor", [FieldProblem("/query/cursor", "bad")])
         after = values[0]
+    query = ctx.request.query
+    client_id = query.get("client_id")
     found = await service.search(
-        ctx.conn, status=ctx.request.query.get("status"), after=after, limit=limit + 1
+        ctx.conn,
+        status=query.get("status"),
+        client_id=None if client_id is None else uuid_or_404(client_id, "client"),
+        text=query.get("q"),
+        after=after,
+        limit=limit + 1,
     )
     found, cursor = page_of(found, limit, lambda e: e.number)
     return json_ok({"items": [estimate_view(e) for e in found], "next_cursor": cursor})
@@ -210,7 +218,7 @@ def setup(api: Api) -> None:
         create_estimate,
         summary="Create an estimate",
         tag="estimates",
-        roles=OFFICE,
+        roles=MATRIX[Act.CREATE_ESTIMATE],
         body=ESTIMATE_IN,
         idempotent=True,
         responses={201: est},
@@ -228,6 +236,14 @@ def setup(api: Api) -> None:
                 "name": "status",
                 "in": "query",
                 "schema": {"enum": ["draft", "approved", "converted"]},
+            },
+            {"name": "client_id", "in": "query", "schema": s.UUID_S},
+            {
+                "name": "q",
+                "in": "query",
+                "description": "An estimate number (E-000007), or part of the "
+                "client's name",
+                "schema": {"type": "string", "maxLength": 200},
             },
         ],
         responses={200: s.items_of(est, next_cursor=s.NULL_STR)},
@@ -247,7 +263,7 @@ def setup(api: Api) -> None:
         approve,
         summary="Approve",
         tag="estimates",
-        roles=OFFICE,
+        roles=MATRIX[Act.APPROVE_ESTIMATE],
         if_match=True,
         conflicts=True,
         responses={200: est},
@@ -258,7 +274,7 @@ def setup(api: Api) -> None:
         convert,
         summary="Convert to Job (once): line items, prices and notes carried over",
         tag="estimates",
-        roles=OFFICE,
+        roles=MATRIX[Act.CONVERT_ESTIMATE],
         if_match=True,
         conflicts=True,
         idempotent=True,
@@ -269,7 +285,7 @@ def setup(api: Api) -> None:
         "/bookings",
         create_booking,
         tag="estimates",
-        roles=OFFICE,
+        roles=MATRIX[Act.TAKE_BOOKING],
         summary="Online booking: creates a Pending or Scheduled job (setting)",
         body=BOOKING_IN,
         idempotent=True,

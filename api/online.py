@@ -89,7 +89,7 @@ async def online_view(request: web.Request) -> web.StreamResponse:
         "status": job.status.value,
         "description": job.description,
         "client_name": client.name,
-        "address": None if prop is None else prop.address,
+        "address": None if prop is None else prop.address_object(),
         "scheduled_start": job.scheduled_start,
         "scheduled_end": job.scheduled_end,
         "technicians": [names.get(m.technician_id, "") for m in job.crew],

@@ -8,14 +8,19 @@ from aiohttp import web
 
 from api import schemas as s
 from api.http.context import Ctx
-from api.http.identifiers import uuid_or_404
+from api.http.identifiers import make_etag, uuid_or_404
 from api.http.pagination import PAGINATION_PARAMS, id_page, page_limit, uuid_cursor
 from api.http.registry import Api
-from api.http.responses import json_ok
-from jobs_domain.actors import ALL_ROLES, OFFICE
+from api.http.responses import json_ok, no_content
+from jobs_domain.actors import ALL_ROLES
 from jobs_domain.errors import FieldProblem, InvalidInput
 from jobs_domain.money import format_decimal, format_money
+from jobs_domain.permissions import MATRIX, Act
 from services import price_book as service
+from services.versions import Check
+
+#: Who adds and edits families and items: the one matrix's entry.
+EDITORS = MATRIX[Act.EDIT_PRICE_BOOK]
 
 FAMILY_IN: s.S = {
     "type": "object",
@@ -44,6 +49,13 @@ ITEM_IN: s.S = {
         "tax_rate": s.DECIMAL_IN,
     },
 }
+#: An edit: any of the item's members but its code (stock and serials keep it).
+ITEM_PATCH: s.S = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {k: v for k, v in ITEM_IN["properties"].items() if k != "code"},
+}
 ITEM_OUT: s.S = s.obj(
     ["id", "family_id", "kind", "code", "name", "unit_price", "tax_rate"],
     id={"type": "string"},
@@ -55,6 +67,8 @@ ITEM_OUT: s.S = s.obj(
     unit_price=s.MONEY_OUT,
     tax_rate=s.RATE_OUT,
     active={"type": "boolean"},
+    serialized={"type": "boolean"},
+    version={"type": "integer"},
     created_at={"type": "string"},
 )
 
@@ -82,8 +96,47 @@ async def create_item(ctx: Ctx) -> web.StreamResponse:
     body["family_id"] = uuid_or_404(body["family_id"], "family")
     item = await service.create_item(ctx.conn, body)
     return json_ok(
-        item_view(item), 201, location=f"/api/v1/price-book/items/{item['id']}"
+        item_view(item),
+        201,
+        location=f"/api/v1/price-book/items/{item['id']}",
+        etag=_etag(item),
     )
+
+
+def _etag(item: dict[str, Any]) -> str:
+    return make_etag("price-book-item", item["id"], item["version"])
+
+
+def _if_match(ctx: Ctx) -> Check:
+    """The request's If-Match against the locked item's version."""
+    return lambda st: ctx.check_if_match(
+        make_etag("price-book-item", st.id, st.version)
+    )
+
+
+def _answer(item: dict[str, Any]) -> web.StreamResponse:
+    return json_ok(item_view(item), etag=_etag(item))
+
+
+async def update_item(ctx: Ctx) -> web.StreamResponse:
+    body = await ctx.json(ITEM_PATCH)
+    if "family_id" in body:
+        body["family_id"] = uuid_or_404(body["family_id"], "family")
+    item_id = ctx.path_id("item_id", "item")
+    return _answer(
+        await service.update_item(ctx.conn, item_id, body, check=_if_match(ctx))
+    )
+
+
+async def archive_item(ctx: Ctx) -> web.StreamResponse:
+    item_id = ctx.path_id("item_id", "item")
+    await service.archive_item(ctx.conn, item_id, check=_if_match(ctx))
+    return no_content()
+
+
+async def restore_item(ctx: Ctx) -> web.StreamResponse:
+    item_id = ctx.path_id("item_id", "item")
+    return _answer(await service.restore_item(ctx.conn, item_id, check=_if_match(ctx)))
 
 
 async def search_items(ctx: Ctx) -> web.StreamResponse:
@@ -100,14 +153,23 @@ async def search_items(ctx: Ctx) -> web.StreamResponse:
         kind=kind,
         after=uuid_cursor(ctx.request),
         limit=limit + 1,
+        include_archived=_flag(q.get("include_archived"), "include_archived"),
     )
     page = id_page(items, limit)
     return json_ok({**page, "items": [item_view(i) for i in page["items"]]})
 
 
+def _flag(raw: str | None, name: str) -> bool:
+    if raw not in (None, "true", "false"):
+        raise InvalidInput(
+            "bad flag", [FieldProblem(f"/query/{name}", "true or false")]
+        )
+    return raw == "true"
+
+
 async def get_item(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.path_id("item_id", "item")
-    return json_ok(item_view(await service.get_item(ctx.conn, item_id)))
+    return _answer(await service.get_item(ctx.conn, item_id))
 
 
 def setup(api: Api) -> None:
@@ -121,7 +183,7 @@ def setup(api: Api) -> None:
         create_family,
         summary="Create a family",
         tag="price-book",
-        roles=OFFICE,
+        roles=EDITORS,
         body=FAMILY_IN,
         idempotent=True,
         responses={201: fam},
@@ -141,7 +203,7 @@ def setup(api: Api) -> None:
         create_item,
         summary="Create a part or service",
         tag="price-book",
-        roles=OFFICE,
+        roles=EDITORS,
         body=ITEM_IN,
         idempotent=True,
         responses={201: item},
@@ -158,6 +220,12 @@ def setup(api: Api) -> None:
             {"name": "q", "in": "query", "schema": {"type": "string"}},
             {"name": "family_id", "in": "query", "schema": {"type": "string"}},
             {"name": "kind", "in": "query", "schema": {"enum": ["part", "service"]}},
+            {
+                "name": "include_archived",
+                "in": "query",
+                "description": "true: archived items too (the office's price book)",
+                "schema": {"enum": ["true", "false"]},
+            },
         ],
         responses={200: s.items_of(item, next_cursor=s.NULL_STR)},
     )
@@ -168,5 +236,43 @@ def setup(api: Api) -> None:
         summary="A price book item",
         tag="price-book",
         roles=ALL_ROLES,
+        responses={200: item},
+    )
+    r(
+        "PATCH",
+        "/price-book/items/{item_id}",
+        update_item,
+        summary="Edit an item (all but its code)",
+        description="Lines already on jobs keep the name, price and rate they were "
+        "given; the change applies to lines added from now on.",
+        tag="price-book",
+        roles=EDITORS,
+        body=ITEM_PATCH,
+        if_match=True,
+        responses={200: item},
+    )
+    r(
+        "DELETE",
+        "/price-book/items/{item_id}",
+        archive_item,
+        summary="Archive an item (never deleted: jobs' lines refer to it)",
+        description="No longer offered (search, the app, new job lines: 422); "
+        "lines already on jobs keep what they were given. "
+        "`include_archived=true` lists it; restore offers it again.",
+        tag="price-book",
+        roles=EDITORS,
+        if_match=True,
+        conflicts=True,
+        responses={204: None},
+    )
+    r(
+        "POST",
+        "/price-book/items/{item_id}/restore",
+        restore_item,
+        summary="Offer an archived item again",
+        tag="price-book",
+        roles=EDITORS,
+        if_match=True,
+        conflicts=True,
         responses={200: item},
     )

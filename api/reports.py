@@ -29,6 +29,7 @@ from jobs_domain.actors import (
 )
 from jobs_domain.images import ImageRef
 from jobs_domain.job import Job
+from jobs_domain.permissions import MATRIX, Act
 from jobs_domain.report import Attachment, Report, ReportActor, Reserve, Signature
 from jobs_domain.report_template import SignatureRole
 from services import reports as service
@@ -151,10 +152,17 @@ async def _job_and_actor(ctx: Ctx) -> tuple[Job, ReportActor]:
 # -- templates ---------------------------------------------------------------------------
 
 
+def _template_etag(template_id: str, version: int) -> str:
+    return make_etag("report-template", template_id, version)
+
+
 async def create_template(ctx: Ctx) -> web.StreamResponse:
     template = await service.create_template(ctx.conn, await ctx.json(TEMPLATE_IN))
     return json_ok(
-        template.to_json(), 201, location=f"/api/v1/report-templates/{template.id}"
+        template.to_json(),
+        201,
+        location=f"/api/v1/report-templates/{template.id}",
+        etag=_template_etag(template.id, 0),
     )
 
 
@@ -165,7 +173,20 @@ async def list_templates(ctx: Ctx) -> web.StreamResponse:
 
 async def get_template(ctx: Ctx) -> web.StreamResponse:
     template_id = ctx.path_id("template_id", "template")
-    return json_ok((await service.get_template(ctx.conn, template_id)).to_json())
+    template = await service.get_template(ctx.conn, template_id)
+    version = await service.template_version(ctx.conn, template_id)
+    return json_ok(template.to_json(), etag=_template_etag(template_id, version))
+
+
+async def update_template(ctx: Ctx) -> web.StreamResponse:
+    template_id = ctx.path_id("template_id", "template")
+    template, version = await service.update_template(
+        ctx.conn,
+        template_id,
+        await ctx.json(TEMPLATE_IN),
+        check=lambda st: ctx.check_if_match(_template_etag(st.id, st.version)),
+    )
+    return json_ok(template.to_json(), etag=_template_etag(template_id, version))
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -474,7 +495,7 @@ def setup(api: Api) -> None:
         create_template,
         summary="Define a report template",
         tag=t,
-        roles=(Role.ADMIN,),
+        roles=MATRIX[Act.EDIT_REPORT_TEMPLATES],
         body=TEMPLATE_IN,
         idempotent=True,
         responses={201: {"$ref": template}},
@@ -495,6 +516,20 @@ def setup(api: Api) -> None:
         summary="A report template",
         tag=t,
         roles=ALL_ROLES,
+        responses={200: {"$ref": template}},
+    )
+    r(
+        "PUT",
+        "/report-templates/{template_id}",
+        update_template,
+        summary="Replace a report template (the body of creating one)",
+        description="Reports already started keep the copy of the template they "
+        "were started from (their fields, mandatory flags and signatures); the "
+        "change applies to reports started from now on.",
+        tag=t,
+        roles=MATRIX[Act.EDIT_REPORT_TEMPLATES],
+        body=TEMPLATE_IN,
+        if_match=True,
         responses={200: {"$ref": template}},
     )
     r(

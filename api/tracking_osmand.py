@@ -10,7 +10,8 @@ reason), 401 missing or unknown token (recorded as ``unknown_device`` with the
 a phone with a revoked token shows up, and at most
 CREWTRACK_OSMAND_UNKNOWN_LIMIT_PER_IP per client address and _LIMIT_TOTAL for
 everyone per window, so made-up ids cannot flood the table), 403 the ``id``
-names another device.
+names another device. An alarm (``alarm=sos``) is raised as the dispatcher's
+alert before the answer too (``services.alarms``).
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ from core.messages import (
 from ingest.pipeline import reject_whole, validate
 from ingest.protocols import osmand
 from ingest.validate import Limits
+from services.alarms import raise_alarm
 from storage import live, rate_limits
 from storage.devices import device_for_http_token
-from storage.fixes import store_batch_async
+from storage.fixes import store_batch_async, stored_events
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,10 @@ async def upload(request: web.Request) -> web.Response:
     processed = _process(msg, device_id, is_json, params, limits)
     async with pool.connection() as conn:
         await store_batch_async(conn, [processed])
+        # an SOS reaches the dispatcher now, not at the ingest's next sweep
+        # (which applies the same stored event later and raises nothing new)
+        for event in stored_events([processed]):
+            await raise_alarm(conn, event)
     count(request.app, processed)
     if processed.fixes:
         await publish_live(request.app, processed)

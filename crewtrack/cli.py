@@ -85,9 +85,10 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     from crewtrack.logs import setup_logging
     from dashboard.app import run
+    from ingest.broker_auth import hash_mqtt_password
 
     setup_logging(settings, "dashboard")
-    run(settings)
+    run(settings, hash_mqtt_password)
     return 0
 
 
@@ -236,17 +237,78 @@ def _cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
-def _cmd_add_user(args: argparse.Namespace, settings: Settings) -> int:
+#: Who ``crewtrack admin`` acts as in the accounts' use cases: the operator at
+#: the server, with an admin's rights.
+CLI_ACTOR_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def _cli_actor() -> Any:
+    from jobs_domain.actors import Actor, Role
+
+    return Actor(CLI_ACTOR_ID, Role.ADMIN, "crewtrack admin", None, "cli")
+
+
+def _refusal(exc: Any) -> str:
+    """A use case's refusal as one line (with the field problems it names)."""
+    problems = getattr(exc, "problems", [])
+    parts = [f"{p.pointer.strip('/')}: {p.message}" for p in problems]
+    return "; ".join(parts) if parts else str(exc)
+
+
+def _run_accounts(settings: Settings, work: Callable[[Any], Any]) -> Any:
+    """Run ``work(conn)`` (a ``services.accounts`` call) in one transaction;
+    a refusal becomes a :class:`CliError`."""
+    import asyncio
+
     import psycopg
 
-    from storage.users import create_user, issue_token
+    from jobs_domain.errors import DomainError
+
+    async def run() -> Any:
+        url = settings.database_url
+        async with (
+            await psycopg.AsyncConnection.connect(url) as conn,
+            conn.transaction(),
+        ):
+            return await work(conn)
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        raise CliError(_refusal(exc)) from exc
+
+
+def _cmd_add_user(args: argparse.Namespace, settings: Settings) -> int:
+    """``services.accounts.add_user`` (the API's ``POST /users``), and a token."""
+    from services import accounts
+    from storage.users import aissue_token
 
     ttl = _token_ttl(settings.token_ttl_days)
-    with psycopg.connect(settings.database_url) as conn:
-        user = create_user(conn, args.name, args.role, args.email, args.password)
-        token = issue_token(conn, user.id, "cli", ttl=ttl)
-    data = {"id": str(user.id), "name": user.name, "role": user.role, "token": token}
-    _print(args, data, f"user {user.id} ({user.role})\ntoken {token}")
+    data = {
+        "name": args.name,
+        "role": args.role,
+        "email": args.email,
+        "password": args.password,
+    }
+
+    async def work(conn: Any) -> tuple[Any, str]:
+        made = await accounts.add_user(conn, _cli_actor(), data)
+        token, _expires = await aissue_token(conn, made.account.id, "cli", ttl=ttl)
+        return made, token
+
+    made, token = _run_accounts(settings, work)
+    user = made.account
+    out: dict[str, object] = {
+        "id": str(user.id),
+        "name": user.name,
+        "role": user.role,
+        "token": token,
+    }
+    text = f"user {user.id} ({user.role})\ntoken {token}"
+    if made.password is not None:
+        out["password"] = made.password
+        text += f"\npassword {made.password} (generated, shown once)"
+    _print(args, out, text)
     return 0
 
 
@@ -322,66 +384,60 @@ def _cmd_revoke_token(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_set_user_enabled(enabled: bool) -> Handler:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
-        import asyncio
-
-        return asyncio.run(_set_user_enabled(settings, args.email, enabled))
+        return _set_user_enabled(settings, args.email, enabled)
 
     return handler
 
 
-async def _set_user_enabled(settings: Settings, email: str, enabled: bool) -> int:
-    """disable-user / enable-user: the same ``disabled_at`` that archiving a
-    technician sets, so the API (401), the dashboard and the broker all see it."""
-    import psycopg
+def _set_user_enabled(settings: Settings, email: str, enabled: bool) -> int:
+    """disable-user / enable-user: ``services.accounts.disable`` / ``enable``,
+    the API's and the dashboard's, so all of them and the broker see it."""
+    from services import accounts
+    from storage.users import account_by_email
 
-    from storage.users import account_by_email, disable_user, enable_user
+    async def work(conn: Any) -> bool:
+        found = await account_by_email(conn, email)
+        if found is None:
+            return False
+        act = accounts.enable if enabled else accounts.disable
+        await act(conn, _cli_actor(), str(found.user.id))
+        return True
 
-    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-        account = await account_by_email(conn, email)
-        if account is None:
-            print(f"no user with e-mail {email}", file=sys.stderr)
-            return 1
-        user = account.user
-        if not enabled:
-            if account.disabled_at is None:
-                await disable_user(conn, user.id, dt.datetime.now(dt.UTC))
-            print(f"disabled {email}: tokens, dashboard login and devices refused")
-            return 0
-        if account.archived_technician:
-            print(
-                f"{email} is an archived technician: restore the technician "
-                "(POST /api/v1/technicians/{id}/restore) to let them back in",
-                file=sys.stderr,
-            )
-            return 1
-        if account.disabled_at is not None:
-            await enable_user(conn, user.id, account.disabled_at)
+    if not _run_accounts(settings, work):
+        raise CliError(f"no user with e-mail {email}")
+    if enabled:
         print(f"enabled {email}")
-        return 0
+    else:
+        print(f"disabled {email}: tokens, dashboard login and devices refused")
+    return 0
 
 
 def _cmd_add_device(args: argparse.Namespace, settings: Settings) -> int:
-    import psycopg
-
+    """``services.accounts.register_device`` (the API registers a phone with it)."""
     from ingest.broker_auth import hash_mqtt_password
-    from storage.devices import DeviceError, add_device
+    from services import accounts
+    from storage.users import account_by_email
 
-    with psycopg.connect(settings.database_url) as conn:
-        user_id = _user_id_for(conn, args.user_email)
-        try:
-            creds = add_device(
-                conn,
-                args.device_id,
-                hash_password=hash_mqtt_password,
-                user_id=user_id,
-                label=args.label,
-                service_users=[settings.mqtt_username],
-            )
-        except DeviceError as exc:
-            print(str(exc), file=sys.stderr)
-            return 1
+    async def work(conn: Any) -> Any:
+        user_id = None
+        if args.user_email:
+            found = await account_by_email(conn, args.user_email)
+            if found is None:
+                raise CliError(f"no user with e-mail {args.user_email}")
+            user_id = str(found.user.id)
+        return await accounts.register_device(
+            conn,
+            _cli_actor(),
+            args.device_id,
+            user_id=user_id,
+            label=args.label,
+            hash_password=hash_mqtt_password,
+            service_users=[settings.mqtt_username],
+        )
+
+    made = _run_accounts(settings, work)
     data: dict[str, object] = {
-        **creds.as_dict(),
+        **made.credentials.as_dict(),
         "mqtt_host": settings.mqtt_host,
         "mqtt_port": settings.mqtt_port,
     }
@@ -391,14 +447,21 @@ def _cmd_add_device(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_revoke_device(args: argparse.Namespace, settings: Settings) -> int:
-    import psycopg
+    from services import accounts
 
-    from storage.devices import revoke_device
+    async def work(conn: Any) -> bool:
+        _device, changed = await accounts.revoke_device(
+            conn, _cli_actor(), args.device_id
+        )
+        return changed
 
-    with psycopg.connect(settings.database_url) as conn:
-        if not revoke_device(conn, args.device_id):
-            print(f"no active device {args.device_id}", file=sys.stderr)
-            return 1
+    try:
+        changed = _run_accounts(settings, work)
+    except CliError:
+        changed = False
+    if not changed:
+        print(f"no active device {args.device_id}", file=sys.stderr)
+        return 1
     print(f"revoked {args.device_id}")
     return 0
 

@@ -347,6 +347,21 @@ class Settings:
         "http://127.0.0.1:8080",
         "Where customers reach this service; Stripe sends them back here after paying.",
     )
+    phone_mqtt_host: str = _setting(
+        "",
+        "The MQTT host phones connect to, shown in a registered phone's set-up "
+        "and QR codes; empty = the host of CREWTRACK_PUBLIC_BASE_URL.",
+    )
+    phone_mqtt_port: int = _setting(
+        0,
+        "The MQTT port phones connect to (a TLS listener or proxy in production); "
+        "0 = CREWTRACK_MQTT_PORT.",
+    )
+    phone_mqtt_tls: bool = _setting(
+        False,
+        "Whether phones connect to the broker over TLS (set it with a TLS "
+        "listener or proxy in front of the broker; docs/operations.md).",
+    )
     # --- demo ---------------------------------------------------------------
     demo: bool = _setting(
         True,

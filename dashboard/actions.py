@@ -24,6 +24,7 @@ from delivery.mailer import MailError
 from delivery.payments import PaymentError
 from delivery.wiring import delivery
 from jobs_domain.actors import Actor, Role
+from jobs_domain.bookings import BookingDefault
 from jobs_domain.errors import (
     Conflict,
     DomainError,
@@ -31,9 +32,10 @@ from jobs_domain.errors import (
     TransitionRefused,
     required_text,
 )
+from jobs_domain.estimates import Estimate
 from jobs_domain.job import CrewRole, Job, JobStatus, NoteVisibility
 from jobs_domain.permissions import Act, require
-from services import completion, invoicing
+from services import completion, estimates, invoicing
 from services import jobs as service
 from services import parts as parts_service
 from services.clock import Recorded
@@ -230,6 +232,10 @@ class Done:
     stale: bool = False
     warnings: tuple[str, ...] = ()
     job_number: str | None = None
+    made: str | None = None  # the number of what an edit made besides a job
+    #: What the page shows once and never again (a new password, a phone's
+    #: set-up): kept only in this answer.
+    shown_once: Any = None
 
 
 Edit = Callable[[Conn, Actor, Check], Awaitable[tuple[Job, Sequence[DoubleBooking]]]]
@@ -674,11 +680,7 @@ class Office:
         takes the ``check`` the API's If-Match is): the role matrix, then the
         page's version against the locked record's, then the use case's rules."""
         actor = user.actor()
-
-        def unchanged(record: Any) -> None:
-            if seen_version is not None and record.version != seen_version:
-                raise _Stale(RECORD_STALE)
-
+        unchanged = _record_unchanged_since(seen_version)
         try:
             require(actor, act)
             asyncio.run(self._in_transaction(actor, lambda c: edit(c, unchanged)))
@@ -686,7 +688,133 @@ class Office:
             return _refused(exc)
         return Done(True, saved)
 
+    # -- users and devices (services.accounts: the use cases check the matrix) ------
 
+    def account_edit(
+        self,
+        user: OfficeUser,
+        seen_version: str | None,
+        work: Callable[[Conn, Actor, Callable[[Any], None]], Awaitable[T]],
+        answer: Callable[[T], Done],
+    ) -> Done:
+        """Run one ``services.accounts`` use case as ``user`` (``work`` gets the
+        check of the page's version, refused when stale) and say what it did."""
+        actor = user.actor()
+        unchanged = _record_unchanged_since(seen_version)
+        try:
+            result = asyncio.run(
+                self._in_transaction(actor, lambda c: work(c, actor, unchanged))
+            )
+        except DomainError as exc:
+            return _refused(exc)
+        return answer(result)
+
+    # -- estimates and bookings (``services.estimates``, as the API's routes) -------
+
+    def _estimates(
+        self, user: OfficeUser, act: Act, work: Callable[[Conn, Actor], Awaitable[T]]
+    ) -> T | Done:
+        """One estimate or booking edit as ``user``: the matrix, then the use
+        case's rules (a refusal as the page shows it)."""
+        actor = user.actor()
+        try:
+            require(actor, act)
+            return asyncio.run(self._in_transaction(actor, lambda c: work(c, actor)))
+        except DomainError as exc:
+            return _refused(exc)
+
+    def create_estimate(self, user: OfficeUser, new: estimates.NewEstimate) -> Done:
+        """A draft estimate: its line items priced from the price book, its notes."""
+        made = self._estimates(
+            user,
+            Act.CREATE_ESTIMATE,
+            lambda conn, actor: estimates.create_estimate(conn, actor, new),
+        )
+        if isinstance(made, Done):
+            return made
+        return Done(True, f"{made.display_number} created.", made=made.display_number)
+
+    def approve_estimate(
+        self, user: OfficeUser, estimate_id: str, seen_version: int
+    ) -> Done:
+        """Approve (the customer said yes), unless the page showed an older version."""
+
+        def unchanged(estimate: Estimate) -> None:
+            if estimate.version != seen_version:
+                raise _Stale(ESTIMATE_STALE)
+
+        made = self._estimates(
+            user,
+            Act.APPROVE_ESTIMATE,
+            lambda conn, actor: estimates.approve(
+                conn, actor, estimate_id, check=unchanged
+            ),
+        )
+        if isinstance(made, Done):
+            return made
+        return Done(True, f"{made.display_number} approved.", made=made.display_number)
+
+    def convert_estimate(self, user: OfficeUser, estimate_id: str) -> Done:
+        """Convert to Job: a Pending job with every line item, price and note.
+
+        No version check: an estimate converts once whatever the page showed,
+        and a second click is answered with the use case's own refusal."""
+        job = self._estimates(
+            user,
+            Act.CONVERT_ESTIMATE,
+            lambda conn, actor: estimates.convert(
+                conn, actor, estimate_id, check=lambda _e: None
+            ),
+        )
+        if isinstance(job, Done):
+            return job
+        return _outcome(Act.CREATE_JOB, job)
+
+    def take_booking(self, user: OfficeUser, new: estimates.NewBooking) -> Done:
+        """A booking taken by phone: a Pending or Scheduled job, as the setting
+        says (``CREWTRACK_BOOKING_DEFAULT_STATUS``), like the API's ``/bookings``."""
+        default = BookingDefault(self.settings.booking_default_status)
+        request = {
+            "client_id": new.client_id,
+            "description": new.description,
+            "requested_start": new.requested_start.isoformat(),
+            "requested_end": new.requested_end.isoformat(),
+            "property_id": new.property_id,
+            "technician_id": new.technician_id,
+        }
+        job = self._estimates(
+            user,
+            Act.TAKE_BOOKING,
+            lambda conn, actor: estimates.create_booking(
+                conn,
+                actor,
+                new,
+                request={k: v for k, v in request.items() if v is not None},
+                default_status=default,
+            ),
+        )
+        if isinstance(job, Done):
+            return job
+        return Done(
+            True,
+            f"{job.display_number} booked ({job.status.value}).",
+            job_number=job.display_number,
+        )
+
+
+def _record_unchanged_since(seen_version: object) -> Callable[[Any], None]:
+    """The check of a record against the version the page showed."""
+
+    def unchanged(record: Any) -> None:
+        if seen_version is not None and record.version != seen_version:
+            raise _Stale(RECORD_STALE)
+
+    return unchanged
+
+
+ESTIMATE_STALE = (
+    "This estimate changed since you opened it; the page now shows the new state."
+)
 RECORD_STALE = (
     "Someone changed this since you opened it: not saved. The page now shows "
     "their version; make your change again on it."

@@ -24,6 +24,7 @@ import asyncio
 import html
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -251,8 +252,13 @@ def _install_auth(
         return {"status": "ok"}
 
 
-def create_app(settings: Settings) -> dash.Dash:
-    """Build the dashboard: Flask server with login, Dash layout and callbacks."""
+def create_app(
+    settings: Settings, hash_device_password: Callable[[str], str] | None = None
+) -> dash.Dash:
+    """Build the dashboard: Flask server with login, Dash layout and callbacks.
+    ``hash_device_password`` stores a registered phone's MQTT password in the
+    broker's format (the composition root passes it; without it the Users &
+    devices page does not register phones)."""
     server = flask.Flask("crewtrack.dashboard")
     server.secret_key = settings.dashboard_secret or secrets.token_hex(32)
     server.config.update(
@@ -294,7 +300,8 @@ def create_app(settings: Settings) -> dash.Dash:
         user = flask.g.get("user")
         if user is None:
             return shell.shell("", "", pages.NAV)
-        return shell.shell(user.name, user.role, pages.NAV, settings.company_timezone)
+        nav = pages.nav_for(user.role)
+        return shell.shell(user.name, user.role, nav, settings.company_timezone)
 
     app.layout = serve_layout
     _install_pages(
@@ -305,6 +312,7 @@ def create_app(settings: Settings) -> dash.Dash:
             settings.company_zone,
             actions=Actions(settings),
             home=settings.home,
+            hash_device_password=hash_device_password,
         ),
     )
     return app
@@ -333,11 +341,11 @@ def _install_pages(app: dash.Dash, ctx: Context) -> None:
         page.register(app, ctx)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, hash_device_password: Callable[[str], str]) -> None:
     """Serve the dashboard with waitress on dashboard_host:dashboard_port."""
     import waitress  # type: ignore[import-untyped]
 
-    app = create_app(settings)
+    app = create_app(settings, hash_device_password)
     log.info(
         "dashboard listening on http://%s:%s",
         settings.dashboard_host,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,7 @@ class Context:
     #: The stack's home (its secrets file holds the evidence signing key); None:
     #: this app offers no evidence bundles.
     home: Path | None = None
+    #: How a phone's MQTT password is stored (the broker's format, which the
+    #: composition root knows: ``ingest.broker_auth``); None: this app does
+    #: not register phones.
+    hash_device_password: Callable[[str], str] | None = None

@@ -180,18 +180,21 @@ def wire(
     extra: Callable[[Done], Sequence[Any]] = lambda _done: (),
     reload: Callable[[Done], bool] = reload_after,
     duplicate_result: bool = False,
+    go: tuple[str, Callable[[Done], str | None]] | None = None,
 ) -> None:
     """On a click of one of ``submit``'s buttons, ``run(office, user, *values of
     states)`` and show its answer: ``result`` gets the sentence (and ``extra``),
     each field its problem, ``refresh`` a bump when ``reload`` says so, and the
     ``clear`` fields are emptied once saved. ``run`` may ask ``dash.ctx`` which
-    button it was."""
+    button it was. ``go``: a ``dcc.Location``'s id and the page an answer opens
+    (None: stay), e.g. the job an estimate was converted to."""
     fields = submit.fields
     outputs = [
         Output(result, "children", allow_duplicate=duplicate_result),
         Output(refresh, "data", allow_duplicate=True),
         *[Output(c, "value") for c in clear],
         *[Output(error_slot(f), "children") for f in fields],
+        *([Output(go[0], "href")] if go else []),
     ]
 
     @app.callback(
@@ -212,7 +215,8 @@ def wire(
         shown, slots = done_view(done, pointers, fields, extra(done))
         cleared = ["" if done.ok else dash.no_update for _ in clear]
         bumped = (bumps or 0) + 1 if reload(done) else dash.no_update
-        return shown, bumped, *cleared, *slots
+        opened = [] if go is None else [go[1](done) or dash.no_update]
+        return shown, bumped, *cleared, *slots, *opened
 
 
 def _pointers_of(submit: Submit, trigger: Any) -> Pointers:

@@ -39,6 +39,11 @@ class Estimate:
     job_id: str | None = None
     version: int = 0
 
+    @property
+    def display_number(self) -> str:
+        """``E-000007``: what the office and the customer call it."""
+        return f"E-{self.number:06d}"
+
     def approve(self, actor: Actor, now: datetime) -> None:
         """Draft → Approved (the customer said yes)."""
         require_role(actor, *OFFICE)
@@ -92,8 +97,15 @@ class Estimate:
             line_items=[replace(i, id=next(ids)) for i in self.line_items],
             notes=[replace(n, id=next(ids)) for n in self.notes],
             estimate_id=self.id,
-            origin=f"estimate E-{self.number:06d}",
+            origin=f"estimate {self.display_number}",
         )
         self.status = EstimateStatus.CONVERTED
         self.job_id = job_id
         return job
+
+
+def parse_estimate_number(text: str) -> int | None:
+    """``E-000007`` (or ``7``) → ``7``; anything else (or too big) → ``None``."""
+    digits = text[2:] if text.upper().startswith("E-") else text
+    number = int(digits) if digits.isdigit() else None
+    return number if number is not None and number < 2**63 else None

@@ -29,7 +29,8 @@ BILLING: tuple[Role, ...] = (Role.ADMIN, Role.BILLING)
 
 
 class Act(StrEnum):
-    """Something a user does to a job or its invoice (one API operation each)."""
+    """Something a user does to a job, its invoice, or the accounts (one API
+    operation each)."""
 
     CREATE_JOB = "create a job"
     SCHEDULE = "schedule"
@@ -53,6 +54,16 @@ class Act(StrEnum):
     VOID_INVOICE = "void an invoice"
     CREDIT_INVOICE = "issue a credit note"
     EDIT_DIRECTORY = "edit clients, properties and technicians"
+    # -- estimates and bookings (the help page's other two ways to make a job)
+    CREATE_ESTIMATE = "create an estimate"
+    APPROVE_ESTIMATE = "approve an estimate"
+    CONVERT_ESTIMATE = "convert an estimate to a job"
+    TAKE_BOOKING = "take a booking"
+    MANAGE_USERS = "manage users"
+    MANAGE_DEVICES = "register and revoke devices"
+    # the price book and report templates (issue 16)
+    EDIT_PRICE_BOOK = "edit the price book"
+    EDIT_REPORT_TEMPLATES = "edit report templates"
 
 
 MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
@@ -79,6 +90,16 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.VOID_INVOICE: BILLING,
         Act.CREDIT_INVOICE: BILLING,
         Act.EDIT_DIRECTORY: OFFICE,
+        # -- estimates and bookings
+        Act.CREATE_ESTIMATE: OFFICE,
+        Act.APPROVE_ESTIMATE: OFFICE,
+        Act.CONVERT_ESTIMATE: OFFICE,
+        Act.TAKE_BOOKING: OFFICE,
+        Act.MANAGE_USERS: (Role.ADMIN,),
+        Act.MANAGE_DEVICES: (Role.ADMIN,),
+        # the price book and report templates (issue 16)
+        Act.EDIT_PRICE_BOOK: OFFICE,
+        Act.EDIT_REPORT_TEMPLATES: (Role.ADMIN,),
     }
 )
 

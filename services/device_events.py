@@ -1,10 +1,11 @@
-"""Device events the ingest stored, applied to job sessions with the app's rules.
+"""Device events the ingest stored, applied with the app's rules.
 
-The ingest hands each new stored clock event over after its commit
-(:mod:`ingest.events`); :func:`apply_stored_event` reads it as the jobs module's
-:class:`~jobs_domain.sessions.DeviceEvent` and applies it exactly as a clock
-event sent to the API would be (``apply_device_event``, idempotent on the event
-id, so the ingest's at-least-once hand-over is safe).
+The ingest hands each new stored event over after its commit
+(:mod:`ingest.events`); :func:`apply_stored_event` reads a clock event as the
+jobs module's :class:`~jobs_domain.sessions.DeviceEvent` and applies it exactly
+as a clock event sent to the API would be (``apply_device_event``, idempotent on
+the event id, so the ingest's at-least-once hand-over is safe), and raises an
+alarm (SOS) as the dispatcher's alert (``services.alarms``, idempotent too).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import psycopg
 
 from jobs_domain.errors import InvalidInput
 from jobs_domain.sessions import DeviceEvent, Position, SessionKind
+from services.alarms import raise_alarm
 from services.sessions import ClockOutcome, apply_device_event
 from storage.device_events import StoredEvent
 
@@ -43,8 +45,10 @@ def to_device_event(event: StoredEvent) -> DeviceEvent | None:
 async def apply_stored_event(
     conn: psycopg.AsyncConnection[Any], event: StoredEvent
 ) -> ClockOutcome | None:
-    """Apply a stored clock event (None: not a clock event, nothing to do)."""
+    """Apply a stored clock event; raise a stored alarm's alert (None: not a
+    clock event)."""
     device_event = to_device_event(event)
     if device_event is None:
+        await raise_alarm(conn, event)
         return None
     return await apply_device_event(conn, event.device_id, device_event)

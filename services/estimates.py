@@ -29,7 +29,7 @@ from jobs_domain.bookings import (
     job_from_booking,
 )
 from jobs_domain.errors import FieldProblem, InvalidInput, NotFound, required_text
-from jobs_domain.estimates import Estimate
+from jobs_domain.estimates import Estimate, parse_estimate_number
 from jobs_domain.job import Job, Note, NoteVisibility, SiteContact, check_window
 from services import directory as directory_service
 from services.clock import now
@@ -87,12 +87,29 @@ async def load(conn: Conn, estimate_id: str) -> Estimate:
 
 
 async def search(
-    conn: Conn, *, status: str | None, after: int | None, limit: int
+    conn: Conn,
+    *,
+    status: str | None,
+    after: int | None,
+    limit: int,
+    client_id: str | None = None,
+    text: str | None = None,
 ) -> list[Estimate]:
-    """Estimates by number after ``after`` (``limit`` of them), optionally of a status."""
+    """Estimates by number after ``after`` (``limit`` of them), optionally of a
+    status, of a client, or matching ``text`` (an estimate number, or part of
+    the client's name)."""
     if status not in (None, *STATUSES):
         raise InvalidInput("bad status", [FieldProblem("/query/status", "unknown")])
-    return await store.search(conn, status=status, after=after, limit=limit)
+    text = (text or "").strip() or None
+    return await store.search(
+        conn,
+        status=status,
+        after=after,
+        limit=limit,
+        client_id=client_id,
+        text=text,
+        number=None if text is None else parse_estimate_number(text),
+    )
 
 
 async def _for_change(conn: Conn, estimate_id: str, check: EstimateCheck) -> Estimate:
@@ -228,7 +245,7 @@ class OnlineBooking:
     """What a customer sends from the website (schema-checked, contact parsed)."""
 
     contact: OnlineContact
-    address: Mapping[str, str]
+    address: Mapping[str, str] | Sequence[str]  # an object, or plain lines
     preferred_start: datetime
     preferred_end: datetime
     price_book_item_id: str | None = None
@@ -292,7 +309,7 @@ async def book_online(
             conn, {"name": contact.name, "email": contact.email, "phone": contact.phone}
         )
         client_id = str(created.id)
-    address = dict(new.address)
+    address = directory.address_object(new.address)
     property_id = await store.property_at(conn, client_id, address)
     if property_id is None:
         site = await directory_service.create_property(
@@ -326,3 +343,19 @@ async def book_online(
 
 async def load_booking(conn: Conn, booking_id: str) -> dict[str, Any]:
     return await store.load_booking(conn, booking_id)
+
+
+@dataclass(frozen=True)
+class AwaitingBooking:
+    """A booking the office has still to confirm (its job is Pending)."""
+
+    booking: Mapping[str, Any]  # as ``load_booking`` reads it: the request kept
+    job: Job
+
+
+async def awaiting_confirmation(conn: Conn, limit: int) -> list[AwaitingBooking]:
+    """The bookings whose job is Pending, the oldest first, each with its job."""
+    return [
+        AwaitingBooking(b, await job_store.load(conn, str(b["job_id"])))
+        for b in await store.awaiting_confirmation(conn, limit)
+    ]

@@ -49,12 +49,11 @@ from jobs_domain.job import (
     parse_job_number,
 )
 from jobs_domain.money import to_decimal
-from services import invoicing
+from services import invoicing, price_book
 from services.clock import Recorded, now
 from storage import clients as directory
 from storage import jobs as store
 from storage import online_links
-from storage import price_book as book
 from storage.clients import ClientRecord, PropertyRecord, TechnicianRecord
 
 Conn = psycopg.AsyncConnection[Any]
@@ -222,7 +221,9 @@ async def new_line_item(conn: Conn, raw: Mapping[str, Any], pointer: str) -> Lin
         )
     item_id = raw.get("price_book_item_id")
     if item_id is not None:
-        entry = await book.get_item(conn, canonical_id(item_id))
+        entry = await price_book.offered_item(
+            conn, canonical_id(item_id), f"{pointer}/price_book_item_id"
+        )
         return LineItem(
             id=str(uuid.uuid4()),
             kind=LineItemKind(entry["kind"]),

@@ -29,6 +29,7 @@ from jobs_domain.report import (
     new_report,
 )
 from jobs_domain.report_template import ReportTemplate, parse_template
+from services import versions
 from services.clock import Recorded, now
 from storage import jobs as job_store
 from storage import reports as store
@@ -71,6 +72,31 @@ async def get_template(conn: Conn, template_id: str) -> ReportTemplate:
 
 async def list_templates(conn: Conn) -> list[ReportTemplate]:
     return await store.list_templates(conn)
+
+
+async def template_version(conn: Conn, template_id: str) -> int:
+    """The version an editor reads with the template (what its ``check`` compares)."""
+    version = await store.template_version(conn, template_id)
+    if version is None:
+        raise NotFound("report template not found")
+    return version
+
+
+async def update_template(
+    conn: Conn, template_id: str, body: object, *, check: versions.Check
+) -> tuple[ReportTemplate, int]:
+    """Replace a template's name, families, fields and signatures (the same body
+    as creating one) and give its new version.
+
+    A job's report was started from a copy of its template
+    (:func:`assign_template`), so reports already begun keep the fields they were
+    given; the change applies to the reports started from now on."""
+    version = await store.template_version(conn, template_id, for_update=True)
+    if version is None:
+        raise NotFound("report template not found")
+    check(versions.Stamp(template_id, version))
+    template = parse_template(template_id, body)
+    return template, await store.update_template(conn, template)
 
 
 # -- the report ------------------------------------------------------------------------
@@ -144,7 +170,12 @@ async def _save(conn: Conn, report: Report) -> None:
     await store.save_report(conn, report, now())
     if events:
         await store.insert_alerts(conn, events)
-        await conn.execute("SELECT pg_notify(%s, '')", (ALERT_CHANNEL,))
+        await announce_alerts(conn)
+
+
+async def announce_alerts(conn: Conn) -> None:
+    """Wake the alert relay once this transaction commits (its new outbox rows)."""
+    await conn.execute("SELECT pg_notify(%s, '')", (ALERT_CHANNEL,))
 
 
 async def update_fields(

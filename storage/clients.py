@@ -7,7 +7,7 @@ archived records too, and is still read by id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -76,13 +76,19 @@ class PropertyRecord:
 
     def address_object(self) -> dict[str, Any]:
         """The address as the API's object: a list's first line, then the rest."""
-        if not isinstance(self.address, list):
-            return self.address
-        lines = [str(line) for line in self.address if line]
-        out = {"line1": lines[0]} if lines else {}
-        if len(lines) > 1:
-            out["line2"] = ", ".join(lines[1:])
-        return out
+        return address_object(self.address)
+
+
+def address_object(address: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:
+    """An address as the API's object: an object as it is; plain lines (as older
+    seeds keep them) as the first line, then the rest joined on ``line2``."""
+    if isinstance(address, Mapping):
+        return dict(address)
+    lines = [str(line) for line in address if line]
+    out = {"line1": lines[0]} if lines else {}
+    if len(lines) > 1:
+        out["line2"] = ", ".join(lines[1:])
+    return out
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,15 @@ import os
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
 from nacl import bindings
 from nacl.exceptions import CryptoError
+from psycopg.rows import class_row
 
 from core.messages import is_device_id
 from crewtrack.settings import SECRETS_FILE
@@ -94,6 +96,47 @@ def add_device(
     the broker's hash stay cheap (ingest.broker_auth). ``service_users`` are the
     broker's service accounts, refused as device ids like the reserved prefix.
     """
+    creds, params = _new_device(device_id, hash_password, user_id, label, service_users)
+    try:
+        conn.execute(_ADD_SQL, params)
+    except psycopg.errors.UniqueViolation as exc:
+        raise DeviceError(f"device {device_id} is already registered") from exc
+    return creds
+
+
+async def aadd_device(
+    conn: psycopg.AsyncConnection[Any],
+    device_id: str,
+    *,
+    hash_password: Callable[[str], str],
+    user_id: UUID | str | None = None,
+    label: str = "",
+    service_users: Iterable[str] = (),
+) -> DeviceCredentials:
+    """:func:`add_device` on an async connection (the same checks and row)."""
+    creds, params = _new_device(device_id, hash_password, user_id, label, service_users)
+    try:
+        async with conn.transaction():  # a savepoint: a refusal leaves the rest
+            await conn.execute(_ADD_SQL, params)
+    except psycopg.errors.UniqueViolation as exc:
+        raise DeviceError(f"device {device_id} is already registered") from exc
+    return creds
+
+
+_ADD_SQL = (
+    "INSERT INTO devices (id, user_id, label, mqtt_password_hash, http_token_sha256) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
+
+
+def _new_device(
+    device_id: str,
+    hash_password: Callable[[str], str],
+    user_id: UUID | str | None,
+    label: str,
+    service_users: Iterable[str],
+) -> tuple[DeviceCredentials, tuple[str, UUID | str | None, str, str, str]]:
+    """A new device's credentials and its row, once its id is checked."""
     if not is_device_id(device_id):
         raise DeviceError("device id must match [A-Za-z0-9_-]{1,64}")
     if is_reserved_device_id(device_id, service_users):
@@ -104,30 +147,29 @@ def add_device(
         )
     mqtt_password = secrets.token_urlsafe(18)
     http_token = "dev_" + secrets.token_urlsafe(24)
-    try:
-        conn.execute(
-            "INSERT INTO devices (id, user_id, label, mqtt_password_hash, http_token_sha256) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            (
-                device_id,
-                user_id,
-                label,
-                hash_password(mqtt_password),
-                token_digest(http_token),
-            ),
-        )
-    except psycopg.errors.UniqueViolation as exc:
-        raise DeviceError(f"device {device_id} is already registered") from exc
-    return DeviceCredentials(device_id, device_id, mqtt_password, http_token)
+    params = (
+        device_id,
+        user_id,
+        label,
+        hash_password(mqtt_password),
+        token_digest(http_token),
+    )
+    return DeviceCredentials(device_id, device_id, mqtt_password, http_token), params
 
 
 def revoke_device(conn: psycopg.Connection, device_id: str) -> bool:
     """Revoke a device: the broker refuses it after the next reload."""
-    cur = conn.execute(
-        "UPDATE devices SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL",
-        (device_id,),
-    )
-    return cur.rowcount == 1
+    return conn.execute(_REVOKE_SQL, (device_id,)).rowcount == 1
+
+
+async def arevoke_device(conn: psycopg.AsyncConnection[Any], device_id: str) -> bool:
+    """:func:`revoke_device` on an async connection."""
+    return (await conn.execute(_REVOKE_SQL, (device_id,))).rowcount == 1
+
+
+_REVOKE_SQL = (
+    "UPDATE devices SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL"
+)
 
 
 class DeviceLogin(NamedTuple):
@@ -302,3 +344,55 @@ async def owned_device(
         (device_id, user_id),
     )
     return await cur.fetchone() is not None
+
+
+# ------------------------------------------------------- the registry (admin pages)
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A registered device as an admin sees it (never a credential).
+
+    ``last_seen`` and ``kind`` are of its newest ingest message: when it was
+    received and which protocol sent it (``owntracks``, ``osmand``, ``native``…).
+    """
+
+    id: str
+    label: str
+    user_id: UUID | None
+    owner: str | None
+    technician_id: UUID | None
+    created_at: datetime
+    revoked_at: datetime | None
+    owntracks_key: bool
+    last_seen: datetime | None
+    kind: str | None
+
+
+_DEVICES_SQL = """
+    SELECT d.id, d.label, d.user_id, coalesce(t.name, u.name) AS owner,
+           t.id AS technician_id, d.created_at, d.revoked_at,
+           d.owntracks_key_sealed IS NOT NULL AS owntracks_key,
+           m.received_at AS last_seen, m.protocol AS kind
+      FROM devices d
+      LEFT JOIN users u ON u.id = d.user_id
+      LEFT JOIN technicians t ON t.user_id = d.user_id
+      LEFT JOIN LATERAL (
+            SELECT x.received_at, x.protocol FROM ingest_messages x
+             WHERE x.device_id = d.id ORDER BY x.received_at DESC LIMIT 1) m ON true
+"""
+
+
+async def device_records(conn: psycopg.AsyncConnection[Any]) -> list[DeviceRecord]:
+    """Every device, active first, by id."""
+    async with conn.cursor(row_factory=class_row(DeviceRecord)) as cur:
+        await cur.execute(_DEVICES_SQL + " ORDER BY d.revoked_at IS NOT NULL, d.id")
+        return await cur.fetchall()
+
+
+async def device_record(
+    conn: psycopg.AsyncConnection[Any], device_id: str
+) -> DeviceRecord | None:
+    async with conn.cursor(row_factory=class_row(DeviceRecord)) as cur:
+        await cur.execute(_DEVICES_SQL + " WHERE d.id = %s", (device_id,))
+        return await cur.fetchone()

@@ -13,6 +13,7 @@ from jobs_domain.estimates import Estimate, EstimateStatus
 from jobs_domain.job import SiteContact
 from storage.jobs import (
     contact_to_json,
+    contains_pattern,
     line_item_from_json,
     line_item_to_json,
     note_from_json,
@@ -102,12 +103,36 @@ async def load(conn: Conn, estimate_id: str, *, for_update: bool = False) -> Est
 
 
 async def search(
-    conn: Conn, *, status: str | None, after: int | None, limit: int
+    conn: Conn,
+    *,
+    status: str | None,
+    after: int | None,
+    limit: int,
+    client_id: str | None = None,
+    text: str | None = None,
+    number: int | None = None,
 ) -> list[Estimate]:
+    """Estimates by number after ``after``: of a status, of a client; ``text``:
+    the client's name contains it, or (``number``, the text read as an estimate
+    number) the estimate is that one."""
     cur = await conn.execute(
         f"SELECT {_COLS} FROM estimates WHERE (%s::text IS NULL OR status = %s) "
+        "AND (%s::uuid IS NULL OR client_id = %s::uuid) "
+        "AND (%s::text IS NULL OR number = %s OR EXISTS (SELECT 1 FROM clients c "
+        "     WHERE c.id = client_id AND c.name ILIKE %s)) "
         "AND (%s::bigint IS NULL OR number > %s) ORDER BY number LIMIT %s",
-        (status, status, after, after, limit),
+        (
+            status,
+            status,
+            client_id,
+            client_id,
+            text,
+            number,
+            None if text is None else contains_pattern(text),
+            after,
+            after,
+            limit,
+        ),
     )
     return [_from_row(r) for r in await cur.fetchall()]
 
@@ -138,6 +163,17 @@ async def load_booking(conn: Conn, booking_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"booking {booking_id} not found")
     return dict(zip(_BOOKING, row, strict=True))
+
+
+async def awaiting_confirmation(conn: Conn, limit: int) -> list[dict[str, Any]]:
+    """The bookings whose job is still Pending, the oldest first (``_BOOKING``)."""
+    cols = ", ".join(f"b.{c}" for c in _BOOKING)
+    cur = await conn.execute(
+        f"SELECT {cols} FROM bookings b JOIN jobs j ON j.id = b.job_id "
+        "WHERE j.status = 'pending' ORDER BY b.created_at, b.id LIMIT %s",
+        (limit,),
+    )
+    return [dict(zip(_BOOKING, row, strict=True)) for row in await cur.fetchall()]
 
 
 async def client_with_email(conn: Conn, email: str) -> str | None:

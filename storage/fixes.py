@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import psycopg
 from psycopg import errors
 
+from storage.device_events import StoredEvent
 from storage.visits import TouchedRange, aenqueue_touched, enqueue_touched
 
 if TYPE_CHECKING:
@@ -403,6 +404,11 @@ def _event_rows(batch: Sequence[Processed]) -> list[tuple[Any, ...]]:
         for p in batch
         for e in p.events
     ]
+
+
+def stored_events(batch: Sequence[Processed]) -> list[StoredEvent]:
+    """The events of ``batch`` as they are stored (and read back for the jobs module)."""
+    return [StoredEvent(*row[:9]) for row in _event_rows(batch)]
 
 
 def write_events(

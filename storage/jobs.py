@@ -485,6 +485,12 @@ async def history(
     return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
 
 
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern for "contains ``text``" (its ``%``, ``_`` and ``\\`` literal)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 async def search(
     conn: Conn,
     *,
@@ -519,8 +525,7 @@ async def search(
             "(number = %s OR EXISTS (SELECT 1 FROM clients c "
             "WHERE c.id = client_id AND c.name ILIKE %s))"
         )
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        args += [number, f"%{escaped}%"]
+        args += [number, contains_pattern(text)]
     if only_technician is not None:
         where.append("%s::uuid = ANY (technician_ids)")
         args.append(only_technician)

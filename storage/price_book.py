@@ -6,22 +6,43 @@ from typing import Any
 
 import psycopg
 
-from jobs_domain.errors import NotFound
+from jobs_domain.errors import FieldProblem, InvalidInput, NotFound
 
 Conn = psycopg.AsyncConnection[Any]
 
 _ITEM = (
     "id, family_id, kind, code, name, description, unit_price, tax_rate, active, "
-    "created_at"
+    "created_at, version"
 )
-_KEYS = _ITEM.replace(" ", "").split(",")
+_KEYS = [*_ITEM.replace(" ", "").split(","), "serialized"]
+#: An item with its stock setting (a serialized part), as every read returns it.
+_SELECT = (
+    "SELECT "
+    + ", ".join(f"i.{c}" for c in _KEYS[:-1])
+    + ", coalesce(s.serialized, false) FROM price_book_items i "
+    "LEFT JOIN price_book_item_stock s ON s.item_id = i.id"
+)
+#: What an edit may change (``code`` stays: stock, serials and lines name it).
+EDITABLE = ("family_id", "kind", "name", "description", "unit_price", "tax_rate")
+
+
+def _taken(pointer: str, what: str) -> InvalidInput:
+    """A unique name or code already used (the page says so at its field)."""
+    return InvalidInput(
+        f"the {what} is taken",
+        [FieldProblem(pointer, f"another {what} already has this {pointer[1:]}")],
+    )
 
 
 async def create_family(conn: Conn, name: str) -> dict[str, Any]:
-    cur = await conn.execute(
-        "INSERT INTO price_book_families (name) VALUES (%s) RETURNING id, name, created_at",
-        (name,),
-    )
+    try:
+        cur = await conn.execute(
+            "INSERT INTO price_book_families (name) VALUES (%s) "
+            "RETURNING id, name, created_at",
+            (name,),
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        raise _taken("/name", "family") from exc
     row = await cur.fetchone()
     assert row is not None
     return {"id": row[0], "name": row[1], "created_at": row[2]}
@@ -39,32 +60,67 @@ async def list_families(conn: Conn) -> list[dict[str, Any]]:
     ]
 
 
-async def create_item(conn: Conn, data: dict[str, Any]) -> dict[str, Any]:
+async def _family_exists(conn: Conn, family_id: str) -> None:
     cur = await conn.execute(
-        "SELECT 1 FROM price_book_families WHERE id = %s", (data["family_id"],)
+        "SELECT 1 FROM price_book_families WHERE id = %s", (family_id,)
     )
     if await cur.fetchone() is None:
-        raise NotFound(f"family {data['family_id']} not found")
-    cur = await conn.execute(
-        f"INSERT INTO price_book_items (family_id, kind, code, name, description, "
-        f"unit_price, tax_rate) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_ITEM}",
-        (
-            data["family_id"],
-            data["kind"],
-            data["code"],
-            data["name"],
-            data.get("description", ""),
-            data["unit_price"],
-            data["tax_rate"],
-        ),
-    )
-    return dict(zip(_KEYS, await cur.fetchone() or (), strict=True))
+        raise NotFound(f"family {family_id} not found")
 
 
-async def get_item(conn: Conn, item_id: str) -> dict[str, Any]:
-    cur = await conn.execute(
-        f"SELECT {_ITEM} FROM price_book_items WHERE id = %s", (item_id,)
+async def create_item(conn: Conn, data: dict[str, Any]) -> dict[str, Any]:
+    await _family_exists(conn, data["family_id"])
+    try:
+        cur = await conn.execute(
+            "INSERT INTO price_book_items (family_id, kind, code, name, description, "
+            "unit_price, tax_rate) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                data["family_id"],
+                data["kind"],
+                data["code"],
+                data["name"],
+                data.get("description", ""),
+                data["unit_price"],
+                data["tax_rate"],
+            ),
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        raise _taken("/code", "item") from exc
+    row = await cur.fetchone()
+    assert row is not None
+    return await get_item(conn, str(row[0]))
+
+
+async def update_item(
+    conn: Conn, item_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Set the ``EDITABLE`` members given, one version further."""
+    if "family_id" in changes:
+        await _family_exists(conn, changes["family_id"])
+    sets = [k for k in EDITABLE if k in changes]
+    assignments = "".join(f"{k} = %({k})s, " for k in sets)
+    await conn.execute(
+        f"UPDATE price_book_items SET {assignments}version = version + 1 "
+        "WHERE id = %(id)s",
+        {**{k: changes[k] for k in sets}, "id": item_id},
     )
+    return await get_item(conn, item_id)
+
+
+async def set_active(conn: Conn, item_id: str, active: bool) -> dict[str, Any]:
+    """Archive (False) or restore (True) an item, one version further."""
+    await conn.execute(
+        "UPDATE price_book_items SET active = %s, version = version + 1 WHERE id = %s",
+        (active, item_id),
+    )
+    return await get_item(conn, item_id)
+
+
+async def get_item(
+    conn: Conn, item_id: str, *, for_update: bool = False
+) -> dict[str, Any]:
+    lock = " FOR UPDATE OF i" if for_update else ""
+    cur = await conn.execute(f"{_SELECT} WHERE i.id = %s{lock}", (item_id,))
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"price book item {item_id} not found")
@@ -79,16 +135,18 @@ async def search_items(
     kind: str | None,
     after: str | None,
     limit: int,
+    include_archived: bool = False,
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        f"SELECT {_ITEM} FROM price_book_items WHERE active "
-        "AND (%(q)s::text IS NULL OR name ILIKE %(like)s OR code ILIKE %(like)s "
-        "     OR description ILIKE %(like)s) "
-        "AND (%(family)s::uuid IS NULL OR family_id = %(family)s::uuid) "
-        "AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
-        "AND (%(after)s::uuid IS NULL OR id > %(after)s::uuid) "
-        "ORDER BY id LIMIT %(limit)s",
+        f"{_SELECT} WHERE (i.active OR %(archived)s) "
+        "AND (%(q)s::text IS NULL OR i.name ILIKE %(like)s OR i.code ILIKE %(like)s "
+        "     OR i.description ILIKE %(like)s) "
+        "AND (%(family)s::uuid IS NULL OR i.family_id = %(family)s::uuid) "
+        "AND (%(kind)s::text IS NULL OR i.kind = %(kind)s) "
+        "AND (%(after)s::uuid IS NULL OR i.id > %(after)s::uuid) "
+        "ORDER BY i.id LIMIT %(limit)s",
         {
+            "archived": include_archived,
             "q": q,
             "like": f"%{q}%",
             "family": family_id,

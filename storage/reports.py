@@ -94,6 +94,30 @@ async def get_template(conn: Conn, template_id: str) -> ReportTemplate | None:
     return template_from_json(row[0]) if row else None
 
 
+async def template_version(
+    conn: Conn, template_id: str, *, for_update: bool = False
+) -> int | None:
+    """The template's version (bumped by each edit); None when there is none."""
+    lock = " FOR UPDATE" if for_update else ""
+    cur = await conn.execute(
+        f"SELECT version FROM report_templates WHERE id = %s{lock}", (template_id,)
+    )
+    row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def update_template(conn: Conn, template: ReportTemplate) -> int:
+    """Replace the template's body, one version further (reports keep their copy)."""
+    cur = await conn.execute(
+        "UPDATE report_templates SET name = %s, body = %s, version = version + 1 "
+        "WHERE id = %s RETURNING version",
+        (template.name, Jsonb(template.to_json()), template.id),
+    )
+    row = await cur.fetchone()
+    assert row is not None  # locked by template_version(for_update=True)
+    return int(row[0])
+
+
 async def list_templates(conn: Conn) -> list[ReportTemplate]:
     cur = await conn.execute("SELECT body FROM report_templates ORDER BY name, id")
     return [template_from_json(row[0]) for row in await cur.fetchall()]
@@ -305,6 +329,17 @@ async def insert_alerts(conn: Conn, events: list[ReserveRaised]) -> list[int]:
         assert row is not None
         ids.append(int(row[0]))
     return ids
+
+
+async def insert_event_alert(conn: Conn, key: str, payload: dict[str, Any]) -> bool:
+    """An alert of a device event (an alarm) in the outbox, once per ``key``:
+    whether it is new (applying the same event again writes nothing)."""
+    cur = await conn.execute(
+        "INSERT INTO report_alerts (event_key, payload) VALUES (%s, %s) "
+        "ON CONFLICT (event_key) DO NOTHING RETURNING id",
+        (key, Jsonb(payload)),
+    )
+    return await cur.fetchone() is not None
 
 
 async def claim_pending_alerts(

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -83,18 +84,28 @@ def create_user(
     password: str | None = None,
 ) -> User:
     """Create a user with a role (and a login password, for the dashboard)."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    pw_hash = hash_password(password) if password else None
     with conn.cursor(row_factory=class_row(User)) as cur:
         cur.execute(
-            "INSERT INTO users (name, email, role, password_hash) "
-            "VALUES (%s, %s, %s, %s) RETURNING id, name, email, role",
-            (name, email, role, pw_hash),
+            _CREATE_USER_SQL + ", name, email, role",
+            _new_user(name, role, email, password),
         )
         user = cur.fetchone()
     assert user is not None
     return user
+
+
+_CREATE_USER_SQL = (
+    "INSERT INTO users (name, email, role, password_hash) "
+    "VALUES (%s, %s, %s, %s) RETURNING id"
+)
+
+
+def _new_user(
+    name: str, role: str, email: str | None, password: str | None
+) -> tuple[str, str | None, str, str | None]:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    return (name, email, role, hash_password(password) if password else None)
 
 
 def issue_token(
@@ -319,4 +330,97 @@ async def enable_user(
     await conn.execute(
         "UPDATE devices SET revoked_at = NULL WHERE user_id = %s AND revoked_at = %s",
         (user_id, disabled_at),
+    )
+
+
+# ------------------------------------------------------- accounts (admin pages)
+
+
+@dataclass(frozen=True)
+class UserAccount:
+    """A user as an admin sees them: role, state, their technician, last login."""
+
+    id: UUID
+    name: str
+    email: str | None
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None
+    has_password: bool
+    technician_id: UUID | None
+    technician_name: str | None
+    technician_archived: bool
+    last_login: datetime | None
+
+    @property
+    def version(self) -> str:
+        """What an edit's If-Match names: changes with every edit an admin makes."""
+        state = f"{self.name}|{self.email}|{self.role}|{self.disabled_at}"
+        return hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+_ACCOUNTS_SQL = """
+    SELECT u.id, u.name, u.email, u.role, u.created_at, u.disabled_at,
+           u.password_hash IS NOT NULL AS has_password,
+           t.id AS technician_id, t.name AS technician_name,
+           (t.archived_at IS NOT NULL) IS TRUE AS technician_archived,
+           (SELECT max(s.created_at) FROM dashboard_sessions s
+             WHERE s.user_id = u.id) AS last_login
+      FROM users u LEFT JOIN technicians t ON t.user_id = u.id
+"""
+
+
+async def accounts(conn: psycopg.AsyncConnection[Any]) -> list[UserAccount]:
+    """Every user, active first, by name."""
+    async with conn.cursor(row_factory=class_row(UserAccount)) as cur:
+        await cur.execute(
+            _ACCOUNTS_SQL + " ORDER BY u.disabled_at IS NOT NULL, lower(u.name), u.id"
+        )
+        return await cur.fetchall()
+
+
+async def account(
+    conn: psycopg.AsyncConnection[Any], user_id: UUID | str, *, for_update: bool = False
+) -> UserAccount | None:
+    """One user as :func:`accounts` lists them (locked for an edit if asked)."""
+    if for_update:
+        await conn.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    async with conn.cursor(row_factory=class_row(UserAccount)) as cur:
+        await cur.execute(_ACCOUNTS_SQL + " WHERE u.id = %s", (user_id,))
+        return await cur.fetchone()
+
+
+async def acreate_user(
+    conn: psycopg.AsyncConnection[Any],
+    name: str,
+    role: str,
+    email: str | None = None,
+    password: str | None = None,
+) -> UUID:
+    """:func:`create_user` on an async connection; the new user's id."""
+    cur = await conn.execute(_CREATE_USER_SQL, _new_user(name, role, email, password))
+    row = await cur.fetchone()
+    assert row is not None
+    return UUID(str(row[0]))
+
+
+async def set_role(
+    conn: psycopg.AsyncConnection[Any], user_id: UUID | str, role: str
+) -> None:
+    """Change a user's role (their dashboard session ends: it holds the old one)."""
+    await conn.execute("UPDATE users SET role = %s WHERE id = %s", (role, user_id))
+
+
+async def set_password(
+    conn: psycopg.AsyncConnection[Any], user_id: UUID | str, password: str
+) -> None:
+    """Set a user's login password and end their dashboard sessions."""
+    await conn.execute(
+        "UPDATE users SET password_hash = %s WHERE id = %s",
+        (hash_password(password), user_id),
+    )
+    await conn.execute(
+        "UPDATE dashboard_sessions SET ended_at = now() "
+        "WHERE user_id = %s AND ended_at IS NULL",
+        (user_id,),
     )

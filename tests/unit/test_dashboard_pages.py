@@ -60,9 +60,14 @@ def test_the_router_shows_each_page_at_its_path_and_not_found_elsewhere(
         "/board",
         "/jobs",
         "/job",
+        "/estimates",
+        "/bookings",
         "/invoices",
         "/clients",
         "/technicians",
+        "/price-book",
+        "/report-templates",
+        "/users",
         "/audit",
     ]
     assert _ids(_routed(app, "/")) == {"live-map"}
@@ -83,10 +88,26 @@ def test_the_header_links_every_page_in_order() -> None:
         ("Jobs map", "/"),
         ("Day board", "/board"),
         ("Jobs", "/jobs"),
+        ("Estimates", "/estimates"),
+        ("Bookings to confirm", "/bookings"),
         ("Invoices", "/invoices"),
         ("Clients", "/clients"),
         ("Technicians", "/technicians"),
+        ("Price book", "/price-book"),
+        ("Report templates", "/report-templates"),
+        ("Users & devices", "/users"),
         ("Location history & arrival audit", "/audit"),
     ]
     positions = [header.index(f'"href": "{path}"') for _, path in links]
     assert positions == sorted(positions)
+
+
+def test_the_header_links_users_and_devices_for_admins_only() -> None:
+    admin = pages.nav_for("admin")
+    assert ("Users & devices", "/users") in admin
+    for role in ("dispatcher", "billing"):
+        links = pages.nav_for(role)
+        assert ("Users & devices", "/users") not in links
+        assert [label for label, _ in links] == [
+            label for label, _ in admin if label != "Users & devices"
+        ]

@@ -6,8 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dashboard.clock import localize_text
-from dashboard.pages.day_board import figures, model
+from dashboard.pages.day_board import figures, layout, model
 from dashboard.queries import BoardJob, BoardTechnician, BoardVisit
+from jobs_domain.actors import Role
+from jobs_domain.permissions import Act, allowed
 
 ZONE = ZoneInfo("Europe/Berlin")
 DAY = date(2026, 3, 4)
@@ -112,7 +114,7 @@ def test_a_window_typed_on_the_board_is_local_time_on_the_boards_day() -> None:
 def test_the_figure_shows_local_times_a_now_line_and_the_working_day() -> None:
     jobs = [job("1", at(5, 30), at(7))]
     board = model.build_board([TESS], jobs, [], START, END, at(9))
-    fig = figures.board_figure(board, at(9), ZONE)
+    fig = figures.board_figure(board, at(9), ZONE, editable=True)
     rows = fig.data[0]
     assert list(rows.y) == ["Tess Meyer"]  # a row even with nothing booked
     booked, now_line = fig.layout.shapes
@@ -127,7 +129,7 @@ def test_the_figure_shows_local_times_a_now_line_and_the_working_day() -> None:
 
 def test_the_board_widens_to_show_now_before_the_working_day() -> None:
     board = model.build_board([TESS], [], [], START, END, at(2, 30))
-    fig = figures.board_figure(board, at(2, 30), ZONE)
+    fig = figures.board_figure(board, at(2, 30), ZONE, editable=True)
     assert list(fig.layout.xaxis.range) == [
         "2026-03-04 01:30:00",
         "2026-03-04 20:00:00",
@@ -144,8 +146,8 @@ def test_stored_messages_name_their_times_in_the_company_zone() -> None:
 def test_booked_windows_are_draggable_on_their_own_row_and_named_by_job() -> None:
     jobs = [job("1", at(9), at(10)), job("2", at(11), at(12), crew=("t-2",))]
     board = model.build_board([TESS, OLE], jobs, [], START, END, at(8))
-    fig = figures.board_figure(board, at(8), ZONE)
-    shapes = {s.name: s for s in fig.layout.shapes if s.name}
+    fig = figures.board_figure(board, at(8), ZONE, editable=True)
+    shapes = {s.name: s for s in fig.layout.shapes if s.name.startswith("job:")}
     assert set(shapes) == {"job:1", "job:2"}
     assert all(s.editable for s in shapes.values())
     rows = list(fig.layout.yaxis.categoryarray)
@@ -211,3 +213,23 @@ def test_the_plan_form_is_closed_to_a_role_the_api_refuses_scheduling() -> None:
     assert "billing" in str(getattr(note, "children", ""))
     dispatcher = _find(layout.page({}, role="dispatcher"), layout.PLAN_SAVE)
     assert not getattr(dispatcher, "disabled", False)
+
+
+@pytest.mark.parametrize(
+    ("role", "draggable"),
+    [("dispatcher", True), ("admin", True), ("billing", False), ("", False)],
+)
+def test_booked_windows_drag_only_for_a_role_the_matrix_lets_schedule_and_reassign(
+    role: str, draggable: bool
+) -> None:
+    if role:  # the board reads the API's own matrix
+        may = allowed(Role(role), Act.SCHEDULE) and allowed(Role(role), Act.ASSIGN_CREW)
+        assert layout.may_plan(role) is may is draggable
+    jobs = [job("1", at(9), at(10))]
+    board = model.build_board([TESS], jobs, [], START, END, at(8))
+    fig = figures.board_figure(board, at(8), ZONE, editable=layout.may_plan(role))
+    (booked,) = (s for s in fig.layout.shapes if s.name == "job:1")
+    assert booked.editable is draggable
+    legend = {t.name for t in fig.data}
+    assert ("Booked (drag to move)" in legend) is draggable
+    assert ("Booked" in legend) is not draggable

@@ -10,8 +10,16 @@ from zoneinfo import ZoneInfo
 import plotly.utils
 
 from dashboard.pages.live_map import panels
-from dashboard.pages.live_map.model import TechRow, discrepancy_alert
-from dashboard.queries import Discrepancy
+from dashboard.pages.live_map.model import (
+    Names,
+    TechRow,
+    build_alerts,
+    discrepancy_alert,
+    stream_alert,
+)
+from dashboard.queries import Discrepancy, JobBrief
+from jobs_domain.alarms import AlarmRaised
+from storage.alert_stream import StreamAlert, decode_entry, entry_fields
 
 
 def _rows(n: int) -> list[TechRow]:
@@ -114,3 +122,73 @@ def test_a_clock_vs_arrival_alert_names_the_job_its_client_and_the_technician() 
         alert.title == "Clock vs arrival: J-000009 · Praxis Dr. Weber (Sophie Wagner)"
     )
     assert "11:22:00" in alert.detail  # the visit's time as the company reads it
+
+
+ZONE = ZoneInfo("Europe/Berlin")
+JOB_ID = "0b7a9a52-7d0e-4c1b-9a38-1d3c7e1f0a11"
+SOS_AT = datetime(2026, 12, 7, 14, 3, 20, tzinfo=UTC)
+
+
+def _sos(**payload: Any) -> StreamAlert:
+    raised = AlarmRaised(
+        device_id="dev-tess",
+        event_id="osmand-alarm-sos-1",
+        alarm="sos",
+        technician_id="t-1",
+        technician="Tess Meyer",
+        job_id=JOB_ID,
+        lat=48.85312,
+        lon=2.34981,
+        accuracy=12.0,
+        raised_at=SOS_AT,
+    )
+    fields = entry_fields({**raised.to_json(), **payload})
+    return decode_entry("1765116200000-0", fields)
+
+
+def _names() -> Names:
+    return Names({JOB_ID: JobBrief("J-000043", "Café Müller", "")}, {}, ZONE)
+
+
+def test_an_sos_names_the_technician_their_job_and_client_and_where_they_are() -> None:
+    alert = stream_alert(_sos(), _names())
+    assert (alert.kind, alert.severity) == ("sos", "sos")
+    assert alert.title == "SOS: Tess Meyer"
+    assert alert.detail == "on J-000043 · Café Müller · at 48.85312, 2.34981 (±12 m)"
+    assert alert.at == SOS_AT
+    assert (alert.device_id, alert.job_id) == ("dev-tess", JOB_ID)
+    text = json.dumps(
+        panels.alerts_panel([alert], ZONE),
+        cls=plotly.utils.PlotlyJSONEncoder,
+        ensure_ascii=False,
+    )
+    assert '"className": "alert alert-sos"' in text
+    assert "15:03:20 · on J-000043" in text  # the company's time
+    # a click leads first to the technician on the map, then to the job
+    assert text.index("tech=dev-tess") < text.index(f"job={JOB_ID}")
+    assert "Acknowledge" in text
+
+
+def test_an_sos_without_a_job_or_a_position_says_so_and_names_the_phone() -> None:
+    bare = _sos(job_id=None, lat=None, lon=None, accuracy=None, technician="")
+    alert = stream_alert(bare, _names())
+    assert alert.title == "SOS: device dev-tess"
+    assert alert.detail == (
+        "not clocked into a job · no position sent: their last fix is on the map"
+    )
+    other = stream_alert(_sos(alarm="lowBattery"), _names())
+    assert (other.kind, other.title) == ("alarm", "Alarm (lowBattery): Tess Meyer")
+
+
+def test_an_sos_stays_above_newer_alerts_until_it_is_acknowledged() -> None:
+    sos = _sos()
+    reserve = decode_entry(
+        "1765119800000-0",  # an hour after the SOS
+        entry_fields({"type": "reserve.raised", "job_id": JOB_ID}),
+    )
+    shown = build_alerts([reserve, sos], [], [], set(), [], SOS_AT, _names())
+    assert [a.kind for a in shown] == ["sos", "reserve"]
+    acked = build_alerts(
+        [reserve, sos], [], [], set(), [], SOS_AT, _names(), frozenset({shown[0].key})
+    )
+    assert [a.kind for a in acked] == ["reserve"]

@@ -146,7 +146,7 @@ def test_notes_say_who_sees_them_newest_first() -> None:
         Note("n1", NoteVisibility.INTERNAL, "gate code 1234", "u", "Dan", at(1)),
         Note("n2", NoteVisibility.PUBLIC, "thanks!", "u", "Dan", at(2)),
     ]
-    rows = job_model.note_rows(job, PARIS)
+    rows = job_model.note_rows(job.notes, PARIS)
     assert [(r["visibility"], r["kind"]) for r in rows] == [
         ("public", "Public — on the invoice"),
         ("internal", "Internal — staff only"),
@@ -192,7 +192,7 @@ def test_history_rows_name_technicians_read_times_in_the_zone_newest_first() -> 
 def test_line_items_show_their_net_and_the_totals() -> None:
     job = pending_job()
     job.line_items = [line("2", "50.00", "20"), line("1", "10", "0")]
-    rows, totals = job_model.line_item_rows(job)
+    rows, totals = job_model.line_item_rows(job.line_items)
     assert [r["net"] for r in rows] == ["100.00", "10.00"]
     assert totals == {"net": "110.00", "tax": "20.00", "gross": "130.00"}
 

@@ -23,7 +23,7 @@ from dashboard.forms import current_user
 from dashboard.pages.clients import figures, layout, model
 from dashboard.pages.jobs import layout as jobs_layout
 from dashboard.pages.jobs import model as jobs_model
-from dashboard.paging import Paging, first_page
+from dashboard.paging import Paging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import DomainError, InvalidInput
 from jobs_domain.permissions import Act, allowed
@@ -130,36 +130,11 @@ async def list_page(
 def register(app: dash.Dash, ctx: Context) -> None:
     """Attach the Clients page's callbacks to ``app``."""
 
-    @app.callback(
-        Output(layout.PAGING, "data", allow_duplicate=True),
-        Input(layout.SEARCH, "value"),
-        prevent_initial_call=True,
-    )
-    def _search(_text: str | None) -> Any:
-        return first_page()
-
-    @app.callback(
-        Output(layout.PAGING, "data"),
-        Input(layout.PAGER_PREV, "n_clicks"),
-        Input(layout.PAGER_NEXT, "n_clicks"),
-        State(layout.PAGING, "data"),
-        State(layout.LAST, "data"),
-        prevent_initial_call=True,
-    )
-    def _page(_prev: Any, _next: Any, data: Any, last: str | None) -> Any:
-        paging = Paging[str].of(data)
-        if triggered.triggered_id == layout.PAGER_NEXT and last:
-            return paging.next(last).data()
-        if triggered.triggered_id == layout.PAGER_PREV:
-            return paging.previous().data()
-        raise PreventUpdate
+    layout.PAGER.register(app, [Input(layout.SEARCH, "value")])
 
     @app.callback(
         Output(layout.LIST, "children"),
-        Output(layout.LAST, "data"),
-        Output(layout.PAGER_TEXT, "children"),
-        Output(layout.PAGER_PREV, "disabled"),
-        Output(layout.PAGER_NEXT, "disabled"),
+        *layout.PAGER.outputs(),
         Input(layout.PAGING, "data"),
         State(layout.SEARCH, "value"),
     )
@@ -181,7 +156,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             for c in found
         ]
         last = str(found[-1].id) if more else None
-        return (layout.table(rows), last, *paging.pager(more))
+        return layout.table(rows), *layout.PAGER.shown(paging, last)
 
     @app.callback(
         Output(layout.PROFILE, "children"),

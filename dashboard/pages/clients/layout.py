@@ -9,20 +9,21 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from dashboard.pager import Pager
 from dashboard.pages.clients.model import CIRCLE, POLYGON
 from dashboard.pages.jobs.layout import field
-from dashboard.paging import first_page
 from dashboard.shell import BLANK, MAP_CONFIG
 
 PATH = "/clients"
 
 SEARCH = "clients-search"
 LIST = "clients-list"
-PAGER_PREV = "clients-prev"
-PAGER_NEXT = "clients-next"
-PAGER_TEXT = "clients-page"
-PAGING = "clients-paging"
-LAST = "clients-last"  # the last id on the page shown, None on the last page
+PAGER = Pager("clients")
+PAGER_PREV = PAGER.prev
+PAGER_NEXT = PAGER.next
+PAGER_TEXT = PAGER.text
+PAGING = PAGER.paging
+LAST = PAGER.last  # the last id on the page shown, None on the last page
 
 CLIENT = "client-id"  # the profile's client (store)
 PROFILE = "client-profile"
@@ -155,8 +156,7 @@ def fence_editor() -> html.Div:
 
 def _list_page() -> list[Any]:
     return [
-        dcc.Store(id=PAGING, data=first_page()),
-        dcc.Store(id=LAST),
+        *PAGER.stores(),
         html.Div([html.H3("Clients & properties")], className="office-title"),
         html.Div(
             dcc.Input(
@@ -169,14 +169,7 @@ def _list_page() -> list[Any]:
             className="office-filters panel",
         ),
         html.Div(id=LIST, className="panel table-scroll"),
-        html.Div(
-            [
-                html.Button("← Previous", id=PAGER_PREV),
-                html.Span(id=PAGER_TEXT, className="muted"),
-                html.Button("Next →", id=PAGER_NEXT),
-            ],
-            className="office-pager",
-        ),
+        PAGER.row(),
     ]
 
 

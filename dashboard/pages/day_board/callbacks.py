@@ -46,7 +46,7 @@ def _why(job: queries.BoardJob, ctx: Context) -> str:
 
 
 def board_view(
-    ctx: Context, day: date, team: str | None, now: datetime
+    ctx: Context, day: date, team: str | None, now: datetime, role: str
 ) -> tuple[
     Any,
     Any,
@@ -57,7 +57,8 @@ def board_view(
     list[str],
 ]:
     """Figure, tray, team options, job options, technician options, job versions,
-    the technician of each row."""
+    the technician of each row; the booked windows drag only for a ``role`` that
+    may plan (the API's matrix, ``layout.may_plan``)."""
     sources = ctx.sources
     start, end = model.day_bounds(day, ctx.zone)
     techs = queries.board_technicians(sources)
@@ -90,7 +91,7 @@ def board_view(
         for t in techs
     ]
     return (
-        figures.board_figure(board, now, ctx.zone),
+        figures.board_figure(board, now, ctx.zone, editable=layout.may_plan(role)),
         tray,
         [{"label": t, "value": t} for t in teams],
         job_options,
@@ -125,7 +126,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
         now = datetime.now(UTC)
         shown = board_day(day, ctx, now)
         # an empty day field says which day it stands for (today, in the company's zone)
-        return (*board_view(ctx, shown, team, now), shown.isoformat())
+        return (
+            *board_view(ctx, shown, team, now, layout.viewer_role()),
+            shown.isoformat(),
+        )
 
     @app.callback(
         Output(layout.BOARD_DAY, "value"),

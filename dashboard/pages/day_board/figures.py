@@ -79,18 +79,22 @@ def working_hours(board: Board, now: datetime) -> tuple[datetime, datetime]:
 
 
 def booked_shapes(
-    booked: Sequence[tuple[str, Segment]], names: Sequence[str], zone: ZoneInfo
+    booked: Sequence[tuple[str, Segment]],
+    names: Sequence[str],
+    zone: ZoneInfo,
+    *,
+    editable: bool,
 ) -> list[dict[str, Any]]:
-    """The booked windows as editable rectangles: the dispatcher drags one sideways
-    to reschedule it, to another row to reassign it, by an edge to resize it
-    (``assets/board-drag.js`` sends the drop to the server). The job id is the
-    shape's name."""
+    """The booked windows as rectangles, the job id as the shape's name. When
+    ``editable`` the dispatcher drags one sideways to reschedule it, to another
+    row to reassign it, by an edge to resize it (``assets/board-drag.js`` sends
+    the drop to the server); otherwise they stay put."""
     rows = {name: i for i, name in enumerate(names)}
     return [
         {
             "type": "rect",
             "name": f"job:{s.ref}",
-            "editable": True,
+            "editable": editable,
             "layer": "between",
             "xref": "x",
             "yref": "y",
@@ -110,8 +114,15 @@ def booked_shapes(
     ]
 
 
-def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
-    """The whole day for every row of ``board``."""
+#: The name of the "now" line's shape (``assets/board-drag.js`` scrolls to it).
+NOW_LINE = "now"
+
+
+def board_figure(
+    board: Board, now: datetime, zone: ZoneInfo, *, editable: bool
+) -> go.Figure:
+    """The whole day for every row of ``board``; the booked windows can be
+    dragged only when ``editable`` (the viewer's role may plan: ``layout.may_plan``)."""
     names = [r.technician.name for r in board.rows]
     booked = [
         (r.technician.name, s)
@@ -147,7 +158,7 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
     )
     fig.add_trace(  # the legend's entry for the booked windows (drawn as shapes)
         go.Bar(
-            name="Booked (drag to move)",
+            name="Booked (drag to move)" if editable else "Booked",
             orientation="h",
             x=[None],
             y=[names[0]] if names else [],
@@ -194,12 +205,13 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
             customdata=[["job", f.job_id] for _, f in flags],
         )
     )
-    shapes = booked_shapes(booked, names, zone)
+    shapes = booked_shapes(booked, names, zone, editable=editable)
     if board.start <= now < board.end:
         x = _local(now, zone)
         shapes.append(
             {
                 "type": "line",
+                "name": NOW_LINE,
                 "x0": x,
                 "x1": x,
                 "yref": "paper",
@@ -224,6 +236,7 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
             "side": "top",
             "tickformat": "%H:%M",
             "gridcolor": "#edf2f7",
+            "fixedrange": True,
         },
         yaxis={
             "type": "category",
@@ -231,11 +244,15 @@ def board_figure(board: Board, now: datetime, zone: ZoneInfo) -> go.Figure:
             "categoryarray": names,
             "autorange": "reversed",
             "automargin": True,
+            "fixedrange": True,
         },
         legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0},
         plot_bgcolor="#fff",
         shapes=shapes,
         clickmode="event",
+        # no zoom or pan: on a phone a swipe scrolls the timeline's panel
+        # (assets/board-scroll.js), which plotly would otherwise swallow
+        dragmode=False,
         uirevision="day-board",
         # a dragged window's new place is the server's to give: every drawing
         # resets it (a refused move springs back; zoom stays, per uirevision)

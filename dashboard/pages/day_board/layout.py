@@ -49,7 +49,8 @@ def may_plan(role: str) -> bool:
     return allowed(r, Act.SCHEDULE) and allowed(r, Act.ASSIGN_CREW)
 
 
-def _role() -> str:
+def viewer_role() -> str:
+    """The logged-in user's role (``""`` outside a request or logged out)."""
     user = flask.g.get("user") if flask.has_request_context() else None
     return str(user.role) if user is not None else ""
 
@@ -58,7 +59,7 @@ def page(query: Mapping[str, list[str]], role: str | None = None) -> html.Div:
     """The page at ``PATH``; ``?day=YYYY-MM-DD`` opens another day. ``role`` is
     the logged-in user's (read from the request when not given)."""
     day = (query.get("day") or [""])[0]
-    role = _role() if role is None else role
+    role = viewer_role() if role is None else role
     closed = not may_plan(role)
     refusal = (
         html.P(
@@ -75,14 +76,17 @@ def page(query: Mapping[str, list[str]], role: str | None = None) -> html.Div:
             html.Label("Job", htmlFor=PLAN_JOB),
             dcc.Dropdown(id=PLAN_JOB, placeholder="Pick on the board or here"),
             html.Label("Technician (Job Manager)", htmlFor=PLAN_TECH),
-            dcc.Dropdown(id=PLAN_TECH, placeholder="Technician"),
+            dcc.Dropdown(id=PLAN_TECH, placeholder="Technician", disabled=closed),
             html.Div(
                 [
                     html.Div(
                         [
                             html.Label("From", htmlFor=PLAN_START),
                             dcc.Input(
-                                id=PLAN_START, placeholder="HH:MM", className="time"
+                                id=PLAN_START,
+                                placeholder="HH:MM",
+                                className="time",
+                                disabled=closed,
                             ),
                         ]
                     ),
@@ -90,7 +94,10 @@ def page(query: Mapping[str, list[str]], role: str | None = None) -> html.Div:
                         [
                             html.Label("To", htmlFor=PLAN_END),
                             dcc.Input(
-                                id=PLAN_END, placeholder="HH:MM", className="time"
+                                id=PLAN_END,
+                                placeholder="HH:MM",
+                                className="time",
+                                disabled=closed,
                             ),
                         ]
                     ),
@@ -98,7 +105,7 @@ def page(query: Mapping[str, list[str]], role: str | None = None) -> html.Div:
                 className="plan-times",
             ),
             html.Label("Reason (for a reschedule)", htmlFor=PLAN_REASON),
-            dcc.Input(id=PLAN_REASON, type="text", className="search"),
+            dcc.Input(id=PLAN_REASON, type="text", className="search", disabled=closed),
             html.Button(
                 "Save",
                 id=PLAN_SAVE,

@@ -16,7 +16,7 @@ from dashboard.actions import Conn
 from dashboard.context import Context
 from dashboard.forms import current_user
 from dashboard.pages.invoices import layout, model
-from dashboard.paging import OffsetPaging, first_page
+from dashboard.paging import OffsetPaging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import InvalidInput
 from jobs_domain.permissions import Act, allowed, require
@@ -48,32 +48,19 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
         return office.read(user, read)
 
-    @app.callback(
-        Output(layout.PAGING, "data", allow_duplicate=True),
-        Input(layout.F_STATUS, "value"),
-        Input(layout.F_CLIENT, "value"),
-        Input(layout.F_FROM, "value"),
-        Input(layout.F_TO, "value"),
-        prevent_initial_call=True,
+    layout.PAGER.register(
+        app,
+        [
+            Input(layout.F_STATUS, "value"),
+            Input(layout.F_CLIENT, "value"),
+            Input(layout.F_FROM, "value"),
+            Input(layout.F_TO, "value"),
+        ],
     )
-    def _filters_changed(*_values: Any) -> dict[str, Any]:
-        return first_page()  # a new filter starts at the first page
-
-    @app.callback(
-        Output(layout.PAGING, "data"),
-        Input(layout.PAGER_PREV, "n_clicks"),
-        Input(layout.PAGER_NEXT, "n_clicks"),
-        State(layout.PAGING, "data"),
-        prevent_initial_call=True,
-    )
-    def _page(_prev: Any, _next: Any, data: Any) -> dict[str, Any]:
-        paging = OffsetPaging.of(data)
-        if dash.ctx.triggered_id == layout.PAGER_NEXT:
-            return paging.forward().data()
-        return paging.previous().data()
 
     @app.callback(
         Output(layout.LIST, "children"),
+        Output(layout.LAST, "data"),
         Output(layout.PAGER_TEXT, "children"),
         Output(layout.PAGER_PREV, "disabled"),
         Output(layout.PAGER_NEXT, "disabled"),
@@ -103,7 +90,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             )
         except InvalidInput as exc:
             message = "; ".join(p.message for p in exc.problems)
-            return dash.no_update, "", True, True, f"Filters: {message}"
+            return dash.no_update, None, "", True, True, f"Filters: {message}"
         if not allowed(Role(user.role), Act.READ_INVOICES):
             raise PreventUpdate
 
@@ -120,4 +107,5 @@ def register(app: dash.Dash, ctx: Context) -> None:
             return model.rows(shown, numbers, ctx.zone), more
 
         rows, more = office.read(user, read)
-        return layout.table(rows), *paging.pager(more), None
+        after = paging.forward().offset if more else None  # the next page's offset
+        return layout.table(rows), *layout.PAGER.shown(paging, after), None

@@ -8,10 +8,10 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard.forms import day_range_inputs
+from dashboard.pager import Pager
 from dashboard.pages.job import panels
 from dashboard.pages.job.model import INVOICE_STATUS_LABELS
 from dashboard.pages.jobs.model import job_href
-from dashboard.paging import first_page
 
 PATH = "/invoices"
 
@@ -21,10 +21,12 @@ F_FROM = "invoices-from"
 F_TO = "invoices-to"
 LIST = "invoices-list"
 LIST_ERROR = "invoices-list-error"
-PAGER_PREV = "invoices-prev"
-PAGER_NEXT = "invoices-next"
-PAGER_TEXT = "invoices-page-text"
-PAGING = "invoices-paging"  # dashboard.paging.OffsetPaging's data
+PAGER = Pager("invoices")  # paged by offset: where the next page starts
+PAGER_PREV = PAGER.prev
+PAGER_NEXT = PAGER.next
+PAGER_TEXT = PAGER.text
+PAGING = PAGER.paging
+LAST = PAGER.last
 OPTIONS_READY = "invoices-options-ready"
 HEAD = ("Number", "Kind", "Status", "Client", "Job", "Total", "Created", "E-mailed")
 
@@ -77,15 +79,8 @@ def page(_query: Mapping[str, list[str]]) -> html.Div:
             ),
             html.Div(id=LIST_ERROR, className="field-error"),
             html.Div(id=LIST),
-            html.Div(
-                [
-                    html.Button("Previous", id=PAGER_PREV, disabled=True),
-                    html.Span(id=PAGER_TEXT),
-                    html.Button("Next", id=PAGER_NEXT, disabled=True),
-                ],
-                className="office-pager",
-            ),
-            dcc.Store(id=PAGING, data=first_page()),
+            PAGER.row(),
+            *PAGER.stores(),
             dcc.Store(id=OPTIONS_READY, data=0),
         ],
         className="office",

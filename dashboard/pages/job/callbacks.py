@@ -23,7 +23,7 @@ from dash import ALL, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from core.reconcile import Reconciliation
-from dashboard import forms, queries
+from dashboard import forms, line_items, queries
 from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.forms import current_user, result_view
@@ -62,16 +62,8 @@ from storage import users
 from storage.clients import TechnicianRecord
 from storage.invoices import StoredInvoice
 
-LINE_ITEM_SLOTS = [
-    layout.LI_ITEM,
-    layout.LI_QTY,
-    layout.LI_DESC,
-    layout.LI_CQTY,
-    layout.LI_PRICE,
-    layout.LI_TAX,
-]
 HISTORY_LIMIT = 500  # entries the History tab shows (newest first)
-CHOICES = 500  # technicians / price-book items a drop-down lists
+CHOICES = 500  # technicians a drop-down lists
 
 
 @dataclass(frozen=True)
@@ -440,7 +432,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             None if ov.property is None else figures.site_map(ov.property, ctx.tile_url)
         )
         names = {**{str(t.id): t.name for t in loaded.technicians}, **ov.names}
-        li_rows, totals = model.line_item_rows(job)
+        li_rows, totals = model.line_item_rows(job.line_items)
         profit = (
             None
             if loaded.profit is None
@@ -475,13 +467,13 @@ def register(app: dash.Dash, ctx: Context) -> None:
             techs,
             panels.line_items(li_rows, totals),
             not model.may_edit(job, actor, Act.ADD_LINE_ITEM, now),
-            [{"label": f["name"], "value": str(f["id"])} for f in loaded.families],
+            line_items.family_options(loaded.families),
             panels.tasks(model.task_rows(job, ctx.zone), may_tick),
             {t.id: t.done for t in job.tasks},
             not model.may_edit(job, actor, Act.ADD_TASK, now),
             panels.expenses(model.expense_rows(job, ctx.zone), profit),
             panels.attachments(model.attachment_groups(job, ctx.zone)),
-            panels.notes(model.note_rows(job, ctx.zone)),
+            panels.notes(model.note_rows(job.notes, ctx.zone)),
             not model.may_edit(job, actor, Act.ADD_NOTE, now),
             panels.report(
                 None
@@ -633,64 +625,14 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     # -- line items -------------------------------------------------------------
 
-    @app.callback(
-        Output(layout.LI_ITEM, "options"),
-        Input(layout.LI_FAMILY, "value"),
-        Input(layout.LI_SEARCH, "value"),
-    )
-    def _price_book(family: str | None, text: str | None) -> Any:
-        user, office = current_user(ctx)
-
-        async def read(conn: Conn, _actor: Actor) -> list[dict[str, Any]]:
-            return await price_book.search_items(
-                conn,
-                q=(text or "").strip() or None,
-                family_id=family or None,
-                kind=None,
-                after=None,
-                limit=CHOICES,
-            )
-
-        items = office.read(user, read)
-        return [
-            {
-                "label": f"{i['name']} · {model.money(i['unit_price'])} · {i['kind']}",
-                "value": str(i["id"]),
-            }
-            for i in items
-        ]
+    line_items.register_search(app, ctx, layout.LI)
 
     def add_line_item(
-        office: Office,
-        user: OfficeUser,
-        seen: Seen,
-        item: str | None,
-        qty: str | None,
-        desc: str | None,
-        cqty: str | None,
-        price: str | None,
-        tax: str | None,
+        office: Office, user: OfficeUser, seen: Seen, *typed: str | None
     ) -> Done:
-        raw: dict[str, Any]
-        if dash.ctx.triggered_id == layout.LI_ADD:
-            if not item:
-                return forms.refused(
-                    "pick an item of the price book",
-                    "/price_book_item_id",
-                    "pick an item",
-                )
-            raw = {"price_book_item_id": item, "quantity": (qty or "1").strip()}
-        else:
-            raw = {
-                key: value.strip()
-                for key, value in (
-                    ("description", desc),
-                    ("quantity", cqty or "1"),
-                    ("unit_price", price),
-                    ("tax_rate", tax or "0"),
-                )
-                if value and value.strip()
-            }
+        raw = line_items.raw_item(layout.LI, dash.ctx.triggered_id, *typed)
+        if isinstance(raw, Done):
+            return raw
         return office.add_line_item(user, *seen, raw)
 
     edit_form(
@@ -698,12 +640,12 @@ def register(app: dash.Dash, ctx: Context) -> None:
         ctx,
         submit=forms.Submit(
             (
-                (layout.LI_ADD, layout.BOOK_ITEM_FIELDS),
-                (layout.LI_CADD, layout.CUSTOM_ITEM_FIELDS),
+                (layout.LI.add, layout.LI.book_fields),
+                (layout.LI.cadd, layout.LI.custom_fields),
             )
         ),
         result=layout.LI_RESULT,
-        values=[(i, "value") for i in LINE_ITEM_SLOTS],
+        values=[(i, "value") for i in layout.LI.slots],
         run=add_line_item,
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard import line_items
 from dashboard.forms import error_slot, field, form_block, radio
 from dashboard.pages.job.model import PATH, TAB_VALUES, TABS
 from dashboard.shell import MAP_CONFIG
@@ -56,19 +57,14 @@ CREW_ROLE = "job-crew-role"
 CREW_SAVE = "job-crew-save"
 CREW_RESULT = "job-crew-result"
 SITE_MAP = "job-site-map"
-# -- Line items
+# -- Line items (the picker the Estimates page shares: dashboard.line_items)
+LI = line_items.Ids("job-li")
 LI_FORM = "job-li-form"
-LI_FAMILY = "job-li-family"
-LI_SEARCH = "job-li-search"
-LI_ITEM = "job-li-item"
-LI_QTY = "job-li-qty"
-LI_ADD = "job-li-add"
-LI_DESC = "job-li-desc"
-LI_CQTY = "job-li-cqty"
-LI_PRICE = "job-li-price"
-LI_TAX = "job-li-tax"
-LI_CADD = "job-li-cadd"
-LI_RESULT = "job-li-result"
+LI_FAMILY = LI.family
+LI_ITEM = LI.item
+LI_ADD = LI.add
+LI_CADD = LI.cadd
+LI_RESULT = LI.result
 # -- Tasks
 TASK_BOX = "job-task"  # pattern id type: {"type": TASK_BOX, "task": <task id>}
 TASK_FORM = "job-task-form"
@@ -155,16 +151,6 @@ SCHEDULE_FIELDS: Mapping[str, str] = {
     "/reason": REASON,
 }
 CREW_FIELDS: Mapping[str, str] = {"/path/technician_id": CREW_TECH}
-BOOK_ITEM_FIELDS: Mapping[str, str] = {
-    "/price_book_item_id": LI_ITEM,
-    "/quantity": LI_QTY,
-}
-CUSTOM_ITEM_FIELDS: Mapping[str, str] = {
-    "/description": LI_DESC,
-    "/quantity": LI_CQTY,
-    "/unit_price": LI_PRICE,
-    "/tax_rate": LI_TAX,
-}
 TASK_FIELDS: Mapping[str, str] = {"/title": TASK_TITLE}
 NOTE_FIELDS: Mapping[str, str] = {"/text": NOTE_TEXT}
 
@@ -236,36 +222,9 @@ def _overview() -> list[Any]:
 
 
 def _line_items() -> list[Any]:
-    book = form_block(
-        [
-            field("Family", LI_FAMILY, dcc.Dropdown(id=LI_FAMILY)),
-            field(
-                "Search",
-                LI_SEARCH,
-                dcc.Input(id=LI_SEARCH, type="search", debounce=True),
-            ),
-            field("Item", LI_ITEM, dcc.Dropdown(id=LI_ITEM)),
-            field("Quantity", LI_QTY, dcc.Input(id=LI_QTY, value="1", className="num")),
-        ],
-        [html.Button("Add from price book", id=LI_ADD)],
-        heading="From the price book",
-    )
-    custom = form_block(
-        [
-            field("Description", LI_DESC, dcc.Input(id=LI_DESC)),
-            field(
-                "Quantity", LI_CQTY, dcc.Input(id=LI_CQTY, value="1", className="num")
-            ),
-            field("Unit price", LI_PRICE, dcc.Input(id=LI_PRICE, className="num")),
-            field("Tax %", LI_TAX, dcc.Input(id=LI_TAX, value="0", className="num")),
-        ],
-        [html.Button("Add custom item", id=LI_CADD)],
-        result=LI_RESULT,
-        heading="Custom line item",
-    )
     return [
         html.Div(id=body_id("line-items"), className="table-scroll"),
-        html.Div([book, custom], id=LI_FORM, hidden=True),
+        html.Div(line_items.picker(LI), id=LI_FORM, hidden=True),
     ]
 
 

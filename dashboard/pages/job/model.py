@@ -24,8 +24,15 @@ from dashboard.pages.jobs.model import STATUS_LABELS
 from jobs_domain.actors import Actor
 from jobs_domain.errors import Blocker, DomainError, TransitionRefused
 from jobs_domain.invoicing import Invoice, InvoiceKind, InvoiceStatus, credit_balance
-from jobs_domain.job import AttachmentKind, Job, JobStatus, Note, NoteVisibility
-from jobs_domain.money import format_decimal, format_money
+from jobs_domain.job import (
+    AttachmentKind,
+    Job,
+    JobStatus,
+    LineItem,
+    Note,
+    NoteVisibility,
+)
+from jobs_domain.money import format_decimal, format_money, totals
 from jobs_domain.parts import (
     Condition,
     JobPart,
@@ -194,8 +201,11 @@ def crew_rows(job: Job, names: Mapping[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def line_item_rows(job: Job) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """Each line item with its net amount, and the totals (net, tax, gross)."""
+def line_item_rows(
+    items: Sequence[LineItem],
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Each line item (a job's or an estimate's) with its net amount, and the
+    totals (net, tax, gross)."""
     rows = [
         {
             "description": i.description,
@@ -205,10 +215,10 @@ def line_item_rows(job: Job) -> tuple[list[dict[str, str]], dict[str, str]]:
             "tax_rate": format_decimal(i.tax_rate) + " %",
             "net": money(i.net),
         }
-        for i in job.line_items
+        for i in items
     ]
-    net, tax, gross = job.totals()
-    return rows, {"net": money(net), "tax": money(tax), "gross": money(gross)}
+    t = totals((i.net, i.tax_rate) for i in items)
+    return rows, {"net": money(t.net), "tax": money(t.tax), "gross": money(t.gross)}
 
 
 def task_rows(job: Job, zone: ZoneInfo) -> list[dict[str, Any]]:
@@ -230,8 +240,9 @@ NOTE_KINDS: Mapping[NoteVisibility, str] = {
 }
 
 
-def note_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
-    """Newest first; each says whether the customer sees it."""
+def note_rows(notes: Sequence[Note], zone: ZoneInfo) -> list[dict[str, str]]:
+    """A job's (or an estimate's) notes, newest first; each says whether the
+    customer sees it."""
     return [
         {
             "visibility": n.visibility.value,
@@ -240,7 +251,7 @@ def note_rows(job: Job, zone: ZoneInfo) -> list[dict[str, str]]:
             "by": n.author_name,
             "at": when(n.created_at, zone),
         }
-        for n in sorted(job.notes, key=lambda n: n.created_at, reverse=True)
+        for n in sorted(notes, key=lambda n: n.created_at, reverse=True)
     ]
 
 

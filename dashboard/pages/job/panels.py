@@ -287,6 +287,21 @@ def history(rows: Sequence[Mapping[str, str]]) -> Any:
     )
 
 
+def family_heading(name: str, *, red: bool) -> html.H5:
+    """A report family's heading, red when it has a mandatory field (the help
+    page's rule; the Report tab and the report templates page both show it)."""
+    return html.H5(name, className="report-family" + (" report-family-red" * red))
+
+
+def field_label(label: str, mandatory: bool, *, missing: bool) -> html.Span:
+    """A report field's label: starred when mandatory, red while its answer is
+    missing (on a template nothing is answered yet: every mandatory one)."""
+    return html.Span(
+        [label, " *" if mandatory else ""],
+        className="report-missing" if missing else "",
+    )
+
+
 def report(view: Mapping[str, Any] | None) -> Any:
     """Families (red: it has a mandatory field; a missing answer in red too), the
     reserves with their status and history, the signatures as images."""
@@ -318,10 +333,7 @@ def report(view: Mapping[str, Any] | None) -> Any:
     for fam in view["families"]:
         rows = [
             [
-                html.Span(
-                    [f["label"], " *" if f["mandatory"] else ""],
-                    className="report-missing" if f["missing"] else "",
-                ),
+                field_label(f["label"], f["mandatory"], missing=f["missing"]),
                 html.Img(src=f["image"], alt=f["value"], className="report-sign")
                 if f["image"]
                 else f["value"],
@@ -333,11 +345,7 @@ def report(view: Mapping[str, Any] | None) -> Any:
         parts.append(
             html.Div(
                 [
-                    html.H5(
-                        fam["name"],
-                        className="report-family"
-                        + (" report-family-red" if fam["red"] else ""),
-                    ),
+                    family_heading(fam["name"], red=fam["red"]),
                     _table(["Field", "Answer", "Comment", "Reserves"], rows),
                 ]
             )

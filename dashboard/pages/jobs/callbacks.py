@@ -18,7 +18,7 @@ from dashboard.actions import Conn, Done, Office, OfficeUser
 from dashboard.context import Context
 from dashboard.forms import current_user
 from dashboard.pages.jobs import layout, model
-from dashboard.paging import Paging, first_page
+from dashboard.paging import Paging
 from jobs_domain.actors import Actor, Role
 from jobs_domain.errors import InvalidInput
 from jobs_domain.job import CrewRole
@@ -30,7 +30,7 @@ from services import jobs as service
 MAX_CHOICES = 500
 
 
-async def _choices(conn: Conn, _actor: Actor) -> dict[str, list[dict[str, str]]]:
+async def choices(conn: Conn, _actor: Actor) -> dict[str, list[dict[str, str]]]:
     techs = await directory.list_technicians(conn, after=None, limit=MAX_CHOICES)
     clients = await directory.list_clients(conn, q=None, after=None, limit=MAX_CHOICES)
     teams = await directory.teams(conn)
@@ -71,7 +71,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
     )
     def _options(client: str | None) -> Any:
         user, office = current_user(ctx)
-        found = office.read(user, _choices)
+        found = office.read(user, choices)
         techs, clients = found["technicians"], found["clients"]
         may_create = allowed(Role(user.role), Act.CREATE_JOB)
         preset = (
@@ -89,73 +89,27 @@ def register(app: dash.Dash, ctx: Context) -> None:
             not may_create,
         )
 
-    @app.callback(
-        Output(layout.NEW_PANEL, "hidden"),
-        Input(layout.NEW_OPEN, "n_clicks"),
-        State(layout.NEW_PANEL, "hidden"),
-        prevent_initial_call=True,
+    register_new_form(
+        app,
+        ctx,
+        layout.NEW_OPEN,
+        layout.NEW_PANEL,
+        layout.NEW_CLIENT,
+        layout.NEW_PROPERTY,
     )
-    def _toggle(clicks: int | None, hidden: bool | None) -> bool:
-        if not clicks:
-            raise PreventUpdate
-        return not hidden
 
-    @app.callback(
-        Output(layout.NEW_PROPERTY, "options"),
-        Output(layout.NEW_PROPERTY, "value"),
-        Input(layout.NEW_CLIENT, "value"),
+    layout.PAGER.register(
+        app,
+        [
+            Input(layout.F_STATUS, "value"),
+            Input(layout.F_TECH, "value"),
+            Input(layout.F_TEAM, "value"),
+            Input(layout.F_CLIENT, "value"),
+            Input(layout.F_FROM, "value"),
+            Input(layout.F_TO, "value"),
+            Input(layout.F_TEXT, "value"),
+        ],
     )
-    def _properties(client_id: str | None) -> Any:
-        if not client_id:
-            return [], None
-        user, office = current_user(ctx)
-
-        async def read(conn: Conn, _actor: Actor) -> list[dict[str, str]]:
-            found = await directory.list_properties(
-                conn, client_id=client_id, after=None, limit=MAX_CHOICES
-            )
-            return [
-                {
-                    "label": model.address_text(p) or "(no address)",
-                    "value": str(p.id),
-                }
-                for p in found
-            ]
-
-        options = office.read(user, read)
-        return options, (options[0]["value"] if len(options) == 1 else None)
-
-    @app.callback(
-        Output(layout.PAGING, "data", allow_duplicate=True),
-        Input(layout.F_STATUS, "value"),
-        Input(layout.F_TECH, "value"),
-        Input(layout.F_TEAM, "value"),
-        Input(layout.F_CLIENT, "value"),
-        Input(layout.F_FROM, "value"),
-        Input(layout.F_TO, "value"),
-        Input(layout.F_TEXT, "value"),
-        prevent_initial_call=True,
-    )
-    def _filters_changed(*_values: Any) -> dict[str, Any]:
-        return first_page()  # a new filter starts at the first page
-
-    @app.callback(
-        Output(layout.PAGING, "data"),
-        Input(layout.PAGER_PREV, "n_clicks"),
-        Input(layout.PAGER_NEXT, "n_clicks"),
-        State(layout.PAGING, "data"),
-        State(layout.LAST, "data"),
-        prevent_initial_call=True,
-    )
-    def _page(_prev: Any, _next: Any, raw: dict[str, Any] | None, last: Any) -> Any:
-        paging = Paging[int].of(raw)
-        if dash.ctx.triggered_id == layout.PAGER_NEXT:
-            if last is None:
-                raise PreventUpdate
-            paging = paging.next(int(last))
-        else:
-            paging = paging.previous()
-        return paging.data()
 
     @app.callback(
         Output(layout.LIST, "children"),
@@ -215,7 +169,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
             return rows, (jobs[-1].number if more else None)
 
         rows, last = office.read(user, read)
-        return (layout.table(rows), last, *paging.pager(last is not None), None)
+        return (layout.table(rows), *layout.PAGER.shown(paging, last), None)
 
     def _created(done: Done) -> list[Any]:
         if not (done.ok and done.job_number):
@@ -268,6 +222,56 @@ def register(app: dash.Dash, ctx: Context) -> None:
         extra=_created,
         reload=lambda done: done.ok,
     )
+
+
+def register_new_form(
+    app: dash.Dash,
+    ctx: Context,
+    open_id: str,
+    panel_id: str,
+    client_id: str,
+    property_id: str,
+) -> None:
+    """A New form (job, estimate, booking): its button shows and hides it, and
+    its site drop-down lists the chosen client's sites (``layout.client_and_site``)."""
+
+    @app.callback(
+        Output(panel_id, "hidden"),
+        Input(open_id, "n_clicks"),
+        State(panel_id, "hidden"),
+        prevent_initial_call=True,
+    )
+    def _toggle(clicks: int | None, hidden: bool | None) -> bool:
+        if not clicks:
+            raise PreventUpdate
+        return not hidden
+
+    @app.callback(
+        Output(property_id, "options"),
+        Output(property_id, "value"),
+        Input(client_id, "value"),
+    )
+    def _properties(client: str | None) -> Any:
+        if not client:
+            return [], None
+        return _property_choices(ctx, client)
+
+
+def _property_choices(ctx: Context, client_id: str) -> tuple[list[dict[str, str]], Any]:
+    """A client's sites for a drop-down, and the one to preselect (their only one)."""
+    user, office = current_user(ctx)
+
+    async def read(conn: Conn, _actor: Actor) -> list[dict[str, str]]:
+        found = await directory.list_properties(
+            conn, client_id=client_id, after=None, limit=MAX_CHOICES
+        )
+        return [
+            {"label": model.address_text(p) or "(no address)", "value": str(p.id)}
+            for p in found
+        ]
+
+    options = office.read(user, read)
+    return options, (options[0]["value"] if len(options) == 1 else None)
 
 
 def create_from_form(

@@ -8,8 +8,8 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard.forms import day_range_inputs, error_slot, field
+from dashboard.pager import Pager
 from dashboard.pages.jobs.model import STATUS_LABELS
-from dashboard.paging import first_page
 
 __all__ = ["error_slot", "field"]
 
@@ -24,11 +24,12 @@ F_TO = "jobs-to"
 F_TEXT = "jobs-search"
 LIST = "jobs-list"
 LIST_ERROR = "jobs-list-error"
-PAGER_PREV = "jobs-prev"
-PAGER_NEXT = "jobs-next"
-PAGER_TEXT = "jobs-page"
-PAGING = "jobs-paging"  # {"cursors": [...]}: where each page seen starts
-LAST = "jobs-last"  # the last number on the page shown, None on the last page
+PAGER = Pager("jobs")  # where the next page starts: the last number shown
+PAGER_PREV = PAGER.prev
+PAGER_NEXT = PAGER.next
+PAGER_TEXT = PAGER.text
+PAGING = PAGER.paging
+LAST = PAGER.last
 REFRESH = "jobs-refresh"  # bumps after New Job: the list shows it at once
 OPTIONS_READY = "jobs-options-ready"
 
@@ -56,20 +57,26 @@ NEW_FIELDS: Mapping[str, str] = {
 }
 
 
+def client_and_site(client_id: str, property_id: str) -> list[html.Div]:
+    """A New form's client and its site (the site's choices follow the client:
+    ``callbacks.register_new_form``)."""
+    return [
+        field("Client", client_id, dcc.Dropdown(id=client_id)),
+        field(
+            "Property (job site)",
+            property_id,
+            dcc.Dropdown(id=property_id, placeholder="Pick a client first"),
+        ),
+    ]
+
+
 def new_job_form() -> html.Div:
     return html.Div(
         [
             html.H4("New Job"),
             html.Div(
                 [
-                    field("Client", NEW_CLIENT, dcc.Dropdown(id=NEW_CLIENT)),
-                    field(
-                        "Property (job site)",
-                        NEW_PROPERTY,
-                        dcc.Dropdown(
-                            id=NEW_PROPERTY, placeholder="Pick a client first"
-                        ),
-                    ),
+                    *client_and_site(NEW_CLIENT, NEW_PROPERTY),
                     field(
                         "Description",
                         NEW_DESCRIPTION,
@@ -181,8 +188,7 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
     client = (query.get("client") or [""])[0]
     return html.Div(
         [
-            dcc.Store(id=PAGING, data=first_page()),
-            dcc.Store(id=LAST),
+            *PAGER.stores(),
             dcc.Store(id=REFRESH, data=0),
             dcc.Store(id=OPTIONS_READY, data=client),
             html.Div(
@@ -196,14 +202,7 @@ def page(query: Mapping[str, list[str]]) -> html.Div:
             filters(),
             html.Div(id=LIST_ERROR, className="field-error"),
             html.Div(id=LIST, className="panel table-scroll"),
-            html.Div(
-                [
-                    html.Button("← Previous", id=PAGER_PREV),
-                    html.Span(id=PAGER_TEXT, className="muted"),
-                    html.Button("Next →", id=PAGER_NEXT),
-                ],
-                className="office-pager",
-            ),
+            PAGER.row(),
         ],
         className="office",
     )

@@ -297,7 +297,9 @@ function (children, notify, seen) {
       if (!before.has(keys[k])) {
         const title = (li.querySelector('strong') || {}).textContent || 'crewtrack';
         const body = (li.querySelector('.alert-detail') || {}).textContent || '';
-        new Notification(title, {body: body, tag: keys[k]});
+        // an SOS stays on the screen until the dispatcher dismisses it
+        new Notification(title, {body: body, tag: keys[k],
+                                 requireInteraction: li.classList.contains('alert-sos')});
       }
     });
   }

@@ -23,6 +23,7 @@ from dashboard.queries import (
     OpenSession,
     Technician,
 )
+from jobs_domain.alarms import ALARM_RAISED, SOS
 from storage.alert_stream import StreamAlert
 
 #: Technician states on the live map, in legend order.
@@ -263,8 +264,8 @@ class Alert:
     """One line of the alerts panel: what happened, to which job, who, when."""
 
     key: str  # stable while the situation lasts: acknowledging hides this key
-    kind: str  # reserve | offline | discrepancy | late | another stream type
-    severity: str  # warning | danger | info
+    kind: str  # sos | alarm | reserve | offline | discrepancy | late | another type
+    severity: str  # sos | danger | warning | info
     title: str
     detail: str
     at: datetime
@@ -302,11 +303,44 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+#: The kind of an SOS alert: red, above every other alert until acknowledged.
+SOS_KIND = "sos"
+
+
+def _position(a: StreamAlert) -> str:
+    lat, lon, acc = (a.payload.get(k) for k in ("lat", "lon", "accuracy"))
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        return "no position sent: their last fix is on the map"
+    near = f" (±{acc:.0f} m)" if isinstance(acc, int | float) else ""
+    return f"at {lat:.5f}, {lon:.5f}{near}"
+
+
+def alarm_alert(a: StreamAlert, job: str) -> Alert:
+    """A device's alarm (``alarm.raised``): who, their job (``job``, as people
+    name it; "" for none) and where. An SOS is its own kind, shown first."""
+    alarm = a.text("alarm")
+    who = a.text("technician") or f"device {a.text('device_id')}"
+    sos = alarm == SOS
+    return Alert(
+        f"stream:{a.id}",
+        SOS_KIND if sos else "alarm",
+        "sos" if sos else "danger",
+        f"SOS: {who}" if sos else f"Alarm ({alarm}): {who}",
+        f"{f'on {job}' if job else 'not clocked into a job'} · {_position(a)}",
+        _utc(a.at_ms),
+        a.text("device_id"),
+        a.text("job_id"),
+    )
+
+
 def stream_alert(a: StreamAlert, names: Names) -> Alert:
-    """An entry of the alerts stream (a reserve raised on a job report)."""
+    """An entry of the alerts stream (a reserve raised on a job report, a
+    device's alarm)."""
     job_id = a.text("job_id")
     job = job_label(job_id, names.jobs) if job_id else ""
     number = names.jobs[job_id].number if job_id in names.jobs else job
+    if a.type == ALARM_RAISED:
+        return alarm_alert(a, job)
     if a.type == "reserve.raised":
         who = names.users.get(a.text("raised_by"), "a technician")
         photos = int(a.payload.get("photo_count") or 0)
@@ -348,11 +382,12 @@ def build_alerts(
     names: Names,
     acknowledged: frozenset[str] = frozenset(),
 ) -> list[Alert]:
-    """Alerts beside the map, newest first, without the acknowledged ones.
+    """Alerts beside the map, SOS first, then newest first, without the
+    acknowledged ones.
 
-    Reserves (and any other alert) come from the stream; offline-while-clocked-in
-    and late arrivals are computed from the live state, so they clear by
-    themselves when the situation does.
+    Reserves, alarms (SOS) and any other alert come from the stream;
+    offline-while-clocked-in and late arrivals are computed from the live state,
+    so they clear by themselves when the situation does.
     """
     sites = list(sites)
     jobs = {**site_briefs(sites), **names.jobs}
@@ -398,4 +433,5 @@ def build_alerts(
     out.extend(discrepancies)
     out = [a for a in out if a.key not in acknowledged]
     out.sort(key=lambda a: a.at, reverse=True)
+    out.sort(key=lambda a: a.kind != SOS_KIND)  # stable: newest SOS first
     return out

@@ -19,7 +19,12 @@ from dashboard.pages.live_map import model
 from dashboard.pages.live_map.figures import JOB_COLOURS, JOB_LABELS, STATE_COLOURS
 from dashboard.queries import JobBrief, JobSite, Technician
 
-ALERT_COLOURS = {"danger": "#c53030", "warning": "#dd6b20", "info": "#2b6cb0"}
+ALERT_COLOURS = {
+    "sos": "#63171b",
+    "danger": "#c53030",
+    "warning": "#dd6b20",
+    "info": "#2b6cb0",
+}
 #: Pattern-matching ids of the per-row controls (one callback serves them all).
 ACK = "alert-ack"
 TECH_ROW = "tech-row"
@@ -169,14 +174,15 @@ def tech_list(rows: list[model.TechRow], page: int = 0) -> Any:
 
 
 def alert_links(a: model.Alert) -> list[Any]:
-    """Where an alert leads: the job on the map, the session's audit."""
+    """Where an alert leads: the job on the map, the session's audit; an SOS
+    first to the technician (where they are), then to their job."""
     links: list[Any] = []
-    if a.job_id:
-        links.append(dcc.Link("Show job", href="/?" + urlencode({"job": a.job_id})))
-    elif a.device_id:
+    if a.device_id and (a.kind == model.SOS_KIND or not a.job_id):
         links.append(
             dcc.Link("Show technician", href="/?" + urlencode({"tech": a.device_id}))
         )
+    if a.job_id:
+        links.append(dcc.Link("Show job", href="/?" + urlencode({"job": a.job_id})))
     if a.session_id:
         links.append(
             dcc.Link("Audit", href="/audit?" + urlencode({"session": a.session_id}))

@@ -54,6 +54,17 @@ OPERATIONS = {
     Act.VOID_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/void"),
     Act.CREDIT_INVOICE: ("post", "/api/v1/invoices/{invoice_id}/credit-notes"),
     Act.EDIT_DIRECTORY: ("patch", "/api/v1/properties/{property_id}"),
+    # -- estimates and bookings
+    Act.CREATE_ESTIMATE: ("post", "/api/v1/estimates"),
+    Act.APPROVE_ESTIMATE: ("post", "/api/v1/estimates/{estimate_id}/approve"),
+    Act.CONVERT_ESTIMATE: ("post", "/api/v1/estimates/{estimate_id}/convert"),
+    Act.TAKE_BOOKING: ("post", "/api/v1/bookings"),
+    # the price book and report templates (issue 16)
+    Act.EDIT_PRICE_BOOK: ("patch", "/api/v1/price-book/items/{item_id}"),
+    Act.EDIT_REPORT_TEMPLATES: ("put", "/api/v1/report-templates/{template_id}"),
+    # users and devices
+    Act.MANAGE_USERS: ("post", "/api/v1/users"),
+    Act.MANAGE_DEVICES: ("post", "/api/v1/devices"),
 }
 
 
@@ -739,3 +750,140 @@ async def test_the_office_adds_parts_and_takes_units_back_on_the_parts_tab(
     final = await add(pump, done_job["version"])
     assert not final.ok
     assert "parts are final" in final.message
+
+
+# -- the price book and report templates pages (issue 16) ------------------------------
+
+
+async def test_the_price_book_page_adds_edits_and_archives_an_item_the_api_reads(
+    world: World,
+) -> None:
+    from dashboard.pages.price_book import callbacks as book
+    from dashboard.pages.price_book import layout as book_layout
+
+    admin, billing = _user(world, "admin"), _user(world, "billing")
+    done = await _as(world, lambda o: book.add_family(o, admin, "  "))
+    assert done.problems == {"/name": "must not be empty"}
+    done = await _as(world, lambda o: book.add_family(o, admin, "Gauges"))
+    assert (done.ok, done.message) == (True, "Family Gauges added.")
+    (family,) = [
+        f
+        for f in (await world.call("admin", "GET", "/price-book/families", 200))[
+            "items"
+        ]
+        if f["name"] == "Gauges"
+    ]
+    values = [family["id"], "part", "GAU-1", "Pressure gauge", "", "twelve", "20"]
+    done = await _as(world, lambda o: book.add_item(o, admin, *values))
+    assert list(done.problems) == ["/unit_price"]
+    values[5] = "12.40"
+    done = await _as(world, lambda o: book.add_item(o, billing, *values))
+    assert not done.ok
+    assert "admin, dispatcher" in done.message  # the one matrix
+    done = await _as(world, lambda o: book.add_item(o, admin, *values))
+    assert done.ok, done
+    again = await _as(world, lambda o: book.add_item(o, admin, *values))
+    assert again.problems == {"/code": "another item already has this code"}
+    (item,) = (await world.call("tess", "GET", "/price-book/items?q=gauge", 200))[
+        "items"
+    ]
+    assert (item["unit_price"], item["version"]) == ("12.40", 0)
+    edit = [family["id"], "part", "GAU-1", "Pressure gauge", "", "13.10", "20"]
+    done = await _as(
+        world,
+        lambda o: book.edit_item(o, admin, book_layout.EDIT_SAVE, item["id"], 0, *edit),
+    )
+    assert (done.ok, done.message) == (True, "Pressure gauge saved.")
+    stale = await _as(
+        world,
+        lambda o: book.edit_item(o, admin, book_layout.ARCHIVE, item["id"], 0, *edit),
+    )
+    assert stale.stale
+    done = await _as(
+        world,
+        lambda o: book.edit_item(o, admin, book_layout.ARCHIVE, item["id"], 1, *edit),
+    )
+    assert (done.ok, done.message) == (True, "Pressure gauge archived.")
+    read = await world.call("admin", "GET", f"/price-book/items/{item['id']}", 200)
+    assert (read["unit_price"], read["active"], read["version"]) == ("13.10", False, 2)
+
+
+async def test_the_templates_page_adds_a_field_that_only_new_reports_get(
+    world: World,
+) -> None:
+    from dashboard.pages.report_templates import callbacks as pages
+    from dashboard.pages.report_templates import layout as rt
+    from tests.integration.api.test_perform_a_job import job_with_report
+
+    admin = _user(world, "admin")
+    made = await _as(
+        world,
+        lambda o: pages.create_template(
+            o, admin, "Gauge check", ["technician"], "Readings", "", "", "number", []
+        ),
+    )
+    assert made.problems == {"/label": "must not be empty"}
+    made = await _as(
+        world,
+        lambda o: pages.create_template(
+            o,
+            admin,
+            "Gauge check",
+            [],
+            "Readings",
+            "Reading (bar)",
+            "",
+            "number",
+            ["yes"],
+        ),
+    )
+    assert (made.ok, made.message) == (True, "Template Gauge check created."), made
+    seed, job_id = await job_with_report(world, "Annual boiler check")
+    tid = seed.template_id
+
+    def add(version: int, label: str, key: str = "") -> Callable[[Office], Done]:
+        return lambda o: pages.edit_template(
+            o,
+            admin,
+            rt.ADD_FIELD,
+            tid,
+            version,
+            "Safety checks",
+            label,
+            key,
+            "checkbox",
+            ["yes"],
+            None,
+            None,
+            None,
+        )
+
+    done = await _as(world, add(0, "Gas tightness again", "gas_tight"))
+    assert done.problems == {"/key": "duplicate field key in this template"}
+    done = await _as(world, add(0, "Flue sealed"))
+    assert (done.ok, done.message) == (
+        True,
+        "Field Flue sealed added to Safety checks.",
+    )
+    stale = await _as(world, add(0, "Another"))
+    assert stale.stale
+    dispatcher = _user(world, "dispatcher")
+    refused = await _as(
+        world,
+        lambda o: pages.edit_template(
+            o, dispatcher, rt.SAVE_NAME, tid, 1, *[None] * 5, "X", [], None
+        ),
+    )
+    assert not refused.ok
+    assert "admin" in refused.message
+    body = await world.call("admin", "GET", f"/report-templates/{tid}", 200)
+    (safety,) = [f for f in body["families"] if f["key"] == "safety"]
+    assert safety["fields"][-1] == {
+        "key": "flue_sealed",
+        "label": "Flue sealed",
+        "type": "checkbox",
+        "mandatory": True,
+    }
+    started = await world.call("dispatcher", "GET", f"/jobs/{job_id}/report", 200)
+    keys = [f["key"] for fam in started["families"] for f in fam["fields"]]
+    assert "flue_sealed" not in keys  # the report keeps the copy it began with

@@ -8,10 +8,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from aiohttp.test_utils import TestClient
+from psycopg.types.json import Jsonb
 
 from api.app import init_app
 from crewtrack.settings import Settings
+from jobs_domain.bookings import BookingDefault, OnlineContact
+from services import estimates as bookings
 from tests.integration.api.conftest import ClientFactory, People
 
 Client = TestClient[Any, Any]
@@ -267,3 +271,56 @@ async def test_a_booking_form_is_checked_before_anything_is_made(
     assert response.status == 413
     assert await online_jobs(api, people) == []
     assert (await office(api, people, "/clients"))["items"] == []
+
+
+async def test_a_booking_whose_address_comes_as_lines_makes_a_site_with_that_address(
+    aiohttp_client: ClientFactory, settings: Settings, people: People
+) -> None:
+    api = await app(aiohttp_client, settings)
+    start = datetime.fromisoformat(form()["preferred_start"])
+    new = bookings.OnlineBooking(
+        contact=OnlineContact("Émile Zola", "emile@client.example"),
+        address=["12 rue de Médan", "Paris"],  # as the older seeds keep addresses
+        preferred_start=start,
+        preferred_end=start + timedelta(hours=2),
+        description="The kitchen tap leaks",
+    )
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        await bookings.book_online(
+            conn,
+            bookings.online_desk("test"),
+            new,
+            request={},
+            default_status=BookingDefault.PENDING,
+        )
+        await conn.commit()
+
+    [job] = await online_jobs(api, people)
+    assert job["property"]["address"] == {"line1": "12 rue de Médan", "line2": "Paris"}
+
+
+async def test_the_online_view_answers_a_list_shaped_address_as_the_address_object(
+    aiohttp_client: ClientFactory, settings: Settings, people: People
+) -> None:
+    api = await app(aiohttp_client, settings)
+    await book(api, form())
+    [job] = await online_jobs(api, people)
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        await conn.execute(
+            "UPDATE properties SET address = %s WHERE id = %s",
+            (Jsonb(["12 rue de Médan", "Paris"]), job["property"]["id"]),
+        )
+        await conn.commit()
+    response = await api.post(
+        f"/api/v1/jobs/{job['id']}/online-links", headers=people.auth("dispatcher")
+    )
+    assert response.status == 201, await response.text()
+    link = await response.json()
+
+    view = await api.get(f"/api/v1/online/jobs/{link['token']}")
+
+    assert view.status == 200
+    assert (await view.json())["address"] == {
+        "line1": "12 rue de Médan",
+        "line2": "Paris",
+    }

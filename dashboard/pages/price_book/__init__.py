@@ -1,0 +1,1 @@
+"""The price book: families, parts and services; add, edit, archive and restore."""

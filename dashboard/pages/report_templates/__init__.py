@@ -1,0 +1,1 @@
+"""Report templates: list, open, edit (families, fields, signatures), create."""

@@ -1,0 +1,1 @@
+"""Users & devices: the admin's page (users, roles, phones and their set-up)."""
