@@ -37,6 +37,7 @@ from jobs_domain.job import CrewRole, Job, JobStatus, NoteVisibility
 from jobs_domain.permissions import Act, require
 from services import completion, estimates, invoicing
 from services import jobs as service
+from services import parts as parts_service
 from services.clock import Recorded
 from services.jobs import Check, DoubleBooking
 from storage.invoices import StoredInvoice
@@ -252,6 +253,10 @@ class _Stale(Conflict):
     """The page showed an older version of the job than the one loaded."""
 
 
+class _PartsRefused(DomainError):
+    """A rule of the parts refused (a closed job, a unit not in the depot)."""
+
+
 def _refused(exc: DomainError) -> Done:
     if isinstance(exc, _Stale):
         return Done(False, exc.message, stale=True)
@@ -283,6 +288,8 @@ DONE_WORDS: Mapping[Act, str] = {
     Act.ADD_TASK: "task added",
     Act.TICK_TASK: "task updated",
     Act.ADD_NOTE: "note added",
+    Act.USE_PART: "part added",
+    Act.TAKE_BACK: "take back recorded",
 }
 
 
@@ -315,6 +322,33 @@ _STATUS_SERVICES: Mapping[Act, tuple[Callable[..., Awaitable[Job]], bool]] = {
     Act.COMPLETE: (completion.complete, False),
     Act.CANCEL: (service.cancel, True),
 }
+
+
+async def _use_part(
+    conn: Conn, actor: Actor, job: Job, body: Mapping[str, Any]
+) -> object:
+    item_id = str(body.get("item_id") or "")
+    return await parts_service.add_part(conn, actor, job, item_id, dict(body))
+
+
+async def _take_back(
+    conn: Conn, actor: Actor, job: Job, body: Mapping[str, Any]
+) -> object:
+    item_id = body.get("item_id")
+    return await parts_service.add_take_back(
+        conn,
+        actor,
+        job,
+        body.get("serial"),
+        body.get("condition"),
+        item_id=str(item_id) if item_id else None,
+        depot_id=body.get("depot_id"),
+    )
+
+
+_PARTS_USE_CASES: Mapping[
+    Act, Callable[[Conn, Actor, Job, Mapping[str, Any]], Awaitable[object]]
+] = {Act.USE_PART: _use_part, Act.TAKE_BACK: _take_back}
 
 
 class Office:
@@ -516,6 +550,33 @@ class Office:
         )
 
     # -- invoicing (``services.invoicing``, as the API's invoice routes) -------------
+
+    def parts_edit(
+        self,
+        user: OfficeUser,
+        act: Act,
+        job_id: str,
+        seen_version: int,
+        body: Mapping[str, Any],
+    ) -> Done:
+        """One edit of the job's parts, with the API's body, through
+        ``services.parts`` (the technician app's own use cases): ``USE_PART``
+        (``item_id``, ``quantity``, ``serials``, ``depot_id``) or ``TAKE_BACK``
+        (``serial``, ``condition``, ``item_id`` when not on record, ``depot_id``)."""
+        use_case = _PARTS_USE_CASES[act]
+
+        async def edit(
+            conn: Conn, actor: Actor, check: Check
+        ) -> tuple[Job, Sequence[DoubleBooking]]:
+            job = await service.load_visible(conn, actor, job_id, for_update=True)
+            check(job)
+            try:
+                await use_case(conn, actor, job, body)
+            except Conflict as exc:  # a rule of the parts (not a concurrent save)
+                raise _PartsRefused(exc.message) from exc
+            return job, ()
+
+        return self.edit(user, act, seen_version, edit)
 
     def _invoice_edit(
         self,

@@ -44,6 +44,8 @@ class Act(StrEnum):
     ADD_TASK = "add a task"
     TICK_TASK = "tick a task"
     ADD_NOTE = "add a note"
+    USE_PART = "add a part used"
+    TAKE_BACK = "record a take back"
     SEE_PROFITABILITY = "see profitability"
     READ_INVOICES = "read invoices"
     GENERATE_INVOICE = "generate an invoice"
@@ -79,6 +81,8 @@ MATRIX: Mapping[Act, tuple[Role, ...]] = MappingProxyType(
         Act.ADD_TASK: CREW_AND_OFFICE,
         Act.TICK_TASK: CREW_AND_OFFICE,
         Act.ADD_NOTE: ALL_ROLES,
+        Act.USE_PART: CREW_AND_OFFICE,
+        Act.TAKE_BACK: CREW_AND_OFFICE,
         Act.SEE_PROFITABILITY: STAFF_READERS,
         Act.READ_INVOICES: STAFF_READERS,
         Act.GENERATE_INVOICE: BILLING,

@@ -57,7 +57,12 @@ def _job_site(job: Job) -> JobSite:
     return JobSite(job.id, job.client_id, job.property_id)
 
 
-def _require_open(job: Job) -> None:
+def ensure_parts_editable(actor: Actor, job: Job) -> None:
+    """Raise unless ``actor`` may add, remove or take back parts on the job now:
+    the job's own edit rule (``Job.ensure_editable``), and a closed job's parts
+    are final (its stock moved, its invoice bills them). A screen asks it before
+    offering the forms."""
+    job.ensure_editable(actor, "the parts")
     if job.status in JOB_CLOSED:
         raise Conflict(
             f"job {job.display_number} is {job.status.value}; parts are final"
@@ -274,7 +279,7 @@ async def add_part(
     """Add a part or service to an open job, taking it out of the working depot
     (under the client's id, at the time it was recorded, for an offline app)."""
     when = recorded or Recorded()
-    _require_open(job)
+    ensure_parts_editable(actor, job)
     item = await store.get_item(conn, item_id)
     if item is None:
         raise _unknown_item()
@@ -310,7 +315,7 @@ async def add_part(
 
 async def remove_part(conn: Conn, actor: Actor, job: Job, part_id: str) -> None:
     """Take a part off an open job; its units and stock go back to the depot."""
-    _require_open(job)
+    ensure_parts_editable(actor, job)
     part = await store.get_part(conn, job.id, part_id)
     if part is None:
         raise NotFound("part not found on this job")
@@ -366,7 +371,7 @@ async def add_take_back(
 ) -> TakeBack:
     """Take a unit back from the job's site into the working depot."""
     when = recorded or Recorded()
-    _require_open(job)
+    ensure_parts_editable(actor, job)
     depot = await _working_depot(conn, actor, depot_id)
     serial = parse_serial(raw_serial, "/serial")
     current = await _lock_unit(conn, serial)
@@ -393,7 +398,7 @@ async def add_take_back(
 
 async def undo_take_back(conn: Conn, actor: Actor, job: Job, take_back_id: str) -> None:
     """Undo a take-back: the unit goes back where it was, as it was (or unknown)."""
-    _require_open(job)
+    ensure_parts_editable(actor, job)
     record = await store.get_take_back(conn, job.id, take_back_id)
     if record is None:
         raise NotFound("take back not found on this job")
@@ -431,7 +436,7 @@ async def correct_take_back(
 
     The job's history records what changed, before and after.
     """
-    _require_open(job)
+    ensure_parts_editable(actor, job)
     record = await store.get_take_back(conn, job.id, take_back_id)
     if record is None:
         raise NotFound("take back not found on this job")

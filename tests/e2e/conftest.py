@@ -10,10 +10,12 @@ as subprocesses, exactly as ``crewtrack up`` runs them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -55,6 +57,7 @@ from storage.devices import add_device
 from storage.jobs import document
 from storage.users import create_user
 from tests.fakes.smtp import SmtpServer, run_smtp_server
+from tests.fakes.stripe_server import StripeFake
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "e2e"
@@ -75,6 +78,38 @@ FENCE_RADIUS_M = 60.0
 LATE_SITE = (48.8520, 2.3600)  # the scheduled job nobody has reached
 
 
+STRIPE_KEY = "sk_test_crewtrack_e2e"
+STRIPE_SECRET = "whsec_test_crewtrack_e2e"
+
+
+class LocalStripe:
+    """The local server speaking Stripe's API (tests/fakes/stripe_server.py) on
+    its own event loop in a thread, for the synchronous browser tests: the
+    dashboard creates payment pages on it, and ``pay`` completes one as the
+    customer would, posting the webhook signed as Stripe signs it."""
+
+    def __init__(self) -> None:
+        self.fake = StripeFake(STRIPE_KEY, STRIPE_SECRET)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.base_url = self._run(self.fake.start())
+
+    def _run(self, work: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=30)
+
+    def pay(self, session_id: str, webhook_url: str) -> int:
+        """The customer pays; the webhook's answer status."""
+        self.fake.webhook_url = webhook_url
+        return int(self._run(self.fake.pay(session_id)))
+
+    def close(self) -> None:
+        self._run(self.fake.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
 @dataclass
 class Stack:
     """What the tests need to drive and check the running stack."""
@@ -93,6 +128,7 @@ class Stack:
         default_factory=list
     )
     smtp: SmtpServer | None = None  # the mail relay the dashboard sends invoices to
+    stripe: LocalStripe | None = None  # where sent invoices' payment pages are
 
     def publish_fix(self, device: str, lat: float, lon: float, t: datetime) -> None:
         """Publish one fix as the phone does (its own credentials, QoS 1)."""
@@ -341,6 +377,7 @@ def stack(
     procs: list[subprocess.Popen[bytes]] = []
     mail_server = run_smtp_server()  # the office sends invoices to it
     mail = next(mail_server)
+    stripe = LocalStripe()  # sent invoices get a payment link, as in production
     redis_server.start()
     try:
         passwords, session_id, job_number, fixes = _seed(dsn)
@@ -376,6 +413,9 @@ def stack(
             smtp_host=mail.host,
             smtp_port=mail.port,
             smtp_from="billing@crewtrack.example",
+            stripe_api_key=STRIPE_KEY,
+            stripe_api_base=stripe.base_url,
+            stripe_webhook_secret=STRIPE_SECRET,
         )
         env = {**os.environ, **settings.as_env()}
         commands = {
@@ -407,6 +447,7 @@ def stack(
             fleet=sorted(passwords),
             session_fixes=fixes,
             smtp=mail,
+            stripe=stripe,
         )
         # the fleet reports in over MQTT, through the ingest, into Redis
         now = datetime.now(UTC)
@@ -427,6 +468,7 @@ def stack(
         broker.stop()
         redis_server.stop()
         mail_server.close()
+        stripe.close()
 
 
 @pytest.fixture(scope="package")

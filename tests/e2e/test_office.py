@@ -1,9 +1,11 @@
 """The job-management help page walked through the office's screens (see conftest).
 
 A dispatcher creates a job on the Jobs page, moves it through its lifecycle on
-the Job page, adds line items from the price book, ticks a task, adds notes;
-then the same job read through the API (``crewtrack api`` on the same database)
-agrees with what the screens showed. A second walk opens every tab at a phone's
+the Job page, adds line items from the price book and a part used from a depot,
+ticks a task, adds notes; then the same job read through the API (``crewtrack
+api`` on the same database) agrees with what the screens showed. Billing sends
+the invoice with its payment link (the local Stripe server), the customer pays
+(Stripe's signed webhook), the screens say Paid, and billing credits part of it. A second walk opens every tab at a phone's
 width. Screenshots: test-output/e2e/office-*.png.
 """
 
@@ -46,6 +48,7 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 
+BILLING_USER = ("Bea Billing", "billing", "billing-office@example.com")
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
@@ -351,6 +354,106 @@ def _invoice_list(p: Page, number: str) -> None:
     expect(p.locator("#invoices-list")).to_contain_text("No invoice matches")
 
 
+def _parts_from_the_office(p: Page, admin: Api) -> None:
+    """The dispatcher adds a part used, from a depot, on the Parts & Serials tab
+    (one safety valve: the line item of two covers it, the total stays), and a
+    take back of a serial not on record is refused until its part is named."""
+    depot = admin.send(
+        "POST", "/depots", {"name": "Warehouse Nord", "kind": "stationary"}
+    )
+    valve = admin.get("/parts/catalog?q=Safety")["items"][0]
+    admin.send(
+        "POST", f"/depots/{depot['id']}/stock", {"item_id": valve["id"], "quantity": 5}
+    )
+    p.reload()
+    _tab(p, "Parts & Serials")
+    expect(p.locator("#job-part-forms")).to_be_visible()
+    _pick(p, "job-part-item", "Safety valve")
+    p.locator("#job-part-qty").fill("1")
+    p.locator("#job-part-add").click()  # no depot chosen: the field says so
+    expect(p.locator("#job-part-depot-error")).to_have_text(
+        "the office names the depot"
+    )
+    _pick(p, "job-part-depot", "Warehouse Nord")
+    p.locator("#job-part-add").click()
+    expect(p.locator("#job-part-result")).to_contain_text("part added.")
+    used = p.locator("#job-body-parts")
+    expect(used).to_contain_text("Safety valve 3 bar")
+    expect(used).to_contain_text("Warehouse Nord")
+    p.locator("#job-tb-serial").fill("OLD-E2E-1")
+    p.locator("#job-tb-condition label", has_text="Obsolete").click()
+    p.locator("#job-tb-add").click()
+    expect(p.locator("#job-tb-result")).to_contain_text("Not ")
+    _shot(p, "parts")
+    p.set_viewport_size(PHONE)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    _shot(p, "parts-phone")
+    p.set_viewport_size(DESKTOP)
+    stock = admin.get(f"/depots/{depot['id']}/stock")
+    left = [s["quantity"] for s in stock["stock"] if s["item_id"] == valve["id"]]
+    assert left == ["4"]  # one valve left the depot
+
+
+def _paid_through_stripe(p: Page, stack: Stack, api: Api, invoice: Any) -> None:
+    """The sent invoice carries its payment link; the local Stripe's signed
+    webhook marks it paid; the Invoice tab and /invoices say Paid."""
+    assert stack.stripe is not None
+    url = invoice["payment_url"]
+    assert url.startswith(stack.stripe.base_url)
+    job_page = f"{stack.url}/job?number={invoice['job_number']}&tab=invoice"
+    p.goto(job_page)
+    card = p.locator(f"#invoice-{invoice['id']}")
+    link = card.get_by_role("link", name="payment link sent, not paid yet")
+    expect(link).to_have_attribute("href", url)
+    assert "Pay 98.80 EUR" in p.request.get(url).text()
+    webhook = api.url + "/api/v1/payments/stripe/webhook"
+    assert stack.stripe.pay(url.rsplit("/", 1)[1], webhook) == 200
+    assert api.get(f"/invoices/{invoice['id']}")["status"] == "paid"
+    p.goto(job_page)
+    expect(card.locator(".status")).to_have_text("Paid")
+    expect(card).to_contain_text("paid ")
+    _shot(p, "invoice-paid")
+    p.get_by_role("link", name="Invoices").click()
+    _pick(p, "invoices-status", "Paid")
+    rows = p.locator("#invoices-list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(invoice["job_number"])
+    expect(rows).to_contain_text("Paid")
+
+
+def _partial_credit(p: Page, stack: Stack, api: Api, invoice: Any) -> None:
+    """Billing credits half the call-out (40.00, no tax) of the paid invoice (a
+    disputed arrival time) on the Invoice tab: more than is left is refused at its line; the
+    credit note lists on the invoice with its PDF, and the API agrees."""
+    p.goto(f"{stack.url}/job?number={invoice['job_number']}&tab=invoice")
+    card = p.locator(f"#invoice-{invoice['id']}")
+    callout = {"type": "job-inv-credit-qty", "invoice": invoice["id"], "line": 1}
+    dash_id = json.dumps(callout, sort_keys=True, separators=(",", ":"))
+    qty = p.locator(f"[id='{dash_id}']")
+    qty.fill("2")
+    p.locator("#job-inv-reason").fill("disputed arrival time")
+    card.get_by_role("button", name="Credit note").click()
+    expect(p.locator("#job-inv-result")).to_contain_text("only 1 left to credit")
+    qty.fill("0.5")
+    card.get_by_role("button", name="Credit note").click()
+    expect(p.locator("#job-inv-result")).to_contain_text("issued (credit note)")
+    expect(card).to_contain_text("Credited 20.00 · Left to credit 78.80 EUR")
+    notes = card.locator(".inv-credit-notes li")
+    expect(notes).to_have_count(1)
+    expect(notes).to_contain_text("disputed arrival time")
+    pdf = notes.get_by_role("link").get_attribute("href")
+    assert pdf is not None
+    assert p.request.get(stack.url + pdf).body().startswith(b"%PDF")
+    after = api.get(f"/invoices/{invoice['id']}")
+    assert after["credit"]["remaining_gross"] == "78.80"
+    assert after["credit"]["lines"][1]["remaining_quantity"] == "0.5"
+    _shot(p, "credit-note")
+    p.set_viewport_size(PHONE)
+    assert p.evaluate(NO_SIDEWAYS_SCROLL)
+    _shot(p, "credit-note-phone")
+    p.set_viewport_size(DESKTOP)
+
+
 def _pick(p: Page, field: str, text: str) -> None:
     """Choose the option showing ``text`` in the drop-down ``#field``: open it,
     search, click the option (a multi-select stays open: Escape closes it)."""
@@ -494,6 +597,8 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     _valve_and_call_out(p, "job-li", p.locator("#job-body-line-items"))
     expect(p.locator("#job-li-totals")).to_contain_text("Total 98.80")
     _shot(p, "line-items")
+    admin = api.as_user(stack, "Ada Admin", "admin", "admin-e2e@example.com")
+    _parts_from_the_office(p, admin)
     # Notes: internal and public, visibly different
     _tab(p, "Notes")
     p.locator("#job-note-text").fill("Gate code 4711")
@@ -626,6 +731,9 @@ def test_the_office_creates_a_job_runs_it_to_completed_and_the_api_agrees(
     assert pdf.get_filename() == f"{invoice['number']}.pdf"
     assert pdf.get_content().startswith(b"%PDF")
     _invoice_list(p, number)
+    sent = {**invoice, "job_number": number}
+    _paid_through_stripe(p, stack, api.as_user(stack, *BILLING_USER), sent)
+    _partial_credit(p, stack, api.as_user(stack, *BILLING_USER), sent)
     page.assert_clean()
 
 

@@ -303,6 +303,75 @@ def test_an_invoice_offers_billing_what_its_status_allows_and_dispatch_nothing()
     assert not job_model.may_generate([issued])
 
 
+def test_a_paid_invoice_shows_its_credit_notes_and_what_is_left_of_each_line() -> None:
+    from jobs_domain.actors import Role
+    from jobs_domain.invoicing import credit_balance, credit_note, parse_credit_request
+
+    issued = _stored_invoice(True)
+    issued.invoice.mark_paid(
+        Decimal("96.00"), "cs_1", datetime(2026, 12, 7, tzinfo=UTC)
+    )
+    body = job_model.credit_body(
+        "i1",
+        " late ",
+        "",
+        None,
+        ["0.25", "", "9"],
+        [
+            {"invoice": "i1", "line": 0},
+            {"invoice": "i1", "line": 1},
+            {"invoice": "other", "line": 0},
+        ],
+    )
+    assert body == {"reason": "late", "lines": [{"line": 0, "quantity": "0.25"}]}
+    note = credit_note(
+        "cn1",
+        credit_balance(issued.invoice, []),
+        datetime(2026, 12, 7, 10, tzinfo=UTC),
+        parse_credit_request(body),
+    )
+    note.issue(1, datetime(2026, 12, 7, 10, tzinfo=UTC))
+    row = {"row_version": 1, "payment_session_id": None, "payment_url": None}
+    stored_note = StoredInvoice(note, {**row, "emailed_at": None})
+    views = job_model.invoice_views([stored_note, issued], Role.BILLING, PARIS)
+    credit_view, invoice_view = views
+    assert [a["label"] for a in invoice_view["acts"]] == ["Credit note"]
+    assert invoice_view["creditable"]
+    assert not credit_view["creditable"]
+    assert invoice_view["lines"][0]["credited"] == "0.25"
+    assert invoice_view["lines"][0]["left"] == "0.75"
+    assert invoice_view["credited"] == "Credited 24.00 · Left to credit 72.00 EUR"
+    assert invoice_view["credit_notes"] == [
+        {
+            "title": "Credit note CN-2026-000001",
+            "total": "24.00 EUR",
+            "reason": "late",
+            "pdf": "/invoice-pdf/cn1?v=1",
+        }
+    ]
+    assert credit_view["credit_notes"] == []
+    assert credit_view["credited"] == ""
+    assert (credit_view["status_label"], credit_view["payment"]) == (
+        "Issued",
+        "— (a credit note)",
+    )
+
+
+def test_the_parts_forms_send_the_apis_bodies() -> None:
+    assert job_model.part_body("it1", " 2 ", "A-1, A-2\nA-3", "d1") == {
+        "item_id": "it1",
+        "quantity": "2",
+        "depot_id": "d1",
+        "serials": ["A-1", "A-2", "A-3"],
+    }
+    assert "serials" not in job_model.part_body("it1", "1", "  ", None)
+    assert job_model.take_back_body(" S-9 ", None, None, "d1") == {
+        "serial": "S-9",
+        "condition": "ok",
+        "depot_id": "d1",
+    }
+
+
 def test_a_job_offers_the_edit_forms_its_own_rules_allow() -> None:
     from tests.unit.jobs.builders import MANAGER
 

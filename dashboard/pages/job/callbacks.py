@@ -49,6 +49,7 @@ from jobs_domain.job import (
     Profitability,
     parse_job_number,
 )
+from jobs_domain.parts import Depot, PriceBookItem
 from jobs_domain.permissions import Act, allowed, require
 from jobs_domain.report import Report
 from services import completion, directory, invoicing, price_book, reports
@@ -114,6 +115,32 @@ async def load(conn: Conn, actor: Actor, number: int) -> Loaded:
             if (item := await parts_store.get_item(conn, i)) is not None
         },
     )
+
+
+def parts_offered(
+    office: Office, user: OfficeUser, job_id: str
+) -> tuple[list[PriceBookItem], list[Depot]] | None:
+    """The price book and the depots for the Parts tab's forms, or None when
+    the role (the matrix) or the job (``services.parts.ensure_parts_editable``,
+    the rule the use cases run) does not allow them now."""
+    actor = user.actor()
+    if not (allowed(actor.role, Act.USE_PART) or allowed(actor.role, Act.TAKE_BACK)):
+        return None
+
+    async def read(
+        conn: Conn, actor: Actor
+    ) -> tuple[list[PriceBookItem], list[Depot]] | None:
+        job = await service.load_visible(conn, actor, job_id)
+        try:
+            parts_service.ensure_parts_editable(actor, job)
+        except DomainError:
+            return None
+        catalogue = await parts_service.search_catalog(
+            conn, query=None, family=None, kind=None, serialized=None
+        )
+        return catalogue.items, await parts_service.list_depots(conn)
+
+    return office.read(user, read)
 
 
 def _report_people(report: Report | None) -> list[str]:
@@ -551,6 +578,50 @@ def register(app: dash.Dash, ctx: Context) -> None:
         values=[(layout.CREW_TECH, "value"), (layout.CREW_ROLE, "value")],
         run=crew,
     )
+
+    # -- parts & serials --------------------------------------------------------
+
+    @app.callback(
+        Output(layout.PART_FORMS, "hidden"),
+        Output(layout.PART_ITEM, "options"),
+        Output(layout.PART_DEPOT, "options"),
+        Output(layout.TB_ITEM, "options"),
+        Output(layout.TB_DEPOT, "options"),
+        Input(layout.JOB_SEEN, "data"),
+    )
+    def _parts_forms(seen: dict[str, Any] | None) -> Any:
+        if not seen:
+            raise PreventUpdate
+        user, office = current_user(ctx)
+        offered = parts_offered(office, user, str(seen["id"]))
+        if not offered:
+            return True, [], [], [], []
+        items, depots = offered
+        serialized = [i for i in items if i.serialized]
+        places = [{"label": d.name, "value": d.id} for d in depots]
+        return (
+            False,
+            model.item_options(items),
+            places,
+            model.item_options(serialized),
+            places,
+        )
+
+    for parts_act, form, to_body in (
+        (Act.USE_PART, layout.PART_FORM, model.part_body),
+        (Act.TAKE_BACK, layout.TB_FORM, model.take_back_body),
+    ):
+        edit_form(
+            app,
+            ctx,
+            submit=forms.Submit.one(form.button, form.pointers),
+            result=form.result,
+            values=[(i, "value") for i in form.inputs],
+            run=lambda office, user, seen, *typed, a=parts_act, body=to_body: (
+                office.parts_edit(user, a, *seen, body(*typed))
+            ),
+            clear=[form.clear],
+        )
 
     # -- line items -------------------------------------------------------------
 

@@ -8,6 +8,7 @@ the panels' contents from the job.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dash import dcc, html
@@ -82,6 +83,59 @@ NOTE_RESULT = "job-note-result"
 INV_FORM = "job-inv-form"  # Generate Invoice and the credit note's reason
 INV_GENERATE = "job-inv-generate"
 INV_ACT = "job-inv-act"  # pattern id type: {"type", "act", "invoice", "version"}
+PART_FORMS = "job-part-forms"  # shown when the role and the job allow parts
+PART_ITEM = "job-part-item"
+PART_QTY = "job-part-qty"
+PART_SERIALS = "job-part-serials"
+PART_DEPOT = "job-part-depot"
+TB_SERIAL = "job-tb-serial"
+TB_CONDITION = "job-tb-condition"
+TB_ITEM = "job-tb-item"
+TB_DEPOT = "job-tb-depot"
+
+
+@dataclass(frozen=True)
+class PartsForm:
+    """One of the Parts tab's forms: its inputs in the order of its body's
+    arguments, the problem pointer of each, its button and answer line."""
+
+    name: str
+    pointers: Mapping[str, str]  # the API body's pointer → input id
+    clear: str  # emptied once saved
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.pointers.values())
+
+    @property
+    def button(self) -> str:
+        return f"job-{self.name}-add"
+
+    @property
+    def result(self) -> str:
+        return f"job-{self.name}-result"
+
+
+PART_FORM = PartsForm(
+    "part",
+    {
+        "/item_id": PART_ITEM,
+        "/quantity": PART_QTY,
+        "/serials": PART_SERIALS,
+        "/depot_id": PART_DEPOT,
+    },
+    PART_SERIALS,
+)
+TB_FORM = PartsForm(
+    "tb",
+    {
+        "/serial": TB_SERIAL,
+        "/condition": TB_CONDITION,
+        "/item_id": TB_ITEM,
+        "/depot_id": TB_DEPOT,
+    },
+    TB_SERIAL,
+)
 INV_REASON = "job-inv-reason"
 INV_AMOUNT = "job-inv-amount"  # a credit of an amount, before tax
 INV_TAX = "job-inv-tax"  # its tax rate (the invoice has several)
@@ -232,7 +286,7 @@ def _invoice() -> list[Any]:
                 field(
                     "Credit an amount (before tax)",
                     INV_AMOUNT,
-                    dcc.Input(id=INV_AMOUNT, className="office-num"),
+                    dcc.Input(id=INV_AMOUNT, className="num"),
                 ),
                 field(
                     "Its tax rate %",
@@ -240,7 +294,7 @@ def _invoice() -> list[Any]:
                     dcc.Input(
                         id=INV_TAX,
                         placeholder="the invoice's",
-                        className="office-num",
+                        className="num",
                     ),
                 ),
             ],
@@ -260,12 +314,63 @@ def _invoice() -> list[Any]:
     ]
 
 
+def _parts_block(
+    form: PartsForm, heading: str, button: str, fields: Sequence[Any]
+) -> html.Div:
+    return form_block(
+        fields,
+        [html.Button(button, id=form.button)],
+        result=form.result,
+        heading=heading,
+    )
+
+
+def _parts() -> list[Any]:
+    conditions = [
+        ("ok", "OK"),
+        ("needs_repair", "Needs Repair"),
+        ("obsolete", "Obsolete"),
+    ]
+    used = [
+        field("Part or service", PART_ITEM, dcc.Dropdown(id=PART_ITEM)),
+        field("Quantity", PART_QTY, dcc.Input(id=PART_QTY, value="1", className="num")),
+        field(
+            "Serial numbers",
+            PART_SERIALS,
+            dcc.Input(id=PART_SERIALS, placeholder="one a unit, comma-separated"),
+        ),
+        field("From depot", PART_DEPOT, dcc.Dropdown(id=PART_DEPOT)),
+    ]
+    back = [
+        field("Serial number", TB_SERIAL, dcc.Input(id=TB_SERIAL)),
+        field("Condition", TB_CONDITION, radio(TB_CONDITION, conditions, "ok")),
+        field(
+            "Part (a serial not on record)",
+            TB_ITEM,
+            dcc.Dropdown(id=TB_ITEM, placeholder="found from the serial"),
+        ),
+        field("Into depot", TB_DEPOT, dcc.Dropdown(id=TB_DEPOT)),
+    ]
+    return [
+        html.Div(id=body_id("parts"), className="table-scroll"),
+        html.Div(
+            [
+                _parts_block(PART_FORM, "Add a part used", "Add part used", used),
+                _parts_block(TB_FORM, "Record a take back", "Record take back", back),
+            ],
+            id=PART_FORMS,
+            hidden=True,
+        ),
+    ]
+
+
 _PANELS: Mapping[str, Any] = {
     "overview": _overview,
     "line-items": _line_items,
     "tasks": _tasks,
     "notes": _notes,
     "invoice": _invoice,
+    "parts": _parts,
 }
 
 

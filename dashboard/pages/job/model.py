@@ -10,6 +10,7 @@ method (:func:`offered_actions`); the role comes from the API's matrix
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +33,14 @@ from jobs_domain.job import (
     NoteVisibility,
 )
 from jobs_domain.money import format_decimal, format_money, totals
-from jobs_domain.parts import Condition, JobPart, Location, LocationKind, TakeBack
+from jobs_domain.parts import (
+    Condition,
+    JobPart,
+    Location,
+    LocationKind,
+    PriceBookItem,
+    TakeBack,
+)
 from jobs_domain.permissions import Act, allowed
 from jobs_domain.report import Report, ReserveStatus
 from jobs_domain.report_template import (
@@ -630,7 +638,9 @@ def invoice_views(
                 "title": ("Credit note " if credit else "Invoice ")
                 + (inv.number or "(draft, no number yet)"),
                 "status": inv.status.value,
-                "status_label": INVOICE_STATUS_LABELS[inv.status],
+                "status_label": "Issued"  # a credit note awaits no payment
+                if credit and inv.status is InvoiceStatus.ISSUED
+                else INVOICE_STATUS_LABELS[inv.status],
                 "client": f"{inv.client_name} <{inv.client_email or 'no e-mail'}>",
                 "lines": [
                     {
@@ -661,7 +671,9 @@ def invoice_views(
                 ],
                 "creditable": creditable,
                 "payment": (
-                    f"paid {when(inv.paid_at, zone)} ({inv.payment_ref})"
+                    "— (a credit note)"
+                    if credit
+                    else f"paid {when(inv.paid_at, zone)} ({inv.payment_ref})"
                     if inv.paid_at
                     else "payment link sent, not paid yet"
                     if stored.payment_url
@@ -730,3 +742,45 @@ def parts_view(
             for t in sorted(take_backs, key=lambda t: t.at)
         ],
     }
+
+
+def part_body(
+    item_id: str | None, quantity: str | None, serials: str | None, depot_id: str | None
+) -> dict[str, Any]:
+    """The Parts tab's "Add a part used" as ``POST /jobs/{id}/parts``'s body:
+    serials one a unit, separated by commas, spaces or new lines."""
+    body: dict[str, Any] = {
+        "item_id": item_id or "",
+        "quantity": (quantity or "").strip(),
+        "depot_id": depot_id,
+    }
+    typed = [s for s in re.split(r"[\s,;]+", serials or "") if s]
+    if typed:
+        body["serials"] = typed
+    return body
+
+
+def take_back_body(
+    serial: str | None, condition: str | None, item_id: str | None, depot_id: str | None
+) -> dict[str, Any]:
+    """The Parts tab's "Record a take back" as ``POST /jobs/{id}/take-backs``'s body."""
+    body: dict[str, Any] = {
+        "serial": (serial or "").strip(),
+        "condition": condition or "ok",
+        "depot_id": depot_id,
+    }
+    if item_id:
+        body["item_id"] = item_id
+    return body
+
+
+def item_options(items: Sequence[PriceBookItem]) -> list[dict[str, str]]:
+    """The price book as a drop-down: family · name (serialized parts say so)."""
+    return [
+        {
+            "label": f"{i.family} · {i.name}"
+            + (" (serialized)" if i.serialized else ""),
+            "value": i.id,
+        }
+        for i in sorted(items, key=lambda i: (i.family, i.name))
+    ]

@@ -428,7 +428,7 @@ def _credit_qty(invoice_id: str, line: int, left: str) -> Any:
     return dcc.Input(
         id={"type": layout.INV_CREDIT_QTY, "invoice": invoice_id, "line": line},
         placeholder=f"≤ {left}",
-        className="office-num inv-credit-qty",
+        className="num inv-credit-qty",
         disabled=left == "0",
     )
 

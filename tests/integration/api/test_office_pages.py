@@ -44,6 +44,8 @@ OPERATIONS = {
     Act.ADD_TASK: ("post", "/api/v1/jobs/{job_id}/tasks"),
     Act.TICK_TASK: ("patch", "/api/v1/jobs/{job_id}/tasks/{task_id}"),
     Act.ADD_NOTE: ("post", "/api/v1/jobs/{job_id}/notes"),
+    Act.USE_PART: ("post", "/api/v1/jobs/{job_id}/parts"),
+    Act.TAKE_BACK: ("post", "/api/v1/jobs/{job_id}/take-backs"),
     Act.SEE_PROFITABILITY: ("get", "/api/v1/jobs/{job_id}/profitability"),
     Act.READ_INVOICES: ("get", "/api/v1/invoices/{invoice_id}"),
     Act.GENERATE_INVOICE: ("post", "/api/v1/jobs/{job_id}/invoice"),
@@ -647,10 +649,8 @@ async def test_billing_credits_part_of_a_paid_invoice_on_the_invoice_tab(
     assert api["credit"]["remaining_gross"] == "66.00"
 
 
-async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_back(
-    world: World,
-) -> None:
-    from dashboard.pages.job.model import parts_view
+async def _pump_job_started(world: World) -> tuple[Any, str]:
+    """A started job at a client where an earlier job left pump OLD-1."""
     from tests.integration.api.test_perform_a_job import (
         install_old_pump,
         make_job,
@@ -661,6 +661,15 @@ async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_ba
     await install_old_pump(world, s)
     job_id = await make_job(world, s, "Replace the pump", auxiliary=False)
     await world.call("tess", "POST", f"/jobs/{job_id}/start", 200)
+    return s, job_id
+
+
+async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_back(
+    world: World,
+) -> None:
+    from dashboard.pages.job.model import parts_view
+
+    s, job_id = await _pump_job_started(world)
     part = {"item_id": s.items["pump"], "quantity": 1, "serials": ["P-1"]}
     await world.call("tess", "POST", f"/jobs/{job_id}/parts", 201, part)
     back = {"serial": "OLD-1", "condition": "needs_repair"}
@@ -683,6 +692,65 @@ async def test_the_parts_tab_lists_serials_and_what_became_of_each_unit_taken_ba
         ("X-77", "Circulator pump", "Obsolete", "no (not on record here)"),
     ]
     assert view["take_backs"][0]["went_to"].startswith("depot ")
+
+
+async def test_the_office_adds_parts_and_takes_units_back_on_the_parts_tab(
+    world: World,
+) -> None:
+    from dashboard.pages.job import model as job_model
+    from dashboard.pages.job.callbacks import parts_offered
+
+    s, job_id = await _pump_job_started(world)
+    job = await world.call("dispatcher", "GET", f"/jobs/{job_id}", 200)
+    dispatcher, billing = _user(world, "dispatcher"), _user(world, "billing")
+    offered = await _as(world, lambda o: parts_offered(o, dispatcher, job_id))
+    assert offered is not None
+    items, depots = offered
+    assert s.items["pump"] in {i.id for i in items}
+    assert s.depots["tess"] in {d.id for d in depots}
+    assert await _as(world, lambda o: parts_offered(o, billing, job_id)) is None
+
+    def add(body: dict[str, Any], version: int) -> Any:
+        return _as(
+            world,
+            lambda o: o.parts_edit(dispatcher, Act.USE_PART, job_id, version, body),
+        )
+
+    no_depot = await add(
+        job_model.part_body(s.items["valve"], "2", "", None), job["version"]
+    )
+    assert (no_depot.ok, no_depot.problems) == (
+        False,
+        {"/depot_id": "the office names the depot"},
+    )
+    pump = job_model.part_body(s.items["pump"], "1", " P-2 ", s.depots["tess"])
+    assert pump["serials"] == ["P-2"]
+    done = await add(pump, job["version"])
+    assert done.ok, done
+    assert done.message == f"{job['number']} part added."
+    stale = await add(pump, job["version"] - 1)
+    assert stale.stale
+    back = job_model.take_back_body(
+        "OLD-1", "needs_repair", None, s.depots["warehouse"]
+    )
+    taken = await _as(
+        world,
+        lambda o: o.parts_edit(dispatcher, Act.TAKE_BACK, job_id, job["version"], back),
+    )
+    assert taken.ok, taken
+    parts = await world.call("tess", "GET", f"/jobs/{job_id}/parts", 200)
+    assert [(p["name"], p["serials"]) for p in parts["items"]] == [
+        ("Circulator pump", ["P-2"])
+    ]
+    unit = await world.call("dispatcher", "GET", "/serials/OLD-1", 200)
+    assert unit["condition"] == "needs_repair"
+    # a completed job's parts are final: no form, and the use case refuses
+    await world.call("tess", "POST", f"/jobs/{job_id}/complete", 200)
+    assert await _as(world, lambda o: parts_offered(o, dispatcher, job_id)) is None
+    done_job = await world.call("dispatcher", "GET", f"/jobs/{job_id}", 200)
+    final = await add(pump, done_job["version"])
+    assert not final.ok
+    assert "parts are final" in final.message
 
 
 # -- the price book and report templates pages (issue 16) ------------------------------
