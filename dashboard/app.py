@@ -337,6 +337,11 @@ def _install_pages(app: dash.Dash, ctx: Context) -> None:
         Output(shell.VIEWPORT, "data"),
         Input(shell.URL, "pathname"),
     )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        shell.NAV_JS,
+        Output(shell.NAV_MARK, "data"),
+        Input(shell.URL, "pathname"),
+    )
     for page in pages.PAGES:
         page.register(app, ctx)
 

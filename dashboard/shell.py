@@ -19,6 +19,22 @@ VIEWPORT_JS = (
     "function (_path) { return {w: window.innerWidth, h: window.innerHeight}; }"
 )
 
+NAV_MARK = (
+    "nav-mark"  # what NAV_JS marked (nothing reads it: a callback needs an output)
+)
+#: Marks the header's link of the page shown (``aria-current``), and on a phone,
+#: where the links are one row that scrolls sideways, brings it into view.
+NAV_JS = """function (path) {
+  var current = null;
+  document.querySelectorAll('.topbar .nav a').forEach(function (a) {
+    var here = a.getAttribute('href') === (path || '/');
+    if (here) { a.setAttribute('aria-current', 'page'); current = a; }
+    else { a.removeAttribute('aria-current'); }
+  });
+  if (current) { current.scrollIntoView({block: 'nearest', inline: 'center'}); }
+  return path;
+}"""
+
 # --- the look every page shares
 PANEL = {
     "background": "#fff",
@@ -49,10 +65,11 @@ def shell(
         [
             dcc.Location(id=URL),
             dcc.Store(id=VIEWPORT),
+            dcc.Store(id=NAV_MARK),
             html.Header(
                 [
                     html.Strong("crewtrack"),
-                    *links,
+                    html.Nav(links, className="nav", title="Pages"),
                     html.Span(
                         [
                             f"{user_name} · {role}"

@@ -80,7 +80,7 @@ PAGES = (
     ),
     Page(
         bookings_layout.PATH,
-        "Bookings to confirm",
+        "Bookings",
         bookings_layout.page,
         bookings_callbacks.register,
     ),
@@ -124,7 +124,7 @@ PAGES = (
     ),
     Page(
         audit_layout.PATH,
-        "Location history & arrival audit",
+        "Arrival audit",
         audit_layout.page,
         audit_callbacks.register,
     ),
