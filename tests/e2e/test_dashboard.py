@@ -547,8 +547,8 @@ def test_a_technician_on_a_site_the_list_and_an_alert_each_lead_to_what_they_nam
     expect(sos).to_contain_text(f"at {LATE_SITE[0]:.5f}, {LATE_SITE[1]:.5f}")
     p.screenshot(path=str(OUTPUT / "live-map-sos.png"), full_page=True)
     sos.get_by_text("Show technician").click()  # where they are
+    expect(p).to_have_url(f"{stack.url}/?tech={device}")
     expect(p.locator("#details-title")).to_have_text("Tech 03")
-    _wait_for(p, MAP_CENTRE, "#live-map", [round(c, 4) for c in LATE_SITE])
     sos.get_by_role("button", name="Acknowledge").click()
     expect(p.locator("#alerts li.alert-sos")).to_have_count(0)
     # a fleet bigger than the list's page (30): Next reaches the rest
@@ -569,6 +569,11 @@ def test_a_technician_on_a_site_the_list_and_an_alert_each_lead_to_what_they_nam
             p.locator("#tech-search").fill("")
             p.locator("#tech-search").press("Enter")
             listed = p.locator("#tech-list")
+            expect(listed).to_contain_text(f"1–30 of {total}")
+            # the search box's blur sends its value again (a search: page 1);
+            # let that land before Next, not in the same request
+            p.locator("#tech-search").blur()
+            p.wait_for_timeout(1500)
             expect(listed).to_contain_text(f"1–30 of {total}")
             p.locator("#tech-next").click()
             expect(listed).to_contain_text(f"31–{total} of {total}")
