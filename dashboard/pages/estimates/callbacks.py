@@ -192,10 +192,7 @@ def _register_list(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.LIST, "children"),
-        Output(layout.LAST, "data"),
-        Output(layout.PAGER_TEXT, "children"),
-        Output(layout.PAGER_PREV, "disabled"),
-        Output(layout.PAGER_NEXT, "disabled"),
+        *layout.PAGER.outputs(),
         Input(layout.PAGING, "data"),
         Input(layout.REFRESH, "data"),
         State(layout.F_TEXT, "value"),

@@ -113,10 +113,7 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.LIST, "children"),
-        Output(layout.LAST, "data"),
-        Output(layout.PAGER_TEXT, "children"),
-        Output(layout.PAGER_PREV, "disabled"),
-        Output(layout.PAGER_NEXT, "disabled"),
+        *layout.PAGER.outputs(),
         Output(layout.LIST_ERROR, "children"),
         Input(layout.PAGING, "data"),
         Input(layout.REFRESH, "data"),
