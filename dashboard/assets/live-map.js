@@ -55,12 +55,20 @@
     return host.__liveMap;
   }
 
+  // The map's page is still the one shown: a figure or timer that ends after
+  // the dispatcher opened another page must not set the map's stores (Dash
+  // throws on a component no longer in the layout).
+  function shown() {
+    return document.getElementById(HOST) !== null;
+  }
+
   function resync() {  // the next tick sends the whole figure
+    if (!shown()) return;
     window.dash_clientside.set_props(SIG_STORE, {data: null});
   }
 
   function ready(s) {  // once: the tick and the side panels start
-    if (s.ready) return;
+    if (s.ready || !shown()) return;
     s.ready = true;
     window.dash_clientside.set_props(TICK, {disabled: false});
     window.dash_clientside.set_props(READY_STORE, {data: true});
