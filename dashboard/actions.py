@@ -679,14 +679,9 @@ class Office:
         """Run one edit of a directory record (``services.directory``, which
         takes the ``check`` the API's If-Match is): the role matrix, then the
         page's version against the locked record's, then the use case's rules."""
-        actor = user.actor()
         unchanged = _record_unchanged_since(seen_version)
-        try:
-            require(actor, act)
-            asyncio.run(self._in_transaction(actor, lambda c: edit(c, unchanged)))
-        except DomainError as exc:
-            return _refused(exc)
-        return Done(True, saved)
+        done = self._allowed(user, act, lambda conn, _actor: edit(conn, unchanged))
+        return done if isinstance(done, Done) else Done(True, saved)
 
     # -- users and devices (services.accounts: the use cases check the matrix) ------
 
@@ -711,11 +706,11 @@ class Office:
 
     # -- estimates and bookings (``services.estimates``, as the API's routes) -------
 
-    def _estimates(
+    def _allowed(
         self, user: OfficeUser, act: Act, work: Callable[[Conn, Actor], Awaitable[T]]
     ) -> T | Done:
-        """One estimate or booking edit as ``user``: the matrix, then the use
-        case's rules (a refusal as the page shows it)."""
+        """One edit as ``user`` (a directory record, an estimate, a booking): the
+        matrix, then the use case's rules (a refusal as the page shows it)."""
         actor = user.actor()
         try:
             require(actor, act)
@@ -725,7 +720,7 @@ class Office:
 
     def create_estimate(self, user: OfficeUser, new: estimates.NewEstimate) -> Done:
         """A draft estimate: its line items priced from the price book, its notes."""
-        made = self._estimates(
+        made = self._allowed(
             user,
             Act.CREATE_ESTIMATE,
             lambda conn, actor: estimates.create_estimate(conn, actor, new),
@@ -743,7 +738,7 @@ class Office:
             if estimate.version != seen_version:
                 raise _Stale(ESTIMATE_STALE)
 
-        made = self._estimates(
+        made = self._allowed(
             user,
             Act.APPROVE_ESTIMATE,
             lambda conn, actor: estimates.approve(
@@ -759,7 +754,7 @@ class Office:
 
         No version check: an estimate converts once whatever the page showed,
         and a second click is answered with the use case's own refusal."""
-        job = self._estimates(
+        job = self._allowed(
             user,
             Act.CONVERT_ESTIMATE,
             lambda conn, actor: estimates.convert(
@@ -782,7 +777,7 @@ class Office:
             "property_id": new.property_id,
             "technician_id": new.technician_id,
         }
-        job = self._estimates(
+        job = self._allowed(
             user,
             Act.TAKE_BOOKING,
             lambda conn, actor: estimates.create_booking(
