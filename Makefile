@@ -25,10 +25,12 @@ typecheck:
 	$(BIN)/mypy
 	npm run -s techapp:typecheck
 
-# the technician app's unit tests (vitest), then everything else (pytest)
+# the technician app's unit tests (vitest), then everything else (pytest) in
+# two workers, one per core; a file's tests stay together (module fixtures)
+PYTEST_WORKERS ?= 2
 pytest:
 	npm run -s techapp:test
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: provision
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -56,25 +57,56 @@ def _require(binary: str | Path) -> str:
     return found
 
 
+# Ports handed out come from a block below the kernel's ephemeral range
+# (32768-60999 on Linux), so no outgoing connection can take the port of a
+# server that stopped to restart on it (fault tests do), and each process that
+# hands out ports at once - a pytest-xdist worker - has its own block.
+PORT_BLOCK_FIRST = 20_000
+PORT_BLOCK_SIZE = 1_500
+PORT_BLOCKS = 8  # 20000-31999: still below the ephemeral range
+
+
 class PortAllocator:
     """Hand out free TCP ports on 127.0.0.1, never the same one twice.
 
     A bind test alone can return the same port for three servers started one
-    after another, because none of them has bound it yet.
+    after another, because none of them has bound it yet; so every allocator
+    in the process walks one shared block and skips ports already given (and
+    any a bind test finds taken), wrapping around only after the whole block.
     """
 
-    def __init__(self) -> None:
-        self._given: set[int] = set()
+    _lock = threading.Lock()
+    _block = 0
+    _next = [0] * PORT_BLOCKS  # per block: the offset of the next port to try
+
+    @classmethod
+    def use_block(cls, index: int) -> int:
+        """Take ports from block ``index`` (0..PORT_BLOCKS-1); return the old one."""
+        if not 0 <= index < PORT_BLOCKS:
+            raise ValueError(f"port block {index} is not in 0..{PORT_BLOCKS - 1}")
+        with cls._lock:
+            old, cls._block = cls._block, index
+        return old
 
     def free_port(self) -> int:
-        for _ in range(100):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", 0))
-                port = int(s.getsockname()[1])
-            if port not in self._given:
-                self._given.add(port)
-                return port
-        raise ServerError("no free port found")
+        cls = type(self)
+        with cls._lock:
+            first = PORT_BLOCK_FIRST + cls._block * PORT_BLOCK_SIZE
+            for _ in range(PORT_BLOCK_SIZE):
+                port = first + cls._next[cls._block]
+                cls._next[cls._block] = (cls._next[cls._block] + 1) % PORT_BLOCK_SIZE
+                if _bindable(port):
+                    return port
+        raise ServerError(f"no free port in {first}-{first + PORT_BLOCK_SIZE - 1}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -610,7 +642,9 @@ class MosquittoServer(_Process):
             "max_inflight_messages 0",
             "set_tcp_nodelay true",
             *mosquitto_limits(self.max_connections),
-            "log_dest stdout",
+            # its own file writer flushes every line (stdout into our log file
+            # is block-buffered: connections showed only when it stopped)
+            f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
             "log_type notice",

@@ -16,13 +16,18 @@ A missing server binary fails the test with the reason; nothing here skips.
 from __future__ import annotations
 
 import itertools
+import os
+import re
 import secrets
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from psycopg import sql
 
 from crewtrack.servers import (
@@ -81,6 +86,60 @@ class Broker:
             ]
         )
         self.server.reload()
+
+    def log_size(self) -> int:
+        return self.server.log_path.stat().st_size
+
+    def forget_service_sessions(self, since: int) -> list[str]:
+        """End the persistent sessions the service account opened after ``since``.
+
+        An ingest worker's session outlives its test: the broker goes on
+        queueing fixes for it (and hands it a share of a shared subscription),
+        and the next test's worker with the same client id would receive what
+        an earlier test sent. Each id the broker logged as connecting with a
+        kept session (``c0``) is connected once more with a clean start, which
+        drops its session and queue; the ids are returned.
+        """
+        with self.server.log_path.open("rb") as f:
+            f.seek(since)
+            logged = f.read().decode(errors="replace")
+        ids = sorted(set(_SERVICE_SESSION.findall(logged)))
+        for client_id in ids:
+            _connect_clean(self.port, client_id, INGEST_USER, self.service_password)
+        return ids
+
+
+_SERVICE_SESSION = re.compile(
+    r" as (\S+) \(p\d, c0, k\d+, u'" + re.escape(INGEST_USER) + r"'\)"
+)
+
+
+def _connect_clean(port: int, client_id: str, user: str, password: str) -> None:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+    )
+    client.username_pw_set(user, password)
+    connected = threading.Event()
+    client.on_connect = lambda *_args: connected.set()
+    client.connect("127.0.0.1", port, clean_start=True)  # session expiry 0
+    client.loop_start()
+    try:
+        if not connected.wait(10):
+            raise RuntimeError(f"cannot reach the test broker to forget {client_id}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each pytest-xdist worker (gw0, gw1, ...) hands out ports from its own block.
+
+    Without it two workers could give the same port to two servers: one
+    worker's fault test stops its broker to restart it on that port, and the
+    other worker's next server takes the port meanwhile.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    PortAllocator.use_block(int(worker.removeprefix("gw")))
 
 
 @pytest.fixture(scope="session")
@@ -163,9 +222,15 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 @pytest.fixture
-def settings(db_url: str, redis_url: str, broker: Broker, tmp_path: Path) -> Settings:
-    """Settings pointing every component at this test's servers."""
-    return Settings(
+def settings(
+    db_url: str, redis_url: str, broker: Broker, tmp_path: Path
+) -> Iterator[Settings]:
+    """Settings pointing every component at this test's servers.
+
+    The ingest sessions this test leaves on the session's broker end with it.
+    """
+    since = broker.log_size()
+    yield Settings(
         home=tmp_path / "home",
         database_url=db_url,
         redis_url=redis_url,
@@ -177,3 +242,5 @@ def settings(db_url: str, redis_url: str, broker: Broker, tmp_path: Path) -> Set
         attachments_dir=tmp_path / "attachments",
         log_json=False,
     )
+    if broker.server.running:  # a fault test may leave it stopped
+        broker.forget_service_sessions(since)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
+import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 import redis
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from crewtrack.servers import PostgresServer, RedisServer
-from tests.conftest import Broker
+from tests.conftest import INGEST_USER, Broker
 
 
 def test_each_test_database_has_timescaledb_and_the_fixes_hypertable(
@@ -124,3 +129,56 @@ def test_broker_refuses_a_wrong_password(broker: Broker) -> None:
     )
     assert result.returncode != 0
     assert "Connection error: Not authorized" in result.stderr
+
+
+def _ingest_session(broker: Broker, client_id: str) -> tuple[bool, list[bytes]]:
+    """Connect as the ingest with a kept session: (session present, messages)."""
+    got: list[bytes] = []
+    present: list[bool] = []
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+    )
+    client.username_pw_set(INGEST_USER, broker.service_password)
+    client.on_connect = lambda _c, _u, flags, _rc, _p: present.append(
+        flags.session_present
+    )
+    client.on_message = lambda _c, _u, msg: got.append(msg.payload)
+    client.connect(
+        "127.0.0.1",
+        broker.port,
+        clean_start=False,
+        properties=_expiry(3600),
+    )
+    client.loop_start()
+    deadline = time.monotonic() + 10
+    while not present and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not present[0]:
+        client.subscribe("crewtrack/v1/+/fix", qos=1)
+    time.sleep(0.5)  # queued messages arrive at once
+    client.disconnect()
+    client.loop_stop()
+    return present[0], got
+
+
+def _expiry(seconds: int) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = seconds
+    return props
+
+
+def test_an_ingest_session_a_test_leaves_on_the_broker_is_forgotten_with_it(
+    broker: Broker,
+) -> None:
+    password = broker.add_device("harness-dev-4")
+    since = broker.log_size()
+    assert _ingest_session(broker, "ingest-left") == (False, [])
+    _publish(broker.port, "harness-dev-4", password, "crewtrack/v1/harness-dev-4/fix")
+    # without the harness's clean-up the next test's worker would get this fix
+    assert _ingest_session(broker, "ingest-left") == (True, [b"x"])
+    _publish(broker.port, "harness-dev-4", password, "crewtrack/v1/harness-dev-4/fix")
+
+    assert broker.forget_service_sessions(since) == ["ingest-left"]
+
+    assert _ingest_session(broker, "ingest-left") == (False, [])
+    assert broker.forget_service_sessions(since) == ["ingest-left"]
