@@ -58,8 +58,9 @@ class Context:
     #: The company's time zone: every time a person reads on the pages.
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     views: ViewCache = field(default_factory=ViewCache)
-    #: The jobs map's fence layers (key, JSON) per job-sites signature (rebuilt when a site,
-    #: its status or its fence changes, not on every full figure).
+    #: The jobs map's fence layers per job-sites signature: the sites until the
+    #: browser asks for their layers, then the layers' JSON (rebuilt when a
+    #: site, its status or its fence changes, not on every full figure).
     fences: ViewCache = field(default_factory=lambda: ViewCache(size=8))
     #: The jobs map's figures (JSON bytes) by key, until the browser fetches
     #: them (``live_map.callbacks.figure_ref``): ~2 MB each at 2,000 technicians.
