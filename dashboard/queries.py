@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -324,7 +324,12 @@ def _address_in_order(raw: Any) -> str:
 
 
 def fenced_properties(sources: Sources) -> list[tuple[str, str]]:
-    """Every active property with a fence the derive can use: (id, "client · address")."""
+    """Every active property with a fence the derive can use: (id, "client · address")
+    (cached: the audit's picker searches them as the dispatcher types)."""
+    return sources.cache.get("fenced_properties", lambda: _fenced_properties(sources))
+
+
+def _fenced_properties(sources: Sources) -> list[tuple[str, str]]:
     with sources.conn() as conn:
         rows = conn.execute(
             """SELECT p.id::text, c.name, p.address, p.lat, p.lon, p.geofence
@@ -437,13 +442,57 @@ def _session_row(row: tuple[Any, ...]) -> SessionRow:
     )
 
 
-def recent_sessions(sources: Sources, limit: int = 300) -> list[SessionRow]:
-    """The newest job sessions, for the audit page's picker."""
+@dataclass(frozen=True)
+class SessionChoice:
+    """What the audit's session picker names a session by."""
+
+    session_id: str
+    job_number: str
+    technician: str
+    clocked_in_at: datetime
+
+
+#: Sessions the audit's picker searches among (newest first; one linked from
+#: elsewhere is offered too): a few days of a 2,000-technician fleet.
+SESSION_CHOICES = 10_000
+
+_SESSION_CHOICES_SQL = """
+    SELECT s.id::text, j.number, t.name, s.clocked_in_at
+      FROM job_sessions s
+      JOIN jobs j ON j.id = s.job_id
+      JOIN technicians t ON t.id = s.technician_id
+"""
+
+
+def _session_choice(row: tuple[Any, ...]) -> SessionChoice:
+    return SessionChoice(row[0], format_job_number(row[1]), row[2], row[3])
+
+
+def session_choices(
+    sources: Sources, linked: Sequence[str] = (), limit: int = SESSION_CHOICES
+) -> list[SessionChoice]:
+    """The newest sessions (cached), and the ``linked`` ones not among them."""
+    newest: list[SessionChoice] = sources.cache.get(
+        "session_choices",
+        lambda: _read_session_choices(sources, limit),
+    )
+    known = {c.session_id for c in newest}
+    missing = [s for s in linked if s not in known]
+    if not missing:
+        return newest
     with sources.conn() as conn:
         rows = conn.execute(
-            _SESSIONS_SQL + " ORDER BY s.clocked_in_at DESC LIMIT %s", (limit,)
+            _SESSION_CHOICES_SQL + " WHERE s.id::text = ANY (%s)", (missing,)
         ).fetchall()
-    return [_session_row(r) for r in rows]
+    return [_session_choice(r) for r in rows] + newest
+
+
+def _read_session_choices(sources: Sources, limit: int) -> list[SessionChoice]:
+    with sources.conn() as conn:
+        rows = conn.execute(
+            _SESSION_CHOICES_SQL + " ORDER BY s.clocked_in_at DESC LIMIT %s", (limit,)
+        ).fetchall()
+    return [_session_choice(r) for r in rows]
 
 
 def session(sources: Sources, session_id: str) -> SessionRow | None:

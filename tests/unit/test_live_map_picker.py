@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.pages.live_map.model import PICKER_OPTIONS, picker_options
+from dashboard.pickers import PICKER_OPTIONS, picker_options
 
 FLEET = [(f"dev{i:04d}", f"Technician {i:04d} (dev{i:04d})") for i in range(2000)]
 

@@ -9,6 +9,7 @@ both use it).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -20,7 +21,7 @@ import psycopg
 from dash import Input, Output, Patch, State
 from dash.exceptions import PreventUpdate
 
-from dashboard import maps, queries, shell
+from dashboard import maps, pickers, queries, shell
 from dashboard.context import Context
 from dashboard.pages.audit import export, figures, layout, panels
 from dashboard.pages.audit import model as audit_mod
@@ -232,6 +233,53 @@ def evidence_bundle(ctx: Context, session_id: UUID) -> bytes:
         )
 
 
+def picker_choices(ctx: Context) -> dict[str, Callable[[list[str]], pickers.Choices]]:
+    """What each of the page's pickers chooses among, (value, label) each, given
+    the chosen values: one linked from elsewhere (``?session=``, ``?device=``)
+    is offered even if it is not among the usual choices, so it stays chosen."""
+    sources = ctx.sources
+
+    def sessions(chosen: list[str]) -> pickers.Choices:
+        return [
+            (
+                s.session_id,
+                f"{s.job_number} · {s.technician} · "
+                f"{s.clocked_in_at.astimezone(ctx.zone):%Y-%m-%d %H:%M}",
+            )
+            for s in queries.session_choices(sources, chosen)
+        ]
+
+    def devices(chosen: list[str]) -> pickers.Choices:
+        known = queries.device_choices(sources)
+        listed = {d for d, _ in known}
+        return [(d, d) for d in chosen if d not in listed] + known
+
+    def sites(_chosen: list[str]) -> pickers.Choices:
+        return [
+            (s.job_id, f"{s.number} · {s.address or s.title}")
+            for s in queries.job_sites(sources)
+        ]
+
+    def technicians(_chosen: list[str]) -> pickers.Choices:
+        people = {
+            t.technician_id: t.name
+            for t in queries.technicians(sources).values()
+            if t.technician_id
+        }
+        return sorted(people.items(), key=lambda kv: kv[1])
+
+    def properties(_chosen: list[str]) -> pickers.Choices:
+        return queries.fenced_properties(sources)
+
+    return {
+        layout.AUDIT_SESSION: sessions,
+        layout.AUDIT_DEVICE: devices,
+        layout.AUDIT_SITE: sites,
+        layout.AUDIT_P_TECH: technicians,
+        layout.AUDIT_P_PROPERTY: properties,
+    }
+
+
 def _role() -> str | None:
     """The signed-in user's role (the login hook put the user on ``flask.g``)."""
     user = flask.g.get("user") if flask.has_request_context() else None
@@ -263,47 +311,10 @@ def register(app: dash.Dash, ctx: Context) -> None:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    @app.callback(
-        Output(layout.AUDIT_SESSION, "options"),
-        Output(layout.AUDIT_DEVICE, "options"),
-        Output(layout.AUDIT_SITE, "options"),
-        Output(layout.AUDIT_P_TECH, "options"),
-        Output(layout.AUDIT_P_PROPERTY, "options"),
-        Input(shell.URL, "pathname"),
-    )
-    def _audit_options(pathname: str | None) -> tuple[Any, ...]:
-        if pathname != layout.PATH:
-            raise PreventUpdate
-        sessions = [
-            {
-                "label": f"{s.job_number} · {s.technician} · "
-                f"{s.clocked_in_at.astimezone(ctx.zone):%Y-%m-%d %H:%M}",
-                "value": s.session_id,
-            }
-            for s in queries.recent_sessions(ctx.sources)
-        ]
-        devices = [
-            {"label": label, "value": d}
-            for d, label in queries.device_choices(ctx.sources)
-        ]
-        sites = [
-            {"label": f"{s.number} · {s.address or s.title}", "value": s.job_id}
-            for s in queries.job_sites(ctx.sources)
-        ]
-        people = {
-            t.technician_id: t.name
-            for t in queries.technicians(ctx.sources).values()
-            if t.technician_id
-        }
-        techs = [
-            {"label": name, "value": tid}
-            for tid, name in sorted(people.items(), key=lambda kv: kv[1])
-        ]
-        props = [
-            {"label": label, "value": pid}
-            for pid, label in queries.fenced_properties(ctx.sources)
-        ]
-        return sessions, devices, sites, techs, props
+    # each picker is given a page of options for what is typed (dcc.Dropdown
+    # indexed every one of 2,000+ sessions, technicians and sites on page load)
+    for picker_id, choices in picker_choices(ctx).items():
+        pickers.register(app, picker_id, choices)
 
     @app.callback(
         Output(layout.AUDIT_REQUEST, "data"),

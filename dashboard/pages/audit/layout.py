@@ -82,7 +82,7 @@ def audit_page(session_id: str | None, device_id: str | None) -> html.Div:
                     dcc.Dropdown(
                         id=AUDIT_SESSION,
                         # the linked value must be among the options or it is dropped;
-                        # the full list replaces this one when it has loaded
+                        # the picker's callback (dashboard/pickers.py) names it
                         options=[{"label": session_id, "value": session_id}]
                         if session_id
                         else [],

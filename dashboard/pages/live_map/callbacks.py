@@ -19,7 +19,7 @@ import flask
 from dash import ALL, ClientsideFunction, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import queries, shell
+from dashboard import pickers, queries, shell
 from dashboard.context import Context
 from dashboard.pages.live_map import figures, layout, model, panels
 from storage import alert_stream
@@ -472,14 +472,9 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     # the technician picker is given the options for what was typed, a few at
     # a time (dcc.Dropdown indexed all 2,000 on every first load and tick)
-    @app.callback(
-        Output(layout.FILTER_TECHS, "options"),
-        Input(layout.FILTER_TECHS, "search_value"),
-        State(layout.FILTER_TECHS, "value"),
+    pickers.register(
+        app, layout.FILTER_TECHS, lambda _chosen: queries.device_choices(ctx.sources)
     )
-    def _technician_options(search: str | None, chosen: list[str] | None) -> Any:
-        choices = queries.device_choices(ctx.sources)
-        return model.picker_options(choices, search, chosen)
 
     @app.callback(
         Output(layout.FILTER_TEAMS, "options"),

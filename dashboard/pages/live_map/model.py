@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -257,34 +256,6 @@ def tech_rows(
         rows.append(row)
     rows.sort(key=lambda r: (STATE_ORDER[r.state], r.name.lower()))
     return rows
-
-
-#: How many technicians the picker offers at a time (typing narrows them): a
-#: dcc.Dropdown indexes every option it is given, and 2,000 cost ~1 s of the
-#: first load (docs/performance.md, "Login to map painted").
-PICKER_OPTIONS = 50
-
-
-def picker_options(
-    choices: Sequence[tuple[str, str]],
-    search: str | None,
-    chosen: Iterable[str] | None,
-    limit: int = PICKER_OPTIONS,
-) -> list[dict[str, str]]:
-    """The technician picker's options for what was typed: the chosen ones
-    (they keep their labels), then the first ``limit`` of ``choices`` (value,
-    label) whose label contains ``search``, in their order."""
-    picked = set(chosen or ())
-    needle = (search or "").strip().lower()
-    options = [{"label": label, "value": v} for v, label in choices if v in picked]
-    matching = (
-        (v, label)
-        for v, label in choices
-        if v not in picked and (not needle or needle in label.lower())
-    )
-    return options + [
-        {"label": label, "value": v} for v, label in islice(matching, limit)
-    ]
 
 
 # ------------------------------------------------------------------ alerts
