@@ -24,8 +24,16 @@ from psycopg_pool import ConnectionPool
 
 from core.geofence import Geofence
 from crewtrack.settings import Settings
+from jobs_domain.alarms import ALARM_RAISED
 from jobs_domain.job import format_job_number
-from storage.alert_stream import StreamAlert, decode_entry
+from storage.alert_stream import (
+    ACK_KEEP_S,
+    STREAM_KEY_PREFIX,
+    StreamAlert,
+    decode_entry,
+    entry_order,
+    stream_key,
+)
 from storage.clients import ADDRESS_LINES
 from storage.live import key as live_key
 from storage.live import live_position_sync, live_rows_sync
@@ -151,12 +159,90 @@ def _text(v: Any) -> str | None:
     return v.decode() if isinstance(v, bytes) else v
 
 
-def recent_alerts(sources: Sources, count: int = 30) -> list[StreamAlert]:
-    """The newest alerts from the configured stream, newest first."""
-    entries: list[tuple[Any, dict[Any, Any]]] = sources.redis.xrevrange(  # type: ignore[assignment]
-        sources.alerts_stream, count=count
-    )
-    return [decode_entry(entry_id, fields) for entry_id, fields in entries]
+#: The newest entries of the alerts stream the panel shows (older alarms not
+#: acknowledged yet are shown too, :func:`recent_alerts`).
+RECENT_ALERTS = 30
+
+
+@dataclass(frozen=True)
+class RecentAlerts:
+    """What the alerts panel shows of the stream, and how much it leaves out."""
+
+    #: the newest entries, then every open alarm older than them; newest first
+    alerts: list[StreamAlert]
+    #: older entries the stream holds that are neither shown nor acknowledged
+    older: int
+
+
+def _entry_id(alert_key: str) -> str | None:
+    """The stream entry id an alert key names (None: not a stream entry's key)."""
+    if not alert_key.startswith(STREAM_KEY_PREFIX):
+        return None
+    entry_id = alert_key.removeprefix(STREAM_KEY_PREFIX)
+    try:
+        entry_order(entry_id)
+    except ValueError:  # a key the browser made up
+        return None
+    return entry_id
+
+
+def recent_alerts(
+    sources: Sources,
+    acknowledged: frozenset[str] = frozenset(),
+    count: int = RECENT_ALERTS,
+) -> RecentAlerts:
+    """The newest ``count`` alerts of the configured stream and, older than
+    them, every alarm (an SOS…) not acknowledged yet: an open alarm stays on
+    the panel however many alerts came after it.
+
+    The stream is read newest first and cannot be searched by type, so the
+    alarms come from the alerts outbox (PostgreSQL, ``report_alerts``: the
+    stream id the relay gave each one); the stream itself is then asked for
+    those entries (one it has trimmed, or another stream's, is not shown).
+    """
+    r = sources.redis
+    stream = sources.alerts_stream
+    pipe = r.pipeline(transaction=False)
+    pipe.xrevrange(stream, count=count)
+    pipe.xlen(stream)
+    entries, length = pipe.execute()
+    newest = [decode_entry(entry_id, fields) for entry_id, fields in entries]
+    if len(newest) >= length:
+        return RecentAlerts(newest, 0)
+    edge = entry_order(newest[-1].id)
+    open_older = [
+        i
+        for i in open_alarm_ids(sources)
+        if entry_order(i) < edge and stream_key(i) not in acknowledged
+    ]
+    acked_older = [
+        i
+        for i in map(_entry_id, acknowledged)
+        if i is not None and entry_order(i) < edge
+    ]
+    pipe = r.pipeline(transaction=False)
+    for entry_id in open_older + acked_older:
+        pipe.xrange(stream, entry_id, entry_id, count=1)
+    held = pipe.execute()
+    pinned = [decode_entry(*hit[0]) for hit in held[: len(open_older)] if hit]
+    pinned.sort(key=lambda a: entry_order(a.id), reverse=True)
+    acked_held = sum(1 for hit in held[len(open_older) :] if hit)
+    older = length - len(newest) - len(pinned) - acked_held
+    return RecentAlerts(newest + pinned, max(older, 0))
+
+
+def open_alarm_ids(sources: Sources) -> list[str]:
+    """Stream ids of the alarms delivered in the last week (an acknowledgement
+    is kept that long: an older alarm is not on the panel anyway)."""
+    with sources.conn() as conn:
+        rows = conn.execute(
+            """SELECT stream_id FROM report_alerts
+                WHERE event_key IS NOT NULL AND stream_id IS NOT NULL
+                  AND payload->>'type' = %s
+                  AND created_at > now() - make_interval(secs => %s)""",
+            (ALARM_RAISED, ACK_KEEP_S),
+        ).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 @dataclass(frozen=True)

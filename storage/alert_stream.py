@@ -63,6 +63,21 @@ def decode_entry(entry_id: Any, fields: dict[Any, Any]) -> StreamAlert:
     return StreamAlert(eid, f.get("type", "alert"), at_ms, payload)
 
 
+#: The alert key of a stream entry (what its Acknowledge button hides).
+STREAM_KEY_PREFIX = "stream:"
+
+
+def stream_key(entry_id: str) -> str:
+    """The alert key of the stream entry ``entry_id``."""
+    return f"{STREAM_KEY_PREFIX}{entry_id}"
+
+
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """A stream entry id (``<ms>-<seq>``) as something that sorts as Redis does."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 #: Redis sorted set of acknowledged alert keys (score: when), shared by every
 #: dispatcher: one acknowledges for the whole office.
 ACKED_KEY = "crewtrack:alerts:acknowledged"

@@ -6,6 +6,7 @@ own endpoint, as the browser asks for it every few seconds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -22,8 +23,10 @@ from psycopg_pool import ConnectionPool
 
 import dashboard.app
 from crewtrack.settings import Settings
+from jobs_domain.alarms import AlarmRaised
 from jobs_domain.job import format_job_number
 from jobs_domain.report import ReserveRaised
+from storage import reports
 from storage.alert_stream import entry_fields
 from storage.users import create_user
 from tests.integration.dashboard_login import log_in
@@ -70,6 +73,36 @@ def _alerts_panel(client: FlaskClient) -> str:
     return json.dumps(
         response.get_json()["response"]["alerts"]["children"], ensure_ascii=False
     )
+
+
+def _acknowledge(client: FlaskClient, key: str) -> None:
+    """A click on the alert's Acknowledge button (its key)."""
+    response = client.post(
+        "/_dash-update-component",
+        json={
+            "output": "ack-done.children",
+            "outputs": {"id": "ack-done", "property": "children"},
+            "inputs": [
+                {
+                    "id": {"type": "alert-ack", "key": ["ALL"]},
+                    "property": "n_clicks",
+                    "value": [
+                        {
+                            "id": {"type": "alert-ack", "key": key},
+                            "property": "n_clicks",
+                            "value": 1,
+                        }
+                    ],
+                }
+            ],
+            "changedPropIds": [
+                json.dumps({"key": key, "type": "alert-ack"}, separators=(",", ":"))
+                + ".n_clicks"
+            ],
+            "state": [],
+        },
+    )
+    assert response.status_code == 200, response.text
 
 
 def _job_with_technician(dsn: str) -> tuple[str, str, str]:
@@ -156,31 +189,75 @@ def test_an_acknowledged_alert_leaves_every_dispatchers_panel(
     app = build_app(settings.replace(alerts_stream=stream))
     client = _logged_in(app, settings.database_url)
     assert f"Reserve on {number}" in _alerts_panel(client)
-    key = f"stream:{entry.decode()}"
-    response = client.post(
-        "/_dash-update-component",
-        json={
-            "output": "ack-done.children",
-            "outputs": {"id": "ack-done", "property": "children"},
-            "inputs": [
-                {
-                    "id": {"type": "alert-ack", "key": ["ALL"]},
-                    "property": "n_clicks",
-                    "value": [
-                        {
-                            "id": {"type": "alert-ack", "key": key},
-                            "property": "n_clicks",
-                            "value": 1,
-                        }
-                    ],
-                }
-            ],
-            "changedPropIds": [
-                json.dumps({"key": key, "type": "alert-ack"}, separators=(",", ":"))
-                + ".n_clicks"
-            ],
-            "state": [],
-        },
-    )
-    assert response.status_code == 200, response.text
+    _acknowledge(client, f"stream:{entry.decode()}")
     assert f"Reserve on {number}" not in _alerts_panel(client)
+
+
+def _relayed_sos(dsn: str, redis_url: str, stream: str, job_id: str) -> str:
+    """An SOS as the API delivers it: into the alerts outbox (``services.alarms``),
+    then appended to the stream and marked delivered (``api.alert_relay``, with
+    the storage calls it makes); the stream entry's id."""
+    raised = AlarmRaised(
+        device_id="tess-phone",
+        event_id=f"osmand-alarm-sos-{uuid.uuid4().hex}",
+        alarm="sos",
+        technician_id=None,
+        technician="Tess Meyer",
+        job_id=job_id,
+        lat=48.13,
+        lon=11.57,
+        accuracy=8.0,
+        raised_at=datetime.now(UTC),
+    )
+
+    async def relay() -> str:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            assert await reports.insert_event_alert(conn, raised.key, raised.to_json())
+            ((alert_id, payload, _, _),) = await reports.claim_pending_alerts(conn)
+            with redis.Redis.from_url(redis_url) as r:
+                entry = r.xadd(stream, entry_fields(payload))  # type: ignore[arg-type]
+            await reports.record_alert_attempt(
+                conn,
+                alert_id,
+                stream_id=entry.decode(),
+                webhook_status=None,
+                delivered=True,
+                error=None,
+            )
+            return str(entry.decode())
+
+    return asyncio.run(relay())
+
+
+def test_an_open_sos_stays_on_top_however_many_alerts_came_after_until_acknowledged(
+    settings: Settings, redis_url: str, build_app: Any
+) -> None:
+    job_id, number, tess = _job_with_technician(settings.database_url)
+    stream = f"crewtrack:alerts:{uuid.uuid4().hex[:8]}"
+    sos = _relayed_sos(settings.database_url, redis_url, stream, job_id)
+    with redis.Redis.from_url(redis_url) as r:
+        for i in range(45):  # more than the panel reads of the stream
+            r.xadd(
+                stream,
+                entry_fields(  # type: ignore[arg-type]
+                    {
+                        "type": "reserve.raised",
+                        "job_id": job_id,
+                        "raised_by": tess,
+                        "field_label": f"Field {i}",
+                    }
+                ),
+            )
+    app = build_app(settings.replace(alerts_stream=stream))
+    client = _logged_in(app, settings.database_url)
+    panel = _alerts_panel(client)
+    assert panel.count("SOS: Tess Meyer") == 1
+    assert panel.index("SOS: Tess Meyer") < panel.index(f"Reserve on {number}")
+    assert "Field 44" in panel  # the newest
+    assert "Field 14" not in panel  # the 31st newest: older than the panel reads
+    # the newest 30 and the SOS are shown: the 15 older reserves are counted
+    assert "15 older alerts not shown" in panel
+    _acknowledge(client, f"stream:{sos}")
+    panel = _alerts_panel(client)
+    assert "SOS: Tess Meyer" not in panel
+    assert "15 older alerts not shown" in panel

@@ -192,3 +192,47 @@ def test_an_sos_stays_above_newer_alerts_until_it_is_acknowledged() -> None:
         [reserve, sos], [], [], set(), [], SOS_AT, _names(), frozenset({shown[0].key})
     )
     assert [a.kind for a in acked] == ["reserve"]
+
+
+def test_any_open_alarm_comes_before_newer_reserves_and_an_sos_before_it() -> None:
+    fall = _sos(alarm="fallDown")
+    newer_sos = decode_entry(
+        "1765116300000-0", entry_fields({**_sos().payload, "raised_at": None})
+    )
+    reserves = [
+        decode_entry(
+            f"17651198{i:05d}-0",
+            entry_fields({"type": "reserve.raised", "job_id": JOB_ID}),
+        )
+        for i in range(3)
+    ]
+    shown = build_alerts(
+        [*reserves, newer_sos, fall], [], [], set(), [], SOS_AT, _names()
+    )
+    assert [a.kind for a in shown] == ["sos", "alarm", "reserve", "reserve", "reserve"]
+
+
+def _panel_text(alerts: list[Any], older: int) -> str:
+    return json.dumps(
+        panels.alerts_panel(alerts, ZONE, older),
+        cls=plotly.utils.PlotlyJSONEncoder,
+        ensure_ascii=False,
+    )
+
+
+def test_the_alerts_panel_says_how_many_older_alerts_it_does_not_show() -> None:
+    reserve = stream_alert(
+        decode_entry(
+            "1765119800000-0",
+            entry_fields({"type": "reserve.raised", "job_id": JOB_ID}),
+        ),
+        _names(),
+    )
+    assert "not shown" not in _panel_text([reserve], 0)
+    assert "1 older alert not shown" in _panel_text([reserve], 1)
+    # past the panel's own length: those are counted too
+    many = [reserve] * (panels.MAX_ALERTS + 5)
+    text = _panel_text(many, 1_200)
+    assert text.count("Acknowledge") == panels.MAX_ALERTS
+    assert "1,205 older alerts not shown" in text
+    assert "1,200 older alerts not shown" in _panel_text([], 1_200)

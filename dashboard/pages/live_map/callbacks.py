@@ -199,12 +199,15 @@ def live_update(
 FOCUS_ZOOM = 15.0
 
 
-def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
-    """Every alert beside the map not acknowledged yet: the stream's, the live
-    state's, the records'; jobs and people by name."""
+def current_alerts(ctx: Context, now: datetime) -> tuple[list[model.Alert], int]:
+    """Every alert beside the map not acknowledged yet: the stream's (its
+    newest, and every open alarm), the live state's, the records'; jobs and
+    people by name. With how many older alerts of the stream are not shown."""
     sources = ctx.sources
     now_ms = int(now.timestamp() * 1000)
-    stream = queries.recent_alerts(sources)
+    acknowledged = alert_stream.acknowledged_sync(sources.redis)
+    recent = queries.recent_alerts(sources, acknowledged)
+    stream = recent.alerts
     sites = queries.job_sites(sources)
     techs, _, _ = live_view(ctx, model.Filters(), now_ms)
     on_site = {t.job for t in techs if t.job and t.state != model.OFFLINE}
@@ -226,16 +229,10 @@ def current_alerts(ctx: Context, now: datetime) -> list[model.Alert]:
         ),
         zone=ctx.zone,
     )
-    return model.build_alerts(
-        stream,
-        techs,
-        sites,
-        on_site,
-        discrepancies,
-        now,
-        names,
-        alert_stream.acknowledged_sync(sources.redis),
+    alerts = model.build_alerts(
+        stream, techs, sites, on_site, discrepancies, now, names, acknowledged
     )
+    return alerts, recent.older
 
 
 def technician_list(
@@ -421,7 +418,8 @@ def register(app: dash.Dash, ctx: Context) -> None:
         prevent_initial_call=True,
     )
     def _alerts(_n: int | None, _acked: Any, _ready: Any) -> Any:
-        return panels.alerts_panel(current_alerts(ctx, datetime.now(UTC)), ctx.zone)
+        alerts, older = current_alerts(ctx, datetime.now(UTC))
+        return panels.alerts_panel(alerts, ctx.zone, older)
 
     @app.callback(
         Output(layout.ACK_DONE, "children"),

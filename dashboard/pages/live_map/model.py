@@ -24,7 +24,7 @@ from dashboard.queries import (
     Technician,
 )
 from jobs_domain.alarms import ALARM_RAISED, SOS
-from storage.alert_stream import StreamAlert
+from storage.alert_stream import StreamAlert, stream_key
 
 #: Technician states on the live map, in legend order.
 CLOCKED_IN = "clocked_in"
@@ -305,6 +305,8 @@ def _utc(ms: int) -> datetime:
 
 #: The kind of an SOS alert: red, above every other alert until acknowledged.
 SOS_KIND = "sos"
+#: The kind of any other alarm (a fall…): next, above the reserves and the rest.
+ALARM_KIND = "alarm"
 
 
 def _position(a: StreamAlert) -> str:
@@ -322,8 +324,8 @@ def alarm_alert(a: StreamAlert, job: str) -> Alert:
     who = a.text("technician") or f"device {a.text('device_id')}"
     sos = alarm == SOS
     return Alert(
-        f"stream:{a.id}",
-        SOS_KIND if sos else "alarm",
+        stream_key(a.id),
+        SOS_KIND if sos else ALARM_KIND,
         "sos" if sos else "danger",
         f"SOS: {who}" if sos else f"Alarm ({alarm}): {who}",
         f"{f'on {job}' if job else 'not clocked into a job'} · {_position(a)}",
@@ -350,7 +352,7 @@ def stream_alert(a: StreamAlert, names: Names) -> Alert:
         said = f" “{a.text('comment')}”" if a.text("comment") else ""
         extra = f" · {photos} photo{'s' if photos != 1 else ''}" if photos else ""
         return Alert(
-            f"stream:{a.id}",
+            stream_key(a.id),
             "reserve",
             "warning",
             f"Reserve on {number or 'a job'}: {where}",
@@ -361,7 +363,7 @@ def stream_alert(a: StreamAlert, names: Names) -> Alert:
         )
     message = a.text("message") or a.text("comment")
     return Alert(
-        f"stream:{a.id}",
+        stream_key(a.id),
         a.type,
         "info",
         a.type.replace(".", " ").replace("_", " ").capitalize(),
@@ -382,8 +384,8 @@ def build_alerts(
     names: Names,
     acknowledged: frozenset[str] = frozenset(),
 ) -> list[Alert]:
-    """Alerts beside the map, SOS first, then newest first, without the
-    acknowledged ones.
+    """Alerts beside the map, SOS first, then the other alarms, then newest
+    first, without the acknowledged ones.
 
     Reserves, alarms (SOS) and any other alert come from the stream;
     offline-while-clocked-in and late arrivals are computed from the live state,
@@ -433,5 +435,6 @@ def build_alerts(
     out.extend(discrepancies)
     out = [a for a in out if a.key not in acknowledged]
     out.sort(key=lambda a: a.at, reverse=True)
-    out.sort(key=lambda a: a.kind != SOS_KIND)  # stable: newest SOS first
+    # stable: the newest SOS first, then the other alarms, then the rest
+    out.sort(key=lambda a: (a.kind != SOS_KIND, a.kind != ALARM_KIND))
     return out

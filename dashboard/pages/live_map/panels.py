@@ -190,12 +190,29 @@ def alert_links(a: model.Alert) -> list[Any]:
     return links
 
 
-def alerts_panel(alerts: list[model.Alert], zone: ZoneInfo) -> Any:
-    """The newest 50 alerts, each edged in its severity's colour, with where it
-    leads and a button that acknowledges it for every dispatcher."""
+#: Alerts the panel lists (SOS and open alarms first, then the newest).
+MAX_ALERTS = 50
+
+
+def alerts_panel(alerts: list[model.Alert], zone: ZoneInfo, older: int = 0) -> Any:
+    """The first ``MAX_ALERTS`` alerts, each edged in its severity's colour,
+    with where it leads and a button that acknowledges it for every
+    dispatcher; then how many older ones are not shown (``older`` the stream's
+    the panel did not read, and those past ``MAX_ALERTS``)."""
+    hidden = older + max(len(alerts) - MAX_ALERTS, 0)
+    more = (
+        [
+            html.P(
+                f"{hidden:,} older alert{'s' if hidden != 1 else ''} not shown",
+                className="muted alerts-more",
+            )
+        ]
+        if hidden
+        else []
+    )
     if not alerts:
-        return html.P("No alerts.", className="muted")
-    return html.Ul(
+        return html.Div([html.P("No alerts.", className="muted"), *more])
+    listed = html.Ul(
         [
             html.Li(
                 [
@@ -222,10 +239,11 @@ def alerts_panel(alerts: list[model.Alert], zone: ZoneInfo) -> Any:
                     "borderLeft": f"4px solid {ALERT_COLOURS.get(a.severity, '#2b6cb0')}"
                 },
             )
-            for a in alerts[:50]
+            for a in alerts[:MAX_ALERTS]
         ],
         className="alerts",
     )
+    return html.Div([listed, *more]) if more else listed
 
 
 def nothing_picked() -> Any:
