@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +74,25 @@ from crewtrack.servers import PortAllocator, PostgresServer, RedisServer  # noqa
 from crewtrack.settings import Settings  # noqa: E402
 from dashboard.app import ASSETS  # noqa: E402
 from dashboard.context import Context  # noqa: E402
-from dashboard.pages.live_map.callbacks import live_update  # noqa: E402
-from dashboard.pages.live_map.layout import LIVE_INTERVAL_MS, LIVE_TICK  # noqa: E402
+from dashboard.pages.live_map import panels as side_panels_of  # noqa: E402
+from dashboard.pages.live_map.callbacks import (  # noqa: E402
+    current_alerts,
+    everyone,
+    live_update,
+    side_panels,
+    technician_list,
+)
+from dashboard.pages.live_map.layout import (  # noqa: E402
+    LIVE_INTERVAL_MS,
+    LIVE_TICK,
+    SLOW_TICK,
+)
 from dashboard.queries import (  # noqa: E402
     MAP_FIELDS,
     Sources,
 )
 from dashboard.serving import DYNAMIC_LEVEL  # noqa: E402
+from storage.alert_stream import entry_fields  # noqa: E402
 from storage.live import (  # noqa: E402
     key,
     live_positions_sync,
@@ -224,6 +237,37 @@ BARE_PLOT = """(fig) => {
   document.body.appendChild(div);
   Plotly.newPlot(inner, fig.data, fig.layout);
 }"""
+
+
+#: Alerts in the stream for the side-panel case (more than the panel reads).
+BENCH_ALERTS = 200
+
+
+def _side_panels(
+    ctx: Context, r: redis.Redis, runs: int
+) -> tuple[list[float], list[float]]:
+    """Server time of one slow tick's side panels (alerts and technician list,
+    first page): each reading the live view, as the two callbacks did, and
+    the one callback that reads it once for both."""
+    for i in range(BENCH_ALERTS):
+        r.xadd(
+            ctx.sources.alerts_stream,
+            entry_fields({"type": "job.note", "message": f"note {i}"}),  # type: ignore[arg-type]
+        )
+    now = datetime.now(UTC)
+
+    def each() -> Any:
+        shown, older = current_alerts(ctx, everyone(ctx, now), now)
+        alerts = side_panels_of.alerts_panel(shown, ctx.zone, older)
+        return alerts, technician_list(ctx, everyone(ctx, now), "", now, SLOW_TICK)
+
+    def shared() -> Any:
+        return side_panels(ctx, SLOW_TICK, "", 0, now)
+
+    each()
+    before, _ = _timed(each, runs)
+    after, _ = _timed(shared, runs)
+    return before, after
 
 
 def _dashboard_settings(dsn: str, redis_url: str, home: Path) -> Settings:
@@ -596,6 +640,7 @@ def main() -> None:
             idle_times, idle_out = _timed(
                 lambda: live_update(ctx, LIVE_TICK, *args, store, t_ms), RUNS
             )
+            panels_before, panels_after = _side_panels(ctx, r, RUNS)
             browser = None
             if os.environ.get("BENCH_BROWSER", "1") != "0":
                 browser = _browser_figures(
@@ -637,6 +682,18 @@ def main() -> None:
         print(
             f"{name:44} {statistics.median(times):8.1f} {p95:8.1f} "
             f"{p95 / hmget_p95:8.2f} {size:10,d}"
+        )
+    print(f"side panels on one slow tick (alerts + technician list), {RUNS} runs")
+    print(f"{'case':52} {'p50 ms':>8} {'p95 ms':>8} {'x read':>8}")
+    lua_p95 = _p95(lua)
+    for name, times in (
+        ("raw: the live read alone (live_rows_sync)", lua),
+        ("each panel reads the live view (as before)", panels_before),
+        ("one read shared by both panels (side_panels)", panels_after),
+    ):
+        print(
+            f"{name:52} {statistics.median(times):8.1f} {_p95(times):8.1f} "
+            f"{_p95(times) / lua_p95:8.2f}"
         )
     body = figure_body if isinstance(figure_body, bytes) else figure_body.encode()
     print(

@@ -22,27 +22,50 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 import dashboard.app
+from core.messages import Fix
 from crewtrack.settings import Settings
+from dashboard import queries
 from jobs_domain.alarms import AlarmRaised
 from jobs_domain.job import format_job_number
 from jobs_domain.report import ReserveRaised
-from storage import reports
+from storage import live, reports
 from storage.alert_stream import entry_fields
 from storage.users import create_user
 from tests.integration.dashboard_login import log_in
 
-#: The browser's request for the alerts panel (a tick of the slow interval).
-ALERTS_REQUEST = {
-    "output": "alerts.children",
-    "outputs": {"id": "alerts", "property": "children"},
-    "inputs": [
-        {"id": "slow-tick", "property": "n_intervals", "value": 1},
-        {"id": "ack-done", "property": "children", "value": None},
-        {"id": "live-ready", "property": "data", "value": True},  # the map is drawn
-    ],
-    "changedPropIds": ["slow-tick.n_intervals"],
-    "state": [],
-}
+#: The side panels' outputs: the alerts, the technician list and its pager.
+PANEL_OUTPUTS = [
+    ("alerts", "children"),
+    ("tech-list", "children"),
+    ("tech-page", "data"),
+    ("tech-prev", "disabled"),
+    ("tech-next", "disabled"),
+    ("tech-pager", "hidden"),
+]
+
+
+def panels_request(changed: str, query: str = "", page: int = 0) -> dict[str, Any]:
+    """The browser's request for the panels beside the map, ``changed`` being
+    what asked (``slow-tick.n_intervals``: a tick of the slow interval)."""
+    return {
+        # Dash names a callback of several outputs "..a.x...b.y.."
+        "output": f"..{'...'.join(f'{i}.{p}' for i, p in PANEL_OUTPUTS)}..",
+        "outputs": [{"id": i, "property": p} for i, p in PANEL_OUTPUTS],
+        "inputs": [
+            {"id": "slow-tick", "property": "n_intervals", "value": 1},
+            {"id": "ack-done", "property": "children", "value": None},
+            {"id": "live-ready", "property": "data", "value": True},  # map drawn
+            {"id": "tech-query", "property": "data", "value": query},
+            {"id": "tech-prev", "property": "n_clicks", "value": 0},
+            {"id": "tech-next", "property": "n_clicks", "value": 0},
+        ],
+        "changedPropIds": [changed],
+        "state": [{"id": "tech-page", "property": "data", "value": page}],
+    }
+
+
+#: A tick of the slow interval.
+ALERTS_REQUEST = panels_request("slow-tick.n_intervals")
 
 
 @pytest.fixture
@@ -261,3 +284,44 @@ def test_an_open_sos_stays_on_top_however_many_alerts_came_after_until_acknowled
     panel = _alerts_panel(client)
     assert "SOS: Tess Meyer" not in panel
     assert "15 older alerts not shown" in panel
+
+
+def test_a_tick_reads_the_live_view_once_for_the_alerts_and_the_technician_list(
+    settings: Settings, redis_url: str, build_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    with redis.Redis.from_url(redis_url) as r:
+        live.write_updates_sync(
+            r,
+            [
+                live.fix_update(
+                    Fix(f"dev-{i:02}", now_ms, 48.1, 11.5 + i / 100), now_ms
+                )
+                for i in range(40)
+            ],
+        )
+    reads: list[int] = []
+    real = queries.live_positions
+
+    def counted(r: Any) -> Any:
+        reads.append(1)
+        return real(r)
+
+    monkeypatch.setattr(queries, "live_positions", counted)
+    client = _logged_in(build_app(settings), settings.database_url)
+    response = client.post("/_dash-update-component", json=ALERTS_REQUEST)
+    assert response.status_code == 200, response.text
+    both = response.get_json()["response"]
+    assert set(both) == {i for i, _ in PANEL_OUTPUTS}
+    assert "1–30 of 40" in json.dumps(both["tech-list"], ensure_ascii=False)
+    assert len(reads) == 1
+    # a page turn redraws only the list; the alerts stay as they are
+    response = client.post(
+        "/_dash-update-component", json=panels_request("tech-next.n_clicks")
+    )
+    assert response.status_code == 200, response.text
+    turned = response.get_json()["response"]
+    assert "alerts" not in turned
+    assert turned["tech-page"]["data"] == 1
+    assert "31–40 of 40" in json.dumps(turned["tech-list"], ensure_ascii=False)
+    assert len(reads) == 2

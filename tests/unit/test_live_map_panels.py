@@ -91,7 +91,7 @@ def test_the_page_moves_with_prev_and_next_and_starts_over_on_a_new_search() -> 
     assert panels.turn_page("tech-next", 0, 2000) == 1
     assert panels.turn_page("tech-prev", 0, 2000) == 0  # not before the first
     assert panels.turn_page("tech-next", 66, 2000) == 66  # not past the last
-    assert panels.turn_page("tech-search", 12, 2000) == 0
+    assert panels.turn_page("tech-query", 12, 2000) == 0
     assert panels.turn_page("slow-tick", 12, 2000) == 12  # a tick keeps the page
     assert panels.turn_page("slow-tick", 12, 40) == 1  # the list got shorter
 

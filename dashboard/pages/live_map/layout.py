@@ -37,6 +37,7 @@ DETAILS = "details"
 TECH_LIST = "tech-list"
 # the list's pager (its callback turns pages on these ids)
 TECH_SEARCH = panels.TECH_SEARCH
+TECH_QUERY = panels.TECH_QUERY
 TECH_PREV = panels.TECH_PREV
 TECH_NEXT = panels.TECH_NEXT
 TECH_PAGE = panels.TECH_PAGE
@@ -148,6 +149,7 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
                         className="search",
                     ),
                     html.Div(id=TECH_LIST, className="tech-list"),
+                    dcc.Store(id=TECH_QUERY, data=""),
                     dcc.Store(id=TECH_PAGE, data=0),
                     html.Div(
                         [

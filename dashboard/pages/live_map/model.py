@@ -182,9 +182,9 @@ def ago(ms: int, now_ms: int) -> str:
 
 
 # ------------------------------------------------------------ technician list
-@dataclass(frozen=True)
-class TechRow:
-    """One line of the technician list beside the map."""
+class TechRow(NamedTuple):
+    """One line of the technician list beside the map (a tuple, like
+    :class:`LiveTech`: 2,000 are built on every tick of the list)."""
 
     device_id: str
     name: str
@@ -237,23 +237,24 @@ def tech_rows(
     rows = []
     for t in techs:
         job = job_label(t.job, briefs)
-        row = TechRow(
-            t.device_id,
-            t.name,
-            t.team,
-            t.state,
-            job,
-            upcoming.get(t.technician_id, ""),
-            ago(t.fix_ms, now_ms),
-            batteries.get(t.device_id),
-            t.lat,
-            t.lon,
-        )
         if needle and not any(
             needle in v.lower() for v in (t.name, t.team, t.device_id, job)
         ):
             continue
-        rows.append(row)
+        rows.append(
+            TechRow(
+                t.device_id,
+                t.name,
+                t.team,
+                t.state,
+                job,
+                upcoming.get(t.technician_id, ""),
+                ago(t.fix_ms, now_ms),
+                batteries.get(t.device_id),
+                t.lat,
+                t.lon,
+            )
+        )
     rows.sort(key=lambda r: (STATE_ORDER[r.state], r.name.lower()))
     return rows
 

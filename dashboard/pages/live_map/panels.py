@@ -34,6 +34,8 @@ TECH_NEXT = "tech-next"
 TECH_PAGE = "tech-page"
 TECH_PAGER = "tech-pager"  # hidden while everyone fits on one page
 TECH_SEARCH = "tech-search"
+#: The query the list shows (the search box's, set only when it changed).
+TECH_QUERY = "tech-query"
 #: Rows the technician list draws a page (search narrows the rest down). Each row is
 #: about ten Dash components, and Dash's renderer re-runs a selector for every
 #: component on every store update: at 200 rows (2,200 components) that was
@@ -48,14 +50,14 @@ def page_count(rows: int) -> int:
 
 
 def turn_page(trigger: object, page: int | None, rows: int) -> int:
-    """The list's page after ``trigger``: Prev/Next step, a new search starts
+    """The list's page after ``trigger``: Prev/Next step, a new query starts
     over, a tick keeps the page; always a page that exists."""
     page = page or 0
     if trigger == TECH_PREV:
         page -= 1
     elif trigger == TECH_NEXT:
         page += 1
-    elif trigger == TECH_SEARCH:
+    elif trigger == TECH_QUERY:
         page = 0
     return min(max(page, 0), page_count(rows) - 1)
 
