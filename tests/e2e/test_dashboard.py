@@ -592,6 +592,11 @@ def test_a_technician_on_a_site_the_list_and_an_alert_each_lead_to_what_they_nam
             p.wait_for_timeout(1500)
             expect(listed).to_contain_text(f"31–{total} of {total}")
             assert not [a for a in asked if a.startswith(("tech-query", "tech-search"))]
+            # a redrawn list or alerts panel (Next, the 5 s tick) asks nothing
+            # for its rows' and buttons' clicks: nobody clicked
+            p.wait_for_timeout(3000)  # with the 3 s above: past a slow tick
+            assert [a for a in asked if a.startswith("slow-tick")]
+            assert not [a for a in asked if "tech-row" in a or "alert-ack" in a]
         finally:  # the fleet the other tests count
             r.delete(*(live.key(d) for d in extra))
             r.zrem(live.GEO_KEY, *extra)

@@ -99,7 +99,7 @@ def _alerts_panel(client: FlaskClient) -> str:
 
 
 def _acknowledge(client: FlaskClient, key: str) -> None:
-    """A click on the alert's Acknowledge button (its key)."""
+    """A click on the alert's Acknowledge button (the browser passes on its key)."""
     response = client.post(
         "/_dash-update-component",
         json={
@@ -107,21 +107,12 @@ def _acknowledge(client: FlaskClient, key: str) -> None:
             "outputs": {"id": "ack-done", "property": "children"},
             "inputs": [
                 {
-                    "id": {"type": "alert-ack", "key": ["ALL"]},
-                    "property": "n_clicks",
-                    "value": [
-                        {
-                            "id": {"type": "alert-ack", "key": key},
-                            "property": "n_clicks",
-                            "value": 1,
-                        }
-                    ],
+                    "id": "ack-click",
+                    "property": "data",
+                    "value": {"key": key, "at": 1},
                 }
             ],
-            "changedPropIds": [
-                json.dumps({"key": key, "type": "alert-ack"}, separators=(",", ":"))
-                + ".n_clicks"
-            ],
+            "changedPropIds": ["ack-click.data"],
             "state": [],
         },
     )

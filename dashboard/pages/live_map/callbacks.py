@@ -365,6 +365,20 @@ function (value, shown) {
 """
 
 
+#: What a click on one of a panel's rows or buttons (pattern-matching ids)
+#: was on: ``{key, at}`` (the id's ``key`` or ``id``; ``at`` makes a second
+#: click on it a change); nothing when the panel was only redrawn.
+CLICKED_JS = """
+function (clicks) {
+  const cc = window.dash_clientside.callback_context;
+  const hit = (cc.triggered || []).find((t) => t.value);
+  if (!hit) { return window.dash_clientside.no_update; }
+  const id = JSON.parse(hit.prop_id.slice(0, hit.prop_id.lastIndexOf('.')));
+  return {key: id.key || id.id, at: Date.now()};
+}
+"""
+
+
 def _pan(lat: float, lon: float) -> dict[str, Any]:
     return {"pan": True, "lat": lat, "lon": lon, "zoom": FOCUS_ZOOM}
 
@@ -451,16 +465,30 @@ def register(app: dash.Dash, ctx: Context) -> None:
         prevent_initial_call=True,
     )
 
-    @app.callback(
-        Output(layout.ACK_DONE, "children"),
+    # a redrawn panel's new buttons and rows "change" their n_clicks to 0:
+    # the browser passes on only a real click (each redraw asked the server)
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        CLICKED_JS,
+        Output(layout.ACK_CLICK, "data"),
         Input({"type": panels.ACK, "key": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def _acknowledge(clicks: list[int | None]) -> Any:
-        trigger = dash.ctx.triggered_id
-        if not trigger or not any(clicks):
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        CLICKED_JS,
+        Output(layout.ROW_CLICK, "data"),
+        Input({"type": panels.TECH_ROW, "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(layout.ACK_DONE, "children"),
+        Input(layout.ACK_CLICK, "data"),
+        prevent_initial_call=True,
+    )
+    def _acknowledge(click: dict[str, Any] | None) -> Any:
+        if not click or not click.get("key"):
             raise PreventUpdate
-        key = str(trigger["key"])
+        key = str(click["key"])
         alert_stream.acknowledge_sync(ctx.sources.redis, key, time.time())
         return key
 
@@ -544,14 +572,13 @@ def register(app: dash.Dash, ctx: Context) -> None:
 
     @app.callback(
         Output(layout.FOCUS, "data", allow_duplicate=True),
-        Input({"type": panels.TECH_ROW, "id": ALL}, "n_clicks"),
+        Input(layout.ROW_CLICK, "data"),
         prevent_initial_call=True,
     )
-    def _pick_in_list(rows: list[int | None]) -> Any:
-        trigger = dash.ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(rows):
-            raise PreventUpdate  # the list was redrawn, nobody clicked
-        return focus_for(ctx, {"kind": "tech", "id": str(trigger["id"])})
+    def _pick_in_list(click: dict[str, Any] | None) -> Any:
+        if not click or not click.get("key"):
+            raise PreventUpdate
+        return focus_for(ctx, {"kind": "tech", "id": str(click["key"])})
 
     @app.callback(
         Output(layout.DETAILS, "children"),

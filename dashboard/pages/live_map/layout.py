@@ -47,6 +47,10 @@ FOCUS_REQUEST = "focus-request"  # the focus an alert's link asks for (?job=, ?t
 NOTIFY = "notify"
 NOTIFIED = "notified"  # alert keys the browser already notified about
 ACK_DONE = "ack-done"
+#: The alert whose Acknowledge was clicked, the list row clicked: {key, at}
+#: (set in the browser only on a click, not when the panel is redrawn).
+ACK_CLICK = "ack-click"
+ROW_CLICK = "tech-row-click"
 
 LIVE_INTERVAL_MS = 1000  # a stored fix reaches the map within 2 s
 SLOW_INTERVAL_MS = 5000  # alerts and pickers change more slowly
@@ -197,6 +201,8 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
             dcc.Store(id=FOCUS_REQUEST, data=focus),
             dcc.Store(id=FOCUS),
             dcc.Store(id=NOTIFIED),
+            dcc.Store(id=ACK_CLICK),
+            dcc.Store(id=ROW_CLICK),
             html.Div(id=ACK_DONE, hidden=True),
             html.Div([filters, centre, side], className="board-grid"),
         ],
