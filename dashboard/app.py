@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -42,7 +43,7 @@ from redis.exceptions import RedisError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crewtrack.settings import Settings
-from dashboard import pages, serving, shell
+from dashboard import pages, plotly_loading, serving, shell
 from dashboard.actions import Actions
 from dashboard.context import Context
 from dashboard.queries import Sources
@@ -278,6 +279,9 @@ def create_app(
     pool.open(wait=False)
     _install_auth(server, settings, pool)
     serving.install(server, ASSETS / "glyphs", settings.dashboard_tile_url)
+    loading = plotly_loading.choose(settings.dashboard_plotly)
+    plotly_loading.log_choice(loading)
+    deferred = loading.mode == plotly_loading.DEFERRED
     app = dash.Dash(
         "crewtrack.dashboard",
         server=server,  # type: ignore[arg-type]
@@ -286,8 +290,11 @@ def create_app(
         serve_locally=True,  # every script from us: works with no internet
         # board.css, the partial plotly.js bundle (scripts/build-plotly.js), glyphs
         assets_folder=str(ASSETS),
+        # deferred: the bundle is not among the page's scripts (plotly_loading)
+        assets_ignore=re.escape(plotly_loading.BUNDLE) if deferred else "",
         update_title="",
     )
+    _install_plotly_loading(app, server, loading)
     sources = Sources(
         pool=pool,
         redis=redis.Redis.from_url(settings.redis_url),
@@ -343,6 +350,31 @@ def _page_url(request: flask.Request) -> tuple[str, str] | None:
     if referer.netloc != request.host or referer.scheme != request.scheme:
         return None
     return referer.path or "/", referer.query
+
+
+def _install_plotly_loading(
+    app: dash.Dash, server: flask.Flask, loading: plotly_loading.Loading
+) -> None:
+    """The page head's preload links; deferred, dcc.Graph's plotly.js URL
+    answered with our bundle (:mod:`dashboard.plotly_loading`)."""
+    bundle = ASSETS / plotly_loading.BUNDLE
+    prefix = str(app.config.requests_pathname_prefix)
+    app.index_string = plotly_loading.index_string(
+        app.index_string, plotly_loading.head_links(loading, prefix)
+    )
+    if loading.mode != plotly_loading.DEFERRED:
+        return
+
+    def _bundle() -> flask.Response:
+        return flask.send_file(
+            bundle, mimetype="application/javascript", conditional=True, etag=True
+        )
+
+    server.add_url_rule(
+        str(app.config.routes_pathname_prefix) + plotly_loading.DASH_PLOTLY_PATH,
+        "plotly_bundle_for_dcc_graph",
+        _bundle,
+    )
 
 
 def _install_pages(app: dash.Dash, ctx: Context) -> None:
