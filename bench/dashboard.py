@@ -87,6 +87,7 @@ from dashboard.pages.live_map.layout import (  # noqa: E402
     LIVE_TICK,
     SLOW_TICK,
 )
+from dashboard.plotly_loading import DASH_PLOTLY_PATH  # noqa: E402
 from dashboard.queries import (  # noqa: E402
     MAP_FIELDS,
     Sources,
@@ -381,14 +382,16 @@ def _load(browser: Any, url: str, before: bool) -> tuple[float, int, float, int]
     if before:  # the full plotly.js, uncompressed and uncached, as before
         # (answering the bundle empty, as this did while dcc.Graph drew the map,
         # now leaves live-map.js without Plotly: the map never painted)
-        page.route(
-            f"**/assets/{BUNDLE}*",
-            lambda route: route.fulfill(
-                path=str(FULL_PLOTLY),
-                content_type="text/javascript",
-                headers={"Cache-Control": "no-store"},
-            ),
-        )
+        # the bundle's URL: an asset (in the page) or dcc.Graph's (deferred)
+        for pattern in (f"**/assets/{BUNDLE}*", f"**/{DASH_PLOTLY_PATH}"):
+            page.route(
+                pattern,
+                lambda route: route.fulfill(
+                    path=str(FULL_PLOTLY),
+                    content_type="text/javascript",
+                    headers={"Cache-Control": "no-store"},
+                ),
+            )
     page.goto(url + "/login")
     page.fill("#email", DISPATCHER[0])
     page.fill("#password", DISPATCHER[1])

@@ -111,6 +111,13 @@ class Settings:
         "When the tiles cannot load, the map stays white and still draws fences, "
         "markers and labels.",
     )
+    dashboard_plotly: str = _setting(
+        "auto",
+        "`auto`: the dashboard's pages run plotly.js once Dash has started (its "
+        "first layout is not held back by the 3 MB script), when the installed "
+        "Dash is the checked 4.4 series and still loads plotly.js as checked; "
+        "`in-page`: always among the page's scripts. The choice is logged.",
+    )
     dashboard_session_hours: int = _setting(
         12,
         "Lifetime of a dashboard login (cookie and server-side session): a working "

@@ -23,26 +23,27 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import dash
 import flask
 import psycopg
 import redis
 import redis.asyncio as aioredis
-from dash import Input, Output
+from dash import Input, Output, State, no_update
 from flask.sessions import SecureCookieSessionInterface
 from psycopg_pool import ConnectionPool
 from redis.exceptions import RedisError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crewtrack.settings import Settings
-from dashboard import pages, serving, shell
+from dashboard import pages, plotly_loading, serving, shell
 from dashboard.actions import Actions
 from dashboard.context import Context
 from dashboard.queries import Sources
@@ -278,6 +279,9 @@ def create_app(
     pool.open(wait=False)
     _install_auth(server, settings, pool)
     serving.install(server, ASSETS / "glyphs", settings.dashboard_tile_url)
+    loading = plotly_loading.choose(settings.dashboard_plotly)
+    plotly_loading.log_choice(loading)
+    deferred = loading.mode == plotly_loading.DEFERRED
     app = dash.Dash(
         "crewtrack.dashboard",
         server=server,  # type: ignore[arg-type]
@@ -286,8 +290,11 @@ def create_app(
         serve_locally=True,  # every script from us: works with no internet
         # board.css, the partial plotly.js bundle (scripts/build-plotly.js), glyphs
         assets_folder=str(ASSETS),
+        # deferred: the bundle is not among the page's scripts (plotly_loading)
+        assets_ignore=re.escape(plotly_loading.BUNDLE) if deferred else "",
         update_title="",
     )
+    _install_plotly_loading(app, server, loading)
     sources = Sources(
         pool=pool,
         redis=redis.Redis.from_url(settings.redis_url),
@@ -301,7 +308,15 @@ def create_app(
         if user is None:
             return shell.shell("", "", pages.NAV)
         nav = pages.nav_for(user.role)
-        return shell.shell(user.name, user.role, nav, settings.company_timezone)
+        at = _page_url(flask.request)
+        return shell.shell(
+            user.name,
+            user.role,
+            nav,
+            settings.company_timezone,
+            page=None if at is None else page_at(*at),
+            routed=None if at is None else shell.url_key(*at),
+        )
 
     app.layout = serve_layout
     _install_pages(
@@ -318,19 +333,66 @@ def create_app(
     return app
 
 
+def page_at(pathname: str | None, search: str | None) -> Any:
+    """The page at a URL (path and query), or "Not found"."""
+    page = pages.BY_PATH.get("/" if pathname is None else pathname)
+    if page is None:
+        return shell.not_found(pathname or "")
+    return page.layout(parse_qs((search or "").lstrip("?")))
+
+
+def _page_url(request: flask.Request) -> tuple[str, str] | None:
+    """The URL of the page asking for its first layout: Dash's renderer fetches
+    ``/_dash-layout`` from the page, and the browser names the page in
+    ``Referer`` (our ``Referrer-Policy: same-origin`` keeps it for our own
+    requests). None when there is none, or it is not of this origin."""
+    referer = urlsplit(request.headers.get("Referer", ""))
+    if referer.netloc != request.host or referer.scheme != request.scheme:
+        return None
+    return referer.path or "/", referer.query
+
+
+def _install_plotly_loading(
+    app: dash.Dash, server: flask.Flask, loading: plotly_loading.Loading
+) -> None:
+    """The page head's preload links; deferred, dcc.Graph's plotly.js URL
+    answered with our bundle (:mod:`dashboard.plotly_loading`)."""
+    bundle = ASSETS / plotly_loading.BUNDLE
+    prefix = str(app.config.requests_pathname_prefix)
+    app.index_string = plotly_loading.index_string(
+        app.index_string, plotly_loading.head_links(loading, prefix)
+    )
+    if loading.mode != plotly_loading.DEFERRED:
+        return
+
+    def _bundle() -> flask.Response:
+        return flask.send_file(
+            bundle, mimetype="application/javascript", conditional=True, etag=True
+        )
+
+    server.add_url_rule(
+        str(app.config.routes_pathname_prefix) + plotly_loading.DASH_PLOTLY_PATH,
+        "plotly_bundle_for_dcc_graph",
+        _bundle,
+    )
+
+
 def _install_pages(app: dash.Dash, ctx: Context) -> None:
     """The router (the page at the URL into the shell), then each page's callbacks."""
 
     @app.callback(
         Output(shell.PAGE, "children"),
+        Output(shell.ROUTED, "data"),
         Input(shell.URL, "pathname"),
         Input(shell.URL, "search"),  # an alert's link focuses the same page
+        State(shell.ROUTED, "data"),
     )
-    def route(pathname: str | None, search: str | None) -> Any:
-        page = pages.BY_PATH.get("/" if pathname is None else pathname)
-        if page is None:
-            return shell.not_found(pathname or "")
-        return page.layout(parse_qs((search or "").lstrip("?")))
+    def route(pathname: str | None, search: str | None, routed: str | None) -> Any:
+        if routed is not None and routed == shell.url_key(pathname, search):
+            # the first layout holds this page already; a later visit to the
+            # same URL renders it again
+            return no_update, None
+        return page_at(pathname, search), no_update if routed is None else None
 
     app.clientside_callback(  # type: ignore[no-untyped-call]
         shell.VIEWPORT_JS,

@@ -1,7 +1,10 @@
 """The shell every page sits in: header with navigation, and the look pages share.
 
 The layout is a function (``shell``) evaluated per page load, so it can show
-who is logged in; the router fills ``PAGE`` with the page at the URL.
+who is logged in. A full page load gets the page at its URL inside that first
+layout (``page``, and ``ROUTED`` names the URL it is for), so the page's own
+callbacks start without waiting for a router round trip; the router fills
+``PAGE`` when the dispatcher follows a link.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from dash import dcc, html
 
 URL = "url"
 PAGE = "page"
+#: The URL (path and query) whose page the first layout holds; the router
+#: clears it once it has seen that URL (None: the router renders the page).
+ROUTED = "routed"
 VIEWPORT = "viewport"  # the browser window's size, {w, h}: maps fit their points to it
 #: Fills ``VIEWPORT`` when a page opens (app.py registers it).
 VIEWPORT_JS = (
@@ -55,15 +61,22 @@ BLANK: Any = {
 
 
 def shell(
-    user_name: str, role: str, nav: Sequence[tuple[str, str]], zone: str = ""
+    user_name: str,
+    role: str,
+    nav: Sequence[tuple[str, str]],
+    zone: str = "",
+    page: Any = None,
+    routed: str | None = None,
 ) -> html.Div:
     """Header with navigation (label, path of each page), the logged-in user and
-    the time zone every time on the page is in; the page goes below. The look is
+    the time zone every time on the page is in; the page goes below (``page``,
+    the one at ``routed``, or empty for the router). The look is
     dashboard/assets/board.css."""
     links = [dcc.Link(label, href=href) for label, href in nav]
     return html.Div(
         [
             dcc.Location(id=URL),
+            dcc.Store(id=ROUTED, data=routed),
             dcc.Store(id=VIEWPORT),
             dcc.Store(id=NAV_MARK),
             html.Header(
@@ -82,9 +95,15 @@ def shell(
                 ],
                 className="topbar",
             ),
-            html.Div(id=PAGE, className="page"),
+            html.Div(page, id=PAGE, className="page"),
         ],
     )
+
+
+def url_key(pathname: str | None, search: str | None) -> str:
+    """One URL's page, as ``ROUTED`` names it: the path (``/`` if none) and query."""
+    query = (search or "").lstrip("?")
+    return (pathname or "/") + (f"?{query}" if query else "")
 
 
 def not_found(path: str) -> html.Div:

@@ -25,6 +25,10 @@
 // start once the first figure is drawn, could not be fetched, or after
 // READY_AFTER_MS whatever happened. (A tick sent while the first figure was
 // still being made superseded its request: Dash drops the older answer.)
+//
+// plotly.js may not be on the page yet (dashboard/plotly_loading.py, deferred):
+// the page's head names it in a preload link, `start_plotly` runs it beside
+// the map's first callback, and `draw` waits for both the figure and it.
 (function () {
   'use strict';
   var HOST = 'live-map';
@@ -36,7 +40,30 @@
   var READY_STORE = 'live-ready';
   var READY_AFTER_MS = 10000;
 
+  var PLOTLY_LINK = 'plotly-bundle';
+
   function nu() { return window.dash_clientside.no_update; }
+
+  // plotly.js: on the page already, or added once from the preload link's URL
+  var plotlyLoading = null;
+  function plotly() {
+    if (window.Plotly) return Promise.resolve(window.Plotly);
+    if (!plotlyLoading) {
+      plotlyLoading = new Promise(function (resolve, reject) {
+        var link = document.getElementById(PLOTLY_LINK);
+        if (!link) { reject(new Error('plotly.js is not on this page')); return; }
+        var script = document.createElement('script');
+        script.src = link.href;
+        script.onload = function () { resolve(window.Plotly); };
+        script.onerror = function () {
+          plotlyLoading = null;  // the next figure tries again
+          reject(new Error('plotly.js did not load'));
+        };
+        document.head.appendChild(script);
+      });
+    }
+    return plotlyLoading;
+  }
 
   function state() {
     var host = document.getElementById(HOST);
@@ -154,6 +181,14 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     live_map: {
+      // the map's first callback is on its way: plotly.js runs meanwhile (a
+      // task later, so Dash sends that callback first)
+      start_plotly: function () {
+        if (!window.Plotly) {
+          setTimeout(function () { plotly().catch(function () {}); }, 0);
+        }
+        return nu();
+      },
       // the figure reference the server answered -> the key drawn
       draw: function (ref) {
         var s = state();
@@ -162,7 +197,8 @@
         return fetch(ref.url, {credentials: 'same-origin'}).then(function (res) {
           if (s.wanted !== ref.key) return nu();  // a newer figure is on its way
           if (!res.ok) { resync(); ready(s); return nu(); }
-          return res.json().then(function (fig) {
+          return Promise.all([res.json(), plotly()]).then(function (got) {
+            var fig = got[0];
             if (s.wanted !== ref.key) return nu();
             var same = ref.fences && ref.fences === s.fences;
             if (fig.layout.map) fig.layout.map.layers = same ? s.layers : [];

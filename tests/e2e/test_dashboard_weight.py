@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs_version
 
 from crewtrack.servers import PortAllocator
 from crewtrack.settings import Settings
+from dashboard import plotly_loading
 from dashboard.maps import label_font, map_style
 from tests.e2e.conftest import (
     DESKTOP,
@@ -174,7 +175,9 @@ def test_the_first_load_is_compressed_uses_the_partial_plotly_and_stays_on_the_d
     login(p, stack.url, stack.dispatcher)
     _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
     assert p.evaluate("() => window.Plotly.version") == get_plotlyjs_version()
-    assert not [u for u in recorded.urls if "package_data/plotly.min.js" in u]
+    # plotly.js once, from dcc.Graph's URL (deferred: dashboard/plotly_loading.py)
+    plotly = [u for u in recorded.urls if "plotly" in u]
+    assert [urlsplit(u).path for u in plotly] == ["/" + plotly_loading.DASH_PLOTLY_PATH]
     scripts = [u for u in encodings if urlsplit(u).path.endswith(".js")]
     assert scripts
     assert all(encodings[u] == "gzip" for u in scripts), encodings
@@ -191,6 +194,69 @@ def test_the_first_load_is_compressed_uses_the_partial_plotly_and_stays_on_the_d
     assert 0 < transferred < FIRST_LOAD_BUDGET
     assert recorded.failed == []
     assert recorded.page_errors == []
+
+
+#: A dcc.Graph's plot has been drawn (its layout made) under ``sel``.
+GRAPH_DRAWN = """(sel) => {
+  const gd = document.querySelector(sel + ' .js-plotly-plot');
+  return !!(gd && gd._fullLayout && gd._fullLayout._size);
+}"""
+
+
+def test_a_graph_page_opened_first_draws_with_the_partial_bundle_and_the_map_after_it(
+    stack: Stack, recorded: Recorded
+) -> None:
+    """Deferred plotly.js: dcc.Graph loads it from Dash's URL, answered with
+    our bundle; the jobs map, opened next, uses the same plotly.js."""
+    p = recorded.page
+    sizes: dict[str, int] = {}
+    p.on(
+        "requestfinished",
+        lambda r: (
+            sizes.__setitem__(r.url, r.sizes()["responseBodySize"])
+            if "plotly" in r.url
+            else None
+        ),
+    )
+    login(p, stack.url, stack.dispatcher, next_path="/board")
+    p.wait_for_function(GRAPH_DRAWN, arg="#board-graph", timeout=30_000)
+    version = p.evaluate("() => window.Plotly.version")
+    assert version == get_plotlyjs_version()
+    graph_urls = [u for u in recorded.urls if plotly_loading.DASH_PLOTLY_PATH in u]
+    assert len(graph_urls) == 1, recorded.urls
+    p.click(".topbar .nav a[href='/']")
+    _wait_for(p, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
+    # one plotly.js for both pages: the bundle, never fetched a second time
+    assert [u for u in recorded.urls if "plotly" in u] == graph_urls
+    assert p.evaluate("() => window.Plotly.version") == version
+    bundle = (ROOT / "dashboard" / "assets" / plotly_loading.BUNDLE).stat().st_size
+    gzipped = sizes[graph_urls[0]]
+    assert 0 < gzipped < 0.5 * bundle  # compressed, and not the 4.8 MB plotly.min.js
+    assert recorded.failed == []
+    assert recorded.page_errors == []
+
+
+def test_with_plotly_in_the_page_the_map_paints_as_before(
+    stack: Stack, browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    settings = stack.settings.replace(
+        dashboard_port=PortAllocator().free_port(), dashboard_plotly="in-page"
+    )
+    with running_dashboard(settings, tmp_path_factory.mktemp("in-page")) as url:
+        context = browser.new_context(viewport=DESKTOP)
+        rec = Recorded(context.new_page(), block_others=True)
+        try:
+            login(rec.page, url, stack.dispatcher)
+            _wait_for(rec.page, RENDERED_CIRCLES, "#live-map", drawn(FLEET, 1))
+            scripts = rec.page.evaluate(
+                "() => [...document.scripts].map(s => s.src).filter(Boolean)"
+            )
+        finally:
+            context.close()
+    assert [u for u in scripts if plotly_loading.BUNDLE in u], scripts
+    assert not [u for u in rec.urls if plotly_loading.DASH_PLOTLY_PATH in u]
+    assert rec.failed == []
+    assert rec.page_errors == []
 
 
 def test_a_text_label_renders_from_the_dashboards_own_glyphs(

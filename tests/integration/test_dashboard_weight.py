@@ -10,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from crewtrack.settings import Settings
-from dashboard import serving
+from dashboard import plotly_loading, serving
 from dashboard.app import ASSETS
 from dashboard.maps import LABEL_FONT
 from tests.integration.dashboard_login import log_in
@@ -18,6 +18,7 @@ from tests.integration.security.test_web import dashboard  # noqa: F401  (fixtur
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br"}
 _SCRIPT = re.compile(r'<script src="([^"]+)"')
+_PRELOAD = re.compile(r'<link rel="preload"[^>]* href="([^"]+)"')
 BUNDLE = "plotly-crewtrack.min.js"
 
 
@@ -55,17 +56,41 @@ def test_the_page_loads_the_partial_plotly_bundle_and_never_the_full_one(
     dashboard: Any,  # noqa: F811
     settings: Settings,
 ) -> None:
+    """Deferred (the default): the page names the bundle in a preload link, not
+    among its scripts, and dcc.Graph's plotly.js URL answers the bundle too."""
     client = _logged_in(dashboard, settings)
+    page = client.get("/").get_data(as_text=True)
+    assert not [u for u in _SCRIPT.findall(page) if BUNDLE in u or "plotly" in u]
+    links = _PRELOAD.findall(page)
+    # the bundle under dcc.Graph's URL: one download for the map and the graphs
+    assert links == [
+        "/" + plotly_loading.DASH_PLOTLY_PATH,
+        "/" + plotly_loading.DROPDOWN_CHUNK_PATH,
+    ]
+    assert '<link rel="preload" id="plotly-bundle"' in page
+    for_graph = client.get(links[0], buffered=True)
+    assert for_graph.status_code == 200
+    assert for_graph.get_data() == (ASSETS / BUNDLE).read_bytes()
+    chunk = client.get(links[1], buffered=True)
+    assert chunk.status_code == 200
+    assert chunk.get_data() == plotly_loading.DROPDOWN_CHUNK.read_bytes()
+
+
+def test_with_plotly_in_the_page_the_bundle_is_one_of_its_scripts(
+    dashboard: Any,  # noqa: F811
+    settings: Settings,
+) -> None:
+    client = _logged_in(dashboard, settings.replace(dashboard_plotly="in-page"))
     scripts = _scripts(client)
     bundles = [u for u in scripts if BUNDLE in u]
     assert len(bundles) == 1, scripts
     assert not any("package_data/plotly.min.js" in u for u in scripts)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="plotly-bundle"' not in page
     body = client.get(bundles[0], buffered=True).get_data()
     assert body == (ASSETS / BUNDLE).read_bytes()
-    full = client.get(
-        "/_dash-component-suites/plotly/package_data/plotly.min.js", buffered=True
-    )
-    assert len(body) < 0.7 * len(full.get_data())  # the full bundle: 4.8 MB
+    full = client.get("/" + plotly_loading.DASH_PLOTLY_PATH, buffered=True)
+    assert len(body) < 0.7 * len(full.get_data())  # Dash's own: the full 4.8 MB
 
 
 def test_a_file_without_fingerprint_is_revalidated_and_answers_304_when_unchanged(

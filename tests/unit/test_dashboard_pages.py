@@ -32,19 +32,35 @@ def app() -> Iterator[dash.Dash]:
     sources.close()
 
 
-def _routed(app: dash.Dash, pathname: str, search: str = "") -> Any:
+def _route(
+    app: dash.Dash, pathname: str, search: str = "", routed: str | None = None
+) -> dict[str, Any]:
+    """The router's answer: what it sets of the page and of ``ROUTED``."""
     response = app.server.test_client().post(
         "/_dash-update-component",
         json={
-            "output": "page.children",
-            "outputs": {"id": "page", "property": "children"},
-            "inputs": [{"id": "url", "property": "pathname", "value": pathname}],
+            "output": "..page.children...routed.data..",
+            "outputs": [
+                {"id": "page", "property": "children"},
+                {"id": "routed", "property": "data"},
+            ],
+            "inputs": [
+                {"id": "url", "property": "pathname", "value": pathname},
+                {"id": "url", "property": "search", "value": search},
+            ],
             "changedPropIds": ["url.pathname"],
-            "state": [{"id": "url", "property": "search", "value": search}],
+            "state": [{"id": "routed", "property": "data", "value": routed}],
         },
     )
+    if response.status_code == 204:  # nothing to update
+        return {}
     assert response.status_code == 200, response.text
-    return response.get_json()["response"]["page"]["children"]
+    answer: dict[str, Any] = response.get_json()["response"]
+    return answer
+
+
+def _routed(app: dash.Dash, pathname: str, search: str = "") -> Any:
+    return _route(app, pathname, search)["page"]["children"]
 
 
 def _ids(component: Any) -> set[str]:
@@ -111,3 +127,26 @@ def test_the_header_links_users_and_devices_for_admins_only() -> None:
         assert [label for label, _ in links] == [
             label for label, _ in admin if label != "Users & devices"
         ]
+
+
+def test_the_router_keeps_the_page_the_first_layout_holds_and_renders_it_on_a_later_visit(
+    app: dash.Dash,
+) -> None:
+    search = f"?session={SESSION}"
+    first = _route(app, "/audit", search, routed=shell.url_key("/audit", search))
+    assert first == {"routed": {"data": None}}  # the page stays, the mark goes
+    # the dispatcher left and came back: routed is cleared, the page is rendered
+    again = _route(app, "/audit", search, routed=None)
+    assert _ids(again["page"]["children"]) == {"audit-map", "audit-session"}
+    assert "routed" not in again
+    # the first layout held another page than the URL's (a stale Referer)
+    other = _route(app, "/", "", routed="/audit")
+    assert _ids(other["page"]["children"]) == {"live-map"}
+    assert other["routed"] == {"data": None}
+
+
+def test_a_url_names_its_page_by_path_and_query() -> None:
+    assert shell.url_key(None, None) == "/"
+    assert shell.url_key("/jobs", "") == "/jobs"
+    assert shell.url_key("/jobs", "?status=open") == "/jobs?status=open"
+    assert shell.url_key("/jobs", "status=open") == "/jobs?status=open"

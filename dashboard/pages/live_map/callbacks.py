@@ -450,8 +450,20 @@ def register(app: dash.Dash, ctx: Context) -> None:
             focus=focus,
         )
 
-    # dashboard/assets/live-map.js: fetch and draw the figure; apply a tick's
-    # marker delta, or pan to what the dispatcher picked, in place
+    # dashboard/assets/live-map.js: start plotly.js (deferred) beside the map's
+    # first callback - the same inputs, so Dash sends both at once and the
+    # server makes the figure while the browser evaluates plotly.js
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("live_map", "start_plotly"),
+        Output(layout.LIVE_PLOTLY, "data"),
+        Input(layout.FILTER_STATES, "value"),
+        Input(layout.FILTER_JOB_STATUS, "value"),
+        Input(layout.FILTER_TECHS, "value"),
+        Input(layout.FILTER_TEAMS, "value"),
+        Input(shell.VIEWPORT, "data"),
+    )
+    # fetch and draw the figure; apply a tick's marker delta, or pan to what the
+    # dispatcher picked, in place
     app.clientside_callback(  # type: ignore[no-untyped-call]
         ClientsideFunction("live_map", "draw"),
         Output(layout.LIVE_DRAWN, "data"),

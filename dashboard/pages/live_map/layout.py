@@ -26,6 +26,9 @@ LIVE_CLICK = "live-click"  # a click on the map: {points: [{customdata}], at}
 #: the tick and the panels beside the map start then, so that nothing
 #: competes with the first figure (docs/performance.md, "Login to map painted").
 LIVE_READY = "live-ready"
+#: written by nothing: the output of the step that starts plotly.js beside the
+#: map's first callback (dashboard/plotly_loading.py, deferred)
+LIVE_PLOTLY = "live-plotly"
 SLOW_TICK = "slow-tick"
 FILTER_STATES = "filter-states"
 FILTER_JOB_STATUS = "filter-job-status"
@@ -198,6 +201,7 @@ def live_page(focus: dict[str, str] | None = None) -> html.Div:
             dcc.Store(id=LIVE_APPLIED),
             dcc.Store(id=LIVE_CLICK),
             dcc.Store(id=LIVE_READY),
+            dcc.Store(id=LIVE_PLOTLY),
             dcc.Store(id=FOCUS_REQUEST, data=focus),
             dcc.Store(id=FOCUS),
             dcc.Store(id=NOTIFIED),
