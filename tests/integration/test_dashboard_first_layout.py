@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from crewtrack.settings import Settings
@@ -23,25 +24,25 @@ def _layout(client: FlaskClient, referer: str | None) -> Any:
 
 def _find(node: Any, ident: str) -> Any:
     """The component with id ``ident`` in a layout's JSON (None if absent)."""
-    if isinstance(node, dict):
-        if node.get("props", {}).get("id") == ident:
-            return node
-        return next(
-            (f for f in (_find(v, ident) for v in node.values()) if f is not None),
-            None,
-        )
-    if isinstance(node, list):
-        return next((f for f in (_find(v, ident) for v in node) if f is not None), None)
-    return None
+    if isinstance(node, dict) and node.get("props", {}).get("id") == ident:
+        return node
+    if not isinstance(node, dict | list):
+        return None
+    inside = node.values() if isinstance(node, dict) else node
+    return next((f for f in (_find(v, ident) for v in inside) if f is not None), None)
+
+
+@pytest.fixture
+def client(dashboard: Any, settings: Settings) -> FlaskClient:  # noqa: F811
+    """A dispatcher logged in to a dashboard on the test's servers."""
+    logged_in: FlaskClient = dashboard(settings)
+    log_in(logged_in, settings.database_url)
+    return logged_in
 
 
 def test_the_first_layout_holds_the_page_the_browser_is_loading(
-    dashboard: Any,  # noqa: F811
-    settings: Settings,
+    client: FlaskClient,
 ) -> None:
-    client: FlaskClient = dashboard(settings)
-    log_in(client, settings.database_url)
-
     jobs = _layout(client, f"{HOST}/jobs?status=scheduled")
     assert _find(jobs, "routed")["props"]["data"] == "/jobs?status=scheduled"
     page = _find(jobs, "page")["props"]["children"]
@@ -56,11 +57,8 @@ def test_the_first_layout_holds_the_page_the_browser_is_loading(
 
 
 def test_without_a_referer_of_this_origin_the_router_renders_the_page(
-    dashboard: Any,  # noqa: F811
-    settings: Settings,
+    client: FlaskClient,
 ) -> None:
-    client: FlaskClient = dashboard(settings)
-    log_in(client, settings.database_url)
     for referer in (None, "http://elsewhere.example/jobs", "https://localhost/jobs"):
         layout = _layout(client, referer)
         assert _find(layout, "routed")["props"].get("data") is None, referer
